@@ -1,0 +1,31 @@
+// Speed measurements reported as ratios to a plain forward pass (the machine cancels out).
+#pragma once
+
+#include <string>
+
+#include "xai/cam.hpp"
+#include "xai/model.hpp"
+
+namespace xai {
+
+struct BenchOptions {
+  CamRequest cam;
+  int batch_size = 1;
+  int warmup = 3;    // the TorchScript executor profiles and optimises during the first runs
+  int repeats = 20;
+  bool full_backward = true;  // also time what Python CAM libraries do: a backward through everything
+};
+
+struct BenchResult {
+  double forward_ms = 0;        // median, no-grad forward of the batch
+  double explain_ms = 0;        // median, full explanation of the batch
+  double ratio = 0;             // explain_ms / forward_ms
+  double full_backward_ms = 0;  // median, forward + backward to every parameter and the input (0: skipped)
+  std::string layer;
+  int batch_size = 1;
+  int repeats = 0;
+};
+
+BenchResult bench_cam(Model& model, const BenchOptions& options);
+
+}  // namespace xai

@@ -1,0 +1,49 @@
+// Class activation maps (Grad-CAM and its relatives) on any named layer of a TorchScript model.
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "xai/model.hpp"
+#include "xai/target.hpp"
+
+namespace xai {
+
+struct LayerMap {
+  std::string layer;
+  cv::Mat map;                            // CV_32FC1 in [0,1] at the layer's resolution
+  std::vector<int64_t> activation_shape;  // [C, h, w] of the captured activation
+  int calls = 0;                          // the module ran this often; the last call is explained
+  bool constant = false;                  // the raw map was constant (e.g. all zero after ReLU)
+};
+
+struct TargetExplanation {
+  int class_index = 0;
+  float score = 0;  // the explained quantity: a logit (negated for a binary model's negative class)
+  std::vector<LayerMap> maps;  // one per requested layer
+};
+
+struct CamExplanation {
+  Prediction prediction;
+  std::vector<TargetExplanation> targets;  // one per explained class, in rank order
+};
+
+struct CamRequest {
+  std::string method = "gradcam";
+  std::vector<std::string> layers;  // empty: the model's default layer
+  TargetSpec target;
+};
+
+// Names accepted by CamRequest::method.
+std::vector<std::string> cam_method_names();
+
+// One forward pass for the whole batch, then one gradient pass per target rank that runs only
+// from the scores back to the captured activations.
+std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlob>& batch,
+                                        const CamRequest& request);
+
+// Bilinear resize with half-pixel centres (OpenCV's INTER_LINEAR; PyTorch's align_corners=False).
+cv::Mat upsample_map(const cv::Mat& map, int width, int height);
+
+}  // namespace xai

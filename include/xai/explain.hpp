@@ -1,0 +1,39 @@
+// One image in, explanation files and a JSON report out: the pipeline behind `xai explain`.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "xai/cam.hpp"
+#include "xai/image.hpp"
+#include "xai/model.hpp"
+#include "xai/render.hpp"
+
+namespace xai {
+
+struct ExplainOptions {
+  CamRequest cam;                 // method, layers, target
+  std::string output_dir;         // empty: "xai-out" beside the image
+  Colormap colormap = Colormap::jet;
+  double alpha = 0.5;             // overlay opacity of the heatmap
+  ImageLimits limits;
+};
+
+struct ExplainOutcome {
+  nlohmann::ordered_json report;
+  std::string report_path;
+  std::vector<std::string> files;  // every file written, report last
+};
+
+// Loads, preprocesses, explains and writes STEM.METHOD[.LABEL].png/.npy and STEM.json into the
+// output directory. Each file is written atomically; the report is written last.
+ExplainOutcome explain_image(Model& model, const std::string& image_path, const ExplainOptions& options);
+
+// Where explain_image writes for this image.
+std::string output_dir_for(const std::string& image_path, const std::string& requested_dir);
+
+// A label made safe for file names ("Grade 3/4" → "Grade_3_4").
+std::string file_safe(const std::string& label);
+
+}  // namespace xai

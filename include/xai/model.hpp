@@ -1,0 +1,78 @@
+// A TorchScript image classifier with its card: loading, forward passes, layer listing.
+// LibTorch stays behind the pimpl so that users of this header compile fast.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xai/model_card.hpp"
+#include "xai/preprocess.hpp"
+
+namespace xai {
+
+struct ModelOptions {
+  std::string device = "cpu";          // "cpu", "cuda", "cuda:N"
+  std::optional<std::string> card_path;  // overrides NAME.json beside the model
+};
+
+// What the model said about one image.
+struct Prediction {
+  std::vector<float> logits;         // raw outputs
+  std::vector<float> probabilities;  // one per label (a binary sigmoid model gets [1-p, p])
+  int predicted = 0;                 // index into labels
+};
+
+struct LayerInfo {
+  std::string path;
+  std::string type;
+  std::vector<int64_t> output_shape;  // empty when not run or not a tensor
+  int calls = 0;                      // times the module ran in one forward pass
+  int64_t completed_at = -1;          // order in which the module's (last) call finished
+  std::string note;                   // "pass-through", "returns Tuple[...]", "not run"
+  bool spatial() const { return output_shape.size() == 4 && output_shape[2] > 1 && output_shape[3] > 1; }
+};
+
+class Model {
+ public:
+  // Loads the model and its card (NAME.json beside it unless options.card_path is given;
+  // without a card: defaults and a warning). Throws model_error / device_error.
+  static Model load(const std::string& path, const ModelOptions& options = {});
+
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  const std::string& path() const;
+  const std::string& sha256() const;
+  const std::string& device() const;
+  const ModelCard& card() const;
+  ModelCard& mutable_card();  // CLI overrides; call validate() after editing
+  const std::vector<std::string>& warnings() const;
+
+  // Plain forward pass without gradients, one prediction per image.
+  std::vector<Prediction> predict(const std::vector<InputBlob>& batch);
+
+  // Every submodule with its output shape from one dry run on a zero image.
+  std::vector<LayerInfo> layers();
+  // The layer explained when none is given: the card's, else the last module to finish whose
+  // output is still spatial (4-D with H,W > 1). Throws layer_error if there is none.
+  std::string default_layer();
+
+  // Number of outputs (classes) and labels; checks the card against the model on first use.
+  const std::vector<std::string>& labels();
+
+  struct Impl;
+  Impl& impl();
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Softmax or sigmoid probabilities, one per label, from raw outputs.
+Prediction make_prediction(const std::vector<float>& logits, OutputKind kind);
+
+}  // namespace xai

@@ -1,0 +1,50 @@
+// What a model expects and what its outputs mean, read from NAME.json beside NAME.pt.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xai {
+
+enum class OutputKind {
+  softmax,  // N logits, one class each, mutually exclusive
+  sigmoid,  // independent logits; a single logit means a binary model (labels: negative, positive)
+};
+
+enum class ChannelMode { rgb, gray };
+
+struct ModelCard {
+  std::string name;
+  std::vector<std::string> labels;  // empty: named class_0.. once the output size is known
+  int input_height = 224;
+  int input_width = 224;
+  ChannelMode channels = ChannelMode::rgb;
+  std::vector<float> mean{0.485f, 0.456f, 0.406f};  // ImageNet, per channel
+  std::vector<float> std{0.229f, 0.224f, 0.225f};
+  OutputKind output = OutputKind::softmax;
+  std::string target_layer;  // empty: choose automatically
+  std::string source;        // path of the card, or "" when defaults were used
+
+  // Switches channel mode and resets mean/std to that mode's defaults (ImageNet for RGB, 0.5 for gray).
+  void set_channels(ChannelMode mode);
+  int channel_count() const { return channels == ChannelMode::rgb ? 3 : 1; }
+  // Number of model outputs the labels imply (a binary sigmoid model has 2 labels, 1 output).
+  std::optional<int> expected_outputs() const;
+  // Throws model_error naming `source` when the card contradicts itself.
+  void validate() const;
+};
+
+// Reads a card; throws model_error("PATH: ...") on a malformed or inconsistent card.
+ModelCard read_model_card(const std::string& path);
+
+// NAME.json beside NAME.pt, if it exists.
+std::optional<std::string> card_path_for(const std::string& model_path);
+
+std::string to_string(OutputKind kind);
+std::string to_string(ChannelMode mode);
+OutputKind parse_output_kind(const std::string& text);    // throws usage_error
+ChannelMode parse_channel_mode(const std::string& text);  // throws usage_error
+
+}  // namespace xai

@@ -1,0 +1,29 @@
+// Turning a decoded image into the tensor values a model expects (no LibTorch here:
+// the model interface takes these plain CHW buffers).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "xai/image.hpp"
+#include "xai/model_card.hpp"
+
+namespace xai {
+
+// One image in the model's layout: channel-major (CHW), RGB order, normalised.
+struct InputBlob {
+  int channels = 0;
+  int height = 0;
+  int width = 0;
+  std::vector<float> values;  // channels * height * width
+};
+
+// 1. colour conversion to the card's channels (gray → RGB repeats the channel; RGB → gray uses
+//    ITU-R 601 luma, as PIL's convert("L")); 2. resize to the card's input size (area averaging
+//    when shrinking, bilinear with half-pixel centres when enlarging); 3. (x - mean) / std.
+InputBlob preprocess(const Image& image, const ModelCard& card);
+
+// A short human description of the steps above, for reports.
+std::string describe_preprocessing(const Image& image, const ModelCard& card);
+
+}  // namespace xai

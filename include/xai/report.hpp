@@ -1,0 +1,24 @@
+// The JSON report: one schema for every method, so scripts (jq, pandas) read all alike.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "xai/image.hpp"
+#include "xai/map_stats.hpp"
+#include "xai/model.hpp"
+
+namespace xai {
+
+constexpr int kReportSchemaVersion = 1;
+const char* xai_version();
+
+nlohmann::ordered_json image_json(const Image& image);
+nlohmann::ordered_json model_json(Model& model);
+nlohmann::ordered_json preprocessing_json(const Image& image, const ModelCard& card);
+nlohmann::ordered_json prediction_json(const Prediction& prediction, const std::vector<std::string>& labels);
+// Pixel coordinates are in the original image.
+nlohmann::ordered_json map_stats_json(const MapStats& stats);
+
+}  // namespace xai

@@ -1,0 +1,77 @@
+#include "xai/bench.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <random>
+
+#include "torch_model.hpp"
+
+namespace xai {
+namespace {
+
+double median_ms(int warmup, int repeats, const std::function<void()>& work) {
+  for (int i = 0; i < warmup; ++i) work();
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    work();
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
+}
+
+// A smooth random image, so activations look like those of a real input.
+InputBlob synthetic_input(const ModelCard& card, unsigned seed) {
+  InputBlob blob{card.channel_count(), card.input_height, card.input_width, {}};
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  const int cell = 8;
+  std::vector<float> coarse(static_cast<size_t>(blob.channels) * (blob.height / cell + 2) * (blob.width / cell + 2));
+  for (auto& v : coarse) v = noise(rng);
+  const int cw = blob.width / cell + 2, ch = blob.height / cell + 2;
+  for (int c = 0; c < blob.channels; ++c)
+    for (int y = 0; y < blob.height; ++y)
+      for (int x = 0; x < blob.width; ++x)
+        blob.values.push_back(coarse[(static_cast<size_t>(c) * ch + y / cell) * cw + x / cell]);
+  return blob;
+}
+
+}  // namespace
+
+BenchResult bench_cam(Model& model, const BenchOptions& options) {
+  BenchResult result;
+  result.batch_size = options.batch_size;
+  result.repeats = options.repeats;
+  CamRequest request = options.cam;
+  if (request.layers.empty()) request.layers = {model.default_layer()};
+  result.layer = request.layers.front();
+
+  std::vector<InputBlob> batch;
+  for (int i = 0; i < options.batch_size; ++i) batch.push_back(synthetic_input(model.card(), 1234u + i));
+  model.labels();  // checks outputs once, outside the timed region
+
+  result.forward_ms = median_ms(options.warmup, options.repeats, [&] { model.predict(batch); });
+  result.explain_ms = median_ms(options.warmup, options.repeats, [&] { explain_cam(model, batch, request); });
+  result.ratio = result.explain_ms / result.forward_ms;
+
+  if (options.full_backward) {
+    Model::Impl& impl = model.impl();
+    std::vector<torch::Tensor> parameters;
+    for (auto p : impl.module.parameters()) parameters.push_back(p);
+    for (auto& p : parameters) p.requires_grad_(true);
+    const torch::Tensor input = impl.to_tensor(batch);
+    result.full_backward_ms = median_ms(options.warmup, options.repeats, [&] {
+      torch::AutoGradMode grad_mode(true);
+      torch::Tensor x = input.clone().requires_grad_(true);
+      torch::Tensor logits = impl.run(impl.module, x);
+      std::get<0>(logits.max(1)).sum().backward();
+      for (auto& p : parameters) p.mutable_grad() = torch::Tensor();
+    });
+    for (auto& p : parameters) p.requires_grad_(false);
+  }
+  return result;
+}
+
+}  // namespace xai

@@ -1,0 +1,132 @@
+#include "xai/cam.hpp"
+
+#include <torch/csrc/autograd/autograd.h>
+
+#include <opencv2/imgproc.hpp>
+
+#include "cam_methods.hpp"
+#include "torch_model.hpp"
+#include "xai/error.hpp"
+
+namespace xai {
+namespace {
+
+// ReLU(Σ_c w_c A_c), then per-image min-max normalisation at the layer's resolution (the
+// reference library's order, so maps are comparable). A constant map becomes all zero.
+std::vector<LayerMap> make_maps(const std::string& layer, const torch::Tensor& activation,
+                                const torch::Tensor& weights, int calls, const std::string& model_path) {
+  torch::Tensor cam = torch::relu((weights.unsqueeze(-1).unsqueeze(-1) * activation).sum(1));  // [N,h,w]
+  cam = cam.to(torch::kCPU, torch::kFloat).contiguous();
+  if (!torch::isfinite(cam).all().item<bool>())
+    throw model_error(model_path + ": activation or gradient at layer '" + layer +
+                      "' is not finite (NaN/Inf); the model's output cannot be explained");
+  std::vector<LayerMap> maps;
+  const int64_t h = cam.size(1), w = cam.size(2);
+  for (int64_t i = 0; i < cam.size(0); ++i) {
+    LayerMap m;
+    m.layer = layer;
+    m.calls = calls;
+    m.activation_shape = {activation.size(1), activation.size(2), activation.size(3)};
+    cv::Mat raw(static_cast<int>(h), static_cast<int>(w), CV_32FC1, cam[i].data_ptr<float>());
+    double lo, hi;
+    cv::minMaxLoc(raw, &lo, &hi);
+    if (hi > lo) {
+      raw.convertTo(m.map, CV_32FC1, 1.0 / (hi - lo), -lo / (hi - lo));
+    } else {
+      m.map = cv::Mat::zeros(raw.size(), CV_32FC1);
+      m.constant = true;
+    }
+    maps.push_back(std::move(m));
+  }
+  return maps;
+}
+
+}  // namespace
+
+std::vector<std::string> cam_method_names() {
+  std::vector<std::string> names;
+  for (const auto& method : all_cam_methods()) names.push_back(method.name);
+  return names;
+}
+
+cv::Mat upsample_map(const cv::Mat& map, int width, int height) {
+  if (map.cols == width && map.rows == height) return map.clone();
+  cv::Mat resized;
+  cv::resize(map, resized, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
+  return resized;
+}
+
+std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlob>& batch,
+                                        const CamRequest& request) {
+  const CamMethod* method = find_cam_method(request.method);
+  if (!method) throw usage_error("unknown CAM method '" + request.method + "'");
+  Model::Impl& impl = model.impl();
+  const std::vector<std::string> layers =
+      request.layers.empty() ? std::vector<std::string>{model.default_layer()} : request.layers;
+  CaptureModel& capture = impl.capture_model(layers);
+
+  const torch::Tensor input = impl.to_tensor(batch);
+  CaptureSession session = capture.make_session(CaptureSession::Mode::gradient);
+  torch::Tensor logits;
+  {
+    torch::AutoGradMode grad_mode(true);
+    ActiveCapture active(session);
+    logits = impl.run(capture.module(), input);
+  }
+  for (size_t l = 0; l < layers.size(); ++l) {
+    if (!session.activations[l].defined())
+      throw layer_error(impl.path + ": layer '" + layers[l] + "' did not run in the forward pass");
+    if (session.activations[l].dim() != 4)
+      throw layer_error(impl.path + ": layer '" + layers[l] + "' output has shape " +
+                        c10::str(session.activations[l].sizes()) + "; CAM needs a (N,C,H,W) feature map");
+  }
+
+  const torch::Tensor cpu_logits = logits.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  const int64_t n = cpu_logits.size(0), outputs = cpu_logits.size(1);
+  std::vector<CamExplanation> results(n);
+  std::vector<std::vector<int>> targets(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = cpu_logits.data_ptr<float>() + i * outputs;
+    results[i].prediction = make_prediction(std::vector<float>(row, row + outputs), impl.card.output);
+    targets[i] = resolve_targets(request.target, results[i].prediction, impl.card.labels.size());
+  }
+
+  const size_t ranks = targets.front().size();
+  const bool single_logit = outputs == 1;
+  for (size_t rank = 0; rank < ranks; ++rank) {
+    // Score per image: the target's logit; a binary model's negative class is −logit.
+    std::vector<int64_t> column(n);
+    std::vector<float> sign(n, 1.0f);
+    for (int64_t i = 0; i < n; ++i) {
+      const int cls = targets[i][rank];
+      column[i] = single_logit ? 0 : cls;
+      if (single_logit && cls == 0) sign[i] = -1.0f;
+    }
+    const auto index = torch::tensor(column, torch::kLong).to(logits.device()).unsqueeze(1);
+    const auto signs = torch::tensor(sign).to(logits.device());
+    torch::Tensor scores = logits.gather(1, index).squeeze(1) * signs;  // [N]
+    // Images are independent in eval mode, so the gradient of the sum is each image's gradient.
+    std::vector<torch::Tensor> gradients =
+        torch::autograd::grad({scores.sum()}, session.activations, /*grad_outputs=*/{},
+                              /*retain_graph=*/rank + 1 < ranks, /*create_graph=*/false, /*allow_unused=*/true);
+    const torch::Tensor cpu_scores = scores.detach().to(torch::kCPU);
+    for (int64_t i = 0; i < n; ++i) {
+      TargetExplanation t;
+      t.class_index = targets[i][rank];
+      t.score = cpu_scores[i].item<float>();
+      results[i].targets.push_back(std::move(t));
+    }
+    for (size_t l = 0; l < layers.size(); ++l) {
+      if (!gradients[l].defined())
+        throw layer_error(impl.path + ": layer '" + layers[l] + "' does not influence the class score");
+      torch::NoGradGuard no_grad;
+      const torch::Tensor activation = session.activations[l].detach();
+      const torch::Tensor weights = method->channel_weights(activation, gradients[l]);
+      std::vector<LayerMap> maps = make_maps(layers[l], activation, weights, session.call_count[l], impl.path);
+      for (int64_t i = 0; i < n; ++i) results[i].targets[rank].maps.push_back(std::move(maps[i]));
+    }
+  }
+  return results;
+}
+
+}  // namespace xai

@@ -1,0 +1,77 @@
+// xai bench: how much an explanation costs relative to a plain forward pass of the same model.
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/model_flags.hpp"
+#include "xai/bench.hpp"
+#include "xai/error.hpp"
+
+namespace xai::cli {
+namespace {
+
+struct BenchFlags {
+  ModelFlags model;
+  std::string method = "gradcam";
+  std::vector<std::string> layers;
+  int batch_size = 1;
+  int warmup = 3;
+  int repeats = 20;
+  bool json = false;
+  bool skip_full_backward = false;
+};
+
+int run_bench(const BenchFlags& flags) {
+  const auto names = cam_method_names();
+  if (std::find(names.begin(), names.end(), flags.method) == names.end())
+    throw usage_error("--method " + flags.method + ": not a benchmarkable method");
+  Model model = flags.model.load();
+  BenchOptions options;
+  options.cam.method = flags.method;
+  options.cam.layers = flags.layers;
+  options.batch_size = flags.batch_size;
+  options.warmup = flags.warmup;
+  options.repeats = flags.repeats;
+  options.full_backward = !flags.skip_full_backward;
+  const BenchResult r = bench_cam(model, options);
+  if (flags.json) {
+    nlohmann::ordered_json out = {{"model", model.path()},     {"method", flags.method},   {"layer", r.layer},
+                          {"batch_size", r.batch_size}, {"repeats", r.repeats},    {"forward_ms", r.forward_ms},
+                          {"explain_ms", r.explain_ms}, {"ratio", r.ratio}};
+    if (r.full_backward_ms > 0) {
+      out["full_backward_ms"] = r.full_backward_ms;
+      out["full_backward_ratio"] = r.full_backward_ms / r.forward_ms;
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << std::fixed << std::setprecision(2) << "model      " << model.path() << "\nmethod     " << flags.method
+            << " at " << r.layer << ", batch " << r.batch_size << ", median of " << r.repeats << "\n"
+            << "forward    " << r.forward_ms << " ms (no grad)\n"
+            << "explain    " << r.explain_ms << " ms\n"
+            << "ratio      " << r.ratio << " (explain / forward)\n";
+  if (r.full_backward_ms > 0)
+    std::cout << "full bwd   " << r.full_backward_ms << " ms (forward + backward through the whole network, "
+              << "as Python CAM libraries do; ratio " << r.full_backward_ms / r.forward_ms << ")\n";
+  return 0;
+}
+
+}  // namespace
+
+Command add_bench(CLI::App& app) {
+  auto flags = std::make_shared<BenchFlags>();
+  CLI::App* sub = app.add_subcommand("bench", "Time an explanation against a plain forward pass");
+  flags->model.add_to(*sub);
+  sub->add_option("--method", flags->method, "Method to time")->capture_default_str();
+  sub->add_option("-l,--layer", flags->layers, "Layer (default: the model's default layer)");
+  sub->add_option("--batch-size", flags->batch_size, "Images per pass")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--warmup", flags->warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--repeats", flags->repeats, "Timed runs (median reported)")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_flag("--no-full-backward", flags->skip_full_backward, "Skip timing the full-backward comparison");
+  sub->add_flag("--json", flags->json, "Print forward_ms, explain_ms, ratio as JSON");
+  return {sub, [flags] { return run_bench(*flags); }};
+}
+
+}  // namespace xai::cli

@@ -1,0 +1,75 @@
+// xai layers: every submodule with its type and output shape; marks the automatic choice.
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "cli/model_flags.hpp"
+#include "xai/error.hpp"
+
+namespace xai::cli {
+namespace {
+
+struct LayersFlags {
+  ModelFlags model;
+  bool json = false;
+};
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  if (shape.empty()) return "-";
+  std::ostringstream out;
+  for (size_t i = 0; i < shape.size(); ++i) out << (i ? "x" : "") << shape[i];
+  return out.str();
+}
+
+int run_layers(const LayersFlags& flags) {
+  Model model = flags.model.load();
+  const std::vector<LayerInfo> layers = model.layers();
+  std::string automatic;
+  try {
+    automatic = model.default_layer();
+  } catch (const Error&) {
+    // No capturable layer: the table still tells the user what the model contains.
+  }
+  if (flags.json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& layer : layers)
+      out.push_back({{"path", layer.path},
+                     {"type", layer.type},
+                     {"output_shape", layer.output_shape},
+                     {"calls", layer.calls},
+                     {"spatial", layer.spatial()},
+                     {"default", layer.path == automatic},
+                     {"note", layer.note}});
+    std::cout << nlohmann::ordered_json{{"model", model.path()}, {"default_layer", automatic}, {"layers", out}}.dump(2)
+              << "\n";
+    return 0;
+  }
+  size_t width = 5;
+  for (const auto& layer : layers) width = std::max(width, layer.path.size());
+  std::cout << std::left << std::setw(static_cast<int>(width) + 2) << "LAYER" << std::setw(24) << "TYPE"
+            << std::setw(20) << "OUTPUT" << "CALLS\n";
+  for (const auto& layer : layers) {
+    std::cout << std::left << std::setw(static_cast<int>(width) + 2) << layer.path << std::setw(24) << layer.type
+              << std::setw(20) << shape_text(layer.output_shape) << layer.calls;
+    if (layer.path == automatic) std::cout << "  <- default";
+    if (!layer.note.empty()) std::cout << "  (" << layer.note << ")";
+    std::cout << "\n";
+  }
+  if (layers.empty()) std::cout << "(no submodules: the model is frozen or optimized; Grad-CAM needs layers)\n";
+  return 0;
+}
+
+}  // namespace
+
+Command add_layers(CLI::App& app) {
+  auto flags = std::make_shared<LayersFlags>();
+  CLI::App* sub = app.add_subcommand("layers", "List a model's layers with output shapes");
+  flags->model.add_to(*sub, /*model_is_positional=*/true);
+  sub->add_flag("--json", flags->json, "Print JSON instead of a table");
+  return {sub, [flags] { return run_layers(*flags); }};
+}
+
+}  // namespace xai::cli

@@ -1,0 +1,20 @@
+// The subcommands. Each file in src/cli/ only declares flags and calls the library.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace xai::cli {
+
+// A registered subcommand: `run` is called after parsing and returns the exit code. Errors are
+// thrown as xai::Error and turned into exit codes by main.
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+Command add_explain(CLI::App& app);
+Command add_layers(CLI::App& app);
+Command add_bench(CLI::App& app);
+
+}  // namespace xai::cli

@@ -1,0 +1,116 @@
+#include "cli/model_flags.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "xai/error.hpp"
+
+namespace xai::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> read_labels(const std::string& spec) {
+  std::vector<std::string> labels;
+  std::error_code ec;
+  if (fs::is_regular_file(spec, ec)) {
+    std::ifstream in(spec);
+    std::string line;
+    while (std::getline(in, line)) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (!line.empty()) labels.push_back(line);
+    }
+    if (labels.empty()) throw usage_error("--labels " + spec + ": file has no labels");
+    return labels;
+  }
+  std::stringstream list(spec);
+  std::string item;
+  while (std::getline(list, item, ',')) labels.push_back(item);
+  return labels;
+}
+
+void parse_input_size(const std::string& text, ModelCard& card) {
+  int h = 0, w = 0;
+  char x = 0;
+  std::istringstream in(text);
+  if (text.find('x') != std::string::npos) {
+    in >> h >> x >> w;
+  } else {
+    in >> h;
+    w = h;
+  }
+  if (!in || in.peek() != EOF || h < 1 || w < 1)
+    throw usage_error("--input-size " + text + ": expected N or HxW, e.g. 224 or 299x299");
+  card.input_height = h;
+  card.input_width = w;
+}
+
+}  // namespace
+
+void ModelFlags::add_to(CLI::App& command, bool model_is_positional) {
+  if (model_is_positional)
+    command.add_option("model", model, "TorchScript model file (.pt)")->required();
+  else
+    command.add_option("-m,--model", model, "TorchScript model file (default: the bundled demo model)");
+  command.add_option("--card", card, "Model card JSON (default: MODEL.json beside the model)");
+  command.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
+  command.add_option("--input-size", input_size, "Override the card: N or HxW");
+  command.add_option("--channels", channels, "Override the card: rgb or gray");
+  command.add_option("--mean", mean, "Override the card: per-channel mean")->delimiter(',');
+  command.add_option("--std", std, "Override the card: per-channel std")->delimiter(',');
+  command.add_option("--output-kind", output_kind, "Override the card: softmax or sigmoid");
+  command.add_option("--labels", labels, "Override the card: a file with one label per line, or a,b,c");
+}
+
+Model ModelFlags::load() const {
+  ModelOptions options;
+  options.device = device;
+  if (!card.empty()) options.card_path = card;
+  std::string path = model;
+  if (path.empty()) {
+    path = bundled_model_path();
+    if (path.empty())
+      throw usage_error("--model is required: the bundled demo model (models/demo-histo.pt) was not found");
+    spdlog::info("using the bundled demo model {}", path);
+  }
+  Model loaded = Model::load(path, options);
+  ModelCard& c = loaded.mutable_card();
+  if (!channels.empty()) {
+    const ChannelMode mode = parse_channel_mode(channels);
+    // The card's statistics were for the other channel count: start from that mode's defaults.
+    if (mode != c.channels) c.set_channels(mode);
+  }
+  if (!input_size.empty()) parse_input_size(input_size, c);
+  if (!mean.empty()) c.mean = mean;
+  if (!std.empty()) c.std = std;
+  if (!output_kind.empty()) c.output = parse_output_kind(output_kind);
+  if (!labels.empty()) c.labels = read_labels(labels);
+  try {
+    c.validate();
+  } catch (const Error& e) {
+    throw usage_error(std::string(e.what()) + " (after command-line overrides)");
+  }
+  for (const auto& warning : loaded.warnings()) spdlog::warn("{}", warning);
+  return loaded;
+}
+
+std::string bundled_model_path() {
+  std::vector<fs::path> candidates;
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    const fs::path exe_dir = fs::path(std::string(self, n)).parent_path();
+    candidates.push_back(exe_dir / "../share/xai/models/demo-histo.pt");
+    candidates.push_back(exe_dir / "models/demo-histo.pt");
+  }
+  candidates.push_back(fs::path(XAI_SOURCE_DIR) / "models/demo-histo.pt");
+  std::error_code ec;
+  for (const auto& candidate : candidates)
+    if (fs::is_regular_file(candidate, ec)) return fs::weakly_canonical(candidate, ec).string();
+  return "";
+}
+
+}  // namespace xai::cli

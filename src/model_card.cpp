@@ -1,0 +1,104 @@
+#include "xai/model_card.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "xai/error.hpp"
+
+namespace xai {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string to_string(OutputKind kind) { return kind == OutputKind::softmax ? "softmax" : "sigmoid"; }
+std::string to_string(ChannelMode mode) { return mode == ChannelMode::rgb ? "rgb" : "gray"; }
+
+OutputKind parse_output_kind(const std::string& text) {
+  if (text == "softmax") return OutputKind::softmax;
+  if (text == "sigmoid") return OutputKind::sigmoid;
+  throw usage_error("output kind '" + text + "' is not one of: softmax, sigmoid");
+}
+
+ChannelMode parse_channel_mode(const std::string& text) {
+  if (text == "rgb") return ChannelMode::rgb;
+  if (text == "gray" || text == "grey") return ChannelMode::gray;
+  throw usage_error("channels '" + text + "' is not one of: rgb, gray");
+}
+
+void ModelCard::set_channels(ChannelMode mode) {
+  channels = mode;
+  if (mode == ChannelMode::rgb) {
+    mean = {0.485f, 0.456f, 0.406f};
+    std = {0.229f, 0.224f, 0.225f};
+  } else {
+    mean = {0.5f};
+    std = {0.5f};
+  }
+}
+
+std::optional<int> ModelCard::expected_outputs() const {
+  if (labels.empty()) return std::nullopt;
+  if (output == OutputKind::sigmoid && labels.size() == 2) return 1;  // binary single logit
+  return static_cast<int>(labels.size());
+}
+
+void ModelCard::validate() const {
+  const std::string where = source.empty() ? std::string("model settings") : source;
+  if (input_height < 1 || input_width < 1 || input_height > 8192 || input_width > 8192)
+    throw model_error(where + ": input_size must be two integers in 1..8192");
+  const size_t c = static_cast<size_t>(channel_count());
+  if (mean.size() != c || std.size() != c)
+    throw model_error(where + ": mean and std need " + std::to_string(c) + " value(s) for channels '" +
+                      to_string(channels) + "'");
+  for (float s : std)
+    if (!(s > 0.0f)) throw model_error(where + ": std values must be positive");
+  if (labels.size() == 1) throw model_error(where + ": a classifier needs at least 2 labels");
+}
+
+ModelCard read_model_card(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw model_error(path + ": cannot read model card");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    throw model_error(path + ": model card is not valid JSON (" + first_line(e.what()) + ")");
+  }
+  if (!j.is_object()) throw model_error(path + ": model card must be a JSON object");
+
+  ModelCard card;
+  card.source = path;
+  try {
+    if (j.contains("name")) card.name = j.at("name").get<std::string>();
+    if (j.contains("labels")) card.labels = j.at("labels").get<std::vector<std::string>>();
+    if (j.contains("input_size")) {
+      auto size = j.at("input_size").get<std::vector<int>>();
+      if (size.size() != 2) throw model_error(path + ": input_size must be [height, width]");
+      card.input_height = size[0];
+      card.input_width = size[1];
+    }
+    if (j.contains("channels")) card.set_channels(parse_channel_mode(j.at("channels").get<std::string>()));
+    if (j.contains("mean")) card.mean = j.at("mean").get<std::vector<float>>();
+    if (j.contains("std")) card.std = j.at("std").get<std::vector<float>>();
+    if (j.contains("output")) card.output = parse_output_kind(j.at("output").get<std::string>());
+    if (j.contains("target_layer") && !j.at("target_layer").is_null())
+      card.target_layer = j.at("target_layer").get<std::string>();
+  } catch (const json::exception& e) {
+    throw model_error(path + ": model card has a field of the wrong type (" + first_line(e.what()) + ")");
+  } catch (const Error& e) {
+    if (e.code() == ExitCode::model) throw;
+    throw model_error(path + ": " + e.what());
+  }
+  card.validate();
+  return card;
+}
+
+std::optional<std::string> card_path_for(const std::string& model_path) {
+  fs::path card = fs::path(model_path).replace_extension(".json");
+  std::error_code ec;
+  if (fs::is_regular_file(card, ec)) return card.string();
+  return std::nullopt;
+}
+
+}  // namespace xai
