@@ -59,11 +59,21 @@ void check_jpeg_complete(const std::string& bytes, const std::string& name) {
   if (!has_eoi) throw input_error(name + ": truncated JPEG (no end-of-image marker)");
 }
 
+// Same for PNG: without its IEND chunk the file was cut short (libpng would also print its own
+// multi-line complaint to stderr).
+void check_png_complete(const std::string& bytes, const std::string& name) {
+  if (bytes.size() < 8 || bytes.compare(1, 3, "PNG") != 0) return;
+  const size_t tail = bytes.size() > 64 ? bytes.size() - 64 : 0;
+  if (bytes.find("IEND", tail) == std::string::npos)
+    throw input_error(name + ": truncated PNG (no IEND chunk)");
+}
+
 }  // namespace
 
 Image decode_image(const std::string& bytes, const std::string& name, const ImageLimits& limits) {
   if (bytes.empty()) throw input_error(name + ": file is empty");
   check_png_header_size(bytes, name, limits);
+  check_png_complete(bytes, name);
   check_jpeg_complete(bytes, name);
 
   cv::Mat raw;

@@ -1,0 +1,115 @@
+// Grad-CAM parity: the C++ engine (graph surgery inside TorchScript, scripted and traced exports)
+// against the independent eager PyTorch reference of scripts/reference_cam.py on the same weights.
+// The manifest comes from XAI_PARITY_MANIFEST (set by ctest after the reference was generated).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "xai/cam.hpp"
+#include "xai/model.hpp"
+#include "xai/npy.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ParityCase {
+  std::string id;
+  std::string layer;
+  std::string model;  // absolute path of one export (scripted or traced)
+  std::string input, cam, cam_up;
+  int target = 0;
+  double score = 0;
+  int call_count = 0;
+};
+
+std::vector<ParityCase> load_cases() {
+  const char* manifest_path = std::getenv("XAI_PARITY_MANIFEST");
+  std::vector<ParityCase> cases;
+  if (!manifest_path) return cases;
+  std::ifstream in(manifest_path);
+  if (!in) return cases;  // the Manifest test below reports this
+  const fs::path base = fs::path(manifest_path).parent_path();
+  const auto manifest = nlohmann::json::parse(in);
+  for (const auto& entry : manifest) {
+    for (const auto& model : entry.at("models")) {
+      ParityCase c;
+      const std::string model_path = (base / model.get<std::string>()).lexically_normal().string();
+      c.id = entry.at("id").get<std::string>() + (model_path.find("traced") != std::string::npos ? "_traced" : "_scripted");
+      c.layer = entry.at("layer");
+      c.model = model_path;
+      c.input = (base / entry.at("input").get<std::string>()).string();
+      c.cam = (base / entry.at("cam").get<std::string>()).string();
+      c.cam_up = (base / entry.at("cam_up").get<std::string>()).string();
+      c.target = entry.at("target");
+      c.score = entry.at("score");
+      c.call_count = entry.at("call_count");
+      cases.push_back(c);
+    }
+  }
+  return cases;
+}
+
+cv::Mat as_mat(const xai::NpyArray& a) {
+  const int rows = static_cast<int>(a.shape.at(a.shape.size() - 2)), cols = static_cast<int>(a.shape.back());
+  return cv::Mat(rows, cols, CV_32FC1, const_cast<float*>(a.data.data())).clone();
+}
+
+double max_abs_diff(const cv::Mat& a, const cv::Mat& b) { return cv::norm(a, b, cv::NORM_INF); }
+
+class Parity : public ::testing::TestWithParam<ParityCase> {};
+
+TEST_P(Parity, GradCamMatchesEagerReference) {
+  const ParityCase& c = GetParam();
+  xai::Model model = xai::Model::load(c.model);
+
+  const xai::NpyArray input = xai::read_npy(c.input);
+  ASSERT_EQ(input.shape.size(), 4u);
+  xai::InputBlob blob{static_cast<int>(input.shape[1]), static_cast<int>(input.shape[2]),
+                      static_cast<int>(input.shape[3]), input.data};
+
+  xai::CamRequest request;
+  request.layers = {c.layer};
+  request.target.kind = xai::TargetSpec::Kind::given;
+  request.target.class_index = c.target;
+  const auto result = xai::explain_cam(model, {blob}, request).front();
+  const xai::LayerMap& map = result.targets.front().maps.front();
+
+  const cv::Mat reference = as_mat(xai::read_npy(c.cam));
+  const cv::Mat reference_up = as_mat(xai::read_npy(c.cam_up));
+  double lo, hi;
+  cv::minMaxLoc(reference, &lo, &hi);
+  ASSERT_EQ(hi, 1.0) << "reference map is degenerate; the comparison would prove nothing";
+  ASSERT_EQ(map.map.size(), reference.size());
+  const cv::Mat up = xai::upsample_map(map.map, reference_up.cols, reference_up.rows);
+  const double diff = max_abs_diff(map.map, reference), diff_up = max_abs_diff(up, reference_up);
+  std::cout << "parity " << c.id << " layer=" << c.layer << " max|d|=" << diff << " upsampled max|d|=" << diff_up
+            << "\n";
+  EXPECT_LE(diff, 1e-4) << c.id << " at layer resolution";
+  EXPECT_LE(diff_up, 1e-4) << c.id << " upsampled to the input";
+  EXPECT_NEAR(result.targets.front().score, c.score, 1e-3 * std::max(1.0, std::abs(c.score)));
+  EXPECT_EQ(map.calls, c.call_count) << "the module ran a different number of times";
+}
+
+std::string case_name(const ::testing::TestParamInfo<ParityCase>& info) {
+  std::string name;
+  for (char ch : info.param.id) name += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Reference, Parity, ::testing::ValuesIn(load_cases()), case_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Parity);
+
+// A missing or empty manifest must fail, never pass silently with zero cases.
+TEST(ParityManifest, HasCases) {
+  const char* manifest_path = std::getenv("XAI_PARITY_MANIFEST");
+  ASSERT_NE(manifest_path, nullptr) << "XAI_PARITY_MANIFEST is not set";
+  ASSERT_TRUE(fs::exists(manifest_path)) << manifest_path;
+  EXPECT_GE(load_cases().size(), 2u);
+}
+
+}  // namespace

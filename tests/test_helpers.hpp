@@ -1,0 +1,42 @@
+// Shared helpers for the unit tests.
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "xai/preprocess.hpp"
+
+namespace xai::test {
+
+inline std::string model_path(const std::string& name) { return std::string(XAI_MODELS_DIR) + "/" + name; }
+inline std::string data_path(const std::string& name) { return std::string(XAI_TEST_DATA) + "/" + name; }
+
+// A deterministic smooth random input of the given shape (already normalised).
+inline InputBlob random_blob(int channels, int height, int width, unsigned seed) {
+  InputBlob blob{channels, height, width, {}};
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  blob.values.resize(static_cast<size_t>(channels) * height * width);
+  for (auto& v : blob.values) v = noise(rng);
+  return blob;
+}
+
+// A temporary directory removed when the object goes out of scope.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    path = std::filesystem::temp_directory_path() /
+           ("xai-test-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+}  // namespace xai::test

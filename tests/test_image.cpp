@@ -1,0 +1,92 @@
+#include <gtest/gtest.h>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "xai/error.hpp"
+#include "xai/image.hpp"
+
+namespace xai {
+namespace {
+
+std::string encode(const cv::Mat& image, const std::string& ext) {
+  std::vector<uchar> bytes;
+  EXPECT_TRUE(cv::imencode(ext, image, bytes));
+  return std::string(bytes.begin(), bytes.end());
+}
+
+void expect_input_error(const std::string& bytes, const std::string& fragment, const ImageLimits& limits = {}) {
+  try {
+    decode_image(bytes, "name.png", limits);
+    ADD_FAILURE() << "accepted; expected: " << fragment;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::input);
+    const std::string message = e.what();
+    EXPECT_EQ(message.rfind("name.png: ", 0), 0u) << message;
+    EXPECT_NE(message.find(fragment), std::string::npos) << message;
+  }
+}
+
+TEST(Image, EightAndSixteenBitMapToUnitRange) {
+  cv::Mat eight(2, 3, CV_8UC3, cv::Scalar(0, 51, 255));
+  const Image a = decode_image(encode(eight, ".png"), "a.png");
+  EXPECT_EQ(a.source_bit_depth, 8);
+  EXPECT_NEAR(a.pixels.at<cv::Vec3f>(1, 2)[1], 0.2f, 1e-6);
+  EXPECT_NEAR(a.pixels.at<cv::Vec3f>(1, 2)[2], 1.0f, 1e-6);
+
+  cv::Mat sixteen(2, 3, CV_16UC1, cv::Scalar(13107));  // 0.2 * 65535
+  const Image b = decode_image(encode(sixteen, ".png"), "b.png");
+  EXPECT_EQ(b.source_bit_depth, 16);
+  EXPECT_TRUE(b.is_gray());
+  EXPECT_NEAR(b.pixels.at<float>(0, 0), 0.2f, 1e-6);
+}
+
+TEST(Image, AlphaIsDroppedWithAWarning) {
+  cv::Mat rgba(2, 2, CV_8UC4, cv::Scalar(10, 20, 30, 0));
+  const Image image = decode_image(encode(rgba, ".png"), "a.png");
+  EXPECT_EQ(image.pixels.channels(), 3);
+  EXPECT_EQ(image.source_channels, 4);
+  ASSERT_EQ(image.warnings.size(), 1u);
+  EXPECT_NE(image.warnings[0].find("alpha"), std::string::npos);
+}
+
+TEST(Image, OnePixelImagesAreFine) {
+  const Image image = decode_image(encode(cv::Mat(1, 1, CV_8UC1, cv::Scalar(7)), ".png"), "one.png");
+  EXPECT_EQ(image.width(), 1);
+  EXPECT_EQ(image.sha256.size(), 64u);
+}
+
+TEST(Image, BrokenInputsGiveOneLineErrors) {
+  expect_input_error("", "empty");
+  expect_input_error("hello, I am text", "not a readable image");
+  const std::string png = encode(cv::Mat(64, 64, CV_8UC3, cv::Scalar(1, 2, 3)), ".png");
+  expect_input_error(png.substr(0, png.size() / 2), "truncated PNG");
+  cv::Mat noise(64, 64, CV_8UC3);
+  cv::randu(noise, 0, 255);
+  const std::string jpeg = encode(noise, ".jpg");
+  expect_input_error(jpeg.substr(0, jpeg.size() / 2), "truncated JPEG");
+  EXPECT_NO_THROW(decode_image(jpeg, "whole.jpg"));
+}
+
+TEST(Image, HugeImagesAreRefusedBeforeDecoding) {
+  std::string png = encode(cv::Mat(4, 4, CV_8UC1, cv::Scalar(0)), ".png");
+  // Patch the IHDR width and height to 100000 x 100000: the header check must refuse it.
+  const unsigned char huge[8] = {0x00, 0x01, 0x86, 0xA0, 0x00, 0x01, 0x86, 0xA0};
+  png.replace(16, 8, reinterpret_cast<const char*>(huge), 8);
+  expect_input_error(png, "over the limit");
+  ImageLimits small;
+  small.max_pixels = 10;
+  expect_input_error(encode(cv::Mat(4, 4, CV_8UC1, cv::Scalar(0)), ".bmp"), "over the limit", small);
+}
+
+TEST(Image, MissingFilesAndDirectories) {
+  EXPECT_THROW(load_image("/nonexistent/x.png"), Error);
+  try {
+    load_image("/tmp");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("directory"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace xai

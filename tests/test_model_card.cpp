@@ -1,0 +1,61 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "test_helpers.hpp"
+#include "xai/error.hpp"
+#include "xai/model_card.hpp"
+
+namespace xai {
+namespace {
+
+std::string write(const test::TempDir& dir, const std::string& text) {
+  const std::string path = dir.file("card.json");
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(ModelCard, ReadsEveryField) {
+  test::TempDir dir;
+  const ModelCard card = read_model_card(write(dir, R"({"name":"m","labels":["benign","malignant"],
+    "input_size":[96,128],"channels":"gray","mean":[0.4],"std":[0.2],"output":"sigmoid","target_layer":"layer3"})"));
+  EXPECT_EQ(card.labels.size(), 2u);
+  EXPECT_EQ(card.input_height, 96);
+  EXPECT_EQ(card.input_width, 128);
+  EXPECT_EQ(card.channels, ChannelMode::gray);
+  EXPECT_FLOAT_EQ(card.mean[0], 0.4f);
+  EXPECT_EQ(card.output, OutputKind::sigmoid);
+  EXPECT_EQ(card.expected_outputs(), 1);  // binary sigmoid: one logit for two labels
+  EXPECT_EQ(card.target_layer, "layer3");
+}
+
+TEST(ModelCard, GrayWithoutStatisticsGetsGrayDefaults) {
+  test::TempDir dir;
+  const ModelCard card = read_model_card(write(dir, R"({"channels":"gray"})"));
+  EXPECT_EQ(card.mean.size(), 1u);
+  EXPECT_EQ(card.expected_outputs(), std::nullopt);
+}
+
+TEST(ModelCard, BadCardsNameTheFile) {
+  test::TempDir dir;
+  for (const char* text : {"{not json", "[1,2]", R"({"input_size":[1]})", R"({"channels":"rgb","mean":[0.5]})",
+                           R"({"output":"softmaxx"})", R"({"labels":"benign"})", R"({"std":[0,1,1]})",
+                           R"({"labels":["only"]})"}) {
+    const std::string path = write(dir, text);
+    try {
+      read_model_card(path);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::model) << text;
+      EXPECT_EQ(std::string(e.what()).rfind(path, 0), 0u) << e.what();
+    }
+  }
+}
+
+TEST(ModelCard, FoundBesideTheModel) {
+  EXPECT_TRUE(card_path_for(test::model_path("tiny-scripted.pt")).has_value());
+  EXPECT_FALSE(card_path_for(test::data_path("frozen-scripted.pt")).has_value());
+}
+
+}  // namespace
+}  // namespace xai
