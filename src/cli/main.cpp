@@ -9,12 +9,15 @@
 #include "cli/commands.hpp"
 #include "xai/error.hpp"
 #include "xai/report.hpp"
+#include "xai/runtime.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"xai: explain image classifiers (Grad-CAM) on TorchScript models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("xai ") + xai::xai_version());
   bool quiet = false, verbose = false;
+  int threads = 0;
+  app.add_option("--threads", threads, "Threads for model execution (default: one per CPU core)");
   app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
   app.add_flag("-v,--verbose", verbose, "Debug messages on stderr");
 
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(quiet ? spdlog::level::err : verbose ? spdlog::level::debug : spdlog::level::info);
 
   try {
+    xai::set_thread_count(threads);
     for (const auto& command : commands)
       if (command.app->parsed()) return command.run();
     return static_cast<int>(xai::ExitCode::usage);

@@ -12,6 +12,7 @@
 #include "xai/cam.hpp"
 #include "xai/model.hpp"
 #include "xai/npy.hpp"
+#include "xai/runtime.hpp"
 
 namespace {
 
@@ -60,6 +61,12 @@ cv::Mat as_mat(const xai::NpyArray& a) {
 }
 
 double max_abs_diff(const cv::Mat& a, const cv::Mat& b) { return cv::norm(a, b, cv::NORM_INF); }
+
+// Big models at one thread are needlessly slow; use every core.
+const bool kThreadsSet = [] {
+  xai::set_thread_count(0);
+  return true;
+}();
 
 class Parity : public ::testing::TestWithParam<ParityCase> {};
 
