@@ -16,5 +16,6 @@ struct Command {
 Command add_explain(CLI::App& app);
 Command add_layers(CLI::App& app);
 Command add_bench(CLI::App& app);
+Command add_eval(CLI::App& app);
 
 }  // namespace xai::cli

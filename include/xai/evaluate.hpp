@@ -1,0 +1,52 @@
+// Measured localisation: do explanations point at the lesion? Runs a model and an explanation
+// method over a folder of images with ground-truth masks and aggregates mask agreement
+// (pointing game, energy inside the mask, IoU of the map's top pixels) per method and layer.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "xai/model.hpp"
+
+namespace xai {
+
+struct EvalOptions {
+  std::string method = "gradcam";
+  std::vector<std::string> layers;  // empty: the model's default layer
+  std::string masks_dir;            // MASKS/STEM.png or MASKS/STEM.mask.png; empty: STEM.mask.png beside the image
+  std::string labels_csv;           // "name,label" lines; empty: an image is positive when its mask has pixels
+  std::string positive_label;       // empty: label 1 (binary models)
+  double top_fraction = 0.2;
+  int batch_size = 16;
+};
+
+struct EvalSummaryRow {
+  std::string method;
+  std::string layer;
+  int count = 0;  // correctly classified positives with a non-empty mask
+  double pointing_game = 0;
+  double energy_inside = 0;
+  double iou_top = 0;
+};
+
+struct EvalResult {
+  std::vector<EvalSummaryRow> rows;
+  int images = 0;
+  int positives = 0;
+  int correct = 0;                // all images whose truth is known
+  double accuracy = 0;
+  double roc_auc = 0;             // of the positive class probability; 0 when one class is absent
+  nlohmann::ordered_json report;  // everything above plus per-image results
+};
+
+// `inputs`: image files or directories (searched recursively for image files).
+EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& inputs, const EvalOptions& options);
+
+// Area under the ROC curve by the rank statistic (ties count half).
+double roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive);
+
+// Image files under the inputs, sorted, skipping mask files (*.mask.png).
+std::vector<std::string> list_images(const std::vector<std::string>& inputs);
+
+}  // namespace xai

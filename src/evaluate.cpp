@@ -1,0 +1,216 @@
+#include "xai/evaluate.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "xai/cam.hpp"
+#include "xai/error.hpp"
+#include "xai/image.hpp"
+#include "xai/metrics.hpp"
+#include "xai/preprocess.hpp"
+#include "xai/target.hpp"
+
+namespace xai {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+bool has_image_extension(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  static const char* known[] = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".ppm", ".pgm", ".webp"};
+  return std::find(std::begin(known), std::end(known), ext) != std::end(known);
+}
+
+bool is_mask_file(const fs::path& path) { return path.stem().extension() == ".mask"; }
+
+std::map<std::string, std::string> read_labels_csv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw usage_error("--labels-csv " + path + ": cannot read");
+  std::map<std::string, std::string> labels;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t comma = line.find(',');
+    if (comma == std::string::npos) continue;
+    std::string name = line.substr(0, comma), label = line.substr(comma + 1);
+    if (name == "name" || name == "filename" || name == "image") continue;  // header
+    labels[fs::path(name).stem().string()] = label;
+  }
+  return labels;
+}
+
+std::string find_mask(const std::string& image_path, const std::string& masks_dir) {
+  const fs::path image(image_path);
+  const std::string stem = image.stem().string();
+  std::vector<fs::path> candidates;
+  if (!masks_dir.empty()) {
+    candidates = {fs::path(masks_dir) / (stem + ".png"), fs::path(masks_dir) / (stem + ".mask.png")};
+  } else {
+    candidates = {image.parent_path() / (stem + ".mask.png")};
+  }
+  std::error_code ec;
+  for (const auto& c : candidates)
+    if (fs::is_regular_file(c, ec)) return c.string();
+  return "";
+}
+
+cv::Mat read_mask(const std::string& path, const cv::Size& size) {
+  cv::Mat mask = cv::imread(path, cv::IMREAD_GRAYSCALE);
+  if (mask.empty()) throw input_error(path + ": cannot read mask");
+  if (mask.size() != size)
+    throw input_error(path + ": mask is " + std::to_string(mask.cols) + "x" + std::to_string(mask.rows) +
+                      ", image is " + std::to_string(size.width) + "x" + std::to_string(size.height));
+  return mask;
+}
+
+}  // namespace
+
+double roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive) {
+  double positives = 0, negatives = 0, wins = 0;
+  for (size_t i = 0; i < scores.size(); ++i) (positive[i] ? positives : negatives) += 1;
+  if (positives == 0 || negatives == 0) return 0.0;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (!positive[i]) continue;
+    for (size_t j = 0; j < scores.size(); ++j) {
+      if (positive[j]) continue;
+      wins += scores[i] > scores[j] ? 1.0 : scores[i] == scores[j] ? 0.5 : 0.0;
+    }
+  }
+  return wins / (positives * negatives);
+}
+
+std::vector<std::string> list_images(const std::vector<std::string>& inputs) {
+  std::vector<std::string> files;
+  for (const auto& input : inputs) {
+    std::error_code ec;
+    if (fs::is_directory(input, ec)) {
+      for (const auto& entry : fs::recursive_directory_iterator(input, ec))
+        if (entry.is_regular_file() && has_image_extension(entry.path()) && !is_mask_file(entry.path()))
+          files.push_back(entry.path().string());
+    } else {
+      files.push_back(input);
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& inputs, const EvalOptions& options) {
+  const std::vector<std::string>& labels = model.labels();
+  int positive_class = labels.size() == 2 ? 1 : -1;
+  if (!options.positive_label.empty()) positive_class = parse_class(options.positive_label, labels);
+  if (positive_class < 0) throw usage_error("--positive-class is required for a model with more than 2 classes");
+  const std::vector<std::string> layers =
+      options.layers.empty() ? std::vector<std::string>{model.default_layer()} : options.layers;
+  const std::map<std::string, std::string> truth_by_name =
+      options.labels_csv.empty() ? std::map<std::string, std::string>{} : read_labels_csv(options.labels_csv);
+
+  const std::vector<std::string> files = list_images(inputs);
+  if (files.empty()) throw usage_error("no images found in the given inputs");
+
+  struct Sums {
+    int count = 0;
+    double pointing = 0, energy = 0, iou = 0;
+  };
+  std::vector<Sums> sums(layers.size());
+  std::vector<double> scores;
+  std::vector<bool> truths;
+  EvalResult result;
+  json per_image = json::array();
+  CamRequest request;
+  request.method = options.method;
+  request.layers = layers;
+  request.target.kind = TargetSpec::Kind::given;
+  request.target.class_index = positive_class;
+
+  for (size_t start = 0; start < files.size(); start += options.batch_size) {
+    const size_t end = std::min(files.size(), start + static_cast<size_t>(options.batch_size));
+    std::vector<Image> images;
+    std::vector<InputBlob> blobs;
+    for (size_t i = start; i < end; ++i) {
+      images.push_back(load_image(files[i]));
+      blobs.push_back(preprocess(images.back(), model.card()));
+    }
+    const std::vector<CamExplanation> explained = explain_cam(model, blobs, request);
+    for (size_t b = 0; b < images.size(); ++b) {
+      const std::string& path = files[start + b];
+      const std::string stem = fs::path(path).stem().string();
+      const std::string mask_path = find_mask(path, options.masks_dir);
+      cv::Mat mask;
+      if (!mask_path.empty()) mask = read_mask(mask_path, images[b].pixels.size());
+      bool truth;
+      if (!truth_by_name.empty()) {
+        auto it = truth_by_name.find(stem);
+        if (it == truth_by_name.end()) throw usage_error(options.labels_csv + ": no label for " + stem);
+        truth = parse_class(it->second, labels) == positive_class;
+      } else {
+        truth = !mask.empty() && cv::countNonZero(mask) > 0;
+      }
+      const Prediction& prediction = explained[b].prediction;
+      const bool correct = (prediction.predicted == positive_class) == truth;
+      result.images += 1;
+      result.positives += truth ? 1 : 0;
+      result.correct += correct ? 1 : 0;
+      scores.push_back(prediction.probabilities[positive_class]);
+      truths.push_back(truth);
+
+      json entry = {{"path", path},
+                    {"truth", truth ? labels[positive_class] : "other"},
+                    {"predicted", labels[prediction.predicted]},
+                    {"probability", prediction.probabilities[positive_class]},
+                    {"mask", mask_path.empty() ? json(nullptr) : json(mask_path)}};
+      const bool evaluated = truth && correct && !mask.empty() && cv::countNonZero(mask) > 0;
+      if (evaluated) {
+        json agreement = json::array();
+        for (size_t l = 0; l < layers.size(); ++l) {
+          const cv::Mat& small = explained[b].targets[0].maps[l].map;
+          const cv::Mat full = upsample_map(small, mask.cols, mask.rows);
+          const MaskAgreement a = mask_agreement(full, mask, options.top_fraction);
+          sums[l].count += 1;
+          sums[l].pointing += a.pointing_hit ? 1 : 0;
+          sums[l].energy += a.energy_inside;
+          sums[l].iou += a.iou_top;
+          agreement.push_back({{"method", options.method}, {"layer", layers[l]}, {"pointing_hit", a.pointing_hit},
+                               {"energy_inside", a.energy_inside}, {"iou_top", a.iou_top},
+                               {"map_constant", a.map_constant}});
+        }
+        entry["agreement"] = agreement;
+      }
+      per_image.push_back(entry);
+    }
+  }
+
+  result.accuracy = result.images ? static_cast<double>(result.correct) / result.images : 0.0;
+  result.roc_auc = roc_auc(scores, truths);
+  json rows = json::array();
+  for (size_t l = 0; l < layers.size(); ++l) {
+    EvalSummaryRow row{options.method, layers[l], sums[l].count, 0, 0, 0};
+    if (row.count > 0) {
+      row.pointing_game = sums[l].pointing / row.count;
+      row.energy_inside = sums[l].energy / row.count;
+      row.iou_top = sums[l].iou / row.count;
+    }
+    result.rows.push_back(row);
+    rows.push_back({{"method", row.method}, {"layer", row.layer}, {"count", row.count},
+                    {"pointing_game", row.pointing_game}, {"energy_inside", row.energy_inside},
+                    {"iou_top", row.iou_top}, {"top_fraction", options.top_fraction}});
+  }
+  result.report = {{"model", model.path()},
+                   {"model_sha256", model.sha256()},
+                   {"positive_class", labels[positive_class]},
+                   {"images", result.images},
+                   {"positives", result.positives},
+                   {"accuracy", result.accuracy},
+                   {"roc_auc", result.roc_auc},
+                   {"localisation", rows},
+                   {"per_image", per_image}};
+  return result;
+}
+
+}  // namespace xai
