@@ -28,6 +28,9 @@ struct ParityCase {
   int call_count = 0;
 };
 
+// gtest prints parameters of failing cases: the id says which.
+void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.id << " (" << c.model << ")"; }
+
 std::vector<ParityCase> load_cases() {
   const char* manifest_path = std::getenv("XAI_PARITY_MANIFEST");
   std::vector<ParityCase> cases;
