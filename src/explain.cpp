@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <opencv2/imgproc.hpp>
 
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
@@ -27,7 +28,137 @@ struct PendingFile {
   std::string bytes;
 };
 
+// What the methods contribute to one image's outputs.
+struct Outputs {
+  std::vector<PendingFile> files;
+  json explanations = json::array();
+  json warnings = json::array();
+  json timings = json::object();
+  json layers = json::array();  // as resolved by the CAM methods
+  std::optional<Prediction> prediction;
+};
+
+std::string npy_of(const cv::Mat& map) {
+  CV_Assert(map.type() == CV_32FC1 && map.isContinuous());
+  return npy_bytes(reinterpret_cast<const float*>(map.data),
+                   {static_cast<size_t>(map.rows), static_cast<size_t>(map.cols)});
+}
+
+json target_json(int index, const std::string& label, const Prediction& prediction) {
+  return {{"index", index}, {"label", label}, {"probability", prediction.probabilities.at(index)}};
+}
+
+void add_cam(Model& model, const Image& image, const cv::Mat& display, const InputBlob& blob,
+             const std::string& method, const ExplainOptions& options, const std::string& stem, Outputs& out) {
+  auto t = Clock::now();
+  CamRequest request = options.cam;
+  request.method = method;
+  if (request.layers.empty()) request.layers = {model.default_layer()};
+  const CamExplanation result = explain_cam(model, {blob}, request).front();
+  out.timings[method] = ms_since(t);
+  out.layers = request.layers;
+  if (!out.prediction) out.prediction = result.prediction;
+  const std::vector<std::string>& labels = model.labels();
+
+  for (const auto& target : result.targets) {
+    const std::string& label = labels.at(target.class_index);
+    for (const auto& layer_map : target.maps) {
+      std::string base = stem + "." + method;
+      if (result.targets.size() > 1) base += "." + file_safe(label);
+      if (request.layers.size() > 1) base += ".layer-" + file_safe(layer_map.layer);
+      // One resize from the layer's grid straight to the original image (no double interpolation).
+      const cv::Mat full = upsample_map(layer_map.map, image.width(), image.height());
+      out.files.push_back({base + ".png", encode_png(overlay(display, full, options.colormap, options.alpha), base)});
+      out.files.push_back({base + ".npy", npy_of(full)});
+      if (layer_map.constant)
+        out.warnings.push_back(method + " map for class '" + label + "' at layer '" + layer_map.layer +
+                               "' is constant (all zero after ReLU): nothing at this layer supports the class");
+      json target_entry = target_json(target.class_index, label, result.prediction);
+      target_entry["score"] = target.score;
+      out.explanations.push_back({{"method", method},
+                                  {"target", target_entry},
+                                  {"layer", layer_map.layer},
+                                  {"layer_calls", layer_map.calls},
+                                  {"activation_shape", layer_map.activation_shape},
+                                  {"map_resolution", {layer_map.map.rows, layer_map.map.cols}},
+                                  {"constant", layer_map.constant},
+                                  {"stats", map_stats_json(compute_map_stats(full))},
+                                  {"files", {{"overlay", base + ".png"}, {"map", base + ".npy"}}}});
+    }
+  }
+}
+
+void add_lime(Model& model, const Image& image, const cv::Mat& display, const ExplainOptions& options,
+              const std::string& stem, Outputs& out) {
+  auto t = Clock::now();
+  LimeOptions lime = options.lime;
+  lime.target = options.cam.target;
+  const LimeExplanation result = explain_lime(model, image, lime);
+  out.timings["lime"] = ms_since(t);
+  out.timings["lime_model"] = result.model_ms;
+  if (!out.prediction) out.prediction = result.prediction;
+  for (const auto& w : result.warnings) out.warnings.push_back(w);
+  const std::vector<std::string>& labels = model.labels();
+
+  // Segments at the original resolution, for the overlays and the label map.
+  cv::Mat segments_float, full_segments_float, full_segments;
+  result.segments.convertTo(segments_float, CV_32F);
+  cv::resize(segments_float, full_segments_float, display.size(), 0, 0, cv::INTER_NEAREST);
+  full_segments_float.convertTo(full_segments, CV_32S);
+  cv::Mat label_png;
+  full_segments.convertTo(label_png, CV_16U);
+  const std::string segments_file = stem + ".lime-segments.png";
+  out.files.push_back({segments_file, encode_png(label_png, segments_file)});
+
+  json parameters = {{"samples", lime.samples},
+                     {"segments_requested", lime.regions_path.empty() ? json(lime.superpixels.segments) : json(nullptr)},
+                     {"regions", lime.regions_path.empty() ? json(nullptr) : json(lime.regions_path)},
+                     {"superpixels", lime.regions_path.empty() ? to_string(lime.superpixels.algorithm) : "regions"},
+                     {"compactness", lime.superpixels.compactness.value_or(default_compactness(model.card().channel_count()))},
+                     {"hide", to_string(lime.hide)},
+                     {"kernel_width", lime.kernel_width},
+                     {"ridge_alpha", lime.ridge_alpha},
+                     {"seed", lime.seed},
+                     {"batch_size", lime.batch_size}};
+  for (const auto& c : result.classes) {
+    const std::string& label = labels.at(c.class_index);
+    std::string base = stem + ".lime";
+    std::string top = stem + ".lime-top";
+    if (result.classes.size() > 1) base += "." + file_safe(label), top += "." + file_safe(label);
+    const cv::Mat weight_map = segment_value_map(full_segments, c.weights);
+    out.files.push_back({base + ".png", encode_png(render_signed_segments(display, full_segments, c.weights), base)});
+    out.files.push_back({top + ".png", encode_png(render_top_segments(display, full_segments, c.weights), top)});
+    out.files.push_back({base + ".npy", npy_of(weight_map)});
+    if (c.r2 < 0.1)
+      out.warnings.push_back("lime surrogate for class '" + label + "' explains little of the model (weighted R2 " +
+                             std::to_string(c.r2) + "): treat its weights with caution");
+    json entry = {{"method", "lime"},
+                  {"target", target_json(c.class_index, label, result.prediction)},
+                  {"segments", result.segment_count},
+                  {"intercept", c.intercept},
+                  {"r2", c.r2},
+                  {"local_prediction", c.local_prediction},
+                  {"model_probability", c.model_probability},
+                  {"weights", c.weights},
+                  {"parameters", parameters},
+                  {"stats", map_stats_json(compute_map_stats(weight_map))},
+                  {"files", {{"overlay", base + ".png"}, {"top", top + ".png"}, {"map", base + ".npy"},
+                             {"segments", segments_file}}}};
+    if (result.stability && &c == &result.classes.front())
+      entry["stability"] = {{"repeats", result.stability->repeats},
+                            {"mean_spearman", result.stability->mean_spearman},
+                            {"mean_top5_jaccard", result.stability->mean_top5_jaccard}};
+    out.explanations.push_back(entry);
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> explanation_method_names() {
+  std::vector<std::string> names = cam_method_names();
+  names.push_back("lime");
+  return names;
+}
 
 std::string file_safe(const std::string& label) {
   std::string out;
@@ -42,73 +173,43 @@ std::string output_dir_for(const std::string& image_path, const std::string& req
 
 ExplainOutcome explain_image(Model& model, const std::string& image_path, const ExplainOptions& options) {
   const auto start = Clock::now();
-  json timings;
+  const std::vector<std::string> cams = cam_method_names();
+  for (const auto& method : options.methods)
+    if (method != "lime" && std::find(cams.begin(), cams.end(), method) == cams.end())
+      throw usage_error("unknown method '" + method + "'");
 
+  Outputs out;
   auto t = Clock::now();
   const Image image = load_image(image_path, options.limits);
-  timings["load_image"] = ms_since(t);
+  out.timings["load_image"] = ms_since(t);
 
   t = Clock::now();
   const std::vector<std::string>& labels = model.labels();
   const InputBlob blob = preprocess(image, model.card());
-  timings["preprocess"] = ms_since(t);
+  out.timings["preprocess"] = ms_since(t);
 
-  t = Clock::now();
-  CamRequest request = options.cam;
-  if (request.layers.empty()) request.layers = {model.default_layer()};
-  const CamExplanation result = explain_cam(model, {blob}, request).front();
-  timings["explain"] = ms_since(t);
-
-  t = Clock::now();
   const std::string stem = fs::path(image_path).stem().string();
   const cv::Mat display = to_display_bgr(image);
-  std::vector<PendingFile> pending;
-  json explanations = json::array();
-  json warnings = json::array();
-  for (const auto& w : model.warnings()) warnings.push_back(w);
-  for (const auto& w : image.warnings) warnings.push_back(w);
-
-  const bool several_targets = result.targets.size() > 1;
-  const bool several_layers = request.layers.size() > 1;
-  for (const auto& target : result.targets) {
-    const std::string& label = labels.at(target.class_index);
-    for (const auto& layer_map : target.maps) {
-      std::string base = stem + "." + request.method;
-      if (several_targets) base += "." + file_safe(label);
-      if (several_layers) base += ".layer-" + file_safe(layer_map.layer);
-      // One resize from the layer's grid straight to the original image (no double interpolation).
-      const cv::Mat full = upsample_map(layer_map.map, image.width(), image.height());
-      pending.push_back({base + ".png", encode_png(overlay(display, full, options.colormap, options.alpha), base)});
-      pending.push_back({base + ".npy", npy_bytes(reinterpret_cast<const float*>(full.data),
-                                                  {static_cast<size_t>(full.rows), static_cast<size_t>(full.cols)})});
-      if (layer_map.constant)
-        warnings.push_back("map for class '" + label + "' at layer '" + layer_map.layer +
-                           "' is constant (all zero after ReLU): nothing at this layer supports the class");
-      explanations.push_back(
-          {{"target", {{"index", target.class_index}, {"label", label},
-                       {"probability", result.prediction.probabilities.at(target.class_index)},
-                       {"score", target.score}}},
-           {"layer", layer_map.layer},
-           {"layer_calls", layer_map.calls},
-           {"activation_shape", layer_map.activation_shape},
-           {"map_resolution", {layer_map.map.rows, layer_map.map.cols}},
-           {"constant", layer_map.constant},
-           {"stats", map_stats_json(compute_map_stats(full))},
-           {"files", {{"overlay", base + ".png"}, {"map", base + ".npy"}}}});
-    }
+  for (const auto& w : model.warnings()) out.warnings.push_back(w);
+  for (const auto& w : image.warnings) out.warnings.push_back(w);
+  for (const auto& method : options.methods) {
+    if (method == "lime")
+      add_lime(model, image, display, options, stem, out);
+    else
+      add_cam(model, image, display, blob, method, options, stem, out);
   }
-  timings["render"] = ms_since(t);
 
   json report = {{"schema_version", kReportSchemaVersion},
                  {"xai_version", xai_version()},
                  {"input", image_json(image)},
                  {"model", model_json(model)},
                  {"preprocessing", preprocessing_json(image, model.card())},
-                 {"prediction", prediction_json(result.prediction, labels)},
-                 {"method", request.method},
-                 {"layers", request.layers},
-                 {"explanations", explanations},
-                 {"warnings", warnings}};
+                 {"prediction", prediction_json(*out.prediction, labels)},
+                 {"method", options.methods.size() == 1 ? options.methods.front() : std::string("multiple")},
+                 {"methods", options.methods},
+                 {"layers", out.layers},
+                 {"explanations", out.explanations},
+                 {"warnings", out.warnings}};
 
   const std::string dir = output_dir_for(image_path, options.output_dir);
   std::error_code ec;
@@ -117,14 +218,14 @@ ExplainOutcome explain_image(Model& model, const std::string& image_path, const 
 
   ExplainOutcome outcome;
   t = Clock::now();
-  for (const auto& file : pending) {
+  for (const auto& file : out.files) {
     const std::string path = (fs::path(dir) / file.name).string();
     write_file_atomic(path, file.bytes);
     outcome.files.push_back(path);
   }
-  timings["write"] = ms_since(t);
-  timings["total"] = ms_since(start);
-  report["timings_ms"] = timings;
+  out.timings["write"] = ms_since(t);
+  out.timings["total"] = ms_since(start);
+  report["timings_ms"] = out.timings;
   outcome.report_path = (fs::path(dir) / (stem + ".json")).string();
   write_file_atomic(outcome.report_path, report.dump(2) + "\n");
   outcome.files.push_back(outcome.report_path);

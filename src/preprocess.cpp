@@ -13,7 +13,7 @@ int resize_interpolation(const cv::Size& from, const cv::Size& to) {
 
 }  // namespace
 
-InputBlob preprocess(const Image& image, const ModelCard& card) {
+cv::Mat model_view(const Image& image, const ModelCard& card) {
   cv::Mat converted;
   if (card.channels == ChannelMode::rgb) {
     if (image.is_gray())
@@ -26,22 +26,21 @@ InputBlob preprocess(const Image& image, const ModelCard& card) {
     else
       cv::cvtColor(image.pixels, converted, cv::COLOR_BGR2GRAY);
   }
-
   const cv::Size target(card.input_width, card.input_height);
+  if (converted.size() == target) return converted.clone();
   cv::Mat resized;
-  if (converted.size() == target)
-    resized = converted;
-  else
-    cv::resize(converted, resized, target, 0, 0, resize_interpolation(converted.size(), target));
+  cv::resize(converted, resized, target, 0, 0, resize_interpolation(converted.size(), target));
+  return resized;
+}
 
+InputBlob normalise(const cv::Mat& view, const ModelCard& card) {
   InputBlob blob;
-  blob.channels = card.channel_count();
-  blob.height = card.input_height;
-  blob.width = card.input_width;
+  blob.channels = view.channels();
+  blob.height = view.rows;
+  blob.width = view.cols;
   blob.values.resize(static_cast<size_t>(blob.channels) * blob.height * blob.width);
-
   std::vector<cv::Mat> planes;
-  cv::split(resized, planes);
+  cv::split(view, planes);
   const size_t plane_size = static_cast<size_t>(blob.height) * blob.width;
   for (int c = 0; c < blob.channels; ++c) {
     // Wrap the destination plane and let OpenCV do the affine normalisation in place.
@@ -50,6 +49,8 @@ InputBlob preprocess(const Image& image, const ModelCard& card) {
   }
   return blob;
 }
+
+InputBlob preprocess(const Image& image, const ModelCard& card) { return normalise(model_view(image, card), card); }
 
 std::string describe_preprocessing(const Image& image, const ModelCard& card) {
   std::ostringstream out;

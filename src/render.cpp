@@ -5,6 +5,9 @@
 
 #include "xai/error.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 namespace xai {
 namespace {
 
@@ -57,6 +60,67 @@ cv::Mat overlay(const cv::Mat& image_bgr, const cv::Mat& map, Colormap colormap,
   cv::Mat blended;
   cv::addWeighted(image_bgr, 1.0 - alpha, colorize(map, colormap), alpha, 0.0, blended);
   return blended;
+}
+
+namespace {
+
+// Pixels whose right or lower neighbour belongs to another segment.
+cv::Mat segment_boundaries(const cv::Mat& segments) {
+  cv::Mat edges = cv::Mat::zeros(segments.size(), CV_8UC1);
+  for (int y = 0; y < segments.rows; ++y)
+    for (int x = 0; x < segments.cols; ++x) {
+      const int s = segments.at<int>(y, x);
+      if ((x + 1 < segments.cols && segments.at<int>(y, x + 1) != s) ||
+          (y + 1 < segments.rows && segments.at<int>(y + 1, x) != s))
+        edges.at<uchar>(y, x) = 255;
+    }
+  return edges;
+}
+
+}  // namespace
+
+cv::Mat segment_value_map(const cv::Mat& segments, const std::vector<double>& values) {
+  CV_Assert(segments.type() == CV_32SC1);
+  cv::Mat map(segments.size(), CV_32FC1);
+  for (int y = 0; y < segments.rows; ++y)
+    for (int x = 0; x < segments.cols; ++x) map.at<float>(y, x) = static_cast<float>(values.at(segments.at<int>(y, x)));
+  return map;
+}
+
+cv::Mat render_signed_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights) {
+  CV_Assert(image_bgr.type() == CV_8UC3 && segments.size() == image_bgr.size());
+  double largest = 0;
+  for (double w : weights) largest = std::max(largest, std::abs(w));
+  cv::Mat out = image_bgr.clone();
+  for (int y = 0; y < out.rows; ++y)
+    for (int x = 0; x < out.cols; ++x) {
+      const double w = weights.at(segments.at<int>(y, x));
+      const double strength = largest > 0 ? 0.6 * std::abs(w) / largest : 0.0;
+      const cv::Vec3d colour = w >= 0 ? cv::Vec3d(0, 200, 0) : cv::Vec3d(0, 0, 220);  // BGR green / red
+      cv::Vec3b& p = out.at<cv::Vec3b>(y, x);
+      for (int c = 0; c < 3; ++c) p[c] = cv::saturate_cast<uchar>((1 - strength) * p[c] + strength * colour[c]);
+    }
+  out.setTo(cv::Scalar(0, 255, 255), segment_boundaries(segments));
+  return out;
+}
+
+cv::Mat render_top_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights,
+                            int count) {
+  CV_Assert(image_bgr.type() == CV_8UC3 && segments.size() == image_bgr.size());
+  std::vector<int> order(weights.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return weights[a] > weights[b]; });
+  std::vector<bool> shown(weights.size(), false);
+  for (int i = 0; i < count && i < static_cast<int>(order.size()) && weights[order[i]] > 0; ++i) shown[order[i]] = true;
+  cv::Mat keep = cv::Mat::zeros(segments.size(), CV_8UC1);
+  for (int y = 0; y < segments.rows; ++y)
+    for (int x = 0; x < segments.cols; ++x) keep.at<uchar>(y, x) = shown[segments.at<int>(y, x)] ? 255 : 0;
+  cv::Mat out = image_bgr * 0.25;
+  image_bgr.copyTo(out, keep);
+  cv::Mat shown_segments = segments.clone();
+  shown_segments.setTo(-1, ~keep);
+  out.setTo(cv::Scalar(0, 255, 255), segment_boundaries(shown_segments) & keep);
+  return out;
 }
 
 std::string encode_png(const cv::Mat& image, const std::string& what) {

@@ -7,13 +7,16 @@
 
 #include "xai/cam.hpp"
 #include "xai/image.hpp"
+#include "xai/lime.hpp"
 #include "xai/model.hpp"
 #include "xai/render.hpp"
 
 namespace xai {
 
 struct ExplainOptions {
-  CamRequest cam;                 // method, layers, target
+  std::vector<std::string> methods = {"gradcam"};  // CAM methods and/or "lime"
+  CamRequest cam;                 // layers and target (the method field is set per CAM method)
+  LimeOptions lime;               // LIME settings (its target is taken from `cam.target`)
   std::string output_dir;         // empty: "xai-out" beside the image
   Colormap colormap = Colormap::jet;
   double alpha = 0.5;             // overlay opacity of the heatmap
@@ -26,12 +29,17 @@ struct ExplainOutcome {
   std::vector<std::string> files;  // every file written, report last
 };
 
-// Loads, preprocesses, explains and writes STEM.METHOD[.LABEL].png/.npy and STEM.json into the
-// output directory. Each file is written atomically; the report is written last.
+// Loads, preprocesses, explains with every requested method and writes STEM.METHOD[.LABEL].png/.npy
+// (LIME adds STEM.lime-top[.LABEL].png and STEM.lime-segments.png) and STEM.json into the output
+// directory. Nothing is written until every method has succeeded; each file is written atomically;
+// the report is written last.
 ExplainOutcome explain_image(Model& model, const std::string& image_path, const ExplainOptions& options);
 
 // Where explain_image writes for this image.
 std::string output_dir_for(const std::string& image_path, const std::string& requested_dir);
+
+// Every method name `explain_image` accepts.
+std::vector<std::string> explanation_method_names();
 
 // A label made safe for file names ("Grade 3/4" → "Grade_3_4").
 std::string file_safe(const std::string& label);

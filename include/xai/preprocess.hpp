@@ -23,6 +23,13 @@ struct InputBlob {
 //    when shrinking, bilinear with half-pixel centres when enlarging); 3. (x - mean) / std.
 InputBlob preprocess(const Image& image, const ModelCard& card);
 
+// Steps 1 and 2 alone: the image as the model sees it before normalisation, CV_32FC1 or
+// CV_32FC3 in RGB order, values in [0,1] (LIME segments and perturbs this).
+cv::Mat model_view(const Image& image, const ModelCard& card);
+
+// Step 3 alone, for a model_view image (or a perturbed copy of one).
+InputBlob normalise(const cv::Mat& model_view_image, const ModelCard& card);
+
 // A short human description of the steps above, for reports.
 std::string describe_preprocessing(const Image& image, const ModelCard& card);
 

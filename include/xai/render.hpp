@@ -19,6 +19,19 @@ cv::Mat colorize(const cv::Mat& map, Colormap colormap);
 // (1 - alpha) * image + alpha * colour(map); `map` must have the image's size; `image` is 8-bit BGR.
 cv::Mat overlay(const cv::Mat& image_bgr, const cv::Mat& map, Colormap colormap, double alpha);
 
+// LIME's signed superpixel weights over the image: positive green, negative red, opacity by
+// |weight| relative to the largest, superpixel boundaries in yellow. `segments` (CV_32SC1) has the
+// image's size; `weights` has one entry per label.
+cv::Mat render_signed_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights);
+
+// The `count` superpixels with the largest positive weights shown as they are, the rest dimmed
+// (the reference's get_image_and_mask(positive_only=True, num_features=count, hide_rest=True)).
+cv::Mat render_top_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights,
+                            int count = 5);
+
+// Per-pixel map from per-segment values (CV_32FC1, the size of `segments`).
+cv::Mat segment_value_map(const cv::Mat& segments, const std::vector<double>& values);
+
 // PNG file bytes (throws output_error naming `what` when encoding fails).
 std::string encode_png(const cv::Mat& image, const std::string& what);
 

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 #include <set>
+#include <sstream>
 
 #include "cli/commands.hpp"
 #include "cli/model_flags.hpp"
@@ -16,7 +17,11 @@ namespace {
 
 struct ExplainFlags {
   ModelFlags model;
-  std::string method = "gradcam";
+  std::string methods = "gradcam";
+  bool all_classes = false;
+  std::string hide = "mean";
+  std::string superpixels = "slic";
+  float compactness = 0;
   std::vector<std::string> layers;
   std::string target_class;
   int top_k = 0;
@@ -26,17 +31,37 @@ struct ExplainFlags {
   std::string json;
   long long max_pixels = ImageLimits{}.max_pixels;
   std::vector<std::string> images;
+  LimeOptions lime;
 };
 
+std::vector<std::string> split_methods(const std::string& text) {
+  std::vector<std::string> methods;
+  std::stringstream list(text);
+  std::string item;
+  while (std::getline(list, item, ','))
+    if (!item.empty()) methods.push_back(item);
+  return methods;
+}
+
 int run_explain(const ExplainFlags& flags) {
-  const auto names = cam_method_names();
-  if (std::find(names.begin(), names.end(), flags.method) == names.end()) {
-    std::string available;
-    for (const auto& name : names) available += (available.empty() ? "" : ", ") + name;
-    throw usage_error("--method " + flags.method + ": unknown method (available: " + available + ")");
-  }
+  const auto names = explanation_method_names();
+  const std::vector<std::string> methods = split_methods(flags.methods);
+  for (const auto& method : methods)
+    if (std::find(names.begin(), names.end(), method) == names.end()) {
+      std::string available;
+      for (const auto& name : names) available += (available.empty() ? "" : ", ") + name;
+      throw usage_error("--method " + method + ": unknown method (available: " + available + ")");
+    }
+  if (methods.empty()) throw usage_error("--method: give at least one method");
   ExplainOptions options;
-  options.cam.method = flags.method;
+  options.methods = methods;
+  options.lime = flags.lime;
+  options.lime.all_classes = flags.all_classes;
+  options.lime.hide = parse_hide_mode(flags.hide);
+  options.lime.superpixels.algorithm = parse_superpixel_algorithm(flags.superpixels);
+  if (flags.compactness > 0) options.lime.superpixels.compactness = flags.compactness;
+  if (!options.lime.hide_color.empty() && options.lime.hide != HideMode::constant)
+    throw usage_error("--hide-color needs --hide constant");
   options.cam.layers = flags.layers;
   options.output_dir = flags.output_dir;
   options.colormap = parse_colormap(flags.colormap);
@@ -81,7 +106,7 @@ Command add_explain(CLI::App& app) {
   auto flags = std::make_shared<ExplainFlags>();
   CLI::App* sub = app.add_subcommand("explain", "Explain the predictions for one or more images");
   flags->model.add_to(*sub);
-  sub->add_option("--method", flags->method, "Explanation method: gradcam")->capture_default_str();
+  sub->add_option("--method", flags->methods, "Methods, comma-separated: gradcam, lime")->capture_default_str();
   sub->add_option("-l,--layer", flags->layers, "Layer to explain (dotted module path; see `xai layers`)");
   auto* target = sub->add_option("-t,--target-class", flags->target_class, "Class to explain: index or label");
   sub->add_option("-k,--top-k", flags->top_k, "Explain each of the K most probable classes")
@@ -94,6 +119,23 @@ Command add_explain(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--json", flags->json, "Also print the report: '-' for stdout");
   sub->add_option("--max-pixels", flags->max_pixels, "Refuse larger images")->capture_default_str();
+  // LIME
+  auto& lime = flags->lime;
+  sub->add_option("--samples", lime.samples, "LIME: perturbed samples (row 0 is the original)")->capture_default_str();
+  sub->add_option("--segments", lime.superpixels.segments, "LIME: target number of superpixels")->capture_default_str();
+  sub->add_option("--compactness", flags->compactness,
+                  "LIME: SLIC compactness (default 10 for RGB models, 2 for gray ones)")->check(CLI::PositiveNumber);
+  sub->add_option("--superpixels", flags->superpixels, "LIME: slic, slico or mslic")->capture_default_str();
+  sub->add_option("--regions", lime.regions_path, "LIME: your own region map (8/16-bit PNG, one value per region)");
+  sub->add_option("--hide", flags->hide, "LIME: fill of switched-off superpixels: mean, constant, blur")
+      ->capture_default_str();
+  sub->add_option("--hide-color", lime.hide_color, "LIME: colour for --hide constant, in [0,1] (one value or R,G,B)")
+      ->delimiter(',');
+  sub->add_option("--kernel-width", lime.kernel_width, "LIME: kernel width on cosine distance")->capture_default_str();
+  sub->add_option("--seed", lime.seed, "LIME: random seed (same seed, same output)")->capture_default_str();
+  sub->add_option("--batch-size", lime.batch_size, "LIME: perturbed images per forward pass")->capture_default_str();
+  sub->add_option("--repeats", lime.repeats, "LIME: rerun with R seeds and report stability")->capture_default_str();
+  sub->add_flag("--all-classes", flags->all_classes, "LIME: explain every class");
   sub->add_option("images", flags->images, "Image files (PNG, JPEG, TIFF, BMP, ...)")->required();
   return {sub, [flags] { return run_explain(*flags); }};
 }

@@ -1,0 +1,79 @@
+// LIME for images (Ribeiro et al., 2016), reproducing the reference `lime_image` explainer:
+// superpixels switched on/off at random, the model's probabilities on each perturbed image,
+// and a weighted ridge surrogate whose coefficients are the superpixels' importances.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xai/image.hpp"
+#include "xai/model.hpp"
+#include "xai/superpixels.hpp"
+#include "xai/target.hpp"
+
+namespace xai {
+
+enum class HideMode {
+  mean,      // a switched-off superpixel shows its own mean colour (the reference's default)
+  constant,  // a fixed colour (`hide_color`)
+  blur,      // a blurred copy of the image: fewer out-of-distribution artefacts
+};
+
+HideMode parse_hide_mode(const std::string& name);  // throws usage_error
+std::string to_string(HideMode mode);
+
+struct LimeOptions {
+  int samples = 1000;                // row 0 is the unperturbed image
+  SuperpixelOptions superpixels;
+  std::string regions_path;          // a user's region map instead of SLIC
+  HideMode hide = HideMode::mean;
+  std::vector<float> hide_color;     // for HideMode::constant, in [0,1], one value or one per channel (RGB)
+  double kernel_width = 0.25;
+  double ridge_alpha = 1.0;
+  uint64_t seed = 0;
+  int batch_size = 64;
+  TargetSpec target;
+  bool all_classes = false;
+  int repeats = 1;                   // > 1: rerun with seeds seed..seed+R-1 and report stability
+};
+
+struct LimeClassResult {
+  int class_index = 0;
+  double intercept = 0;
+  std::vector<double> weights;  // one per superpixel
+  double r2 = 0;                // weighted R² of the surrogate on the samples
+  double local_prediction = 0;  // the surrogate's prediction for the unperturbed image
+  double model_probability = 0;  // the model's probability for the unperturbed image
+};
+
+struct LimeStability {
+  int repeats = 0;
+  double mean_spearman = 0;     // mean pairwise Spearman ρ of the superpixel weights
+  double mean_top5_jaccard = 0;  // mean pairwise Jaccard index of the 5 highest-weighted superpixels
+};
+
+struct LimeExplanation {
+  Prediction prediction;
+  cv::Mat segments;  // CV_32SC1 labels 0..n-1 at the model's input resolution
+  int segment_count = 0;
+  std::vector<LimeClassResult> classes;  // in target order
+  std::optional<LimeStability> stability;
+  std::vector<std::string> warnings;
+  double model_ms = 0;  // time spent in forward passes
+};
+
+LimeExplanation explain_lime(Model& model, const Image& image, const LimeOptions& options);
+
+// Building blocks, exposed for tests against the reference formulas.
+// samples × features on/off matrix (row 0 all on), row-major, from a seeded 64-bit Mersenne Twister.
+std::vector<uint8_t> sample_switches(int samples, int features, uint64_t seed);
+// Cosine distance of each row to the all-on row (sklearn's convention: an all-off row is at 1).
+std::vector<double> cosine_distances_to_original(const std::vector<uint8_t>& switches, int samples, int features);
+// sqrt(exp(-d² / width²))
+double lime_kernel(double distance, double width);
+// Mean Spearman ρ and top-5 Jaccard over all pairs of weight vectors.
+LimeStability stability_of(const std::vector<std::vector<double>>& weight_sets);
+
+}  // namespace xai

@@ -1,0 +1,40 @@
+// Regions that LIME switches on and off: SLIC superpixels, or a region map the user supplies.
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <optional>
+#include <string>
+
+namespace xai {
+
+enum class SuperpixelAlgorithm { slic, slico, mslic };
+
+struct SuperpixelOptions {
+  SuperpixelAlgorithm algorithm = SuperpixelAlgorithm::slic;
+  int segments = 50;                 // target count; SLIC gets close, not exact
+  std::optional<float> compactness;  // default: default_compactness(channels)
+  int iterations = 10;
+};
+
+SuperpixelAlgorithm parse_superpixel_algorithm(const std::string& name);  // throws usage_error
+std::string to_string(SuperpixelAlgorithm algorithm);
+
+// Colour images are segmented in CIE Lab, where a compactness of 10 balances colour against
+// distance; gray images have one channel of small contrast (X-ray, MRI), so the spatial term
+// would dominate and give square tiles: they get a much lower default.
+float default_compactness(int channels);
+
+// Labels 0..n-1 (CV_32SC1) for `image`: CV_32FC1 or CV_32FC3 (BGR) in [0,1].
+// Throws usage_error when the image is too small for the requested number of segments.
+cv::Mat compute_superpixels(const cv::Mat& image, const SuperpixelOptions& options);
+
+// A user's region map (8- or 16-bit single-channel PNG, one value per region) of the original
+// image's size, relabelled 0..n-1. Throws input_error for a wrong size or a single region.
+cv::Mat load_regions(const std::string& path, const cv::Size& expected_size);
+
+// Relabels any integer label map to consecutive labels 0..n-1 in order of first appearance.
+cv::Mat relabel_consecutive(const cv::Mat& labels, int* count = nullptr);
+
+int label_count(const cv::Mat& labels);  // max label + 1
+
+}  // namespace xai
