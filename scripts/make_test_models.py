@@ -4,9 +4,11 @@
 - passthrough-traced.pt: conv -> nn.Identity ("skip") -> pool -> fc, traced. Tracing records
   `skip` as a call that returns None (data flows around it): capture must refuse it clearly.
 - frozen-scripted.pt: the same model scripted and frozen: no submodules are left.
+- region-scripted.pt (+ .json card): a model with a known answer for LIME (see RegionNet).
 
     /usr/bin/python3 scripts/make_test_models.py tests/data
 """
+import json
 import os
 import sys
 
@@ -26,6 +28,30 @@ class PassNet(nn.Module):
         return self.fc(self.pool(self.skip(torch.relu(self.conv(x)))).flatten(1))
 
 
+class RegionNet(nn.Module):
+    """A model whose answer is known: the "malignant" logit depends only on the texture energy
+    (mean of the squared red channel) inside rows and columns 16..47 of a 64x64 input; the
+    "benign" logit is 0. Filling a region with its mean colour lowers that energy, so LIME must
+    find exactly the superpixels covering the square."""
+
+    def forward(self, x):
+        energy = (x[:, 0, 16:48, 16:48] ** 2).mean(dim=(1, 2))
+        malignant = 12.0 * (energy - 0.29)
+        return torch.stack([torch.zeros_like(malignant), malignant], dim=1)
+
+
+REGION_CARD = {
+    "schema": "xai.model-card/1",
+    "name": "region-scripted (known answer: the malignant logit depends only on rows/cols 16..47)",
+    "labels": ["benign", "malignant"],
+    "input_size": [64, 64],
+    "channels": "rgb",
+    "mean": [0.0, 0.0, 0.0],
+    "std": [1.0, 1.0, 1.0],
+    "output": "softmax",
+}
+
+
 def main() -> None:
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/data"
     torch.manual_seed(0)
@@ -36,6 +62,9 @@ def main() -> None:
     frozen = torch.jit.freeze(torch.jit.script(model))
     assert len(list(frozen.named_children())) == 0, "expected freezing to inline every submodule"
     frozen.save(os.path.join(out, "frozen-scripted.pt"))
+    torch.jit.script(RegionNet()).save(os.path.join(out, "region-scripted.pt"))
+    with open(os.path.join(out, "region-scripted.json"), "w") as f:
+        json.dump(REGION_CARD, f, indent=2)
 
 
 if __name__ == "__main__":
