@@ -74,4 +74,32 @@ BenchResult bench_cam(Model& model, const BenchOptions& options) {
   return result;
 }
 
+LimeBenchResult bench_lime(Model& model, const LimeOptions& lime, int warmup, int repeats) {
+  LimeBenchResult result;
+  result.samples = lime.samples;
+  result.batch_size = lime.batch_size;
+  result.repeats = repeats;
+  model.labels();
+  std::vector<InputBlob> batch;
+  for (int i = 0; i < lime.batch_size; ++i) batch.push_back(synthetic_input(model.card(), 99u + i));
+  result.per_image_forward_ms = median_ms(warmup, repeats, [&] { model.predict(batch); }) / lime.batch_size;
+
+  // A textured image at the model's input size, so SLIC behaves as on real data.
+  Image image;
+  image.path = "synthetic";
+  const InputBlob blob = synthetic_input(model.card(), 7u);
+  std::vector<cv::Mat> planes;
+  for (int c = 0; c < blob.channels; ++c) {
+    cv::Mat plane(blob.height, blob.width, CV_32FC1, const_cast<float*>(blob.values.data()) + c * blob.height * blob.width);
+    planes.push_back(plane * 0.15 + 0.5);
+  }
+  cv::merge(planes, image.pixels);
+  cv::min(cv::max(image.pixels, 0.0), 1.0, image.pixels);
+  LimeExplanation last;
+  result.lime_ms = median_ms(std::min(warmup, 1), repeats, [&] { last = explain_lime(model, image, lime); });
+  result.segments = last.segment_count;
+  result.ratio = result.lime_ms / (lime.samples * result.per_image_forward_ms);
+  return result;
+}
+
 }  // namespace xai

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "xai/cam.hpp"
+#include "xai/lime.hpp"
 #include "xai/model.hpp"
 
 namespace xai {
@@ -27,5 +28,18 @@ struct BenchResult {
 };
 
 BenchResult bench_cam(Model& model, const BenchOptions& options);
+
+struct LimeBenchResult {
+  double per_image_forward_ms = 0;  // median batched forward of `batch_size` images, divided by batch_size
+  double lime_ms = 0;               // median full LIME explanation
+  double ratio = 0;                 // lime_ms / (samples × per_image_forward_ms)
+  int samples = 0;
+  int batch_size = 0;
+  int segments = 0;
+  int repeats = 0;
+};
+
+// LIME's cost over its unavoidable part: `samples` forward passes at the same batch size.
+LimeBenchResult bench_lime(Model& model, const LimeOptions& lime, int warmup, int repeats);
 
 }  // namespace xai

@@ -21,13 +21,40 @@ struct BenchFlags {
   int repeats = 20;
   bool json = false;
   bool skip_full_backward = false;
+  LimeOptions lime;
 };
+
+int run_lime_bench(const BenchFlags& flags, Model& model) {
+  LimeOptions lime = flags.lime;
+  lime.batch_size = flags.batch_size > 1 ? flags.batch_size : lime.batch_size;
+  const LimeBenchResult r = bench_lime(model, lime, flags.warmup, flags.repeats);
+  if (flags.json) {
+    nlohmann::ordered_json out = {{"model", model.path()},
+                                  {"method", "lime"},
+                                  {"samples", r.samples},
+                                  {"segments", r.segments},
+                                  {"batch_size", r.batch_size},
+                                  {"repeats", r.repeats},
+                                  {"per_image_forward_ms", r.per_image_forward_ms},
+                                  {"lime_ms", r.lime_ms},
+                                  {"ratio", r.ratio}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << std::fixed << std::setprecision(3) << "model      " << model.path() << "\nmethod     lime, "
+            << r.samples << " samples, " << r.segments << " superpixels, batch " << r.batch_size << ", median of "
+            << r.repeats << "\nforward    " << r.per_image_forward_ms << " ms per image (batched)\n"
+            << "lime       " << r.lime_ms << " ms\n"
+            << "ratio      " << r.ratio << " (lime / (samples x per-image forward))\n";
+  return 0;
+}
 
 int run_bench(const BenchFlags& flags) {
   const auto names = cam_method_names();
-  if (std::find(names.begin(), names.end(), flags.method) == names.end())
+  if (flags.method != "lime" && std::find(names.begin(), names.end(), flags.method) == names.end())
     throw usage_error("--method " + flags.method + ": not a benchmarkable method");
   Model model = flags.model.load();
+  if (flags.method == "lime") return run_lime_bench(flags, model);
   BenchOptions options;
   options.cam.method = flags.method;
   options.cam.layers = flags.layers;
@@ -66,7 +93,9 @@ Command add_bench(CLI::App& app) {
   flags->model.add_to(*sub);
   sub->add_option("--method", flags->method, "Method to time")->capture_default_str();
   sub->add_option("-l,--layer", flags->layers, "Layer (default: the model's default layer)");
-  sub->add_option("--batch-size", flags->batch_size, "Images per pass")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--samples", flags->lime.samples, "LIME: samples")->capture_default_str();
+  sub->add_option("--segments", flags->lime.superpixels.segments, "LIME: superpixels")->capture_default_str();
+  sub->add_option("--batch-size", flags->batch_size, "Images per pass (LIME: default 64)")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--warmup", flags->warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--repeats", flags->repeats, "Timed runs (median reported)")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_flag("--no-full-backward", flags->skip_full_backward, "Skip timing the full-backward comparison");
