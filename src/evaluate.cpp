@@ -10,6 +10,7 @@
 #include "xai/cam.hpp"
 #include "xai/error.hpp"
 #include "xai/image.hpp"
+#include "xai/inputs.hpp"
 #include "xai/metrics.hpp"
 #include "xai/preprocess.hpp"
 #include "xai/target.hpp"
@@ -19,15 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
-
-bool has_image_extension(const fs::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-  static const char* known[] = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".ppm", ".pgm", ".webp"};
-  return std::find(std::begin(known), std::end(known), ext) != std::end(known);
-}
-
-bool is_mask_file(const fs::path& path) { return path.stem().extension() == ".mask"; }
 
 std::map<std::string, std::string> read_labels_csv(const std::string& path) {
   std::ifstream in(path);
@@ -85,22 +77,6 @@ double roc_auc(const std::vector<double>& scores, const std::vector<bool>& posit
   return wins / (positives * negatives);
 }
 
-std::vector<std::string> list_images(const std::vector<std::string>& inputs) {
-  std::vector<std::string> files;
-  for (const auto& input : inputs) {
-    std::error_code ec;
-    if (fs::is_directory(input, ec)) {
-      for (const auto& entry : fs::recursive_directory_iterator(input, ec))
-        if (entry.is_regular_file() && has_image_extension(entry.path()) && !is_mask_file(entry.path()))
-          files.push_back(entry.path().string());
-    } else {
-      files.push_back(input);
-    }
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
 EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& inputs, const EvalOptions& options) {
   const std::vector<std::string>& labels = model.labels();
   int positive_class = labels.size() == 2 ? 1 : -1;
@@ -111,7 +87,8 @@ EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& i
   const std::map<std::string, std::string> truth_by_name =
       options.labels_csv.empty() ? std::map<std::string, std::string>{} : read_labels_csv(options.labels_csv);
 
-  const std::vector<std::string> files = list_images(inputs);
+  std::vector<std::string> files;
+  for (const auto& input : discover_inputs(inputs)) files.push_back(input.path);
   if (files.empty()) throw usage_error("no images found in the given inputs");
 
   struct Sums {

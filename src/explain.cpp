@@ -48,15 +48,10 @@ json target_json(int index, const std::string& label, const Prediction& predicti
   return {{"index", index}, {"label", label}, {"probability", prediction.probabilities.at(index)}};
 }
 
-void add_cam(Model& model, const Image& image, const cv::Mat& display, const InputBlob& blob,
-             const std::string& method, const ExplainOptions& options, const std::string& stem, Outputs& out) {
-  auto t = Clock::now();
-  CamRequest request = options.cam;
-  request.method = method;
-  if (request.layers.empty()) request.layers = {model.default_layer()};
-  const CamExplanation result = explain_cam(model, {blob}, request).front();
-  out.timings[method] = ms_since(t);
-  out.layers = request.layers;
+void add_cam(Model& model, const Image& image, const cv::Mat& display, const CamExplanation& result,
+             const std::string& method, const std::vector<std::string>& layers, const ExplainOptions& options,
+             const std::string& stem, Outputs& out) {
+  out.layers = layers;
   if (!out.prediction) out.prediction = result.prediction;
   const std::vector<std::string>& labels = model.labels();
 
@@ -65,7 +60,7 @@ void add_cam(Model& model, const Image& image, const cv::Mat& display, const Inp
     for (const auto& layer_map : target.maps) {
       std::string base = stem + "." + method;
       if (result.targets.size() > 1) base += "." + file_safe(label);
-      if (request.layers.size() > 1) base += ".layer-" + file_safe(layer_map.layer);
+      if (layers.size() > 1) base += ".layer-" + file_safe(layer_map.layer);
       // One resize from the layer's grid straight to the original image (no double interpolation).
       const cv::Mat full = upsample_map(layer_map.map, image.width(), image.height());
       out.files.push_back({base + ".png", encode_png(overlay(display, full, options.colormap, options.alpha), base)});
@@ -171,66 +166,101 @@ std::string output_dir_for(const std::string& image_path, const std::string& req
   return (fs::path(image_path).parent_path() / "xai-out").string();
 }
 
-ExplainOutcome explain_image(Model& model, const std::string& image_path, const ExplainOptions& options) {
-  const auto start = Clock::now();
+PreparedImage prepare_image(const std::string& path, const ModelCard& card, const ImageLimits& limits) {
+  PreparedImage prepared;
+  prepared.path = path;
+  auto t = Clock::now();
+  prepared.image = load_image(path, limits);
+  prepared.load_ms = ms_since(t);
+  t = Clock::now();
+  prepared.blob = preprocess(prepared.image, card);
+  prepared.preprocess_ms = ms_since(t);
+  return prepared;
+}
+
+std::vector<ExplainOutcome> explain_batch(Model& model, const std::vector<PreparedImage>& images,
+                                          const std::vector<Destination>& destinations, const ExplainOptions& options) {
   const std::vector<std::string> cams = cam_method_names();
   for (const auto& method : options.methods)
     if (method != "lime" && std::find(cams.begin(), cams.end(), method) == cams.end())
       throw usage_error("unknown method '" + method + "'");
-
-  Outputs out;
-  auto t = Clock::now();
-  const Image image = load_image(image_path, options.limits);
-  out.timings["load_image"] = ms_since(t);
-
-  t = Clock::now();
   const std::vector<std::string>& labels = model.labels();
-  const InputBlob blob = preprocess(image, model.card());
-  out.timings["preprocess"] = ms_since(t);
+  const size_t n = images.size();
+  std::vector<Outputs> outs(n);
+  std::vector<cv::Mat> displays(n);
+  std::vector<InputBlob> blobs;
+  for (size_t i = 0; i < n; ++i) {
+    displays[i] = to_display_bgr(images[i].image);
+    blobs.push_back(images[i].blob);
+    outs[i].timings["load_image"] = images[i].load_ms;
+    outs[i].timings["preprocess"] = images[i].preprocess_ms;
+    for (const auto& w : model.warnings()) outs[i].warnings.push_back(w);
+    for (const auto& w : images[i].image.warnings) outs[i].warnings.push_back(w);
+  }
 
-  const std::string stem = fs::path(image_path).stem().string();
-  const cv::Mat display = to_display_bgr(image);
-  for (const auto& w : model.warnings()) out.warnings.push_back(w);
-  for (const auto& w : image.warnings) out.warnings.push_back(w);
   for (const auto& method : options.methods) {
-    if (method == "lime")
-      add_lime(model, image, display, options, stem, out);
-    else
-      add_cam(model, image, display, blob, method, options, stem, out);
+    if (method == "lime") {
+      for (size_t i = 0; i < n; ++i) add_lime(model, images[i].image, displays[i], options, destinations[i].stem, outs[i]);
+      continue;
+    }
+    CamRequest request = options.cam;
+    request.method = method;
+    if (request.layers.empty()) request.layers = {model.default_layer()};
+    const auto t = Clock::now();
+    const std::vector<CamExplanation> results = explain_cam(model, blobs, request);
+    const double per_image_ms = ms_since(t) / static_cast<double>(n);
+    for (size_t i = 0; i < n; ++i) {
+      outs[i].timings[method] = per_image_ms;
+      add_cam(model, images[i].image, displays[i], results[i], method, request.layers, options, destinations[i].stem,
+              outs[i]);
+    }
   }
 
-  json report = {{"schema_version", kReportSchemaVersion},
-                 {"xai_version", xai_version()},
-                 {"input", image_json(image)},
-                 {"model", model_json(model)},
-                 {"preprocessing", preprocessing_json(image, model.card())},
-                 {"prediction", prediction_json(*out.prediction, labels)},
-                 {"method", options.methods.size() == 1 ? options.methods.front() : std::string("multiple")},
-                 {"methods", options.methods},
-                 {"layers", out.layers},
-                 {"explanations", out.explanations},
-                 {"warnings", out.warnings}};
-
-  const std::string dir = output_dir_for(image_path, options.output_dir);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir)) throw output_error(dir + ": cannot create output directory (" + ec.message() + ")");
-
-  ExplainOutcome outcome;
-  t = Clock::now();
-  for (const auto& file : out.files) {
-    const std::string path = (fs::path(dir) / file.name).string();
-    write_file_atomic(path, file.bytes);
-    outcome.files.push_back(path);
+  std::vector<ExplainOutcome> outcomes(n);
+  for (size_t i = 0; i < n; ++i) {
+    Outputs& out = outs[i];
+    const Image& image = images[i].image;
+    json report = {{"schema_version", kReportSchemaVersion},
+                   {"xai_version", xai_version()},
+                   {"input", image_json(image)},
+                   {"model", model_json(model)},
+                   {"preprocessing", preprocessing_json(image, model.card())},
+                   {"prediction", prediction_json(*out.prediction, labels)},
+                   {"method", options.methods.size() == 1 ? options.methods.front() : std::string("multiple")},
+                   {"methods", options.methods},
+                   {"layers", out.layers},
+                   {"explanations", out.explanations},
+                   {"warnings", out.warnings}};
+    const std::string& dir = destinations[i].dir;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir))
+      throw output_error(dir + ": cannot create output directory (" + (ec ? ec.message() : "not a directory") + ")");
+    ExplainOutcome& outcome = outcomes[i];
+    const auto t = Clock::now();
+    for (const auto& file : out.files) {
+      const std::string path = (fs::path(dir) / file.name).string();
+      write_file_atomic(path, file.bytes);
+      outcome.files.push_back(path);
+    }
+    out.timings["write"] = ms_since(t);
+    double total = 0;
+    for (const auto& [name, ms] : out.timings.items())
+      if (name != "lime_model") total += ms.get<double>();  // lime_model is part of lime
+    out.timings["total"] = total;
+    report["timings_ms"] = out.timings;
+    outcome.report_path = (fs::path(dir) / (destinations[i].stem + ".json")).string();
+    write_file_atomic(outcome.report_path, report.dump(2) + "\n");
+    outcome.files.push_back(outcome.report_path);
+    outcome.report = std::move(report);
   }
-  out.timings["write"] = ms_since(t);
-  out.timings["total"] = ms_since(start);
-  report["timings_ms"] = out.timings;
-  outcome.report_path = (fs::path(dir) / (stem + ".json")).string();
-  write_file_atomic(outcome.report_path, report.dump(2) + "\n");
-  outcome.files.push_back(outcome.report_path);
-  outcome.report = std::move(report);
-  return outcome;
+  return outcomes;
+}
+
+ExplainOutcome explain_image(Model& model, const std::string& image_path, const ExplainOptions& options) {
+  const PreparedImage prepared = prepare_image(image_path, model.card(), options.limits);
+  const Destination destination{output_dir_for(image_path, options.output_dir), fs::path(image_path).stem().string()};
+  return std::move(explain_batch(model, {prepared}, {destination}, options).front());
 }
 
 }  // namespace xai

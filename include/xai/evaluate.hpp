@@ -46,7 +46,4 @@ EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& i
 // Area under the ROC curve by the rank statistic (ties count half).
 double roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive);
 
-// Image files under the inputs, sorted, skipping mask files (*.mask.png).
-std::vector<std::string> list_images(const std::vector<std::string>& inputs);
-
 }  // namespace xai

@@ -29,6 +29,30 @@ struct ExplainOutcome {
   std::vector<std::string> files;  // every file written, report last
 };
 
+// An image decoded and preprocessed for one model: the part of the work that needs no model, so
+// batch runs do it on worker threads while the model runs.
+struct PreparedImage {
+  std::string path;
+  Image image;
+  InputBlob blob;
+  double load_ms = 0;
+  double preprocess_ms = 0;
+};
+
+PreparedImage prepare_image(const std::string& path, const ModelCard& card, const ImageLimits& limits);
+
+// Where one image's outputs go: DIR/STEM.*
+struct Destination {
+  std::string dir;
+  std::string stem;
+};
+
+// Explains prepared images with every requested method (CAM methods in one forward and backward
+// for the whole batch) and writes each image's outputs. Throws on the first failure; callers that
+// need per-image errors retry images one by one.
+std::vector<ExplainOutcome> explain_batch(Model& model, const std::vector<PreparedImage>& images,
+                                          const std::vector<Destination>& destinations, const ExplainOptions& options);
+
 // Loads, preprocesses, explains with every requested method and writes STEM.METHOD[.LABEL].png/.npy
 // (LIME adds STEM.lime-top[.LABEL].png and STEM.lime-segments.png) and STEM.json into the output
 // directory. Nothing is written until every method has succeeded; each file is written atomically;

@@ -17,5 +17,7 @@ Command add_explain(CLI::App& app);
 Command add_layers(CLI::App& app);
 Command add_bench(CLI::App& app);
 Command add_eval(CLI::App& app);
+Command add_batch(CLI::App& app);
+Command add_merge(CLI::App& app);
 
 }  // namespace xai::cli

@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "Debug messages on stderr");
 
   const std::vector<xai::cli::Command> commands = {xai::cli::add_explain(app), xai::cli::add_layers(app),
-                                                    xai::cli::add_bench(app), xai::cli::add_eval(app)};
+                                                    xai::cli::add_bench(app), xai::cli::add_eval(app),
+                                                    xai::cli::add_batch(app), xai::cli::add_merge(app)};
 
   try {
     app.parse(argc, argv);

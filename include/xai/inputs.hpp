@@ -1,0 +1,39 @@
+// Which files a run works on: folders (recursive), single files, @lists; include/exclude globs;
+// a deterministic shard of them for clusters.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace xai {
+
+struct InputFile {
+  std::string path;      // as given or found (usable to open the file)
+  std::string relative;  // path below the inputs' common folder: mirrored under the output folder
+};
+
+struct InputSelection {
+  std::vector<std::string> include;  // glob patterns on the relative path or the file name; empty: images
+  std::vector<std::string> exclude;
+};
+
+// Expands folders recursively (image extensions only unless `include` is given; `*.mask.png` files
+// are ground truth, not inputs), reads @LIST files (one path per line, '#' comments), applies the
+// globs, removes duplicates and sorts by relative path. Throws usage_error for a missing input.
+std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, const InputSelection& selection = {});
+
+struct Shard {
+  int index = 0;  // 0-based
+  int count = 1;
+};
+
+// "I/N" with 0 <= I < N (Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT). Throws usage_error.
+Shard parse_shard(const std::string& text);
+
+// Stable across machines and runs: FNV-1a of the relative path, modulo the shard count. Every file
+// belongs to exactly one shard, whatever else is in the folder.
+bool in_shard(const InputFile& file, const Shard& shard);
+
+bool has_image_extension(const std::string& path);
+
+}  // namespace xai

@@ -1,0 +1,41 @@
+// results.jsonl: one JSON line per image × method. It is the resume journal of a batch run: a
+// line is appended (and synced) only after every output file of that result is in place, so a
+// run killed at any moment loses at most the work in flight, and a rerun redoes exactly that.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace xai {
+
+using Record = nlohmann::ordered_json;
+
+class ResultsLog {
+ public:
+  // Reads PATH if it exists. Keeps successful records (deduplicated by "key"); drops failed ones
+  // (they are retried) and a line cut short by a crash, rewriting the file atomically if needed.
+  explicit ResultsLog(const std::string& path);
+  ResultsLog(const ResultsLog&) = delete;
+  ResultsLog& operator=(const ResultsLog&) = delete;
+  ~ResultsLog();
+
+  bool done(const std::string& key) const { return done_.count(key) > 0; }
+  size_t size() const { return records_.size(); }
+  const std::vector<Record>& records() const { return records_; }
+
+  // Appends one line and syncs it to disk. Throws output_error.
+  void append(const Record& record);
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::vector<Record> records_;
+  std::set<std::string> done_;
+};
+
+// Every well-formed record of a results.jsonl (for merging and indexing).
+std::vector<Record> read_results(const std::string& path);
+
+}  // namespace xai

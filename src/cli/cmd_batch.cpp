@@ -1,0 +1,127 @@
+// xai batch: thousands of images, resumable, sharded, with a gallery; and xai merge for shards.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/explain_flags.hpp"
+#include "cli/model_flags.hpp"
+#include "xai/batch.hpp"
+
+namespace xai::cli {
+namespace {
+
+struct BatchFlags {
+  ModelFlags model;
+  ExplainFlags explain;
+  std::string output_dir;
+  std::vector<std::string> include, exclude;
+  std::string shard;
+  int batch_size = 8;
+  int workers = 0;
+  bool fail_fast = false;
+  bool quiet = false;
+  std::vector<std::string> inputs;
+};
+
+std::string duration_text(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  char buffer[32];
+  if (s >= 3600)
+    std::snprintf(buffer, sizeof buffer, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  else
+    std::snprintf(buffer, sizeof buffer, "%ldm%02lds", s / 60, s % 60);
+  return buffer;
+}
+
+// A live bar on a terminal; a plain line every 10 s (and at the end) for CI logs.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO)) {}
+  void operator()(const BatchProgress& p) {
+    if (quiet_) return;
+    const size_t remaining = p.total - p.finished;
+    const double eta = p.rate > 0 ? remaining / p.rate : 0;
+    char line[256];
+    if (tty_) {
+      const int width = 30, filled = p.total ? static_cast<int>(width * p.finished / p.total) : width;
+      std::snprintf(line, sizeof line, "\r[%s%s] %zu/%zu  %.1f img/s  ETA %s  %zu failed  ",
+                    std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), p.finished, p.total,
+                    p.rate, duration_text(eta).c_str(), p.failed);
+      std::cerr << line << (p.finished == p.total ? "\n" : "") << std::flush;
+      return;
+    }
+    if (p.seconds - last_print_ < 10.0 && p.finished != p.total) return;
+    if (p.finished == p.total && printed_final_) return;
+    printed_final_ = p.finished == p.total;
+    last_print_ = p.seconds;
+    std::snprintf(line, sizeof line, "xai: batch: %zu/%zu (%.0f%%), %.1f img/s, ETA %s, %zu skipped, %zu failed\n",
+                  p.finished, p.total, p.total ? 100.0 * p.finished / p.total : 100.0, p.rate,
+                  duration_text(eta).c_str(), p.skipped, p.failed);
+    std::cerr << line << std::flush;
+  }
+
+ private:
+  bool quiet_, tty_;
+  double last_print_ = -1e9;
+  bool printed_final_ = false;
+};
+
+int run_batch_command(const BatchFlags& flags) {
+  Model model = flags.model.load();
+  BatchOptions options;
+  options.explain = flags.explain.to_options(model);
+  options.output_dir = flags.output_dir;
+  options.selection.include = flags.include;
+  options.selection.exclude = flags.exclude;
+  if (!flags.shard.empty()) options.shard = parse_shard(flags.shard);
+  options.batch_size = flags.batch_size;
+  options.workers = flags.workers;
+  options.fail_fast = flags.fail_fast;
+  auto printer = std::make_shared<ProgressPrinter>(flags.quiet);
+  options.on_progress = [printer](const BatchProgress& p) { (*printer)(p); };
+  const BatchSummary summary = run_batch(model, flags.inputs, options);
+  if (!flags.quiet)
+    std::cerr << "xai: batch: " << summary.explained << " explained, " << summary.progress.skipped
+              << " already done, " << summary.progress.failed << " failed -> " << flags.output_dir << "/index.html\n";
+  if (summary.code != ExitCode::ok && !summary.first_error.empty())
+    std::cerr << "xai: error: " << summary.first_error
+              << (summary.code == ExitCode::partial ? " (and see results.jsonl for every failure)" : "") << "\n";
+  return static_cast<int>(summary.code);
+}
+
+}  // namespace
+
+Command add_batch(CLI::App& app) {
+  auto flags = std::make_shared<BatchFlags>();
+  CLI::App* sub = app.add_subcommand("batch", "Explain folders of images: resumable, sharded, with a gallery");
+  flags->model.add_to(*sub);
+  flags->explain.add_to(*sub, "--lime-batch-size");
+  sub->add_option("-o,--output-dir", flags->output_dir, "Output folder (mirrors the input tree)")->required();
+  sub->add_option("--include", flags->include, "Only files matching this glob (path or name); repeatable");
+  sub->add_option("--exclude", flags->exclude, "Skip files matching this glob; repeatable");
+  sub->add_option("--shard", flags->shard, "I/N: this job's part of the inputs (0-based), e.g. $SLURM_ARRAY_TASK_ID/N");
+  sub->add_option("--batch-size", flags->batch_size, "Images per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--workers", flags->workers, "Decoding threads (default: one per core)")->check(CLI::NonNegativeNumber);
+  sub->add_flag("--fail-fast", flags->fail_fast, "Stop at the first failed input");
+  sub->add_flag("--quiet", flags->quiet, "No progress output");
+  sub->add_option("inputs", flags->inputs, "Folders (recursive), files, or @LIST files of paths")->required();
+  return {sub, [flags] { return run_batch_command(*flags); }};
+}
+
+Command add_merge(CLI::App& app) {
+  auto dirs = std::make_shared<std::vector<std::string>>();
+  auto out = std::make_shared<std::string>();
+  CLI::App* sub = app.add_subcommand("merge", "Combine batch outputs (e.g. shards) into one folder");
+  sub->add_option("-o,--output-dir", *out, "Merged output folder")->required();
+  sub->add_option("runs", *dirs, "Batch output folders")->required();
+  return {sub, [dirs, out] {
+            const size_t n = merge_batch_outputs(*dirs, *out);
+            std::cerr << "xai: merge: " << n << " results -> " << *out << "/index.html\n";
+            return 0;
+          }};
+}
+
+}  // namespace xai::cli

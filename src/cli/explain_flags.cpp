@@ -1,0 +1,81 @@
+#include "cli/explain_flags.hpp"
+
+#include <sstream>
+
+#include "xai/error.hpp"
+
+namespace xai::cli {
+namespace {
+
+std::vector<std::string> split_methods(const std::string& text) {
+  std::vector<std::string> methods;
+  std::stringstream list(text);
+  std::string item;
+  while (std::getline(list, item, ','))
+    if (!item.empty()) methods.push_back(item);
+  return methods;
+}
+
+}  // namespace
+
+void ExplainFlags::add_to(CLI::App& sub, const std::string& lime_batch_flag) {
+  sub.add_option("--method", methods, "Methods, comma-separated: gradcam, lime")->capture_default_str();
+  sub.add_option("-l,--layer", layers, "Layer to explain (dotted module path; see `xai layers`)");
+  auto* target = sub.add_option("-t,--target-class", target_class, "Class to explain: index or label");
+  sub.add_option("-k,--top-k", top_k, "Explain each of the K most probable classes")
+      ->check(CLI::PositiveNumber)
+      ->excludes(target);
+  sub.add_option("--colormap", colormap, "jet, turbo, viridis or inferno")->capture_default_str();
+  sub.add_option("--alpha", alpha, "Heatmap opacity in the overlay")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  sub.add_option("--max-pixels", max_pixels, "Refuse larger images")->capture_default_str();
+  sub.add_option("--samples", lime.samples, "LIME: perturbed samples (row 0 is the original)")->capture_default_str();
+  sub.add_option("--segments", lime.superpixels.segments, "LIME: target number of superpixels")->capture_default_str();
+  sub.add_option("--compactness", compactness, "LIME: SLIC compactness (default 10 for RGB models, 2 for gray ones)")
+      ->check(CLI::PositiveNumber);
+  sub.add_option("--superpixels", superpixels, "LIME: slic, slico or mslic")->capture_default_str();
+  sub.add_option("--regions", lime.regions_path, "LIME: your own region map (8/16-bit PNG, one value per region)");
+  sub.add_option("--hide", hide, "LIME: fill of switched-off superpixels: mean, constant, blur")->capture_default_str();
+  sub.add_option("--hide-color", lime.hide_color, "LIME: colour for --hide constant, in [0,1] (one value or R,G,B)")
+      ->delimiter(',');
+  sub.add_option("--kernel-width", lime.kernel_width, "LIME: kernel width on cosine distance")->capture_default_str();
+  sub.add_option("--seed", lime.seed, "LIME: random seed (same seed, same output)")->capture_default_str();
+  sub.add_option(lime_batch_flag, lime.batch_size, "LIME: perturbed images per forward pass")->capture_default_str();
+  sub.add_option("--repeats", lime.repeats, "LIME: rerun with R seeds and report stability")->capture_default_str();
+  sub.add_flag("--all-classes", all_classes, "LIME: explain every class");
+}
+
+ExplainOptions ExplainFlags::to_options(Model& model) const {
+  const auto names = explanation_method_names();
+  ExplainOptions options;
+  options.methods = split_methods(methods);
+  if (options.methods.empty()) throw usage_error("--method: give at least one method");
+  for (const auto& method : options.methods)
+    if (std::find(names.begin(), names.end(), method) == names.end()) {
+      std::string available;
+      for (const auto& name : names) available += (available.empty() ? "" : ", ") + name;
+      throw usage_error("--method " + method + ": unknown method (available: " + available + ")");
+    }
+  options.lime = lime;
+  options.lime.all_classes = all_classes;
+  options.lime.hide = parse_hide_mode(hide);
+  options.lime.superpixels.algorithm = parse_superpixel_algorithm(superpixels);
+  if (compactness > 0) options.lime.superpixels.compactness = compactness;
+  if (!options.lime.hide_color.empty() && options.lime.hide != HideMode::constant)
+    throw usage_error("--hide-color needs --hide constant");
+  if (lime.samples < 2) throw usage_error("--samples must be at least 2");
+  if (lime.superpixels.segments < 2 && lime.regions_path.empty()) throw usage_error("--segments must be at least 2");
+  options.cam.layers = layers;
+  options.colormap = parse_colormap(colormap);
+  options.alpha = alpha;
+  options.limits.max_pixels = max_pixels;
+  if (!target_class.empty()) {
+    options.cam.target.kind = TargetSpec::Kind::given;
+    options.cam.target.class_index = parse_class(target_class, model.labels());
+  } else if (top_k > 0) {
+    options.cam.target.kind = TargetSpec::Kind::top_k;
+    options.cam.target.k = top_k;
+  }
+  return options;
+}
+
+}  // namespace xai::cli
