@@ -43,7 +43,8 @@ void expand(const std::string& spec, std::vector<fs::path>& found, bool want_all
     for (auto it = fs::recursive_directory_iterator(spec, fs::directory_options::skip_permission_denied, ec);
          it != fs::recursive_directory_iterator(); it.increment(ec)) {
       if (ec) break;
-      if (!it->is_regular_file(ec)) continue;
+      // Broken links are kept: the run records them as failed inputs instead of silently skipping.
+      if (!it->is_regular_file(ec) && !it->is_symlink(ec)) continue;
       const fs::path& p = it->path();
       if (is_mask_file(p)) continue;
       if (want_all_files || has_image_extension(p.string())) found.push_back(p);

@@ -1,0 +1,248 @@
+// Batch runs end to end: input discovery, shards, per-file errors, resume after kill -9, merge,
+// and a gallery that references only files that exist.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <opencv2/imgcodecs.hpp>
+#include <set>
+#include <thread>
+
+#include "test_helpers.hpp"
+#include "xai/batch.hpp"
+#include "xai/results_log.hpp"
+
+namespace xai {
+namespace {
+
+namespace fs = std::filesystem;
+
+// nested/ and flat/ folders with duplicate base names, plus broken inputs of every kind.
+struct Corpus {
+  test::TempDir dir;
+  int good = 0;
+  explicit Corpus(int images_per_folder = 4) {
+    cv::RNG rng(1);
+    for (const char* folder : {"slide1", "slide2/deep"}) {
+      fs::create_directories(dir.path / folder);
+      for (int i = 0; i < images_per_folder; ++i) {
+        cv::Mat image(48 + 8 * i, 64, CV_8UC3);
+        rng.fill(image, cv::RNG::UNIFORM, 0, 255);
+        cv::imwrite((dir.path / folder / ("patch" + std::to_string(i) + ".png")).string(), image);
+        ++good;
+      }
+    }
+    fs::create_directories(dir.path / "broken");
+    std::ofstream(dir.file("broken/zero.png"));                           // zero bytes
+    std::ofstream(dir.file("broken/text.png")) << "this is not an image";  // a non-image
+    std::vector<uchar> png;
+    cv::imencode(".png", cv::Mat(32, 32, CV_8UC3, cv::Scalar(1, 2, 3)), png);
+    std::ofstream(dir.file("broken/cut.png"), std::ios::binary).write(reinterpret_cast<char*>(png.data()), png.size() / 2);
+    fs::create_symlink(dir.file("nowhere.png"), dir.path / "broken/unreadable.png");  // cannot be opened
+    cv::imwrite(dir.file("slide1/patch0.mask.png"), cv::Mat(48, 64, CV_8UC1, cv::Scalar(0)));  // not an input
+  }
+  static constexpr int kBroken = 4;
+};
+
+BatchOptions options_for(const std::string& out, const std::vector<std::string>& methods = {"gradcam"}) {
+  BatchOptions o;
+  o.output_dir = out;
+  o.explain.methods = methods;
+  o.explain.lime.samples = 40;
+  o.batch_size = 3;
+  return o;
+}
+
+TEST(Inputs, DiscoveryMirrorsTheTreeAndFilters) {
+  Corpus corpus;
+  const auto all = discover_inputs({corpus.dir.path.string()});
+  EXPECT_EQ(static_cast<int>(all.size()), corpus.good + Corpus::kBroken);  // the mask is not an input
+  std::set<std::string> relative;
+  for (const auto& f : all) relative.insert(f.relative);
+  EXPECT_TRUE(relative.count("slide1/patch0.png"));
+  EXPECT_TRUE(relative.count("slide2/deep/patch0.png"));
+  InputSelection only_slide2{{"slide2/*"}, {"*patch3*"}};
+  EXPECT_EQ(discover_inputs({corpus.dir.path.string()}, only_slide2).size(), 3u);
+
+  std::ofstream(corpus.dir.file("list.txt")) << "# two files\nslide1/patch1.png\nslide2/deep/patch2.png\n";
+  EXPECT_EQ(discover_inputs({"@" + corpus.dir.file("list.txt")}).size(), 2u);
+  EXPECT_THROW(discover_inputs({corpus.dir.file("missing-folder")}), Error);
+}
+
+TEST(Inputs, ShardsAreDisjointAndExhaustive) {
+  Corpus corpus(10);
+  const auto all = discover_inputs({corpus.dir.path.string()});
+  for (int n : {1, 2, 3, 7}) {
+    std::map<std::string, int> owners;
+    for (int i = 0; i < n; ++i)
+      for (const auto& f : all)
+        if (in_shard(f, {i, n})) owners[f.relative] += 1;
+    EXPECT_EQ(owners.size(), all.size()) << n << " shards";
+    for (const auto& [name, count] : owners) EXPECT_EQ(count, 1) << name;
+  }
+  EXPECT_THROW(parse_shard("3/3"), Error);
+  EXPECT_THROW(parse_shard("1"), Error);
+  EXPECT_EQ(parse_shard("2/5").index, 2);
+}
+
+TEST(Batch, RecordsEveryInputAndGoesOnAfterFailures) {
+  Corpus corpus;
+  Model model = Model::load(test::model_path("tiny-scripted.pt"));
+  test::TempDir out;
+  const BatchSummary summary =
+      run_batch(model, {corpus.dir.path.string()}, options_for(out.path.string(), {"gradcam", "lime"}));
+  EXPECT_EQ(summary.code, ExitCode::partial);
+  EXPECT_EQ(static_cast<int>(summary.explained), corpus.good);
+  EXPECT_EQ(static_cast<int>(summary.progress.failed), Corpus::kBroken);
+
+  const auto records = read_results(out.file("results.jsonl"));
+  EXPECT_EQ(static_cast<int>(records.size()), 2 * (corpus.good + Corpus::kBroken));
+  std::set<std::string> keys;
+  int ok = 0;
+  for (const auto& r : records) {
+    EXPECT_TRUE(keys.insert(r["key"].get<std::string>()).second) << "duplicate result";
+    if (r["status"] == "ok") {
+      ++ok;
+      for (const auto& [name, file] : r["files"].items())
+        EXPECT_TRUE(fs::exists(out.path / file.get<std::string>())) << file;
+    } else {
+      EXPECT_EQ(r["exit_code"], static_cast<int>(ExitCode::input)) << r.dump();
+      EXPECT_FALSE(r["error"].get<std::string>().empty());
+    }
+  }
+  EXPECT_EQ(ok, 2 * corpus.good);
+  // Duplicate base names stay apart because outputs mirror the input tree.
+  EXPECT_TRUE(fs::exists(out.path / "slide1/patch0.gradcam.png"));
+  EXPECT_TRUE(fs::exists(out.path / "slide2/deep/patch0.gradcam.png"));
+  EXPECT_TRUE(fs::exists(out.path / "summary.csv"));
+}
+
+TEST(Batch, GalleryReferencesOnlyFilesThatExist) {
+  Corpus corpus;
+  Model model = Model::load(test::model_path("tiny-scripted.pt"));
+  test::TempDir out;
+  run_batch(model, {corpus.dir.path.string()}, options_for(out.path.string()));
+  std::ifstream in(out.file("index.html"));
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(html.find("</html>"), std::string::npos);
+  const std::string open_tag = "<script type=\"application/json\" id=\"data\">";
+  const size_t start = html.find(open_tag) + open_tag.size(), end = html.find("</script>", start);
+  const auto items = nlohmann::json::parse(html.substr(start, end - start));
+  EXPECT_EQ(static_cast<int>(items.size()), corpus.good + Corpus::kBroken);
+  int files = 0;
+  for (const auto& item : items) {
+    std::vector<std::string> referenced;
+    for (const char* key : {"thumbnail", "report"})
+      if (!item[key].is_null()) referenced.push_back(item[key].get<std::string>());
+    for (const auto& overlay : item["overlays"]) referenced.push_back(overlay["file"].get<std::string>());
+    for (const auto& file : referenced) {
+      EXPECT_TRUE(fs::exists(out.path / file)) << file;
+      ++files;
+    }
+  }
+  EXPECT_EQ(files, 3 * corpus.good);
+  EXPECT_EQ(html.find("http://"), std::string::npos) << "the gallery must open offline";
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+}
+
+TEST(Batch, ShardsMergeToTheSameResultsAsOneRun) {
+  Corpus corpus(5);
+  Model model = Model::load(test::model_path("tiny-scripted.pt"));
+  test::TempDir whole, merged;
+  run_batch(model, {corpus.dir.path.string()}, options_for(whole.path.string()));
+  std::vector<std::unique_ptr<test::TempDir>> parts;
+  std::vector<std::string> part_dirs;
+  for (int i = 0; i < 3; ++i) {
+    parts.push_back(std::make_unique<test::TempDir>());
+    BatchOptions o = options_for(parts.back()->path.string());
+    o.shard = Shard{i, 3};
+    run_batch(model, {corpus.dir.path.string()}, o);
+    part_dirs.push_back(parts.back()->path.string());
+  }
+  merge_batch_outputs(part_dirs, merged.path.string());
+  auto by_key = [](const std::vector<Record>& records) {
+    std::map<std::string, Record> m;
+    for (const auto& r : records) m[r["key"].get<std::string>()] = r;
+    return m;
+  };
+  const auto a = by_key(read_results(whole.file("results.jsonl")));
+  const auto b = by_key(read_results(merged.file("results.jsonl")));
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [key, record] : a) {
+    ASSERT_TRUE(b.count(key)) << record["input"];
+    EXPECT_EQ(record["status"], b.at(key)["status"]);
+    if (record["status"] == "ok") {
+      EXPECT_NEAR(record["probability"].get<double>(), b.at(key)["probability"].get<double>(), 1e-6);
+      EXPECT_TRUE(fs::exists(merged.path / b.at(key)["files"]["overlay"].get<std::string>()));
+    }
+  }
+}
+
+TEST(Batch, ResumeAfterKillLeavesEveryResultExactlyOnce) {
+  Corpus corpus(12);
+  test::TempDir out;
+  const std::string journal = out.file("results.jsonl");
+  auto run_cli = [&]() {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int devnull = ::open("/dev/null", O_WRONLY);
+      dup2(devnull, STDERR_FILENO);
+      execl(XAI_BINARY, XAI_BINARY, "--threads", "1", "batch", "--quiet", "--model",
+            test::model_path("tiny-scripted.pt").c_str(), "--method", "gradcam,lime", "--samples", "300",
+            "--batch-size", "2", "-o", out.path.c_str(), corpus.dir.path.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    return pid;
+  };
+  // Kill the first run as soon as a few results are on disk.
+  const pid_t first = run_cli();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (read_results(journal).size() >= 6) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(first, SIGKILL);
+  int status = 0;
+  waitpid(first, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the first run finished before it could be killed";
+  const size_t before = read_results(journal).size();
+  EXPECT_LT(before, static_cast<size_t>(2 * (corpus.good + Corpus::kBroken)));
+
+  const pid_t second = run_cli();
+  waitpid(second, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), static_cast<int>(ExitCode::partial));
+
+  const auto records = read_results(journal);
+  std::map<std::string, int> seen;
+  int ok = 0;
+  for (const auto& r : records) {
+    seen[r["input"].get<std::string>() + " " + r["method"].get<std::string>()] += 1;
+    ok += r["status"] == "ok";
+  }
+  EXPECT_EQ(static_cast<int>(seen.size()), 2 * (corpus.good + Corpus::kBroken));
+  for (const auto& [what, count] : seen) EXPECT_EQ(count, 1) << what;
+  EXPECT_EQ(ok, 2 * corpus.good);
+  for (const auto& entry : fs::recursive_directory_iterator(out.path))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << "left behind: " << entry.path();
+}
+
+TEST(Batch, FailFastStopsAtTheFirstError) {
+  Corpus corpus;
+  Model model = Model::load(test::model_path("tiny-scripted.pt"));
+  test::TempDir out;
+  BatchOptions o = options_for(out.path.string());
+  o.fail_fast = true;
+  const BatchSummary summary = run_batch(model, {corpus.dir.path.string()}, o);
+  EXPECT_EQ(summary.code, ExitCode::input);  // broken/ sorts first
+  EXPECT_EQ(summary.progress.failed, 1u);
+}
+
+}  // namespace
+}  // namespace xai
