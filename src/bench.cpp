@@ -6,6 +6,12 @@
 #include <random>
 
 #include "torch_model.hpp"
+#include "xai/batch.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
 
 namespace xai {
 namespace {
@@ -71,6 +77,53 @@ BenchResult bench_cam(Model& model, const BenchOptions& options) {
     });
     for (auto& p : parameters) p.requires_grad_(false);
   }
+  return result;
+}
+
+BatchBenchResult bench_batch(Model& model, const ExplainOptions& explain, int images, int batch_size) {
+  namespace fs = std::filesystem;
+  BatchBenchResult result;
+  result.images = images;
+  result.batch_size = batch_size;
+  const fs::path dir = fs::temp_directory_path() / ("xai-bench-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "in");
+  std::vector<InputBlob> blobs;
+  for (int i = 0; i < images; ++i) {
+    const InputBlob blob = synthetic_input(model.card(), 500u + i);
+    std::vector<cv::Mat> planes;
+    for (int c = 0; c < blob.channels; ++c)
+      planes.push_back(cv::Mat(blob.height, blob.width, CV_32FC1,
+                               const_cast<float*>(blob.values.data()) + c * blob.height * blob.width) * 40.0 + 128.0);
+    cv::Mat image;
+    cv::merge(planes, image);
+    image.convertTo(image, CV_8U);
+    cv::imwrite((dir / "in" / ("img" + std::to_string(i) + ".png")).string(), image);
+    blobs.push_back(blob);
+  }
+  model.labels();
+  // Raw: the same number of images through the model in batches, nothing else.
+  auto raw_pass = [&] {
+    for (int first = 0; first < images; first += batch_size)
+      model.predict(std::vector<InputBlob>(blobs.begin() + first, blobs.begin() + std::min(images, first + batch_size)));
+  };
+  raw_pass();  // warm-up (the executor optimises during the first runs)
+  auto t = std::chrono::steady_clock::now();
+  raw_pass();
+  result.raw_images_per_second = images / std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+
+  BatchOptions options;
+  options.explain = explain;
+  options.batch_size = batch_size;
+  options.output_dir = (dir / "warm").string();
+  run_batch(model, {(dir / "in").string()}, options);  // warm-up, including the capture clone
+  options.output_dir = (dir / "out").string();
+  t = std::chrono::steady_clock::now();
+  run_batch(model, {(dir / "in").string()}, options);
+  result.batch_images_per_second =
+      images / std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  result.ratio = result.batch_images_per_second / result.raw_images_per_second;
+  std::error_code ec;
+  fs::remove_all(dir, ec);
   return result;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "xai/cam.hpp"
+#include "xai/explain.hpp"
 #include "xai/lime.hpp"
 #include "xai/model.hpp"
 
@@ -38,6 +39,18 @@ struct LimeBenchResult {
   int segments = 0;
   int repeats = 0;
 };
+
+struct BatchBenchResult {
+  int images = 0;
+  int batch_size = 0;
+  double raw_images_per_second = 0;    // batched no-grad inference on preprocessed images in memory
+  double batch_images_per_second = 0;  // `xai batch` end to end: decode, explain, render, write, journal
+  double ratio = 0;                    // batch ÷ raw
+};
+
+// Runs the batch runner on `images` synthetic PNGs at the model's input size (in a temporary folder,
+// removed afterwards) and compares its throughput with raw batched inference.
+BatchBenchResult bench_batch(Model& model, const ExplainOptions& explain, int images, int batch_size);
 
 // LIME's cost over its unavoidable part: `samples` forward passes at the same batch size.
 LimeBenchResult bench_lime(Model& model, const LimeOptions& lime, int warmup, int repeats);

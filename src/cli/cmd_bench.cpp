@@ -22,7 +22,35 @@ struct BenchFlags {
   bool json = false;
   bool skip_full_backward = false;
   LimeOptions lime;
+  int pipeline_images = 0;
 };
+
+int run_batch_bench(const BenchFlags& flags, Model& model) {
+  ExplainOptions explain;
+  explain.methods = {flags.method};
+  explain.cam.layers = flags.layers;
+  explain.lime = flags.lime;
+  const int batch = flags.batch_size > 1 ? flags.batch_size : 8;
+  const BatchBenchResult r = bench_batch(model, explain, flags.pipeline_images, batch);
+  if (flags.json) {
+    std::cout << nlohmann::ordered_json{{"model", model.path()},
+                                        {"method", flags.method},
+                                        {"images", r.images},
+                                        {"batch_size", r.batch_size},
+                                        {"raw_images_per_second", r.raw_images_per_second},
+                                        {"batch_images_per_second", r.batch_images_per_second},
+                                        {"ratio", r.ratio}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::cout << std::fixed << std::setprecision(2) << "model      " << model.path() << "\npipeline   xai batch --method "
+            << flags.method << " on " << r.images << " images, batch " << r.batch_size << "\n"
+            << "raw        " << r.raw_images_per_second << " images/s (batched no-grad inference)\n"
+            << "batch      " << r.batch_images_per_second << " images/s (decode, explain, render, write)\n"
+            << "ratio      " << r.ratio << " (batch / raw)\n";
+  return 0;
+}
 
 int run_lime_bench(const BenchFlags& flags, Model& model) {
   LimeOptions lime = flags.lime;
@@ -54,6 +82,7 @@ int run_bench(const BenchFlags& flags) {
   if (flags.method != "lime" && std::find(names.begin(), names.end(), flags.method) == names.end())
     throw usage_error("--method " + flags.method + ": not a benchmarkable method");
   Model model = flags.model.load();
+  if (flags.pipeline_images > 0) return run_batch_bench(flags, model);
   if (flags.method == "lime") return run_lime_bench(flags, model);
   BenchOptions options;
   options.cam.method = flags.method;
@@ -98,6 +127,8 @@ Command add_bench(CLI::App& app) {
   sub->add_option("--batch-size", flags->batch_size, "Images per pass (LIME: default 64)")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--warmup", flags->warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--repeats", flags->repeats, "Timed runs (median reported)")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--pipeline", flags->pipeline_images,
+                  "Time `xai batch` on N synthetic images against raw batched inference")->check(CLI::NonNegativeNumber);
   sub->add_flag("--no-full-backward", flags->skip_full_backward, "Skip timing the full-backward comparison");
   sub->add_flag("--json", flags->json, "Print forward_ms, explain_ms, ratio as JSON");
   return {sub, [flags] { return run_bench(*flags); }};
