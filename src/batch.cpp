@@ -26,17 +26,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
-std::string read_bytes(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw input_error(path + ": no such file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw input_error(path + ": cannot open (permission denied?)");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw input_error(path + ": read error");
-  return buffer.str();
-}
-
 // What identifies a result: the same input content explained the same way by the same model.
 std::string parameters_fingerprint(Model& model, const ExplainOptions& o, const std::string& method) {
   json p = {{"model", model.sha256()},
@@ -184,7 +173,7 @@ BatchSummary run_batch(Model& model, const std::vector<std::string>& inputs, con
         WorkItem item;
         item.index = i;
         try {
-          const std::string bytes = read_bytes(files[i].path);
+          const std::string bytes = read_image_bytes(files[i].path);
           item.content_sha = sha256_hex(bytes);
           for (const auto& method : options.explain.methods)
             if (!log.done(key_of(i, item.content_sha, method))) item.pending_methods.push_back(method);

@@ -1,5 +1,8 @@
 #include "xai/image.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -15,18 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_all_bytes(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw input_error(path + ": no such file");
-  if (fs::is_directory(path, ec)) throw input_error(path + ": is a directory, not an image");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw input_error(path + ": cannot open (permission denied?)");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw input_error(path + ": read error");
-  return buffer.str();
-}
-
 uint32_t big_endian_u32(const unsigned char* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
 }
@@ -37,8 +28,10 @@ void check_png_header_size(const std::string& bytes, const std::string& name, co
   if (bytes.size() < 24 || bytes.compare(0, 8, std::string(reinterpret_cast<const char*>(signature), 8)) != 0)
     return;
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  const long long width = big_endian_u32(p + 16), height = big_endian_u32(p + 20);
-  if (width * height > limits.max_pixels)
+  // Unsigned 64-bit: a damaged or hostile header can say 0xFFFFFFFF x 0xFFFFFFFF, whose product
+  // overflows a signed long long (and would then pass the check).
+  const unsigned long long width = big_endian_u32(p + 16), height = big_endian_u32(p + 20);
+  if (width * height > static_cast<unsigned long long>(std::max(0LL, limits.max_pixels)))
     throw input_error(name + ": image is " + std::to_string(width) + "x" + std::to_string(height) +
                       ", over the limit of " + std::to_string(limits.max_pixels) +
                       " pixels (tile whole-slide images into patches first)");
@@ -59,16 +52,66 @@ void check_jpeg_complete(const std::string& bytes, const std::string& name) {
   if (!has_eoi) throw input_error(name + ": truncated JPEG (no end-of-image marker)");
 }
 
-// Same for PNG: without its IEND chunk the file was cut short (libpng would also print its own
-// multi-line complaint to stderr).
+// CRC-32 as PNG chunks use it (ISO 3309 / ITU-T V.42, the same as zlib's crc32()).
+uint32_t png_crc32(const unsigned char* data, size_t n) {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) c = table[(c ^ data[i]) & 0xFFu] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+// Same for PNG: without its IEND chunk the file was cut short. The chunks are walked up to IEND and
+// their CRCs checked too: for a damaged file (a flipped byte in IDAT) libpng prints its own
+// "libpng error: IDAT: CRC error" line to stderr before OpenCV gives up, and errors must stay one line.
 void check_png_complete(const std::string& bytes, const std::string& name) {
   if (bytes.size() < 8 || bytes.compare(1, 3, "PNG") != 0) return;
   const size_t tail = bytes.size() > 64 ? bytes.size() - 64 : 0;
-  if (bytes.find("IEND", tail) == std::string::npos)
-    throw input_error(name + ": truncated PNG (no IEND chunk)");
+  const bool has_iend = bytes.find("IEND", tail) != std::string::npos;
+  static const char signature[8] = {'\x89', 'P', 'N', 'G', '\r', '\n', '\x1a', '\n'};
+  if (bytes.compare(0, 8, std::string(signature, 8)) != 0) {
+    if (!has_iend) throw input_error(name + ": truncated PNG (no IEND chunk)");
+    return;  // a damaged signature: the decoder refuses it with the generic message
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t at = 8;
+  while (true) {
+    // A chunk: 4-byte length, 4-byte type, data, 4-byte CRC of type and data.
+    const uint32_t length = bytes.size() - at >= 12 ? big_endian_u32(p + at) : 0;
+    if (bytes.size() - at < 12 || length > bytes.size() - at - 12) {
+      if (!has_iend) throw input_error(name + ": truncated PNG (no IEND chunk)");
+      throw input_error(name + ": corrupt PNG (a chunk runs past the end of the file)");
+    }
+    const std::string type = bytes.substr(at + 4, 4);
+    if (!std::all_of(type.begin(), type.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); }))
+      throw input_error(name + ": corrupt PNG (invalid chunk type at byte " + std::to_string(at + 4) + ")");
+    if (png_crc32(p + at + 4, size_t(length) + 4) != big_endian_u32(p + at + 8 + length))
+      throw input_error(name + ": corrupt PNG (CRC error in " + type + " chunk at byte " + std::to_string(at) + ")");
+    if (type == "IEND") return;  // anything after IEND is ignored, as libpng does
+    at += 12 + size_t(length);
+  }
 }
 
 }  // namespace
+
+std::string read_image_bytes(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw input_error(path + ": no such file");
+  if (fs::is_directory(path, ec)) throw input_error(path + ": is a directory, not an image");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw input_error(path + ": cannot open (permission denied?)");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) throw input_error(path + ": read error");
+  return buffer.str();
+}
 
 Image decode_image(const std::string& bytes, const std::string& name, const ImageLimits& limits) {
   if (bytes.empty()) throw input_error(name + ": file is empty");
@@ -134,7 +177,7 @@ Image decode_image(const std::string& bytes, const std::string& name, const Imag
 }
 
 Image load_image(const std::string& path, const ImageLimits& limits) {
-  return decode_image(read_all_bytes(path), path, limits);
+  return decode_image(read_image_bytes(path), path, limits);
 }
 
 cv::Mat to_display_bgr(const Image& image) {

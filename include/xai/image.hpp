@@ -34,6 +34,9 @@ Image load_image(const std::string& path, const ImageLimits& limits = {});
 // Same, from bytes already in memory (`name` is used in messages).
 Image decode_image(const std::string& bytes, const std::string& name, const ImageLimits& limits = {});
 
+// The file's bytes, with the same one-line input errors as load_image (missing, directory, unreadable).
+std::string read_image_bytes(const std::string& path);
+
 // 8-bit BGR copy for display and overlays (gray images become three equal channels).
 cv::Mat to_display_bgr(const Image& image);
 
