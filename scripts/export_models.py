@@ -92,6 +92,8 @@ def repeated_calls(module: torch.jit.ScriptModule) -> Dict[str, int]:
         methods = [m for m in sub._c._method_names() if re.fullmatch(r"forward\d*", m)]
         if len(methods) > 1:
             counts[path] = len(methods)
+        if "forward" not in methods:
+            continue  # containers such as ModuleList have no forward of their own
         # Call sites per child in this module's own (non-inlined) graph.
         sites: Counter = Counter()
         for node in sub.graph.nodes():

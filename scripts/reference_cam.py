@@ -381,7 +381,6 @@ def main() -> None:
     parser.add_argument("--target-other", action="store_true", help="add a runner-up-class variant of every case")
     parser.add_argument("--check", action="store_true", help="only validate an existing --out directory")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
 
     if args.check:
         sys.exit(1 if check(args.out) else 0)

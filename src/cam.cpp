@@ -11,12 +11,11 @@
 namespace xai {
 namespace {
 
-// ReLU(Σ_c w_c A_c), then per-image min-max normalisation at the layer's resolution (the
-// reference library's order, so maps are comparable). A constant map becomes all zero.
+// ReLU(method map), then per-image min-max normalisation at the layer's resolution (the reference
+// library's order, so maps are comparable). A constant map becomes all zero.
 std::vector<LayerMap> make_maps(const std::string& layer, const torch::Tensor& activation,
-                                const torch::Tensor& weights, int calls, const std::string& model_path) {
-  torch::Tensor cam = torch::relu((weights.unsqueeze(-1).unsqueeze(-1) * activation).sum(1));  // [N,h,w]
-  cam = cam.to(torch::kCPU, torch::kFloat).contiguous();
+                                const torch::Tensor& raw_map, int calls, const std::string& model_path) {
+  torch::Tensor cam = torch::relu(raw_map).to(torch::kCPU, torch::kFloat).contiguous();  // [N,h,w]
   if (!torch::isfinite(cam).all().item<bool>())
     throw model_error(model_path + ": activation or gradient at layer '" + layer +
                       "' is not finite (NaN/Inf); the model's output cannot be explained");
@@ -69,7 +68,8 @@ std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlo
   CaptureSession session = capture.make_session(CaptureSession::Mode::gradient);
   torch::Tensor logits;
   {
-    torch::AutoGradMode grad_mode(true);
+    // Gradient-free methods record the activation without any autograd bookkeeping.
+    torch::AutoGradMode grad_mode(method->needs_gradient);
     ActiveCapture active(session);
     logits = impl.run(capture.module(), input);
   }
@@ -93,6 +93,7 @@ std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlo
 
   const size_t ranks = targets.front().size();
   const bool single_logit = outputs == 1;
+  const OutputKind output_kind = impl.card.output;
   for (size_t rank = 0; rank < ranks; ++rank) {
     // Score per image: the target's logit; a binary model's negative class is −logit.
     std::vector<int64_t> column(n);
@@ -105,10 +106,13 @@ std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlo
     const auto index = torch::tensor(column, torch::kLong).to(logits.device()).unsqueeze(1);
     const auto signs = torch::tensor(sign).to(logits.device());
     torch::Tensor scores = logits.gather(1, index).squeeze(1) * signs;  // [N]
-    // Images are independent in eval mode, so the gradient of the sum is each image's gradient.
-    std::vector<torch::Tensor> gradients =
-        torch::autograd::grad({scores.sum()}, session.activations, /*grad_outputs=*/{},
-                              /*retain_graph=*/rank + 1 < ranks, /*create_graph=*/false, /*allow_unused=*/true);
+    std::vector<torch::Tensor> gradients(layers.size());
+    if (method->needs_gradient) {
+      // Images are independent in eval mode, so the gradient of the sum is each image's gradient.
+      gradients = torch::autograd::grad({scores.sum()}, session.activations, /*grad_outputs=*/{},
+                                        /*retain_graph=*/rank + 1 < ranks, /*create_graph=*/false,
+                                        /*allow_unused=*/true);
+    }
     const torch::Tensor cpu_scores = scores.detach().to(torch::kCPU);
     for (int64_t i = 0; i < n; ++i) {
       TargetExplanation t;
@@ -116,13 +120,50 @@ std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlo
       t.score = cpu_scores[i].item<float>();
       results[i].targets.push_back(std::move(t));
     }
+
+    // Score of image i's target from a batch of outputs, as the probability or the signed logit.
+    auto target_probability = [&](int64_t i, const torch::Tensor& out) {
+      const torch::Tensor col = out.select(1, column[i]);
+      if (output_kind == OutputKind::softmax) return torch::softmax(out, 1).select(1, column[i]);
+      const torch::Tensor p = torch::sigmoid(col);
+      return sign[i] < 0 ? 1 - p : p;
+    };
     for (size_t l = 0; l < layers.size(); ++l) {
-      if (!gradients[l].defined())
+      if (method->needs_gradient && !gradients[l].defined())
         throw layer_error(impl.path + ": layer '" + layers[l] + "' does not influence the class score");
       torch::NoGradGuard no_grad;
       const torch::Tensor activation = session.activations[l].detach();
-      const torch::Tensor weights = method->channel_weights(activation, gradients[l]);
-      std::vector<LayerMap> maps = make_maps(layers[l], activation, weights, session.call_count[l], impl.path);
+      CamProbe probe;
+      probe.batch_size = request.batch_size;
+      probe.input_height = input.size(2);
+      probe.input_width = input.size(3);
+      probe.scores = scores.detach();
+      probe.masked_probability = [&](int64_t i, const torch::Tensor& masks) {
+        c10::InferenceMode inference;
+        const torch::Tensor out = impl.run(impl.module, input[i].unsqueeze(0) * masks);
+        return target_probability(i, out).to(activation.scalar_type());
+      };
+      probe.replaced_score = [&](int64_t i, const torch::Tensor& replacement) {
+        CaptureSession replace = capture.make_session(CaptureSession::Mode::replace);
+        replace.replacements[l] = replacement;
+        replace.replace_at_call[l] = session.call_count[l];
+        c10::InferenceMode inference;
+        ActiveCapture active(replace);
+        torch::Tensor out;
+        try {
+          // The layers before the capture point run for one image; the replacement batch flows on.
+          out = impl.run(capture.module(), input[i].unsqueeze(0));
+        } catch (const Error&) {
+        }
+        if (!out.defined() || out.size(0) != replacement.size(0)) {
+          // Something downstream mixes the layer's output with earlier tensors of batch 1.
+          replace.call_count.assign(layers.size(), 0);
+          out = impl.run(capture.module(), input[i].unsqueeze(0).expand({replacement.size(0), -1, -1, -1}).contiguous());
+        }
+        return (out.select(1, column[i]) * sign[i]).to(activation.scalar_type());
+      };
+      const torch::Tensor raw = method->map(CamInputs{activation, gradients[l], probe});
+      std::vector<LayerMap> maps = make_maps(layers[l], activation, raw, session.call_count[l], impl.path);
       for (int64_t i = 0; i < n; ++i) results[i].targets[rank].maps.push_back(std::move(maps[i]));
     }
   }

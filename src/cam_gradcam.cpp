@@ -4,8 +4,6 @@
 
 namespace xai {
 
-torch::Tensor gradcam_weights(const torch::Tensor& /*activation*/, const torch::Tensor& gradient) {
-  return gradient.mean({2, 3});
-}
+torch::Tensor gradcam_map(const CamInputs& in) { return weighted_channel_sum(in.activation, in.gradient.mean({2, 3})); }
 
 }  // namespace xai

@@ -25,6 +25,13 @@ at::Tensor capture_tensor(const at::Tensor& x, const c10::IValue& self) {
   session->call_count[slot] += 1;
   session->completed_at[slot] = session->clock++;
 
+  if (session->mode == CaptureSession::Mode::replace) {
+    // Downstream layers see the replacement (a copy: they may modify it in place). Its batch may
+    // be larger than the input's: one image's upstream computation then serves many variants.
+    const at::Tensor& replacement = session->replacements[slot];
+    if (replacement.defined() && session->call_count[slot] == session->replace_at_call[slot]) return replacement.clone();
+    return x;
+  }
   if (session->mode == CaptureSession::Mode::observe || !at::GradMode::is_enabled()) {
     // Dry runs keep only a cheap copy of the meta data; the clone keeps the recorded value
     // equal to the module's output even if the caller mutates it in place afterwards.

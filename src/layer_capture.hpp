@@ -20,6 +20,7 @@ struct CaptureSession {
   enum class Mode {
     observe,   // record shapes and completion order only (dry runs)
     gradient,  // record the activation as a tensor that gradients can be taken against
+    replace,   // return `replacements[slot]` instead of the module's output at call `replace_at_call[slot]`
   };
   Mode mode = Mode::gradient;
   std::unordered_map<const c10::ivalue::Object*, size_t> slot_of;  // target instance → slot
@@ -27,9 +28,12 @@ struct CaptureSession {
   std::vector<int> call_count;                                     // calls per slot in this pass
   std::vector<int64_t> completed_at;                               // completion order of the last call
   int64_t clock = 0;
+  std::vector<torch::Tensor> replacements;  // Mode::replace: e.g. a batch of ablated activations
+  std::vector<int> replace_at_call;         // 1-based call to replace (the explained, last call)
 
-  explicit CaptureSession(Mode m, size_t slots) : mode(m), activations(slots), call_count(slots, 0),
-                                                  completed_at(slots, -1) {}
+  explicit CaptureSession(Mode m, size_t slots)
+      : mode(m), activations(slots), call_count(slots, 0), completed_at(slots, -1), replacements(slots),
+        replace_at_call(slots, 1) {}
 };
 
 // Makes `session` the active one for the current thread while in scope.

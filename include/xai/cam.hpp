@@ -1,4 +1,5 @@
-// Class activation maps (Grad-CAM and its relatives) on any named layer of a TorchScript model.
+// Class activation maps on any named layer of a TorchScript model: Grad-CAM, Grad-CAM++, XGrad-CAM,
+// HiResCAM, LayerCAM, EigenCAM, Score-CAM and Ablation-CAM on one shared engine.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -33,6 +34,7 @@ struct CamRequest {
   std::string method = "gradcam";
   std::vector<std::string> layers;  // empty: the model's default layer
   TargetSpec target;
+  int batch_size = 32;  // Score-CAM and Ablation-CAM: probe passes per forward
 };
 
 // Names accepted by CamRequest::method.

@@ -100,8 +100,12 @@ Command add_batch(CLI::App& app) {
   flags->model.add_to(*sub);
   flags->explain.add_to(*sub, "--lime-batch-size");
   sub->add_option("-o,--output-dir", flags->output_dir, "Output folder (mirrors the input tree)")->required();
-  sub->add_option("--include", flags->include, "Only files matching this glob (path or name); repeatable");
-  sub->add_option("--exclude", flags->exclude, "Skip files matching this glob; repeatable");
+  sub->add_option("--include", flags->include, "Only files matching this glob (path or name); repeatable")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  sub->add_option("--exclude", flags->exclude, "Skip files matching this glob; repeatable")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->add_option("--shard", flags->shard, "I/N: this job's part of the inputs (0-based), e.g. $SLURM_ARRAY_TASK_ID/N");
   sub->add_option("--batch-size", flags->batch_size, "Images per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--workers", flags->workers, "Decoding threads (default: one per core)")->check(CLI::NonNegativeNumber);

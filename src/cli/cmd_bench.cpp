@@ -121,7 +121,9 @@ Command add_bench(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("bench", "Time an explanation against a plain forward pass");
   flags->model.add_to(*sub);
   sub->add_option("--method", flags->method, "Method to time")->capture_default_str();
-  sub->add_option("-l,--layer", flags->layers, "Layer (default: the model's default layer)");
+  sub->add_option("-l,--layer", flags->layers, "Layer (default: the model's default layer)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->add_option("--samples", flags->lime.samples, "LIME: samples")->capture_default_str();
   sub->add_option("--segments", flags->lime.superpixels.segments, "LIME: superpixels")->capture_default_str();
   sub->add_option("--batch-size", flags->batch_size, "Images per pass (LIME: default 64)")->check(CLI::PositiveNumber)->capture_default_str();

@@ -46,7 +46,9 @@ Command add_eval(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("eval", "Measure how well explanations point at ground-truth masks");
   flags->model.add_to(*sub);
   sub->add_option("--method", flags->options.method, "Explanation method")->capture_default_str();
-  sub->add_option("-l,--layer", flags->options.layers, "Layer(s) to evaluate (repeatable)");
+  sub->add_option("-l,--layer", flags->options.layers, "Layer(s) to evaluate (repeatable)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->add_option("--masks", flags->options.masks_dir,
                   "Mask folder (MASKS/STEM.png or STEM.mask.png; default: STEM.mask.png beside each image)");
   sub->add_option("--labels-csv", flags->options.labels_csv,

@@ -25,6 +25,10 @@ struct ExplainCommandFlags {
 };
 
 int run_explain(const ExplainCommandFlags& flags) {
+  // Any other value used to be ignored without a word: the user asked for a file that never came.
+  if (!flags.json.empty() && flags.json != "-")
+    throw usage_error("--json " + flags.json + ": only '-' (print the report on stdout) is supported; "
+                      "the report is always written to the output directory as STEM.json");
   // Two inputs with the same stem would overwrite each other's outputs.
   std::set<std::string> destinations;
   for (const auto& image : flags.images) {

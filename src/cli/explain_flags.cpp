@@ -20,7 +20,9 @@ std::vector<std::string> split_methods(const std::string& text) {
 
 void ExplainFlags::add_to(CLI::App& sub, const std::string& lime_batch_flag) {
   sub.add_option("--method", methods, "Methods, comma-separated: gradcam, lime")->capture_default_str();
-  sub.add_option("-l,--layer", layers, "Layer to explain (dotted module path; see `xai layers`)");
+  sub.add_option("-l,--layer", layers, "Layer to explain (dotted module path; see `xai layers`); repeatable")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   auto* target = sub.add_option("-t,--target-class", target_class, "Class to explain: index or label");
   sub.add_option("-k,--top-k", top_k, "Explain each of the K most probable classes")
       ->check(CLI::PositiveNumber)
@@ -36,6 +38,8 @@ void ExplainFlags::add_to(CLI::App& sub, const std::string& lime_batch_flag) {
   sub.add_option("--regions", lime.regions_path, "LIME: your own region map (8/16-bit PNG, one value per region)");
   sub.add_option("--hide", hide, "LIME: fill of switched-off superpixels: mean, constant, blur")->capture_default_str();
   sub.add_option("--hide-color", lime.hide_color, "LIME: colour for --hide constant, in [0,1] (one value or R,G,B)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->delimiter(',');
   sub.add_option("--kernel-width", lime.kernel_width, "LIME: kernel width on cosine distance")->capture_default_str();
   sub.add_option("--seed", lime.seed, "LIME: random seed (same seed, same output)")->capture_default_str();

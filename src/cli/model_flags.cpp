@@ -59,8 +59,12 @@ void ModelFlags::add_to(CLI::App& command, bool model_is_positional) {
   command.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
   command.add_option("--input-size", input_size, "Override the card: N or HxW");
   command.add_option("--channels", channels, "Override the card: rgb or gray");
-  command.add_option("--mean", mean, "Override the card: per-channel mean")->delimiter(',');
-  command.add_option("--std", std, "Override the card: per-channel std")->delimiter(',');
+  command.add_option("--mean", mean, "Override the card: per-channel mean")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->delimiter(',');
+  command.add_option("--std", std, "Override the card: per-channel std")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->delimiter(',');
   command.add_option("--output-kind", output_kind, "Override the card: softmax or sigmoid");
   command.add_option("--labels", labels, "Override the card: a file with one label per line, or a,b,c");
 }
