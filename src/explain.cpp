@@ -1,6 +1,7 @@
 #include "xai/explain.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <opencv2/imgproc.hpp>
 
@@ -35,6 +36,7 @@ struct Outputs {
   json warnings = json::array();
   json timings = json::object();
   json layers = json::array();  // as resolved by the CAM methods
+  json grids = json::array();   // layer-by-layer grid images
   std::optional<Prediction> prediction;
 };
 
@@ -57,13 +59,19 @@ void add_cam(Model& model, const Image& image, const cv::Mat& display, const Cam
 
   for (const auto& target : result.targets) {
     const std::string& label = labels.at(target.class_index);
+    std::vector<cv::Mat> layer_tiles;
+    std::vector<std::string> layer_captions;
     for (const auto& layer_map : target.maps) {
       std::string base = stem + "." + method;
       if (result.targets.size() > 1) base += "." + file_safe(label);
       if (layers.size() > 1) base += ".layer-" + file_safe(layer_map.layer);
       // One resize from the layer's grid straight to the original image (no double interpolation).
       const cv::Mat full = upsample_map(layer_map.map, image.width(), image.height());
-      out.files.push_back({base + ".png", encode_png(overlay(display, full, options.colormap, options.alpha), base)});
+      const cv::Mat overlaid = overlay(display, full, options.colormap, options.alpha);
+      out.files.push_back({base + ".png", encode_png(overlaid, base)});
+      layer_tiles.push_back(overlaid);
+      layer_captions.push_back(layer_map.layer + "\n" + std::to_string(layer_map.map.rows) + "x" +
+                               std::to_string(layer_map.map.cols) + (layer_map.constant ? " (constant)" : ""));
       out.files.push_back({base + ".npy", npy_of(full)});
       if (layer_map.constant)
         out.warnings.push_back(method + " map for class '" + label + "' at layer '" + layer_map.layer +
@@ -79,6 +87,13 @@ void add_cam(Model& model, const Image& image, const cv::Mat& display, const Cam
                                   {"constant", layer_map.constant},
                                   {"stats", map_stats_json(compute_map_stats(full))},
                                   {"files", {{"overlay", base + ".png"}, {"map", base + ".npy"}}}});
+    }
+    if (layer_tiles.size() > 1) {  // the layer-by-layer view: where along the network the evidence forms
+      std::string grid = stem + "." + method + "-layers";
+      if (result.targets.size() > 1) grid += "." + file_safe(label);
+      const int columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(layer_tiles.size()))));
+      out.files.push_back({grid + ".png", encode_png(tile_grid(layer_tiles, layer_captions, columns), grid)});
+      out.grids.push_back(grid + ".png");
     }
   }
 }
@@ -230,6 +245,7 @@ std::vector<ExplainOutcome> explain_batch(Model& model, const std::vector<Prepar
                    {"methods", options.methods},
                    {"layers", out.layers},
                    {"explanations", out.explanations},
+                   {"layer_grids", out.grids},
                    {"warnings", out.warnings}};
     const std::string& dir = destinations[i].dir;
     std::error_code ec;

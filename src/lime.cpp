@@ -9,6 +9,7 @@
 
 #include "torch_model.hpp"
 #include "xai/error.hpp"
+#include "xai/metrics.hpp"
 #include "xai/preprocess.hpp"
 #include "xai/ridge.hpp"
 
@@ -78,33 +79,6 @@ torch::Tensor probabilities(const torch::Tensor& logits, OutputKind kind) {
   return p;
 }
 
-std::vector<double> ranks(const std::vector<double>& values) {
-  std::vector<size_t> order(values.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return values[a] < values[b]; });
-  std::vector<double> r(values.size());
-  for (size_t i = 0; i < order.size();) {
-    size_t j = i;
-    while (j + 1 < order.size() && values[order[j + 1]] == values[order[i]]) ++j;
-    const double average = (i + j) / 2.0 + 1.0;  // ties share their mean rank
-    for (size_t k = i; k <= j; ++k) r[order[k]] = average;
-    i = j + 1;
-  }
-  return r;
-}
-
-double pearson(const std::vector<double>& a, const std::vector<double>& b) {
-  const double n = static_cast<double>(a.size());
-  const double ma = std::accumulate(a.begin(), a.end(), 0.0) / n, mb = std::accumulate(b.begin(), b.end(), 0.0) / n;
-  double sab = 0, saa = 0, sbb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) * (a[i] - ma);
-    sbb += (b[i] - mb) * (b[i] - mb);
-  }
-  return saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : 0.0;
-}
-
 std::vector<int> top_indices(const std::vector<double>& weights, size_t k) {
   std::vector<int> order(weights.size());
   std::iota(order.begin(), order.end(), 0);
@@ -166,7 +140,7 @@ LimeStability stability_of(const std::vector<std::vector<double>>& weight_sets) 
   int pairs = 0;
   for (size_t a = 0; a < weight_sets.size(); ++a)
     for (size_t b = a + 1; b < weight_sets.size(); ++b) {
-      s.mean_spearman += pearson(ranks(weight_sets[a]), ranks(weight_sets[b]));
+      s.mean_spearman += spearman(weight_sets[a], weight_sets[b]);
       const auto ta = top_indices(weight_sets[a], 5), tb = top_indices(weight_sets[b], 5);
       std::vector<int> both, either;
       std::set_intersection(ta.begin(), ta.end(), tb.begin(), tb.end(), std::back_inserter(both));

@@ -220,6 +220,7 @@ std::vector<LayerInfo> Model::layers() {
       auto sizes = session.activations[i].sizes();
       info.output_shape.assign(sizes.begin(), sizes.end());
     }
+    info.has_children = i + 1 < paths.size() && paths[i + 1].rfind(layer.path + ".", 0) == 0;
     if (layer.pass_through)
       info.note = "pass-through (traced call returns nothing)";
     else if (!layer.unsupported_output.empty())
@@ -229,6 +230,37 @@ std::vector<LayerInfo> Model::layers() {
     result.push_back(std::move(info));
   }
   return result;
+}
+
+std::vector<std::string> Model::stage_layers() {
+  const std::vector<LayerInfo> all = layers();
+  // Spatial containers directly below `parent` ("" = the model itself), in execution order.
+  auto children_of = [&](const std::string& parent) {
+    std::vector<std::string> found;
+    const size_t depth = parent.empty() ? 0 : std::count(parent.begin(), parent.end(), '.') + 1;
+    for (const auto& info : all)
+      if ((parent.empty() || info.path.rfind(parent + ".", 0) == 0) &&
+          static_cast<size_t>(std::count(info.path.begin(), info.path.end(), '.')) == depth && info.has_children &&
+          info.spatial() && info.calls > 0)
+        found.push_back(info.path);
+    return found;
+  };
+  std::vector<std::string> stages = children_of("");
+  while (stages.size() == 1) stages = children_of(stages.front());
+  if (stages.empty()) throw layer_error(impl_->path + ": no stage with a spatial output; give --layer");
+  if (stages.size() < 4) {
+    // Few coarse stages (Xception's entry, middle and exit flows): show the blocks inside them.
+    std::vector<std::string> blocks;
+    for (const auto& stage : stages) {
+      const std::vector<std::string> inner = children_of(stage);
+      if (inner.empty())
+        blocks.push_back(stage);
+      else
+        blocks.insert(blocks.end(), inner.begin(), inner.end());
+    }
+    stages = blocks;
+  }
+  return stages;
 }
 
 std::string Model::default_layer() {

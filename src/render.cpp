@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 namespace xai {
 namespace {
@@ -121,6 +122,37 @@ cv::Mat render_top_segments(const cv::Mat& image_bgr, const cv::Mat& segments, c
   shown_segments.setTo(-1, ~keep);
   out.setTo(cv::Scalar(0, 255, 255), segment_boundaries(shown_segments) & keep);
   return out;
+}
+
+cv::Mat tile_grid(const std::vector<cv::Mat>& tiles, const std::vector<std::string>& captions, int columns,
+                  int tile_size) {
+  CV_Assert(!tiles.empty() && tiles.size() == captions.size() && columns > 0);
+  const int font = cv::FONT_HERSHEY_SIMPLEX, line_height = 16, padding = 6;
+  const double scale = 0.42;
+  size_t max_lines = 1;
+  std::vector<std::vector<std::string>> lines(captions.size());
+  for (size_t i = 0; i < captions.size(); ++i) {
+    std::stringstream text(captions[i]);
+    std::string line;
+    while (std::getline(text, line)) lines[i].push_back(line);
+    max_lines = std::max(max_lines, lines[i].size());
+  }
+  const int cell_w = tile_size + 2 * padding, cell_h = tile_size + 2 * padding + static_cast<int>(max_lines) * line_height;
+  const int rows = static_cast<int>((tiles.size() + columns - 1) / columns);
+  const int cols = std::min<int>(columns, static_cast<int>(tiles.size()));
+  cv::Mat grid(rows * cell_h, cols * cell_w, CV_8UC3, cv::Scalar(255, 255, 255));
+  for (size_t i = 0; i < tiles.size(); ++i) {
+    const int x0 = static_cast<int>(i % columns) * cell_w + padding, y0 = static_cast<int>(i / columns) * cell_h + padding;
+    const double f = static_cast<double>(tile_size) / std::max(tiles[i].cols, tiles[i].rows);
+    cv::Mat scaled;
+    cv::resize(tiles[i], scaled, cv::Size(), f, f, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    const int dx = (tile_size - scaled.cols) / 2, dy = (tile_size - scaled.rows) / 2;
+    scaled.copyTo(grid(cv::Rect(x0 + dx, y0 + dy, scaled.cols, scaled.rows)));
+    for (size_t l = 0; l < lines[i].size(); ++l)
+      cv::putText(grid, lines[i][l], cv::Point(x0, y0 + tile_size + line_height * static_cast<int>(l + 1) - 3), font,
+                  scale, cv::Scalar(20, 20, 20), 1, cv::LINE_AA);
+  }
+  return grid;
 }
 
 std::string encode_png(const cv::Mat& image, const std::string& what) {

@@ -32,6 +32,7 @@ struct LayerInfo {
   int calls = 0;                      // times the module ran in one forward pass
   int64_t completed_at = -1;          // order in which the module's (last) call finished
   std::string note;                   // "pass-through", "returns Tuple[...]", "not run"
+  bool has_children = false;          // a container (a stage or block), not a single operation
   bool spatial() const { return output_shape.size() == 4 && output_shape[2] > 1 && output_shape[3] > 1; }
 };
 
@@ -60,6 +61,12 @@ class Model {
   // The layer explained when none is given: the card's, else the last module to finish whose
   // output is still spatial (4-D with H,W > 1). Throws layer_error if there is none.
   std::string default_layer();
+
+  // The stage outputs for layer-by-layer maps (`--layers auto-all`): the top-level containers with
+  // spatial outputs (ResNet's layer1-4); where there is only one (DenseNet's and EfficientNet's
+  // `features`), the containers inside it (denseblocks and transitions; feature stages); where there
+  // are fewer than 4 (Xception's entry, middle and exit flows), the blocks inside those.
+  std::vector<std::string> stage_layers();
 
   // Number of outputs (classes) and labels; checks the card against the model on first use.
   const std::vector<std::string>& labels();

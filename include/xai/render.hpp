@@ -32,6 +32,11 @@ cv::Mat render_top_segments(const cv::Mat& image_bgr, const cv::Mat& segments, c
 // Per-pixel map from per-segment values (CV_32FC1, the size of `segments`).
 cv::Mat segment_value_map(const cv::Mat& segments, const std::vector<double>& values);
 
+// Tiles (8-bit BGR, any sizes) scaled to fit `tile_size`, laid out `columns` per row, each with a
+// caption underneath ('\n' separates caption lines).
+cv::Mat tile_grid(const std::vector<cv::Mat>& tiles, const std::vector<std::string>& captions, int columns,
+                  int tile_size = 224);
+
 // PNG file bytes (throws output_error naming `what` when encoding fails).
 std::string encode_png(const cv::Mat& image, const std::string& what);
 

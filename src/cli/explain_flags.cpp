@@ -23,6 +23,8 @@ void ExplainFlags::add_to(CLI::App& sub, const std::string& lime_batch_flag) {
   sub.add_option("-l,--layer", layers, "Layer to explain (dotted module path; see `xai layers`); repeatable")
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  sub.add_option("--layers", layer_set, "auto-all: one map per stage output (ResNet layer1-4, DenseNet blocks, ...)")
+      ->check(CLI::IsMember({"auto-all"}));
   auto* target = sub.add_option("-t,--target-class", target_class, "Class to explain: index or label");
   sub.add_option("-k,--top-k", top_k, "Explain each of the K most probable classes")
       ->check(CLI::PositiveNumber)
@@ -69,6 +71,11 @@ ExplainOptions ExplainFlags::to_options(Model& model) const {
   if (lime.samples < 2) throw usage_error("--samples must be at least 2");
   if (lime.superpixels.segments < 2 && lime.regions_path.empty()) throw usage_error("--segments must be at least 2");
   options.cam.layers = layers;
+  if (layer_set == "auto-all") {
+    for (const auto& stage : model.stage_layers())
+      if (std::find(options.cam.layers.begin(), options.cam.layers.end(), stage) == options.cam.layers.end())
+        options.cam.layers.push_back(stage);
+  }
   options.colormap = parse_colormap(colormap);
   options.alpha = alpha;
   options.limits.max_pixels = max_pixels;

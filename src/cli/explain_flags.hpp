@@ -13,6 +13,7 @@ namespace xai::cli {
 struct ExplainFlags {
   std::string methods = "gradcam";
   std::vector<std::string> layers;
+  std::string layer_set;  // "auto-all": every stage output
   std::string target_class;
   int top_k = 0;
   std::string colormap = "jet";
