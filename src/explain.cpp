@@ -111,10 +111,7 @@ void add_lime(Model& model, const Image& image, const cv::Mat& display, const Ex
   const std::vector<std::string>& labels = model.labels();
 
   // Segments at the original resolution, for the overlays and the label map.
-  cv::Mat segments_float, full_segments_float, full_segments;
-  result.segments.convertTo(segments_float, CV_32F);
-  cv::resize(segments_float, full_segments_float, display.size(), 0, 0, cv::INTER_NEAREST);
-  full_segments_float.convertTo(full_segments, CV_32S);
+  const cv::Mat full_segments = segments_at_size(result.segments, display.size());
   cv::Mat label_png;
   full_segments.convertTo(label_png, CV_16U);
   const std::string segments_file = stem + ".lime-segments.png";

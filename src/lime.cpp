@@ -98,6 +98,15 @@ struct SampledRun {
 
 }  // namespace
 
+cv::Mat segments_at_size(const cv::Mat& segments, const cv::Size& size) {
+  if (segments.size() == size) return segments.clone();
+  cv::Mat as_float, resized, labels;
+  segments.convertTo(as_float, CV_32F);  // exact for labels below 2^24
+  cv::resize(as_float, resized, size, 0, 0, cv::INTER_NEAREST);
+  resized.convertTo(labels, CV_32S);
+  return labels;
+}
+
 HideMode parse_hide_mode(const std::string& name) {
   if (name == "mean") return HideMode::mean;
   if (name == "constant" || name == "color" || name == "colour") return HideMode::constant;
@@ -168,11 +177,8 @@ LimeExplanation explain_lime(Model& model, const Image& image, const LimeOptions
   const cv::Mat view = model_view(image, card);  // RGB or gray, [0,1], model resolution
   if (!options.regions_path.empty()) {
     cv::Mat regions = load_regions(options.regions_path, image.pixels.size());
-    cv::Mat as_float, resized;
-    regions.convertTo(as_float, CV_32F);
-    cv::resize(as_float, resized, view.size(), 0, 0, cv::INTER_NEAREST);
     int before = label_count(regions), after = 0;
-    result.segments = relabel_consecutive(resized, &after);
+    result.segments = relabel_consecutive(segments_at_size(regions, view.size()), &after);
     if (after < before)
       result.warnings.push_back(std::to_string(before - after) +
                                 " region(s) vanished when the region map was resized to the model's input");

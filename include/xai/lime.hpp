@@ -66,6 +66,9 @@ struct LimeExplanation {
 
 LimeExplanation explain_lime(Model& model, const Image& image, const LimeOptions& options);
 
+// The segment labels resized (nearest neighbour) to another size, e.g. the original image's.
+cv::Mat segments_at_size(const cv::Mat& segments, const cv::Size& size);
+
 // Building blocks, exposed for tests against the reference formulas.
 // samples × features on/off matrix (row 0 all on), row-major, from a seeded 64-bit Mersenne Twister.
 std::vector<uint8_t> sample_switches(int samples, int features, uint64_t seed);

@@ -19,5 +19,6 @@ Command add_bench(CLI::App& app);
 Command add_eval(CLI::App& app);
 Command add_batch(CLI::App& app);
 Command add_merge(CLI::App& app);
+Command add_compare(CLI::App& app);
 
 }  // namespace xai::cli
