@@ -10,6 +10,8 @@
 #include "xai/cam.hpp"
 #include "xai/error.hpp"
 #include "xai/image.hpp"
+#include "xai/lime.hpp"
+#include "xai/render.hpp"
 #include "xai/inputs.hpp"
 #include "xai/metrics.hpp"
 #include "xai/preprocess.hpp"
@@ -82,8 +84,11 @@ EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& i
   int positive_class = labels.size() == 2 ? 1 : -1;
   if (!options.positive_label.empty()) positive_class = parse_class(options.positive_label, labels);
   if (positive_class < 0) throw usage_error("--positive-class is required for a model with more than 2 classes");
-  const std::vector<std::string> layers =
-      options.layers.empty() ? std::vector<std::string>{model.default_layer()} : options.layers;
+  const bool lime = options.method == "lime";
+  // LIME has no layers: one row, labelled "superpixels".
+  const std::vector<std::string> layers = lime ? std::vector<std::string>{"superpixels"}
+                                          : options.layers.empty() ? std::vector<std::string>{model.default_layer()}
+                                                                   : options.layers;
   const std::map<std::string, std::string> truth_by_name =
       options.labels_csv.empty() ? std::map<std::string, std::string>{} : read_labels_csv(options.labels_csv);
 
@@ -114,7 +119,27 @@ EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& i
       images.push_back(load_image(files[i]));
       blobs.push_back(preprocess(images.back(), model.card()));
     }
-    const std::vector<CamExplanation> explained = explain_cam(model, blobs, request);
+    // Per image: the prediction and one map per layer at the image's resolution.
+    std::vector<Prediction> predictions;
+    std::vector<std::vector<cv::Mat>> full_maps;
+    if (lime) {
+      LimeOptions lime_options = options.lime;
+      lime_options.target = request.target;
+      for (const auto& image : images) {
+        const LimeExplanation e = explain_lime(model, image, lime_options);
+        predictions.push_back(e.prediction);
+        // Positive weights only: the evidence *for* the class, comparable with a CAM.
+        cv::Mat weights = segment_value_map(segments_at_size(e.segments, image.pixels.size()), e.classes.front().weights);
+        full_maps.push_back({cv::max(weights, 0.0)});
+      }
+    } else {
+      for (const auto& e : explain_cam(model, blobs, request)) {
+        predictions.push_back(e.prediction);
+        std::vector<cv::Mat> per_layer;
+        for (const auto& m : e.targets[0].maps) per_layer.push_back(m.map);
+        full_maps.push_back(per_layer);
+      }
+    }
     for (size_t b = 0; b < images.size(); ++b) {
       const std::string& path = files[start + b];
       const std::string stem = fs::path(path).stem().string();
@@ -129,7 +154,7 @@ EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& i
       } else {
         truth = !mask.empty() && cv::countNonZero(mask) > 0;
       }
-      const Prediction& prediction = explained[b].prediction;
+      const Prediction& prediction = predictions[b];
       const bool correct = (prediction.predicted == positive_class) == truth;
       result.images += 1;
       result.positives += truth ? 1 : 0;
@@ -146,8 +171,7 @@ EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& i
       if (evaluated) {
         json agreement = json::array();
         for (size_t l = 0; l < layers.size(); ++l) {
-          const cv::Mat& small = explained[b].targets[0].maps[l].map;
-          const cv::Mat full = upsample_map(small, mask.cols, mask.rows);
+          const cv::Mat full = upsample_map(full_maps[b][l], mask.cols, mask.rows);
           const MaskAgreement a = mask_agreement(full, mask, options.top_fraction);
           sums[l].count += 1;
           sums[l].pointing += a.pointing_hit ? 1 : 0;

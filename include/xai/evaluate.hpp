@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "xai/lime.hpp"
 #include "xai/model.hpp"
 
 namespace xai {
 
 struct EvalOptions {
-  std::string method = "gradcam";
+  std::string method = "gradcam";   // any CAM method, or "lime"
+  LimeOptions lime;                 // for method "lime"
   std::vector<std::string> layers;  // empty: the model's default layer
   std::string masks_dir;            // MASKS/STEM.png or MASKS/STEM.mask.png; empty: STEM.mask.png beside the image
   std::string labels_csv;           // "name,label" lines; empty: an image is positive when its mask has pixels

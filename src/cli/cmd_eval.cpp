@@ -45,7 +45,10 @@ Command add_eval(CLI::App& app) {
   auto flags = std::make_shared<EvalFlags>();
   CLI::App* sub = app.add_subcommand("eval", "Measure how well explanations point at ground-truth masks");
   flags->model.add_to(*sub);
-  sub->add_option("--method", flags->options.method, "Explanation method")->capture_default_str();
+  sub->add_option("--method", flags->options.method, "Explanation method (a CAM method or lime)")->capture_default_str();
+  sub->add_option("--samples", flags->options.lime.samples, "LIME: samples")->capture_default_str();
+  sub->add_option("--segments", flags->options.lime.superpixels.segments, "LIME: superpixels")->capture_default_str();
+  sub->add_option("--seed", flags->options.lime.seed, "LIME: seed")->capture_default_str();
   sub->add_option("-l,--layer", flags->options.layers, "Layer(s) to evaluate (repeatable)")
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
