@@ -45,7 +45,8 @@ void ExplainFlags::add_to(CLI::App& sub, const std::string& lime_batch_flag) {
       ->delimiter(',');
   sub.add_option("--kernel-width", lime.kernel_width, "LIME: kernel width on cosine distance")->capture_default_str();
   sub.add_option("--seed", lime.seed, "LIME: random seed (same seed, same output)")->capture_default_str();
-  sub.add_option(lime_batch_flag, lime.batch_size, "LIME: perturbed images per forward pass")->capture_default_str();
+  sub.add_option(lime_batch_flag, lime.batch_size,
+                 "LIME, Score-CAM, Ablation-CAM: perturbed images per forward pass")->capture_default_str();
   sub.add_option("--repeats", lime.repeats, "LIME: rerun with R seeds and report stability")->capture_default_str();
   sub.add_flag("--all-classes", all_classes, "LIME: explain every class");
 }
@@ -70,6 +71,7 @@ ExplainOptions ExplainFlags::to_options(Model& model) const {
     throw usage_error("--hide-color needs --hide constant");
   if (lime.samples < 2) throw usage_error("--samples must be at least 2");
   if (lime.superpixels.segments < 2 && lime.regions_path.empty()) throw usage_error("--segments must be at least 2");
+  options.cam.batch_size = lime.batch_size;
   options.cam.layers = layers;
   if (layer_set == "auto-all") {
     for (const auto& stage : model.stage_layers())
