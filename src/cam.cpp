@@ -152,7 +152,7 @@ std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlo
         torch::Tensor out;
         try {
           // The layers before the capture point run for one image; the replacement batch flows on.
-          out = impl.run(capture.module(), input[i].unsqueeze(0));
+          out = impl.run(capture.module(), input[i].unsqueeze(0), replacement.size(0));
         } catch (const Error&) {
         }
         if (!out.defined() || out.size(0) != replacement.size(0)) {

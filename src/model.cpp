@@ -121,20 +121,28 @@ torch::Tensor Model::Impl::to_tensor(const std::vector<InputBlob>& batch) const 
   return input.to(device);
 }
 
-torch::Tensor Model::Impl::run(torch::jit::Module& m, const torch::Tensor& input) {
+torch::Tensor Model::Impl::run(torch::jit::Module& m, const torch::Tensor& input, int64_t expected_batch) {
+  if (expected_batch < 0) expected_batch = input.size(0);
   c10::IValue output;
   try {
     output = m.forward({input});
   } catch (const c10::Error& e) {
     throw model_error(path + ": forward pass failed on input of shape " + c10::str(input.sizes()) + " (" +
                       first_line(e.msg()) + ")");
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // the TorchScript interpreter rethrows some errors as plain runtime_errors
+    const std::string what = e.what();
+    const size_t cause = what.rfind("RuntimeError: ");
+    throw model_error(path + ": forward pass failed on input of shape " + c10::str(input.sizes()) + " (" +
+                      first_line(cause == std::string::npos ? what : what.substr(cause + 14)) + ")");
   }
   if (output.isTuple() && !output.toTupleRef().elements().empty()) output = output.toTupleRef().elements()[0];
   if (!output.isTensor())
     throw model_error(path + ": model returns " + output.tagKind() + ", expected a tensor of class scores");
   torch::Tensor logits = output.toTensor();
   if (logits.dim() == 1) logits = logits.unsqueeze(1);  // [N] single logit per image
-  if (logits.dim() != 2 || logits.size(0) != input.size(0))
+  if (logits.dim() != 2 || logits.size(0) != expected_batch)
     throw model_error(path + ": model output has shape " + c10::str(logits.sizes()) +
                       ", expected [batch, classes]");
   check_outputs(logits);

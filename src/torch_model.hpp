@@ -29,7 +29,8 @@ struct Model::Impl {
   // Stacks preprocessed images into one NCHW tensor on the model's device.
   torch::Tensor to_tensor(const std::vector<InputBlob>& batch) const;
   // Runs `module.forward` and returns the [N, K] output (first element of a tuple output).
-  torch::Tensor run(torch::jit::Module& m, const torch::Tensor& input);
+  // `expected_batch` (default: the input's) may differ when a capture point substitutes a batch.
+  torch::Tensor run(torch::jit::Module& m, const torch::Tensor& input, int64_t expected_batch = -1);
   // Checks the output width against the card's labels; names labels when the card had none.
   void check_outputs(const torch::Tensor& logits);
   CaptureModel& capture_model(const std::vector<std::string>& layers);
