@@ -23,6 +23,7 @@ struct BenchFlags {
   bool skip_full_backward = false;
   LimeOptions lime;
   int pipeline_images = 0;
+  int probe_batch = 32;
 };
 
 int run_batch_bench(const BenchFlags& flags, Model& model) {
@@ -87,6 +88,7 @@ int run_bench(const BenchFlags& flags) {
   BenchOptions options;
   options.cam.method = flags.method;
   options.cam.layers = flags.layers;
+  options.cam.batch_size = flags.probe_batch;
   options.batch_size = flags.batch_size;
   options.warmup = flags.warmup;
   options.repeats = flags.repeats;
@@ -129,6 +131,9 @@ Command add_bench(CLI::App& app) {
   sub->add_option("--batch-size", flags->batch_size, "Images per pass (LIME: default 64)")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--warmup", flags->warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--repeats", flags->repeats, "Timed runs (median reported)")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--probe-batch", flags->probe_batch, "Score-CAM/Ablation-CAM: probe images per forward pass")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   sub->add_option("--pipeline", flags->pipeline_images,
                   "Time `xai batch` on N synthetic images against raw batched inference")->check(CLI::NonNegativeNumber);
   sub->add_flag("--no-full-backward", flags->skip_full_backward, "Skip timing the full-backward comparison");
