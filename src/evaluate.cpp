@@ -23,22 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
-std::map<std::string, std::string> read_labels_csv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw usage_error("--labels-csv " + path + ": cannot read");
-  std::map<std::string, std::string> labels;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const size_t comma = line.find(',');
-    if (comma == std::string::npos) continue;
-    std::string name = line.substr(0, comma), label = line.substr(comma + 1);
-    if (name == "name" || name == "filename" || name == "image") continue;  // header
-    labels[fs::path(name).stem().string()] = label;
-  }
-  return labels;
-}
-
 std::string find_mask(const std::string& image_path, const std::string& masks_dir) {
   const fs::path image(image_path);
   const std::string stem = image.stem().string();
@@ -64,6 +48,22 @@ cv::Mat read_mask(const std::string& path, const cv::Size& size) {
 }
 
 }  // namespace
+
+std::map<std::string, std::string> read_labels_csv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw usage_error("--labels-csv " + path + ": cannot read");
+  std::map<std::string, std::string> labels;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t comma = line.find(',');
+    if (comma == std::string::npos) continue;
+    std::string name = line.substr(0, comma), label = line.substr(comma + 1);
+    if (name == "name" || name == "filename" || name == "image") continue;  // header
+    labels[fs::path(name).stem().string()] = label;
+  }
+  return labels;
+}
 
 double roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive) {
   double positives = 0, negatives = 0, wins = 0;

@@ -3,6 +3,7 @@
 // (pointing game, energy inside the mask, IoU of the map's top pixels) per method and layer.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -44,6 +45,9 @@ struct EvalResult {
 
 // `inputs`: image files or directories (searched recursively for image files).
 EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& inputs, const EvalOptions& options);
+
+// "name,label" lines (a header line is skipped), keyed by the name's stem. Throws usage_error.
+std::map<std::string, std::string> read_labels_csv(const std::string& path);
 
 // Area under the ROC curve by the rank statistic (ties count half).
 double roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive);

@@ -10,6 +10,7 @@
 #include "cli/model_flags.hpp"
 #include "xai/compare.hpp"
 #include "xai/error.hpp"
+#include "xai/evaluate.hpp"
 
 namespace xai::cli {
 namespace {
@@ -23,20 +24,6 @@ struct CompareFlags {
   std::string labels_csv;
   std::vector<std::string> images;
 };
-
-std::map<std::string, std::string> read_true_labels(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw usage_error("--labels-csv " + path + ": cannot read");
-  std::map<std::string, std::string> labels;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const size_t comma = line.find(',');
-    if (comma != std::string::npos)
-      labels[std::filesystem::path(line.substr(0, comma)).stem().string()] = line.substr(comma + 1);
-  }
-  return labels;
-}
 
 int run_compare(const CompareFlags& flags) {
   if (flags.models.size() < 2) throw usage_error("--model: give at least two models to compare");
@@ -53,7 +40,7 @@ int run_compare(const CompareFlags& flags) {
   // Label names for --target-class resolve against the first model; indices work for all.
   options.explain = flags.explain.to_options(*models.front());
   options.output_dir = flags.output_dir;
-  const auto truths = flags.labels_csv.empty() ? std::map<std::string, std::string>{} : read_true_labels(flags.labels_csv);
+  const auto truths = flags.labels_csv.empty() ? std::map<std::string, std::string>{} : read_labels_csv(flags.labels_csv);
   for (const auto& image : flags.images) {
     options.true_label = flags.label;
     auto it = truths.find(std::filesystem::path(image).stem().string());
