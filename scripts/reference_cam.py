@@ -157,9 +157,8 @@ def upsample(cam: torch.Tensor, size: List[int]) -> torch.Tensor:
     return F.interpolate(cam[None, None], size=tuple(size), mode="bilinear", align_corners=False)[0, 0]
 
 
-def grad_cam(model: nn.Module, layer: str, x: torch.Tensor, target: Optional[str]) -> dict:
-    """Grad-CAM of `layer` for input `x` ([1,C,H,W]); target None = predicted
-    class, "other" = runner-up, or an int class index."""
+def forward_with_capture(model: nn.Module, layer: str, x: torch.Tensor):
+    """One forward pass with `layer`'s (last) output captured: (logits, activation [N,C,h,w], calls)."""
     capture = LayerCapture(model, layer)
     try:
         logits = model(x)
@@ -170,6 +169,13 @@ def grad_cam(model: nn.Module, layer: str, x: torch.Tensor, target: Optional[str
         raise RuntimeError(f"module '{layer}' did not run")
     if activation.dim() != 4:
         raise ValueError(f"module '{layer}' output has shape {tuple(activation.shape)}, not [N,C,h,w]")
+    return logits, activation, capture.calls
+
+
+def grad_cam(model: nn.Module, layer: str, x: torch.Tensor, target: Optional[str]) -> dict:
+    """Grad-CAM of `layer` for input `x` ([1,C,H,W]); target None = predicted
+    class, "other" = runner-up, or an int class index."""
+    logits, activation, calls = forward_with_capture(model, layer, x)
 
     predicted = predicted_class(logits)
     if target is None:
@@ -195,7 +201,7 @@ def grad_cam(model: nn.Module, layer: str, x: torch.Tensor, target: Optional[str
         predicted=predicted,
         score=score.item(),
         logits=logits[0].tolist(),
-        call_count=capture.calls,
+        call_count=calls,
     )
 
 

@@ -152,17 +152,8 @@ def case_input(arch: str, layer: str, size: Optional[List[int]]) -> torch.Tensor
 def capture(model: nn.Module, layer: str, x: torch.Tensor, target) -> dict:
     """One forward with reference_cam's LayerCapture (last call kept, clone
     returned) and one backward of the target score to A."""
-    hook = rc.LayerCapture(model, layer)
-    try:
-        with torch.enable_grad():
-            logits = model(x)
-    finally:
-        hook.remove()
-    activation = hook.output
-    if activation is None:
-        raise RuntimeError(f"module '{layer}' did not run")
-    if activation.dim() != 4:
-        raise ValueError(f"module '{layer}' output has shape {tuple(activation.shape)}, not [N,C,h,w]")
+    with torch.enable_grad():
+        logits, activation, calls = rc.forward_with_capture(model, layer, x)
     index = resolve_target(logits, target)
     score = rc.target_score(logits, index)
     (grad,) = torch.autograd.grad(score, activation)
@@ -173,7 +164,7 @@ def capture(model: nn.Module, layer: str, x: torch.Tensor, target) -> dict:
         predicted=rc.predicted_class(logits),
         score=score.item(),
         logits=logits[0].tolist(),
-        calls=hook.calls,
+        calls=calls,
     )
 
 
