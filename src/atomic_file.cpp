@@ -131,7 +131,8 @@ class TempFileGuard {
 
 }  // namespace
 
-void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& writer) {
+void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& writer,
+                       Durability durability) {
   const size_t slash = path.find_last_of('/');
   const std::string directory = (slash == std::string::npos) ? "" : path.substr(0, slash + 1);
   std::string name = (slash == std::string::npos) ? path : path.substr(slash + 1);
@@ -162,10 +163,11 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
     if (!stream) throw output_error(path + ": cannot write (stream error)");
   }
 
-  if (::fsync(temp.fd()) != 0) throw cannot_write(path, errno);
+  if (durability == Durability::immediate && ::fsync(temp.fd()) != 0) throw cannot_write(path, errno);
   if (temp.close() != 0) throw cannot_write(path, errno);
   if (::rename(temp_path.c_str(), path.c_str()) != 0) throw cannot_write(path, errno);
   temp.commit();
+  if (durability == Durability::deferred) return;
 
   // Make the rename itself durable. Best effort: some file systems refuse fsync on a
   // directory, and the file is already complete and in place.
@@ -176,8 +178,18 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
   }
 }
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  write_file_atomic(path, [&bytes](std::ostream& out) { out.write(bytes.data(), std::streamsize(bytes.size())); });
+void write_file_atomic(const std::string& path, const std::string& bytes, Durability durability) {
+  write_file_atomic(
+      path, [&bytes](std::ostream& out) { out.write(bytes.data(), std::streamsize(bytes.size())); }, durability);
+}
+
+void sync_file_system(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw output_error(path + ": cannot open to sync (" + std::strerror(errno) + ")");
+  const int result = ::syncfs(fd);
+  const int error_number = errno;
+  ::close(fd);
+  if (result != 0) throw output_error(path + ": cannot sync to disk (" + std::strerror(error_number) + ")");
 }
 
 }  // namespace xai

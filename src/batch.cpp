@@ -12,6 +12,9 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "xai/atomic_file.hpp"
 #include "xai/gallery.hpp"
 #include "xai/render.hpp"
@@ -54,6 +57,14 @@ std::string relative_to(const std::string& path, const std::string& base) {
   return fs::path(path).lexically_relative(base).generic_string();
 }
 
+// Decoding and writing threads run at a lower priority than the model's threads: the model's
+// parallel regions wait for their slowest thread, so a helper preempting one of them stalls all of
+// them, while a helper that waits costs nothing (the bounded queues keep it ahead when the model
+// pauses). Best effort: without the permission, threads keep the normal priority.
+void yield_to_the_model() {
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+}
+
 // One input on its way through the pipeline.
 struct WorkItem {
   size_t index = 0;
@@ -64,31 +75,34 @@ struct WorkItem {
   std::optional<Error> error;
 };
 
-// A bounded queue, so decoding runs ahead of the model but memory stays flat.
-class WorkQueue {
+// A bounded queue between pipeline stages, so a stage runs ahead of the next but memory stays flat.
+template <typename T>
+class BoundedQueue {
  public:
-  explicit WorkQueue(size_t capacity) : capacity_(capacity) {}
-  void push(WorkItem item) {
+  explicit BoundedQueue(size_t capacity) : capacity_(capacity) {}
+  void push(T item) {
     std::unique_lock<std::mutex> lock(mutex_);
     not_full_.wait(lock, [&] { return queue_.size() < capacity_ || closed_; });
     if (closed_) return;
     queue_.push_back(std::move(item));
     not_empty_.notify_one();
   }
-  std::optional<WorkItem> pop() {
+  std::optional<T> pop() {
     std::unique_lock<std::mutex> lock(mutex_);
     not_empty_.wait(lock, [&] { return !queue_.empty() || producers_done_ || closed_; });
     if (queue_.empty()) return std::nullopt;
-    WorkItem item = std::move(queue_.front());
+    T item = std::move(queue_.front());
     queue_.pop_front();
     not_full_.notify_one();
     return item;
   }
+  // No more pushes: pop() drains what is queued, then returns nothing.
   void producers_finished() {
     std::lock_guard<std::mutex> lock(mutex_);
     producers_done_ = true;
     not_empty_.notify_all();
   }
+  // Abandons what is queued and wakes every waiter.
   void close() {
     std::lock_guard<std::mutex> lock(mutex_);
     closed_ = true;
@@ -99,10 +113,17 @@ class WorkQueue {
 
  private:
   size_t capacity_;
-  std::deque<WorkItem> queue_;
+  std::deque<T> queue_;
   std::mutex mutex_;
   std::condition_variable not_full_, not_empty_;
   bool producers_done_ = false, closed_ = false;
+};
+
+// An input whose model work is over: explained (computed), failed (item.error) or already done
+// (no prepared image). The writer renders, writes and records these in input order.
+struct Finished {
+  WorkItem item;
+  std::optional<ComputedExplanation> computed;
 };
 
 std::string thumbnail_png(const Image& image) {
@@ -160,7 +181,7 @@ BatchSummary run_batch(Model& model, const std::vector<std::string>& inputs, con
 
   // Decoding and preprocessing on worker threads, in input order through a bounded queue.
   const int workers = options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
-  WorkQueue queue(static_cast<size_t>(std::max(2, options.batch_size * 2)));
+  BoundedQueue<WorkItem> queue(static_cast<size_t>(std::max(2, options.batch_size * 2)));
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   std::mutex order_mutex;
@@ -169,6 +190,7 @@ BatchSummary run_batch(Model& model, const std::vector<std::string>& inputs, con
   std::vector<std::thread> pool;
   for (int w = 0; w < workers; ++w)
     pool.emplace_back([&] {
+      yield_to_the_model();
       for (size_t i = next++; i < files.size() && !stop; i = next++) {
         WorkItem item;
         item.index = i;
@@ -209,28 +231,36 @@ BatchSummary run_batch(Model& model, const std::vector<std::string>& inputs, con
     queue.producers_finished();
   });
 
+  // Rendering, writing and recording run on one writer thread, in input order, while the model
+  // works on the next batch. Only the writer touches `summary` until it has been joined.
+  BoundedQueue<std::vector<Finished>> finished_queue(2);
+  std::atomic<bool> halted{false};  // fail-fast tripped: stop computing and writing
+
   auto report_progress = [&] {
     summary.progress.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     summary.progress.rate = summary.progress.seconds > 0 ? summary.explained / summary.progress.seconds : 0;
     if (options.on_progress) options.on_progress(summary.progress);
   };
 
-  auto record_failure = [&](const WorkItem& item, const Error& error) {
+  auto failure_records = [&](const WorkItem& item, const Error& error) {
+    std::vector<Record> records;
     for (const auto& method : item.pending_methods)
-      log.append({{"key", key_of(item.index, item.content_sha, method)}, {"input", files[item.index].relative},
-                  {"path", files[item.index].path}, {"sha256", item.content_sha}, {"method", method},
-                  {"status", "error"}, {"exit_code", static_cast<int>(error.code())}, {"error", error.what()}});
+      records.push_back({{"key", key_of(item.index, item.content_sha, method)}, {"input", files[item.index].relative},
+                         {"path", files[item.index].path}, {"sha256", item.content_sha}, {"method", method},
+                         {"status", "error"}, {"exit_code", static_cast<int>(error.code())}, {"error", error.what()}});
     summary.progress.failed += 1;
     if (summary.first_error.empty()) {
       summary.first_error = error.what();
-      if (options.fail_fast) summary.code = error.code();
+      if (options.fail_fast) {
+        summary.code = error.code();
+        halted = true;
+      }
     }
+    return records;
   };
 
-  auto record_success = [&](const WorkItem& item, const ExplainOutcome& outcome) {
-    const Destination& d = destinations[item.index];
-    const std::string thumb = (fs::path(d.dir) / (d.stem + ".thumb.png")).string();
-    write_file_atomic(thumb, item.thumbnail_png);
+  auto success_records = [&](const WorkItem& item, const ExplainOutcome& outcome, const std::string& thumb) {
+    std::vector<Record> records;
     const json& report = outcome.report;
     for (const auto& method : item.pending_methods) {
       json first;  // the method's first explanation (the predicted class unless a target was given)
@@ -241,88 +271,154 @@ BatchSummary run_batch(Model& model, const std::vector<std::string>& inputs, con
         }
       json files_json = {{"report", relative_to(outcome.report_path, options.output_dir)},
                          {"thumbnail", relative_to(thumb, options.output_dir)}};
+      const Destination& d = destinations[item.index];
       for (const auto& [name, file] : first["files"].items())
         files_json[name] = relative_to((fs::path(d.dir) / file.get<std::string>()).string(), options.output_dir);
       json probabilities = json::object();
       for (const auto& c : report["prediction"]["classes"]) probabilities[c["label"].get<std::string>()] = c["probability"];
-      log.append({{"key", key_of(item.index, item.content_sha, method)},
-                  {"input", files[item.index].relative},
-                  {"path", files[item.index].path},
-                  {"sha256", item.content_sha},
-                  {"method", method},
-                  {"status", "ok"},
-                  {"label", report["prediction"]["label"]},
-                  {"index", report["prediction"]["index"]},
-                  {"probability", report["prediction"]["probability"]},
-                  {"probabilities", probabilities},
-                  {"target", first.value("target", json(nullptr))},
-                  {"layer", first.value("layer", json(nullptr))},
-                  {"stats", first.value("stats", json(nullptr))},
-                  {"files", files_json}});
+      records.push_back({{"key", key_of(item.index, item.content_sha, method)},
+                         {"input", files[item.index].relative},
+                         {"path", files[item.index].path},
+                         {"sha256", item.content_sha},
+                         {"method", method},
+                         {"status", "ok"},
+                         {"label", report["prediction"]["label"]},
+                         {"index", report["prediction"]["index"]},
+                         {"probability", report["prediction"]["probability"]},
+                         {"probabilities", probabilities},
+                         {"target", first.value("target", json(nullptr))},
+                         {"layer", first.value("layer", json(nullptr))},
+                         {"stats", first.value("stats", json(nullptr))},
+                         {"files", files_json}});
     }
     summary.explained += 1;
+    return records;
   };
 
-  // Explains a batch; if it fails as a whole, retries image by image so one bad input cannot
-  // take the others down with it.
+  // Output files go to disk with one file-system sync per group, and only then are their results
+  // journaled: a journal line always refers to complete, durable files.
+  auto write_groups = [&] {
+    while (auto group = finished_queue.pop()) {
+      std::vector<Record> records;
+      bool wrote = false;
+      for (Finished& f : *group) {
+        if (halted) break;
+        const WorkItem& item = f.item;
+        std::vector<Record> lines;
+        if (item.error) {
+          lines = failure_records(item, *item.error);
+        } else if (!f.computed) {
+          summary.progress.skipped += 1;
+        } else {
+          try {
+            const Destination& d = destinations[item.index];
+            ExplainOutcome outcome =
+                write_explanation(*item.prepared, *f.computed, d, options.explain, Durability::deferred);
+            const std::string thumb = (fs::path(d.dir) / (d.stem + ".thumb.png")).string();
+            write_file_atomic(thumb, item.thumbnail_png, Durability::deferred);
+            wrote = true;
+            lines = success_records(item, outcome, thumb);
+          } catch (const Error& e) {
+            lines = failure_records(item, e);
+          } catch (const std::exception& e) {
+            lines = failure_records(item, Error(ExitCode::internal, files[item.index].path + ": " + first_line(e.what())));
+          }
+        }
+        summary.progress.finished += 1;
+        for (auto& line : lines) records.push_back(std::move(line));
+      }
+      if (wrote) sync_file_system(options.output_dir);
+      log.append(records);
+      report_progress();
+    }
+  };
+  std::exception_ptr writer_error;  // the journal or a sync failed: the run cannot go on
+  std::thread writer([&] {
+    yield_to_the_model();
+    try {
+      write_groups();
+    } catch (...) {
+      writer_error = std::current_exception();
+      halted = true;
+      finished_queue.close();
+    }
+  });
+
+  // Computes a batch; if it fails as a whole, retries image by image so one bad input cannot take
+  // the others down with it.
   auto explain_items = [&](std::vector<WorkItem>& batch) {
     if (batch.empty()) return;
-    const std::vector<std::string> all_methods = options.explain.methods;
-    auto run = [&](std::vector<WorkItem*> items) {
+    auto compute = [&](const std::vector<WorkItem*>& items) {
       std::vector<PreparedImage> prepared;
-      std::vector<Destination> where;
-      for (auto* item : items) {
-        prepared.push_back(*item->prepared);
-        where.push_back(destinations[item->index]);
-      }
-      return explain_batch(model, prepared, where, options.explain);
+      for (auto* item : items) prepared.push_back(*item->prepared);
+      return compute_explanations(model, prepared, options.explain);
     };
+    std::vector<Finished> group;
     std::vector<WorkItem*> all;
     for (auto& item : batch) all.push_back(&item);
     try {
-      const auto outcomes = run(all);
-      for (size_t i = 0; i < batch.size(); ++i) record_success(batch[i], outcomes[i]);
+      std::vector<ComputedExplanation> computed = compute(all);
+      for (size_t i = 0; i < batch.size(); ++i) group.push_back({std::move(batch[i]), std::move(computed[i])});
     } catch (const std::exception&) {
       for (auto& item : batch) {
         try {
-          record_success(item, run({&item}).front());
+          ComputedExplanation computed = std::move(compute({&item}).front());
+          group.push_back({std::move(item), std::move(computed)});
         } catch (const Error& e) {
-          record_failure(item, e);
+          item.error = e;
+          group.push_back({std::move(item), std::nullopt});
+          if (options.fail_fast) break;
         } catch (const std::exception& e) {
-          record_failure(item, Error(ExitCode::internal, files[item.index].path + ": " + first_line(e.what())));
+          item.error = Error(ExitCode::internal, files[item.index].path + ": " + first_line(e.what()));
+          group.push_back({std::move(item), std::nullopt});
+          if (options.fail_fast) break;
         }
-        if (options.fail_fast && summary.code != ExitCode::ok) break;
       }
     }
-    summary.progress.finished += batch.size();
-    report_progress();
+    finished_queue.push(std::move(group));
     batch.clear();
   };
 
+  // Stops and joins every thread, also when the model thread leaves with an exception.
+  bool shut_down = false;
+  auto shutdown = [&] {
+    if (shut_down) return;
+    shut_down = true;
+    finished_queue.producers_finished();
+    writer.join();
+    {
+      std::lock_guard<std::mutex> lock(order_mutex);  // no decoder misses the wake-up
+      stop = true;
+    }
+    order_cv.notify_all();
+    queue.close();
+    closer.join();
+  };
+  struct ShutdownGuard {
+    std::function<void()> run;
+    ~ShutdownGuard() { run(); }
+  } guard{shutdown};
+
   std::vector<WorkItem> batch;
-  while (auto item = queue.pop()) {
-    if (item->error) {
-      record_failure(*item, *item->error);
-      summary.progress.finished += 1;
-      report_progress();
-    } else if (!item->prepared) {
-      summary.progress.skipped += 1;
-      summary.progress.finished += 1;
-      report_progress();
+  while (!halted) {
+    auto item = queue.pop();
+    if (!item) break;
+    if (item->error || !item->prepared) {
+      std::vector<Finished> single;
+      single.push_back({std::move(*item), std::nullopt});
+      finished_queue.push(std::move(single));
     } else {
       batch.push_back(std::move(*item));
       if (static_cast<int>(batch.size()) >= options.batch_size) explain_items(batch);
     }
-    if (options.fail_fast && summary.code != ExitCode::ok) break;
   }
-  if (!(options.fail_fast && summary.code != ExitCode::ok)) explain_items(batch);
-  stop = true;
-  order_cv.notify_all();
-  queue.close();
-  closer.join();
+  if (!halted) explain_items(batch);
+  shutdown();
+  if (writer_error) std::rethrow_exception(writer_error);
 
-  write_summary_csv(options.output_dir, log.records());
-  write_gallery_html(options.output_dir, log.records());
+  const std::vector<Record> records = read_results((fs::path(options.output_dir) / "results.jsonl").string());
+  write_summary_csv(options.output_dir, records);
+  write_gallery_html(options.output_dir, records);
   if (summary.code == ExitCode::ok && summary.progress.failed > 0) summary.code = ExitCode::partial;
   report_progress();
   return summary;

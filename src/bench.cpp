@@ -16,6 +16,11 @@
 namespace xai {
 namespace {
 
+double median(std::vector<double> values) {
+  std::nth_element(values.begin(), values.begin() + values.size() / 2, values.end());
+  return values[values.size() / 2];
+}
+
 double median_ms(int warmup, int repeats, const std::function<void()>& work) {
   for (int i = 0; i < warmup; ++i) work();
   std::vector<double> times;
@@ -24,8 +29,7 @@ double median_ms(int warmup, int repeats, const std::function<void()>& work) {
     work();
     times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
+  return median(times);
 }
 
 // A smooth random image, so activations look like those of a real input.
@@ -80,7 +84,8 @@ BenchResult bench_cam(Model& model, const BenchOptions& options) {
   return result;
 }
 
-BatchBenchResult bench_batch(Model& model, const ExplainOptions& explain, int images, int batch_size) {
+BatchBenchResult bench_batch(Model& model, const ExplainOptions& explain, int images, int batch_size, int rounds) {
+  if (rounds < 1) throw usage_error("bench: rounds must be at least 1");
   namespace fs = std::filesystem;
   BatchBenchResult result;
   result.images = images;
@@ -107,21 +112,29 @@ BatchBenchResult bench_batch(Model& model, const ExplainOptions& explain, int im
       model.predict(std::vector<InputBlob>(blobs.begin() + first, blobs.begin() + std::min(images, first + batch_size)));
   };
   raw_pass();  // warm-up (the executor optimises during the first runs)
-  auto t = std::chrono::steady_clock::now();
-  raw_pass();
-  result.raw_images_per_second = images / std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-
   BatchOptions options;
   options.explain = explain;
   options.batch_size = batch_size;
   options.output_dir = (dir / "warm").string();
   run_batch(model, {(dir / "in").string()}, options);  // warm-up, including the capture clone
-  options.output_dir = (dir / "out").string();
-  t = std::chrono::steady_clock::now();
-  run_batch(model, {(dir / "in").string()}, options);
-  result.batch_images_per_second =
-      images / std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-  result.ratio = result.batch_images_per_second / result.raw_images_per_second;
+
+  std::vector<double> raw_rates, batch_rates, ratios;
+  for (int round = 0; round < rounds; ++round) {
+    auto t = std::chrono::steady_clock::now();
+    raw_pass();
+    raw_rates.push_back(images / std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+    options.output_dir = (dir / ("out" + std::to_string(round))).string();
+    t = std::chrono::steady_clock::now();
+    run_batch(model, {(dir / "in").string()}, options);
+    batch_rates.push_back(images / std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+    ratios.push_back(batch_rates.back() / raw_rates.back());
+  }
+  result.rounds = rounds;
+  result.raw_images_per_second = median(raw_rates);
+  result.batch_images_per_second = median(batch_rates);
+  result.ratio = median(ratios);
+  result.min_ratio = *std::min_element(ratios.begin(), ratios.end());
+  result.max_ratio = *std::max_element(ratios.begin(), ratios.end());
   std::error_code ec;
   fs::remove_all(dir, ec);
   return result;

@@ -29,15 +29,12 @@ struct PendingFile {
   std::string bytes;
 };
 
-// What the methods contribute to one image's outputs.
+// What rendering produces for one image: files to write and the report's explanation entries.
 struct Outputs {
   std::vector<PendingFile> files;
   json explanations = json::array();
   json warnings = json::array();
-  json timings = json::object();
-  json layers = json::array();  // as resolved by the CAM methods
-  json grids = json::array();   // layer-by-layer grid images
-  std::optional<Prediction> prediction;
+  json grids = json::array();  // layer-by-layer grid images
 };
 
 std::string npy_of(const cv::Mat& map) {
@@ -50,13 +47,9 @@ json target_json(int index, const std::string& label, const Prediction& predicti
   return {{"index", index}, {"label", label}, {"probability", prediction.probabilities.at(index)}};
 }
 
-void add_cam(Model& model, const Image& image, const cv::Mat& display, const CamExplanation& result,
-             const std::string& method, const std::vector<std::string>& layers, const ExplainOptions& options,
-             const std::string& stem, Outputs& out) {
-  out.layers = layers;
-  if (!out.prediction) out.prediction = result.prediction;
-  const std::vector<std::string>& labels = model.labels();
-
+void render_cam(const Image& image, const cv::Mat& display, const CamExplanation& result, const std::string& method,
+                const std::vector<std::string>& layers, const std::vector<std::string>& labels,
+                const ExplainOptions& options, const std::string& stem, Outputs& out) {
   for (const auto& target : result.targets) {
     const std::string& label = labels.at(target.class_index);
     std::vector<cv::Mat> layer_tiles;
@@ -98,18 +91,9 @@ void add_cam(Model& model, const Image& image, const cv::Mat& display, const Cam
   }
 }
 
-void add_lime(Model& model, const Image& image, const cv::Mat& display, const ExplainOptions& options,
-              const std::string& stem, Outputs& out) {
-  auto t = Clock::now();
-  LimeOptions lime = options.lime;
-  lime.target = options.cam.target;
-  const LimeExplanation result = explain_lime(model, image, lime);
-  out.timings["lime"] = ms_since(t);
-  out.timings["lime_model"] = result.model_ms;
-  if (!out.prediction) out.prediction = result.prediction;
-  for (const auto& w : result.warnings) out.warnings.push_back(w);
-  const std::vector<std::string>& labels = model.labels();
-
+void render_lime(const cv::Mat& display, const LimeExplanation& result, const ComputedExplanation& computed,
+                 const std::string& stem, Outputs& out) {
+  const std::vector<std::string>& labels = computed.labels;
   // Segments at the original resolution, for the overlays and the label map.
   const cv::Mat full_segments = segments_at_size(result.segments, display.size());
   cv::Mat label_png;
@@ -117,16 +101,6 @@ void add_lime(Model& model, const Image& image, const cv::Mat& display, const Ex
   const std::string segments_file = stem + ".lime-segments.png";
   out.files.push_back({segments_file, encode_png(label_png, segments_file)});
 
-  json parameters = {{"samples", lime.samples},
-                     {"segments_requested", lime.regions_path.empty() ? json(lime.superpixels.segments) : json(nullptr)},
-                     {"regions", lime.regions_path.empty() ? json(nullptr) : json(lime.regions_path)},
-                     {"superpixels", lime.regions_path.empty() ? to_string(lime.superpixels.algorithm) : "regions"},
-                     {"compactness", lime.superpixels.compactness.value_or(default_compactness(model.card().channel_count()))},
-                     {"hide", to_string(lime.hide)},
-                     {"kernel_width", lime.kernel_width},
-                     {"ridge_alpha", lime.ridge_alpha},
-                     {"seed", lime.seed},
-                     {"batch_size", lime.batch_size}};
   for (const auto& c : result.classes) {
     const std::string& label = labels.at(c.class_index);
     std::string base = stem + ".lime";
@@ -147,7 +121,7 @@ void add_lime(Model& model, const Image& image, const cv::Mat& display, const Ex
                   {"local_prediction", c.local_prediction},
                   {"model_probability", c.model_probability},
                   {"weights", c.weights},
-                  {"parameters", parameters},
+                  {"parameters", computed.lime_parameters},
                   {"stats", map_stats_json(compute_map_stats(weight_map))},
                   {"files", {{"overlay", base + ".png"}, {"top", top + ".png"}, {"map", base + ".npy"},
                              {"segments", segments_file}}}};
@@ -190,90 +164,132 @@ PreparedImage prepare_image(const std::string& path, const ModelCard& card, cons
   return prepared;
 }
 
-std::vector<ExplainOutcome> explain_batch(Model& model, const std::vector<PreparedImage>& images,
-                                          const std::vector<Destination>& destinations, const ExplainOptions& options) {
+std::vector<ComputedExplanation> compute_explanations(Model& model, const std::vector<PreparedImage>& images,
+                                                      const ExplainOptions& options) {
   const std::vector<std::string> cams = cam_method_names();
   for (const auto& method : options.methods)
     if (method != "lime" && std::find(cams.begin(), cams.end(), method) == cams.end())
       throw usage_error("unknown method '" + method + "'");
-  const std::vector<std::string>& labels = model.labels();
   const size_t n = images.size();
-  std::vector<Outputs> outs(n);
-  std::vector<cv::Mat> displays(n);
+  std::vector<ComputedExplanation> computed(n);
   std::vector<InputBlob> blobs;
+  const json model_section = model_json(model);
   for (size_t i = 0; i < n; ++i) {
-    displays[i] = to_display_bgr(images[i].image);
+    ComputedExplanation& c = computed[i];
+    c.labels = model.labels();
+    c.model = model_section;
+    c.preprocessing = preprocessing_json(images[i].image, model.card());
+    c.warnings = model.warnings();
+    for (const auto& w : images[i].image.warnings) c.warnings.push_back(w);
+    c.timings["load_image"] = images[i].load_ms;
+    c.timings["preprocess"] = images[i].preprocess_ms;
     blobs.push_back(images[i].blob);
-    outs[i].timings["load_image"] = images[i].load_ms;
-    outs[i].timings["preprocess"] = images[i].preprocess_ms;
-    for (const auto& w : model.warnings()) outs[i].warnings.push_back(w);
-    for (const auto& w : images[i].image.warnings) outs[i].warnings.push_back(w);
   }
 
   for (const auto& method : options.methods) {
     if (method == "lime") {
-      for (size_t i = 0; i < n; ++i) add_lime(model, images[i].image, displays[i], options, destinations[i].stem, outs[i]);
+      LimeOptions lime = options.lime;
+      lime.target = options.cam.target;
+      const json parameters = {
+          {"samples", lime.samples},
+          {"segments_requested", lime.regions_path.empty() ? json(lime.superpixels.segments) : json(nullptr)},
+          {"regions", lime.regions_path.empty() ? json(nullptr) : json(lime.regions_path)},
+          {"superpixels", lime.regions_path.empty() ? to_string(lime.superpixels.algorithm) : "regions"},
+          {"compactness", lime.superpixels.compactness.value_or(default_compactness(model.card().channel_count()))},
+          {"hide", to_string(lime.hide)},
+          {"kernel_width", lime.kernel_width},
+          {"ridge_alpha", lime.ridge_alpha},
+          {"seed", lime.seed},
+          {"batch_size", lime.batch_size}};
+      for (size_t i = 0; i < n; ++i) {
+        const auto t = Clock::now();
+        LimeExplanation result = explain_lime(model, images[i].image, lime);
+        computed[i].timings["lime"] = ms_since(t);
+        computed[i].timings["lime_model"] = result.model_ms;
+        for (const auto& w : result.warnings) computed[i].warnings.push_back(w);
+        computed[i].lime_parameters = parameters;
+        computed[i].methods.push_back({method, std::nullopt, std::move(result)});
+      }
       continue;
     }
     CamRequest request = options.cam;
     request.method = method;
     if (request.layers.empty()) request.layers = {model.default_layer()};
     const auto t = Clock::now();
-    const std::vector<CamExplanation> results = explain_cam(model, blobs, request);
+    std::vector<CamExplanation> results = explain_cam(model, blobs, request);
     const double per_image_ms = ms_since(t) / static_cast<double>(n);
     for (size_t i = 0; i < n; ++i) {
-      outs[i].timings[method] = per_image_ms;
-      add_cam(model, images[i].image, displays[i], results[i], method, request.layers, options, destinations[i].stem,
-              outs[i]);
+      computed[i].timings[method] = per_image_ms;
+      computed[i].layers = request.layers;
+      computed[i].methods.push_back({method, std::move(results[i]), std::nullopt});
     }
+  }
+  return computed;
+}
+
+ExplainOutcome write_explanation(const PreparedImage& prepared, const ComputedExplanation& computed,
+                                 const Destination& destination, const ExplainOptions& options, Durability durability) {
+  const Image& image = prepared.image;
+  const cv::Mat display = to_display_bgr(image);
+  const std::string& stem = destination.stem;
+  Outputs out;
+  for (const auto& w : computed.warnings) out.warnings.push_back(w);
+  json timings = computed.timings;
+  std::optional<Prediction> prediction;
+  for (const auto& m : computed.methods) {
+    const auto t = Clock::now();
+    if (m.cam) {
+      render_cam(image, display, *m.cam, m.name, computed.layers, computed.labels, options, stem, out);
+      if (!prediction) prediction = m.cam->prediction;
+    } else {
+      render_lime(display, *m.lime, computed, stem, out);
+      if (!prediction) prediction = m.lime->prediction;
+    }
+    timings["render"] = timings.value("render", 0.0) + ms_since(t);
   }
 
-  std::vector<ExplainOutcome> outcomes(n);
-  for (size_t i = 0; i < n; ++i) {
-    Outputs& out = outs[i];
-    const Image& image = images[i].image;
-    json report = {{"schema_version", kReportSchemaVersion},
-                   {"xai_version", xai_version()},
-                   {"input", image_json(image)},
-                   {"model", model_json(model)},
-                   {"preprocessing", preprocessing_json(image, model.card())},
-                   {"prediction", prediction_json(*out.prediction, labels)},
-                   {"method", options.methods.size() == 1 ? options.methods.front() : std::string("multiple")},
-                   {"methods", options.methods},
-                   {"layers", out.layers},
-                   {"explanations", out.explanations},
-                   {"layer_grids", out.grids},
-                   {"warnings", out.warnings}};
-    const std::string& dir = destinations[i].dir;
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec || !fs::is_directory(dir))
-      throw output_error(dir + ": cannot create output directory (" + (ec ? ec.message() : "not a directory") + ")");
-    ExplainOutcome& outcome = outcomes[i];
-    const auto t = Clock::now();
-    for (const auto& file : out.files) {
-      const std::string path = (fs::path(dir) / file.name).string();
-      write_file_atomic(path, file.bytes);
-      outcome.files.push_back(path);
-    }
-    out.timings["write"] = ms_since(t);
-    double total = 0;
-    for (const auto& [name, ms] : out.timings.items())
-      if (name != "lime_model") total += ms.get<double>();  // lime_model is part of lime
-    out.timings["total"] = total;
-    report["timings_ms"] = out.timings;
-    outcome.report_path = (fs::path(dir) / (destinations[i].stem + ".json")).string();
-    write_file_atomic(outcome.report_path, report.dump(2) + "\n");
-    outcome.files.push_back(outcome.report_path);
-    outcome.report = std::move(report);
+  json report = {{"schema_version", kReportSchemaVersion},
+                 {"xai_version", xai_version()},
+                 {"input", image_json(image)},
+                 {"model", computed.model},
+                 {"preprocessing", computed.preprocessing},
+                 {"prediction", prediction_json(*prediction, computed.labels)},
+                 {"method", options.methods.size() == 1 ? options.methods.front() : std::string("multiple")},
+                 {"methods", options.methods},
+                 {"layers", computed.layers},
+                 {"explanations", out.explanations},
+                 {"layer_grids", out.grids},
+                 {"warnings", out.warnings}};
+  const std::string& dir = destination.dir;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir))
+    throw output_error(dir + ": cannot create output directory (" + (ec ? ec.message() : "not a directory") + ")");
+  ExplainOutcome outcome;
+  const auto t = Clock::now();
+  for (const auto& file : out.files) {
+    const std::string path = (fs::path(dir) / file.name).string();
+    write_file_atomic(path, file.bytes, durability);
+    outcome.files.push_back(path);
   }
-  return outcomes;
+  timings["write"] = ms_since(t);
+  double total = 0;
+  for (const auto& [name, ms] : timings.items())
+    if (name != "lime_model") total += ms.get<double>();  // lime_model is part of lime
+  timings["total"] = total;
+  report["timings_ms"] = timings;
+  outcome.report_path = (fs::path(dir) / (stem + ".json")).string();
+  write_file_atomic(outcome.report_path, report.dump(2) + "\n", durability);
+  outcome.files.push_back(outcome.report_path);
+  outcome.report = std::move(report);
+  return outcome;
 }
 
 ExplainOutcome explain_image(Model& model, const std::string& image_path, const ExplainOptions& options) {
   const PreparedImage prepared = prepare_image(image_path, model.card(), options.limits);
   const Destination destination{output_dir_for(image_path, options.output_dir), fs::path(image_path).stem().string()};
-  return std::move(explain_batch(model, {prepared}, {destination}, options).front());
+  const ComputedExplanation computed = std::move(compute_explanations(model, {prepared}, options).front());
+  return write_explanation(prepared, computed, destination, options);
 }
 
 }  // namespace xai

@@ -32,17 +32,16 @@ ResultsLog::ResultsLog(const std::string& path) : path_(path) {
     std::string line;
     while (std::getline(in, line)) lines_on_disk += line.empty() ? 0 : 1;
   }
+  std::string kept;
+  size_t kept_lines = 0;
   for (Record& record : read_results(path)) {
     const std::string key = record["key"].get<std::string>();
     if (record.value("status", "") != "ok" || done_.count(key)) continue;
     done_.insert(key);
-    records_.push_back(std::move(record));
+    kept += record.dump() + "\n";
+    ++kept_lines;
   }
-  if (records_.size() != lines_on_disk) {
-    std::string text;
-    for (const auto& record : records_) text += record.dump() + "\n";
-    write_file_atomic(path, text);
-  }
+  if (kept_lines != lines_on_disk) write_file_atomic(path, kept);
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) throw output_error(path + ": cannot open for appending (" + std::strerror(errno) + ")");
 }
@@ -51,21 +50,21 @@ ResultsLog::~ResultsLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void ResultsLog::append(const Record& record) {
-  // One write() of the whole line: O_APPEND keeps lines whole even with other writers.
-  const std::string line = record.dump() + "\n";
+void ResultsLog::append(const std::vector<Record>& records) {
+  if (records.empty()) return;
+  std::string lines;
+  for (const auto& record : records) lines += record.dump() + "\n";
+  // One write() of whole lines: O_APPEND keeps them whole even with other writers.
   size_t written = 0;
-  while (written < line.size()) {
-    const ssize_t n = ::write(fd_, line.data() + written, line.size() - written);
+  while (written < lines.size()) {
+    const ssize_t n = ::write(fd_, lines.data() + written, lines.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw output_error(path_ + ": cannot append result (" + std::strerror(errno) + ")");
+      throw output_error(path_ + ": cannot append results (" + std::strerror(errno) + ")");
     }
     written += static_cast<size_t>(n);
   }
-  ::fdatasync(fd_);
-  if (record.value("status", "") == "ok") done_.insert(record["key"].get<std::string>());
-  records_.push_back(record);
+  if (::fdatasync(fd_) != 0) throw output_error(path_ + ": cannot sync results (" + std::strerror(errno) + ")");
 }
 
 }  // namespace xai

@@ -45,12 +45,15 @@ struct BatchBenchResult {
   int batch_size = 0;
   double raw_images_per_second = 0;    // batched no-grad inference on preprocessed images in memory
   double batch_images_per_second = 0;  // `xai batch` end to end: decode, explain, render, write, journal
-  double ratio = 0;                    // batch ÷ raw
+  double ratio = 0;                    // batch ÷ raw, median over rounds
+  int rounds = 0;
+  double min_ratio = 0, max_ratio = 0;  // the spread over rounds
 };
 
 // Runs the batch runner on `images` synthetic PNGs at the model's input size (in a temporary folder,
-// removed afterwards) and compares its throughput with raw batched inference.
-BatchBenchResult bench_batch(Model& model, const ExplainOptions& explain, int images, int batch_size);
+// removed afterwards) and compares its throughput with raw batched inference. Raw and batch runs
+// alternate for `rounds` rounds, so a slow spell of the machine hits both; medians are reported.
+BatchBenchResult bench_batch(Model& model, const ExplainOptions& explain, int images, int batch_size, int rounds);
 
 // LIME's cost over its unavoidable part: `samples` forward passes at the same batch size.
 LimeBenchResult bench_lime(Model& model, const LimeOptions& lime, int warmup, int repeats);

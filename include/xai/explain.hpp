@@ -2,9 +2,11 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "xai/atomic_file.hpp"
 #include "xai/cam.hpp"
 #include "xai/image.hpp"
 #include "xai/lime.hpp"
@@ -47,11 +49,37 @@ struct Destination {
   std::string stem;
 };
 
-// Explains prepared images with every requested method (CAM methods in one forward and backward
-// for the whole batch) and writes each image's outputs. Throws on the first failure; callers that
-// need per-image errors retry images one by one.
-std::vector<ExplainOutcome> explain_batch(Model& model, const std::vector<PreparedImage>& images,
-                                          const std::vector<Destination>& destinations, const ExplainOptions& options);
+// What the model produced for one image, for every requested method, before anything is rendered
+// or written. Rendering and writing need nothing else from the model, so a batch run does them on
+// another thread while the model works on the next batch.
+struct ComputedExplanation {
+  struct Method {
+    std::string name;
+    std::optional<CamExplanation> cam;    // CAM methods
+    std::optional<LimeExplanation> lime;  // "lime"
+  };
+  std::vector<Method> methods;                // in request order
+  std::vector<std::string> layers;            // as resolved for the CAM methods
+  std::vector<std::string> labels;
+  nlohmann::ordered_json model;               // the report's "model" section
+  nlohmann::ordered_json preprocessing;       // the report's "preprocessing" section
+  nlohmann::ordered_json lime_parameters;     // as reported with each LIME explanation
+  std::vector<std::string> warnings;          // the model's, the image's and the methods'
+  nlohmann::ordered_json timings = nlohmann::ordered_json::object();
+};
+
+// Runs every requested method on prepared images: CAM methods in one forward and backward for the
+// whole batch, LIME image by image. Throws on the first failure; callers that need per-image
+// errors retry images one by one.
+std::vector<ComputedExplanation> compute_explanations(Model& model, const std::vector<PreparedImage>& images,
+                                                      const ExplainOptions& options);
+
+// Renders one image's explanations (overlays at the original resolution, maps, grids) and writes
+// them with the JSON report into DIR/STEM.*: nothing is written until everything is rendered, each
+// file is written atomically, the report last. Needs no model; safe to call from another thread.
+ExplainOutcome write_explanation(const PreparedImage& image, const ComputedExplanation& computed,
+                                 const Destination& destination, const ExplainOptions& options,
+                                 Durability durability = Durability::immediate);
 
 // Loads, preprocesses, explains with every requested method and writes STEM.METHOD[.LABEL].png/.npy
 // (LIME adds STEM.lime-top[.LABEL].png and STEM.lime-segments.png) and STEM.json into the output

@@ -1,5 +1,5 @@
 // results.jsonl: one JSON line per image × method. It is the resume journal of a batch run: a
-// line is appended (and synced) only after every output file of that result is in place, so a
+// line is appended (and synced) only after every output file of that result is on disk, so a
 // run killed at any moment loses at most the work in flight, and a rerun redoes exactly that.
 #pragma once
 
@@ -21,17 +21,17 @@ class ResultsLog {
   ResultsLog& operator=(const ResultsLog&) = delete;
   ~ResultsLog();
 
+  // Read-only after construction, so decoding threads may ask while results are appended: keys
+  // are unique within a run (input path + content hash + method + parameters).
   bool done(const std::string& key) const { return done_.count(key) > 0; }
-  size_t size() const { return records_.size(); }
-  const std::vector<Record>& records() const { return records_; }
 
-  // Appends one line and syncs it to disk. Throws output_error.
-  void append(const Record& record);
+  // Appends the lines with one write() and syncs them to disk once. Throws output_error.
+  // Records are not kept in memory: a run of any length holds only the keys it started with.
+  void append(const std::vector<Record>& records);
 
  private:
   std::string path_;
   int fd_ = -1;
-  std::vector<Record> records_;
   std::set<std::string> done_;
 };
 

@@ -9,6 +9,7 @@
 #include "cli/explain_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/batch.hpp"
+#include "validators.hpp"
 
 namespace xai::cli {
 namespace {
@@ -107,8 +108,8 @@ Command add_batch(CLI::App& app) {
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->add_option("--shard", flags->shard, "I/N: this job's part of the inputs (0-based), e.g. $SLURM_ARRAY_TASK_ID/N");
-  sub->add_option("--batch-size", flags->batch_size, "Images per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--workers", flags->workers, "Decoding threads (default: one per core)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--batch-size", flags->batch_size, "Images per forward pass")->check(kPositive)->capture_default_str();
+  sub->add_option("--workers", flags->workers, "Decoding threads (default: one per core)")->check(kNonNegative);
   sub->add_flag("--fail-fast", flags->fail_fast, "Stop at the first failed input");
   sub->add_flag("--quiet", flags->quiet, "No progress output");
   sub->add_option("inputs", flags->inputs, "Folders (recursive), files, or @LIST files of paths")->required();

@@ -8,6 +8,7 @@
 #include "cli/model_flags.hpp"
 #include "xai/bench.hpp"
 #include "xai/error.hpp"
+#include "validators.hpp"
 
 namespace xai::cli {
 namespace {
@@ -23,6 +24,7 @@ struct BenchFlags {
   bool skip_full_backward = false;
   LimeOptions lime;
   int pipeline_images = 0;
+  int rounds = 5;
   int probe_batch = 32;
 };
 
@@ -32,7 +34,7 @@ int run_batch_bench(const BenchFlags& flags, Model& model) {
   explain.cam.layers = flags.layers;
   explain.lime = flags.lime;
   const int batch = flags.batch_size > 1 ? flags.batch_size : 8;
-  const BatchBenchResult r = bench_batch(model, explain, flags.pipeline_images, batch);
+  const BatchBenchResult r = bench_batch(model, explain, flags.pipeline_images, batch, flags.rounds);
   if (flags.json) {
     std::cout << nlohmann::ordered_json{{"model", model.path()},
                                         {"method", flags.method},
@@ -40,7 +42,10 @@ int run_batch_bench(const BenchFlags& flags, Model& model) {
                                         {"batch_size", r.batch_size},
                                         {"raw_images_per_second", r.raw_images_per_second},
                                         {"batch_images_per_second", r.batch_images_per_second},
-                                        {"ratio", r.ratio}}
+                                        {"ratio", r.ratio},
+                                        {"rounds", r.rounds},
+                                        {"min_ratio", r.min_ratio},
+                                        {"max_ratio", r.max_ratio}}
                      .dump(2)
               << "\n";
     return 0;
@@ -49,7 +54,8 @@ int run_batch_bench(const BenchFlags& flags, Model& model) {
             << flags.method << " on " << r.images << " images, batch " << r.batch_size << "\n"
             << "raw        " << r.raw_images_per_second << " images/s (batched no-grad inference)\n"
             << "batch      " << r.batch_images_per_second << " images/s (decode, explain, render, write)\n"
-            << "ratio      " << r.ratio << " (batch / raw)\n";
+            << "ratio      " << r.ratio << " (batch / raw; median of " << r.rounds << " rounds, range " << r.min_ratio
+            << "-" << r.max_ratio << ")\n";
   return 0;
 }
 
@@ -128,14 +134,17 @@ Command add_bench(CLI::App& app) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->add_option("--samples", flags->lime.samples, "LIME: samples")->capture_default_str();
   sub->add_option("--segments", flags->lime.superpixels.segments, "LIME: superpixels")->capture_default_str();
-  sub->add_option("--batch-size", flags->batch_size, "Images per pass (LIME: default 64)")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--warmup", flags->warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
-  sub->add_option("--repeats", flags->repeats, "Timed runs (median reported)")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--batch-size", flags->batch_size, "Images per pass (LIME: default 64)")->check(kPositive)->capture_default_str();
+  sub->add_option("--warmup", flags->warmup, "Untimed runs first")->check(kNonNegative)->capture_default_str();
+  sub->add_option("--repeats", flags->repeats, "Timed runs (median reported)")->check(kPositive)->capture_default_str();
   sub->add_option("--probe-batch", flags->probe_batch, "Score-CAM/Ablation-CAM: probe images per forward pass")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
   sub->add_option("--pipeline", flags->pipeline_images,
-                  "Time `xai batch` on N synthetic images against raw batched inference")->check(CLI::NonNegativeNumber);
+                  "Time `xai batch` on N synthetic images against raw batched inference")->check(kNonNegative);
+  sub->add_option("--rounds", flags->rounds, "Pipeline: alternating raw and batch rounds (medians reported)")
+      ->check(kPositive)
+      ->capture_default_str();
   sub->add_flag("--no-full-backward", flags->skip_full_backward, "Skip timing the full-backward comparison");
   sub->add_flag("--json", flags->json, "Print forward_ms, explain_ms, ratio as JSON");
   return {sub, [flags] { return run_bench(*flags); }};

@@ -7,6 +7,7 @@
 #include "cli/model_flags.hpp"
 #include "xai/atomic_file.hpp"
 #include "xai/evaluate.hpp"
+#include "validators.hpp"
 
 namespace xai::cli {
 namespace {
@@ -61,7 +62,7 @@ Command add_eval(CLI::App& app) {
       ->check(CLI::Range(0.001, 1.0))
       ->capture_default_str();
   sub->add_option("--batch-size", flags->options.batch_size, "Images per forward pass")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
   sub->add_option("--json", flags->json_path, "Write the full report (per image too) here; '-' for stdout");
   sub->add_option("inputs", flags->inputs, "Image files or folders")->required();

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "xai/error.hpp"
+#include "validators.hpp"
 
 namespace xai::cli {
 namespace {
@@ -27,7 +28,7 @@ void ExplainFlags::add_to(CLI::App& sub, const std::string& lime_batch_flag) {
       ->check(CLI::IsMember({"auto-all"}));
   auto* target = sub.add_option("-t,--target-class", target_class, "Class to explain: index or label");
   sub.add_option("-k,--top-k", top_k, "Explain each of the K most probable classes")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->excludes(target);
   sub.add_option("--colormap", colormap, "jet, turbo, viridis or inferno")->capture_default_str();
   sub.add_option("--alpha", alpha, "Heatmap opacity in the overlay")->check(CLI::Range(0.0, 1.0))->capture_default_str();
@@ -35,7 +36,7 @@ void ExplainFlags::add_to(CLI::App& sub, const std::string& lime_batch_flag) {
   sub.add_option("--samples", lime.samples, "LIME: perturbed samples (row 0 is the original)")->capture_default_str();
   sub.add_option("--segments", lime.superpixels.segments, "LIME: target number of superpixels")->capture_default_str();
   sub.add_option("--compactness", compactness, "LIME: SLIC compactness (default 10 for RGB models, 2 for gray ones)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveReal);
   sub.add_option("--superpixels", superpixels, "LIME: slic, slico or mslic")->capture_default_str();
   sub.add_option("--regions", lime.regions_path, "LIME: your own region map (8/16-bit PNG, one value per region)");
   sub.add_option("--hide", hide, "LIME: fill of switched-off superpixels: mean, constant, blur")->capture_default_str();
