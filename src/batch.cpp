@@ -386,12 +386,12 @@ BatchSummary run_batch(Model& model, const std::vector<std::string>& inputs, con
     shut_down = true;
     finished_queue.producers_finished();
     writer.join();
+    queue.close();  // first: a decoder blocked in push() holds order_mutex
     {
       std::lock_guard<std::mutex> lock(order_mutex);  // no decoder misses the wake-up
       stop = true;
     }
     order_cv.notify_all();
-    queue.close();
     closer.join();
   };
   struct ShutdownGuard {
