@@ -2,8 +2,18 @@
 # One command on a fresh Debian 12: install every Debian package xai needs, then build (Release).
 #   scripts/setup.sh               install packages (needs root or sudo) and build into build/
 #   scripts/setup.sh --no-install  only build
+#   scripts/setup.sh --with-browser  also Debian's chromium, so the tests load the batch gallery in
+#                                    a real (headless) browser; CI uses this
 set -euo pipefail
 cd "$(dirname "$0")/.."
+install=1 browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --no-install) install=0 ;;
+    --with-browser) browser=1 ;;
+    *) echo "setup: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 PACKAGES=(
   build-essential cmake ccache pkg-config
@@ -12,8 +22,9 @@ PACKAGES=(
   # Python is only for exporting/training models and for the independent test references.
   python3 python3-torch python3-torchvision python3-numpy python3-opencv python3-skimage python3-sklearn
 )
+((browser)) && PACKAGES+=(chromium)
 
-if [[ "${1:-}" != "--no-install" ]]; then
+if ((install)); then
   missing=()
   for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if ((${#missing[@]})); then

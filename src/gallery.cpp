@@ -33,6 +33,7 @@ header { display: flex; gap: 1.5em; align-items: baseline; flex-wrap: wrap; }
 .cap { font-size: 12px; margin-top: 4px; word-break: break-all; width: 100%; }
 .label { font-weight: 600; }
 .error { color: #a00; font-size: 12px; }
+.card img.missing { outline: 3px solid #c33; outline-offset: -3px; }
 </style>
 </head>
 <body>
@@ -56,7 +57,13 @@ const labels = [...new Set(items.filter(i => i.label).map(i => i.label))].sort()
 for (const l of labels) { const o = document.createElement("option"); o.value = l; o.textContent = l; filter.appendChild(o); }
 const failed = items.filter(i => i.failed).length;
 document.getElementById("counts").textContent = items.length + " images, " + failed + " failed";
-function image(src, alt) { const img = document.createElement("img"); img.src = src; img.alt = alt; img.loading = "lazy"; img.title = alt; return img; }
+// A file that cannot be loaded (moved, deleted, half-copied output) is outlined in red, not hidden.
+function image(src, alt) {
+  const img = document.createElement("img");
+  img.onerror = () => { img.classList.add("missing"); img.title = alt + ": cannot load " + src; };
+  img.src = src; img.alt = alt; img.loading = "lazy"; img.title = alt;
+  return img;
+}
 function render() {
   let shown = items.filter(i => !filter.value || i.label === filter.value);
   if (sort.value === "desc") shown.sort((a, b) => b.probability - a.probability);
