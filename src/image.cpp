@@ -10,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 #include <sstream>
 
+#include "jpeg_decoder.hpp"
 #include "xai/error.hpp"
 #include "xai/sha256.hpp"
 
@@ -35,6 +36,11 @@ void check_png_header_size(const std::string& bytes, const std::string& name, co
     throw input_error(name + ": image is " + std::to_string(width) + "x" + std::to_string(height) +
                       ", over the limit of " + std::to_string(limits.max_pixels) +
                       " pixels (tile whole-slide images into patches first)");
+}
+
+bool is_jpeg(const std::string& bytes) {
+  return bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
+         static_cast<unsigned char>(bytes[1]) == 0xD8 && static_cast<unsigned char>(bytes[2]) == 0xFF;
 }
 
 // libjpeg decodes a truncated file "successfully", filling the rest with grey; a heatmap of
@@ -120,11 +126,21 @@ Image decode_image(const std::string& bytes, const std::string& name, const Imag
   check_jpeg_complete(bytes, name);
 
   cv::Mat raw;
-  try {
-    cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-    raw = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception& e) {
-    throw input_error(name + ": cannot decode image (" + first_line(e.msg) + ")");
+  if (is_jpeg(bytes)) {
+    JpegDecodeResult jpeg = decode_jpeg_strict(bytes, limits.max_pixels);
+    if (!jpeg.error.empty()) throw input_error(name + ": corrupt JPEG (" + jpeg.error + ")");
+    if (!jpeg.unsupported && jpeg.pixels.empty())
+      throw input_error(name + ": image is " + std::to_string(jpeg.width) + "x" + std::to_string(jpeg.height) +
+                        ", over the limit of " + std::to_string(limits.max_pixels) + " pixels");
+    raw = jpeg.pixels;
+  }
+  if (raw.empty()) {
+    try {
+      cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+      raw = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+    } catch (const cv::Exception& e) {
+      throw input_error(name + ": cannot decode image (" + first_line(e.msg) + ")");
+    }
   }
   if (raw.empty()) throw input_error(name + ": not a readable image (unknown format or corrupt data)");
   if (raw.dims != 2 || raw.rows < 1 || raw.cols < 1) throw input_error(name + ": image has no pixels");

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "xai/error.hpp"
 #include "xai/image.hpp"
@@ -76,6 +77,36 @@ TEST(Image, HugeImagesAreRefusedBeforeDecoding) {
   ImageLimits small;
   small.max_pixels = 10;
   expect_input_error(encode(cv::Mat(4, 4, CV_8UC1, cv::Scalar(0)), ".bmp"), "over the limit", small);
+}
+
+// The strict JPEG decoder must give exactly what OpenCV's decoder gives for intact files (colour,
+// gray, progressive, odd sizes), and refuse what OpenCV would pass on half-grey.
+TEST(Image, StrictJpegDecodingMatchesOpenCvOnIntactFiles) {
+  cv::RNG rng(7);
+  for (const bool gray : {false, true})
+    for (const bool progressive : {false, true})
+      for (const cv::Size size : {cv::Size(1, 1), cv::Size(97, 61), cv::Size(256, 200)}) {
+        cv::Mat image(size, gray ? CV_8UC1 : CV_8UC3);
+        rng.fill(image, cv::RNG::UNIFORM, 0, 255);
+        cv::GaussianBlur(image, image, cv::Size(5, 5), 0);
+        std::vector<uchar> buffer;
+        ASSERT_TRUE(cv::imencode(".jpg", image, buffer,
+                                 {cv::IMWRITE_JPEG_QUALITY, 90, cv::IMWRITE_JPEG_PROGRESSIVE, progressive ? 1 : 0}));
+        const cv::Mat reference = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+        const Image decoded = decode_image(std::string(buffer.begin(), buffer.end()), "x.jpg", {});
+        ASSERT_EQ(decoded.pixels.channels(), reference.channels());
+        cv::Mat ours;
+        decoded.pixels.convertTo(ours, reference.type(), 255.0);
+        EXPECT_EQ(cv::norm(ours, reference, cv::NORM_INF), 0.0) << size << " gray " << gray << " progressive " << progressive;
+      }
+}
+
+TEST(Image, DamagedJpegIsRefused) {
+  cv::Mat image(120, 160, CV_8UC3);
+  cv::RNG(3).fill(image, cv::RNG::UNIFORM, 0, 255);
+  std::string bytes = encode(image, ".jpg");
+  for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 200; ++i) bytes[i] = static_cast<char>(i * 37);
+  expect_input_error(bytes, "corrupt JPEG");
 }
 
 TEST(Image, MissingFilesAndDirectories) {

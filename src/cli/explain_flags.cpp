@@ -32,9 +32,13 @@ void ExplainFlags::add_to(CLI::App& sub, const std::string& lime_batch_flag) {
       ->excludes(target);
   sub.add_option("--colormap", colormap, "jet, turbo, viridis or inferno")->capture_default_str();
   sub.add_option("--alpha", alpha, "Heatmap opacity in the overlay")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  sub.add_option("--max-pixels", max_pixels, "Refuse larger images")->capture_default_str();
-  sub.add_option("--samples", lime.samples, "LIME: perturbed samples (row 0 is the original)")->capture_default_str();
-  sub.add_option("--segments", lime.superpixels.segments, "LIME: target number of superpixels")->capture_default_str();
+  sub.add_option("--max-pixels", max_pixels, "Refuse larger images")->check(kPositive)->capture_default_str();
+  sub.add_option("--samples", lime.samples, "LIME: perturbed samples (row 0 is the original)")
+      ->check(kPositive)
+      ->capture_default_str();
+  sub.add_option("--segments", lime.superpixels.segments, "LIME: target number of superpixels")
+      ->check(kPositive)
+      ->capture_default_str();
   sub.add_option("--compactness", compactness, "LIME: SLIC compactness (default 10 for RGB models, 2 for gray ones)")
       ->check(kPositiveReal);
   sub.add_option("--superpixels", superpixels, "LIME: slic, slico or mslic")->capture_default_str();
@@ -44,11 +48,17 @@ void ExplainFlags::add_to(CLI::App& sub, const std::string& lime_batch_flag) {
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->delimiter(',');
-  sub.add_option("--kernel-width", lime.kernel_width, "LIME: kernel width on cosine distance")->capture_default_str();
+  sub.add_option("--kernel-width", lime.kernel_width, "LIME: kernel width on cosine distance")
+      ->check(kPositiveReal)
+      ->capture_default_str();
   sub.add_option("--seed", lime.seed, "LIME: random seed (same seed, same output)")->capture_default_str();
   sub.add_option(lime_batch_flag, lime.batch_size,
-                 "LIME, Score-CAM, Ablation-CAM: perturbed images per forward pass")->capture_default_str();
-  sub.add_option("--repeats", lime.repeats, "LIME: rerun with R seeds and report stability")->capture_default_str();
+                 "LIME, Score-CAM, Ablation-CAM: perturbed images per forward pass")
+      ->check(kPositive)
+      ->capture_default_str();
+  sub.add_option("--repeats", lime.repeats, "LIME: rerun with R seeds and report stability")
+      ->check(kPositive)
+      ->capture_default_str();
   sub.add_flag("--all-classes", all_classes, "LIME: explain every class");
 }
 

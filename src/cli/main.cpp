@@ -7,17 +7,21 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/decoder_noise_filter.hpp"
+#include "cli/validators.hpp"
 #include "xai/error.hpp"
 #include "xai/report.hpp"
 #include "xai/runtime.hpp"
 
 int main(int argc, char** argv) {
+  xai::cli::filter_decoder_noise();
   CLI::App app{"xai: explain image classifiers (Grad-CAM) on TorchScript models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("xai ") + xai::xai_version());
   bool quiet = false, verbose = false;
   int threads = 0;
-  app.add_option("--threads", threads, "Threads for model execution (default: one per CPU core)");
+  app.add_option("--threads", threads, "Threads for model execution (default: one per CPU core)")
+      ->check(xai::cli::kNonNegative);
   app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
   app.add_flag("-v,--verbose", verbose, "Debug messages on stderr");
 
