@@ -43,6 +43,8 @@ class ProgressPrinter {
   explicit ProgressPrinter(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO)) {}
   void operator()(const BatchProgress& p) {
     if (quiet_) return;
+    if (p.finished == p.total && printed_final_) return;  // the runner reports the end once more
+    printed_final_ = p.finished == p.total;
     const size_t remaining = p.total - p.finished;
     const double eta = p.rate > 0 ? remaining / p.rate : 0;
     char line[256];
@@ -55,8 +57,6 @@ class ProgressPrinter {
       return;
     }
     if (p.seconds - last_print_ < 10.0 && p.finished != p.total) return;
-    if (p.finished == p.total && printed_final_) return;
-    printed_final_ = p.finished == p.total;
     last_print_ = p.seconds;
     std::snprintf(line, sizeof line, "xai: batch: %zu/%zu (%.0f%%), %.1f img/s, ETA %s, %zu skipped, %zu failed\n",
                   p.finished, p.total, p.total ? 100.0 * p.finished / p.total : 100.0, p.rate,
