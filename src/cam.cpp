@@ -40,6 +40,20 @@ std::vector<LayerMap> make_maps(const std::string& layer, const torch::Tensor& a
   return maps;
 }
 
+// Whole images per pass when probes must run the full network from the input.
+constexpr int64_t kWholeImageProbes = 32;
+
+// Score-CAM's probes are whole images through the whole network: 32 per pass amortises the
+// per-pass overhead, larger batches stop paying (README, Speed). Ablation-CAM's probes only run the
+// layers after the capture point, and every pass also runs the layers before it once, so fewer,
+// larger passes win: as many probes as fit in 256 MiB of activations, at least 32.
+int automatic_probe_batch(const std::string& method, const torch::Tensor& activation) {
+  if (method != "ablationcam") return 32;
+  const int64_t per_probe = std::max<int64_t>(1, activation[0].numel() * static_cast<int64_t>(activation.element_size()));
+  const int64_t fit = (int64_t{256} << 20) / per_probe;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(activation.size(1), std::max<int64_t>(32, fit))));
+}
+
 }  // namespace
 
 std::vector<std::string> cam_method_names() {
@@ -134,7 +148,7 @@ std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlo
       torch::NoGradGuard no_grad;
       const torch::Tensor activation = session.activations[l].detach();
       CamProbe probe;
-      probe.batch_size = request.batch_size;
+      probe.batch_size = request.batch_size > 0 ? request.batch_size : automatic_probe_batch(method->name, activation);
       probe.input_height = input.size(2);
       probe.input_width = input.size(3);
       probe.scores = scores.detach();
@@ -156,9 +170,18 @@ std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlo
         } catch (const Error&) {
         }
         if (!out.defined() || out.size(0) != replacement.size(0)) {
-          // Something downstream mixes the layer's output with earlier tensors of batch 1.
-          replace.call_count.assign(layers.size(), 0);
-          out = impl.run(capture.module(), input[i].unsqueeze(0).expand({replacement.size(0), -1, -1, -1}).contiguous());
+          // Something downstream mixes the layer's output with earlier tensors of batch 1: run whole
+          // copies of the image, a bounded number at a time (the probe batch may be large).
+          std::vector<torch::Tensor> parts;
+          for (int64_t first = 0; first < replacement.size(0); first += kWholeImageProbes) {
+            const int64_t count = std::min<int64_t>(kWholeImageProbes, replacement.size(0) - first);
+            CaptureSession chunk = capture.make_session(CaptureSession::Mode::replace);
+            chunk.replacements[l] = replacement.narrow(0, first, count);
+            chunk.replace_at_call[l] = session.call_count[l];
+            ActiveCapture active_chunk(chunk);
+            parts.push_back(impl.run(capture.module(), input[i].unsqueeze(0).expand({count, -1, -1, -1}).contiguous()));
+          }
+          out = torch::cat(parts);
         }
         return (out.select(1, column[i]) * sign[i]).to(activation.scalar_type());
       };

@@ -19,7 +19,7 @@ struct CamProbe {
   // Target-class probability for image `image` multiplied by each mask: masks [B,1,H,W] → [B].
   std::function<torch::Tensor(int64_t image, const torch::Tensor& masks)> masked_probability;
   // Target score (the explained logit) of image `image` when the layer's activation is replaced by
-  // each of `activations` [B,C,h,w] → [B]. Layers before the capture point run once.
+  // each of `activations` [B,C,h,w] → [B]. Layers before the capture point run once per call.
   std::function<torch::Tensor(int64_t image, const torch::Tensor& activations)> replaced_score;
   // The unmodified target score per image, [N].
   torch::Tensor scores;

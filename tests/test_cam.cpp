@@ -80,6 +80,28 @@ TEST(Cam, BatchGivesEachImageItsOwnMap) {
   }
 }
 
+// The probe batch only groups passes: Score-CAM and Ablation-CAM maps are the same for one probe
+// per pass, an odd batch that leaves a remainder, and the automatic choice.
+TEST(Cam, ProbeBatchSizeDoesNotChangeTheMap) {
+  Model model = Model::load(test::model_path("tiny-scripted.pt"));
+  const std::vector<InputBlob> batch = {test::random_blob(3, 64, 64, 4), test::random_blob(3, 64, 64, 5)};
+  for (const std::string method : {"scorecam", "ablationcam"})
+    for (const std::string layer : {"layer1.0.bn2", "head"}) {
+      CamRequest request;
+      request.method = method;
+      request.layers = {layer};
+      request.batch_size = 1;
+      const auto one = explain_cam(model, batch, request);
+      for (const int size : {5, 0}) {
+        request.batch_size = size;
+        const auto other = explain_cam(model, batch, request);
+        for (size_t i = 0; i < batch.size(); ++i)
+          EXPECT_LE(cv::norm(one[i].targets[0].maps[0].map, other[i].targets[0].maps[0].map, cv::NORM_INF), 1e-5)
+              << method << " " << layer << " batch " << size;
+      }
+    }
+}
+
 TEST(Cam, TopKExplainsClassesInProbabilityOrder) {
   Model model = Model::load(test::model_path("tiny-scripted.pt"));
   CamRequest request;

@@ -25,7 +25,7 @@ struct BenchFlags {
   LimeOptions lime;
   int pipeline_images = 0;
   int rounds = 5;
-  int probe_batch = 32;
+  int probe_batch = 0;  // automatic
 };
 
 int run_batch_bench(const BenchFlags& flags, Model& model) {
@@ -137,8 +137,9 @@ Command add_bench(CLI::App& app) {
   sub->add_option("--batch-size", flags->batch_size, "Images per pass (LIME: default 64)")->check(kPositive)->capture_default_str();
   sub->add_option("--warmup", flags->warmup, "Untimed runs first")->check(kNonNegative)->capture_default_str();
   sub->add_option("--repeats", flags->repeats, "Timed runs (median reported)")->check(kPositive)->capture_default_str();
-  sub->add_option("--probe-batch", flags->probe_batch, "Score-CAM/Ablation-CAM: probe images per forward pass")
-      ->check(kPositive)
+  sub->add_option("--probe-batch", flags->probe_batch,
+                  "Score-CAM/Ablation-CAM: probe images per forward pass (0: automatic, as in explain)")
+      ->check(kNonNegative)
       ->capture_default_str();
   sub->add_option("--pipeline", flags->pipeline_images,
                   "Time `xai batch` on N synthetic images against raw batched inference")->check(kNonNegative);

@@ -52,10 +52,11 @@ void ExplainFlags::add_to(CLI::App& sub, const std::string& lime_batch_flag) {
       ->check(kPositiveReal)
       ->capture_default_str();
   sub.add_option("--seed", lime.seed, "LIME: random seed (same seed, same output)")->capture_default_str();
-  sub.add_option(lime_batch_flag, lime.batch_size,
-                 "LIME, Score-CAM, Ablation-CAM: perturbed images per forward pass")
-      ->check(kPositive)
-      ->capture_default_str();
+  probe_batch_option = sub.add_option(lime_batch_flag, lime.batch_size,
+                                      "LIME, Score-CAM, Ablation-CAM: perturbed images per forward pass "
+                                      "(Score-CAM default 32; Ablation-CAM default: as many as fit in 256 MiB)")
+                           ->check(kPositive)
+                           ->capture_default_str();
   sub.add_option("--repeats", lime.repeats, "LIME: rerun with R seeds and report stability")
       ->check(kPositive)
       ->capture_default_str();
@@ -82,7 +83,7 @@ ExplainOptions ExplainFlags::to_options(Model& model) const {
     throw usage_error("--hide-color needs --hide constant");
   if (lime.samples < 2) throw usage_error("--samples must be at least 2");
   if (lime.superpixels.segments < 2 && lime.regions_path.empty()) throw usage_error("--segments must be at least 2");
-  options.cam.batch_size = lime.batch_size;
+  options.cam.batch_size = probe_batch_option && probe_batch_option->count() > 0 ? lime.batch_size : 0;
   options.cam.layers = layers;
   if (layer_set == "auto-all") {
     for (const auto& stage : model.stage_layers())

@@ -24,6 +24,7 @@ struct ExplainFlags {
   std::string superpixels = "slic";
   float compactness = 0;
   LimeOptions lime;
+  const CLI::Option* probe_batch_option = nullptr;  // given: it also sets Score-/Ablation-CAM's probe batch
 
   // `lime_batch_flag`: the name of LIME's batch-size flag (`batch` uses --batch-size for images).
   void add_to(CLI::App& command, const std::string& lime_batch_flag = "--batch-size");
