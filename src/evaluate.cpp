@@ -65,10 +65,10 @@ std::map<std::string, std::string> read_labels_csv(const std::string& path) {
   return labels;
 }
 
-double roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive) {
+std::optional<double> roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive) {
   double positives = 0, negatives = 0, wins = 0;
   for (size_t i = 0; i < scores.size(); ++i) (positive[i] ? positives : negatives) += 1;
-  if (positives == 0 || negatives == 0) return 0.0;
+  if (positives == 0 || negatives == 0) return std::nullopt;  // undefined, and 0 would read as "always wrong"
   for (size_t i = 0; i < scores.size(); ++i) {
     if (!positive[i]) continue;
     for (size_t j = 0; j < scores.size(); ++j) {
@@ -208,7 +208,7 @@ EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& i
                    {"images", result.images},
                    {"positives", result.positives},
                    {"accuracy", result.accuracy},
-                   {"roc_auc", result.roc_auc},
+                   {"roc_auc", result.roc_auc ? json(*result.roc_auc) : json(nullptr)},
                    {"localisation", rows},
                    {"per_image", per_image}};
   return result;

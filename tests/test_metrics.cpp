@@ -50,10 +50,10 @@ TEST(Metrics, EmptyMaskAndConstantMapAreDefined) {
 }
 
 TEST(Metrics, RocAucByRanks) {
-  EXPECT_DOUBLE_EQ(roc_auc({0.9, 0.8, 0.3, 0.1}, {true, true, false, false}), 1.0);
-  EXPECT_DOUBLE_EQ(roc_auc({0.1, 0.8, 0.3, 0.9}, {true, true, false, false}), 0.25);  // 1 of 4 pairs ordered
-  EXPECT_DOUBLE_EQ(roc_auc({0.5, 0.5}, {true, false}), 0.5);
-  EXPECT_DOUBLE_EQ(roc_auc({0.5, 0.7}, {true, true}), 0.0);  // one class only: defined, no NaN
+  EXPECT_DOUBLE_EQ(*roc_auc({0.9, 0.8, 0.3, 0.1}, {true, true, false, false}), 1.0);
+  EXPECT_DOUBLE_EQ(*roc_auc({0.1, 0.8, 0.3, 0.9}, {true, true, false, false}), 0.25);  // 1 of 4 pairs ordered
+  EXPECT_DOUBLE_EQ(*roc_auc({0.5, 0.5}, {true, false}), 0.5);
+  EXPECT_FALSE(roc_auc({0.5, 0.7}, {true, true}).has_value());  // one class only: undefined, not 0 or NaN
 }
 
 }  // namespace

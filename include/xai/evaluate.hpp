@@ -5,6 +5,7 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,7 @@ struct EvalResult {
   int positives = 0;
   int correct = 0;                // all images whose truth is known
   double accuracy = 0;
-  double roc_auc = 0;             // of the positive class probability; 0 when one class is absent
+  std::optional<double> roc_auc;  // of the positive class probability; none when one class is absent
   nlohmann::ordered_json report;  // everything above plus per-image results
 };
 
@@ -50,6 +51,6 @@ EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& i
 std::map<std::string, std::string> read_labels_csv(const std::string& path);
 
 // Area under the ROC curve by the rank statistic (ties count half).
-double roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive);
+std::optional<double> roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive);
 
 }  // namespace xai

@@ -23,7 +23,12 @@ int run_eval(EvalFlags& flags) {
   Model model = flags.model.load();
   const EvalResult result = evaluate_localisation(model, flags.inputs, flags.options);
   std::cout << std::fixed << std::setprecision(3) << "images " << result.images << ", positives "
-            << result.positives << ", accuracy " << result.accuracy << ", ROC AUC " << result.roc_auc << "\n"
+            << result.positives << ", accuracy " << result.accuracy << ", ROC AUC ";
+  if (result.roc_auc)
+    std::cout << *result.roc_auc;
+  else
+    std::cout << "n/a (one class only)";
+  std::cout << "\n"
             << std::left << std::setw(10) << "method" << std::setw(28) << "layer" << std::setw(8) << "n"
             << std::setw(10) << "pointing" << std::setw(16) << "energy_in_mask" << "iou_top"
             << static_cast<int>(flags.options.top_fraction * 100) << "%\n";
