@@ -172,7 +172,7 @@ BatchSummary run_batch(Model& model, const std::vector<std::string>& inputs, con
   for (const auto& method : options.explain.methods)
     fingerprints[method] = parameters_fingerprint(model, options.explain, method);
   auto key_of = [&](size_t i, const std::string& sha, const std::string& method) {
-    return sha256_hex(files[i].relative + '\n' + sha + '\n' + method + '\n' + fingerprints[method]);
+    return sha256_hex(files[i].relative + '\n' + sha + '\n' + method + '\n' + fingerprints.at(method));
   };
 
   ResultsLog log((fs::path(options.output_dir) / "results.jsonl").string());
