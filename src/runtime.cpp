@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <malloc.h>
+
 #include <thread>
 
 namespace xai {
@@ -12,5 +14,11 @@ void set_thread_count(int n) {
 }
 
 int thread_count() { return at::get_num_threads(); }
+
+void keep_freed_memory() {
+  // Allocations below 256 MiB come from the heap, and the heap is trimmed only past 512 MiB free.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+}
 
 }  // namespace xai

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
 
   try {
     xai::set_thread_count(threads);
+    xai::keep_freed_memory();
     for (const auto& command : commands)
       if (command.app->parsed()) return command.run();
     return static_cast<int>(xai::ExitCode::usage);
