@@ -249,6 +249,18 @@ def select_cases(which: str, target_other: bool) -> list:
     return cases
 
 
+def finish_manifest(out_dir: str, manifest: list, degenerate: list, start: float) -> int:
+    """Writes manifest.json and reports; 1 when any reference map is degenerate."""
+    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    print(f"{len(manifest)} cases in {time.perf_counter() - start:.1f}s -> {os.path.join(out_dir, 'manifest.json')}")
+    if degenerate:
+        print("WARNING: degenerate reference maps: " + ", ".join(degenerate))
+        return 1
+    return 0
+
+
 def generate(models_dir: str, out_dir: str, cases: list) -> int:
     os.makedirs(out_dir, exist_ok=True)
     torch.set_grad_enabled(True)
@@ -306,14 +318,7 @@ def generate(models_dir: str, out_dir: str, cases: list) -> int:
             f"cam>0 on {covered:.0%}, {time.perf_counter() - t0:.1f}s"
         )
 
-    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
-    print(f"{len(manifest)} cases in {time.perf_counter() - start:.1f}s -> {os.path.join(out_dir, 'manifest.json')}")
-    if degenerate:
-        print("WARNING: degenerate reference maps: " + ", ".join(degenerate))
-        return 1
-    return 0
+    return finish_manifest(out_dir, manifest, degenerate, start)
 
 
 def check(out_dir: str) -> int:

@@ -514,14 +514,7 @@ def generate(models_dir: str, out_dir: str, cases: List[tuple], scorecam_size: L
             flush=True,
         )
 
-    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
-    print(f"{len(manifest)} cases in {time.perf_counter() - start:.1f}s -> {os.path.join(out_dir, 'manifest.json')}")
-    if degenerate:
-        print("WARNING: degenerate reference maps: " + ", ".join(degenerate))
-        return 1
-    return 0
+    return rc.finish_manifest(out_dir, manifest, degenerate, start)
 
 
 # --------------------------------------------------------------------------
