@@ -321,6 +321,33 @@ def generate(models_dir: str, out_dir: str, cases: list) -> int:
     return finish_manifest(out_dir, manifest, degenerate, start)
 
 
+def map_problems(out_dir: str, case: dict, cam: np.ndarray, cam_up: np.ndarray, height: int, width: int) -> List[str]:
+    """What is wrong with a case's stored maps and files: types and shapes (cam_up at the input's
+    height x width), degenerate or unnormalised maps, cam_up not the upsampled cam, missing model or
+    weight files."""
+    problems = []
+    if cam.dtype != np.float32 or cam.ndim != 2 or list(cam.shape) != case["activation_shape"][1:]:
+        problems.append(f"cam {cam.dtype} {cam.shape}")
+    if cam_up.dtype != np.float32 or cam_up.shape != (height, width):
+        problems.append(f"cam_up {cam_up.dtype} {cam_up.shape}")
+    for name, m in (("cam", cam), ("cam_up", cam_up)):
+        problem = degeneracy(m)
+        if problem:
+            problems.append(f"{name} {problem}")
+        elif m.min() < 0 or m.max() > 1 + 1e-6:
+            problems.append(f"{name} outside [0, 1]")
+    if not problems:
+        if abs(cam.max() - 1) > 1e-6 or cam.min() != 0:
+            problems.append("cam not min-max normalised")
+        again = upsample(torch.from_numpy(cam).double(), [height, width]).numpy()
+        if np.abs(again - cam_up).max() > 1e-6:
+            problems.append("cam_up != upsample(cam)")
+    missing = [p for p in case["models"] + [case["weights"]] if not os.path.exists(os.path.join(out_dir, p))]
+    if missing:
+        problems.append("missing " + ", ".join(missing))
+    return problems
+
+
 def check(out_dir: str) -> int:
     """Validates a generated reference directory; returns the number of failures."""
     with open(os.path.join(out_dir, "manifest.json")) as f:
@@ -339,25 +366,7 @@ def check(out_dir: str) -> int:
         problems = []
         if x.dtype != np.float32 or x.shape != (1, xai_models.num_channels(arch), height, width):
             problems.append(f"input {x.dtype} {x.shape}")
-        if cam.dtype != np.float32 or cam.ndim != 2 or list(cam.shape) != case["activation_shape"][1:]:
-            problems.append(f"cam {cam.dtype} {cam.shape}")
-        if cam_up.dtype != np.float32 or cam_up.shape != (height, width):
-            problems.append(f"cam_up {cam_up.dtype} {cam_up.shape}")
-        for name, m in (("cam", cam), ("cam_up", cam_up)):
-            problem = degeneracy(m)
-            if problem:
-                problems.append(f"{name} {problem}")
-            elif m.min() < 0 or m.max() > 1 + 1e-6:
-                problems.append(f"{name} outside [0, 1]")
-        if not problems:
-            if abs(cam.max() - 1) > 1e-6 or cam.min() != 0:
-                problems.append("cam not min-max normalised")
-            again = upsample(torch.from_numpy(cam).double(), [height, width]).numpy()
-            if np.abs(again - cam_up).max() > 1e-6:
-                problems.append("cam_up != upsample(cam)")
-        missing = [p for p in case["models"] + [case["weights"]] if not os.path.exists(os.path.join(out_dir, p))]
-        if missing:
-            problems.append("missing " + ", ".join(missing))
+        problems += map_problems(out_dir, case, cam, cam_up, height, width)
 
         detail = ""
         if not problems and (arch, layer) in POOLED_LINEAR:

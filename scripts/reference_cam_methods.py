@@ -697,25 +697,7 @@ def check(out_dir: str) -> int:
         problems = []
         if x.dtype != np.float32 or list(x.shape) != shape or shape[:2] != [1, xai_models.num_channels(arch)]:
             problems.append(f"input {x.dtype} {x.shape}")
-        if cam.dtype != np.float32 or cam.ndim != 2 or list(cam.shape) != case["activation_shape"][1:]:
-            problems.append(f"cam {cam.dtype} {cam.shape}")
-        if cam_up.dtype != np.float32 or cam_up.shape != (height, width):
-            problems.append(f"cam_up {cam_up.dtype} {cam_up.shape}")
-        for name, m in (("cam", cam), ("cam_up", cam_up)):
-            problem = rc.degeneracy(m)
-            if problem:
-                problems.append(f"{name} {problem}")
-            elif m.min() < 0 or m.max() > 1 + 1e-6:
-                problems.append(f"{name} outside [0, 1]")
-        if not problems:
-            if abs(cam.max() - 1) > 1e-6 or cam.min() != 0:
-                problems.append("cam not min-max normalised")
-            again = rc.upsample(torch.from_numpy(cam).double(), [height, width]).numpy()
-            if np.abs(again - cam_up).max() > 1e-6:
-                problems.append("cam_up != upsample(cam)")
-        missing = [p for p in case["models"] + [case["weights"]] if not os.path.exists(os.path.join(out_dir, p))]
-        if missing:
-            problems.append("missing " + ", ".join(missing))
+        problems += rc.map_problems(out_dir, case, cam, cam_up, height, width)
 
         details = []
 
