@@ -39,6 +39,7 @@ struct BatchSummary {
   size_t explained = 0;
   ExitCode code = ExitCode::ok;  // ok, partial, or the first error's code with fail_fast
   std::string first_error;
+  size_t skipped_outputs = 0;  // files under the inputs that are xai outputs, not inputs
 };
 
 BatchSummary run_batch(Model& model, const std::vector<std::string>& inputs, const BatchOptions& options);

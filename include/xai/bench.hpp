@@ -3,42 +3,38 @@
 
 #include <string>
 
-#include "xai/cam.hpp"
-#include "xai/explain.hpp"
-#include "xai/lime.hpp"
+#include "xai/explain_options.hpp"
 #include "xai/model.hpp"
 
 namespace xai {
 
 struct BenchOptions {
-  CamRequest cam;
-  int batch_size = 1;
-  int warmup = 3;    // the TorchScript executor profiles and optimises during the first runs
-  int repeats = 20;
-  bool full_backward = true;  // also time what Python CAM libraries do: a backward through everything
+  ExplainOptions explain;  // one method (any registered), its layer, target and settings
+  int batch_size = 1;      // images explained together
+  int warmup = 3;          // the TorchScript executor profiles and optimises during the first runs
+  int runs = 20;
+  bool full_backward = true;  // gradient CAMs: also time what Python CAM libraries do, a backward through everything
 };
 
 struct BenchResult {
+  std::string method;
+  std::string family;
+  std::vector<std::string> layers;
   double forward_ms = 0;        // median, no-grad forward of the batch
   double explain_ms = 0;        // median, full explanation of the batch
   double ratio = 0;             // explain_ms / forward_ms
+  // Methods that push whole images through the model (LIME: its samples): their cost over that
+  // unavoidable part, explain_ms / (model_images × per-image batched forward). 0 when not such a method.
+  long long model_images = 0;
+  double per_image_forward_ms = 0;  // median forward of a probe batch, divided by its size
+  double model_images_ratio = 0;
   double full_backward_ms = 0;  // median, forward + backward to every parameter and the input (0: skipped)
-  std::string layer;
   int batch_size = 1;
-  int repeats = 0;
+  int runs = 0;
 };
 
-BenchResult bench_cam(Model& model, const BenchOptions& options);
-
-struct LimeBenchResult {
-  double per_image_forward_ms = 0;  // median batched forward of `batch_size` images, divided by batch_size
-  double lime_ms = 0;               // median full LIME explanation
-  double ratio = 0;                 // lime_ms / (samples × per_image_forward_ms)
-  int samples = 0;
-  int batch_size = 0;
-  int segments = 0;
-  int repeats = 0;
-};
+// Any registered method on synthetic images at the model's input size, against a plain forward pass.
+BenchResult bench_method(Model& model, const BenchOptions& options);
 
 struct BatchBenchResult {
   int images = 0;
@@ -54,8 +50,5 @@ struct BatchBenchResult {
 // removed afterwards) and compares its throughput with raw batched inference. Raw and batch runs
 // alternate for `rounds` rounds, so a slow spell of the machine hits both; medians are reported.
 BatchBenchResult bench_batch(Model& model, const ExplainOptions& explain, int images, int batch_size, int rounds);
-
-// LIME's cost over its unavoidable part: `samples` forward passes at the same batch size.
-LimeBenchResult bench_lime(Model& model, const LimeOptions& lime, int warmup, int repeats);
 
 }  // namespace xai

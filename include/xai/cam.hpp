@@ -38,9 +38,6 @@ struct CamRequest {
                        // Ablation-CAM as many as fit in 256 MiB of activations)
 };
 
-// Names accepted by CamRequest::method.
-std::vector<std::string> cam_method_names();
-
 // One forward pass for the whole batch, then one gradient pass per target rank that runs only
 // from the scores back to the captured activations.
 std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlob>& batch,

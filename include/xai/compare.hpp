@@ -13,8 +13,8 @@
 namespace xai {
 
 struct CompareOptions {
-  ExplainOptions explain;  // methods, target, LIME settings, rendering; each model uses its own default layer
-  std::string output_dir;  // empty: xai-out beside the image
+  ExplainOptions explain;  // methods, layers (default: each model's own), target, LIME settings, rendering,
+                           // output_dir (empty: xai-out beside the image)
   std::string true_label;  // shown in captions and the report when known
 };
 
@@ -22,6 +22,7 @@ struct CompareOutcome {
   nlohmann::ordered_json report;
   std::string grid_path;
   std::string report_path;
+  std::vector<std::string> warnings;  // e.g. the models explain different classes
 };
 
 // Models may differ in input size, channels and preprocessing: each uses its own card. Writes

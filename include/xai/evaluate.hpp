@@ -1,5 +1,5 @@
-// Measured localisation: do explanations point at the lesion? Runs a model and an explanation
-// method over a folder of images with ground-truth masks and aggregates mask agreement
+// Measured localisation: do explanations point at the lesion? Runs a model and any registered
+// explanation methods over a folder of images with ground-truth masks and aggregates mask agreement
 // (pointing game, energy inside the mask, IoU of the map's top pixels) per method and layer.
 #pragma once
 
@@ -9,29 +9,26 @@
 #include <string>
 #include <vector>
 
-#include "xai/lime.hpp"
+#include "xai/explain_options.hpp"
 #include "xai/model.hpp"
 
 namespace xai {
 
 struct EvalOptions {
-  std::string method = "gradcam";   // any CAM method, or "lime"
-  LimeOptions lime;                 // for method "lime"
-  std::vector<std::string> layers;  // empty: the model's default layer
+  ExplainOptions explain;           // methods (any registered), layers, LIME settings; the target is the positive class
   std::string masks_dir;            // MASKS/STEM.png or MASKS/STEM.mask.png; empty: STEM.mask.png beside the image
   std::string labels_csv;           // "name,label" lines; empty: an image is positive when its mask has pixels
   std::string positive_label;       // empty: label 1 (binary models)
   double top_fraction = 0.2;
-  int batch_size = 16;
+  int batch_size = 16;              // images per forward pass
 };
 
 struct EvalSummaryRow {
   std::string method;
-  std::string layer;
-  int count = 0;  // correctly classified positives with a non-empty mask
-  double pointing_game = 0;
-  double energy_inside = 0;
-  double iou_top = 0;
+  std::string layer;  // "superpixels"/"regions" style rows have the method's own name for it
+  int count = 0;      // correctly classified positives with a non-empty mask
+  // Means over `count` images; none when count is 0 (undefined, and 0 would read as "always wrong").
+  std::optional<double> pointing_game, energy_inside, iou_top;
 };
 
 struct EvalResult {
@@ -41,6 +38,7 @@ struct EvalResult {
   int correct = 0;                // all images whose truth is known
   double accuracy = 0;
   std::optional<double> roc_auc;  // of the positive class probability; none when one class is absent
+  size_t skipped_outputs = 0;     // files under the inputs that are xai's outputs, not inputs
   nlohmann::ordered_json report;  // everything above plus per-image results
 };
 

@@ -13,6 +13,12 @@ namespace xai {
 void write_summary_csv(const std::string& out_dir, const std::vector<Record>& records);
 void write_gallery_html(const std::string& out_dir, const std::vector<Record>& records);
 
+// The end of every run (batch, merge): summary.csv and index.html from the run's records.
+void write_run_index(const std::string& out_dir, const std::vector<Record>& records);
+
+// Every output file a record refers to (relative to its run's folder), each once.
+std::vector<std::string> record_files(const Record& record);
+
 // Quotes a CSV field when needed (RFC 4180).
 std::string csv_field(const std::string& text);
 

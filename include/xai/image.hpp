@@ -31,8 +31,10 @@ struct Image {
 // convert("RGB") does), with a warning. Throws input_error("PATH: ...") on any problem.
 Image load_image(const std::string& path, const ImageLimits& limits = {});
 
-// Same, from bytes already in memory (`name` is used in messages).
-Image decode_image(const std::string& bytes, const std::string& name, const ImageLimits& limits = {});
+// Same, from bytes already in memory (`name` is used in messages). `sha256`: the bytes' hash when
+// the caller has it already (empty: computed here).
+Image decode_image(const std::string& bytes, const std::string& name, const ImageLimits& limits = {},
+                   const std::string& sha256 = "");
 
 // The file's bytes, with the same one-line input errors as load_image (missing, directory, unreadable).
 std::string read_image_bytes(const std::string& path);

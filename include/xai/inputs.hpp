@@ -15,12 +15,21 @@ struct InputFile {
 struct InputSelection {
   std::vector<std::string> include;  // glob patterns on the relative path or the file name; empty: images
   std::vector<std::string> exclude;
+  std::vector<std::string> output_dirs;  // never searched: this run's outputs are not its inputs
+};
+
+struct DiscoveryCounts {
+  size_t skipped_outputs = 0;  // files in output folders or named like xai's outputs
 };
 
 // Expands folders recursively (image extensions only unless `include` is given; `*.mask.png` files
 // are ground truth, not inputs), reads @LIST files (one path per line, '#' comments), applies the
-// globs, removes duplicates and sorts by relative path. Throws usage_error for a missing input.
-std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, const InputSelection& selection = {});
+// globs, removes duplicates and sorts by relative path. Outputs are never inputs: inside folders,
+// `selection.output_dirs`, every folder named `xai-out` and every file named like an xai output
+// (is_xai_output_name) are skipped and counted. Files named explicitly are taken as they are.
+// Throws usage_error for a missing input.
+std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, const InputSelection& selection = {},
+                                       DiscoveryCounts* counts = nullptr);
 
 struct Shard {
   int index = 0;  // 0-based

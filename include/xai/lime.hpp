@@ -10,19 +10,11 @@
 
 #include "xai/image.hpp"
 #include "xai/model.hpp"
+#include "xai/perturbation.hpp"
 #include "xai/superpixels.hpp"
 #include "xai/target.hpp"
 
 namespace xai {
-
-enum class HideMode {
-  mean,      // a switched-off superpixel shows its own mean colour (the reference's default)
-  constant,  // a fixed colour (`hide_color`)
-  blur,      // a blurred copy of the image: fewer out-of-distribution artefacts
-};
-
-HideMode parse_hide_mode(const std::string& name);  // throws usage_error
-std::string to_string(HideMode mode);
 
 struct LimeOptions {
   int samples = 1000;                // row 0 is the unperturbed image
@@ -33,7 +25,7 @@ struct LimeOptions {
   double kernel_width = 0.25;
   double ridge_alpha = 1.0;
   uint64_t seed = 0;
-  int batch_size = 64;
+  int batch_size = 64;               // perturbed images per forward pass (--probe-batch)
   TargetSpec target;
   bool all_classes = false;
   int repeats = 1;                   // > 1: rerun with seeds seed..seed+R-1 and report stability
@@ -64,14 +56,14 @@ struct LimeExplanation {
   double model_ms = 0;  // time spent in forward passes
 };
 
+// `view` is the image as the model sees it (model_view); `image` is the original (for --regions).
+LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& view, const LimeOptions& options);
 LimeExplanation explain_lime(Model& model, const Image& image, const LimeOptions& options);
 
 // The segment labels resized (nearest neighbour) to another size, e.g. the original image's.
 cv::Mat segments_at_size(const cv::Mat& segments, const cv::Size& size);
 
 // Building blocks, exposed for tests against the reference formulas.
-// samples × features on/off matrix (row 0 all on), row-major, from a seeded 64-bit Mersenne Twister.
-std::vector<uint8_t> sample_switches(int samples, int features, uint64_t seed);
 // Cosine distance of each row to the all-on row (sklearn's convention: an all-off row is at 1).
 std::vector<double> cosine_distances_to_original(const std::vector<uint8_t>& switches, int samples, int features);
 // sqrt(exp(-d² / width²))

@@ -51,7 +51,9 @@ class Model {
   const std::string& device() const;
   const ModelCard& card() const;
   ModelCard& mutable_card();  // CLI overrides; call validate() after editing
-  const std::vector<std::string>& warnings() const;
+  // The card's warnings, and what is assumed without a card (from the card as it is now, after
+  // command-line overrides).
+  std::vector<std::string> warnings() const;
 
   // Plain forward pass without gradients, one prediction per image.
   std::vector<Prediction> predict(const std::vector<InputBlob>& batch);

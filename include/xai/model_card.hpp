@@ -3,6 +3,7 @@
 
 #include <array>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,11 @@ struct ModelCard {
   OutputKind output = OutputKind::softmax;
   std::string target_layer;  // empty: choose automatically
   std::string source;        // path of the card, or "" when defaults were used
+  std::set<std::string> given;        // fields set by the card or the command line; the rest are defaults
+  std::vector<std::string> warnings;  // unknown keys, defaulted statistics
+
+  // What the card leaves to defaults, for warnings ("mean/std (ImageNet)"); empty when nothing.
+  std::vector<std::string> defaulted() const;
 
   // Switches channel mode and resets mean/std to that mode's defaults (ImageNet for RGB, 0.5 for gray).
   void set_channels(ChannelMode mode);

@@ -21,4 +21,14 @@ nlohmann::ordered_json prediction_json(const Prediction& prediction, const std::
 // Pixel coordinates are in the original image.
 nlohmann::ordered_json map_stats_json(const MapStats& stats);
 
+struct ExplainPlan;
+struct ComputedExplanation;
+struct RenderedExplanation;
+struct PreparedImage;
+
+// The whole report of one image (STEM.json): the one place it is assembled.
+nlohmann::ordered_json build_report(const PreparedImage& image, const ComputedExplanation& computed,
+                                    const ExplainPlan& plan, const RenderedExplanation& rendered,
+                                    const nlohmann::ordered_json& timings);
+
 }  // namespace xai

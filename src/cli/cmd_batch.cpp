@@ -5,25 +5,29 @@
 #include <iostream>
 #include <memory>
 
+#include <spdlog/spdlog.h>
+
 #include "cli/commands.hpp"
-#include "cli/explain_flags.hpp"
+#include "cli/flag_policy.hpp"
+#include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/batch.hpp"
-#include "validators.hpp"
+#include "cli/validators.hpp"
 
 namespace xai::cli {
 namespace {
 
 struct BatchFlags {
   ModelFlags model;
-  ExplainFlags explain;
+  MethodFlags method;
+  FlagPolicy policy;
   std::string output_dir;
   std::vector<std::string> include, exclude;
   std::string shard;
   int batch_size = 8;
   int workers = 0;
   bool fail_fast = false;
-  bool quiet = false;
+  int unused_lime_batch_size = 0;
   std::vector<std::string> inputs;
 };
 
@@ -71,9 +75,10 @@ class ProgressPrinter {
 };
 
 int run_batch_command(const BatchFlags& flags) {
+  flags.policy.check();
   Model model = flags.model.load();
   BatchOptions options;
-  options.explain = flags.explain.to_options(model);
+  options.explain = flags.method.to_options(model);
   options.output_dir = flags.output_dir;
   options.selection.include = flags.include;
   options.selection.exclude = flags.exclude;
@@ -81,10 +86,15 @@ int run_batch_command(const BatchFlags& flags) {
   options.batch_size = flags.batch_size;
   options.workers = flags.workers;
   options.fail_fast = flags.fail_fast;
-  auto printer = std::make_shared<ProgressPrinter>(flags.quiet);
+  const bool quiet = spdlog::default_logger()->level() > spdlog::level::info;  // -q, before or after `batch`
+  auto printer = std::make_shared<ProgressPrinter>(quiet);
   options.on_progress = [printer](const BatchProgress& p) { (*printer)(p); };
   const BatchSummary summary = run_batch(model, flags.inputs, options);
-  if (!flags.quiet)
+  if (summary.skipped_outputs > 0)
+    spdlog::info("batch: skipped {} file(s) that are xai outputs (in {}, xai-out/ folders, or named like "
+                 "STEM.gradcam.png): outputs are never inputs",
+                 summary.skipped_outputs, flags.output_dir);
+  if (!quiet)
     std::cerr << "xai: batch: " << summary.explained << " explained, " << summary.progress.skipped
               << " already done, " << summary.progress.failed << " failed -> " << flags.output_dir << "/index.html\n";
   if (summary.code != ExitCode::ok && !summary.first_error.empty())
@@ -99,7 +109,7 @@ Command add_batch(CLI::App& app) {
   auto flags = std::make_shared<BatchFlags>();
   CLI::App* sub = app.add_subcommand("batch", "Explain folders of images: resumable, sharded, with a gallery");
   flags->model.add_to(*sub);
-  flags->explain.add_to(*sub, "--lime-batch-size");
+  flags->method.add_to(*sub);
   sub->add_option("-o,--output-dir", flags->output_dir, "Output folder (mirrors the input tree)")->required();
   sub->add_option("--include", flags->include, "Only files matching this glob (path or name); repeatable")
       ->allow_extra_args(false)
@@ -111,20 +121,34 @@ Command add_batch(CLI::App& app) {
   sub->add_option("--batch-size", flags->batch_size, "Images per forward pass")->check(kPositive)->capture_default_str();
   sub->add_option("--workers", flags->workers, "Decoding threads (default: one per core)")->check(kNonNegative);
   sub->add_flag("--fail-fast", flags->fail_fast, "Stop at the first failed input");
-  sub->add_flag("--quiet", flags->quiet, "No progress output");
+  flags->policy.refuse(sub->add_option("--lime-batch-size", flags->unused_lime_batch_size, "(renamed --probe-batch)"),
+                       "renamed: perturbed images per forward pass is --probe-batch");
   sub->add_option("inputs", flags->inputs, "Folders (recursive), files, or @LIST files of paths")->required();
   return {sub, [flags] { return run_batch_command(*flags); }};
 }
 
+struct MergeFlags {
+  ModelFlags model;  // taken and refused, like every group that does not apply
+  MethodFlags method;
+  FlagPolicy policy;
+  std::vector<std::string> dirs;
+  std::string out;
+};
+
 Command add_merge(CLI::App& app) {
-  auto dirs = std::make_shared<std::vector<std::string>>();
-  auto out = std::make_shared<std::string>();
+  auto flags = std::make_shared<MergeFlags>();
   CLI::App* sub = app.add_subcommand("merge", "Combine batch outputs (e.g. shards) into one folder");
-  sub->add_option("-o,--output-dir", *out, "Merged output folder")->required();
-  sub->add_option("runs", *dirs, "Batch output folders")->required();
-  return {sub, [dirs, out] {
-            const size_t n = merge_batch_outputs(*dirs, *out);
-            std::cerr << "xai: merge: " << n << " results -> " << *out << "/index.html\n";
+  flags->model.add_to(*sub);
+  flags->method.add_to(*sub);
+  const std::string reason = "merge combines finished runs as they are: it loads no model and explains nothing";
+  flags->policy.refuse(flags->model.all, reason);
+  flags->policy.refuse(flags->method.all, reason);
+  sub->add_option("-o,--output-dir", flags->out, "Merged output folder")->required();
+  sub->add_option("runs", flags->dirs, "Batch output folders")->required();
+  return {sub, [flags] {
+            flags->policy.check();
+            const size_t n = merge_batch_outputs(flags->dirs, flags->out);
+            std::cerr << "xai: merge: " << n << " results -> " << flags->out << "/index.html\n";
             return 0;
           }};
 }

@@ -5,39 +5,53 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/flag_policy.hpp"
+#include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
+#include "cli/validators.hpp"
 #include "xai/bench.hpp"
 #include "xai/error.hpp"
-#include "validators.hpp"
 
 namespace xai::cli {
 namespace {
 
 struct BenchFlags {
   ModelFlags model;
-  std::string method = "gradcam";
-  std::vector<std::string> layers;
+  MethodFlags method;
+  FlagPolicy policy;
   int batch_size = 1;
   int warmup = 3;
-  int repeats = 20;
+  int runs = 20;
   bool json = false;
   bool skip_full_backward = false;
-  LimeOptions lime;
   int pipeline_images = 0;
   int rounds = 5;
-  int probe_batch = 0;  // automatic
+  CLI::Option *warmup_option = nullptr, *runs_option = nullptr, *rounds_option = nullptr, *backward_option = nullptr;
 };
 
-int run_batch_bench(const BenchFlags& flags, Model& model) {
-  ExplainOptions explain;
-  explain.methods = {flags.method};
-  explain.cam.layers = flags.layers;
-  explain.lime = flags.lime;
+// Flags of one mode given in the other would be ignored: refuse them.
+void check_mode(const BenchFlags& flags, const ExplainOptions& explain) {
+  const bool pipeline = flags.pipeline_images > 0;
+  for (const CLI::Option* option : {flags.warmup_option, flags.runs_option, flags.backward_option})
+    if (pipeline && option->count() > 0)
+      throw usage_error(flag_name(option) + ": not used with --pipeline (it times whole batch runs, --rounds of them)");
+  if (!pipeline && flags.rounds_option->count() > 0) throw usage_error("--rounds: only used with --pipeline");
+  if (!pipeline)
+    for (const char* name : {"--colormap", "--alpha"})
+      for (const auto& [option, setting] : flags.method.setting_flags)
+        if (flag_name(option) == name && option->count() > 0)
+          throw usage_error(std::string(name) + ": bench draws nothing unless --pipeline runs whole batches");
+  if (flags.backward_option->count() > 0 && find_method(explain.methods.front()).family() != MethodFamily::gradient_cam)
+    throw usage_error("--no-full-backward: the full-backward comparison is only timed for gradient CAM methods");
+}
+
+int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions& explain) {
   const int batch = flags.batch_size > 1 ? flags.batch_size : 8;
   const BatchBenchResult r = bench_batch(model, explain, flags.pipeline_images, batch, flags.rounds);
+  const std::string method = explain.methods.front();
   if (flags.json) {
     std::cout << nlohmann::ordered_json{{"model", model.path()},
-                                        {"method", flags.method},
+                                        {"method", method},
                                         {"images", r.images},
                                         {"batch_size", r.batch_size},
                                         {"raw_images_per_second", r.raw_images_per_second},
@@ -51,7 +65,7 @@ int run_batch_bench(const BenchFlags& flags, Model& model) {
     return 0;
   }
   std::cout << std::fixed << std::setprecision(2) << "model      " << model.path() << "\npipeline   xai batch --method "
-            << flags.method << " on " << r.images << " images, batch " << r.batch_size << "\n"
+            << method << " on " << r.images << " images, batch " << r.batch_size << "\n"
             << "raw        " << r.raw_images_per_second << " images/s (batched no-grad inference)\n"
             << "batch      " << r.batch_images_per_second << " images/s (decode, explain, render, write)\n"
             << "ratio      " << r.ratio << " (batch / raw; median of " << r.rounds << " rounds, range " << r.min_ratio
@@ -59,66 +73,52 @@ int run_batch_bench(const BenchFlags& flags, Model& model) {
   return 0;
 }
 
-int run_lime_bench(const BenchFlags& flags, Model& model) {
-  LimeOptions lime = flags.lime;
-  lime.batch_size = flags.batch_size > 1 ? flags.batch_size : lime.batch_size;
-  const LimeBenchResult r = bench_lime(model, lime, flags.warmup, flags.repeats);
+void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
   if (flags.json) {
-    nlohmann::ordered_json out = {{"model", model.path()},
-                                  {"method", "lime"},
-                                  {"samples", r.samples},
-                                  {"segments", r.segments},
-                                  {"batch_size", r.batch_size},
-                                  {"repeats", r.repeats},
-                                  {"per_image_forward_ms", r.per_image_forward_ms},
-                                  {"lime_ms", r.lime_ms},
-                                  {"ratio", r.ratio}};
-    std::cout << out.dump(2) << "\n";
-    return 0;
-  }
-  std::cout << std::fixed << std::setprecision(3) << "model      " << model.path() << "\nmethod     lime, "
-            << r.samples << " samples, " << r.segments << " superpixels, batch " << r.batch_size << ", median of "
-            << r.repeats << "\nforward    " << r.per_image_forward_ms << " ms per image (batched)\n"
-            << "lime       " << r.lime_ms << " ms\n"
-            << "ratio      " << r.ratio << " (lime / (samples x per-image forward))\n";
-  return 0;
-}
-
-int run_bench(const BenchFlags& flags) {
-  const auto names = cam_method_names();
-  if (flags.method != "lime" && std::find(names.begin(), names.end(), flags.method) == names.end())
-    throw usage_error("--method " + flags.method + ": not a benchmarkable method");
-  Model model = flags.model.load();
-  if (flags.pipeline_images > 0) return run_batch_bench(flags, model);
-  if (flags.method == "lime") return run_lime_bench(flags, model);
-  BenchOptions options;
-  options.cam.method = flags.method;
-  options.cam.layers = flags.layers;
-  options.cam.batch_size = flags.probe_batch;
-  options.batch_size = flags.batch_size;
-  options.warmup = flags.warmup;
-  options.repeats = flags.repeats;
-  options.full_backward = !flags.skip_full_backward;
-  const BenchResult r = bench_cam(model, options);
-  if (flags.json) {
-    nlohmann::ordered_json out = {{"model", model.path()},     {"method", flags.method},   {"layer", r.layer},
-                          {"batch_size", r.batch_size}, {"repeats", r.repeats},    {"forward_ms", r.forward_ms},
-                          {"explain_ms", r.explain_ms}, {"ratio", r.ratio}};
+    nlohmann::ordered_json out = {{"model", model.path()}, {"method", r.method},       {"family", r.family},
+                                  {"layers", r.layers},     {"batch_size", r.batch_size}, {"runs", r.runs},
+                                  {"forward_ms", r.forward_ms}, {"explain_ms", r.explain_ms}, {"ratio", r.ratio}};
+    if (r.model_images > 0) {
+      out["model_images"] = r.model_images;
+      out["per_image_forward_ms"] = r.per_image_forward_ms;
+      out["model_images_ratio"] = r.model_images_ratio;
+    }
     if (r.full_backward_ms > 0) {
       out["full_backward_ms"] = r.full_backward_ms;
       out["full_backward_ratio"] = r.full_backward_ms / r.forward_ms;
     }
     std::cout << out.dump(2) << "\n";
-    return 0;
+    return;
   }
-  std::cout << std::fixed << std::setprecision(2) << "model      " << model.path() << "\nmethod     " << flags.method
-            << " at " << r.layer << ", batch " << r.batch_size << ", median of " << r.repeats << "\n"
+  std::string layers;
+  for (const auto& l : r.layers) layers += (layers.empty() ? " at " : ", ") + l;
+  std::cout << std::fixed << std::setprecision(2) << "model      " << model.path() << "\nmethod     " << r.method
+            << layers << ", batch " << r.batch_size << ", median of " << r.runs << "\n"
             << "forward    " << r.forward_ms << " ms (no grad)\n"
             << "explain    " << r.explain_ms << " ms\n"
             << "ratio      " << r.ratio << " (explain / forward)\n";
+  if (r.model_images > 0)
+    std::cout << "per image  " << r.model_images << " images through the model, " << r.per_image_forward_ms
+              << " ms each batched: ratio " << r.model_images_ratio << " (explain / their forward time)\n";
   if (r.full_backward_ms > 0)
     std::cout << "full bwd   " << r.full_backward_ms << " ms (forward + backward through the whole network, "
               << "as Python CAM libraries do; ratio " << r.full_backward_ms / r.forward_ms << ")\n";
+}
+
+int run_bench(const BenchFlags& flags) {
+  flags.policy.check();
+  if (flags.method.method_list().size() != 1) throw usage_error("--method: bench times one method at a time");
+  Model model = flags.model.load();
+  const ExplainOptions explain = flags.method.to_options(model);
+  check_mode(flags, explain);
+  if (flags.pipeline_images > 0) return run_batch_bench(flags, model, explain);
+  BenchOptions options;
+  options.explain = explain;
+  options.batch_size = flags.batch_size;
+  options.warmup = flags.warmup;
+  options.runs = flags.runs;
+  options.full_backward = !flags.skip_full_backward;
+  print_result(flags, model, bench_method(model, options));
   return 0;
 }
 
@@ -128,26 +128,24 @@ Command add_bench(CLI::App& app) {
   auto flags = std::make_shared<BenchFlags>();
   CLI::App* sub = app.add_subcommand("bench", "Time an explanation against a plain forward pass");
   flags->model.add_to(*sub);
-  sub->add_option("--method", flags->method, "Method to time")->capture_default_str();
-  sub->add_option("-l,--layer", flags->layers, "Layer (default: the model's default layer)")
-      ->allow_extra_args(false)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  sub->add_option("--samples", flags->lime.samples, "LIME: samples")->capture_default_str();
-  sub->add_option("--segments", flags->lime.superpixels.segments, "LIME: superpixels")->capture_default_str();
-  sub->add_option("--batch-size", flags->batch_size, "Images per pass (LIME: default 64)")->check(kPositive)->capture_default_str();
-  sub->add_option("--warmup", flags->warmup, "Untimed runs first")->check(kNonNegative)->capture_default_str();
-  sub->add_option("--repeats", flags->repeats, "Timed runs (median reported)")->check(kPositive)->capture_default_str();
-  sub->add_option("--probe-batch", flags->probe_batch,
-                  "Score-CAM/Ablation-CAM: probe images per forward pass (0: automatic, as in explain)")
-      ->check(kNonNegative)
-      ->capture_default_str();
-  sub->add_option("--pipeline", flags->pipeline_images,
-                  "Time `xai batch` on N synthetic images against raw batched inference")->check(kNonNegative);
-  sub->add_option("--rounds", flags->rounds, "Pipeline: alternating raw and batch rounds (medians reported)")
+  flags->method.add_to(*sub);
+  flags->policy.refuse(*sub, "--max-pixels", "bench runs on synthetic images at the model's input size");
+  sub->add_option("--batch-size", flags->batch_size, "Images per pass (--pipeline: default 8)")
       ->check(kPositive)
       ->capture_default_str();
-  sub->add_flag("--no-full-backward", flags->skip_full_backward, "Skip timing the full-backward comparison");
-  sub->add_flag("--json", flags->json, "Print forward_ms, explain_ms, ratio as JSON");
+  flags->warmup_option =
+      sub->add_option("--warmup", flags->warmup, "Untimed runs first")->check(kNonNegative)->capture_default_str();
+  flags->runs_option =
+      sub->add_option("--runs", flags->runs, "Timed runs (median reported)")->check(kPositive)->capture_default_str();
+  sub->add_option("--pipeline", flags->pipeline_images,
+                  "Time `xai batch` on N synthetic images against raw batched inference")
+      ->check(kNonNegative);
+  flags->rounds_option = sub->add_option("--rounds", flags->rounds, "Pipeline: alternating raw and batch rounds (medians)")
+                             ->check(kPositive)
+                             ->capture_default_str();
+  flags->backward_option =
+      sub->add_flag("--no-full-backward", flags->skip_full_backward, "Skip timing the full-backward comparison");
+  sub->add_flag("--json", flags->json, "Print the times and ratios as JSON");
   return {sub, [flags] { return run_bench(*flags); }};
 }
 

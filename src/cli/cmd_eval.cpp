@@ -1,40 +1,59 @@
 // xai eval: do the explanations point at the lesion? A table per method and layer, and JSON.
+#include <spdlog/spdlog.h>
+
 #include <iomanip>
 #include <iostream>
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/flag_policy.hpp"
+#include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
+#include "cli/validators.hpp"
 #include "xai/atomic_file.hpp"
 #include "xai/evaluate.hpp"
-#include "validators.hpp"
 
 namespace xai::cli {
 namespace {
 
 struct EvalFlags {
   ModelFlags model;
+  MethodFlags method;
+  FlagPolicy policy;
   EvalOptions options;
   std::string json_path;
   std::vector<std::string> inputs;
 };
 
-int run_eval(EvalFlags& flags) {
-  Model model = flags.model.load();
-  const EvalResult result = evaluate_localisation(model, flags.inputs, flags.options);
-  std::cout << std::fixed << std::setprecision(3) << "images " << result.images << ", positives "
-            << result.positives << ", accuracy " << result.accuracy << ", ROC AUC ";
-  if (result.roc_auc)
-    std::cout << *result.roc_auc;
-  else
-    std::cout << "n/a (one class only)";
-  std::cout << "\n"
-            << std::left << std::setw(10) << "method" << std::setw(28) << "layer" << std::setw(8) << "n"
-            << std::setw(10) << "pointing" << std::setw(16) << "energy_in_mask" << "iou_top"
-            << static_cast<int>(flags.options.top_fraction * 100) << "%\n";
+std::string number_or_na(const std::optional<double>& value) {
+  if (!value) return "n/a";
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(3) << *value;
+  return out.str();
+}
+
+void print_table(std::ostream& out, const EvalResult& result, double top_fraction) {
+  out << std::fixed << std::setprecision(3) << "images " << result.images << ", positives " << result.positives
+      << ", accuracy " << result.accuracy << ", ROC AUC "
+      << (result.roc_auc ? number_or_na(result.roc_auc) : "n/a (one class only)") << "\n"
+      << std::left << std::setw(12) << "method" << std::setw(28) << "layer" << std::setw(8) << "n" << std::setw(10)
+      << "pointing" << std::setw(16) << "energy_in_mask" << "iou_top" << static_cast<int>(top_fraction * 100) << "%\n";
   for (const auto& row : result.rows)
-    std::cout << std::setw(10) << row.method << std::setw(28) << row.layer << std::setw(8) << row.count
-              << std::setw(10) << row.pointing_game << std::setw(16) << row.energy_inside << row.iou_top << "\n";
+    out << std::setw(12) << row.method << std::setw(28) << row.layer << std::setw(8) << row.count << std::setw(10)
+        << number_or_na(row.pointing_game) << std::setw(16) << number_or_na(row.energy_inside)
+        << number_or_na(row.iou_top) << "\n";
+}
+
+int run_eval(EvalFlags& flags) {
+  flags.policy.check();
+  Model model = flags.model.load();
+  flags.options.explain = flags.method.to_options(model);
+  const EvalResult result = evaluate_localisation(model, flags.inputs, flags.options);
+  if (result.skipped_outputs > 0)
+    spdlog::info("eval: skipped {} file(s) that are xai outputs (xai-out/ folders, or named like STEM.gradcam.png)",
+                 result.skipped_outputs);
+  // With the report on stdout, the table goes to stderr: stdout stays one JSON document (| jq).
+  print_table(flags.json_path == "-" ? std::cerr : std::cout, result, flags.options.top_fraction);
   if (!flags.json_path.empty()) {
     const std::string text = result.report.dump(2) + "\n";
     if (flags.json_path == "-")
@@ -51,13 +70,13 @@ Command add_eval(CLI::App& app) {
   auto flags = std::make_shared<EvalFlags>();
   CLI::App* sub = app.add_subcommand("eval", "Measure how well explanations point at ground-truth masks");
   flags->model.add_to(*sub);
-  sub->add_option("--method", flags->options.method, "Explanation method (a CAM method or lime)")->capture_default_str();
-  sub->add_option("--samples", flags->options.lime.samples, "LIME: samples")->capture_default_str();
-  sub->add_option("--segments", flags->options.lime.superpixels.segments, "LIME: superpixels")->capture_default_str();
-  sub->add_option("--seed", flags->options.lime.seed, "LIME: seed")->capture_default_str();
-  sub->add_option("-l,--layer", flags->options.layers, "Layer(s) to evaluate (repeatable)")
-      ->allow_extra_args(false)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  flags->method.add_to(*sub);
+  const std::string target_reason = "eval explains the lesion class: choose it with --positive-class";
+  flags->policy.refuse(*sub, "--target-class", target_reason);
+  flags->policy.refuse(*sub, "--top-k", target_reason);
+  flags->policy.refuse(*sub, "--all-classes", target_reason);
+  flags->policy.refuse(*sub, "--colormap", "eval writes no images (it measures maps against masks)");
+  flags->policy.refuse(*sub, "--alpha", "eval writes no images (it measures maps against masks)");
   sub->add_option("--masks", flags->options.masks_dir,
                   "Mask folder (MASKS/STEM.png or STEM.mask.png; default: STEM.mask.png beside each image)");
   sub->add_option("--labels-csv", flags->options.labels_csv,

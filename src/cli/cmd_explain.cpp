@@ -1,14 +1,14 @@
-// xai explain: one report (and overlay, raw map) per image.
+// xai explain: one report (and overlay, raw map) per image; goes on past a failed image like batch.
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <set>
-#include <sstream>
 
 #include "cli/commands.hpp"
-#include "cli/explain_flags.hpp"
+#include "cli/flag_policy.hpp"
+#include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
@@ -18,13 +18,15 @@ namespace {
 
 struct ExplainCommandFlags {
   ModelFlags model;
-  ExplainFlags explain;
+  MethodFlags method;
+  FlagPolicy policy;
   std::string output_dir;
   std::string json;
   std::vector<std::string> images;
+  int unused_batch_size = 0;
 };
 
-int run_explain(const ExplainCommandFlags& flags) {
+void check_destinations(const ExplainCommandFlags& flags) {
   // Any other value used to be ignored without a word: the user asked for a file that never came.
   if (!flags.json.empty() && flags.json != "-")
     throw usage_error("--json " + flags.json + ": only '-' (print the report on stdout) is supported; "
@@ -38,22 +40,36 @@ int run_explain(const ExplainCommandFlags& flags) {
       throw usage_error(image + ": another input has the same name stem and would overwrite its outputs; "
                         "use separate -o directories or `xai batch`");
   }
+}
 
+int run_explain(const ExplainCommandFlags& flags) {
+  flags.policy.check();
+  check_destinations(flags);
   Model model = flags.model.load();
-  ExplainOptions options = flags.explain.to_options(model);
+  ExplainOptions options = flags.method.to_options(model);
   options.output_dir = flags.output_dir;
+  const ExplainPlan plan = plan_explanations(model, options);
 
   const bool json_to_stdout = flags.json == "-";
   std::ostream& human = json_to_stdout ? std::cerr : std::cout;
+  size_t failed = 0;
   for (const auto& image : flags.images) {
-    ExplainOutcome outcome = explain_image(model, image, options);
-    for (const auto& warning : outcome.report["warnings"]) spdlog::warn("{}: {}", image, warning.get<std::string>());
-    const auto& prediction = outcome.report["prediction"];
-    human << image << ": " << prediction["label"].get<std::string>() << " ("
-          << prediction["probability"].get<float>() << ") -> " << outcome.files.front() << "\n";
-    if (json_to_stdout) std::cout << outcome.report.dump(2) << std::endl;
+    try {
+      const ExplainOutcome outcome = explain_image(model, plan, image);
+      for (const auto& warning : outcome.warnings) spdlog::warn("{}: {}", image, warning);
+      human << image << ": " << outcome.label << " ("
+            << outcome.prediction.probabilities.at(outcome.prediction.predicted) << ") -> " << outcome.files.front()
+            << "\n";
+      if (json_to_stdout) std::cout << outcome.report.dump(2) << std::endl;
+    } catch (const Error& e) {
+      if (flags.images.size() == 1) throw;
+      std::cerr << "xai: error: " << e.what() << "\n";
+      ++failed;
+    }
   }
-  return 0;
+  if (failed == 0) return 0;
+  std::cerr << "xai: explain: " << flags.images.size() - failed << " explained, " << failed << " failed\n";
+  return static_cast<int>(ExitCode::partial);
 }
 
 }  // namespace
@@ -62,9 +78,11 @@ Command add_explain(CLI::App& app) {
   auto flags = std::make_shared<ExplainCommandFlags>();
   CLI::App* sub = app.add_subcommand("explain", "Explain the predictions for one or more images");
   flags->model.add_to(*sub);
-  flags->explain.add_to(*sub);
+  flags->method.add_to(*sub);
   sub->add_option("-o,--output-dir", flags->output_dir, "Output directory (default: xai-out beside each image)");
   sub->add_option("--json", flags->json, "Also print the report: '-' for stdout");
+  flags->policy.refuse(sub->add_option("--batch-size", flags->unused_batch_size, "(batch, eval, bench only)"),
+                       "explain takes one image per pass; perturbed images per forward pass is --probe-batch");
   sub->add_option("images", flags->images, "Image files (PNG, JPEG, TIFF, BMP, ...)")->required();
   return {sub, [flags] { return run_explain(*flags); }};
 }

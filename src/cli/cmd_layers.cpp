@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/flag_policy.hpp"
+#include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/error.hpp"
 
@@ -14,6 +16,8 @@ namespace {
 
 struct LayersFlags {
   ModelFlags model;
+  MethodFlags method;  // taken and refused: layers explains nothing
+  FlagPolicy policy;
   bool json = false;
 };
 
@@ -25,6 +29,7 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 }
 
 int run_layers(const LayersFlags& flags) {
+  flags.policy.check();
   Model model = flags.model.load();
   const std::vector<LayerInfo> layers = model.layers();
   std::string automatic;
@@ -67,7 +72,9 @@ int run_layers(const LayersFlags& flags) {
 Command add_layers(CLI::App& app) {
   auto flags = std::make_shared<LayersFlags>();
   CLI::App* sub = app.add_subcommand("layers", "List a model's layers with output shapes");
-  flags->model.add_to(*sub, /*model_is_positional=*/true);
+  flags->model.add_to(*sub, ModelFlags::Mode::positional_one);
+  flags->method.add_to(*sub);
+  flags->policy.refuse(flags->method.all, "layers lists the model's modules and explains nothing");
   sub->add_flag("--json", flags->json, "Print JSON instead of a table");
   return {sub, [flags] { return run_layers(*flags); }};
 }

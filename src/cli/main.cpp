@@ -15,8 +15,9 @@
 
 int main(int argc, char** argv) {
   xai::cli::filter_decoder_noise();
-  CLI::App app{"xai: explain image classifiers (Grad-CAM) on TorchScript models"};
+  CLI::App app{"xai: explain image classifiers (CAM methods, LIME) on TorchScript models"};
   app.require_subcommand(1);
+  app.fallthrough();  // -q, -v and --threads also after the subcommand
   app.set_version_flag("--version", std::string("xai ") + xai::xai_version());
   bool quiet = false, verbose = false;
   int threads = 0;

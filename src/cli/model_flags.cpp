@@ -50,29 +50,33 @@ void parse_input_size(const std::string& text, ModelCard& card) {
 
 }  // namespace
 
-void ModelFlags::add_to(CLI::App& command, bool model_is_positional) {
-  if (model_is_positional)
-    command.add_option("model", model, "TorchScript model file (.pt)")->required();
+void ModelFlags::add_to(CLI::App& command, Mode mode) {
+  if (mode == Mode::positional_one)
+    all.push_back(command.add_option("model", model, "TorchScript model file (.pt)")->required());
+  else if (mode == Mode::several)
+    all.push_back(command.add_option("-m,--model", models, "A TorchScript model (repeat: two or more)")
+                      ->required()
+                      ->allow_extra_args(false)
+                      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll));
   else
-    command.add_option("-m,--model", model, "TorchScript model file (default: the bundled demo model)");
-  command.add_option("--card", card, "Model card JSON (default: MODEL.json beside the model)");
-  command.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
-  command.add_option("--input-size", input_size, "Override the card: N or HxW");
-  command.add_option("--channels", channels, "Override the card: rgb or gray");
-  command.add_option("--mean", mean, "Override the card: per-channel mean")
-      ->allow_extra_args(false)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->delimiter(',');
-  command.add_option("--std", std, "Override the card: per-channel std")
-      ->allow_extra_args(false)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->delimiter(',');
-  command.add_option("--output-kind", output_kind, "Override the card: softmax or sigmoid");
-  command.add_option("--labels", labels, "Override the card: a file with one label per line, or a,b,c");
+    all.push_back(command.add_option("-m,--model", model, "TorchScript model file (default: the bundled demo model)"));
+  all.push_back(command.add_option("--card", card, "Model card JSON (default: MODEL.json beside the model)"));
+  all.push_back(command.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str());
+  all.push_back(command.add_option("--input-size", input_size, "Override the card: N or HxW"));
+  all.push_back(command.add_option("--channels", channels, "Override the card: rgb or gray"));
+  all.push_back(command.add_option("--mean", mean, "Override the card: per-channel mean")
+                    ->allow_extra_args(false)
+                    ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+                    ->delimiter(','));
+  all.push_back(command.add_option("--std", std, "Override the card: per-channel std")
+                    ->allow_extra_args(false)
+                    ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+                    ->delimiter(','));
+  all.push_back(command.add_option("--output-kind", output_kind, "Override the card: softmax or sigmoid"));
+  all.push_back(command.add_option("--labels", labels, "Override the card: a file with one label per line, or a,b,c"));
 }
 
 Model ModelFlags::load() const {
-  ModelOptions options;
-  options.device = device;
-  if (!card.empty()) options.card_path = card;
   std::string path = model;
   if (path.empty()) {
     path = bundled_model_path();
@@ -80,18 +84,38 @@ Model ModelFlags::load() const {
       throw usage_error("--model is required: the bundled demo model (models/demo-histo.pt) was not found");
     spdlog::info("using the bundled demo model {}", path);
   }
+  return load_one(path);
+}
+
+std::vector<Model> ModelFlags::load_all() const {
+  if (models.size() < 2) throw usage_error("--model: give at least two models to compare");
+  if (!card.empty()) throw usage_error("--card: one card cannot describe several models; put NAME.json beside each");
+  std::vector<Model> loaded;
+  for (const auto& path : models) loaded.push_back(load_one(path));
+  return loaded;
+}
+
+Model ModelFlags::load_one(const std::string& path) const {
+  ModelOptions options;
+  options.device = device;
+  if (!card.empty()) options.card_path = card;
   Model loaded = Model::load(path, options);
   ModelCard& c = loaded.mutable_card();
   if (!channels.empty()) {
     const ChannelMode mode = parse_channel_mode(channels);
     // The card's statistics were for the other channel count: start from that mode's defaults.
-    if (mode != c.channels) c.set_channels(mode);
+    if (mode != c.channels) {
+      c.set_channels(mode);
+      c.given.erase("mean");
+      c.given.erase("std");
+    }
+    c.given.insert("channels");
   }
-  if (!input_size.empty()) parse_input_size(input_size, c);
-  if (!mean.empty()) c.mean = mean;
-  if (!std.empty()) c.std = std;
-  if (!output_kind.empty()) c.output = parse_output_kind(output_kind);
-  if (!labels.empty()) c.labels = read_labels(labels);
+  if (!input_size.empty()) parse_input_size(input_size, c), c.given.insert("input_size");
+  if (!mean.empty()) c.mean = mean, c.given.insert("mean");
+  if (!std.empty()) c.std = std, c.given.insert("std");
+  if (!output_kind.empty()) c.output = parse_output_kind(output_kind), c.given.insert("output");
+  if (!labels.empty()) c.labels = read_labels(labels), c.given.insert("labels");
   try {
     c.validate();
   } catch (const Error& e) {

@@ -11,7 +11,10 @@
 namespace xai::cli {
 
 struct ModelFlags {
+  enum class Mode { optional_one, positional_one, several };
   std::string model;  // empty: the bundled demo model
+  std::vector<std::string> models;  // Mode::several
+  std::vector<CLI::Option*> all;    // every option of the group
   std::string card;
   std::string device = "cpu";
   std::string input_size;  // "HxW" or "N"
@@ -20,9 +23,14 @@ struct ModelFlags {
   std::string output_kind;
   std::string labels;  // file with one label per line, or a comma-separated list
 
-  void add_to(CLI::App& command, bool model_is_positional = false);
-  // Loads the model and applies overrides; throws xai::Error.
+  void add_to(CLI::App& command, Mode mode = Mode::optional_one);
+  // Loads the model and applies overrides (warnings are printed once, here); throws xai::Error.
   Model load() const;
+  // Mode::several: every model, each with the same overrides.
+  std::vector<Model> load_all() const;
+
+ private:
+  Model load_one(const std::string& path) const;
 };
 
 // The bundled demo model: beside the installed binary (../share/xai/models) or in the source tree.

@@ -12,6 +12,7 @@
 #include "xai/cam.hpp"
 #include "xai/model.hpp"
 #include "xai/npy.hpp"
+#include "npy_reader.hpp"
 #include "xai/runtime.hpp"
 
 namespace {
@@ -60,7 +61,7 @@ std::vector<ParityCase> load_cases() {
   return cases;
 }
 
-cv::Mat as_mat(const xai::NpyArray& a) {
+cv::Mat as_mat(const xai::test::NpyArray& a) {
   const int rows = static_cast<int>(a.shape.at(a.shape.size() - 2)), cols = static_cast<int>(a.shape.back());
   return cv::Mat(rows, cols, CV_32FC1, const_cast<float*>(a.data.data())).clone();
 }
@@ -79,7 +80,7 @@ TEST_P(Parity, GradCamMatchesEagerReference) {
   const ParityCase& c = GetParam();
   xai::Model model = xai::Model::load(c.model);
 
-  const xai::NpyArray input = xai::read_npy(c.input);
+  const xai::test::NpyArray input = xai::test::read_npy(c.input);
   ASSERT_EQ(input.shape.size(), 4u);
   xai::InputBlob blob{static_cast<int>(input.shape[1]), static_cast<int>(input.shape[2]),
                       static_cast<int>(input.shape[3]), input.data};
@@ -92,8 +93,8 @@ TEST_P(Parity, GradCamMatchesEagerReference) {
   const auto result = xai::explain_cam(model, {blob}, request).front();
   const xai::LayerMap& map = result.targets.front().maps.front();
 
-  const cv::Mat reference = as_mat(xai::read_npy(c.cam));
-  const cv::Mat reference_up = as_mat(xai::read_npy(c.cam_up));
+  const cv::Mat reference = as_mat(xai::test::read_npy(c.cam));
+  const cv::Mat reference_up = as_mat(xai::test::read_npy(c.cam_up));
   double lo, hi;
   cv::minMaxLoc(reference, &lo, &hi);
   ASSERT_EQ(hi, 1.0) << "reference map is degenerate; the comparison would prove nothing";

@@ -1,0 +1,109 @@
+// The registry of explanation methods: the one place every command (explain, batch, compare, eval,
+// bench) asks what a method is called, what it reads, how it computes, what its result looks like as
+// a dense map, and which parameters identify its result. Adding a method is one file in
+// src/methods/ plus one line in src/methods/registry.cpp (README, Development).
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xai/explain_options.hpp"
+#include "xai/model.hpp"
+#include "xai/prepared_image.hpp"
+
+namespace xai {
+
+enum class MethodFamily {
+  gradient_cam,  // a layer's activation weighed by the class score's gradient: one forward + a short backward
+  probe_cam,     // a layer's activation weighed by extra forward passes (masked inputs, ablated channels)
+  perturbation,  // the model as a black box on perturbed copies of the image
+};
+std::string to_string(MethodFamily family);
+
+// Settings a method may read. A command refuses a flag that none of the chosen methods reads,
+// instead of silently ignoring it.
+enum class Setting {
+  layers,       // -l/--layer, --layers
+  target,       // -t/--target-class, -k/--top-k
+  all_classes,  // --all-classes
+  probe_batch,  // --probe-batch: extra images per forward pass
+  samples,
+  superpixels,  // --segments, --superpixels, --compactness, --regions
+  hide,         // --hide, --hide-color
+  kernel_width,
+  seed,
+  repeats,
+  colormap,     // --colormap, --alpha: maps drawn as a colour-mapped overlay
+};
+std::string to_string(Setting setting);
+
+// One explained map, at the image's resolution: a class (and, for CAMs, a layer).
+struct DenseMap {
+  int class_index = 0;
+  std::string layer;        // empty for perturbation methods
+  cv::Mat values;           // CV_32FC1: [0,1] for CAMs, signed weights for perturbation methods
+  bool is_signed = false;   // positive and negative evidence (a diverging rendering)
+  cv::Mat segments;         // CV_32SC1 region labels at the same size, when the map is per region
+  std::vector<double> region_weights;  // one per segment label, when the map is per region
+  nlohmann::ordered_json details = nlohmann::ordered_json::object();  // method-specific report fields
+};
+
+// One method's result for one image.
+struct MethodResult {
+  std::string method;
+  Prediction prediction;
+  std::vector<DenseMap> maps;  // at the model's input resolution or the layer's; see dense_maps()
+  std::vector<std::string> warnings;
+  nlohmann::ordered_json summary = nlohmann::ordered_json::object();  // per-result report fields (e.g. stability)
+  double compute_ms = 0;
+  double model_ms = 0;       // of which spent in forward passes, where the method knows
+  long long model_images = 0;  // images pushed through the whole model (0: not a whole-image method)
+};
+
+class ExplanationMethod {
+ public:
+  virtual ~ExplanationMethod() = default;
+  virtual std::string name() const = 0;
+  virtual MethodFamily family() const = 0;
+  virtual std::vector<Setting> settings() const = 0;
+  bool reads(Setting s) const;
+
+  // Everything that determines the result besides the model, the image and its preprocessing:
+  // written in the report and hashed into batch's resume key, so the two never disagree.
+  // `layers` are the resolved layers (CAM families).
+  virtual nlohmann::ordered_json parameters(const ExplainOptions& options, const std::vector<std::string>& layers,
+                                            const ModelCard& card) const = 0;
+
+  // Computes on a batch of prepared images; `layers` resolved. Throws xai::Error.
+  virtual std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
+                                            const ExplainOptions& options,
+                                            const std::vector<std::string>& layers) const = 0;
+};
+
+// Every method, in the order `--help` lists them.
+const std::vector<std::unique_ptr<ExplanationMethod>>& explanation_methods();
+std::vector<std::string> method_names();
+// Throws usage_error naming the available methods.
+const ExplanationMethod& find_method(const std::string& name);
+
+// The result's maps resized to `size` (the original image's, or a mask's): one per class × layer.
+// CAM maps are resized bilinearly with half-pixel centres and not renormalised afterwards; region
+// maps are expanded from their segments (nearest neighbour), so they stay exact per region.
+std::vector<DenseMap> dense_maps(const MethodResult& result, const cv::Size& size);
+
+// The layers the CAM methods among `options.methods` explain: the given ones, or the model's default
+// (resolved once per run; empty when no chosen method reads layers).
+std::vector<std::string> resolve_layers(Model& model, const ExplainOptions& options);
+
+// The report's description of a target request: {"kind": "predicted"}, a class, or the top k.
+nlohmann::ordered_json target_parameters(const TargetSpec& target);
+
+// Whether a file name is one xai writes (STEM.METHOD.png, STEM.thumb.png, STEM.compare.png, ...):
+// discovery never takes xai's outputs as inputs.
+bool is_xai_output_name(const std::string& file_name);
+
+}  // namespace xai

@@ -1,0 +1,67 @@
+// The perturbation core shared by the black-box methods (LIME today; Kernel SHAP, occlusion and RISE
+// build on it): what hidden pixels show (fill modes), which regions are hidden (seeded mask
+// sampling), and the class probabilities of a batch of masked images, asked of a classifier callback
+// so that the core can be tested with a fake classifier and knows nothing of LibTorch.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "xai/preprocess.hpp"
+
+namespace xai {
+
+class Model;
+
+enum class HideMode {
+  mean,      // a hidden region shows its own mean colour (the `lime` package's default)
+  constant,  // a fixed colour (`hide_color`)
+  blur,      // a blurred copy of the image: fewer out-of-distribution artefacts
+};
+
+HideMode parse_hide_mode(const std::string& name);  // throws usage_error
+std::string to_string(HideMode mode);
+
+// What hidden pixels show, in the layout of `view` (the model's view: RGB or gray, [0,1]).
+// `segments` (CV_32SC1, labels 0..count-1) are the regions; `color` is for HideMode::constant
+// (one value, or one per channel, each in [0,1]; throws usage_error otherwise).
+cv::Mat fill_image(const cv::Mat& view, const cv::Mat& segments, int count, HideMode mode,
+                   const std::vector<float>& color);
+
+// samples × features on/off matrix (row 0 all on), row-major, each other entry a fair coin from a
+// seeded 64-bit Mersenne Twister (fully specified by the C++ standard: the same bits everywhere).
+std::vector<uint8_t> sample_switches(int samples, int features, uint64_t seed);
+
+// A batch of images in the model's normalised CHW layout, one after another.
+struct ImageBatch {
+  int count = 0, channels = 0, height = 0, width = 0;
+  const float* values = nullptr;  // count × channels × height × width
+};
+
+// Class probabilities of a batch: count × classes, row-major. The model's classifier applies the
+// card's softmax or sigmoid (the one place logits become probabilities, model.cpp).
+using Classifier = std::function<std::vector<double>(const ImageBatch&)>;
+Classifier model_classifier(Model& model);
+
+// Writes the masks of samples [first, first + count): count × height × width values in [0,1],
+// 1 showing the original pixel, 0 the fill.
+using MaskWriter = std::function<void(int first, int count, float* masks)>;
+
+// Masks that show the regions a switch row turns on: pixel p of sample s is switches[s][segments(p)].
+MaskWriter region_masks(const cv::Mat& segments, const std::vector<uint8_t>& switches, int features);
+
+struct MaskedProbabilities {
+  std::vector<double> values;  // samples × classes, row-major
+  int classes = 0;
+  double model_ms = 0;         // time inside the classifier
+};
+
+// The classifier's probabilities for `samples` images fill + mask ⊙ (original − fill), composed and
+// classified `batch_size` at a time (memory: one batch of images).
+MaskedProbabilities masked_probabilities(const Classifier& classify, const InputBlob& original, const InputBlob& fill,
+                                         int samples, const MaskWriter& masks, int batch_size);
+
+}  // namespace xai

@@ -1,0 +1,44 @@
+// The shared option groups that say how to explain: methods, layers, target, every method setting,
+// rendering and input limits. Every subcommand registers them (so a flag means the same everywhere);
+// what a subcommand cannot apply it refuses (FlagPolicy), and a method setting that none of the
+// chosen methods reads is refused by to_options().
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "xai/explain_options.hpp"
+#include "xai/methods.hpp"
+#include "xai/model.hpp"
+
+namespace xai::cli {
+
+struct MethodFlags {
+  std::string methods = "gradcam";
+  std::vector<std::string> layers;
+  std::string layer_set;  // "auto-all": every stage output
+  std::string target_class;
+  int top_k = 0;
+  bool all_classes = false;
+  int probe_batch = 0;
+  std::string colormap = "jet";
+  double alpha = 0.5;
+  long long max_pixels = ImageLimits{}.max_pixels;
+  std::string hide = "mean";
+  std::string superpixels = "slic";
+  float compactness = 0;
+  LimeOptions lime;
+  std::vector<std::pair<const CLI::Option*, Setting>> setting_flags;  // which setting each flag sets
+  std::vector<CLI::Option*> all;  // every option of the group
+
+  void add_to(CLI::App& command);
+  // Validates the flags against the chosen methods and resolves label names against the model.
+  // Throws usage_error.
+  ExplainOptions to_options(Model& model) const;
+  // The chosen method names (checked against the registry).
+  std::vector<std::string> method_list() const;
+};
+
+}  // namespace xai::cli

@@ -1,0 +1,158 @@
+#include "xai/inputs.hpp"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "xai/error.hpp"
+#include "xai/methods.hpp"
+
+namespace xai {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool matches(const std::string& pattern, const InputFile& file) {
+  const std::string name = fs::path(file.relative).filename().string();
+  return fnmatch(pattern.c_str(), file.relative.c_str(), 0) == 0 || fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+}
+
+bool is_mask_file(const fs::path& path) { return path.stem().extension() == ".mask"; }
+
+bool is_output_dir(const fs::path& dir, const std::vector<fs::path>& output_dirs) {
+  if (dir.filename() == "xai-out") return true;
+  std::error_code ec;
+  for (const auto& out : output_dirs)
+    if (fs::equivalent(dir, out, ec)) return true;
+  return false;
+}
+
+// Files below `dir` (an output folder): all of them are skipped, and counted.
+size_t count_files(const fs::path& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (it->is_regular_file(ec) && has_image_extension(it->path().string())) ++n;
+  }
+  return n;
+}
+
+void expand(const std::string& spec, std::vector<fs::path>& found, bool want_all_files,
+            const std::vector<fs::path>& output_dirs, DiscoveryCounts& counts) {
+  std::error_code ec;
+  if (!spec.empty() && spec[0] == '@') {
+    const std::string list = spec.substr(1);
+    std::ifstream in(list);
+    if (!in) throw usage_error(list + ": cannot read input list");
+    const fs::path base = fs::path(list).parent_path();
+    std::string line;
+    while (std::getline(in, line)) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (line.empty() || line[0] == '#') continue;
+      const fs::path p(line);
+      // Listed files are taken as they are: the run records a missing one as a failed input.
+      found.push_back(p.is_absolute() ? p : base / p);
+    }
+    return;
+  }
+  if (fs::is_directory(spec, ec)) {
+    for (auto it = fs::recursive_directory_iterator(spec, fs::directory_options::skip_permission_denied, ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) break;
+      // Broken links are kept: the run records them as failed inputs instead of silently skipping.
+      const fs::path& p = it->path();
+      if (it->is_directory(ec) && is_output_dir(p, output_dirs)) {
+        counts.skipped_outputs += count_files(p);
+        it.disable_recursion_pending();
+        continue;
+      }
+      if (!it->is_regular_file(ec) && !it->is_symlink(ec)) continue;
+      if (is_mask_file(p)) continue;
+      if (is_xai_output_name(p.filename().string())) {
+        counts.skipped_outputs += 1;
+        continue;
+      }
+      if (want_all_files || has_image_extension(p.string())) found.push_back(p);
+    }
+    return;
+  }
+  if (!fs::exists(spec, ec)) throw usage_error(spec + ": no such file or folder");
+  found.push_back(spec);
+}
+
+}  // namespace
+
+bool has_image_extension(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  static const char* known[] = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".ppm", ".pgm", ".pbm", ".webp"};
+  return std::find(std::begin(known), std::end(known), ext) != std::end(known);
+}
+
+std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, const InputSelection& selection,
+                                       DiscoveryCounts* counts) {
+  std::vector<fs::path> found;
+  std::vector<fs::path> output_dirs(selection.output_dirs.begin(), selection.output_dirs.end());
+  DiscoveryCounts local;
+  for (const auto& spec : specs) expand(spec, found, !selection.include.empty(), output_dirs, local);
+  if (counts) *counts = local;
+
+  // Relative paths below the common folder of everything found, so outputs mirror the tree and
+  // a/x.png and b/x.png never collide.
+  std::vector<fs::path> absolute;
+  for (const auto& p : found) absolute.push_back(fs::absolute(p).lexically_normal());
+  fs::path common;
+  for (const auto& p : absolute) {
+    const fs::path dir = p.parent_path();
+    if (common.empty()) {
+      common = dir;
+      continue;
+    }
+    fs::path shared;
+    for (auto a = common.begin(), b = dir.begin(); a != common.end() && b != dir.end() && *a == *b; ++a, ++b)
+      shared /= *a;
+    common = shared;
+  }
+
+  std::vector<InputFile> files;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < found.size(); ++i) {
+    InputFile file{found[i].string(), absolute[i].lexically_relative(common).string()};
+    if (!seen.insert(file.relative).second) continue;
+    if (!selection.include.empty() &&
+        std::none_of(selection.include.begin(), selection.include.end(), [&](const auto& g) { return matches(g, file); }))
+      continue;
+    if (std::any_of(selection.exclude.begin(), selection.exclude.end(), [&](const auto& g) { return matches(g, file); }))
+      continue;
+    files.push_back(std::move(file));
+  }
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.relative < b.relative; });
+  return files;
+}
+
+Shard parse_shard(const std::string& text) {
+  Shard shard;
+  char slash = 0;
+  std::istringstream in(text);
+  in >> shard.index >> slash >> shard.count;
+  if (!in || slash != '/' || in.peek() != EOF || shard.count < 1 || shard.index < 0 || shard.index >= shard.count)
+    throw usage_error("--shard " + text + ": expected I/N with 0 <= I < N, e.g. 0/4");
+  return shard;
+}
+
+bool in_shard(const InputFile& file, const Shard& shard) {
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a, 64 bit
+  for (unsigned char c : file.relative) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return static_cast<int>(hash % static_cast<uint64_t>(shard.count)) == shard.index;
+}
+
+}  // namespace xai

@@ -1,0 +1,9 @@
+// Grad-CAM (Selvaraju et al., 2017): a channel counts as much as the spatial mean of the
+// score's gradient over it.
+#include "methods/cam_methods.hpp"
+
+namespace xai {
+
+torch::Tensor gradcam_map(const CamInputs& in) { return weighted_channel_sum(in.activation, in.gradient.mean({2, 3})); }
+
+}  // namespace xai

@@ -1,0 +1,57 @@
+// Internal: the one piece that distinguishes CAM methods. The shared engine (cam.cpp) does the
+// capture, the forward and backward passes, the ReLU, normalisation and resizing; a method only
+// says how the activation's channels (or positions) are weighed into one map.
+#pragma once
+
+#include <torch/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace xai {
+
+// Extra forward passes for methods that probe the model (Score-CAM, Ablation-CAM). The engine
+// provides them; they are batched by `batch_size`.
+struct CamProbe {
+  int batch_size = 32;
+  int64_t input_height = 0, input_width = 0;
+  // Target-class probability for image `image` multiplied by each mask: masks [B,1,H,W] → [B].
+  std::function<torch::Tensor(int64_t image, const torch::Tensor& masks)> masked_probability;
+  // Target score (the explained logit) of image `image` when the layer's activation is replaced by
+  // each of `activations` [B,C,h,w] → [B]. Layers before the capture point run once per call.
+  std::function<torch::Tensor(int64_t image, const torch::Tensor& activations)> replaced_score;
+  // The unmodified target score per image, [N].
+  torch::Tensor scores;
+};
+
+struct CamInputs {
+  const torch::Tensor& activation;  // [N,C,h,w]
+  const torch::Tensor& gradient;    // [N,C,h,w]; undefined for methods without needs_gradient
+  const CamProbe& probe;
+};
+
+struct CamMethod {
+  std::string name;
+  bool needs_gradient;
+  torch::Tensor (*map)(const CamInputs&);  // [N,h,w], before the ReLU
+  bool probes = false;                     // runs extra forward passes (CamProbe)
+};
+
+// A CAM method of the registry (src/methods/registry.cpp) by name; nullptr for another name.
+const CamMethod* find_cam_method(const std::string& name);
+
+// Σ_c w_c A_c for channel weights [N,C].
+torch::Tensor weighted_channel_sum(const torch::Tensor& activation, const torch::Tensor& weights);
+
+// Method pieces, one file each.
+torch::Tensor gradcam_map(const CamInputs& in);
+torch::Tensor gradcam_plus_plus_map(const CamInputs& in);
+torch::Tensor xgradcam_map(const CamInputs& in);
+torch::Tensor hirescam_map(const CamInputs& in);
+torch::Tensor layercam_map(const CamInputs& in);
+torch::Tensor eigencam_map(const CamInputs& in);
+torch::Tensor scorecam_map(const CamInputs& in);
+torch::Tensor ablationcam_map(const CamInputs& in);
+
+}  // namespace xai

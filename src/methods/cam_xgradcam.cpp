@@ -1,0 +1,12 @@
+// XGrad-CAM (Fu et al., 2020): gradients weighted by the normalised activation, the weighting that
+// satisfies the sensitivity and conservation axioms.
+#include "methods/cam_methods.hpp"
+
+namespace xai {
+
+torch::Tensor xgradcam_map(const CamInputs& in) {
+  const torch::Tensor sums = in.activation.sum({2, 3}, /*keepdim=*/true);
+  return weighted_channel_sum(in.activation, (in.gradient * in.activation / (sums + 1e-7)).sum({2, 3}));
+}
+
+}  // namespace xai

@@ -1,0 +1,195 @@
+#include "xai/lime.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <opencv2/imgproc.hpp>
+#include <random>
+
+#include "xai/error.hpp"
+#include "xai/metrics.hpp"
+#include "xai/preprocess.hpp"
+#include "xai/ridge.hpp"
+
+namespace xai {
+namespace {
+
+std::vector<int> top_indices(const std::vector<double>& weights, size_t k) {
+  std::vector<int> order(weights.size());
+  std::iota(order.begin(), order.end(), 0);
+  k = std::min(k, order.size());
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int a, int b) { return weights[a] > weights[b]; });
+  order.resize(k);
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
+struct SampledRun {
+  std::vector<LimeClassResult> classes;
+  Prediction prediction;
+  double model_ms = 0;
+};
+
+// SLIC superpixels on the model's view, or the user's region map resized to it.
+cv::Mat lime_regions(const Image& image, const cv::Mat& view, const LimeOptions& options,
+                     std::vector<std::string>& warnings) {
+  if (!options.regions_path.empty()) {
+    cv::Mat regions = load_regions(options.regions_path, image.pixels.size());
+    int before = label_count(regions), after = 0;
+    cv::Mat segments = relabel_consecutive(segments_at_size(regions, view.size()), &after);
+    if (after < before)
+      warnings.push_back(std::to_string(before - after) +
+                         " region(s) vanished when the region map was resized to the model's input");
+    if (after < 2) throw input_error(options.regions_path + ": fewer than 2 regions remain at the model's input size");
+    return segments;
+  }
+  cv::Mat bgr;  // a new buffer: converting into a header that shares `view` would swap its channels
+  if (view.channels() == 3)
+    cv::cvtColor(view, bgr, cv::COLOR_RGB2BGR);
+  else
+    bgr = view;
+  return compute_superpixels(bgr, options.superpixels);
+}
+
+std::vector<int> targets_for(const LimeOptions& options, const Prediction& prediction, size_t label_count) {
+  if (!options.all_classes) return resolve_targets(options.target, prediction, label_count);
+  std::vector<int> all(label_count);
+  std::iota(all.begin(), all.end(), 0);
+  return all;
+}
+
+// One weighted ridge surrogate per target class on the samples' switches.
+std::vector<LimeClassResult> fit_surrogates(const std::vector<uint8_t>& switches, const LimeOptions& options,
+                                            const std::vector<double>& probabilities, int classes,
+                                            const std::vector<int>& targets) {
+  const int samples = options.samples, features = static_cast<int>(switches.size() / samples);
+  const std::vector<double> distances = cosine_distances_to_original(switches, samples, features);
+  std::vector<double> weights(samples);
+  for (int i = 0; i < samples; ++i) weights[i] = lime_kernel(distances[i], options.kernel_width);
+  cv::Mat X(samples, features, CV_64FC1);
+  for (int i = 0; i < samples; ++i)
+    for (int j = 0; j < features; ++j) X.at<double>(i, j) = switches[static_cast<size_t>(i) * features + j];
+  std::vector<LimeClassResult> results;
+  for (int cls : targets) {
+    std::vector<double> y(samples);
+    for (int i = 0; i < samples; ++i) y[i] = probabilities[static_cast<size_t>(i) * classes + cls];
+    const RidgeFit fit = weighted_ridge(X, y, weights, options.ridge_alpha);
+    LimeClassResult c;
+    c.class_index = cls;
+    c.intercept = fit.intercept;
+    c.weights = fit.coefficients;
+    c.r2 = fit.r2;
+    c.local_prediction = fit.predict(X.ptr<double>(0));
+    c.model_probability = y[0];
+    results.push_back(std::move(c));
+  }
+  return results;
+}
+
+}  // namespace
+
+cv::Mat segments_at_size(const cv::Mat& segments, const cv::Size& size) {
+  if (segments.size() == size) return segments.clone();
+  cv::Mat as_float, resized, labels;
+  segments.convertTo(as_float, CV_32F);  // exact for labels below 2^24
+  cv::resize(as_float, resized, size, 0, 0, cv::INTER_NEAREST);
+  resized.convertTo(labels, CV_32S);
+  return labels;
+}
+
+std::vector<double> cosine_distances_to_original(const std::vector<uint8_t>& switches, int samples, int features) {
+  std::vector<double> d(samples);
+  for (int i = 0; i < samples; ++i) {
+    const uint8_t* row = switches.data() + static_cast<size_t>(i) * features;
+    const int on = std::accumulate(row, row + features, 0);
+    // cos(row, 1) = on / (sqrt(on) sqrt(n)) = sqrt(on / n); an all-off row has similarity 0.
+    d[i] = on == 0 ? 1.0 : 1.0 - std::sqrt(static_cast<double>(on) / features);
+  }
+  return d;
+}
+
+double lime_kernel(double distance, double width) { return std::sqrt(std::exp(-(distance * distance) / (width * width))); }
+
+LimeStability stability_of(const std::vector<std::vector<double>>& weight_sets) {
+  LimeStability s;
+  s.repeats = static_cast<int>(weight_sets.size());
+  int pairs = 0;
+  for (size_t a = 0; a < weight_sets.size(); ++a)
+    for (size_t b = a + 1; b < weight_sets.size(); ++b) {
+      s.mean_spearman += spearman(weight_sets[a], weight_sets[b]);
+      const auto ta = top_indices(weight_sets[a], 5), tb = top_indices(weight_sets[b], 5);
+      std::vector<int> both, either;
+      std::set_intersection(ta.begin(), ta.end(), tb.begin(), tb.end(), std::back_inserter(both));
+      std::set_union(ta.begin(), ta.end(), tb.begin(), tb.end(), std::back_inserter(either));
+      s.mean_top5_jaccard += either.empty() ? 1.0 : double(both.size()) / either.size();
+      ++pairs;
+    }
+  if (pairs) {
+    s.mean_spearman /= pairs;
+    s.mean_top5_jaccard /= pairs;
+  }
+  return s;
+}
+
+LimeExplanation explain_lime(Model& model, const Image& image, const LimeOptions& options) {
+  return explain_lime(model, image, model_view(image, model.card()), options);
+}
+
+LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& view, const LimeOptions& options) {
+  if (options.samples < 2) throw usage_error("--samples must be at least 2 (got " + std::to_string(options.samples) + ")");
+  if (options.batch_size < 1) throw usage_error("--probe-batch must be positive");
+  if (!(options.kernel_width > 0)) throw usage_error("--kernel-width must be positive");
+  if (options.repeats < 1) throw usage_error("--repeats must be at least 1");
+  const std::vector<std::string>& labels = model.labels();
+  const ModelCard& card = model.card();
+
+  LimeExplanation result;
+  result.segments = lime_regions(image, view, options, result.warnings);
+  const int features = label_count(result.segments);
+  result.segment_count = features;
+
+  const InputBlob original = normalise(view, card);
+  const InputBlob fill = normalise(fill_image(view, result.segments, features, options.hide, options.hide_color), card);
+  const Classifier classify = model_classifier(model);
+
+  auto run_once = [&](uint64_t seed) {
+    SampledRun run;
+    const std::vector<uint8_t> switches = sample_switches(options.samples, features, seed);
+    const MaskedProbabilities probs = masked_probabilities(classify, original, fill, options.samples,
+                                                           region_masks(result.segments, switches, features),
+                                                           options.batch_size);
+    run.model_ms = probs.model_ms;
+    const int classes = probs.classes;
+    if (classes != static_cast<int>(labels.size()))
+      throw model_error(model.path() + ": probabilities have " + std::to_string(classes) + " columns for " +
+                        std::to_string(labels.size()) + " labels");
+    const double* p = probs.values.data();  // row 0 is the unperturbed image: the prediction
+    run.prediction.probabilities.assign(p, p + classes);
+    run.prediction.predicted = static_cast<int>(
+        std::max_element(run.prediction.probabilities.begin(), run.prediction.probabilities.end()) -
+        run.prediction.probabilities.begin());
+    run.classes = fit_surrogates(switches, options, probs.values, classes, targets_for(options, run.prediction, labels.size()));
+    return run;
+  };
+
+  SampledRun main_run = run_once(options.seed);
+  result.prediction = main_run.prediction;
+  // Raw outputs for the report come from a plain forward pass of the unperturbed image.
+  result.prediction.logits = model.predict({original}).front().logits;
+  result.classes = std::move(main_run.classes);
+  result.model_ms = main_run.model_ms;
+  if (options.repeats > 1) {
+    std::vector<std::vector<double>> weight_sets = {result.classes.front().weights};
+    for (int r = 1; r < options.repeats; ++r) {
+      SampledRun again = run_once(options.seed + static_cast<uint64_t>(r));
+      weight_sets.push_back(again.classes.front().weights);
+      result.model_ms += again.model_ms;
+    }
+    result.stability = stability_of(weight_sets);
+  }
+  return result;
+}
+
+}  // namespace xai

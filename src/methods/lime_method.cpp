@@ -1,0 +1,88 @@
+// The registry entry of LIME: the engine (lime.cpp) on the prepared image's model view, its
+// per-class superpixel weights kept as region maps.
+#include <chrono>
+
+#include "methods/method_adapters.hpp"
+#include "xai/lime.hpp"
+
+namespace xai {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+class LimeMethod final : public ExplanationMethod {
+ public:
+  std::string name() const override { return "lime"; }
+  MethodFamily family() const override { return MethodFamily::perturbation; }
+  std::vector<Setting> settings() const override {
+    return {Setting::target,      Setting::all_classes,  Setting::probe_batch, Setting::samples, Setting::superpixels,
+            Setting::hide,        Setting::kernel_width, Setting::seed,        Setting::repeats};
+  }
+
+  json parameters(const ExplainOptions& options, const std::vector<std::string>&,
+                  const ModelCard& card) const override {
+    const LimeOptions& l = options.lime;
+    json regions;
+    if (l.regions_path.empty())
+      regions = {{"superpixels", to_string(l.superpixels.algorithm)},
+                 {"segments_requested", l.superpixels.segments},
+                 {"compactness", l.superpixels.compactness.value_or(default_compactness(card.channel_count()))}};
+    else
+      regions = {{"superpixels", "regions"}, {"regions", l.regions_path}};
+    json p = {{"samples", l.samples}, {"regions", regions}, {"hide", to_string(l.hide)}};
+    if (l.hide == HideMode::constant) p["hide_color"] = l.hide_color;
+    p["kernel_width"] = l.kernel_width;
+    p["ridge_alpha"] = l.ridge_alpha;
+    p["seed"] = l.seed;
+    p["probe_batch"] = l.batch_size;
+    p["target"] = l.all_classes ? json{{"kind", "all_classes"}} : target_parameters(options.cam.target);
+    p["repeats"] = l.repeats;
+    return p;
+  }
+
+  std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
+                                    const ExplainOptions& options, const std::vector<std::string>&) const override {
+    LimeOptions lime = options.lime;
+    lime.target = options.cam.target;
+    const std::vector<std::string>& labels = model.labels();
+    std::vector<MethodResult> results;
+    for (const auto* image : images) {
+      const auto start = std::chrono::steady_clock::now();
+      LimeExplanation e = explain_lime(model, image->image, image->view, lime);
+      MethodResult r;
+      r.method = "lime";
+      r.compute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      r.model_ms = e.model_ms;
+      r.model_images = static_cast<long long>(lime.samples) * lime.repeats;
+      r.prediction = e.prediction;
+      r.warnings = e.warnings;
+      for (const auto& c : e.classes) {
+        DenseMap m;
+        m.class_index = c.class_index;
+        m.is_signed = true;
+        m.segments = e.segments;
+        m.region_weights = c.weights;
+        m.details = {{"segments", e.segment_count},          {"intercept", c.intercept},
+                     {"r2", c.r2},                           {"local_prediction", c.local_prediction},
+                     {"model_probability", c.model_probability}, {"weights", c.weights}};
+        if (c.r2 < 0.1)
+          r.warnings.push_back("lime surrogate for class '" + labels.at(c.class_index) +
+                               "' explains little of the model (weighted R2 " + std::to_string(c.r2) +
+                               "): treat its weights with caution");
+        r.maps.push_back(std::move(m));
+      }
+      if (e.stability)
+        r.summary["stability"] = {{"repeats", e.stability->repeats},
+                                  {"mean_spearman", e.stability->mean_spearman},
+                                  {"mean_top5_jaccard", e.stability->mean_top5_jaccard}};
+      results.push_back(std::move(r));
+    }
+    return results;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<ExplanationMethod> lime_method() { return std::make_unique<LimeMethod>(); }
+
+}  // namespace xai

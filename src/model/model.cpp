@@ -1,0 +1,319 @@
+#include "xai/model.hpp"
+
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "model/torch_model.hpp"
+#include "xai/perturbation.hpp"
+#include "xai/error.hpp"
+#include "xai/sha256.hpp"
+
+namespace xai {
+namespace {
+
+namespace fs = std::filesystem;
+
+torch::Device parse_device(const std::string& name) {
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!torch::cuda::is_available())
+      throw device_error("--device " + name +
+                         ": CUDA is not available (this LibTorch build is CPU-only or no GPU is visible); "
+                         "use --device cpu");
+    try {
+      torch::Device device(name);
+      if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
+        throw device_error("--device " + name + ": only " + std::to_string(torch::cuda::device_count()) +
+                           " CUDA device(s) visible");
+      return device;
+    } catch (const c10::Error& e) {
+      throw device_error("--device " + name + ": " + first_line(e.msg()));
+    }
+  }
+  throw usage_error("--device " + name + ": expected cpu, cuda or cuda:N");
+}
+
+}  // namespace
+
+torch::Tensor class_probabilities(const torch::Tensor& logits, OutputKind kind) {
+  if (kind == OutputKind::softmax) return torch::softmax(logits, 1);
+  torch::Tensor p = torch::sigmoid(logits);
+  if (logits.size(1) == 1) return torch::cat({1 - p, p}, 1);  // binary: [negative, positive]
+  return p;
+}
+
+Prediction make_prediction(const std::vector<float>& logits, OutputKind kind) {
+  Prediction p;
+  p.logits = logits;
+  if (logits.empty()) return p;
+  // In double, so a probability near 1 keeps its digits; the same formula as every batch.
+  const torch::Tensor row = torch::tensor(std::vector<double>(logits.begin(), logits.end()), torch::kDouble).unsqueeze(0);
+  const torch::Tensor probabilities = class_probabilities(row, kind).squeeze(0).contiguous();
+  for (int64_t i = 0; i < probabilities.size(0); ++i)
+    p.probabilities.push_back(static_cast<float>(probabilities[i].item<double>()));
+  if (kind == OutputKind::sigmoid && logits.size() == 1) {
+    p.predicted = logits[0] >= 0.0f ? 1 : 0;  // p = 0.5 exactly counts as positive
+    return p;
+  }
+  p.predicted = static_cast<int>(std::max_element(p.probabilities.begin(), p.probabilities.end()) -
+                                 p.probabilities.begin());
+  return p;
+}
+
+Classifier model_classifier(Model& model) {
+  Model::Impl& impl = model.impl();
+  model.labels();  // checks the outputs against the card once
+  return [&impl](const ImageBatch& batch) {
+    c10::InferenceMode inference;
+    const torch::Tensor input =
+        torch::from_blob(const_cast<float*>(batch.values), {batch.count, batch.channels, batch.height, batch.width},
+                         torch::kFloat)
+            .to(impl.device);
+    const torch::Tensor probabilities =
+        class_probabilities(impl.run(impl.module, input), impl.card.output).to(torch::kCPU, torch::kDouble).contiguous();
+    const double* p = probabilities.data_ptr<double>();
+    return std::vector<double>(p, p + probabilities.numel());
+  };
+}
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+const std::string& Model::path() const { return impl_->path; }
+const std::string& Model::sha256() const { return impl_->sha256; }
+const std::string& Model::device() const { return impl_->device_name; }
+const ModelCard& Model::card() const { return impl_->card; }
+ModelCard& Model::mutable_card() { return impl_->card; }
+std::vector<std::string> Model::warnings() const {
+  const ModelCard& card = impl_->card;
+  std::vector<std::string> warnings = card.warnings;
+  if (!card.source.empty() && (!card.given.count("mean") || !card.given.count("std")))
+    warnings.push_back(card.source + ": no mean/std: using the defaults for " + to_string(card.channels) + " images (" +
+                       (card.channels == ChannelMode::rgb ? "ImageNet" : "0.5/0.5") + ")");
+  if (card.source.empty()) {
+    std::string assumed;
+    for (const auto& d : card.defaulted()) assumed += (assumed.empty() ? "" : ", ") + d;
+    warnings.push_back("no model card (" + fs::path(impl_->path).replace_extension(".json").string() + ")" +
+                       (assumed.empty() ? "" : ": assuming " + assumed) +
+                       (card.given.count("labels") ? "" : ", labels class_0..") +
+                       (card.target_layer.empty() ? ", automatic layer" : ""));
+  }
+  return warnings;
+}
+Model::Impl& Model::impl() { return *impl_; }
+
+Model Model::load(const std::string& path, const ModelOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw model_error(path + ": no such model file");
+  if (fs::is_directory(path, ec)) throw model_error(path + ": is a directory, not a model file");
+  if (fs::file_size(path, ec) == 0) throw model_error(path + ": model file is empty");
+
+  impl->device = parse_device(options.device);
+  impl->device_name = options.device;
+  try {
+    impl->module = torch::jit::load(path, impl->device);
+  } catch (const c10::Error& e) {
+    throw model_error(path + ": not a TorchScript model (" + first_line(e.msg()) + ")");
+  } catch (const std::exception& e) {
+    throw model_error(path + ": cannot load TorchScript model (" + first_line(e.what()) + ")");
+  }
+  impl->module.eval();
+  // We never train: without requires_grad on parameters, autograd records only what runs
+  // after a capture point, which is what makes Grad-CAM cost about one forward pass.
+  for (auto parameter : impl->module.parameters()) parameter.requires_grad_(false);
+
+  if (options.card_path) {
+    impl->card = read_model_card(*options.card_path);
+  } else if (auto card = card_path_for(path)) {
+    impl->card = read_model_card(*card);
+  }
+  if (impl->card.name.empty()) impl->card.name = fs::path(path).stem().string();
+  impl->sha256 = sha256_file_hex(path);
+  return Model(std::move(impl));
+}
+
+torch::Tensor Model::Impl::to_tensor(const std::vector<InputBlob>& batch) const {
+  if (batch.empty()) throw usage_error("empty batch");
+  const auto& first = batch.front();
+  const int64_t per_image = static_cast<int64_t>(first.values.size());
+  torch::Tensor input = torch::empty({static_cast<int64_t>(batch.size()), first.channels, first.height, first.width});
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].values.size() != first.values.size()) throw usage_error("images in one batch differ in size");
+    std::copy(batch[i].values.begin(), batch[i].values.end(), input.data_ptr<float>() + i * per_image);
+  }
+  return input.to(device);
+}
+
+torch::Tensor Model::Impl::run(torch::jit::Module& m, const torch::Tensor& input, int64_t expected_batch) {
+  if (expected_batch < 0) expected_batch = input.size(0);
+  c10::IValue output;
+  try {
+    output = m.forward({input});
+  } catch (const c10::Error& e) {
+    throw model_error(path + ": forward pass failed on input of shape " + c10::str(input.sizes()) + " (" +
+                      first_line(e.msg()) + ")");
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // the TorchScript interpreter rethrows some errors as plain runtime_errors
+    const std::string what = e.what();
+    const size_t cause = what.rfind("RuntimeError: ");
+    throw model_error(path + ": forward pass failed on input of shape " + c10::str(input.sizes()) + " (" +
+                      first_line(cause == std::string::npos ? what : what.substr(cause + 14)) + ")");
+  }
+  if (output.isTuple() && !output.toTupleRef().elements().empty()) output = output.toTupleRef().elements()[0];
+  if (!output.isTensor())
+    throw model_error(path + ": model returns " + output.tagKind() + ", expected a tensor of class scores");
+  torch::Tensor logits = output.toTensor();
+  if (logits.dim() == 1) logits = logits.unsqueeze(1);  // [N] single logit per image
+  if (logits.dim() != 2 || logits.size(0) != expected_batch)
+    throw model_error(path + ": model output has shape " + c10::str(logits.sizes()) +
+                      ", expected [batch, classes]");
+  check_outputs(logits);
+  return logits;
+}
+
+void Model::Impl::check_outputs(const torch::Tensor& logits) {
+  if (outputs_checked) return;
+  const int outputs = static_cast<int>(logits.size(1));
+  if (card.labels.empty()) {
+    if (outputs == 1) {
+      card.output = OutputKind::sigmoid;  // a single logit can only be a binary sigmoid model
+      card.labels = {"negative", "positive"};
+    } else {
+      for (int i = 0; i < outputs; ++i) card.labels.push_back("class_" + std::to_string(i));
+    }
+  } else if (card.expected_outputs() != outputs) {
+    throw model_error((card.source.empty() ? path : card.source) + ": " + std::to_string(card.labels.size()) +
+                      " labels for a " + to_string(card.output) + " model, but the model has " +
+                      std::to_string(outputs) + " output(s)" +
+                      (outputs == 1 ? " (a single-logit binary model needs output \"sigmoid\" and 2 labels)" : ""));
+  }
+  if (outputs == 1 && card.output == OutputKind::softmax)
+    throw model_error(path + ": a single-output model cannot be softmax; set \"output\": \"sigmoid\" in its card");
+  outputs_checked = true;
+}
+
+CaptureModel& Model::Impl::capture_model(const std::vector<std::string>& layers) {
+  auto& slot = capture_models[layers];
+  if (!slot) {
+    const std::string name = path;
+    for (const auto& layer : layers) require_layer_exists(module, layer, name);
+    slot = std::make_unique<CaptureModel>(module, layers);
+    slot->require_capturable(name);
+  }
+  return *slot;
+}
+
+std::vector<Prediction> Model::predict(const std::vector<InputBlob>& batch) {
+  torch::Tensor logits;
+  {
+    c10::InferenceMode inference;
+    logits = impl_->run(impl_->module, impl_->to_tensor(batch)).to(torch::kCPU, torch::kFloat).contiguous();
+  }
+  std::vector<Prediction> predictions;
+  for (int64_t i = 0; i < logits.size(0); ++i) {
+    const float* row = logits.data_ptr<float>() + i * logits.size(1);
+    predictions.push_back(make_prediction(std::vector<float>(row, row + logits.size(1)), impl_->card.output));
+  }
+  return predictions;
+}
+
+const std::vector<std::string>& Model::labels() {
+  if (!impl_->outputs_checked) {
+    InputBlob zero{impl_->card.channel_count(), impl_->card.input_height, impl_->card.input_width, {}};
+    zero.values.assign(static_cast<size_t>(zero.channels) * zero.height * zero.width, 0.0f);
+    predict({zero});
+  }
+  return impl_->card.labels;
+}
+
+std::vector<LayerInfo> Model::layers() {
+  const std::vector<std::string> paths = submodule_paths(impl_->module);
+  std::vector<LayerInfo> result;
+  if (paths.empty()) return result;
+  CaptureModel all(impl_->module, paths);
+  CaptureSession session = all.make_session(CaptureSession::Mode::observe);
+  InputBlob zero{impl_->card.channel_count(), impl_->card.input_height, impl_->card.input_width, {}};
+  zero.values.assign(static_cast<size_t>(zero.channels) * zero.height * zero.width, 0.0f);
+  {
+    c10::InferenceMode inference;
+    ActiveCapture active(session);
+    impl_->run(all.module(), impl_->to_tensor({zero}));
+  }
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const InstrumentedLayer& layer = all.layers()[i];
+    LayerInfo info;
+    info.path = layer.path;
+    info.type = layer.type_name;
+    info.calls = session.call_count[i];
+    info.completed_at = session.completed_at[i];
+    if (session.activations[i].defined()) {
+      auto sizes = session.activations[i].sizes();
+      info.output_shape.assign(sizes.begin(), sizes.end());
+    }
+    info.has_children = i + 1 < paths.size() && paths[i + 1].rfind(layer.path + ".", 0) == 0;
+    if (layer.pass_through)
+      info.note = "pass-through (traced call returns nothing)";
+    else if (!layer.unsupported_output.empty())
+      info.note = "returns " + layer.unsupported_output;
+    else if (info.calls == 0)
+      info.note = "not run";
+    result.push_back(std::move(info));
+  }
+  return result;
+}
+
+std::vector<std::string> Model::stage_layers() {
+  const std::vector<LayerInfo> all = layers();
+  // Spatial containers directly below `parent` ("" = the model itself), in execution order.
+  auto children_of = [&](const std::string& parent) {
+    std::vector<std::string> found;
+    const size_t depth = parent.empty() ? 0 : std::count(parent.begin(), parent.end(), '.') + 1;
+    for (const auto& info : all)
+      if ((parent.empty() || info.path.rfind(parent + ".", 0) == 0) &&
+          static_cast<size_t>(std::count(info.path.begin(), info.path.end(), '.')) == depth && info.has_children &&
+          info.spatial() && info.calls > 0)
+        found.push_back(info.path);
+    return found;
+  };
+  std::vector<std::string> stages = children_of("");
+  while (stages.size() == 1) stages = children_of(stages.front());
+  if (stages.empty()) throw layer_error(impl_->path + ": no stage with a spatial output; give --layer");
+  if (stages.size() < 4) {
+    // Few coarse stages (Xception's entry, middle and exit flows): show the blocks inside them.
+    std::vector<std::string> blocks;
+    for (const auto& stage : stages) {
+      const std::vector<std::string> inner = children_of(stage);
+      if (inner.empty())
+        blocks.push_back(stage);
+      else
+        blocks.insert(blocks.end(), inner.begin(), inner.end());
+    }
+    stages = blocks;
+  }
+  return stages;
+}
+
+std::string Model::default_layer() {
+  if (!impl_->card.target_layer.empty()) return impl_->card.target_layer;
+  if (!impl_->default_layer.empty()) return impl_->default_layer;
+  const std::vector<LayerInfo> all = layers();
+  if (all.empty())
+    throw layer_error(impl_->path + ": model has no submodules (frozen or optimized for inference?): "
+                      "Grad-CAM needs layer access; export without torch.jit.freeze");
+  const LayerInfo* best = nullptr;
+  for (const auto& info : all)
+    if (info.spatial() && info.calls > 0 && (!best || info.completed_at > best->completed_at)) best = &info;
+  if (!best) throw layer_error(impl_->path + ": no layer with a spatial (N,C,H,W) output; give --layer");
+  impl_->default_layer = best->path;
+  return best->path;
+}
+
+}  // namespace xai

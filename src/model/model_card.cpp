@@ -1,0 +1,155 @@
+#include "xai/model_card.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "xai/error.hpp"
+
+namespace xai {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string to_string(OutputKind kind) { return kind == OutputKind::softmax ? "softmax" : "sigmoid"; }
+std::string to_string(ChannelMode mode) { return mode == ChannelMode::rgb ? "rgb" : "gray"; }
+
+OutputKind parse_output_kind(const std::string& text) {
+  if (text == "softmax") return OutputKind::softmax;
+  if (text == "sigmoid") return OutputKind::sigmoid;
+  throw usage_error("output kind '" + text + "' is not one of: softmax, sigmoid");
+}
+
+ChannelMode parse_channel_mode(const std::string& text) {
+  if (text == "rgb") return ChannelMode::rgb;
+  if (text == "gray" || text == "grey") return ChannelMode::gray;
+  throw usage_error("channels '" + text + "' is not one of: rgb, gray");
+}
+
+void ModelCard::set_channels(ChannelMode mode) {
+  channels = mode;
+  if (mode == ChannelMode::rgb) {
+    mean = {0.485f, 0.456f, 0.406f};
+    std = {0.229f, 0.224f, 0.225f};
+  } else {
+    mean = {0.5f};
+    std = {0.5f};
+  }
+}
+
+std::optional<int> ModelCard::expected_outputs() const {
+  if (labels.empty()) return std::nullopt;
+  if (output == OutputKind::sigmoid && labels.size() == 2) return 1;  // binary single logit
+  return static_cast<int>(labels.size());
+}
+
+void ModelCard::validate() const {
+  const std::string where = source.empty() ? std::string("model settings") : source;
+  if (input_height < 1 || input_width < 1 || input_height > 8192 || input_width > 8192)
+    throw model_error(where + ": input_size must be two integers in 1..8192");
+  const size_t c = static_cast<size_t>(channel_count());
+  if (mean.size() != c || std.size() != c)
+    throw model_error(where + ": mean and std need " + std::to_string(c) + " value(s) for channels '" +
+                      to_string(channels) + "'");
+  for (float s : std)
+    if (!(s > 0.0f)) throw model_error(where + ": std values must be positive");
+  if (labels.size() == 1) throw model_error(where + ": a classifier needs at least 2 labels");
+}
+
+namespace {
+
+const std::vector<std::string> kCardKeys = {"name", "labels", "input_size", "channels", "mean", "std", "output",
+                                            "target_layer"};
+// Documentation keys a card may carry; xai reads none of them, and says nothing about them.
+const std::vector<std::string> kInformationKeys = {"schema", "architecture", "description", "notes", "metrics",
+                                                   "training", "version", "license", "authors", "source"};
+
+// Levenshtein distance, for "did you mean" on misspelled keys.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::vector<std::string> ModelCard::defaulted() const {
+  std::vector<std::string> out;
+  if (!given.count("input_size")) out.push_back("input size " + std::to_string(input_height) + "x" + std::to_string(input_width));
+  if (!given.count("channels")) out.push_back("channels " + to_string(channels));
+  if (!given.count("mean") || !given.count("std"))
+    out.push_back(channels == ChannelMode::rgb ? "mean/std ImageNet (0.485,0.456,0.406 / 0.229,0.224,0.225)"
+                                               : "mean/std 0.5/0.5");
+  if (!given.count("output")) out.push_back("output " + to_string(output));
+  return out;
+}
+
+ModelCard read_model_card(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw model_error(path + ": cannot read model card");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    throw model_error(path + ": model card is not valid JSON (" + first_line(e.what()) + ")");
+  }
+  if (!j.is_object()) throw model_error(path + ": model card must be a JSON object");
+
+  ModelCard card;
+  card.source = path;
+  for (const auto& [key, value] : j.items()) {
+    if (std::find(kCardKeys.begin(), kCardKeys.end(), key) != kCardKeys.end()) {
+      card.given.insert(key);
+      continue;
+    }
+    if (std::find(kInformationKeys.begin(), kInformationKeys.end(), key) != kInformationKeys.end()) continue;
+    std::string closest;
+    size_t best = 3;  // suggest only close matches
+    for (const auto& known : kCardKeys)
+      if (edit_distance(key, known) < best) best = edit_distance(key, known), closest = known;
+    card.warnings.push_back(path + ": unknown key \"" + key + "\" is ignored" +
+                            (closest.empty() ? "" : " (did you mean \"" + closest + "\"?)"));
+  }
+  try {
+    if (j.contains("name")) card.name = j.at("name").get<std::string>();
+    if (j.contains("labels")) card.labels = j.at("labels").get<std::vector<std::string>>();
+    if (j.contains("input_size")) {
+      auto size = j.at("input_size").get<std::vector<int>>();
+      if (size.size() != 2) throw model_error(path + ": input_size must be [height, width]");
+      card.input_height = size[0];
+      card.input_width = size[1];
+    }
+    if (j.contains("channels")) card.set_channels(parse_channel_mode(j.at("channels").get<std::string>()));
+    if (j.contains("mean")) card.mean = j.at("mean").get<std::vector<float>>();
+    if (j.contains("std")) card.std = j.at("std").get<std::vector<float>>();
+    if (j.contains("output")) card.output = parse_output_kind(j.at("output").get<std::string>());
+    if (j.contains("target_layer") && !j.at("target_layer").is_null())
+      card.target_layer = j.at("target_layer").get<std::string>();
+  } catch (const json::exception& e) {
+    throw model_error(path + ": model card has a field of the wrong type (" + first_line(e.what()) + ")");
+  } catch (const Error& e) {
+    if (e.code() == ExitCode::model) throw;
+    throw model_error(path + ": " + e.what());
+  }
+  card.validate();
+  return card;
+}
+
+std::optional<std::string> card_path_for(const std::string& model_path) {
+  fs::path card = fs::path(model_path).replace_extension(".json");
+  std::error_code ec;
+  if (fs::is_regular_file(card, ec)) return card.string();
+  return std::nullopt;
+}
+
+}  // namespace xai

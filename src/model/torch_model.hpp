@@ -1,0 +1,43 @@
+// Internal: the LibTorch side of xai::Model, shared by the engines that need tensors.
+#pragma once
+
+#include <torch/script.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/layer_capture.hpp"
+#include "xai/model.hpp"
+
+namespace xai {
+
+struct Model::Impl {
+  std::string path;
+  std::string sha256;
+  std::string device_name;
+  torch::Device device{torch::kCPU};
+  torch::jit::Module module;  // the user's model, never instrumented
+  ModelCard card;
+  bool outputs_checked = false;
+  // Instrumented clones, one per set of layers: a clone's graphs can only be edited before
+  // its first run (the executor caches an optimised graph), so each set gets its own.
+  std::map<std::vector<std::string>, std::unique_ptr<CaptureModel>> capture_models;
+
+  // Stacks preprocessed images into one NCHW tensor on the model's device.
+  torch::Tensor to_tensor(const std::vector<InputBlob>& batch) const;
+  // Runs `module.forward` and returns the [N, K] output (first element of a tuple output).
+  // `expected_batch` (default: the input's) may differ when a capture point substitutes a batch.
+  torch::Tensor run(torch::jit::Module& m, const torch::Tensor& input, int64_t expected_batch = -1);
+  // Checks the output width against the card's labels; names labels when the card had none.
+  void check_outputs(const torch::Tensor& logits);
+  CaptureModel& capture_model(const std::vector<std::string>& layers);
+  std::string default_layer;  // cached: finding it needs a dry run of the instrumented model
+};
+
+// Logits [N, outputs] → probabilities [N, labels]: softmax, or sigmoid per output (a single-logit
+// binary model gives [1 − p, p]). The one place logits become probabilities.
+torch::Tensor class_probabilities(const torch::Tensor& logits, OutputKind kind);
+
+}  // namespace xai

@@ -1,0 +1,109 @@
+#include "xai/report.hpp"
+
+#include "xai/explanation_files.hpp"
+#include "xai/preprocess.hpp"
+
+namespace xai {
+
+using json = nlohmann::ordered_json;
+
+const char* xai_version() { return XAI_VERSION; }
+
+json image_json(const Image& image) {
+  return {{"path", image.path},
+          {"sha256", image.sha256},
+          {"bytes", image.file_bytes},
+          {"width", image.width()},
+          {"height", image.height()},
+          {"channels", image.source_channels},
+          {"bit_depth", image.source_bit_depth}};
+}
+
+json model_json(Model& model) {
+  const ModelCard& card = model.card();
+  return {{"path", model.path()},
+          {"sha256", model.sha256()},
+          {"name", card.name},
+          {"card", card.source.empty() ? json(nullptr) : json(card.source)},
+          {"output", to_string(card.output)},
+          {"labels", model.labels()},
+          {"device", model.device()}};
+}
+
+json preprocessing_json(const Image& image, const ModelCard& card) {
+  return {{"input_size", {card.input_height, card.input_width}},
+          {"channels", to_string(card.channels)},
+          {"mean", card.mean},
+          {"std", card.std},
+          {"steps", describe_preprocessing(image, card)}};
+}
+
+json prediction_json(const Prediction& prediction, const std::vector<std::string>& labels) {
+  json classes = json::array();
+  for (size_t i = 0; i < prediction.probabilities.size(); ++i)
+    classes.push_back({{"index", i}, {"label", i < labels.size() ? labels[i] : ""},
+                       {"probability", prediction.probabilities[i]}});
+  const int p = prediction.predicted;
+  return {{"index", p},
+          {"label", p < static_cast<int>(labels.size()) ? labels[p] : ""},
+          {"probability", prediction.probabilities.empty() ? 0.0f : prediction.probabilities[p]},
+          {"classes", classes},
+          {"logits", prediction.logits}};
+}
+
+json map_stats_json(const MapStats& stats) {
+  return {{"peak", {{"x", stats.peak.x}, {"y", stats.peak.y}, {"value", stats.peak_value}}},
+          {"mean", stats.mean},
+          {"top_fraction", stats.top_fraction},
+          {"top_box",
+           {{"x", stats.top_box.x}, {"y", stats.top_box.y}, {"width", stats.top_box.width},
+            {"height", stats.top_box.height}}}};
+}
+
+json build_report(const PreparedImage& image, const ComputedExplanation& computed, const ExplainPlan& plan,
+                  const RenderedExplanation& rendered, const json& timings) {
+  json explanations = json::array();
+  std::vector<bool> summarised(computed.results.size(), false);
+  for (size_t i = 0; i < rendered.maps.size(); ++i) {
+    const ExplainedMap& m = rendered.maps[i];
+    const auto [r, k] = rendered.sources[i];
+    const MethodResult& result = computed.results[r];
+    const DenseMap& map = result.maps[k];
+    json target = {{"index", m.class_index}, {"label", m.label}, {"probability", m.probability}};
+    if (map.details.contains("score")) target["score"] = map.details["score"];
+    json entry = {{"method", m.method}, {"family", to_string(find_method(m.method).family())}, {"target", target}};
+    if (!m.layer.empty()) entry["layer"] = m.layer;
+    for (const auto& [key, value] : map.details.items())
+      if (key != "score") entry[key] = value;
+    for (size_t p = 0; p < plan.methods.size(); ++p)
+      if (plan.methods[p]->name() == m.method) entry["parameters"] = plan.parameters[p];
+    if (!summarised[r])  // per-result fields (e.g. LIME's stability) go with its first map
+      for (const auto& [key, value] : result.summary.items()) entry[key] = value;
+    summarised[r] = true;
+    entry["stats"] = map_stats_json(m.stats);
+    json files = json::object();
+    for (const auto& [role, name] : m.files) files[role] = name;
+    entry["files"] = files;
+    explanations.push_back(std::move(entry));
+  }
+  std::vector<std::string> methods;
+  for (const auto& result : computed.results) methods.push_back(result.method);
+  json warnings = plan.model_warnings;
+  for (const auto& w : computed.warnings) warnings.push_back(w);
+  const Prediction& prediction = computed.results.front().prediction;
+  return {{"schema_version", kReportSchemaVersion},
+          {"xai_version", xai_version()},
+          {"input", image_json(image.image)},
+          {"model", plan.model},
+          {"preprocessing", preprocessing_json(image.image, plan.card)},
+          {"prediction", prediction_json(prediction, plan.labels)},
+          {"method", methods.size() == 1 ? methods.front() : std::string("multiple")},
+          {"methods", methods},
+          {"layers", plan.layers},
+          {"explanations", explanations},
+          {"layer_grids", rendered.grids},
+          {"warnings", warnings},
+          {"timings_ms", timings}};
+}
+
+}  // namespace xai

@@ -1,0 +1,437 @@
+#include "xai/batch.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "pipelines/bounded_queue.hpp"
+#include "xai/atomic_file.hpp"
+#include "xai/gallery.hpp"
+#include "xai/report.hpp"
+#include "xai/results_log.hpp"
+#include "xai/sha256.hpp"
+
+namespace xai {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+std::string relative_to(const std::string& path, const std::string& base) {
+  return fs::path(path).lexically_relative(base).generic_string();
+}
+
+// Decoding and writing threads run at a lower priority than the model's threads: the model's
+// parallel regions wait for their slowest thread, so a helper preempting one of them stalls all of
+// them, while a helper that waits costs nothing (the bounded queues keep it ahead when the model
+// pauses). Best effort: without the permission, threads keep the normal priority.
+void yield_to_the_model() { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10); }
+
+// One input on its way through the pipeline.
+struct WorkItem {
+  size_t index = 0;
+  std::string content_sha;
+  std::vector<size_t> pending;  // plan method indices without a finished result
+  std::optional<PreparedImage> prepared;
+  std::optional<Error> error;
+};
+
+// An input whose model work is over: explained (computed), failed (item.error) or already done
+// (no prepared image). The writer renders, writes and records these in input order.
+struct Finished {
+  WorkItem item;
+  std::optional<ComputedExplanation> computed;
+};
+
+Error as_error(const std::exception& e, const std::string& path) {
+  if (const auto* error = dynamic_cast<const Error*>(&e)) return *error;
+  return Error(ExitCode::internal, path + ": " + first_line(e.what()));
+}
+
+// Destinations mirror the input tree; two inputs with the same stem in one folder (x.png, x.jpg)
+// keep their extension in the stem.
+std::vector<Destination> destinations_for(const std::vector<InputFile>& files, const std::string& output_dir) {
+  std::vector<Destination> destinations;
+  std::map<std::string, int> stem_uses;
+  for (const auto& f : files) {
+    const fs::path rel(f.relative);
+    destinations.push_back({(fs::path(output_dir) / rel.parent_path()).string(), rel.stem().string()});
+    stem_uses[(rel.parent_path() / rel.stem()).string()] += 1;
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    const fs::path rel(files[i].relative);
+    if (stem_uses[(rel.parent_path() / rel.stem()).string()] > 1) destinations[i].stem = rel.filename().string();
+  }
+  return destinations;
+}
+
+// What identifies a result: the method's parameters (the record its report lists), the model and
+// its preprocessing, and how maps are drawn.
+std::vector<std::string> method_fingerprints(const ExplainPlan& plan, const std::string& model_sha) {
+  std::vector<std::string> fingerprints;
+  for (size_t m = 0; m < plan.methods.size(); ++m) {
+    const json identity = {{"model", model_sha},
+                           {"preprocessing", {{"size", {plan.card.input_height, plan.card.input_width}},
+                                              {"channels", to_string(plan.card.channels)},
+                                              {"mean", plan.card.mean},
+                                              {"std", plan.card.std}}},
+                           {"method", plan.methods[m]->name()},
+                           {"parameters", plan.parameters[m]},
+                           {"rendering", {{"colormap", to_string(plan.options.colormap)}, {"alpha", plan.options.alpha}}}};
+    fingerprints.push_back(sha256_hex(identity.dump()).substr(0, 16));
+  }
+  return fingerprints;
+}
+
+class BatchRun {
+ public:
+  BatchRun(Model& model, const std::vector<std::string>& inputs, const BatchOptions& options)
+      : model_(model), options_(options), plan_(plan_explanations(model, options.explain)),
+        start_(Clock::now()) {
+    discover(inputs);
+    destinations_ = destinations_for(files_, options_.output_dir);
+    fingerprints_ = method_fingerprints(plan_, model.sha256());
+  }
+
+  BatchSummary run();
+
+ private:
+  void discover(const std::vector<std::string>& inputs);
+  std::string key_of(size_t i, const std::string& sha, size_t method) const {
+    return sha256_hex(files_[i].relative + '\n' + sha + '\n' + plan_.methods[method]->name() + '\n' +
+                      fingerprints_[method]);
+  }
+  WorkItem prepare(size_t i, const ResultsLog& log) const;
+  void start_decoders(const ResultsLog& log);
+  void explain_items(std::vector<WorkItem>& batch);
+  void write_groups(ResultsLog& log);
+  std::vector<Record> failure_records(const WorkItem& item, const Error& error);
+  std::vector<Record> success_records(const WorkItem& item, const ExplainOutcome& outcome);
+  void report_progress();
+  void shutdown();
+
+  Model& model_;
+  const BatchOptions& options_;
+  const ExplainPlan plan_;
+  const Clock::time_point start_;
+  std::vector<InputFile> files_;
+  std::vector<Destination> destinations_;
+  std::vector<std::string> fingerprints_;
+  BatchSummary summary_;
+
+  // Decoders → model thread: prepared items in input order.
+  BoundedQueue<WorkItem> queue_{static_cast<size_t>(std::max(2, options_.batch_size * 2))};
+  std::vector<std::thread> decoders_;
+  std::thread closer_;
+  std::atomic<size_t> next_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex order_mutex_;
+  std::condition_variable order_cv_;
+  size_t next_to_push_ = 0;
+  // Model thread → writer: finished groups. Only the writer touches summary_ until it is joined.
+  BoundedQueue<std::vector<Finished>> finished_queue_{2};
+  std::thread writer_;
+  std::exception_ptr writer_error_;  // the journal or a sync failed: the run cannot go on
+  std::atomic<bool> halted_{false};  // fail-fast tripped, or the writer failed
+  bool shut_down_ = false;
+};
+
+void BatchRun::discover(const std::vector<std::string>& inputs) {
+  InputSelection selection = options_.selection;
+  selection.output_dirs.push_back(options_.output_dir);
+  DiscoveryCounts counts;
+  std::vector<InputFile> files = discover_inputs(inputs, selection, &counts);
+  summary_.skipped_outputs = counts.skipped_outputs;
+  for (auto& f : files)
+    if (!options_.shard || in_shard(f, *options_.shard)) files_.push_back(std::move(f));
+  summary_.progress.total = files_.size();
+}
+
+WorkItem BatchRun::prepare(size_t i, const ResultsLog& log) const {
+  WorkItem item;
+  item.index = i;
+  try {
+    const std::string bytes = read_image_bytes(files_[i].path);
+    item.content_sha = sha256_hex(bytes);  // hashed once: the resume key and the report share it
+    for (size_t m = 0; m < plan_.methods.size(); ++m)
+      if (!log.done(key_of(i, item.content_sha, m))) item.pending.push_back(m);
+    if (!item.pending.empty())
+      item.prepared = prepare_image_bytes(bytes, item.content_sha, files_[i].path, plan_.card, plan_.options.limits);
+  } catch (const std::exception& e) {
+    item.error = as_error(e, files_[i].path);
+    if (item.pending.empty())
+      for (size_t m = 0; m < plan_.methods.size(); ++m) item.pending.push_back(m);
+  }
+  return item;
+}
+
+// Decoding and preprocessing on worker threads, in input order through a bounded queue.
+void BatchRun::start_decoders(const ResultsLog& log) {
+  const int workers = options_.workers > 0 ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (int w = 0; w < workers; ++w)
+    decoders_.emplace_back([this, &log] {
+      yield_to_the_model();
+      for (size_t i = next_++; i < files_.size() && !stop_; i = next_++) {
+        WorkItem item = prepare(i, log);
+        std::unique_lock<std::mutex> lock(order_mutex_);  // results and resumes are deterministic
+        order_cv_.wait(lock, [&] { return next_to_push_ == i || stop_; });
+        if (stop_) return;
+        queue_.push(std::move(item));
+        ++next_to_push_;
+        order_cv_.notify_all();
+      }
+    });
+  closer_ = std::thread([this] {
+    for (auto& t : decoders_) t.join();
+    queue_.producers_finished();
+  });
+}
+
+// Computes a batch (only each image's pending methods); if it fails as a whole, retries image by
+// image so one bad input cannot take the others down with it.
+void BatchRun::explain_items(std::vector<WorkItem>& batch) {
+  if (batch.empty()) return;
+  auto compute = [&](const std::vector<WorkItem*>& items) {
+    std::vector<const PreparedImage*> prepared;
+    std::vector<std::vector<size_t>> methods_for;
+    for (auto* item : items) prepared.push_back(&*item->prepared), methods_for.push_back(item->pending);
+    return compute_explanations(model_, plan_, prepared, methods_for);
+  };
+  std::vector<Finished> group;
+  std::vector<WorkItem*> all;
+  for (auto& item : batch) all.push_back(&item);
+  try {
+    std::vector<ComputedExplanation> computed = compute(all);
+    for (size_t i = 0; i < batch.size(); ++i) group.push_back({std::move(batch[i]), std::move(computed[i])});
+  } catch (const std::exception&) {
+    for (auto& item : batch) {
+      try {
+        ComputedExplanation computed = std::move(compute({&item}).front());
+        group.push_back({std::move(item), std::move(computed)});
+      } catch (const std::exception& e) {
+        item.error = as_error(e, files_[item.index].path);
+        group.push_back({std::move(item), std::nullopt});
+        if (options_.fail_fast) break;
+      }
+    }
+  }
+  finished_queue_.push(std::move(group));
+  batch.clear();
+}
+
+std::vector<Record> BatchRun::failure_records(const WorkItem& item, const Error& error) {
+  std::vector<Record> records;
+  for (size_t m : item.pending)
+    records.push_back({{"key", key_of(item.index, item.content_sha, m)}, {"input", files_[item.index].relative},
+                       {"path", files_[item.index].path}, {"sha256", item.content_sha},
+                       {"method", plan_.methods[m]->name()}, {"status", "error"},
+                       {"exit_code", static_cast<int>(error.code())}, {"error", error.what()}});
+  summary_.progress.failed += 1;
+  if (summary_.first_error.empty()) {
+    summary_.first_error = error.what();
+    if (options_.fail_fast) {
+      summary_.code = error.code();
+      halted_ = true;
+    }
+  }
+  return records;
+}
+
+// One record per method: the prediction, and every map it wrote (each class × layer).
+std::vector<Record> BatchRun::success_records(const WorkItem& item, const ExplainOutcome& outcome) {
+  std::vector<Record> records;
+  const std::string& out = options_.output_dir;
+  json probabilities = json::object();
+  for (size_t c = 0; c < plan_.labels.size(); ++c) probabilities[plan_.labels[c]] = outcome.prediction.probabilities.at(c);
+  for (size_t m : item.pending) {
+    const std::string method = plan_.methods[m]->name();
+    json maps = json::array();
+    for (const auto& map : outcome.maps) {
+      if (map.method != method) continue;
+      json files = json::object();
+      for (const auto& [role, path] : map.files) files[role] = relative_to(path, out);
+      maps.push_back({{"target", {{"index", map.class_index}, {"label", map.label}, {"probability", map.probability}}},
+                      {"layer", map.layer.empty() ? json(nullptr) : json(map.layer)},
+                      {"stats", map_stats_json(map.stats)},
+                      {"files", files}});
+    }
+    json files = {{"report", relative_to(outcome.report_path, out)},
+                  {"thumbnail", relative_to(outcome.thumbnail_path, out)}};
+    for (const auto& [role, path] : maps.front()["files"].items()) files[role] = path;
+    records.push_back({{"key", key_of(item.index, item.content_sha, m)},
+                       {"input", files_[item.index].relative},
+                       {"path", files_[item.index].path},
+                       {"sha256", item.content_sha},
+                       {"method", method},
+                       {"status", "ok"},
+                       {"label", outcome.label},
+                       {"index", outcome.prediction.predicted},
+                       {"probability", outcome.prediction.probabilities.at(outcome.prediction.predicted)},
+                       {"probabilities", probabilities},
+                       {"target", maps.front()["target"]},
+                       {"layer", maps.front()["layer"]},
+                       {"stats", maps.front()["stats"]},
+                       {"files", files},
+                       {"maps", maps}});
+  }
+  summary_.explained += 1;
+  return records;
+}
+
+// Output files go to disk with one file-system sync per group, and only then are their results
+// journaled: a journal line always refers to complete, durable files.
+void BatchRun::write_groups(ResultsLog& log) {
+  while (auto group = finished_queue_.pop()) {
+    std::vector<Record> records;
+    bool wrote = false;
+    for (Finished& f : *group) {
+      if (halted_) break;
+      const WorkItem& item = f.item;
+      std::vector<Record> lines;
+      if (item.error) {
+        lines = failure_records(item, *item.error);
+      } else if (!f.computed) {
+        summary_.progress.skipped += 1;
+      } else {
+        try {
+          const ExplainOutcome outcome = write_explanation(*item.prepared, *f.computed, plan_, destinations_[item.index],
+                                                           Durability::deferred, /*thumbnail=*/true);
+          wrote = true;
+          lines = success_records(item, outcome);
+        } catch (const std::exception& e) {
+          lines = failure_records(item, as_error(e, files_[item.index].path));
+        }
+      }
+      summary_.progress.finished += 1;
+      for (auto& line : lines) records.push_back(std::move(line));
+    }
+    if (wrote) sync_file_system(options_.output_dir);
+    log.append(records);
+    report_progress();
+  }
+}
+
+void BatchRun::report_progress() {
+  summary_.progress.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+  summary_.progress.rate = summary_.progress.seconds > 0 ? summary_.explained / summary_.progress.seconds : 0;
+  if (options_.on_progress) options_.on_progress(summary_.progress);
+}
+
+// Stops and joins every thread, also when the model thread leaves with an exception.
+void BatchRun::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  finished_queue_.producers_finished();
+  if (writer_.joinable()) writer_.join();
+  queue_.close();  // first: a decoder blocked in push() holds order_mutex_
+  {
+    std::lock_guard<std::mutex> lock(order_mutex_);  // no decoder misses the wake-up
+    stop_ = true;
+  }
+  order_cv_.notify_all();
+  if (closer_.joinable()) closer_.join();
+}
+
+BatchSummary BatchRun::run() {
+  std::error_code ec;
+  fs::create_directories(options_.output_dir, ec);
+  if (ec || !fs::is_directory(options_.output_dir))
+    throw output_error(options_.output_dir + ": cannot create output directory");
+  const std::string journal = (fs::path(options_.output_dir) / "results.jsonl").string();
+  ResultsLog log(journal);
+  struct Guard {
+    BatchRun* run;
+    ~Guard() { run->shutdown(); }
+  } guard{this};
+  start_decoders(log);
+  writer_ = std::thread([this, &log] {
+    yield_to_the_model();
+    try {
+      write_groups(log);
+    } catch (...) {
+      writer_error_ = std::current_exception();
+      halted_ = true;
+      finished_queue_.close();
+    }
+  });
+
+  // The model thread: only the model runs here.
+  std::vector<WorkItem> batch;
+  while (!halted_) {
+    auto item = queue_.pop();
+    if (!item) break;
+    if (item->error || !item->prepared) {
+      std::vector<Finished> single;
+      single.push_back({std::move(*item), std::nullopt});
+      finished_queue_.push(std::move(single));
+    } else {
+      batch.push_back(std::move(*item));
+      if (static_cast<int>(batch.size()) >= options_.batch_size) explain_items(batch);
+    }
+  }
+  if (!halted_) explain_items(batch);
+  shutdown();
+  if (writer_error_) std::rethrow_exception(writer_error_);
+
+  write_run_index(options_.output_dir, read_results(journal));
+  if (summary_.code == ExitCode::ok && summary_.progress.failed > 0) summary_.code = ExitCode::partial;
+  report_progress();
+  return summary_;
+}
+
+}  // namespace
+
+BatchSummary run_batch(Model& model, const std::vector<std::string>& inputs, const BatchOptions& options) {
+  BatchRun run(model, inputs, options);
+  return run.run();
+}
+
+size_t merge_batch_outputs(const std::vector<std::string>& run_dirs, const std::string& out_dir) {
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) throw output_error(out_dir + ": cannot create output directory (" + ec.message() + ")");
+  std::vector<Record> merged;
+  std::map<std::string, size_t> by_key;
+  for (const auto& dir : run_dirs) {
+    const std::string journal = (fs::path(dir) / "results.jsonl").string();
+    if (!fs::is_regular_file(journal, ec)) throw usage_error(dir + ": no results.jsonl (not a batch output folder)");
+    for (Record& record : read_results(journal)) {
+      for (const auto& file : record_files(record)) {
+        const fs::path from = fs::path(dir) / file, to = fs::path(out_dir) / file;
+        if (fs::equivalent(from, to, ec)) continue;
+        fs::create_directories(to.parent_path(), ec);
+        fs::remove(to, ec);
+        fs::create_hard_link(from, to, ec);
+        if (ec) fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+        if (ec) throw output_error(to.string() + ": cannot copy from " + from.string() + " (" + ec.message() + ")");
+      }
+      const std::string key = record["key"].get<std::string>();
+      auto it = by_key.find(key);
+      if (it == by_key.end()) {
+        by_key[key] = merged.size();
+        merged.push_back(std::move(record));
+      } else if (merged[it->second].value("status", "") != "ok" && record.value("status", "") == "ok") {
+        merged[it->second] = std::move(record);  // a success beats an earlier failure
+      }
+    }
+  }
+  std::sort(merged.begin(), merged.end(), [](const Record& a, const Record& b) {
+    return std::make_pair(a.value("input", ""), a.value("method", "")) <
+           std::make_pair(b.value("input", ""), b.value("method", ""));
+  });
+  std::string text;
+  for (const auto& record : merged) text += record.dump() + "\n";
+  write_file_atomic((fs::path(out_dir) / "results.jsonl").string(), text);
+  write_run_index(out_dir, merged);
+  return merged.size();
+}
+
+}  // namespace xai

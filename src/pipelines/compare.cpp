@@ -1,0 +1,152 @@
+#include "xai/compare.hpp"
+
+#include <filesystem>
+#include <opencv2/imgproc.hpp>
+
+#include "xai/atomic_file.hpp"
+#include "xai/error.hpp"
+#include "xai/explanation_files.hpp"
+#include "xai/map_stats.hpp"
+#include "xai/metrics.hpp"
+#include "xai/render.hpp"
+#include "xai/report.hpp"
+
+namespace xai {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+// One model's view of the image: its prediction and every map at the original resolution.
+struct ModelMaps {
+  const ExplainPlan* plan = nullptr;
+  Prediction prediction;
+  std::vector<std::pair<std::string, DenseMap>> maps;  // (method, map), in plan order
+  std::vector<cv::Mat> overlays;
+};
+
+std::vector<double> agreement_values(const cv::Mat& map) {
+  // Rank correlation on at most 128 px a side: enough for maps that come from coarse grids.
+  cv::Mat small = map;
+  const double f = 128.0 / std::max(map.cols, map.rows);
+  if (f < 1) cv::resize(map, small, cv::Size(), f, f, cv::INTER_AREA);
+  cv::Mat continuous = small.isContinuous() ? small : small.clone();
+  return std::vector<double>(continuous.begin<float>(), continuous.end<float>());
+}
+
+ModelMaps explain_with(Model& model, const ExplainPlan& plan, const std::string& image_path, cv::Mat& display) {
+  const PreparedImage prepared = prepare_image(image_path, plan.card, plan.options.limits);
+  display = to_display_bgr(prepared.image);
+  const ComputedExplanation computed = std::move(compute_explanations(model, plan, {&prepared}).front());
+  ModelMaps out;
+  out.plan = &plan;
+  out.prediction = computed.results.front().prediction;
+  for (const auto& result : computed.results)
+    for (auto& dense : dense_maps(result, display.size())) {
+      out.overlays.push_back(render_map(display, dense, plan.options.colormap, plan.options.alpha));
+      out.maps.emplace_back(result.method, std::move(dense));
+    }
+  return out;
+}
+
+std::string model_name(const Model& model) { return fs::path(model.path()).stem().string(); }
+
+// Pairwise agreement per method × layer; a pair that explains different classes is still scored,
+// and said so (field and warning): their maps answer different questions.
+json agreement_of(const std::vector<Model*>& models, const std::vector<ModelMaps>& maps,
+                  std::vector<std::string>& warnings) {
+  json agreement = json::array();
+  for (size_t k = 0; k < maps.front().maps.size(); ++k)
+    for (size_t a = 0; a < models.size(); ++a)
+      for (size_t b = a + 1; b < models.size(); ++b) {
+        if (k >= maps[a].maps.size() || k >= maps[b].maps.size()) continue;
+        const DenseMap& ma = maps[a].maps[k].second;
+        const DenseMap& mb = maps[b].maps[k].second;
+        const std::string& la = maps[a].plan->labels.at(ma.class_index);
+        const std::string& lb = maps[b].plan->labels.at(mb.class_index);
+        const bool same_class = la == lb;
+        if (!same_class)
+          warnings.push_back(maps[a].maps[k].first + ": " + model_name(*models[a]) + " explains '" + la + "' and " +
+                             model_name(*models[b]) + " explains '" + lb +
+                             "': their maps answer different questions (give -t CLASS to compare one class)");
+        agreement.push_back({{"method", maps[a].maps[k].first},
+                             {"layer", ma.layer.empty() ? json(nullptr) : json(ma.layer)},
+                             {"model_a", models[a]->path()},
+                             {"model_b", models[b]->path()},
+                             {"class_a", la},
+                             {"class_b", lb},
+                             {"same_class", same_class},
+                             {"spearman", spearman(agreement_values(ma.values), agreement_values(mb.values))},
+                             {"iou_top20", top_fraction_iou(ma.values, mb.values, 0.2)}});
+      }
+  return agreement;
+}
+
+}  // namespace
+
+CompareOutcome compare_models(const std::vector<Model*>& models, const std::string& image_path,
+                              const CompareOptions& options) {
+  if (models.size() < 2) throw usage_error("compare needs at least two --model");
+  std::vector<ExplainPlan> plans;
+  for (Model* model : models) plans.push_back(plan_explanations(*model, options.explain));
+  std::vector<ModelMaps> maps;
+  std::vector<cv::Mat> tiles;
+  std::vector<std::string> captions;
+  json model_reports = json::array();
+  for (size_t m = 0; m < models.size(); ++m) {
+    cv::Mat display;
+    maps.push_back(explain_with(*models[m], plans[m], image_path, display));
+    const ModelMaps& mm = maps.back();
+    const std::vector<std::string>& labels = plans[m].labels;
+    char probability[32];
+    std::snprintf(probability, sizeof probability, "%.3f", mm.prediction.probabilities.at(mm.prediction.predicted));
+    tiles.push_back(display);
+    captions.push_back(model_name(*models[m]) + "\n" + labels.at(mm.prediction.predicted) + " p=" + probability +
+                       (options.true_label.empty() ? "" : "\ntrue: " + options.true_label));
+    json explanations = json::array();
+    for (size_t k = 0; k < mm.maps.size(); ++k) {
+      const auto& [method, dense] = mm.maps[k];
+      tiles.push_back(mm.overlays[k]);
+      captions.push_back(method + (dense.layer.empty() ? "" : " " + dense.layer) + "\nclass: " +
+                         labels.at(dense.class_index));
+      explanations.push_back({{"method", method},
+                              {"layer", dense.layer.empty() ? json(nullptr) : json(dense.layer)},
+                              {"target", {{"index", dense.class_index},
+                                          {"label", labels.at(dense.class_index)},
+                                          {"probability", mm.prediction.probabilities.at(dense.class_index)}}},
+                              {"stats", map_stats_json(compute_map_stats(dense.values))}});
+    }
+    model_reports.push_back({{"path", models[m]->path()},
+                             {"sha256", models[m]->sha256()},
+                             {"name", models[m]->card().name},
+                             {"layers", plans[m].layers},
+                             {"prediction", prediction_json(mm.prediction, labels)},
+                             {"explanations", explanations}});
+  }
+  CompareOutcome outcome;
+  const json agreement = agreement_of(models, maps, outcome.warnings);
+
+  const std::string dir = output_dir_for(image_path, options.explain.output_dir);
+  const std::string stem = fs::path(image_path).stem().string();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) throw output_error(dir + ": cannot create output directory");
+  outcome.grid_path = (fs::path(dir) / (stem + ".compare.png")).string();
+  outcome.report_path = (fs::path(dir) / (stem + ".compare.json")).string();
+  outcome.report = {{"schema_version", kReportSchemaVersion},
+                    {"xai_version", xai_version()},
+                    {"input", image_path},
+                    {"true_label", options.true_label.empty() ? json(nullptr) : json(options.true_label)},
+                    {"methods", options.explain.methods},
+                    {"target", target_parameters(options.explain.cam.target)},
+                    {"models", model_reports},
+                    {"agreement", agreement},
+                    {"warnings", outcome.warnings},
+                    {"grid", fs::path(outcome.grid_path).filename().string()}};
+  const int columns = static_cast<int>(maps.front().maps.size()) + 1;
+  write_file_atomic(outcome.grid_path, encode_png(tile_grid(tiles, captions, columns), outcome.grid_path));
+  write_file_atomic(outcome.report_path, outcome.report.dump(2) + "\n");
+  return outcome;
+}
+
+}  // namespace xai

@@ -1,0 +1,239 @@
+#include "xai/evaluate.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "xai/error.hpp"
+#include "xai/explain.hpp"
+#include "xai/inputs.hpp"
+#include "xai/metrics.hpp"
+#include "xai/target.hpp"
+
+namespace xai {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+std::string find_mask(const std::string& image_path, const std::string& masks_dir) {
+  const fs::path image(image_path);
+  const std::string stem = image.stem().string();
+  std::vector<fs::path> candidates;
+  if (!masks_dir.empty()) {
+    candidates = {fs::path(masks_dir) / (stem + ".png"), fs::path(masks_dir) / (stem + ".mask.png")};
+  } else {
+    candidates = {image.parent_path() / (stem + ".mask.png")};
+  }
+  std::error_code ec;
+  for (const auto& c : candidates)
+    if (fs::is_regular_file(c, ec)) return c.string();
+  return "";
+}
+
+cv::Mat read_mask(const std::string& path, const cv::Size& size) {
+  cv::Mat mask = cv::imread(path, cv::IMREAD_GRAYSCALE);
+  if (mask.empty()) throw input_error(path + ": cannot read mask");
+  if (mask.size() != size)
+    throw input_error(path + ": mask is " + std::to_string(mask.cols) + "x" + std::to_string(mask.rows) +
+                      ", image is " + std::to_string(size.width) + "x" + std::to_string(size.height));
+  return mask;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> read_labels_csv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw usage_error("--labels-csv " + path + ": cannot read");
+  std::map<std::string, std::string> labels;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t comma = line.find(',');
+    if (comma == std::string::npos) continue;
+    std::string name = line.substr(0, comma), label = line.substr(comma + 1);
+    if (name == "name" || name == "filename" || name == "image") continue;  // header
+    labels[fs::path(name).stem().string()] = label;
+  }
+  return labels;
+}
+
+std::optional<double> roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive) {
+  double positives = 0, negatives = 0, wins = 0;
+  for (size_t i = 0; i < scores.size(); ++i) (positive[i] ? positives : negatives) += 1;
+  if (positives == 0 || negatives == 0) return std::nullopt;  // undefined, and 0 would read as "always wrong"
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (!positive[i]) continue;
+    for (size_t j = 0; j < scores.size(); ++j) {
+      if (positive[j]) continue;
+      wins += scores[i] > scores[j] ? 1.0 : scores[i] == scores[j] ? 0.5 : 0.0;
+    }
+  }
+  return wins / (positives * negatives);
+}
+
+namespace {
+
+// Running sums of mask agreement for one method × layer.
+struct RowSums {
+  std::string method, layer;
+  int count = 0;
+  double pointing = 0, energy = 0, iou = 0;
+};
+
+json optional_json(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+class Evaluation {
+ public:
+  Evaluation(Model& model, const EvalOptions& options) : model_(model), options_(options) {
+    const std::vector<std::string>& labels = model.labels();
+    positive_ = labels.size() == 2 ? 1 : -1;
+    if (!options.positive_label.empty()) positive_ = parse_class(options.positive_label, labels);
+    if (positive_ < 0) throw usage_error("--positive-class is required for a model with more than 2 classes");
+    ExplainOptions explain = options.explain;
+    explain.cam.target.kind = TargetSpec::Kind::given;  // the lesion class, whatever was predicted
+    explain.cam.target.class_index = positive_;
+    plan_ = plan_explanations(model, explain);
+    if (!options.labels_csv.empty()) truth_by_name_ = read_labels_csv(options.labels_csv);
+  }
+
+  void add_batch(const std::vector<std::string>& paths);
+  EvalResult finish(size_t skipped_outputs);
+
+ private:
+  bool truth_of(const std::string& path, const cv::Mat& mask) const;
+  json score_maps(const ComputedExplanation& computed, const cv::Mat& mask);
+
+  Model& model_;
+  const EvalOptions& options_;
+  int positive_ = -1;
+  ExplainPlan plan_;
+  std::map<std::string, std::string> truth_by_name_;
+  std::vector<RowSums> rows_;
+  std::vector<double> scores_;
+  std::vector<bool> truths_;
+  EvalResult result_;
+  json per_image_ = json::array();
+};
+
+bool Evaluation::truth_of(const std::string& path, const cv::Mat& mask) const {
+  if (truth_by_name_.empty()) return !mask.empty() && cv::countNonZero(mask) > 0;
+  const std::string stem = fs::path(path).stem().string();
+  auto it = truth_by_name_.find(stem);
+  if (it == truth_by_name_.end()) throw usage_error(options_.labels_csv + ": no label for " + stem);
+  return parse_class(it->second, plan_.labels) == positive_;
+}
+
+// Mask agreement of every map (method × layer) of one image; adds to the rows.
+json Evaluation::score_maps(const ComputedExplanation& computed, const cv::Mat& mask) {
+  json agreement = json::array();
+  for (const auto& result : computed.results)
+    for (const DenseMap& dense : dense_maps(result, mask.size())) {
+      // Signed maps: the positive part is the evidence *for* the class, comparable with a CAM.
+      const cv::Mat map = dense.is_signed ? cv::Mat(cv::max(dense.values, 0.0)) : dense.values;
+      const std::string layer = dense.layer.empty() ? (dense.segments.empty() ? "pixels" : "superpixels") : dense.layer;
+      auto row = std::find_if(rows_.begin(), rows_.end(),
+                              [&](const RowSums& r) { return r.method == result.method && r.layer == layer; });
+      if (row == rows_.end()) row = rows_.insert(rows_.end(), RowSums{result.method, layer});
+      const MaskAgreement a = mask_agreement(map, mask, options_.top_fraction);
+      row->count += 1;
+      row->pointing += a.pointing_hit ? 1 : 0;
+      row->energy += a.energy_inside;
+      row->iou += a.iou_top;
+      agreement.push_back({{"method", result.method}, {"layer", layer}, {"pointing_hit", a.pointing_hit},
+                           {"energy_inside", a.energy_inside}, {"iou_top", a.iou_top},
+                           {"map_constant", a.map_constant}});
+    }
+  return agreement;
+}
+
+void Evaluation::add_batch(const std::vector<std::string>& paths) {
+  std::vector<PreparedImage> prepared;
+  for (const auto& path : paths) prepared.push_back(prepare_image(path, plan_.card, plan_.options.limits));
+  std::vector<const PreparedImage*> pointers;
+  for (const auto& p : prepared) pointers.push_back(&p);
+  const std::vector<ComputedExplanation> computed = compute_explanations(model_, plan_, pointers);
+  for (size_t b = 0; b < prepared.size(); ++b) {
+    const std::string& path = paths[b];
+    const std::string mask_path = find_mask(path, options_.masks_dir);
+    cv::Mat mask;
+    if (!mask_path.empty()) mask = read_mask(mask_path, prepared[b].image.pixels.size());
+    const bool truth = truth_of(path, mask);
+    const Prediction& prediction = computed[b].results.front().prediction;
+    const bool correct = (prediction.predicted == positive_) == truth;
+    result_.images += 1;
+    result_.positives += truth ? 1 : 0;
+    result_.correct += correct ? 1 : 0;
+    scores_.push_back(prediction.probabilities[positive_]);
+    truths_.push_back(truth);
+    json entry = {{"path", path},
+                  {"truth", truth ? plan_.labels[positive_] : "other"},
+                  {"predicted", plan_.labels[prediction.predicted]},
+                  {"probability", prediction.probabilities[positive_]},
+                  {"mask", mask_path.empty() ? json(nullptr) : json(mask_path)}};
+    if (truth && correct && !mask.empty() && cv::countNonZero(mask) > 0) entry["agreement"] = score_maps(computed[b], mask);
+    per_image_.push_back(entry);
+  }
+}
+
+EvalResult Evaluation::finish(size_t skipped_outputs) {
+  result_.skipped_outputs = skipped_outputs;
+  result_.accuracy = result_.images ? static_cast<double>(result_.correct) / result_.images : 0.0;
+  result_.roc_auc = roc_auc(scores_, truths_);
+  // Every method × layer has a row, also when no image could be scored (its means are then none).
+  for (const auto& result_method : plan_.methods) {
+    const bool any = std::any_of(rows_.begin(), rows_.end(), [&](const RowSums& r) { return r.method == result_method->name(); });
+    if (any) continue;
+    if (result_method->reads(Setting::layers))
+      for (const auto& layer : plan_.layers) rows_.push_back(RowSums{result_method->name(), layer});
+    else
+      rows_.push_back(RowSums{result_method->name(), "superpixels"});
+  }
+  json rows = json::array();
+  for (const auto& sums : rows_) {
+    EvalSummaryRow row{sums.method, sums.layer, sums.count, std::nullopt, std::nullopt, std::nullopt};
+    if (row.count > 0) {
+      row.pointing_game = sums.pointing / row.count;
+      row.energy_inside = sums.energy / row.count;
+      row.iou_top = sums.iou / row.count;
+    }
+    result_.rows.push_back(row);
+    rows.push_back({{"method", row.method}, {"layer", row.layer}, {"count", row.count},
+                    {"pointing_game", optional_json(row.pointing_game)},
+                    {"energy_inside", optional_json(row.energy_inside)}, {"iou_top", optional_json(row.iou_top)},
+                    {"top_fraction", options_.top_fraction}});
+  }
+  result_.report = {{"model", model_.path()},
+                    {"model_sha256", model_.sha256()},
+                    {"positive_class", plan_.labels[positive_]},
+                    {"methods", plan_.options.methods},
+                    {"parameters", plan_.parameters},
+                    {"images", result_.images},
+                    {"positives", result_.positives},
+                    {"accuracy", result_.accuracy},
+                    {"roc_auc", optional_json(result_.roc_auc)},
+                    {"skipped_outputs", skipped_outputs},
+                    {"localisation", rows},
+                    {"per_image", per_image_}};
+  return result_;
+}
+
+}  // namespace
+
+EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& inputs, const EvalOptions& options) {
+  Evaluation evaluation(model, options);
+  DiscoveryCounts counts;
+  std::vector<std::string> files;
+  for (const auto& input : discover_inputs(inputs, {}, &counts)) files.push_back(input.path);
+  if (files.empty()) throw usage_error("no images found in the given inputs");
+  for (size_t start = 0; start < files.size(); start += options.batch_size) {
+    const size_t end = std::min(files.size(), start + static_cast<size_t>(options.batch_size));
+    evaluation.add_batch(std::vector<std::string>(files.begin() + start, files.begin() + end));
+  }
+  return evaluation.finish(counts.skipped_outputs);
+}
+
+}  // namespace xai

@@ -1,0 +1,142 @@
+#include "xai/explain.hpp"
+
+#include <chrono>
+#include <filesystem>
+
+#include "xai/atomic_file.hpp"
+#include "xai/error.hpp"
+#include "xai/explanation_files.hpp"
+#include "xai/report.hpp"
+
+namespace xai {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+void write_files(const RenderedExplanation& rendered, const std::string& dir, Durability durability,
+                 ExplainOutcome& outcome) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir))
+    throw output_error(dir + ": cannot create output directory (" + (ec ? ec.message() : "not a directory") + ")");
+  for (const auto& file : rendered.files) {
+    const std::string path = (fs::path(dir) / file.name).string();
+    write_file_atomic(path, file.bytes, durability);
+    outcome.files.push_back(path);
+  }
+}
+
+}  // namespace
+
+std::string file_safe(const std::string& label) {
+  std::string out;
+  for (char c : label) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  return out.empty() ? "_" : out;
+}
+
+std::string output_dir_for(const std::string& image_path, const std::string& requested_dir) {
+  if (!requested_dir.empty()) return requested_dir;
+  return (fs::path(image_path).parent_path() / "xai-out").string();
+}
+
+ExplainPlan plan_explanations(Model& model, const ExplainOptions& options) {
+  if (options.methods.empty()) throw usage_error("--method: give at least one method");
+  ExplainPlan plan;
+  plan.options = options;
+  for (const auto& name : options.methods) {
+    const ExplanationMethod& method = find_method(name);
+    for (const auto* chosen : plan.methods)
+      if (chosen == &method) throw usage_error("--method " + name + ": given twice");
+    plan.methods.push_back(&method);
+  }
+  plan.labels = model.labels();  // checks the card against the model before any image
+  plan.card = model.card();
+  plan.layers = resolve_layers(model, options);
+  for (const auto* method : plan.methods) plan.parameters.push_back(method->parameters(options, plan.layers, plan.card));
+  plan.model = model_json(model);
+  plan.model_warnings = model.warnings();
+  return plan;
+}
+
+std::vector<ComputedExplanation> compute_explanations(Model& model, const ExplainPlan& plan,
+                                                      const std::vector<const PreparedImage*>& images,
+                                                      const std::vector<std::vector<size_t>>& methods_for) {
+  const size_t n = images.size();
+  std::vector<ComputedExplanation> computed(n);
+  for (size_t i = 0; i < n; ++i) {
+    computed[i].warnings = images[i]->image.warnings;
+    computed[i].timings["load_image"] = images[i]->load_ms;
+    computed[i].timings["preprocess"] = images[i]->preprocess_ms;
+  }
+  auto wants = [&](size_t i, size_t m) {
+    if (methods_for.empty() || methods_for[i].empty()) return true;
+    return std::find(methods_for[i].begin(), methods_for[i].end(), m) != methods_for[i].end();
+  };
+  for (size_t m = 0; m < plan.methods.size(); ++m) {
+    std::vector<const PreparedImage*> subset;
+    std::vector<size_t> where;
+    for (size_t i = 0; i < n; ++i)
+      if (wants(i, m)) subset.push_back(images[i]), where.push_back(i);
+    if (subset.empty()) continue;
+    std::vector<MethodResult> results = plan.methods[m]->compute(model, subset, plan.options, plan.layers);
+    for (size_t j = 0; j < where.size(); ++j) {
+      ComputedExplanation& c = computed[where[j]];
+      MethodResult& r = results[j];
+      c.timings[r.method] = r.compute_ms;
+      if (r.model_ms > 0) c.timings[r.method + "_model"] = r.model_ms;
+      for (const auto& w : r.warnings) c.warnings.push_back(w);
+      c.results.push_back(std::move(r));
+    }
+  }
+  return computed;
+}
+
+ExplainOutcome write_explanation(const PreparedImage& prepared, const ComputedExplanation& computed,
+                                 const ExplainPlan& plan, const Destination& destination, Durability durability,
+                                 bool thumbnail) {
+  if (computed.results.empty()) throw Error(ExitCode::internal, prepared.path + ": nothing was computed");
+  json timings = computed.timings;
+  auto t = Clock::now();
+  const RenderedExplanation rendered = render_explanation(prepared, computed, plan, destination.stem, thumbnail);
+  timings["render"] = ms_since(t);
+
+  ExplainOutcome outcome;
+  t = Clock::now();
+  write_files(rendered, destination.dir, durability, outcome);
+  timings["write"] = ms_since(t);
+  double total = 0;
+  for (const auto& [name, ms] : timings.items())
+    if (name.size() < 6 || name.compare(name.size() - 6, 6, "_model") != 0) total += ms.get<double>();
+  timings["total"] = total;
+
+  outcome.report = build_report(prepared, computed, plan, rendered, timings);
+  outcome.report_path = (fs::path(destination.dir) / (destination.stem + ".json")).string();
+  write_file_atomic(outcome.report_path, outcome.report.dump(2) + "\n", durability);
+  outcome.files.push_back(outcome.report_path);
+
+  outcome.prediction = computed.results.front().prediction;
+  outcome.label = plan.labels.at(outcome.prediction.predicted);
+  outcome.warnings = computed.warnings;
+  for (ExplainedMap m : rendered.maps) {
+    for (auto& [role, name] : m.files) name = (fs::path(destination.dir) / name).string();
+    outcome.maps.push_back(std::move(m));
+  }
+  if (!rendered.thumbnail.empty()) outcome.thumbnail_path = (fs::path(destination.dir) / rendered.thumbnail).string();
+  return outcome;
+}
+
+ExplainOutcome explain_image(Model& model, const ExplainPlan& plan, const std::string& image_path) {
+  const PreparedImage prepared = prepare_image(image_path, plan.card, plan.options.limits);
+  const Destination destination{output_dir_for(image_path, plan.options.output_dir),
+                                fs::path(image_path).stem().string()};
+  const ComputedExplanation computed = std::move(compute_explanations(model, plan, {&prepared}).front());
+  return write_explanation(prepared, computed, plan, destination);
+}
+
+}  // namespace xai
