@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "xai/explain_options.hpp"
 #include "xai/model.hpp"
 
@@ -20,6 +22,7 @@ struct BenchResult {
   std::string method;
   std::string family;
   std::vector<std::string> layers;
+  nlohmann::ordered_json parameters;  // the method's, as its report lists them
   double forward_ms = 0;        // median, no-grad forward of the batch
   double explain_ms = 0;        // median, full explanation of the batch
   double ratio = 0;             // explain_ms / forward_ms

@@ -78,9 +78,12 @@ struct ExplainOutcome {
 // Renders one image's explanations and writes them with the JSON report into DIR/STEM.*: nothing is
 // written until everything is rendered, each file atomically, the report last. Needs no model; safe
 // to call from another thread.
+// `carried`: report entries of methods an earlier run finished for this image (batch resume), kept
+// in the new report so it still lists every method.
 ExplainOutcome write_explanation(const PreparedImage& image, const ComputedExplanation& computed,
                                  const ExplainPlan& plan, const Destination& destination,
-                                 Durability durability = Durability::immediate, bool thumbnail = false);
+                                 Durability durability = Durability::immediate, bool thumbnail = false,
+                                 const nlohmann::ordered_json& carried = nlohmann::ordered_json::array());
 
 // prepare + compute + write for one image file.
 ExplainOutcome explain_image(Model& model, const ExplainPlan& plan, const std::string& image_path);

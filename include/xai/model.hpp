@@ -73,6 +73,9 @@ class Model {
   // Number of outputs (classes) and labels; checks the card against the model on first use.
   const std::vector<std::string>& labels();
 
+  // Forward passes run so far (of any clone): what a run costs, counted.
+  long long forward_passes() const;
+
   struct Impl;
   Impl& impl();
 

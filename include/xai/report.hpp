@@ -29,6 +29,7 @@ struct PreparedImage;
 // The whole report of one image (STEM.json): the one place it is assembled.
 nlohmann::ordered_json build_report(const PreparedImage& image, const ComputedExplanation& computed,
                                     const ExplainPlan& plan, const RenderedExplanation& rendered,
-                                    const nlohmann::ordered_json& timings);
+                                    const nlohmann::ordered_json& timings,
+                                    const nlohmann::ordered_json& carried = nlohmann::ordered_json::array());
 
 }  // namespace xai

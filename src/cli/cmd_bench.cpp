@@ -11,6 +11,7 @@
 #include "cli/validators.hpp"
 #include "xai/bench.hpp"
 #include "xai/error.hpp"
+#include "xai/explain.hpp"
 
 namespace xai::cli {
 namespace {
@@ -45,6 +46,10 @@ void check_mode(const BenchFlags& flags, const ExplainOptions& explain) {
     throw usage_error("--no-full-backward: the full-backward comparison is only timed for gradient CAM methods");
 }
 
+nlohmann::ordered_json plan_parameters(Model& model, const ExplainOptions& explain) {
+  return plan_explanations(model, explain).parameters.front();
+}
+
 int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions& explain) {
   const int batch = flags.batch_size > 1 ? flags.batch_size : 8;
   const BatchBenchResult r = bench_batch(model, explain, flags.pipeline_images, batch, flags.rounds);
@@ -52,6 +57,8 @@ int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions&
   if (flags.json) {
     std::cout << nlohmann::ordered_json{{"model", model.path()},
                                         {"method", method},
+                                        {"parameters", plan_parameters(model, explain)},
+                                        {"rendering", {{"colormap", to_string(explain.colormap)}, {"alpha", explain.alpha}}},
                                         {"images", r.images},
                                         {"batch_size", r.batch_size},
                                         {"raw_images_per_second", r.raw_images_per_second},
@@ -75,9 +82,12 @@ int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions&
 
 void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
   if (flags.json) {
-    nlohmann::ordered_json out = {{"model", model.path()}, {"method", r.method},       {"family", r.family},
-                                  {"layers", r.layers},     {"batch_size", r.batch_size}, {"runs", r.runs},
-                                  {"forward_ms", r.forward_ms}, {"explain_ms", r.explain_ms}, {"ratio", r.ratio}};
+    nlohmann::ordered_json out = {{"model", model.path()},   {"method", r.method},
+                                  {"family", r.family},      {"layers", r.layers},
+                                  {"parameters", r.parameters}, {"batch_size", r.batch_size},
+                                  {"warmup", flags.warmup},  {"runs", r.runs},
+                                  {"forward_ms", r.forward_ms}, {"explain_ms", r.explain_ms},
+                                  {"ratio", r.ratio}};
     if (r.model_images > 0) {
       out["model_images"] = r.model_images;
       out["per_image_forward_ms"] = r.per_image_forward_ms;

@@ -106,6 +106,7 @@ std::vector<std::string> Model::warnings() const {
   return warnings;
 }
 Model::Impl& Model::impl() { return *impl_; }
+long long Model::forward_passes() const { return impl_->forward_passes; }
 
 Model Model::load(const std::string& path, const ModelOptions& options) {
   auto impl = std::make_unique<Impl>();
@@ -153,6 +154,7 @@ torch::Tensor Model::Impl::to_tensor(const std::vector<InputBlob>& batch) const 
 
 torch::Tensor Model::Impl::run(torch::jit::Module& m, const torch::Tensor& input, int64_t expected_batch) {
   if (expected_batch < 0) expected_batch = input.size(0);
+  ++forward_passes;
   c10::IValue output;
   try {
     output = m.forward({input});

@@ -14,6 +14,8 @@ void set_thread_count(int n) {
 }
 
 
+int thread_count() { return at::get_num_threads(); }
+
 void keep_freed_memory() {
   // Allocations below 256 MiB come from the heap, and the heap is trimmed only past 512 MiB free.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);

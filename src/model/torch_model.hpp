@@ -33,6 +33,7 @@ struct Model::Impl {
   // Checks the output width against the card's labels; names labels when the card had none.
   void check_outputs(const torch::Tensor& logits);
   CaptureModel& capture_model(const std::vector<std::string>& layers);
+  long long forward_passes = 0;  // every run() (tests count them)
   std::string default_layer;  // cached: finding it needs a dry run of the instrumented model
 };
 

@@ -1,7 +1,10 @@
 #include "xai/report.hpp"
 
+#include <algorithm>
+
 #include "xai/explanation_files.hpp"
 #include "xai/preprocess.hpp"
+#include "xai/runtime.hpp"
 
 namespace xai {
 
@@ -27,7 +30,8 @@ json model_json(Model& model) {
           {"card", card.source.empty() ? json(nullptr) : json(card.source)},
           {"output", to_string(card.output)},
           {"labels", model.labels()},
-          {"device", model.device()}};
+          {"device", model.device()},
+          {"threads", thread_count()}};
 }
 
 json preprocessing_json(const Image& image, const ModelCard& card) {
@@ -61,8 +65,8 @@ json map_stats_json(const MapStats& stats) {
 }
 
 json build_report(const PreparedImage& image, const ComputedExplanation& computed, const ExplainPlan& plan,
-                  const RenderedExplanation& rendered, const json& timings) {
-  json explanations = json::array();
+                  const RenderedExplanation& rendered, const json& timings, const json& carried) {
+  json explanations = carried;
   std::vector<bool> summarised(computed.results.size(), false);
   for (size_t i = 0; i < rendered.maps.size(); ++i) {
     const ExplainedMap& m = rendered.maps[i];
@@ -87,6 +91,9 @@ json build_report(const PreparedImage& image, const ComputedExplanation& compute
     explanations.push_back(std::move(entry));
   }
   std::vector<std::string> methods;
+  for (const auto& entry : carried)
+    if (std::find(methods.begin(), methods.end(), entry.value("method", "")) == methods.end())
+      methods.push_back(entry.value("method", ""));
   for (const auto& result : computed.results) methods.push_back(result.method);
   json warnings = plan.model_warnings;
   for (const auto& w : computed.warnings) warnings.push_back(w);

@@ -41,6 +41,7 @@ struct WorkItem {
   std::string content_sha;
   std::vector<size_t> pending;  // plan method indices without a finished result
   std::optional<PreparedImage> prepared;
+  nlohmann::ordered_json carried = nlohmann::ordered_json::array();  // report entries of finished methods
   std::optional<Error> error;
 };
 
@@ -110,6 +111,7 @@ class BatchRun {
                       fingerprints_[method]);
   }
   WorkItem prepare(size_t i, const ResultsLog& log) const;
+  json finished_entries(size_t i, std::vector<size_t>& pending) const;
   void start_decoders(const ResultsLog& log);
   void explain_items(std::vector<WorkItem>& batch);
   void write_groups(ResultsLog& log);
@@ -155,6 +157,28 @@ void BatchRun::discover(const std::vector<std::string>& inputs) {
   summary_.progress.total = files_.size();
 }
 
+// On resume with new methods, the earlier report's entries of the finished methods: the new report
+// lists every method although only the pending ones are computed.
+json BatchRun::finished_entries(size_t i, std::vector<size_t>& pending) const {
+  const Destination& d = destinations_[i];
+  json carried = json::array();
+  try {
+    const json old = json::parse(read_image_bytes((fs::path(d.dir) / (d.stem + ".json")).string()));
+    for (const auto& entry : old.at("explanations")) {
+      const std::string method = entry.value("method", "");
+      const bool finished = std::none_of(pending.begin(), pending.end(),
+                                         [&](size_t m) { return plan_.methods[m]->name() == method; });
+      if (finished) carried.push_back(entry);
+    }
+  } catch (const std::exception&) {
+    // No readable earlier report: compute every method again, so the report is whole.
+    pending.clear();
+    for (size_t m = 0; m < plan_.methods.size(); ++m) pending.push_back(m);
+    return json::array();
+  }
+  return carried;
+}
+
 WorkItem BatchRun::prepare(size_t i, const ResultsLog& log) const {
   WorkItem item;
   item.index = i;
@@ -163,6 +187,7 @@ WorkItem BatchRun::prepare(size_t i, const ResultsLog& log) const {
     item.content_sha = sha256_hex(bytes);  // hashed once: the resume key and the report share it
     for (size_t m = 0; m < plan_.methods.size(); ++m)
       if (!log.done(key_of(i, item.content_sha, m))) item.pending.push_back(m);
+    if (!item.pending.empty() && item.pending.size() < plan_.methods.size()) item.carried = finished_entries(i, item.pending);
     if (!item.pending.empty())
       item.prepared = prepare_image_bytes(bytes, item.content_sha, files_[i].path, plan_.card, plan_.options.limits);
   } catch (const std::exception& e) {
@@ -303,7 +328,7 @@ void BatchRun::write_groups(ResultsLog& log) {
       } else {
         try {
           const ExplainOutcome outcome = write_explanation(*item.prepared, *f.computed, plan_, destinations_[item.index],
-                                                           Durability::deferred, /*thumbnail=*/true);
+                                                           Durability::deferred, /*thumbnail=*/true, item.carried);
           wrote = true;
           lines = success_records(item, outcome);
         } catch (const std::exception& e) {

@@ -103,6 +103,7 @@ BenchResult bench_method(Model& model, const BenchOptions& options) {
   result.method = method.name();
   result.family = to_string(method.family());
   result.layers = plan.layers;
+  result.parameters = plan.parameters.front();
   result.batch_size = options.batch_size;
   result.runs = options.runs;
 

@@ -99,7 +99,7 @@ std::vector<ComputedExplanation> compute_explanations(Model& model, const Explai
 
 ExplainOutcome write_explanation(const PreparedImage& prepared, const ComputedExplanation& computed,
                                  const ExplainPlan& plan, const Destination& destination, Durability durability,
-                                 bool thumbnail) {
+                                 bool thumbnail, const json& carried) {
   if (computed.results.empty()) throw Error(ExitCode::internal, prepared.path + ": nothing was computed");
   json timings = computed.timings;
   auto t = Clock::now();
@@ -115,7 +115,7 @@ ExplainOutcome write_explanation(const PreparedImage& prepared, const ComputedEx
     if (name.size() < 6 || name.compare(name.size() - 6, 6, "_model") != 0) total += ms.get<double>();
   timings["total"] = total;
 
-  outcome.report = build_report(prepared, computed, plan, rendered, timings);
+  outcome.report = build_report(prepared, computed, plan, rendered, timings, carried);
   outcome.report_path = (fs::path(destination.dir) / (destination.stem + ".json")).string();
   write_file_atomic(outcome.report_path, outcome.report.dump(2) + "\n", durability);
   outcome.files.push_back(outcome.report_path);

@@ -1,0 +1,242 @@
+// Test support: the end-to-end fixture that runs the real `xai` binary (fork/exec, stdout and
+// stderr captured to files) in a fresh temporary directory, and helpers to write images and read
+// outputs. Shared by the end-to-end tests in tests/cli/.
+#pragma once
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <torch/cuda.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "xai/npy.hpp"
+#include "npy_reader.hpp"
+#include "xai/render.hpp"
+#include "xai/sha256.hpp"
+
+namespace xai::e2e {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+inline const std::string kModels = XAI_MODELS_DIR;
+inline const std::string kTestData = XAI_TEST_DATA;
+
+inline std::string model(const std::string& name) { return kModels + "/" + name; }
+
+inline std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+inline void write_bytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+// Names of every entry directly under `dir` (hidden ones included: temporary files start with '.').
+inline std::set<std::string> entries(const fs::path& dir) {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) names.insert(entry.path().filename().string());
+  return names;
+}
+
+inline std::string join(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+inline size_t count_lines(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+// A deterministic, structured, non-square BGR test image: gradients, a bright disc, a dark
+// rectangle and a little seeded noise, so the model's map is not trivially flat.
+inline cv::Mat test_image(int width, int height, uint64_t seed = 7) {
+  cv::Mat image(height, width, CV_8UC3);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      image.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>(255 * x / std::max(1, width - 1)),
+                                            static_cast<uchar>(255 * y / std::max(1, height - 1)),
+                                            static_cast<uchar>(128 + 60 * std::sin(0.15 * (x + y))));
+  cv::circle(image, {width / 3, height / 2}, std::max(1, height / 4), cv::Scalar(240, 230, 250), cv::FILLED);
+  cv::rectangle(image, {2 * width / 3, height / 5}, {2 * width / 3 + width / 6, height / 5 + height / 4},
+                cv::Scalar(20, 10, 40), cv::FILLED);
+  cv::Mat noise(height, width, CV_8UC3);
+  cv::RNG rng(seed);
+  rng.fill(noise, cv::RNG::UNIFORM, 0, 20);
+  cv::add(image, noise, image);
+  return image;
+}
+
+struct RunResult {
+  int code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+inline std::ostream& operator<<(std::ostream& os, const RunResult& r) {
+  return os << "exit " << r.code << "\n--- stdout ---\n" << r.out << "--- stderr ---\n" << r.err << "---";
+}
+
+// The parsed content of an .npy map, with the dtype read from the header.
+struct Map {
+  std::string descr;
+  std::vector<size_t> shape;
+  std::vector<float> data;
+};
+
+inline Map read_map(const fs::path& path) {
+  Map map;
+  const std::string bytes = read_bytes(path);
+  const size_t at = bytes.find("'descr': '");
+  if (at != std::string::npos) map.descr = bytes.substr(at + 10, bytes.find('\'', at + 10) - at - 10);
+  const xai::test::NpyArray array = xai::test::read_npy(path.string());
+  map.shape = array.shape;
+  map.data = array.data;
+  return map;
+}
+
+inline float max_abs_diff(const Map& a, const Map& b) {
+  if (a.data.size() != b.data.size()) return INFINITY;
+  float worst = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) worst = std::max(worst, std::abs(a.data[i] - b.data[i]));
+  return worst;
+}
+
+inline cv::Mat map_mat(const Map& map) {
+  if (map.shape.size() != 2) return {};
+  cv::Mat m(static_cast<int>(map.shape[0]), static_cast<int>(map.shape[1]), CV_32FC1);
+  std::copy(map.data.begin(), map.data.end(), m.ptr<float>());
+  return m;
+}
+
+inline double max_pixel_diff(const cv::Mat& a, const cv::Mat& b) {
+  if (a.size() != b.size() || a.type() != b.type()) return INFINITY;
+  cv::Mat diff;
+  cv::absdiff(a, b, diff);
+  double hi = 0;
+  cv::minMaxLoc(diff.reshape(1), nullptr, &hi);
+  return hi;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "xai-e2e-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << "mkdtemp: " << std::strerror(errno);
+    root_ = pattern;
+    fs::create_directories(root_ / "in");
+    fs::create_directories(root_ / "io");
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  fs::path in(const std::string& name) const { return root_ / "in" / name; }
+  fs::path out_dir() const { return root_ / "out"; }
+
+  // Runs the real binary with `args`; stdout and stderr go to files under io/ (never into OUT).
+  RunResult xai(const std::vector<std::string>& args, const fs::path& cwd = {}) {
+    const int n = ++runs_;
+    const std::string out_path = (root_ / "io" / ("stdout." + std::to_string(n))).string();
+    const std::string err_path = (root_ / "io" / ("stderr." + std::to_string(n))).string();
+    const std::string dir = cwd.empty() ? root_.string() : cwd.string();
+    // Everything the child needs is prepared before fork(): only async-signal-safe calls after it.
+    std::vector<std::string> storage = {XAI_BINARY};
+    storage.insert(storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& arg : storage) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      ADD_FAILURE() << "fork: " << std::strerror(errno);
+      return {};
+    }
+    if (pid == 0) {
+      const int null_fd = ::open("/dev/null", O_RDONLY);
+      const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (null_fd < 0 || out_fd < 0 || err_fd < 0 || ::chdir(dir.c_str()) != 0) ::_exit(126);
+      ::dup2(null_fd, 0);
+      ::dup2(out_fd, 1);
+      ::dup2(err_fd, 2);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    RunResult result;
+    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    result.out = read_bytes(out_path);
+    result.err = read_bytes(err_path);
+    return result;
+  }
+
+  // explain with the given model and image into OUT, plus extra flags.
+  RunResult explain(const std::string& model_file, const fs::path& image, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"explain", "--model", model_file, image.string(), "-o", out_dir().string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return xai(args);
+  }
+
+  fs::path write_image(const std::string& name, const cv::Mat& image, const std::vector<int>& params = {}) {
+    const fs::path path = in(name);
+    EXPECT_TRUE(cv::imwrite(path.string(), image, params)) << path;
+    return path;
+  }
+
+  json read_json(const fs::path& path) {
+    try {
+      return json::parse(read_bytes(path));
+    } catch (const json::exception& e) {
+      ADD_FAILURE() << path << ": " << e.what();
+      return json();
+    }
+  }
+
+  // The documented failure shape: exit code, exactly one line on stderr that starts with
+  // "xai: error: " and names every fragment, nothing on stdout, and no outputs anywhere.
+  void expect_error(const RunResult& r, int code, const std::vector<std::string>& fragments) {
+    EXPECT_EQ(r.code, code) << r;
+    EXPECT_EQ(r.err.rfind("xai: error: ", 0), 0u) << r;
+    EXPECT_EQ(count_lines(r.err), 1u) << "stderr must be exactly one line\n" << r;
+    EXPECT_FALSE(r.err.empty() || r.err.back() != '\n') << r;
+    for (const auto& fragment : fragments) EXPECT_NE(r.err.find(fragment), std::string::npos) << fragment << "\n" << r;
+    EXPECT_TRUE(r.out.empty()) << r;
+    expect_no_outputs();
+  }
+
+  void expect_no_outputs() {
+    EXPECT_TRUE(!fs::exists(out_dir()) || entries(out_dir()).empty()) << "outputs: " << join(entries(out_dir()));
+    EXPECT_FALSE(fs::exists(in("xai-out"))) << "default output directory created";
+  }
+
+  fs::path root_;
+  int runs_ = 0;
+};
+
+
+}  // namespace xai::e2e
