@@ -74,11 +74,12 @@ void expand(const std::string& spec, std::vector<fs::path>& found, bool want_all
       }
       if (!it->is_regular_file(ec) && !it->is_symlink(ec)) continue;
       if (is_mask_file(p)) continue;
+      if (!want_all_files && !has_image_extension(p.string())) continue;
       if (is_xai_output_name(p.filename().string())) {
         counts.skipped_outputs += 1;
         continue;
       }
-      if (want_all_files || has_image_extension(p.string())) found.push_back(p);
+      found.push_back(p);
     }
     return;
   }

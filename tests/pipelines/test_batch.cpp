@@ -76,6 +76,27 @@ TEST(Inputs, DiscoveryMirrorsTheTreeAndFilters) {
   EXPECT_THROW(discover_inputs({corpus.dir.file("missing-folder")}), Error);
 }
 
+TEST(Inputs, OutputsAreNeverInputs) {
+  Corpus corpus;
+  const size_t inputs = discover_inputs({corpus.dir.path.string()}).size();
+  // Outputs of earlier runs: an xai-out folder, a named output folder, files named like outputs.
+  for (const char* folder : {"slide1/xai-out", "results"}) {
+    fs::create_directories(corpus.dir.path / folder);
+    cv::imwrite((corpus.dir.path / folder / "patch0.gradcam.png").string(), cv::Mat(8, 8, CV_8UC3, cv::Scalar(1)));
+    cv::imwrite((corpus.dir.path / folder / "other.png").string(), cv::Mat(8, 8, CV_8UC3, cv::Scalar(1)));
+  }
+  cv::imwrite(corpus.dir.file("slide1/patch1.lime-top.png"), cv::Mat(8, 8, CV_8UC3, cv::Scalar(1)));
+  cv::imwrite(corpus.dir.file("slide1/patch1.thumb.png"), cv::Mat(8, 8, CV_8UC3, cv::Scalar(1)));
+  InputSelection selection;
+  selection.output_dirs = {corpus.dir.file("results")};
+  DiscoveryCounts counts;
+  EXPECT_EQ(discover_inputs({corpus.dir.path.string()}, selection, &counts).size(), inputs);
+  EXPECT_EQ(counts.skipped_outputs, 6u);
+  // Without naming `results` as this run's output, only its output-named file is skipped.
+  EXPECT_EQ(discover_inputs({corpus.dir.path.string()}, {}, &counts).size(), inputs + 1);
+  EXPECT_EQ(counts.skipped_outputs, 5u);
+}
+
 TEST(Inputs, ShardsAreDisjointAndExhaustive) {
   Corpus corpus(10);
   const auto all = discover_inputs({corpus.dir.path.string()});

@@ -1,0 +1,279 @@
+// End-to-end regressions of "one pipeline": every front end goes through the method registry, no
+// option is silently ignored, and outputs are never inputs. Each test names the problem it guards.
+#include "cli_fixture.hpp"
+
+namespace {
+
+using namespace xai::e2e;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kExamples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+const std::string kDemo = std::string(XAI_SOURCE_DIR) + "/models/demo-histo.pt";
+
+class CliPipeline : public CliTest {
+ protected:
+  // The bundled example patches (and masks) copied into IN/NAME.
+  fs::path copy_examples(const std::string& name = "patches") {
+    const fs::path dir = in(name);
+    fs::create_directories(dir);
+    for (const auto& entry : fs::directory_iterator(kExamples)) fs::copy_file(entry.path(), dir / entry.path().filename());
+    return dir;
+  }
+  std::vector<json> journal(const fs::path& out) {
+    std::vector<json> records;
+    std::istringstream lines(read_bytes(out / "results.jsonl"));
+    for (std::string line; std::getline(lines, line);)
+      if (!line.empty()) records.push_back(json::parse(line));
+    return records;
+  }
+};
+
+// 1. compare used to ignore -l/--layers/-k, report `target: null` for -t, and score maps of
+// different classes without a word.
+TEST_F(CliPipeline, CompareHonoursLayerAndTarget) {
+  const fs::path image = write_image("patch.png", test_image(120, 90));
+  const RunResult r = xai({"compare", "-m", model("tiny-scripted.pt"), "-m", model("tiny-traced.pt"), "-l", "layer1",
+                           "-t", "other", image.string(), "-o", out_dir().string()});
+  ASSERT_EQ(r.code, 0) << r;
+  const json report = read_json(out_dir() / "patch.compare.json");
+  EXPECT_EQ(report.at("target").at("kind"), "class");
+  for (const auto& m : report.at("models")) {
+    EXPECT_EQ(m.at("layers"), json::array({"layer1"})) << m.dump();
+    EXPECT_EQ(m.at("explanations")[0].at("layer"), "layer1");
+    EXPECT_EQ(m.at("explanations")[0].at("target").at("label"), "other");
+  }
+  for (const auto& a : report.at("agreement")) {
+    EXPECT_EQ(a.at("layer"), "layer1");
+    EXPECT_TRUE(a.at("same_class").get<bool>());
+  }
+  EXPECT_TRUE(report.at("warnings").empty());
+}
+
+TEST_F(CliPipeline, CompareRefusesWhatItCannotApply) {
+  const fs::path image = write_image("patch.png", test_image(120, 90));
+  const std::vector<std::string> two = {"compare", "-m", model("tiny-scripted.pt"), "-m", model("tiny-traced.pt"),
+                                        image.string(), "-o", out_dir().string()};
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{"-k", "2"}, {"--layers", "auto-all"}, {"--method", "lime", "--all-classes"}}) {
+    std::vector<std::string> args = two;
+    args.insert(args.end(), extra.begin(), extra.end());
+    expect_error(xai(args), 2, {extra.front() == "--method" ? "--all-classes" : extra.front()});
+  }
+}
+
+TEST_F(CliPipeline, CompareWarnsWhenModelsExplainDifferentClasses) {
+  // The demo model and the tiny model disagree on this image's class: their maps answer different
+  // questions, which the report and stderr say.
+  const fs::path image = copy_examples() / "malignant-1.png";
+  const RunResult r = xai({"compare", "-m", kDemo, "-m", model("tiny-binary-scripted.pt"), image.string(), "-o",
+                           out_dir().string()});
+  ASSERT_EQ(r.code, 0) << r;
+  const json report = read_json(out_dir() / "malignant-1.compare.json");
+  const std::string a = report.at("models")[0].at("explanations")[0].at("target").at("label");
+  const std::string b = report.at("models")[1].at("explanations")[0].at("target").at("label");
+  const bool same = report.at("agreement")[0].at("same_class").get<bool>();
+  EXPECT_EQ(same, a == b) << report.dump(2);
+  EXPECT_EQ(report.at("warnings").empty(), same);
+  EXPECT_EQ(r.err.find("different questions") == std::string::npos, same) << r;
+  if (same) GTEST_SKIP() << "both models explain '" << a << "' here; the warning path was not exercised";
+}
+
+// 2. batch and eval used to explain and score their own outputs (xai-out/, -o inside the input tree).
+TEST_F(CliPipeline, EvalAfterExplainSeesOnlyTheInputs) {
+  const fs::path dir = copy_examples();
+  ASSERT_EQ(xai({"explain", (dir / "malignant-1.png").string(), (dir / "benign-1.png").string()}).code, 0);
+  ASSERT_TRUE(fs::exists(dir / "xai-out" / "malignant-1.gradcam.png"));
+  // Also an output written beside the inputs (explain -o DIR): named like an output, not an input.
+  ASSERT_EQ(xai({"explain", (dir / "benign-2.png").string(), "-o", dir.string()}).code, 0);
+  const RunResult r = xai({"eval", dir.string(), "--json", "-"});
+  ASSERT_EQ(r.code, 0) << r;
+  const json report = json::parse(r.out);
+  EXPECT_EQ(report.at("images"), 6) << r;
+  EXPECT_EQ(report.at("accuracy"), 1.0);
+  EXPECT_EQ(report.at("roc_auc"), 1.0);
+  EXPECT_EQ(report.at("skipped_outputs"), 3);  // two overlays in xai-out/, one beside the inputs
+}
+
+TEST_F(CliPipeline, BatchWithOutputInsideTheInputTreeSkipsItsOutputs) {
+  const fs::path dir = copy_examples();
+  const fs::path out = dir / "results";
+  RunResult r = xai({"batch", dir.string(), "-o", out.string()});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_EQ(journal(out).size(), 6u);
+  r = xai({"batch", dir.string(), "-o", out.string()});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_EQ(journal(out).size(), 6u) << r;
+  EXPECT_NE(r.err.find("skipped"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("0 explained, 6 already done"), std::string::npos) << r;
+}
+
+// 3. batch with several layers used to keep only the first layer in results, summary and gallery.
+TEST_F(CliPipeline, BatchRecordsEveryLayer) {
+  const fs::path image = write_image("patch.png", test_image(120, 90));
+  const RunResult r = xai({"batch", "-m", model("tiny-scripted.pt"), image.string(), "-l", "layer1", "-l", "layer2",
+                           "-o", out_dir().string()});
+  ASSERT_EQ(r.code, 0) << r;
+  const auto records = journal(out_dir());
+  ASSERT_EQ(records.size(), 1u);
+  ASSERT_EQ(records[0].at("maps").size(), 2u);
+  EXPECT_EQ(records[0]["maps"][0].at("layer"), "layer1");
+  EXPECT_EQ(records[0]["maps"][1].at("layer"), "layer2");
+  for (const auto& m : records[0]["maps"]) EXPECT_TRUE(fs::exists(out_dir() / m.at("files").at("overlay").get<std::string>()));
+  const std::string csv = read_bytes(out_dir() / "summary.csv");
+  EXPECT_EQ(count_lines(csv), 3u) << csv;  // header + one row per layer
+  EXPECT_NE(csv.find("layer1"), std::string::npos);
+  EXPECT_NE(csv.find("layer2"), std::string::npos);
+  const std::string html = read_bytes(out_dir() / "index.html");
+  EXPECT_NE(html.find("patch.gradcam.layer-layer1.png"), std::string::npos);
+  EXPECT_NE(html.find("patch.gradcam.layer-layer2.png"), std::string::npos);
+}
+
+// 4. eval --json - printed the table on stdout before the JSON; undefined means printed as 0.
+TEST_F(CliPipeline, EvalJsonOnStdoutIsOneDocumentAndUndefinedIsNull) {
+  const fs::path dir = in("benign");
+  fs::create_directories(dir);
+  for (const char* name : {"benign-1.png", "benign-2.png"}) fs::copy_file(kExamples + "/" + name, dir / name);
+  const RunResult r = xai({"eval", dir.string(), "--json", "-"});
+  ASSERT_EQ(r.code, 0) << r;
+  json report;
+  ASSERT_NO_THROW(report = json::parse(r.out)) << r;
+  ASSERT_EQ(report.at("localisation").size(), 1u);
+  EXPECT_EQ(report["localisation"][0].at("count"), 0);
+  EXPECT_TRUE(report["localisation"][0].at("pointing_game").is_null());
+  EXPECT_TRUE(report["localisation"][0].at("iou_top").is_null());
+  EXPECT_TRUE(report.at("roc_auc").is_null());
+  EXPECT_NE(r.err.find("n/a"), std::string::npos) << r;  // the table, on stderr
+}
+
+// 5. The resume key and the report listed different LIME parameters: now one record serves both.
+TEST_F(CliPipeline, EveryLimeParameterIsInTheReportAndInTheResumeKey) {
+  const fs::path image = write_image("patch.png", test_image(120, 90));
+  const std::vector<std::string> base = {"batch", "-m", model("tiny-scripted.pt"), image.string(), "-o",
+                                         out_dir().string(), "--method", "lime", "--samples", "40"};
+  ASSERT_EQ(xai(base).code, 0);
+  const json parameters = read_json(out_dir() / "patch.json").at("explanations")[0].at("parameters");
+  for (const char* key : {"samples", "regions", "hide", "kernel_width", "ridge_alpha", "seed", "probe_batch",
+                          "target", "repeats"})
+    EXPECT_TRUE(parameters.contains(key)) << key << ": " << parameters.dump();
+  for (const std::vector<std::string>& change :
+       {std::vector<std::string>{"--hide", "blur"}, {"--repeats", "2"}, {"--all-classes"}, {"--kernel-width", "0.5"},
+        {"--probe-batch", "7"}}) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), change.begin(), change.end());
+    const RunResult r = xai(args);
+    ASSERT_EQ(r.code, 0) << r;
+    EXPECT_NE(r.err.find("1 explained, 0 already done"), std::string::npos) << change.front() << "\n" << r;
+  }
+  const RunResult again = xai(base);
+  EXPECT_NE(again.err.find("0 explained, 1 already done"), std::string::npos) << again;
+}
+
+// 6. Card warnings were printed twice, "assuming 224x224" after --input-size 64, and misspelled keys
+// or a missing mean/std went unnoticed.
+TEST_F(CliPipeline, CardWarningsAreOnceAndTrue) {
+  fs::copy_file(model("tiny-scripted.pt"), in("nocard.pt"));
+  const fs::path image = write_image("patch.png", test_image(120, 90));
+  const RunResult r = xai({"explain", "-m", in("nocard.pt").string(), "--input-size", "64", image.string(), "-o",
+                           out_dir().string()});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_EQ(r.err.find("224x224"), std::string::npos) << r;
+  const size_t first = r.err.find("no model card");
+  ASSERT_NE(first, std::string::npos) << r;
+  EXPECT_EQ(r.err.find("no model card", first + 1), std::string::npos) << "printed twice\n" << r;
+  EXPECT_NE(r.err.find("mean/std ImageNet"), std::string::npos) << r;
+  EXPECT_EQ(r.err.find("input size"), std::string::npos) << "the size was given\n" << r;
+
+  json card = read_json(model("tiny-scripted.json"));
+  card["chanels"] = card["channels"];
+  card.erase("channels");
+  card.erase("std");
+  write_bytes(in("typo.json"), card.dump());
+  const RunResult t = xai({"explain", "-m", model("tiny-scripted.pt"), "--card", in("typo.json").string(),
+                           image.string(), "-o", out_dir().string()});
+  ASSERT_EQ(t.code, 0) << t;
+  EXPECT_NE(t.err.find("unknown key \"chanels\" is ignored (did you mean \"channels\"?)"), std::string::npos) << t;
+  EXPECT_NE(t.err.find("no mean/std"), std::string::npos) << t;
+}
+
+// 7. A batch without a card layer ran a dry forward per batch; a resume recomputed every method.
+TEST_F(CliPipeline, BatchResolvesTheLayerOnceAndResumesOnlyPendingMethods) {
+  const fs::path dir = in("many");
+  fs::create_directories(dir);
+  for (int i = 0; i < 12; ++i) cv::imwrite((dir / ("p" + std::to_string(i) + ".png")).string(), test_image(64, 64, i));
+  json card = read_json(model("tiny-scripted.json"));
+  card.erase("target_layer");
+  fs::copy_file(model("tiny-scripted.pt"), in("m.pt"));
+  write_bytes(in("m.json"), card.dump());
+  RunResult r = xai({"batch", "-m", in("m.pt").string(), dir.string(), "--batch-size", "2", "-o", out_dir().string()});
+  ASSERT_EQ(r.code, 0) << r;
+  const auto before = fs::last_write_time(out_dir() / "p0.gradcam.png");
+  r = xai({"batch", "-m", in("m.pt").string(), dir.string(), "--batch-size", "2", "-o", out_dir().string(), "--method",
+           "gradcam,lime", "--samples", "20", "-v"});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_NE(r.err.find("12 explained, 0 already done"), std::string::npos) << r;
+  EXPECT_EQ(fs::last_write_time(out_dir() / "p0.gradcam.png"), before) << "gradcam was recomputed";
+  const json report = read_json(out_dir() / "p0.json");
+  EXPECT_EQ(report.at("methods"), json::array({"gradcam", "lime"})) << report.dump();
+  std::set<std::string> methods;
+  for (const auto& e : report.at("explanations")) methods.insert(e.at("method"));
+  EXPECT_EQ(methods, (std::set<std::string>{"gradcam", "lime"}));
+  EXPECT_EQ(journal(out_dir()).size(), 24u);
+}
+
+// 8. explain stopped at the first bad image (tested in CliBadInput), -q only worked before the
+// subcommand, --help named two methods.
+TEST_F(CliPipeline, QuietAfterTheSubcommandAndHelpListsEveryMethod) {
+  const fs::path image = write_image("patch.png", test_image(120, 90));
+  const RunResult loud = xai({"explain", image.string(), "-o", out_dir().string()});
+  ASSERT_EQ(loud.code, 0) << loud;
+  EXPECT_NE(loud.err.find("bundled demo model"), std::string::npos) << loud;
+  const RunResult quiet = xai({"explain", image.string(), "-o", out_dir().string(), "-q"});
+  ASSERT_EQ(quiet.code, 0) << quiet;
+  EXPECT_TRUE(quiet.err.empty()) << quiet;
+  const RunResult help = xai({"explain", "--help"});
+  for (const char* method : {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "eigencam", "scorecam",
+                             "ablationcam", "lime"})
+    EXPECT_NE(help.out.find(" " + std::string(method) + (std::string(method) == "lime" ? "\n" : ",")),
+              std::string::npos)
+        << method << "\n" << help.out;
+}
+
+// A method setting that none of the chosen methods reads is refused, not ignored.
+TEST_F(CliPipeline, SettingsOfOtherMethodsAreRefused) {
+  const fs::path image = write_image("patch.png", test_image(120, 90));
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--samples", "50"}), 2, {"--samples", "lime"});
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--method", "lime", "-l", "layer1"}), 2, {"--layer"});
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--method", "lime", "--colormap", "turbo"}), 2,
+               {"--colormap"});
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--probe-batch", "4"}), 2, {"--probe-batch", "scorecam"});
+  expect_error(explain(model("tiny-scripted.pt"), image,
+                       {"--method", "lime", "--regions", image.string(), "--segments", "10"}),
+               2, {"--segments", "--regions"});
+}
+
+// xai eval end to end: the demo on its bundled examples, and LIME through the same registry.
+TEST_F(CliPipeline, EvalOnTheBundledExamples) {
+  const fs::path dir = copy_examples();
+  RunResult r = xai({"eval", dir.string(), "-l", "layer2", "-l", "layer3"});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_NE(r.out.find("images 6, positives 3, accuracy 1.000, ROC AUC 1.000"), std::string::npos) << r;
+  EXPECT_NE(r.out.find("layer2"), std::string::npos);
+  EXPECT_NE(r.out.find("layer3"), std::string::npos);
+  r = xai({"eval", dir.string(), "--method", "gradcam,lime", "--samples", "100", "--json", in("eval.json").string()});
+  ASSERT_EQ(r.code, 0) << r;
+  const json report = read_json(in("eval.json"));
+  ASSERT_EQ(report.at("localisation").size(), 2u);
+  EXPECT_EQ(report["localisation"][1].at("method"), "lime");
+  EXPECT_EQ(report["localisation"][1].at("layer"), "superpixels");
+  EXPECT_EQ(report["localisation"][1].at("count"), 3);
+  for (const auto& row : report.at("localisation")) {
+    const double pointing = row.at("pointing_game");
+    EXPECT_GE(pointing, 0.0);
+    EXPECT_LE(pointing, 1.0);
+  }
+  expect_error(xai({"eval", dir.string(), "-t", "benign"}), 2, {"--target-class", "--positive-class"});
+  expect_error(xai({"eval", dir.string(), "--colormap", "turbo"}), 2, {"--colormap"});
+}
+
+}  // namespace

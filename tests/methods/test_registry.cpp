@@ -1,0 +1,117 @@
+// The method registry: every method is there once, with a family and the settings it reads; dense
+// maps of region results are exact per region; output names are recognised.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "test_helpers.hpp"
+#include "xai/error.hpp"
+#include "xai/explain.hpp"
+#include "xai/methods.hpp"
+
+namespace xai {
+namespace {
+
+TEST(Registry, EveryMethodOnceWithItsFamily) {
+  const std::vector<std::string> names = method_names();
+  EXPECT_EQ(names, (std::vector<std::string>{"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "eigencam",
+                                             "scorecam", "ablationcam", "lime"}));
+  EXPECT_EQ(find_method("gradcam").family(), MethodFamily::gradient_cam);
+  EXPECT_EQ(find_method("scorecam").family(), MethodFamily::probe_cam);
+  EXPECT_EQ(find_method("lime").family(), MethodFamily::perturbation);
+  EXPECT_TRUE(find_method("ablationcam").reads(Setting::probe_batch));
+  EXPECT_FALSE(find_method("gradcam").reads(Setting::probe_batch));
+  EXPECT_FALSE(find_method("lime").reads(Setting::layers));
+  EXPECT_FALSE(find_method("lime").reads(Setting::colormap));
+  EXPECT_TRUE(find_method("lime").reads(Setting::samples));
+  try {
+    find_method("shap");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::usage);
+    EXPECT_NE(std::string(e.what()).find("lime"), std::string::npos);
+  }
+}
+
+TEST(Registry, OutputNamesAreRecognised) {
+  for (const char* name : {"x.gradcam.png", "x.gradcam.benign.png", "x.gradcam.layer-layer4.png",
+                           "x.gradcam-layers.png", "x.lime-top.png", "x.lime-segments.png", "x.thumb.png",
+                           "x.compare.png", "a.b.scorecam.png"})
+    EXPECT_TRUE(is_xai_output_name(name)) << name;
+  for (const char* name : {"x.png", "gradcam.png", "slide.2024.png", "x.mask.png", "limes.png"})
+    EXPECT_FALSE(is_xai_output_name(name)) << name;
+}
+
+TEST(Registry, RegionMapsAreExactPerRegion) {
+  MethodResult result;
+  DenseMap region;
+  region.is_signed = true;
+  region.segments = (cv::Mat_<int>(2, 2) << 0, 1, 1, 0);
+  region.region_weights = {-0.5, 2.0};
+  result.maps.push_back(region);
+  const std::vector<DenseMap> dense = dense_maps(result, cv::Size(4, 4));
+  ASSERT_EQ(dense.size(), 1u);
+  EXPECT_FLOAT_EQ(dense[0].values.at<float>(0, 0), -0.5f);
+  EXPECT_FLOAT_EQ(dense[0].values.at<float>(0, 3), 2.0f);
+  EXPECT_FLOAT_EQ(dense[0].values.at<float>(3, 0), 2.0f);
+  EXPECT_EQ(dense[0].segments.size(), cv::Size(4, 4));
+}
+
+TEST(Registry, CamMapsAreResizedWithoutRenormalising) {
+  MethodResult result;
+  DenseMap cam;
+  cam.values = (cv::Mat_<float>(2, 2) << 0.0f, 1.0f, 0.5f, 0.25f);
+  result.maps.push_back(cam);
+  const cv::Mat up = dense_maps(result, cv::Size(4, 4))[0].values;
+  // Half-pixel centres: output pixel 1 samples source position 0.25, so (1,1) mixes all four cells.
+  EXPECT_NEAR(up.at<float>(1, 1), 0.5625f * 0.0f + 0.1875f * 1.0f + 0.1875f * 0.5f + 0.0625f * 0.25f, 1e-6);
+  double lo, hi;
+  cv::minMaxLoc(up, &lo, &hi);
+  EXPECT_FLOAT_EQ(static_cast<float>(lo), 0.0f);
+  EXPECT_FLOAT_EQ(static_cast<float>(hi), 1.0f);
+}
+
+TEST(Registry, OneParametersRecordPerMethod) {
+  Model model = Model::load(test::model_path("tiny-scripted.pt"));
+  ExplainOptions options;
+  options.methods = {"gradcam", "scorecam", "lime"};
+  options.cam.layers = {"layer1"};
+  const ExplainPlan plan = plan_explanations(model, options);
+  ASSERT_EQ(plan.parameters.size(), 3u);
+  EXPECT_EQ(plan.layers, (std::vector<std::string>{"layer1"}));
+  EXPECT_EQ(plan.parameters[0].at("layers"), nlohmann::ordered_json::array({"layer1"}));
+  EXPECT_FALSE(plan.parameters[0].contains("probe_batch"));
+  EXPECT_EQ(plan.parameters[1].at("probe_batch"), "automatic");
+  EXPECT_EQ(plan.parameters[2].at("ridge_alpha"), 1.0);
+  EXPECT_FALSE(plan.parameters[2].contains("layers"));
+  options.methods = {"gradcam", "gradcam"};
+  EXPECT_THROW(plan_explanations(model, options), Error);
+}
+
+TEST(Registry, OnlyTheRequestedMethodsAreComputed) {
+  Model model = Model::load(test::model_path("tiny-scripted.pt"));
+  ExplainOptions options;
+  options.methods = {"gradcam", "lime"};
+  options.lime.samples = 20;
+  const ExplainPlan plan = plan_explanations(model, options);
+  test::TempDir dir;
+  PreparedImage a, b;
+  for (PreparedImage* p : {&a, &b}) {
+    p->image.pixels = cv::Mat(40, 50, CV_32FC3);
+    cv::randu(p->image.pixels, 0.0, 1.0);
+    p->view = model_view(p->image, plan.card);
+    p->blob = normalise(p->view, plan.card);
+  }
+  const long long before = model.forward_passes();
+  const auto computed = compute_explanations(model, plan, {&a, &b}, {{1}, {0}});
+  ASSERT_EQ(computed.size(), 2u);
+  ASSERT_EQ(computed[0].results.size(), 1u);
+  EXPECT_EQ(computed[0].results[0].method, "lime");
+  ASSERT_EQ(computed[1].results.size(), 1u);
+  EXPECT_EQ(computed[1].results[0].method, "gradcam");
+  // One CAM forward for image b; LIME on a: 20 samples in one probe batch, plus its logits pass.
+  EXPECT_EQ(model.forward_passes() - before, 1 + 1 + 1);
+}
+
+}  // namespace
+}  // namespace xai
