@@ -16,6 +16,8 @@ const char* xai_version();
 
 nlohmann::ordered_json image_json(const Image& image);
 nlohmann::ordered_json model_json(Model& model);
+// The card as applied (after command-line overrides): input size, channels, mean, std, output, labels.
+nlohmann::ordered_json card_json(Model& model);
 nlohmann::ordered_json preprocessing_json(const Image& image, const ModelCard& card);
 nlohmann::ordered_json prediction_json(const Prediction& prediction, const std::vector<std::string>& labels);
 // Pixel coordinates are in the original image.

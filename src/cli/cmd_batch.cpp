@@ -80,6 +80,7 @@ int run_batch_command(const BatchFlags& flags) {
   BatchOptions options;
   options.explain = flags.method.to_options(model);
   options.output_dir = flags.output_dir;
+  log_plan(options.explain, model);
   options.selection.include = flags.include;
   options.selection.exclude = flags.exclude;
   if (!flags.shard.empty()) options.shard = parse_shard(flags.shard);

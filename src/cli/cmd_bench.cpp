@@ -12,6 +12,7 @@
 #include "xai/bench.hpp"
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
+#include "xai/report.hpp"
 
 namespace xai::cli {
 namespace {
@@ -59,6 +60,7 @@ int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions&
                                         {"method", method},
                                         {"parameters", plan_parameters(model, explain)},
                                         {"rendering", {{"colormap", to_string(explain.colormap)}, {"alpha", explain.alpha}}},
+                                        {"card", card_json(model)},
                                         {"images", r.images},
                                         {"batch_size", r.batch_size},
                                         {"raw_images_per_second", r.raw_images_per_second},
@@ -73,6 +75,9 @@ int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions&
   }
   std::cout << std::fixed << std::setprecision(2) << "model      " << model.path() << "\npipeline   xai batch --method "
             << method << " on " << r.images << " images, batch " << r.batch_size << "\n"
+            << "parameters " << plan_parameters(model, explain).dump() << ", colormap " << to_string(explain.colormap)
+            << ", alpha " << explain.alpha << "\n"
+            << "card       " << card_json(model).dump() << "\n"
             << "raw        " << r.raw_images_per_second << " images/s (batched no-grad inference)\n"
             << "batch      " << r.batch_images_per_second << " images/s (decode, explain, render, write)\n"
             << "ratio      " << r.ratio << " (batch / raw; median of " << r.rounds << " rounds, range " << r.min_ratio
@@ -87,7 +92,8 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
                                   {"parameters", r.parameters}, {"batch_size", r.batch_size},
                                   {"warmup", flags.warmup},  {"runs", r.runs},
                                   {"forward_ms", r.forward_ms}, {"explain_ms", r.explain_ms},
-                                  {"ratio", r.ratio}};
+                                  {"ratio", r.ratio},
+                                  {"card", card_json(model)}};
     if (r.model_images > 0) {
       out["model_images"] = r.model_images;
       out["per_image_forward_ms"] = r.per_image_forward_ms;
@@ -103,7 +109,10 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
   std::string layers;
   for (const auto& l : r.layers) layers += (layers.empty() ? " at " : ", ") + l;
   std::cout << std::fixed << std::setprecision(2) << "model      " << model.path() << "\nmethod     " << r.method
-            << layers << ", batch " << r.batch_size << ", median of " << r.runs << "\n"
+            << layers << ", batch " << r.batch_size << ", median of " << r.runs << " (" << flags.warmup
+            << " warm-up)\n"
+            << "parameters " << r.parameters.dump() << "\n"
+            << "card       " << card_json(model).dump() << "\n"
             << "forward    " << r.forward_ms << " ms (no grad)\n"
             << "explain    " << r.explain_ms << " ms\n"
             << "ratio      " << r.ratio << " (explain / forward)\n";
@@ -121,6 +130,7 @@ int run_bench(const BenchFlags& flags) {
   Model model = flags.model.load();
   const ExplainOptions explain = flags.method.to_options(model);
   check_mode(flags, explain);
+  log_plan(explain, model);
   if (flags.pipeline_images > 0) return run_batch_bench(flags, model, explain);
   BenchOptions options;
   options.explain = explain;

@@ -36,6 +36,7 @@ int run_compare(const CompareFlags& flags) {
   // Label names for --target-class resolve against the first model; indices work for all.
   options.explain = flags.method.to_options(*models.front());
   options.explain.output_dir = flags.output_dir;
+  for (Model* model : models) log_plan(options.explain, *model);
   const auto truths = flags.labels_csv.empty() ? std::map<std::string, std::string>{} : read_labels_csv(flags.labels_csv);
   for (const auto& image : flags.images) {
     options.true_label = flags.label;

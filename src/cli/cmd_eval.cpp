@@ -32,12 +32,18 @@ std::string number_or_na(const std::optional<double>& value) {
   return out.str();
 }
 
-void print_table(std::ostream& out, const EvalResult& result, double top_fraction) {
+void print_table(std::ostream& out, const EvalResult& result, const EvalOptions& options) {
+  const double top_fraction = options.top_fraction;
+  out << "model " << result.report["model"].get<std::string>() << ", positive class '"
+      << result.report["positive_class"].get<std::string>() << "', " << options.batch_size << " images per pass\n";
   out << std::fixed << std::setprecision(3) << "images " << result.images << ", positives " << result.positives
       << ", accuracy " << result.accuracy << ", ROC AUC "
       << (result.roc_auc ? number_or_na(result.roc_auc) : "n/a (one class only)") << "\n"
       << std::left << std::setw(12) << "method" << std::setw(28) << "layer" << std::setw(8) << "n" << std::setw(10)
       << "pointing" << std::setw(16) << "energy_in_mask" << "iou_top" << static_cast<int>(top_fraction * 100) << "%\n";
+  for (size_t m = 0; m < result.report["methods"].size(); ++m)
+    out << "parameters " << result.report["methods"][m].get<std::string>() << " "
+        << result.report["parameters"][m].dump() << "\n";
   for (const auto& row : result.rows)
     out << std::setw(12) << row.method << std::setw(28) << row.layer << std::setw(8) << row.count << std::setw(10)
         << number_or_na(row.pointing_game) << std::setw(16) << number_or_na(row.energy_inside)
@@ -48,12 +54,13 @@ int run_eval(EvalFlags& flags) {
   flags.policy.check();
   Model model = flags.model.load();
   flags.options.explain = flags.method.to_options(model);
+  log_plan(flags.options.explain, model);
   const EvalResult result = evaluate_localisation(model, flags.inputs, flags.options);
   if (result.skipped_outputs > 0)
     spdlog::info("eval: skipped {} file(s) that are xai outputs (xai-out/ folders, or named like STEM.gradcam.png)",
                  result.skipped_outputs);
   // With the report on stdout, the table goes to stderr: stdout stays one JSON document (| jq).
-  print_table(flags.json_path == "-" ? std::cerr : std::cout, result, flags.options.top_fraction);
+  print_table(flags.json_path == "-" ? std::cerr : std::cout, result, flags.options);
   if (!flags.json_path.empty()) {
     const std::string text = result.report.dump(2) + "\n";
     if (flags.json_path == "-")

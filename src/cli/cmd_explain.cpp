@@ -49,6 +49,7 @@ int run_explain(const ExplainCommandFlags& flags) {
   ExplainOptions options = flags.method.to_options(model);
   options.output_dir = flags.output_dir;
   const ExplainPlan plan = plan_explanations(model, options);
+  log_plan(options, model);
 
   const bool json_to_stdout = flags.json == "-";
   std::ostream& human = json_to_stdout ? std::cerr : std::cout;

@@ -10,6 +10,7 @@
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/error.hpp"
+#include "xai/report.hpp"
 
 namespace xai::cli {
 namespace {
@@ -38,14 +39,7 @@ int run_layers(const LayersFlags& flags) {
   } catch (const Error&) {
     // No capturable layer: the table still tells the user what the model contains.
   }
-  const ModelCard& card = model.card();
-  const nlohmann::ordered_json card_json = {{"input_size", {card.input_height, card.input_width}},
-                                            {"channels", to_string(card.channels)},
-                                            {"mean", card.mean},
-                                            {"std", card.std},
-                                            {"output", to_string(card.output)},
-                                            {"labels", model.labels()},
-                                            {"device", model.device()}};
+  const nlohmann::ordered_json card = card_json(model);
   if (flags.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const auto& layer : layers)
@@ -56,14 +50,14 @@ int run_layers(const LayersFlags& flags) {
                      {"spatial", layer.spatial()},
                      {"default", layer.path == automatic},
                      {"note", layer.note}});
-    std::cout << nlohmann::ordered_json{{"model", model.path()}, {"card", card_json}, {"default_layer", automatic},
+    std::cout << nlohmann::ordered_json{{"model", model.path()}, {"card", card}, {"default_layer", automatic},
                                         {"layers", out}}
                      .dump(2)
               << "\n";
     return 0;
   }
   // The card as applied (after command-line overrides): the dry run's input follows it.
-  std::cout << "card: " << card_json.dump() << "\n";
+  std::cout << "card: " << card.dump() << "\n";
   size_t width = 5;
   for (const auto& layer : layers) width = std::max(width, layer.path.size());
   std::cout << std::left << std::setw(static_cast<int>(width) + 2) << "LAYER" << std::setw(24) << "TYPE"

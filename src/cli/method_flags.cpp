@@ -5,6 +5,9 @@
 #include "cli/flag_policy.hpp"
 #include "cli/validators.hpp"
 #include "xai/error.hpp"
+#include "xai/explain.hpp"
+
+#include <spdlog/spdlog.h>
 
 namespace xai::cli {
 namespace {
@@ -153,6 +156,17 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
     options.cam.target.k = top_k;
   }
   return options;
+}
+
+void log_plan(const ExplainOptions& options, Model& model) {
+  if (!spdlog::should_log(spdlog::level::debug)) return;
+  const ExplainPlan plan = plan_explanations(model, options);
+  std::string layers;
+  for (const auto& l : plan.layers) layers += (layers.empty() ? "" : ", ") + l;
+  spdlog::debug("model {} ({}), layers: {}", model.path(), model.card().name, layers.empty() ? "-" : layers);
+  for (size_t m = 0; m < plan.methods.size(); ++m)
+    spdlog::debug("method {} ({}): {}", plan.methods[m]->name(), to_string(plan.methods[m]->family()),
+                  plan.parameters[m].dump());
 }
 
 }  // namespace xai::cli

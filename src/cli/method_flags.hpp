@@ -41,4 +41,7 @@ struct MethodFlags {
   std::vector<std::string> method_list() const;
 };
 
+// At -v: what a run will do (methods, layers, every method's parameters), once.
+void log_plan(const ExplainOptions& options, Model& model);
+
 }  // namespace xai::cli

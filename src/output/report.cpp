@@ -34,6 +34,17 @@ json model_json(Model& model) {
           {"threads", thread_count()}};
 }
 
+json card_json(Model& model) {
+  const ModelCard& card = model.card();
+  return {{"input_size", {card.input_height, card.input_width}},
+          {"channels", to_string(card.channels)},
+          {"mean", card.mean},
+          {"std", card.std},
+          {"output", to_string(card.output)},
+          {"labels", model.labels()},
+          {"device", model.device()}};
+}
+
 json preprocessing_json(const Image& image, const ModelCard& card) {
   return {{"input_size", {card.input_height, card.input_width}},
           {"channels", to_string(card.channels)},

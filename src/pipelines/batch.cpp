@@ -96,7 +96,7 @@ class BatchRun {
  public:
   BatchRun(Model& model, const std::vector<std::string>& inputs, const BatchOptions& options)
       : model_(model), options_(options), plan_(plan_explanations(model, options.explain)),
-        start_(Clock::now()) {
+        start_(Clock::now()), inputs_(inputs) {
     discover(inputs);
     destinations_ = destinations_for(files_, options_.output_dir);
     fingerprints_ = method_fingerprints(plan_, model.sha256());
@@ -119,11 +119,13 @@ class BatchRun {
   std::vector<Record> success_records(const WorkItem& item, const ExplainOutcome& outcome);
   void report_progress();
   void shutdown();
+  void write_run_settings(const std::vector<std::string>& inputs) const;
 
   Model& model_;
   const BatchOptions& options_;
   const ExplainPlan plan_;
   const Clock::time_point start_;
+  const std::vector<std::string> inputs_;
   std::vector<InputFile> files_;
   std::vector<Destination> destinations_;
   std::vector<std::string> fingerprints_;
@@ -365,6 +367,31 @@ void BatchRun::shutdown() {
   if (closer_.joinable()) closer_.join();
 }
 
+// OUT/run.json: how the last run into OUT was made (every setting, applied or not visible in the
+// maps: batch size, workers, shard, filters), for provenance.
+void BatchRun::write_run_settings(const std::vector<std::string>& inputs) const {
+  json methods = json::array();
+  for (size_t m = 0; m < plan_.methods.size(); ++m)
+    methods.push_back({{"method", plan_.methods[m]->name()}, {"parameters", plan_.parameters[m]}});
+  const json settings = {
+      {"xai_version", xai_version()},
+      {"model", plan_.model},
+      {"inputs", inputs},
+      {"include", options_.selection.include},
+      {"exclude", options_.selection.exclude},
+      {"shard", options_.shard ? json(std::to_string(options_.shard->index) + "/" + std::to_string(options_.shard->count))
+                               : json(nullptr)},
+      {"methods", methods},
+      {"rendering", {{"colormap", to_string(plan_.options.colormap)}, {"alpha", plan_.options.alpha}}},
+      {"max_pixels", plan_.options.limits.max_pixels},
+      {"batch_size", options_.batch_size},
+      {"workers", options_.workers},
+      {"fail_fast", options_.fail_fast},
+      {"counts", {{"inputs", files_.size()}, {"explained", summary_.explained}, {"already_done", summary_.progress.skipped},
+                  {"failed", summary_.progress.failed}, {"skipped_outputs", summary_.skipped_outputs}}}};
+  write_file_atomic((fs::path(options_.output_dir) / "run.json").string(), settings.dump(2) + "\n");
+}
+
 BatchSummary BatchRun::run() {
   std::error_code ec;
   fs::create_directories(options_.output_dir, ec);
@@ -407,6 +434,7 @@ BatchSummary BatchRun::run() {
   if (writer_error_) std::rethrow_exception(writer_error_);
 
   write_run_index(options_.output_dir, read_results(journal));
+  write_run_settings(inputs_);
   if (summary_.code == ExitCode::ok && summary_.progress.failed > 0) summary_.code = ExitCode::partial;
   report_progress();
   return summary_;

@@ -22,6 +22,7 @@ struct ModelMaps {
   const ExplainPlan* plan = nullptr;
   Prediction prediction;
   std::vector<std::pair<std::string, DenseMap>> maps;  // (method, map), in plan order
+  std::vector<nlohmann::ordered_json> summaries;       // per map: its method's parameters and result summary
   std::vector<cv::Mat> overlays;
 };
 
@@ -41,11 +42,16 @@ ModelMaps explain_with(Model& model, const ExplainPlan& plan, const std::string&
   ModelMaps out;
   out.plan = &plan;
   out.prediction = computed.results.front().prediction;
-  for (const auto& result : computed.results)
+  for (size_t r = 0; r < computed.results.size(); ++r) {
+    const MethodResult& result = computed.results[r];
+    json summary = {{"parameters", plan.parameters[r]}};
+    for (const auto& [key, value] : result.summary.items()) summary[key] = value;
     for (auto& dense : dense_maps(result, display.size())) {
+      out.summaries.push_back(summary);
       out.overlays.push_back(render_map(display, dense, plan.options.colormap, plan.options.alpha));
       out.maps.emplace_back(result.method, std::move(dense));
     }
+  }
   return out;
 }
 
@@ -109,12 +115,14 @@ CompareOutcome compare_models(const std::vector<Model*>& models, const std::stri
       tiles.push_back(mm.overlays[k]);
       captions.push_back(method + (dense.layer.empty() ? "" : " " + dense.layer) + "\nclass: " +
                          labels.at(dense.class_index));
-      explanations.push_back({{"method", method},
-                              {"layer", dense.layer.empty() ? json(nullptr) : json(dense.layer)},
-                              {"target", {{"index", dense.class_index},
-                                          {"label", labels.at(dense.class_index)},
-                                          {"probability", mm.prediction.probabilities.at(dense.class_index)}}},
-                              {"stats", map_stats_json(compute_map_stats(dense.values))}});
+      json entry = {{"method", method},
+                    {"layer", dense.layer.empty() ? json(nullptr) : json(dense.layer)},
+                    {"target", {{"index", dense.class_index},
+                                {"label", labels.at(dense.class_index)},
+                                {"probability", mm.prediction.probabilities.at(dense.class_index)}}}};
+      for (const auto& [key, value] : mm.summaries[k].items()) entry[key] = value;
+      entry["stats"] = map_stats_json(compute_map_stats(dense.values));
+      explanations.push_back(std::move(entry));
     }
     model_reports.push_back({{"path", models[m]->path()},
                              {"sha256", models[m]->sha256()},

@@ -211,6 +211,8 @@ EvalResult Evaluation::finish(size_t skipped_outputs) {
                     {"positive_class", plan_.labels[positive_]},
                     {"methods", plan_.options.methods},
                     {"parameters", plan_.parameters},
+                    {"batch_size", options_.batch_size},
+                    {"top_fraction", options_.top_fraction},
                     {"images", result_.images},
                     {"positives", result_.positives},
                     {"accuracy", result_.accuracy},

@@ -1,0 +1,273 @@
+// No option is ever silently ignored: every option of every subcommand (read from its --help, so a
+// new option without a row here fails the test) either changes what the command produces — files,
+// reports, stdout, stderr or exit code — or is refused with exit 2 and a one-line reason.
+#include <regex>
+
+#include "cli_fixture.hpp"
+#include "xai/sha256.hpp"
+
+namespace {
+
+using namespace xai::e2e;
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Args = std::vector<std::string>;
+
+const std::string kExamples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+
+// Options that a subcommand takes with the shared groups but refuses (with a reason).
+const std::map<std::string, std::set<std::string>> kRefused = {
+    {"explain", {"--batch-size"}},
+    {"batch", {"--lime-batch-size"}},
+    {"compare", {"--top-k", "--all-classes", "--layers", "--card"}},
+    {"eval", {"--target-class", "--top-k", "--all-classes", "--colormap", "--alpha"}},
+    {"bench", {"--max-pixels", "--colormap", "--alpha", "--rounds"}},
+    {"layers", {"--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes", "--probe-batch",
+                "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness", "--superpixels",
+                "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats"}},
+    {"merge", {"--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind",
+               "--labels", "--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes",
+               "--probe-batch", "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness",
+               "--superpixels", "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats"}},
+};
+
+// Long option names of a subcommand, from its --help.
+std::vector<std::string> options_in_help(const std::string& help) {
+  std::vector<std::string> names;
+  std::istringstream lines(help);
+  const std::regex option(R"(^  (-[A-Za-z0-9],)?(--[a-z][a-z0-9-]*))");
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, option) && m[2] != "--help") names.push_back(m[2]);
+  }
+  return names;
+}
+
+class CliOptions : public CliTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  // One option's test: `args` added to the command (replacing a base option of the same name),
+  // `needs` added to both runs so the option can apply (e.g. --method lime for LIME settings).
+  struct Row {
+    Args args;
+    Args needs;
+  };
+
+  void SetUp() override {
+    CliTest::SetUp();
+    image_ = write_image("patch.png", test_image(120, 90));
+    fs::create_directories(in("batch"));
+    cv::imwrite(in("batch/a.png").string(), test_image(64, 48, 1));
+    cv::imwrite(in("batch/b.png").string(), test_image(64, 48, 2));
+    cv::imwrite(in("batch/c.png").string(), test_image(64, 48, 3));
+    fs::create_directories(in("eval"));
+    for (const auto& entry : fs::directory_iterator(kExamples)) fs::copy_file(entry.path(), in("eval") / entry.path().filename());
+    fs::create_directories(in("masks"));
+    cv::imwrite(in("masks/malignant-1.png").string(), cv::Mat(96, 96, CV_8UC1, cv::Scalar(255)));
+    cv::Mat regions(90, 120, CV_8UC1, cv::Scalar(0));
+    regions(cv::Rect(60, 0, 60, 45)).setTo(1);
+    regions(cv::Rect(0, 45, 60, 45)).setTo(2);
+    cv::imwrite(in("regions.png").string(), regions);
+    write_bytes(in("truth.csv"), "name,label\npatch,malignant\nmalignant-1,benign\nmalignant-2,malignant\n"
+                                 "malignant-3,malignant\nbenign-1,benign\nbenign-2,benign\nbenign-3,malignant\n");
+  }
+
+  std::string model_for(const std::string& sub) const {
+    // eval needs a model that gets the examples right, or no image is scored at all.
+    return sub == "eval" ? std::string(XAI_SOURCE_DIR) + "/models/demo-histo.pt" : model("tiny-scripted.pt");
+  }
+
+  // A card for the subcommand's model with other label names.
+  std::string relabelled_card(const std::string& sub) {
+    json card = read_json(fs::path(model_for(sub)).replace_extension(".json"));
+    for (auto& label : card["labels"]) label = "r-" + label.get<std::string>();
+    write_bytes(in("card.json"), card.dump());
+    return in("card.json").string();
+  }
+
+  std::map<std::string, Row> rows(const std::string& sub) {
+    const bool binary = sub == "eval";
+    const Args lime = {"--method", "lime", "--samples", "30"};
+    return {
+        {"--model", {{"-m", model("tiny-binary-traced.pt")}, {}}},
+        {"--card", {{"--card", relabelled_card(sub)}, {}}},
+        {"--device", {{"--device", "cuda"}, {}}},
+        {"--input-size", {{"--input-size", "48"}, {}}},
+        {"--channels", {{"--channels", "gray"}, {}}},
+        {"--mean", {{"--mean", binary ? "0.3,0.3,0.3" : "0.3,0.3,0.3"}, {}}},
+        {"--std", {{"--std", "0.4,0.4,0.4"}, {}}},
+        {"--output-kind", {{"--output-kind", "sigmoid"}, {}}},
+        {"--labels", {{"--labels", binary ? "x,y" : "x,y,z"}, {}}},
+        {"--method", {{"--method", "xgradcam"}, {}}},
+        {"--layer", {{"-l", "layer1"}, {}}},
+        {"--layers", {{"--layers", "auto-all"}, {}}},
+        {"--target-class", {{"-t", "benign"}, {}}},
+        {"--top-k", {{"-k", "2"}, {}}},
+        {"--all-classes", {{"--all-classes"}, lime}},
+        {"--probe-batch", {{"--probe-batch", "7"}, lime}},
+        {"--colormap", {{"--colormap", "turbo"}, {}}},
+        {"--alpha", {{"--alpha", "0.9"}, {}}},
+        {"--max-pixels", {{"--max-pixels", "100"}, {}}},
+        {"--samples", {{"--samples", "25"}, {"--method", "lime"}}},
+        {"--segments", {{"--segments", "12"}, lime}},
+        {"--compactness", {{"--compactness", "3"}, lime}},
+        {"--superpixels", {{"--superpixels", "slico"}, lime}},
+        {"--regions", {{"--regions", in("regions.png").string()}, lime}},
+        {"--hide", {{"--hide", "blur"}, lime}},
+        {"--hide-color", {{"--hide-color", "0.2"}, {"--method", "lime", "--samples", "30", "--hide", "constant"}}},
+        {"--kernel-width", {{"--kernel-width", "0.5"}, lime}},
+        {"--seed", {{"--seed", "5"}, lime}},
+        {"--repeats", {{"--repeats", "2"}, lime}},
+        {"--output-dir", {{"-o", (root_ / "elsewhere").string()}, {}}},
+        {"--json", {sub == "bench" || sub == "layers" ? Args{"--json"} : Args{"--json", "-"}, {}}},
+        {"--batch-size", {{"--batch-size", "2"}, {}}},
+        {"--lime-batch-size", {{"--lime-batch-size", "2"}, {}}},
+        {"--include", {{"--include", "a*"}, {}}},
+        {"--exclude", {{"--exclude", "a*"}, {}}},
+        {"--shard", {{"--shard", "0/2"}, {}}},
+        {"--workers", {{"--workers", "1"}, {}}},
+        {"--fail-fast", {{"--fail-fast"}, {}}},
+        {"--label", {{"--label", "malignant"}, {}}},
+        {"--labels-csv", {{"--labels-csv", in("truth.csv").string()}, {}}},
+        {"--masks", {{"--masks", in("masks").string()}, {}}},
+        {"--positive-class", {{"--positive-class", "benign"}, {}}},
+        {"--top-fraction", {{"--top-fraction", "0.5"}, {}}},
+        {"--warmup", {{"--warmup", "1"}, {}}},
+        {"--runs", {{"--runs", "2"}, {}}},
+        {"--pipeline", {{"--pipeline", "3"}, {}}},
+        {"--rounds", {{"--rounds", "2"}, {}}},
+        {"--no-full-backward", {{"--no-full-backward"}, {}}},
+    };
+  }
+
+  // The command without the option under test, as (option, values) pairs so a row can replace one.
+  std::vector<Args> base(const std::string& sub) {
+    const std::string out = out_dir().string();
+    if (sub == "explain") return {{"-m", model_for(sub)}, {image_.string()}, {"-o", out}};
+    if (sub == "batch") return {{"-m", model_for(sub)}, {in("batch").string()}, {"-o", out}};
+    if (sub == "compare") return {{"-m", model_for(sub), "-m", model("tiny-traced.pt")}, {image_.string()}, {"-o", out}};
+    if (sub == "eval") return {{"-m", model_for(sub)}, {in("eval").string()}};
+    if (sub == "bench") return {{"-m", model_for(sub)}};
+    if (sub == "layers") return {{model_for(sub)}};
+    if (sub == "merge") return {{merge_source_.string()}, {"-o", out}};
+    return {};
+  }
+
+  RunResult run(const std::string& sub, const Args& extra, const Args& needs) {
+    fs::remove_all(out_dir());
+    fs::remove_all(root_ / "elsewhere");
+    fs::remove_all(in("xai-out"));
+    Args args = {sub};
+    const std::string replaced = extra.empty() ? "" : extra.front();
+    const bool replaces_model = replaced == "-m" && sub != "compare";
+    for (const Args& part : base(sub)) {
+      if (!part.empty() && !extra.empty() && part.front() == replaced && (replaced != "-m" || replaces_model)) continue;
+      args.insert(args.end(), part.begin(), part.end());
+    }
+    args.insert(args.end(), needs.begin(), needs.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    return xai(args);
+  }
+
+  // Everything a user can see: exit code, stdout and stderr (numbers on lines with times masked),
+  // every file written (reports without their timings).
+  std::string observable(const RunResult& r) {
+    auto without_times = [](const std::string& text) {
+      std::string kept;
+      std::istringstream lines(text);
+      const std::regex number(R"([0-9][0-9.e+-]*)");
+      for (std::string line; std::getline(lines, line);) {
+        const bool timed = line.find(" ms") != std::string::npos || line.find("_ms") != std::string::npos ||
+                           line.find("ratio") != std::string::npos || line.find("per_second") != std::string::npos ||
+                           line.find("img/s") != std::string::npos || line.find("images/s") != std::string::npos ||
+                           line.find("ETA") != std::string::npos;
+        kept += (timed ? std::regex_replace(line, number, "#") : line) + "\n";
+      }
+      return kept;
+    };
+    std::string seen = std::to_string(r.code) + "\n" + without_times(r.out) + "\n" + without_times(r.err) + "\n";
+    std::vector<fs::path> files;
+    for (const fs::path& dir : {out_dir(), root_ / "elsewhere", in("xai-out")}) {
+      std::error_code ec;
+      if (!fs::exists(dir)) continue;
+      for (const auto& e : fs::recursive_directory_iterator(dir, ec))
+        if (e.is_regular_file()) files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      std::string bytes = read_bytes(f);
+      if (f.extension() == ".json") {
+        json j = json::parse(bytes, nullptr, false);
+        if (j.is_object()) j.erase("timings_ms");
+        bytes = j.dump();
+      }
+      seen += fs::relative(f, root_).string() + " " + xai::sha256_hex(bytes) + "\n";
+    }
+    return seen;
+  }
+
+  fs::path image_;
+  fs::path merge_source_;
+};
+
+TEST_P(CliOptions, EveryOptionChangesTheOutputOrIsRefused) {
+  const std::string sub = GetParam();
+  if (sub == "merge") {
+    merge_source_ = root_ / "run";
+    ASSERT_EQ(xai({"batch", "-m", model("tiny-scripted.pt"), in("batch").string(), "-o", merge_source_.string()}).code, 0);
+  }
+  const RunResult help = xai({sub, "--help"});
+  ASSERT_EQ(help.code, 0) << help;
+  const std::vector<std::string> options = options_in_help(help.out);
+  ASSERT_GT(options.size(), 3u) << help.out;
+  auto table = rows(sub);
+  const std::set<std::string>& refused = kRefused.at(sub);
+  for (const auto& name : refused)
+    EXPECT_NE(std::find(options.begin(), options.end(), name), options.end()) << sub << " does not take " << name;
+
+  for (const auto& name : options) {
+    SCOPED_TRACE(sub + " " + name);
+    auto row = table.find(name);
+    ASSERT_NE(row, table.end()) << "no test row for " << name << ": add one, so the option is shown to apply";
+    // A refused option is given alone, so the refusal is its own and not a needed option's.
+    const RunResult with = run(sub, row->second.args, refused.count(name) ? Args{} : row->second.needs);
+    if (refused.count(name)) {
+      EXPECT_EQ(with.code, 2) << with;
+      EXPECT_EQ(count_lines(with.err), 1u) << with;
+      EXPECT_NE(with.err.find(name), std::string::npos) << "the reason names the option\n" << with;
+      continue;
+    }
+    const std::string after = observable(with);
+    const RunResult without = run(sub, {}, row->second.needs);
+    EXPECT_NE(with.code, 2) << "refused, but expected to apply\n" << with;
+    EXPECT_NE(observable(without), after) << "no visible effect\n" << with;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Subcommands, CliOptions,
+                         ::testing::Values("explain", "batch", "compare", "eval", "bench", "layers", "merge"),
+                         [](const auto& info) { return info.param; });
+
+// The global options, after the subcommand as well as before it.
+TEST_F(CliTest, GlobalOptionsApplyBeforeAndAfterTheSubcommand) {
+  const fs::path image = write_image("patch.png", test_image(120, 90));
+  // The bundled demo model (no -m): its "using the bundled demo model" line is what -q silences.
+  const Args explain = {"explain", image.string(), "-o", out_dir().string()};
+  auto with = [&](Args extra, bool before) {
+    Args args = explain;
+    args.insert(before ? args.begin() : args.end(), extra.begin(), extra.end());
+    return xai(args);
+  };
+  for (bool before : {true, false}) {
+    const RunResult one = with({"--threads", "1"}, before);
+    ASSERT_EQ(one.code, 0) << one;
+    EXPECT_EQ(read_json(out_dir() / "patch.json").at("model").at("threads"), 1);
+    const RunResult verbose = with({"-v"}, before);
+    const RunResult quiet = with({"-q"}, before);
+    const RunResult plain = with({}, before);
+    ASSERT_EQ(verbose.code, 0) << verbose;
+    EXPECT_NE(verbose.err, plain.err);
+    EXPECT_NE(quiet.out + quiet.err, plain.out + plain.err);
+  }
+}
+
+}  // namespace
