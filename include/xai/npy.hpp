@@ -17,4 +17,14 @@ std::string npy_bytes(const float* data, const std::vector<size_t>& shape);
 // Throws output_error("PATH: cannot write (reason)").
 void write_npy(const std::string& path, const float* data, const std::vector<size_t>& shape);
 
+// Pieces of the format, shared with the test suite's reader.
+namespace npy_detail {
+inline constexpr char kMagic[] = "\x93NUMPY";
+inline constexpr size_t kMagicLength = 6;
+bool host_is_little_endian();
+void reverse_bytes(char* p, size_t n);
+// Product of the dimensions, or false on overflow; a zero dimension makes it zero, as in numpy.
+bool element_count(const std::vector<size_t>& shape, size_t& count);
+}  // namespace npy_detail
+
 }  // namespace xai

@@ -2,8 +2,7 @@
 // score when that channel is zeroed. The zeroed activations are substituted at the capture point:
 // each pass runs the layers before it for one image and the layers after it for a batch of
 // `batch_size` ablated copies, so the cost is (channels / batch_size) forward passes of one image
-// plus the layers after the capture point for every channel. For ResNet50's layer4 (2048 channels)
-// a batch of 512 is 5x faster than 32 (README, Speed).
+// plus the layers after the capture point for every channel: large batches pay off (README, Speed).
 #include "methods/cam_methods.hpp"
 
 namespace xai {

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "xai/error.hpp"
+#include "xai/text.hpp"
 
 namespace xai {
 namespace {
@@ -64,21 +65,6 @@ bool is_forward_method(const std::string& name) {
          std::all_of(rest.begin() + 2, rest.end(), ::isdigit);
 }
 
-// Levenshtein distance, for "did you mean" suggestions.
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 std::optional<torch::jit::Module> find_submodule(const torch::jit::Module& root, const std::string& path) {
   torch::jit::Module current = root;

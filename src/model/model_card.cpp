@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xai/error.hpp"
+#include "xai/text.hpp"
 
 namespace xai {
 
@@ -65,21 +66,6 @@ const std::vector<std::string> kCardKeys = {"name", "labels", "input_size", "cha
 const std::vector<std::string> kInformationKeys = {"schema", "architecture", "description", "notes", "metrics",
                                                    "training", "version", "license", "authors", "source"};
 
-// Levenshtein distance, for "did you mean" on misspelled keys.
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 }  // namespace
 

@@ -19,34 +19,8 @@ namespace xai {
 
 namespace {
 
-constexpr char kMagic[] = "\x93NUMPY";
-constexpr size_t kMagicLength = 6;
+using namespace npy_detail;
 constexpr size_t kDataAlignment = 64;  // numpy aligns data to 64 bytes since 1.14 (helps mmap)
-
-bool host_is_little_endian() {
-  const uint16_t one = 1;
-  uint8_t first_byte;
-  std::memcpy(&first_byte, &one, 1);
-  return first_byte == 1;
-}
-
-void reverse_bytes(char* p, size_t n) {
-  for (size_t i = 0, j = n - 1; i < j; ++i, --j) std::swap(p[i], p[j]);
-}
-
-// Product of the dimensions, or false on overflow. A zero dimension makes it zero
-// whatever the others are, as in numpy.
-bool element_count(const std::vector<size_t>& shape, size_t& count) {
-  count = 1;
-  for (size_t dim : shape)
-    if (dim == 0) {
-      count = 0;
-      return true;
-    }
-  for (size_t dim : shape)
-    if (__builtin_mul_overflow(count, dim, &count)) return false;
-  return true;
-}
 
 // The magic, version, length and header dict for a float32 C-order array.
 std::string npy_preamble(const std::vector<size_t>& shape) {
@@ -88,6 +62,33 @@ size_t checked_element_count(const std::vector<size_t>& shape) {
 }
 
 }  // namespace
+
+namespace npy_detail {
+
+bool host_is_little_endian() {
+  const uint16_t one = 1;
+  uint8_t first_byte;
+  std::memcpy(&first_byte, &one, 1);
+  return first_byte == 1;
+}
+
+void reverse_bytes(char* p, size_t n) {
+  for (size_t i = 0, j = n - 1; i < j; ++i, --j) std::swap(p[i], p[j]);
+}
+
+bool element_count(const std::vector<size_t>& shape, size_t& count) {
+  count = 1;
+  for (size_t dim : shape)
+    if (dim == 0) {
+      count = 0;
+      return true;
+    }
+  for (size_t dim : shape)
+    if (__builtin_mul_overflow(count, dim, &count)) return false;
+  return true;
+}
+
+}  // namespace npy_detail
 
 std::string npy_bytes(const float* data, const std::vector<size_t>& shape) {
   const size_t count = checked_element_count(shape);

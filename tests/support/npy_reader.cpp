@@ -14,40 +14,15 @@
 #include <utility>
 
 #include "xai/error.hpp"
+#include "xai/npy.hpp"
 
 namespace xai::test {
 
 namespace {
 
-constexpr char kMagic[] = "\x93NUMPY";
-constexpr size_t kMagicLength = 6;
+using namespace npy_detail;
 // numpy itself refuses headers over 10000 bytes by default; anything this large is garbage.
 constexpr size_t kMaxHeaderLength = 1 << 20;
-
-bool host_is_little_endian() {
-  const uint16_t one = 1;
-  uint8_t first_byte;
-  std::memcpy(&first_byte, &one, 1);
-  return first_byte == 1;
-}
-
-void reverse_bytes(char* p, size_t n) {
-  for (size_t i = 0, j = n - 1; i < j; ++i, --j) std::swap(p[i], p[j]);
-}
-
-// Product of the dimensions, or false on overflow. A zero dimension makes it zero
-// whatever the others are, as in numpy.
-bool element_count(const std::vector<size_t>& shape, size_t& count) {
-  count = 1;
-  for (size_t dim : shape)
-    if (dim == 0) {
-      count = 0;
-      return true;
-    }
-  for (size_t dim : shape)
-    if (__builtin_mul_overflow(count, dim, &count)) return false;
-  return true;
-}
 
 // --- reading ---
 
