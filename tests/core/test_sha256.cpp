@@ -9,34 +9,16 @@
 #include <sstream>
 #include <string>
 
+#include "test_helpers.hpp"
 #include "xai/error.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-// Output of a shell command, or "" if it could not be run.
-std::string run_command(const std::string& command) {
-  std::string output;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return output;
-  char chunk[4096];
-  size_t got;
-  while ((got = std::fread(chunk, 1, sizeof(chunk), pipe)) > 0) output.append(chunk, got);
-  ::pclose(pipe);
-  return output;
-}
 
-class Sha256Test : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "xai_sha256_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(&pattern[0]), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+using Sha256Test = xai::test::TempDirTest;
+using xai::test::run_command;
 
 }  // namespace
 

@@ -18,15 +18,8 @@
 namespace xai {
 namespace {
 
-std::string run_command(const std::string& command) {
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return output;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
-  pclose(pipe);
-  return output;
-}
+using test::run_command;
+
 
 TEST(Ridge, ClosedFormWithOneFeature) {
   // x = 0,1,2; y = 1,3,5; unit weights. Centred: xc = -1,0,1; yc = -2,0,2.

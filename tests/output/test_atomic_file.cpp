@@ -1,6 +1,8 @@
 #include "xai/atomic_file.hpp"
 
 #include <gtest/gtest.h>
+
+#include "test_helpers.hpp"
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -30,16 +32,7 @@ std::set<std::string> entries_of(const fs::path& dir) {
   return names;
 }
 
-class AtomicFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "xai_atomic_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(&pattern[0]), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+using AtomicFileTest = xai::test::TempDirTest;
 
 }  // namespace
 

@@ -16,6 +16,7 @@
 
 #include "xai/error.hpp"
 #include "npy_reader.hpp"
+#include "test_helpers.hpp"
 
 namespace fs = std::filesystem;
 
@@ -33,14 +34,7 @@ bool python_with_numpy_available() {
 std::string run_python(const fs::path& dir, const std::string& script) {
   const fs::path script_path = dir / "script.py";
   std::ofstream(script_path) << script;
-  std::string output;
-  FILE* pipe = ::popen((std::string(kPython) + " '" + script_path.string() + "' 2>&1").c_str(), "r");
-  if (!pipe) return output;
-  char chunk[4096];
-  size_t got;
-  while ((got = std::fread(chunk, 1, sizeof(chunk), pipe)) > 0) output.append(chunk, got);
-  ::pclose(pipe);
-  return output;
+  return xai::test::run_command(std::string(kPython) + " '" + script_path.string() + "' 2>&1");
 }
 
 std::string read_whole(const fs::path& path) {
@@ -76,16 +70,9 @@ std::string read_failure(const std::string& path) {
 
 bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
 
-class NpyTest : public ::testing::Test {
+class NpyTest : public xai::test::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "xai_npy_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(&pattern[0]), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
 };
 
 }  // namespace

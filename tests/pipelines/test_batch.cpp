@@ -180,13 +180,7 @@ std::string rendered_gallery(const fs::path& html) {
   const std::string command = "timeout 120 '" + std::string(XAI_CHROMIUM) +
                               "' --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --window-size=2000,8000"
                               " --virtual-time-budget=10000 --dump-dom 'file://" + html.string() + "' 2>/dev/null";
-  std::string dom;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return dom;
-  char buffer[65536];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) dom.append(buffer, n);
-  ::pclose(pipe);
-  return dom;
+  return test::run_command(command);
 }
 
 int occurrences(const std::string& text, const std::string& what) {

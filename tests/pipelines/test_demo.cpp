@@ -12,11 +12,9 @@
 namespace {
 
 std::string run(const std::string& command) {
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  EXPECT_EQ(pclose(pipe), 0) << command;
+  int status = -1;
+  const std::string output = xai::test::run_command(command, &status);
+  EXPECT_EQ(status, 0) << command;
   return output;
 }
 

@@ -1,7 +1,10 @@
 // Shared helpers for the unit tests.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <filesystem>
 #include <random>
@@ -38,5 +41,25 @@ struct TempDir {
   }
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
+
+// A test with its own temporary directory `dir_`, removed afterwards.
+class TempDirTest : public ::testing::Test {
+ protected:
+  TempDir temp_;
+  const std::filesystem::path& dir_ = temp_.path;
+};
+
+// Standard output of a shell command ("" if it could not be started); `status`, if given, gets
+// pclose()'s result.
+inline std::string run_command(const std::string& command, int* status = nullptr) {
+  std::string output;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return output;
+  char chunk[65536];
+  for (size_t n; (n = std::fread(chunk, 1, sizeof(chunk), pipe)) > 0;) output.append(chunk, n);
+  const int result = ::pclose(pipe);
+  if (status) *status = result;
+  return output;
+}
 
 }  // namespace xai::test
