@@ -6,16 +6,26 @@
 #include <vector>
 
 #include "xai/cam.hpp"
+#include "xai/gradient_attribution.hpp"
 #include "xai/image.hpp"
 #include "xai/lime.hpp"
+#include "xai/occlusion.hpp"
 #include "xai/render.hpp"
+#include "xai/rise.hpp"
+#include "xai/shapley.hpp"
 
 namespace xai {
 
 struct ExplainOptions {
   std::vector<std::string> methods = {"gradcam"};  // names from the method registry (methods.hpp)
   CamRequest cam;   // layers, target and probe batch; `cam.target` is the target of every method
-  LimeOptions lime;  // LIME settings (its target is taken from `cam.target`)
+  // LIME's settings, and the ones every perturbation method shares: regions (superpixels, --regions),
+  // fill (--hide), seed and probe batch. Every method's target is `cam.target`.
+  LimeOptions lime;
+  ShapOptions shap;            // kernelshap, partitionshap
+  OcclusionOptions occlusion;  // occlusion
+  RiseOptions rise;            // rise
+  GradientOptions gradients;   // intgrad, smoothgrad
   std::string output_dir;  // explain: empty means "xai-out" beside the image
   Colormap colormap = Colormap::jet;
   double alpha = 0.5;  // overlay opacity of the heatmap

@@ -20,8 +20,7 @@ struct LimeOptions {
   int samples = 1000;                // row 0 is the unperturbed image
   SuperpixelOptions superpixels;
   std::string regions_path;          // a user's region map instead of SLIC
-  HideMode hide = HideMode::mean;
-  std::vector<float> hide_color;     // for HideMode::constant, in [0,1], one value or one per channel (RGB)
+  FillSpec hide;                     // what switched-off superpixels show (--hide, --hide-color)
   double kernel_width = 0.25;
   double ridge_alpha = 1.0;
   uint64_t seed = 0;
@@ -60,8 +59,6 @@ struct LimeExplanation {
 LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& view, const LimeOptions& options);
 LimeExplanation explain_lime(Model& model, const Image& image, const LimeOptions& options);
 
-// The segment labels resized (nearest neighbour) to another size, e.g. the original image's.
-cv::Mat segments_at_size(const cv::Mat& segments, const cv::Size& size);
 
 // Building blocks, exposed for tests against the reference formulas.
 // Cosine distance of each row to the all-on row (sklearn's convention: an all-off row is at 1).

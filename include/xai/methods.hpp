@@ -21,6 +21,7 @@ enum class MethodFamily {
   gradient_cam,  // a layer's activation weighed by the class score's gradient: one forward + a short backward
   probe_cam,     // a layer's activation weighed by extra forward passes (masked inputs, ablated channels)
   perturbation,  // the model as a black box on perturbed copies of the image
+  gradient,      // the gradient of the class score with respect to the input pixels
 };
 std::string to_string(MethodFamily family);
 
@@ -38,6 +39,13 @@ enum class Setting {
   seed,
   repeats,
   colormap,     // --colormap, --alpha: maps drawn as a colour-mapped overlay
+  window,       // --window, --stride (occlusion)
+  masks,        // --rise-masks, --grid, --keep (RISE)
+  steps,        // --steps (Integrated Gradients)
+  baseline,     // --baseline (Integrated Gradients)
+  noise,        // --noise (SmoothGrad)
+  max_evals,    // --max-evals (Partition SHAP)
+  partition,    // --partition (Partition SHAP)
 };
 std::string to_string(Setting setting);
 
@@ -47,6 +55,7 @@ struct DenseMap {
   std::string layer;        // empty for perturbation methods
   cv::Mat values;           // CV_32FC1: [0,1] for CAMs, signed weights for perturbation methods
   bool is_signed = false;   // positive and negative evidence (a diverging rendering)
+  bool display_min_max = false;  // an unsigned map on its own scale (RISE): stretched to [0,1] for display only
   cv::Mat segments;         // CV_32SC1 region labels at the same size, when the map is per region
   std::vector<double> region_weights;  // one per segment label, when the map is per region
   nlohmann::ordered_json details = nlohmann::ordered_json::object();  // method-specific report fields
@@ -62,6 +71,7 @@ struct MethodResult {
   double compute_ms = 0;
   double model_ms = 0;       // of which spent in forward passes, where the method knows
   long long model_images = 0;  // images pushed through the whole model (0: not a whole-image method)
+  long long gradient_images = 0;  // of which forward + backward to the input (gradient methods)
 };
 
 class ExplanationMethod {

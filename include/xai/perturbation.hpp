@@ -1,5 +1,5 @@
-// The perturbation core shared by the black-box methods (LIME today; Kernel SHAP, occlusion and RISE
-// build on it): what hidden pixels show (fill modes), which regions are hidden (seeded mask
+// The perturbation core shared by the black-box methods (LIME, Kernel and Partition SHAP, occlusion,
+// RISE): what hidden pixels show (fill modes), which regions are hidden (seeded mask
 // sampling), and the class probabilities of a batch of masked images, asked of a classifier callback
 // so that the core can be tested with a fake classifier and knows nothing of LibTorch.
 #pragma once
@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "xai/model_card.hpp"
 #include "xai/preprocess.hpp"
 
 namespace xai {
@@ -20,16 +21,32 @@ enum class HideMode {
   mean,      // a hidden region shows its own mean colour (the `lime` package's default)
   constant,  // a fixed colour (`hide_color`)
   blur,      // a blurred copy of the image: fewer out-of-distribution artefacts
+  inpaint,   // the hidden pixels inpainted from the shown ones (OpenCV Telea, as shap's "inpaint_telea")
 };
 
-HideMode parse_hide_mode(const std::string& name);  // throws usage_error
+// What hidden pixels show. `blur_kernel` > 0: a k×k box blur (shap.maskers.Image "blur(k,k)");
+// 0: a Gaussian on the scale of a region. `color` is for HideMode::constant (one value, or one per
+// channel, each in [0,1]).
+struct FillSpec {
+  HideMode mode = HideMode::mean;
+  std::vector<float> color;
+  int blur_kernel = 0;
+};
+
+// "mean", "constant", "blur", "blur(k,k)", "inpaint" / "inpaint_telea"; throws usage_error.
+FillSpec parse_fill(const std::string& name);
 std::string to_string(HideMode mode);
+std::string to_string(const FillSpec& fill);  // parse_fill's spelling
 
 // What hidden pixels show, in the layout of `view` (the model's view: RGB or gray, [0,1]).
-// `segments` (CV_32SC1, labels 0..count-1) are the regions; `color` is for HideMode::constant
-// (one value, or one per channel, each in [0,1]; throws usage_error otherwise).
-cv::Mat fill_image(const cv::Mat& view, const cv::Mat& segments, int count, HideMode mode,
-                   const std::vector<float>& color);
+// `segments` (CV_32SC1, labels 0..count-1) are the regions (a mean fill shows each region's own
+// mean; pass one region for the image's mean colour). Throws usage_error for a bad colour, and
+// for HideMode::inpaint, whose fill depends on each sample's mask (perturbation_base).
+cv::Mat fill_image(const cv::Mat& view, const cv::Mat& segments, int count, const FillSpec& fill);
+
+// `view` with the pixels where `hidden` (CV_8UC1, non-zero) is set inpainted from the rest
+// (Telea, radius 3, on 8-bit values as shap does); the result in [0,1] like `view`.
+cv::Mat inpaint_hidden(const cv::Mat& view, const cv::Mat& hidden);
 
 // samples × features on/off matrix (row 0 all on), row-major, each other entry a fair coin from a
 // seeded 64-bit Mersenne Twister (fully specified by the C++ standard: the same bits everywhere).
@@ -53,6 +70,19 @@ using MaskWriter = std::function<void(int first, int count, float* masks)>;
 // Masks that show the regions a switch row turns on: pixel p of sample s is switches[s][segments(p)].
 MaskWriter region_masks(const cv::Mat& segments, const std::vector<uint8_t>& switches, int features);
 
+// What a perturbed image is made of, in the model's normalised layout: the original, and what hidden
+// pixels show: a fixed fill image, or (inpainting) a fill computed from each sample's mask.
+struct PerturbationBase {
+  InputBlob original;
+  InputBlob fill;  // empty when `mask_fill` is set
+  // Writes the normalised fill for one mask (height × width values in [0,1], 1 = shown).
+  std::function<void(const float* mask, float* fill)> mask_fill;
+};
+
+// The base for `view` (the model's view) with regions `segments` (for the mean fill).
+PerturbationBase perturbation_base(const cv::Mat& view, const cv::Mat& segments, int count, const FillSpec& fill,
+                                   const ModelCard& card);
+
 struct MaskedProbabilities {
   std::vector<double> values;  // samples × classes, row-major
   int classes = 0;
@@ -63,5 +93,8 @@ struct MaskedProbabilities {
 // classified `batch_size` at a time (memory: one batch of images).
 MaskedProbabilities masked_probabilities(const Classifier& classify, const InputBlob& original, const InputBlob& fill,
                                          int samples, const MaskWriter& masks, int batch_size);
+// The same on a base whose fill may depend on the mask (inpainting).
+MaskedProbabilities masked_probabilities(const Classifier& classify, const PerturbationBase& base, int samples,
+                                         const MaskWriter& masks, int batch_size);
 
 }  // namespace xai

@@ -19,6 +19,12 @@ cv::Mat colorize(const cv::Mat& map, Colormap colormap);
 // (1 - alpha) * image + alpha * colour(map); `map` must have the image's size; `image` is 8-bit BGR.
 cv::Mat overlay(const cv::Mat& image_bgr, const cv::Mat& map, Colormap colormap, double alpha);
 
+// Signed values over the image: positive green, negative red, opacity by |value| / scale (capped).
+cv::Mat render_signed_map(const cv::Mat& image_bgr, const cv::Mat& values, double scale);
+// The 99.5th percentile of |values| (their largest when that is 0): a scale a few extreme pixels of
+// a gradient map do not wash out.
+double robust_magnitude(const cv::Mat& values);
+
 // LIME's signed superpixel weights over the image: positive green, negative red, opacity by
 // |weight| relative to the largest, superpixel boundaries in yellow. `segments` (CV_32SC1) has the
 // image's size; `weights` has one entry per label.

@@ -1,9 +1,13 @@
-// Regions that LIME switches on and off: SLIC superpixels, or a region map the user supplies.
+// Regions that the perturbation methods (LIME, Kernel SHAP, Partition SHAP) switch on and off: SLIC
+// superpixels, or a region map the user supplies.
 #pragma once
 
 #include <opencv2/core.hpp>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "xai/image.hpp"
 
 namespace xai {
 
@@ -36,5 +40,14 @@ cv::Mat load_regions(const std::string& path, const cv::Size& expected_size);
 cv::Mat relabel_consecutive(const cv::Mat& labels, int* count = nullptr);
 
 int label_count(const cv::Mat& labels);  // max label + 1
+
+// The segment labels resized (nearest neighbour) to another size, e.g. the original image's.
+cv::Mat segments_at_size(const cv::Mat& segments, const cv::Size& size);
+
+// The regions a perturbation method switches, at the model's input size: the user's region map
+// (`regions_path`, read at the original image's size, resized) or superpixels of `view` (the model's
+// view, RGB or gray in [0,1]). Labels 0..n-1, CV_32SC1. Appends a warning when regions vanish.
+cv::Mat explanation_regions(const Image& image, const cv::Mat& view, const SuperpixelOptions& superpixels,
+                            const std::string& regions_path, std::vector<std::string>& warnings);
 
 }  // namespace xai

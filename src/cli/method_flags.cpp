@@ -46,10 +46,11 @@ void MethodFlags::add_to(CLI::App& sub) {
                          Setting::target);
   setting(sub.add_option("-k,--top-k", top_k, "Explain each of the K most probable classes")->check(kPositive)->excludes(target),
           Setting::target);
-  setting(sub.add_flag("--all-classes", all_classes, "LIME: explain every class"), Setting::all_classes);
+  setting(sub.add_flag("--all-classes", all_classes, "LIME, Kernel SHAP, occlusion, RISE: explain every class"),
+          Setting::all_classes);
   setting(sub.add_option("--probe-batch", probe_batch,
-                         "Perturbed or probe images per forward pass (LIME default 64; Score-CAM 32; Ablation-CAM: as "
-                         "many as fit in 256 MiB)")
+                         "Perturbed or probe images per forward pass (perturbation methods 64; IG/SmoothGrad 16, "
+                         "forward + backward; Score-CAM 32; Ablation-CAM: as many as fit in 256 MiB)")
               ->check(kPositive),
           Setting::probe_batch);
   setting(sub.add_option("--colormap", colormap, "CAM overlays: jet, turbo, viridis or inferno")->capture_default_str(),
@@ -57,24 +58,26 @@ void MethodFlags::add_to(CLI::App& sub) {
   setting(sub.add_option("--alpha", alpha, "CAM overlays: heatmap opacity")->check(CLI::Range(0.0, 1.0))->capture_default_str(),
           Setting::colormap);
   all.push_back(sub.add_option("--max-pixels", max_pixels, "Refuse larger images")->check(kPositive)->capture_default_str());
-  setting(sub.add_option("--samples", lime.samples, "LIME: perturbed samples (row 0 is the original)")
-              ->check(kPositive)
-              ->capture_default_str(),
+  setting(sub.add_option("--samples", samples,
+                         "LIME: perturbed samples (default 1000, row 0 is the original); Kernel SHAP: coalitions "
+                         "(default 2*regions+2048, all of them when 2^regions-2 fit); SmoothGrad: noisy copies (default 50)")
+              ->check(kPositive),
           Setting::samples);
-  setting(sub.add_option("--segments", lime.superpixels.segments, "LIME: target number of superpixels")
+  setting(sub.add_option("--segments", lime.superpixels.segments, "LIME, SHAP: target number of superpixels")
               ->check(kPositive)
               ->capture_default_str(),
           Setting::superpixels);
-  setting(sub.add_option("--compactness", compactness, "LIME: SLIC compactness (default 10 for RGB models, 2 for gray ones)")
+  setting(sub.add_option("--compactness", compactness, "LIME, SHAP: SLIC compactness (default 10 for RGB models, 2 for gray ones)")
               ->check(kPositiveReal),
           Setting::superpixels);
-  setting(sub.add_option("--superpixels", superpixels, "LIME: slic, slico or mslic")->capture_default_str(),
+  setting(sub.add_option("--superpixels", superpixels, "LIME, SHAP: slic, slico or mslic")->capture_default_str(),
           Setting::superpixels);
-  setting(sub.add_option("--regions", lime.regions_path, "LIME: your own region map (8/16-bit PNG, one value per region)"),
+  setting(sub.add_option("--regions", lime.regions_path, "LIME, SHAP: your own region map (8/16-bit PNG, one value per region)"),
           Setting::superpixels);
-  setting(sub.add_option("--hide", hide, "LIME: fill of switched-off superpixels: mean, constant, blur")->capture_default_str(),
+  setting(sub.add_option("--hide", hide, "Perturbation methods: what hidden pixels show: mean (of the region; occlusion, RISE: of the image), "
+                         "constant, blur, blur(k,k) (a k x k box blur, as shap) or inpaint (Telea, as shap's inpaint_telea)")->capture_default_str(),
           Setting::hide);
-  setting(sub.add_option("--hide-color", lime.hide_color, "LIME: colour for --hide constant, in [0,1] (one value or R,G,B)")
+  setting(sub.add_option("--hide-color", lime.hide.color, "Colour for --hide constant, in [0,1] (one value or R,G,B)")
               ->allow_extra_args(false)
               ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
               ->delimiter(','),
@@ -83,12 +86,46 @@ void MethodFlags::add_to(CLI::App& sub) {
               ->check(kPositiveReal)
               ->capture_default_str(),
           Setting::kernel_width);
-  setting(sub.add_option("--seed", lime.seed, "LIME: random seed (same seed, same output)")->capture_default_str(),
+  setting(sub.add_option("--seed", lime.seed, "LIME, Kernel SHAP, RISE, SmoothGrad: random seed (same seed, same output)")->capture_default_str(),
           Setting::seed);
   setting(sub.add_option("--repeats", lime.repeats, "LIME: rerun with R seeds and report stability")
               ->check(kPositive)
               ->capture_default_str(),
           Setting::repeats);
+  setting(sub.add_option("--window", occlusion.window, "Occlusion: side of the square window in model-input pixels "
+                                                       "(default: an eighth of the shorter side)")
+              ->check(kPositive),
+          Setting::window);
+  setting(sub.add_option("--stride", occlusion.stride, "Occlusion: step between windows (default: half the window)")
+              ->check(kPositive),
+          Setting::window);
+  setting(sub.add_option("--rise-masks", rise.masks, "RISE: random masks N (eval's --masks is the ground-truth folder)")->check(kPositive)->capture_default_str(),
+          Setting::masks);
+  setting(sub.add_option("--grid", rise.grid, "RISE: mask grid cells s per side")->check(kPositive)->capture_default_str(),
+          Setting::masks);
+  setting(sub.add_option("--keep", rise.keep, "RISE: probability p that a cell is shown")
+              ->check(CLI::Range(0.0, 1.0))
+              ->capture_default_str(),
+          Setting::masks);
+  setting(sub.add_option("--steps", gradients.steps, "Integrated Gradients: points on the path (trapezoid rule)")
+              ->check(integer_at_least(2, "AT LEAST 2"))
+              ->capture_default_str(),
+          Setting::steps);
+  setting(sub.add_option("--baseline", baseline, "Integrated Gradients: black, blur or mean")->capture_default_str(),
+          Setting::baseline);
+  setting(sub.add_option("--noise", gradients.noise, "SmoothGrad: noise sigma as a fraction of the input's range")
+              ->check(CLI::NonNegativeNumber)
+              ->capture_default_str(),
+          Setting::noise);
+  setting(sub.add_option("--max-evals", shap.max_evals, "Partition SHAP: model evaluations")
+              ->check(integer_at_least(2, "AT LEAST 2"))
+              ->capture_default_str(),
+          Setting::max_evals);
+  setting(sub.add_option("--partition", partition,
+                         "Partition SHAP: axes (halve the longer side down to pixels, as shap) or superpixels (a "
+                         "merge tree over them)")
+              ->capture_default_str(),
+          Setting::partition);
 }
 
 std::vector<std::string> MethodFlags::method_list() const {
@@ -126,15 +163,41 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
     throw usage_error("--all-classes explains every class: drop --target-class/--top-k");
   options.lime = lime;
   options.lime.all_classes = all_classes;
-  options.lime.hide = parse_hide_mode(hide);
+  options.lime.hide = parse_fill(hide);
+  options.lime.hide.color = lime.hide.color;
   options.lime.superpixels.algorithm = parse_superpixel_algorithm(superpixels);
   if (compactness > 0) options.lime.superpixels.compactness = compactness;
-  if (!options.lime.hide_color.empty() && options.lime.hide != HideMode::constant)
+  if (!options.lime.hide.color.empty() && options.lime.hide.mode != HideMode::constant)
     throw usage_error("--hide-color needs --hide constant");
-  if (lime.samples < 2) throw usage_error("--samples must be at least 2");
+  if (given("--samples")) {
+    const bool sampled_regions = std::any_of(options.methods.begin(), options.methods.end(), [](const std::string& m) {
+      return m == "lime" || m == "kernelshap";
+    });
+    if (samples < 2 && sampled_regions) throw usage_error("--samples must be at least 2 (got " + std::to_string(samples) + ")");
+    options.lime.samples = options.shap.samples = options.gradients.samples = samples;
+  }
+  options.shap.max_evals = shap.max_evals;
+  options.shap.partition = parse_partition(partition);
+  if (shap.max_evals < 2) throw usage_error("--max-evals must be at least 2");
+  options.occlusion = occlusion;
+  options.rise = rise;
+  options.gradients.steps = gradients.steps;
+  options.gradients.noise = gradients.noise;
+  options.gradients.baseline = parse_baseline(baseline);
+  if (gradients.steps < 2) throw usage_error("--steps must be at least 2 (got " + std::to_string(gradients.steps) + ")");
+  if (!(rise.keep > 0)) throw usage_error("--keep must be above 0");
+  // Partition SHAP splits along the axes unless told to use superpixels: a superpixel flag that only
+  // it could read would be ignored.
+  const bool superpixels_read = std::any_of(options.methods.begin(), options.methods.end(), [&](const std::string& m) {
+    return find_method(m).reads(Setting::superpixels) &&
+           (m != "partitionshap" || options.shap.partition == PartitionKind::superpixels);
+  });
+  if (!superpixels_read)
+    for (const char* name : {"--segments", "--superpixels", "--compactness", "--regions"})
+      if (given(name)) throw usage_error(std::string(name) + ": partitionshap splits along the axes; add --partition superpixels");
   if (lime.superpixels.segments < 2 && lime.regions_path.empty()) throw usage_error("--segments must be at least 2");
   options.cam.batch_size = probe_batch;  // 0: automatic
-  if (probe_batch > 0) options.lime.batch_size = probe_batch;
+  if (probe_batch > 0) options.lime.batch_size = options.gradients.batch_size = probe_batch;
   options.cam.layers = layers;
   if (layer_set == "auto-all") {
     for (const auto& stage : model.stage_layers())

@@ -29,7 +29,14 @@ struct MethodFlags {
   std::string hide = "mean";
   std::string superpixels = "slic";
   float compactness = 0;
+  int samples = 0;  // 0: each method's default
+  std::string partition = "axes";
+  std::string baseline = "black";
   LimeOptions lime;
+  ShapOptions shap;
+  OcclusionOptions occlusion;
+  RiseOptions rise;
+  GradientOptions gradients;
   std::vector<std::pair<const CLI::Option*, Setting>> setting_flags;  // which setting each flag sets
   std::vector<CLI::Option*> all;  // every option of the group
 

@@ -32,27 +32,6 @@ struct SampledRun {
   double model_ms = 0;
 };
 
-// SLIC superpixels on the model's view, or the user's region map resized to it.
-cv::Mat lime_regions(const Image& image, const cv::Mat& view, const LimeOptions& options,
-                     std::vector<std::string>& warnings) {
-  if (!options.regions_path.empty()) {
-    cv::Mat regions = load_regions(options.regions_path, image.pixels.size());
-    int before = label_count(regions), after = 0;
-    cv::Mat segments = relabel_consecutive(segments_at_size(regions, view.size()), &after);
-    if (after < before)
-      warnings.push_back(std::to_string(before - after) +
-                         " region(s) vanished when the region map was resized to the model's input");
-    if (after < 2) throw input_error(options.regions_path + ": fewer than 2 regions remain at the model's input size");
-    return segments;
-  }
-  cv::Mat bgr;  // a new buffer: converting into a header that shares `view` would swap its channels
-  if (view.channels() == 3)
-    cv::cvtColor(view, bgr, cv::COLOR_RGB2BGR);
-  else
-    bgr = view;
-  return compute_superpixels(bgr, options.superpixels);
-}
-
 std::vector<int> targets_for(const LimeOptions& options, const Prediction& prediction, size_t label_count) {
   if (!options.all_classes) return resolve_targets(options.target, prediction, label_count);
   std::vector<int> all(label_count);
@@ -89,15 +68,6 @@ std::vector<LimeClassResult> fit_surrogates(const std::vector<uint8_t>& switches
 }
 
 }  // namespace
-
-cv::Mat segments_at_size(const cv::Mat& segments, const cv::Size& size) {
-  if (segments.size() == size) return segments.clone();
-  cv::Mat as_float, resized, labels;
-  segments.convertTo(as_float, CV_32F);  // exact for labels below 2^24
-  cv::resize(as_float, resized, size, 0, 0, cv::INTER_NEAREST);
-  resized.convertTo(labels, CV_32S);
-  return labels;
-}
 
 std::vector<double> cosine_distances_to_original(const std::vector<uint8_t>& switches, int samples, int features) {
   std::vector<double> d(samples);
@@ -146,18 +116,17 @@ LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& vi
   const ModelCard& card = model.card();
 
   LimeExplanation result;
-  result.segments = lime_regions(image, view, options, result.warnings);
+  result.segments = explanation_regions(image, view, options.superpixels, options.regions_path, result.warnings);
   const int features = label_count(result.segments);
   result.segment_count = features;
 
-  const InputBlob original = normalise(view, card);
-  const InputBlob fill = normalise(fill_image(view, result.segments, features, options.hide, options.hide_color), card);
+  const PerturbationBase base = perturbation_base(view, result.segments, features, options.hide, card);
   const Classifier classify = model_classifier(model);
 
   auto run_once = [&](uint64_t seed) {
     SampledRun run;
     const std::vector<uint8_t> switches = sample_switches(options.samples, features, seed);
-    const MaskedProbabilities probs = masked_probabilities(classify, original, fill, options.samples,
+    const MaskedProbabilities probs = masked_probabilities(classify, base, options.samples,
                                                            region_masks(result.segments, switches, features),
                                                            options.batch_size);
     run.model_ms = probs.model_ms;
@@ -177,7 +146,7 @@ LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& vi
   SampledRun main_run = run_once(options.seed);
   result.prediction = main_run.prediction;
   // Raw outputs for the report come from a plain forward pass of the unperturbed image.
-  result.prediction.logits = model.predict({original}).front().logits;
+  result.prediction.logits = model.predict({base.original}).front().logits;
   result.classes = std::move(main_run.classes);
   result.model_ms = main_run.model_ms;
   if (options.repeats > 1) {

@@ -22,20 +22,13 @@ class LimeMethod final : public ExplanationMethod {
   json parameters(const ExplainOptions& options, const std::vector<std::string>&,
                   const ModelCard& card) const override {
     const LimeOptions& l = options.lime;
-    json regions;
-    if (l.regions_path.empty())
-      regions = {{"superpixels", to_string(l.superpixels.algorithm)},
-                 {"segments_requested", l.superpixels.segments},
-                 {"compactness", l.superpixels.compactness.value_or(default_compactness(card.channel_count()))}};
-    else
-      regions = {{"superpixels", "regions"}, {"regions", l.regions_path}};
-    json p = {{"samples", l.samples}, {"regions", regions}, {"hide", to_string(l.hide)}};
-    if (l.hide == HideMode::constant) p["hide_color"] = l.hide_color;
+    json p = {{"samples", l.samples}, {"regions", region_parameters(l, card)}};
+    add_fill_parameters(p, l.hide);
     p["kernel_width"] = l.kernel_width;
     p["ridge_alpha"] = l.ridge_alpha;
     p["seed"] = l.seed;
     p["probe_batch"] = l.batch_size;
-    p["target"] = l.all_classes ? json{{"kind", "all_classes"}} : target_parameters(options.cam.target);
+    p["target"] = target_description(options, true);
     p["repeats"] = l.repeats;
     return p;
   }
@@ -51,7 +44,7 @@ class LimeMethod final : public ExplanationMethod {
       LimeExplanation e = explain_lime(model, image->image, image->view, lime);
       MethodResult r;
       r.method = "lime";
-      r.compute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      r.compute_ms = elapsed_ms(start);
       r.model_ms = e.model_ms;
       r.model_images = static_cast<long long>(lime.samples) * lime.repeats;
       r.prediction = e.prediction;

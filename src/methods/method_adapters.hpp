@@ -1,7 +1,8 @@
-// Internal: the registry's entries for the two kinds of method xai has today. Every CAM method is
-// one adapter around its channel weighting (cam_methods.hpp); LIME is its own class.
+// Internal: the registry's entries. Every CAM method is one adapter around its channel weighting
+// (cam_methods.hpp); the perturbation and gradient methods are a class each around their engine.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "xai/methods.hpp"
@@ -15,5 +16,26 @@ std::unique_ptr<ExplanationMethod> cam_method(const CamMethod& weighting);
 const CamMethod* cam_weighting(const ExplanationMethod& method);
 
 std::unique_ptr<ExplanationMethod> lime_method();
+std::unique_ptr<ExplanationMethod> kernel_shap_method();
+std::unique_ptr<ExplanationMethod> partition_shap_method();
+std::unique_ptr<ExplanationMethod> occlusion_method();
+std::unique_ptr<ExplanationMethod> rise_method();
+std::unique_ptr<ExplanationMethod> integrated_gradients_method();
+std::unique_ptr<ExplanationMethod> smoothgrad_method();
+
+// What every perturbation and gradient adapter shares: the prediction of the unperturbed image,
+// its target classes, and the timing of a result.
+struct ImageTargets {
+  Prediction prediction;
+  std::vector<int> classes;
+};
+ImageTargets image_targets(Model& model, const PreparedImage& image, const ExplainOptions& options,
+                           bool all_classes_allowed);
+// The report's target description (all classes, or the request).
+nlohmann::ordered_json target_description(const ExplainOptions& options, bool all_classes_allowed);
+// The regions' parameters (superpixels or the user's region map) and the fill's.
+nlohmann::ordered_json region_parameters(const LimeOptions& lime, const ModelCard& card);
+void add_fill_parameters(nlohmann::ordered_json& parameters, const FillSpec& fill);
+double elapsed_ms(std::chrono::steady_clock::time_point start);
 
 }  // namespace xai

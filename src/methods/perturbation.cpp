@@ -3,17 +3,36 @@
 #include <chrono>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
+#include <cstdio>
+#include <opencv2/photo.hpp>
 #include <random>
 
 #include "xai/error.hpp"
 
 namespace xai {
 
-HideMode parse_hide_mode(const std::string& name) {
-  if (name == "mean") return HideMode::mean;
-  if (name == "constant" || name == "color" || name == "colour") return HideMode::constant;
-  if (name == "blur") return HideMode::blur;
-  throw usage_error("--hide " + name + ": expected mean, constant or blur");
+FillSpec parse_fill(const std::string& name) {
+  FillSpec fill;
+  if (name == "mean") return fill;
+  if (name == "constant" || name == "color" || name == "colour") {
+    fill.mode = HideMode::constant;
+    return fill;
+  }
+  if (name == "inpaint" || name == "inpaint_telea") {
+    fill.mode = HideMode::inpaint;
+    return fill;
+  }
+  fill.mode = HideMode::blur;
+  if (name == "blur") return fill;
+  // shap's spelling: blur(k,k), a k×k box blur
+  int kx = 0, ky = 0;
+  char close = 0;
+  if (std::sscanf(name.c_str(), "blur(%d,%d%c", &kx, &ky, &close) == 3 && close == ')' && kx == ky && kx > 0 &&
+      name.back() == ')') {
+    fill.blur_kernel = kx;
+    return fill;
+  }
+  throw usage_error("--hide " + name + ": expected mean, constant, blur, blur(k,k) or inpaint");
 }
 
 std::string to_string(HideMode mode) {
@@ -21,14 +40,21 @@ std::string to_string(HideMode mode) {
     case HideMode::mean: return "mean";
     case HideMode::constant: return "constant";
     case HideMode::blur: return "blur";
+    case HideMode::inpaint: return "inpaint";
   }
   return "mean";
 }
 
-cv::Mat fill_image(const cv::Mat& view, const cv::Mat& segments, int count, HideMode mode,
-                   const std::vector<float>& color) {
+std::string to_string(const FillSpec& fill) {
+  if (fill.mode == HideMode::blur && fill.blur_kernel > 0)
+    return "blur(" + std::to_string(fill.blur_kernel) + "," + std::to_string(fill.blur_kernel) + ")";
+  return to_string(fill.mode);
+}
+
+cv::Mat fill_image(const cv::Mat& view, const cv::Mat& segments, int count, const FillSpec& spec) {
   const int channels = view.channels();
-  switch (mode) {
+  const std::vector<float>& color = spec.color;
+  switch (spec.mode) {
     case HideMode::mean: {
       std::vector<cv::Vec3d> sums(count, cv::Vec3d(0, 0, 0));
       std::vector<int> sizes(count, 0);
@@ -64,14 +90,46 @@ cv::Mat fill_image(const cv::Mat& view, const cv::Mat& segments, int count, Hide
       return cv::Mat(view.size(), view.type(), colour);
     }
     case HideMode::blur: {
+      cv::Mat fill;
+      if (spec.blur_kernel > 0) {
+        cv::blur(view, fill, cv::Size(spec.blur_kernel, spec.blur_kernel));  // shap: cv2.blur(x, (k, k))
+        return fill;
+      }
       // Blur on the scale of a region, so a hidden region keeps its colour but loses its detail.
       const double sigma = std::max(1.0, std::sqrt(double(view.rows) * view.cols / count) / 2.0);
-      cv::Mat fill;
       cv::GaussianBlur(view, fill, cv::Size(0, 0), sigma, sigma, cv::BORDER_REFLECT);
       return fill;
     }
+    case HideMode::inpaint:
+      throw Error(ExitCode::internal, "an inpainting fill depends on the mask: use perturbation_base");
   }
   return view.clone();
+}
+
+cv::Mat inpaint_hidden(const cv::Mat& view, const cv::Mat& hidden) {
+  cv::Mat bytes, inpainted, out;
+  view.convertTo(bytes, CV_8U, 255.0);  // cv::inpaint takes 8-bit colour images; shap inpaints uint8 too
+  cv::inpaint(bytes, hidden, inpainted, 3, cv::INPAINT_TELEA);
+  inpainted.convertTo(out, CV_32F, 1.0 / 255.0);
+  return out;
+}
+
+PerturbationBase perturbation_base(const cv::Mat& view, const cv::Mat& segments, int count, const FillSpec& fill,
+                                   const ModelCard& card) {
+  PerturbationBase base;
+  base.original = normalise(view, card);
+  if (fill.mode != HideMode::inpaint) {
+    base.fill = normalise(fill_image(view, segments, count, fill), card);
+    return base;
+  }
+  base.mask_fill = [view, &card](const float* mask, float* out) {
+    cv::Mat hidden(view.size(), CV_8UC1);
+    for (int y = 0; y < view.rows; ++y)
+      for (int x = 0; x < view.cols; ++x) hidden.at<uchar>(y, x) = mask[y * view.cols + x] < 0.5f ? 255 : 0;
+    const InputBlob filled = normalise(inpaint_hidden(view, hidden), card);
+    std::copy(filled.values.begin(), filled.values.end(), out);
+  };
+  return base;
 }
 
 std::vector<uint8_t> sample_switches(int samples, int features, uint64_t seed) {
@@ -96,25 +154,40 @@ MaskWriter region_masks(const cv::Mat& segments, const std::vector<uint8_t>& swi
 
 MaskedProbabilities masked_probabilities(const Classifier& classify, const InputBlob& original, const InputBlob& fill,
                                          int samples, const MaskWriter& masks, int batch_size) {
+  return masked_probabilities(classify, PerturbationBase{original, fill, {}}, samples, masks, batch_size);
+}
+
+MaskedProbabilities masked_probabilities(const Classifier& classify, const PerturbationBase& base, int samples,
+                                         const MaskWriter& masks, int batch_size) {
   if (batch_size < 1) throw usage_error("--probe-batch must be positive");
-  if (original.values.size() != fill.values.size()) throw Error(ExitCode::internal, "fill and image differ in size");
+  const InputBlob& original = base.original;
+  const bool per_mask = static_cast<bool>(base.mask_fill);
+  if (!per_mask && original.values.size() != base.fill.values.size())
+    throw Error(ExitCode::internal, "fill and image differ in size");
   const size_t plane = static_cast<size_t>(original.height) * original.width;
   const size_t per_image = plane * original.channels;
   std::vector<float> difference(per_image);
-  for (size_t i = 0; i < per_image; ++i) difference[i] = original.values[i] - fill.values[i];
+  if (!per_mask)
+    for (size_t i = 0; i < per_image; ++i) difference[i] = original.values[i] - base.fill.values[i];
 
   MaskedProbabilities out;
   const int batch = std::min(batch_size, samples);
   std::vector<float> mask(static_cast<size_t>(batch) * plane);
   std::vector<float> images(static_cast<size_t>(batch) * per_image);
+  std::vector<float> sample_fill(per_mask ? per_image : 0);
   for (int first = 0; first < samples; first += batch) {
     const int count = std::min(batch, samples - first);
     masks(first, count, mask.data());
     for (int s = 0; s < count; ++s) {
       const float* m = mask.data() + s * plane;
       float* image = images.data() + s * per_image;
+      if (per_mask) {
+        base.mask_fill(m, sample_fill.data());
+        for (size_t i = 0; i < per_image; ++i) difference[i] = original.values[i] - sample_fill[i];
+      }
+      const float* fill = per_mask ? sample_fill.data() : base.fill.values.data();
       for (int c = 0; c < original.channels; ++c) {
-        const float* f = fill.values.data() + c * plane;
+        const float* f = fill + c * plane;
         const float* d = difference.data() + c * plane;
         float* dst = image + c * plane;
         for (size_t p = 0; p < plane; ++p) dst[p] = f[p] + m[p] * d[p];

@@ -23,6 +23,12 @@ const std::vector<std::unique_ptr<ExplanationMethod>>& explanation_methods() {
     m.push_back(cam_method({"scorecam", false, &scorecam_map, /*probes=*/true}));
     m.push_back(cam_method({"ablationcam", false, &ablationcam_map, /*probes=*/true}));
     m.push_back(lime_method());
+    m.push_back(kernel_shap_method());
+    m.push_back(partition_shap_method());
+    m.push_back(occlusion_method());
+    m.push_back(rise_method());
+    m.push_back(integrated_gradients_method());
+    m.push_back(smoothgrad_method());
     return m;
   }();
   return methods;
@@ -59,6 +65,7 @@ std::string to_string(MethodFamily family) {
     case MethodFamily::gradient_cam: return "gradient CAM";
     case MethodFamily::probe_cam: return "probe CAM";
     case MethodFamily::perturbation: return "perturbation";
+    case MethodFamily::gradient: return "input gradient";
   }
   return "";
 }
@@ -76,6 +83,13 @@ std::string to_string(Setting setting) {
     case Setting::seed: return "seed";
     case Setting::repeats: return "repeats";
     case Setting::colormap: return "colormap";
+    case Setting::window: return "window";
+    case Setting::masks: return "masks";
+    case Setting::steps: return "steps";
+    case Setting::baseline: return "baseline";
+    case Setting::noise: return "noise";
+    case Setting::max_evals: return "max evals";
+    case Setting::partition: return "partition";
   }
   return "";
 }

@@ -99,4 +99,33 @@ cv::Mat load_regions(const std::string& path, const cv::Size& expected_size) {
   return labels;
 }
 
+cv::Mat segments_at_size(const cv::Mat& segments, const cv::Size& size) {
+  if (segments.size() == size) return segments.clone();
+  cv::Mat as_float, resized, labels;
+  segments.convertTo(as_float, CV_32F);  // exact for labels below 2^24
+  cv::resize(as_float, resized, size, 0, 0, cv::INTER_NEAREST);
+  resized.convertTo(labels, CV_32S);
+  return labels;
+}
+
+cv::Mat explanation_regions(const Image& image, const cv::Mat& view, const SuperpixelOptions& superpixels,
+                            const std::string& regions_path, std::vector<std::string>& warnings) {
+  if (!regions_path.empty()) {
+    cv::Mat regions = load_regions(regions_path, image.pixels.size());
+    int before = label_count(regions), after = 0;
+    cv::Mat segments = relabel_consecutive(segments_at_size(regions, view.size()), &after);
+    if (after < before)
+      warnings.push_back(std::to_string(before - after) +
+                         " region(s) vanished when the region map was resized to the model's input");
+    if (after < 2) throw input_error(regions_path + ": fewer than 2 regions remain at the model's input size");
+    return segments;
+  }
+  cv::Mat bgr;  // a new buffer: converting into a header that shares `view` would swap its channels
+  if (view.channels() == 3)
+    cv::cvtColor(view, bgr, cv::COLOR_RGB2BGR);
+  else
+    bgr = view;
+  return compute_superpixels(bgr, superpixels);
+}
+
 }  // namespace xai

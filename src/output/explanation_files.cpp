@@ -100,6 +100,12 @@ void render_result(const cv::Mat& display, const MethodResult& result, size_t re
 cv::Mat render_map(const cv::Mat& display_bgr, const DenseMap& map, Colormap colormap, double alpha) {
   if (map.is_signed && !map.segments.empty())
     return render_signed_segments(display_bgr, map.segments, map.region_weights);
+  if (map.is_signed) return render_signed_map(display_bgr, map.values, robust_magnitude(map.values));
+  if (map.display_min_max) {
+    cv::Mat stretched;
+    cv::normalize(map.values, stretched, 0.0, 1.0, cv::NORM_MINMAX);
+    return overlay(display_bgr, stretched, colormap, alpha);
+  }
   return overlay(display_bgr, map.values, colormap, alpha);
 }
 

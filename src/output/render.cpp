@@ -88,19 +88,38 @@ cv::Mat segment_value_map(const cv::Mat& segments, const std::vector<double>& va
   return map;
 }
 
-cv::Mat render_signed_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights) {
-  CV_Assert(image_bgr.type() == CV_8UC3 && segments.size() == image_bgr.size());
-  double largest = 0;
-  for (double w : weights) largest = std::max(largest, std::abs(w));
+cv::Mat render_signed_map(const cv::Mat& image_bgr, const cv::Mat& values, double scale) {
+  CV_Assert(image_bgr.type() == CV_8UC3 && values.type() == CV_32FC1 && values.size() == image_bgr.size());
   cv::Mat out = image_bgr.clone();
   for (int y = 0; y < out.rows; ++y)
     for (int x = 0; x < out.cols; ++x) {
-      const double w = weights.at(segments.at<int>(y, x));
-      const double strength = largest > 0 ? 0.6 * std::abs(w) / largest : 0.0;
+      const double w = values.at<float>(y, x);
+      const double strength = scale > 0 ? 0.6 * std::min(1.0, std::abs(w) / scale) : 0.0;
       const cv::Vec3d colour = w >= 0 ? cv::Vec3d(0, 200, 0) : cv::Vec3d(0, 0, 220);  // BGR green / red
       cv::Vec3b& p = out.at<cv::Vec3b>(y, x);
       for (int c = 0; c < 3; ++c) p[c] = cv::saturate_cast<uchar>((1 - strength) * p[c] + strength * colour[c]);
     }
+  return out;
+}
+
+double robust_magnitude(const cv::Mat& values) {
+  CV_Assert(values.type() == CV_32FC1);
+  std::vector<float> magnitudes;
+  magnitudes.reserve(values.total());
+  for (int y = 0; y < values.rows; ++y)
+    for (int x = 0; x < values.cols; ++x) magnitudes.push_back(std::abs(values.at<float>(y, x)));
+  if (magnitudes.empty()) return 0;
+  const size_t k = std::min(magnitudes.size() - 1, static_cast<size_t>(0.995 * magnitudes.size()));
+  std::nth_element(magnitudes.begin(), magnitudes.begin() + k, magnitudes.end());
+  const double q = magnitudes[k];
+  return q > 0 ? q : *std::max_element(magnitudes.begin(), magnitudes.end());
+}
+
+cv::Mat render_signed_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights) {
+  CV_Assert(image_bgr.type() == CV_8UC3 && segments.size() == image_bgr.size());
+  double largest = 0;
+  for (double w : weights) largest = std::max(largest, std::abs(w));
+  cv::Mat out = render_signed_map(image_bgr, segment_value_map(segments, weights), largest);
   out.setTo(cv::Scalar(0, 255, 255), segment_boundaries(segments));
   return out;
 }

@@ -224,8 +224,8 @@ TEST(Lime, BadSettingsAreClearErrors) {
   options.regions_path = dir.file("one.png");
   expect_error(model, image, options, ExitCode::input, "single region");
   options = {};
-  options.hide = HideMode::constant;
-  options.hide_color = {2.0f};
+  options.hide.mode = HideMode::constant;
+  options.hide.color = {2.0f};
   expect_error(model, image, options, ExitCode::usage, "[0,1]");
 }
 

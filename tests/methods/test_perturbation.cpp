@@ -75,19 +75,80 @@ TEST(Perturbation, FillModes) {
   cv::randu(view, 0.0, 1.0);
   cv::Mat segments(4, 4, CV_32SC1, cv::Scalar(0));
   segments(cv::Rect(2, 0, 2, 4)).setTo(1);
-  const cv::Mat mean = fill_image(view, segments, 2, HideMode::mean, {});
+  const cv::Mat mean = fill_image(view, segments, 2, FillSpec{});
   const cv::Scalar left = cv::mean(view(cv::Rect(0, 0, 2, 4))), right = cv::mean(view(cv::Rect(2, 0, 2, 4)));
   for (int c = 0; c < 3; ++c) {
     EXPECT_NEAR(mean.at<cv::Vec3f>(1, 1)[c], left[c], 1e-6);
     EXPECT_NEAR(mean.at<cv::Vec3f>(3, 3)[c], right[c], 1e-6);
   }
-  const cv::Mat constant = fill_image(view, segments, 2, HideMode::constant, {0.1f, 0.2f, 0.3f});
+  const cv::Mat constant = fill_image(view, segments, 2, {HideMode::constant, {0.1f, 0.2f, 0.3f}});
   EXPECT_FLOAT_EQ(constant.at<cv::Vec3f>(2, 2)[2], 0.3f);
-  EXPECT_THROW(fill_image(view, segments, 2, HideMode::constant, {1.5f}), Error);
-  EXPECT_THROW(fill_image(view, segments, 2, HideMode::constant, {0.1f, 0.2f}), Error);
-  const cv::Mat blur = fill_image(view, segments, 2, HideMode::blur, {});
+  EXPECT_THROW(fill_image(view, segments, 2, {HideMode::constant, {1.5f}}), Error);
+  EXPECT_THROW(fill_image(view, segments, 2, {HideMode::constant, {0.1f, 0.2f}}), Error);
+  const cv::Mat blur = fill_image(view, segments, 2, {HideMode::blur});
   EXPECT_EQ(blur.size(), view.size());
   EXPECT_GT(cv::norm(blur, view), 0.0);
+  EXPECT_THROW(fill_image(view, segments, 2, {HideMode::inpaint}), Error);
+}
+
+TEST(Perturbation, BoxBlurIsTheMeanOfTheKernelWindow) {
+  cv::Mat view(9, 9, CV_32FC3);
+  cv::randu(view, 0.0, 1.0);
+  const FillSpec spec = parse_fill("blur(3,3)");
+  ASSERT_EQ(spec.blur_kernel, 3);
+  EXPECT_EQ(to_string(spec), "blur(3,3)");
+  const cv::Mat blur = fill_image(view, cv::Mat(9, 9, CV_32SC1, cv::Scalar(0)), 1, spec);
+  for (int c = 0; c < 3; ++c) {  // an interior pixel: the mean of its 3x3 neighbourhood, by hand
+    double sum = 0;
+    for (int dy = -1; dy <= 1; ++dy)
+      for (int dx = -1; dx <= 1; ++dx) sum += view.at<cv::Vec3f>(4 + dy, 5 + dx)[c];
+    EXPECT_NEAR(blur.at<cv::Vec3f>(4, 5)[c], sum / 9, 1e-6);
+  }
+}
+
+TEST(Perturbation, FillNames) {
+  EXPECT_EQ(parse_fill("mean").mode, HideMode::mean);
+  EXPECT_EQ(parse_fill("constant").mode, HideMode::constant);
+  EXPECT_EQ(parse_fill("inpaint_telea").mode, HideMode::inpaint);
+  EXPECT_EQ(parse_fill("blur").blur_kernel, 0);
+  for (const char* bad : {"blur(3,4)", "blur(0,0)", "blur(3,3", "blur(3,3)x", "median"})
+    EXPECT_THROW(parse_fill(bad), Error) << bad;
+}
+
+TEST(Perturbation, InpaintingFillsOnlyTheHiddenPixelsFromTheirSurroundings) {
+  // A smooth horizontal ramp with a hidden vertical band: Telea fills the band with values between
+  // the band's two edges; every shown pixel keeps its own value.
+  cv::Mat view(16, 16, CV_32FC3);
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 16; ++x) view.at<cv::Vec3f>(y, x) = cv::Vec3f(x / 15.0f, 0.5f, 1 - x / 15.0f);
+  ModelCard card;
+  card.input_height = card.input_width = 16;
+  card.mean = {0, 0, 0};
+  card.std = {1, 1, 1};
+  const PerturbationBase base = perturbation_base(view, cv::Mat(16, 16, CV_32SC1, cv::Scalar(0)), 1,
+                                                  {HideMode::inpaint}, card);
+  ASSERT_TRUE(static_cast<bool>(base.mask_fill));
+  std::vector<float> mask(256, 1.0f), fill(3 * 256);
+  for (int y = 0; y < 16; ++y)
+    for (int x = 6; x < 10; ++x) mask[y * 16 + x] = 0.0f;
+  base.mask_fill(mask.data(), fill.data());
+  for (int y = 2; y < 14; ++y)
+    for (int x = 6; x < 10; ++x) {
+      const float red = fill[y * 16 + x];
+      EXPECT_GE(red, 5 / 15.0f - 0.02f);
+      EXPECT_LE(red, 10 / 15.0f + 0.02f);
+      EXPECT_NEAR(fill[256 + y * 16 + x], 0.5f, 0.01f);
+    }
+  // Composed with the mask, the perturbed image shows the original wherever the mask is 1.
+  std::vector<int> batches;
+  std::vector<float> seen;
+  Classifier remember = [&](const ImageBatch& b) {
+    seen.assign(b.values, b.values + 3 * 256);
+    return std::vector<double>{1.0};
+  };
+  masked_probabilities(remember, base, 1, [&](int, int, float* m) { std::copy(mask.begin(), mask.end(), m); }, 1);
+  EXPECT_FLOAT_EQ(seen[3 * 16 + 2], view.at<cv::Vec3f>(3, 2)[0]);
+  EXPECT_FLOAT_EQ(seen[3 * 16 + 7], fill[3 * 16 + 7]);
 }
 
 TEST(Perturbation, BadBatchSizeIsAUsageError) {

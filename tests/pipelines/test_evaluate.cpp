@@ -73,8 +73,8 @@ TEST(Evaluate, KnownAnswerModelPointsAtTheRegion) {
   options.explain.methods = {"lime"};
   options.explain.lime.samples = 300;
   options.explain.lime.superpixels.segments = 16;
-  options.explain.lime.hide = HideMode::constant;  // a uniform region's mean colour would hide nothing
-  options.explain.lime.hide_color = {0.0f};
+  options.explain.lime.hide.mode = HideMode::constant;  // a uniform region's mean colour would hide nothing
+  options.explain.lime.hide.color = {0.0f};
   const EvalResult result = evaluate_localisation(model, {dir.path.string()}, options);
   EXPECT_EQ(result.images, 4);
   EXPECT_EQ(result.positives, 2);

@@ -1,0 +1,109 @@
+// The registry entries of Integrated Gradients and SmoothGrad (gradient_attribution.cpp): signed
+// per-pixel maps (channels summed); IG reports its completeness check.
+#include <cmath>
+
+#include "methods/method_adapters.hpp"
+#include "xai/gradient_attribution.hpp"
+
+namespace xai {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// The shared loop: every image, every target class, one attribution each.
+template <typename Attribute>
+std::vector<MethodResult> attribute_each(const std::string& name, Model& model,
+                                         const std::vector<const PreparedImage*>& images,
+                                         const ExplainOptions& options, Attribute attribute) {
+  const ScoreGradient gradient = model_score_gradient(model);
+  std::vector<MethodResult> results;
+  for (const PreparedImage* image : images) {
+    const auto start = std::chrono::steady_clock::now();
+    MethodResult r;
+    r.method = name;
+    const ImageTargets targets = image_targets(model, *image, options, false);
+    r.prediction = targets.prediction;
+    for (int cls : targets.classes) {
+      const auto [a, details] = attribute(gradient, *image, cls);
+      DenseMap m;
+      m.class_index = cls;
+      m.is_signed = true;
+      m.values = a.pixels;
+      m.details = details;
+      r.model_ms += a.model_ms;
+      r.model_images += a.gradient_images;
+      r.gradient_images += a.gradient_images;
+      r.maps.push_back(std::move(m));
+    }
+    r.compute_ms = elapsed_ms(start);
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+class IntegratedGradientsMethod final : public ExplanationMethod {
+ public:
+  std::string name() const override { return "intgrad"; }
+  MethodFamily family() const override { return MethodFamily::gradient; }
+  std::vector<Setting> settings() const override {
+    return {Setting::target, Setting::probe_batch, Setting::steps, Setting::baseline};
+  }
+
+  json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard&) const override {
+    return {{"steps", options.gradients.steps},
+            {"rule", "trapezoid"},
+            {"baseline", to_string(options.gradients.baseline)},
+            {"probe_batch", options.gradients.batch_size},
+            {"target", target_description(options, false)}};
+  }
+
+  std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
+                                    const ExplainOptions& options, const std::vector<std::string>&) const override {
+    trapezoid_weights(options.gradients.steps);  // refuses a bad step count before any work
+    return attribute_each(name(), model, images, options, [&](const ScoreGradient& g, const PreparedImage& image, int cls) {
+      const InputBlob baseline = normalise(baseline_view(image.view, options.gradients.baseline), model.card());
+      InputAttribution a = integrated_gradients(g, image.blob, baseline, cls, options.gradients);
+      const double gap = a.score - a.baseline_score;
+      json details = {{"score", a.score},
+                      {"baseline_score", a.baseline_score},
+                      {"completeness",
+                       {{"sum", a.total},
+                        {"expected", gap},
+                        {"relative_error", gap != 0 ? std::abs(a.total - gap) / std::abs(gap) : std::abs(a.total)}}}};
+      return std::make_pair(std::move(a), std::move(details));
+    });
+  }
+};
+
+class SmoothGradMethod final : public ExplanationMethod {
+ public:
+  std::string name() const override { return "smoothgrad"; }
+  MethodFamily family() const override { return MethodFamily::gradient; }
+  std::vector<Setting> settings() const override {
+    return {Setting::target, Setting::probe_batch, Setting::samples, Setting::noise, Setting::seed};
+  }
+
+  json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard&) const override {
+    return {{"samples", options.gradients.samples},
+            {"noise", options.gradients.noise},
+            {"seed", options.lime.seed},
+            {"probe_batch", options.gradients.batch_size},
+            {"target", target_description(options, false)}};
+  }
+
+  std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
+                                    const ExplainOptions& options, const std::vector<std::string>&) const override {
+    return attribute_each(name(), model, images, options, [&](const ScoreGradient& g, const PreparedImage& image, int cls) {
+      InputAttribution a = smoothgrad(g, image.blob, cls, options.gradients, options.lime.seed);
+      json details = {{"mean_noisy_score", a.score}};
+      return std::make_pair(std::move(a), std::move(details));
+    });
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<ExplanationMethod> integrated_gradients_method() { return std::make_unique<IntegratedGradientsMethod>(); }
+std::unique_ptr<ExplanationMethod> smoothgrad_method() { return std::make_unique<SmoothGradMethod>(); }
+
+}  // namespace xai

@@ -1,0 +1,79 @@
+// The registry entry of occlusion: sliding windows (occlusion.cpp) on the perturbation core.
+#include "methods/method_adapters.hpp"
+#include "xai/occlusion.hpp"
+
+namespace xai {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+class OcclusionMethod final : public ExplanationMethod {
+ public:
+  std::string name() const override { return "occlusion"; }
+  MethodFamily family() const override { return MethodFamily::perturbation; }
+  std::vector<Setting> settings() const override {
+    return {Setting::target, Setting::all_classes, Setting::probe_batch, Setting::window, Setting::hide};
+  }
+
+  json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard& card) const override {
+    const OcclusionOptions o = resolve_occlusion(options.occlusion, cv::Size(card.input_width, card.input_height));
+    json p = {{"window", o.window}, {"stride", o.stride}};
+    add_fill_parameters(p, options.lime.hide);
+    p["probe_batch"] = options.lime.batch_size;
+    p["target"] = target_description(options, true);
+    return p;
+  }
+
+  std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
+                                    const ExplainOptions& options, const std::vector<std::string>&) const override {
+    const Classifier classify = model_classifier(model);
+    std::vector<MethodResult> results;
+    for (const PreparedImage* image : images) {
+      const auto start = std::chrono::steady_clock::now();
+      MethodResult r;
+      r.method = name();
+      const ImageTargets targets = image_targets(model, *image, options, true);
+      r.prediction = targets.prediction;
+      const cv::Size size = image->view.size();
+      const OcclusionOptions o = resolve_occlusion(options.occlusion, size);
+      const std::vector<cv::Rect> windows = occlusion_windows(size, o.window, o.stride);
+      // A mean fill shows the image's mean colour: windows overlap, so they have no mean of their own.
+      const PerturbationBase base =
+          perturbation_base(image->view, cv::Mat::zeros(size, CV_32SC1), 1, options.lime.hide, model.card());
+      const MaskWriter occluded = window_masks(windows, size);
+      // Sample 0 is the image itself (composed like the others, so the drops share its rounding).
+      MaskWriter masks = [&](int first, int count, float* out) {
+        int s = 0;
+        if (first == 0) {
+          std::fill(out, out + size.area(), 1.0f);
+          s = 1;
+        }
+        if (count > s) occluded(first + s - 1, count - s, out + static_cast<size_t>(s) * size.area());
+      };
+      const int samples = static_cast<int>(windows.size()) + 1;
+      const MaskedProbabilities probs = masked_probabilities(classify, base, samples, masks, options.lime.batch_size);
+      r.model_ms = probs.model_ms;
+      r.model_images = samples;
+      for (int cls : targets.classes) {
+        const double original = probs.values[cls];
+        std::vector<double> drops(windows.size());
+        for (size_t w = 0; w < windows.size(); ++w) drops[w] = original - probs.values[(w + 1) * probs.classes + cls];
+        DenseMap m;
+        m.class_index = cls;
+        m.is_signed = true;
+        m.values = occlusion_map(windows, drops, size);
+        m.details = {{"windows", windows.size()}, {"model_probability", original}};
+        r.maps.push_back(std::move(m));
+      }
+      r.compute_ms = elapsed_ms(start);
+      results.push_back(std::move(r));
+    }
+    return results;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<ExplanationMethod> occlusion_method() { return std::make_unique<OcclusionMethod>(); }
+
+}  // namespace xai

@@ -1,0 +1,77 @@
+// The registry entry of RISE: random masks (rise.cpp) on the perturbation core.
+#include "methods/method_adapters.hpp"
+#include "xai/rise.hpp"
+
+namespace xai {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+class RiseMethod final : public ExplanationMethod {
+ public:
+  std::string name() const override { return "rise"; }
+  MethodFamily family() const override { return MethodFamily::perturbation; }
+  std::vector<Setting> settings() const override {
+    return {Setting::target, Setting::all_classes, Setting::probe_batch, Setting::masks,
+            Setting::hide,   Setting::seed,        Setting::colormap};
+  }
+
+  json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard&) const override {
+    const RiseOptions& o = options.rise;
+    json p = {{"masks", o.masks}, {"grid", o.grid}, {"keep", o.keep}};
+    add_fill_parameters(p, options.lime.hide);
+    p["seed"] = options.lime.seed;
+    p["probe_batch"] = options.lime.batch_size;
+    p["target"] = target_description(options, true);
+    return p;
+  }
+
+  std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
+                                    const ExplainOptions& options, const std::vector<std::string>&) const override {
+    const Classifier classify = model_classifier(model);
+    const RiseOptions& o = options.rise;
+    std::vector<MethodResult> results;
+    for (const PreparedImage* image : images) {
+      const auto start = std::chrono::steady_clock::now();
+      MethodResult r;
+      r.method = name();
+      const ImageTargets targets = image_targets(model, *image, options, true);
+      r.prediction = targets.prediction;
+      const cv::Size size = image->view.size();
+      validate(o, size);
+      const PerturbationBase base =
+          perturbation_base(image->view, cv::Mat::zeros(size, CV_32SC1), 1, options.lime.hide, model.card());
+      const MaskedProbabilities probs =
+          masked_probabilities(classify, base, o.masks, rise_masks(size, o, options.lime.seed), options.lime.batch_size);
+      r.model_ms = probs.model_ms;
+      r.model_images = o.masks;
+      // Σ_i f(I ⊙ M_i) M_i / (N p), every class in one pass over the (regenerated) masks.
+      std::vector<cv::Mat> saliency(targets.classes.size());
+      for (auto& s : saliency) s = cv::Mat::zeros(size, CV_64FC1);
+      cv::Mat mask64;
+      for (int i = 0; i < o.masks; ++i) {
+        rise_mask(size, o, options.lime.seed, i).convertTo(mask64, CV_64FC1);
+        for (size_t t = 0; t < targets.classes.size(); ++t)
+          cv::scaleAdd(mask64, probs.values[static_cast<size_t>(i) * probs.classes + targets.classes[t]], saliency[t],
+                       saliency[t]);
+      }
+      for (size_t t = 0; t < targets.classes.size(); ++t) {
+        DenseMap m;
+        m.class_index = targets.classes[t];
+        saliency[t].convertTo(m.values, CV_32FC1, 1.0 / (o.masks * o.keep));
+        m.display_min_max = true;
+        m.details = {{"masks", o.masks}, {"model_probability", r.prediction.probabilities.at(m.class_index)}};
+        r.maps.push_back(std::move(m));
+      }
+      r.compute_ms = elapsed_ms(start);
+      results.push_back(std::move(r));
+    }
+    return results;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<ExplanationMethod> rise_method() { return std::make_unique<RiseMethod>(); }
+
+}  // namespace xai

@@ -1,0 +1,186 @@
+// The registry entries of Kernel SHAP and Partition SHAP: the engines (kernel_shap.cpp,
+// partition_shap.cpp) on the perturbation core, their values kept as signed maps with the base value
+// and the efficiency check (Σφ against f(x) − f(all hidden)) in the report.
+#include "methods/method_adapters.hpp"
+#include "xai/error.hpp"
+#include "xai/shapley.hpp"
+#include "xai/superpixels.hpp"
+
+namespace xai {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+json efficiency(double sum, double f_full, double f_empty) {
+  return {{"sum", sum}, {"expected", f_full - f_empty}, {"error", std::abs(sum - (f_full - f_empty))}};
+}
+
+class KernelShapMethod final : public ExplanationMethod {
+ public:
+  std::string name() const override { return "kernelshap"; }
+  MethodFamily family() const override { return MethodFamily::perturbation; }
+  std::vector<Setting> settings() const override {
+    return {Setting::target, Setting::all_classes, Setting::probe_batch, Setting::samples,
+            Setting::superpixels, Setting::hide, Setting::seed};
+  }
+
+  json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard& card) const override {
+    json p = {{"samples", options.shap.samples > 0 ? json(options.shap.samples) : json("auto: 2*regions+2048")},
+              {"regions", region_parameters(options.lime, card)}};
+    add_fill_parameters(p, options.lime.hide);
+    p["seed"] = options.lime.seed;
+    p["probe_batch"] = options.lime.batch_size;
+    p["target"] = target_description(options, true);
+    return p;
+  }
+
+  std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
+                                    const ExplainOptions& options, const std::vector<std::string>&) const override {
+    const Classifier classify = model_classifier(model);
+    std::vector<MethodResult> results;
+    for (const PreparedImage* image : images) {
+      const auto start = std::chrono::steady_clock::now();
+      MethodResult r;
+      r.method = name();
+      const ImageTargets targets = image_targets(model, *image, options, true);
+      r.prediction = targets.prediction;
+      const cv::Mat segments =
+          explanation_regions(image->image, image->view, options.lime.superpixels, options.lime.regions_path, r.warnings);
+      const int regions = label_count(segments);
+      const int budget = options.shap.samples > 0 ? options.shap.samples : kernel_shap_default_samples(regions);
+      const Coalitions coalitions = kernel_shap_coalitions(regions, budget, options.lime.seed);
+      // Sample 0 shows everything, sample 1 nothing, then the coalitions.
+      std::vector<uint8_t> switches(static_cast<size_t>(regions), 1);
+      switches.resize(static_cast<size_t>(2) * regions, 0);
+      switches.insert(switches.end(), coalitions.switches.begin(), coalitions.switches.end());
+      const PerturbationBase base = perturbation_base(image->view, segments, regions, options.lime.hide, model.card());
+      const MaskedProbabilities probs =
+          masked_probabilities(classify, base, coalitions.rows + 2, region_masks(segments, switches, regions),
+                               options.lime.batch_size);
+      r.model_ms = probs.model_ms;
+      r.model_images = coalitions.rows + 2;
+      const KernelShapSolver solver(coalitions);
+      for (int cls : targets.classes) {
+        auto p = [&](int row) { return probs.values[static_cast<size_t>(row) * probs.classes + cls]; };
+        std::vector<double> values(coalitions.rows);
+        for (int i = 0; i < coalitions.rows; ++i) values[i] = p(i + 2);
+        const std::vector<double> phi = solver.solve(values, p(0), p(1));
+        DenseMap m;
+        m.class_index = cls;
+        m.is_signed = true;
+        m.segments = segments;
+        m.region_weights = phi;
+        double sum = 0;
+        for (double v : phi) sum += v;
+        m.details = {{"segments", regions},
+                     {"coalitions", coalitions.rows},
+                     {"exact", coalitions.exhaustive},
+                     {"base_value", p(1)},
+                     {"model_probability", p(0)},
+                     {"efficiency", efficiency(sum, p(0), p(1))},
+                     {"values", phi}};
+        r.maps.push_back(std::move(m));
+      }
+      if (!coalitions.exhaustive && budget < 2 * regions)
+        r.warnings.push_back("kernelshap: " + std::to_string(budget) + " samples for " + std::to_string(regions) +
+                             " regions is too few for stable values (shap's default is 2*regions+2048)");
+      r.compute_ms = elapsed_ms(start);
+      results.push_back(std::move(r));
+    }
+    return results;
+  }
+};
+
+class PartitionShapMethod final : public ExplanationMethod {
+ public:
+  std::string name() const override { return "partitionshap"; }
+  MethodFamily family() const override { return MethodFamily::perturbation; }
+  std::vector<Setting> settings() const override {
+    return {Setting::target,      Setting::probe_batch, Setting::max_evals, Setting::partition,
+            Setting::superpixels, Setting::hide};
+  }
+
+  json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard& card) const override {
+    json p = {{"max_evals", options.shap.max_evals}, {"partition", to_string(options.shap.partition)}};
+    if (options.shap.partition == PartitionKind::superpixels) p["regions"] = region_parameters(options.lime, card);
+    add_fill_parameters(p, options.lime.hide);
+    p["probe_batch"] = options.lime.batch_size;
+    p["target"] = target_description(options, false);
+    return p;
+  }
+
+  std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
+                                    const ExplainOptions& options, const std::vector<std::string>&) const override {
+    const Classifier classify = model_classifier(model);
+    std::vector<MethodResult> results;
+    for (const PreparedImage* image : images) {
+      const auto start = std::chrono::steady_clock::now();
+      MethodResult r;
+      r.method = name();
+      const ImageTargets targets = image_targets(model, *image, options, false);
+      r.prediction = targets.prediction;
+      const cv::Size size = image->view.size();
+      const bool by_superpixels = options.shap.partition == PartitionKind::superpixels;
+      cv::Mat segments;
+      int regions = 1;
+      if (by_superpixels) {
+        segments = explanation_regions(image->image, image->view, options.lime.superpixels, options.lime.regions_path,
+                                       r.warnings);
+        regions = label_count(segments);
+      }
+      const Hierarchy hierarchy =
+          by_superpixels ? merge_hierarchy(image->view, segments, regions) : axis_hierarchy(size.height, size.width);
+      // A mean fill shows each leaf region's mean; with axis splits (pixel leaves) the image's mean.
+      const cv::Mat fill_regions = by_superpixels ? segments : cv::Mat::zeros(size, CV_32SC1);
+      const PerturbationBase base = perturbation_base(image->view, fill_regions, regions, options.lime.hide, model.card());
+      for (int cls : targets.classes) {
+        CoalitionValue value = [&](const std::vector<std::vector<uint8_t>>& masks) {
+          MaskWriter write = [&](int first, int count, float* out) {
+            for (int s = 0; s < count; ++s)
+              std::copy(masks[first + s].begin(), masks[first + s].end(), out + static_cast<size_t>(s) * size.area());
+          };
+          const MaskedProbabilities probs = masked_probabilities(classify, base, static_cast<int>(masks.size()), write,
+                                                                 options.lime.batch_size);
+          r.model_ms += probs.model_ms;
+          std::vector<double> f(masks.size());
+          for (size_t i = 0; i < masks.size(); ++i) f[i] = probs.values[i * probs.classes + cls];
+          return f;
+        };
+        const OwenResult owen = owen_values(hierarchy, value, options.shap.max_evals, options.lime.batch_size);
+        r.model_images += owen.evaluations;
+        DenseMap m;
+        m.class_index = cls;
+        m.is_signed = true;
+        double sum = 0;
+        for (double v : owen.pixel_values) sum += v;
+        m.details = {{"evaluations", owen.evaluations}, {"expanded", owen.expanded}, {"exact", owen.exact},
+                     {"base_value", owen.f_empty},      {"model_probability", owen.f_full},
+                     {"efficiency", efficiency(sum, owen.f_full, owen.f_empty)}};
+        if (by_superpixels) {
+          m.segments = segments;
+          m.region_weights.assign(regions, 0.0);
+          for (int y = 0; y < size.height; ++y)
+            for (int x = 0; x < size.width; ++x)
+              m.region_weights[segments.at<int>(y, x)] += owen.pixel_values[static_cast<size_t>(y) * size.width + x];
+          m.details["segments"] = regions;
+          m.details["values"] = m.region_weights;
+        } else {
+          // Per pixel: a pixel's share of the credit (Σ over pixels = f(x) − f(all hidden)).
+          m.values = cv::Mat(size, CV_32FC1);
+          for (size_t i = 0; i < owen.pixel_values.size(); ++i) m.values.ptr<float>()[i] = static_cast<float>(owen.pixel_values[i]);
+        }
+        r.maps.push_back(std::move(m));
+      }
+      r.compute_ms = elapsed_ms(start);
+      results.push_back(std::move(r));
+    }
+    return results;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<ExplanationMethod> kernel_shap_method() { return std::make_unique<KernelShapMethod>(); }
+std::unique_ptr<ExplanationMethod> partition_shap_method() { return std::make_unique<PartitionShapMethod>(); }
+
+}  // namespace xai
