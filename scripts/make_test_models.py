@@ -5,6 +5,8 @@
   `skip` as a call that returns None (data flows around it): capture must refuse it clearly.
 - frozen-scripted.pt: the same model scripted and frozen: no submodules are left.
 - region-scripted.pt (+ .json card): a model with a known answer for LIME (see RegionNet).
+- linear-scripted.pt (+ .json card): two logits linear in an 8x8 RGB input (see LinearNet): the
+  closed form of Integrated Gradients and SmoothGrad.
 
     /usr/bin/python3 scripts/make_test_models.py tests/data
 """
@@ -40,6 +42,30 @@ class RegionNet(nn.Module):
         return torch.stack([torch.zeros_like(malignant), malignant], dim=1)
 
 
+class LinearNet(nn.Module):
+    """logits = W x + b on the flattened 3x8x8 input: the gradient of each logit is its row of W
+    everywhere, so Integrated Gradients is exactly W ⊙ (x − baseline) and SmoothGrad is W."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3 * 8 * 8, 2)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+LINEAR_CARD = {
+    "schema": "xai.model-card/1",
+    "name": "linear-scripted (closed form: logits = W x + b)",
+    "labels": ["benign", "malignant"],
+    "input_size": [8, 8],
+    "channels": "rgb",
+    "mean": [0.5, 0.4, 0.3],
+    "std": [0.2, 0.25, 0.3],
+    "output": "softmax",
+}
+
+
 REGION_CARD = {
     "schema": "xai.model-card/1",
     "name": "region-scripted (known answer: the malignant logit depends only on rows/cols 16..47)",
@@ -65,6 +91,10 @@ def main() -> None:
     torch.jit.script(RegionNet()).save(os.path.join(out, "region-scripted.pt"))
     with open(os.path.join(out, "region-scripted.json"), "w") as f:
         json.dump(REGION_CARD, f, indent=2)
+    torch.manual_seed(1)
+    torch.jit.script(LinearNet().eval()).save(os.path.join(out, "linear-scripted.pt"))
+    with open(os.path.join(out, "linear-scripted.json"), "w") as f:
+        json.dump(LINEAR_CARD, f, indent=2)
 
 
 if __name__ == "__main__":
