@@ -29,7 +29,8 @@ struct BenchResult {
   // Methods that push whole images through the model (LIME: its samples): their cost over that
   // unavoidable part, explain_ms / (model_images × per-image batched forward). 0 when not such a method.
   long long model_images = 0;
-  double per_image_forward_ms = 0;  // median forward of a probe batch, divided by its size
+  double per_image_forward_ms = 0;  // median pass of a probe batch, divided by its size
+  bool per_image_backward = false;  // that pass is forward + backward to the input (IG, SmoothGrad)
   double model_images_ratio = 0;
   double full_backward_ms = 0;  // median, forward + backward to every parameter and the input (0: skipped)
   int batch_size = 1;

@@ -96,7 +96,7 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
                                   {"card", card_json(model)}};
     if (r.model_images > 0) {
       out["model_images"] = r.model_images;
-      out["per_image_forward_ms"] = r.per_image_forward_ms;
+      out[r.per_image_backward ? "per_image_forward_backward_ms" : "per_image_forward_ms"] = r.per_image_forward_ms;
       out["model_images_ratio"] = r.model_images_ratio;
     }
     if (r.full_backward_ms > 0) {
@@ -118,7 +118,9 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
             << "ratio      " << r.ratio << " (explain / forward)\n";
   if (r.model_images > 0)
     std::cout << "per image  " << r.model_images << " images through the model, " << r.per_image_forward_ms
-              << " ms each batched: ratio " << r.model_images_ratio << " (explain / their forward time)\n";
+              << " ms each batched" << (r.per_image_backward ? " (forward + backward to the input)" : "")
+              << ": ratio " << r.model_images_ratio << " (explain / their " << (r.per_image_backward ? "forward + backward" : "forward")
+              << " time)\n";
   if (r.full_backward_ms > 0)
     std::cout << "full bwd   " << r.full_backward_ms << " ms (forward + backward through the whole network, "
               << "as Python CAM libraries do; ratio " << r.full_backward_ms / r.forward_ms << ")\n";

@@ -8,6 +8,7 @@
 #include "model/torch_model.hpp"
 #include "xai/batch.hpp"
 #include "xai/explain.hpp"
+#include "xai/gradient_attribution.hpp"
 #include <opencv2/imgproc.hpp>
 
 #include <unistd.h>
@@ -119,13 +120,32 @@ BenchResult bench_method(Model& model, const BenchOptions& options) {
   result.explain_ms = median_ms(warmup, options.runs, [&] { last = compute_explanations(model, plan, pointers); });
   result.ratio = result.explain_ms / result.forward_ms;
 
-  for (const auto& c : last) result.model_images += c.results.front().model_images;
+  long long gradient_images = 0;
+  for (const auto& c : last) {
+    result.model_images += c.results.front().model_images;
+    gradient_images += c.results.front().gradient_images;
+  }
   if (result.model_images > 0) {
-    // The whole-image passes run `probe_batch` images at a time: time a forward of that size.
-    const int probe = std::max(1, options.explain.lime.batch_size);
+    // The whole-image passes run `probe_batch` images at a time: time a pass of that size, a plain
+    // forward, or for the gradient methods a forward + backward to the input.
+    const bool backward = gradient_images > 0;
+    const int probe = std::max(1, backward ? options.explain.gradients.batch_size : options.explain.lime.batch_size);
     std::vector<InputBlob> probes;
-    for (int i = 0; i < probe; ++i) probes.push_back(synthetic_input(plan.card, 99u + i));
-    result.per_image_forward_ms = median_ms(options.warmup, options.runs, [&] { model.predict(probes); }) / probe;
+    std::vector<float> stacked;
+    for (int i = 0; i < probe; ++i) {
+      probes.push_back(synthetic_input(plan.card, 99u + i));
+      stacked.insert(stacked.end(), probes.back().values.begin(), probes.back().values.end());
+    }
+    const ScoreGradient gradient = model_score_gradient(model);
+    const ImageBatch batch{probe, probes.front().channels, probes.front().height, probes.front().width, stacked.data()};
+    result.per_image_forward_ms = median_ms(options.warmup, options.runs, [&] {
+                                    if (backward)
+                                      gradient(batch, std::vector<int>(probe, 0));
+                                    else
+                                      model.predict(probes);
+                                  }) /
+                                  probe;
+    result.per_image_backward = backward;
     result.model_images_ratio = result.explain_ms / (result.model_images * result.per_image_forward_ms);
   }
   if (options.full_backward && method.family() == MethodFamily::gradient_cam)

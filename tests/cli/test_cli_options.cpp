@@ -24,11 +24,12 @@ const std::map<std::string, std::set<std::string>> kRefused = {
     {"bench", {"--max-pixels", "--colormap", "--alpha", "--rounds"}},
     {"layers", {"--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes", "--probe-batch",
                 "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness", "--superpixels",
-                "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats"}},
+                "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats", "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition"}},
     {"merge", {"--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind",
                "--labels", "--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes",
                "--probe-batch", "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness",
-               "--superpixels", "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats"}},
+               "--superpixels", "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats",
+               "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition"}},
 };
 
 // Long option names of a subcommand, from its --help.
@@ -87,6 +88,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
   std::map<std::string, Row> rows(const std::string& sub) {
     const bool binary = sub == "eval";
     const Args lime = {"--method", "lime", "--samples", "30"};
+    const Args rise = {"--method", "rise", "--rise-masks", "30"};
     return {
         {"--model", {{"-m", model("tiny-binary-traced.pt")}, {}}},
         {"--card", {{"--card", relabelled_card(sub)}, {}}},
@@ -117,6 +119,16 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--kernel-width", {{"--kernel-width", "0.5"}, lime}},
         {"--seed", {{"--seed", "5"}, lime}},
         {"--repeats", {{"--repeats", "2"}, lime}},
+        {"--window", {{"--window", "6"}, {"--method", "occlusion"}}},
+        {"--stride", {{"--stride", "5"}, {"--method", "occlusion"}}},
+        {"--rise-masks", {{"--rise-masks", "20"}, {"--method", "rise", "--grid", "3"}}},
+        {"--grid", {{"--grid", "3"}, rise}},
+        {"--keep", {{"--keep", "0.3"}, rise}},
+        {"--steps", {{"--steps", "5"}, {"--method", "intgrad"}}},
+        {"--baseline", {{"--baseline", "mean"}, {"--method", "intgrad", "--steps", "8"}}},
+        {"--noise", {{"--noise", "0.5"}, {"--method", "smoothgrad", "--samples", "4"}}},
+        {"--max-evals", {{"--max-evals", "40"}, {"--method", "partitionshap"}}},
+        {"--partition", {{"--partition", "superpixels"}, {"--method", "partitionshap", "--max-evals", "40"}}},
         {"--output-dir", {{"-o", (root_ / "elsewhere").string()}, {}}},
         {"--json", {sub == "bench" || sub == "layers" ? Args{"--json"} : Args{"--json", "-"}, {}}},
         {"--batch-size", {{"--batch-size", "2"}, {}}},
