@@ -16,6 +16,7 @@
 namespace xai {
 
 class Model;
+struct Prediction;
 
 enum class HideMode {
   mean,      // a hidden region shows its own mean colour (the `lime` package's default)
@@ -61,11 +62,17 @@ struct ImageBatch {
 // Class probabilities of a batch: count × classes, row-major. The model's classifier applies the
 // card's softmax or sigmoid (the one place logits become probabilities, model.cpp).
 using Classifier = std::function<std::vector<double>(const ImageBatch&)>;
-Classifier model_classifier(Model& model);
+// `unperturbed`, when given, receives the model's prediction (logits included) for the first image
+// of the first batch: the methods put the unperturbed image there, so it costs no extra forward pass.
+Classifier model_classifier(Model& model, Prediction* unperturbed = nullptr);
 
 // Writes the masks of samples [first, first + count): count × height × width values in [0,1],
 // 1 showing the original pixel, 0 the fill.
 using MaskWriter = std::function<void(int first, int count, float* masks)>;
+
+// Sample 0 shows everything (the unperturbed image: the prediction, see model_classifier); sample
+// s + 1 is sample s of `masks`. `pixels`: height × width.
+MaskWriter with_original_first(MaskWriter masks, size_t pixels);
 
 // Masks that show the regions a switch row turns on: pixel p of sample s is switches[s][segments(p)].
 MaskWriter region_masks(const cv::Mat& segments, const std::vector<uint8_t>& switches, int features);

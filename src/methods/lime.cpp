@@ -121,7 +121,8 @@ LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& vi
   result.segment_count = features;
 
   const PerturbationBase base = perturbation_base(view, result.segments, features, options.hide, card);
-  const Classifier classify = model_classifier(model);
+  Prediction unperturbed;  // row 0 of the first run is the unperturbed image: the prediction, logits included
+  const Classifier classify = model_classifier(model, &unperturbed);
 
   auto run_once = [&](uint64_t seed) {
     SampledRun run;
@@ -134,19 +135,13 @@ LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& vi
     if (classes != static_cast<int>(labels.size()))
       throw model_error(model.path() + ": probabilities have " + std::to_string(classes) + " columns for " +
                         std::to_string(labels.size()) + " labels");
-    const double* p = probs.values.data();  // row 0 is the unperturbed image: the prediction
-    run.prediction.probabilities.assign(p, p + classes);
-    run.prediction.predicted = static_cast<int>(
-        std::max_element(run.prediction.probabilities.begin(), run.prediction.probabilities.end()) -
-        run.prediction.probabilities.begin());
+    run.prediction = unperturbed;
     run.classes = fit_surrogates(switches, options, probs.values, classes, targets_for(options, run.prediction, labels.size()));
     return run;
   };
 
   SampledRun main_run = run_once(options.seed);
   result.prediction = main_run.prediction;
-  // Raw outputs for the report come from a plain forward pass of the unperturbed image.
-  result.prediction.logits = model.predict({base.original}).front().logits;
   result.classes = std::move(main_run.classes);
   result.model_ms = main_run.model_ms;
   if (options.repeats > 1) {

@@ -31,6 +31,9 @@ struct ImageTargets {
 };
 ImageTargets image_targets(Model& model, const PreparedImage& image, const ExplainOptions& options,
                            bool all_classes_allowed);
+// The same for a prediction the method already has (its unperturbed sample 0: no extra forward).
+ImageTargets targets_of(const Prediction& prediction, size_t labels, const ExplainOptions& options,
+                        bool all_classes_allowed);
 // The report's target description (all classes, or the request).
 nlohmann::ordered_json target_description(const ExplainOptions& options, bool all_classes_allowed);
 // The regions' parameters (superpixels or the user's region map) and the fill's.

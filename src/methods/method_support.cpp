@@ -8,9 +8,13 @@ namespace xai {
 
 ImageTargets image_targets(Model& model, const PreparedImage& image, const ExplainOptions& options,
                            bool all_classes_allowed) {
+  return targets_of(model.predict({image.blob}).front(), model.labels().size(), options, all_classes_allowed);
+}
+
+ImageTargets targets_of(const Prediction& prediction, size_t labels, const ExplainOptions& options,
+                        bool all_classes_allowed) {
   ImageTargets t;
-  t.prediction = model.predict({image.blob}).front();
-  const size_t labels = model.labels().size();
+  t.prediction = prediction;
   if (all_classes_allowed && options.lime.all_classes) {
     t.classes.resize(labels);
     std::iota(t.classes.begin(), t.classes.end(), 0);

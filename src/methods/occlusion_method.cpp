@@ -26,34 +26,27 @@ class OcclusionMethod final : public ExplanationMethod {
 
   std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
                                     const ExplainOptions& options, const std::vector<std::string>&) const override {
-    const Classifier classify = model_classifier(model);
     std::vector<MethodResult> results;
     for (const PreparedImage* image : images) {
       const auto start = std::chrono::steady_clock::now();
       MethodResult r;
       r.method = name();
-      const ImageTargets targets = image_targets(model, *image, options, true);
-      r.prediction = targets.prediction;
+      Prediction unperturbed;
+      const Classifier classify = model_classifier(model, &unperturbed);
       const cv::Size size = image->view.size();
       const OcclusionOptions o = resolve_occlusion(options.occlusion, size);
       const std::vector<cv::Rect> windows = occlusion_windows(size, o.window, o.stride);
       // A mean fill shows the image's mean colour: windows overlap, so they have no mean of their own.
       const PerturbationBase base =
           perturbation_base(image->view, cv::Mat::zeros(size, CV_32SC1), 1, options.lime.hide, model.card());
-      const MaskWriter occluded = window_masks(windows, size);
-      // Sample 0 is the image itself (composed like the others, so the drops share its rounding).
-      MaskWriter masks = [&](int first, int count, float* out) {
-        int s = 0;
-        if (first == 0) {
-          std::fill(out, out + size.area(), 1.0f);
-          s = 1;
-        }
-        if (count > s) occluded(first + s - 1, count - s, out + static_cast<size_t>(s) * size.area());
-      };
+      // Sample 0 is the image itself, composed like the others so that the drops share its rounding.
+      const MaskWriter masks = with_original_first(window_masks(windows, size), size.area());
       const int samples = static_cast<int>(windows.size()) + 1;
       const MaskedProbabilities probs = masked_probabilities(classify, base, samples, masks, options.lime.batch_size);
       r.model_ms = probs.model_ms;
       r.model_images = samples;
+      const ImageTargets targets = targets_of(unperturbed, model.labels().size(), options, true);
+      r.prediction = targets.prediction;
       for (int cls : targets.classes) {
         const double original = probs.values[cls];
         std::vector<double> drops(windows.size());

@@ -139,6 +139,17 @@ std::vector<uint8_t> sample_switches(int samples, int features, uint64_t seed) {
   return switches;
 }
 
+MaskWriter with_original_first(MaskWriter masks, size_t pixels) {
+  return [masks = std::move(masks), pixels](int first, int count, float* out) {
+    int s = 0;
+    if (first == 0 && count > 0) {
+      std::fill(out, out + pixels, 1.0f);
+      s = 1;
+    }
+    if (count > s) masks(first + s - 1, count - s, out + static_cast<size_t>(s) * pixels);
+  };
+}
+
 MaskWriter region_masks(const cv::Mat& segments, const std::vector<uint8_t>& switches, int features) {
   CV_Assert(segments.type() == CV_32SC1 && segments.isContinuous());
   return [segments, &switches, features](int first, int count, float* masks) {

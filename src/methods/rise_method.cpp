@@ -28,23 +28,26 @@ class RiseMethod final : public ExplanationMethod {
 
   std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
                                     const ExplainOptions& options, const std::vector<std::string>&) const override {
-    const Classifier classify = model_classifier(model);
     const RiseOptions& o = options.rise;
     std::vector<MethodResult> results;
     for (const PreparedImage* image : images) {
       const auto start = std::chrono::steady_clock::now();
       MethodResult r;
       r.method = name();
-      const ImageTargets targets = image_targets(model, *image, options, true);
-      r.prediction = targets.prediction;
+      Prediction unperturbed;
+      const Classifier classify = model_classifier(model, &unperturbed);
       const cv::Size size = image->view.size();
       validate(o, size);
       const PerturbationBase base =
           perturbation_base(image->view, cv::Mat::zeros(size, CV_32SC1), 1, options.lime.hide, model.card());
+      // Sample 0 is the image itself (the prediction); mask i is sample i + 1.
       const MaskedProbabilities probs =
-          masked_probabilities(classify, base, o.masks, rise_masks(size, o, options.lime.seed), options.lime.batch_size);
+          masked_probabilities(classify, base, o.masks + 1, with_original_first(rise_masks(size, o, options.lime.seed), size.area()),
+                               options.lime.batch_size);
       r.model_ms = probs.model_ms;
-      r.model_images = o.masks;
+      r.model_images = o.masks + 1;
+      const ImageTargets targets = targets_of(unperturbed, model.labels().size(), options, true);
+      r.prediction = targets.prediction;
       // Σ_i f(I ⊙ M_i) M_i / (N p), every class in one pass over the (regenerated) masks.
       std::vector<cv::Mat> saliency(targets.classes.size());
       for (auto& s : saliency) s = cv::Mat::zeros(size, CV_64FC1);
@@ -52,7 +55,7 @@ class RiseMethod final : public ExplanationMethod {
       for (int i = 0; i < o.masks; ++i) {
         rise_mask(size, o, options.lime.seed, i).convertTo(mask64, CV_64FC1);
         for (size_t t = 0; t < targets.classes.size(); ++t)
-          cv::scaleAdd(mask64, probs.values[static_cast<size_t>(i) * probs.classes + targets.classes[t]], saliency[t],
+          cv::scaleAdd(mask64, probs.values[static_cast<size_t>(i + 1) * probs.classes + targets.classes[t]], saliency[t],
                        saliency[t]);
       }
       for (size_t t = 0; t < targets.classes.size(); ++t) {

@@ -36,14 +36,13 @@ class KernelShapMethod final : public ExplanationMethod {
 
   std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
                                     const ExplainOptions& options, const std::vector<std::string>&) const override {
-    const Classifier classify = model_classifier(model);
     std::vector<MethodResult> results;
     for (const PreparedImage* image : images) {
       const auto start = std::chrono::steady_clock::now();
       MethodResult r;
       r.method = name();
-      const ImageTargets targets = image_targets(model, *image, options, true);
-      r.prediction = targets.prediction;
+      Prediction unperturbed;
+      const Classifier classify = model_classifier(model, &unperturbed);
       const cv::Mat segments =
           explanation_regions(image->image, image->view, options.lime.superpixels, options.lime.regions_path, r.warnings);
       const int regions = label_count(segments);
@@ -59,6 +58,8 @@ class KernelShapMethod final : public ExplanationMethod {
                                options.lime.batch_size);
       r.model_ms = probs.model_ms;
       r.model_images = coalitions.rows + 2;
+      const ImageTargets targets = targets_of(unperturbed, model.labels().size(), options, true);
+      r.prediction = targets.prediction;
       const KernelShapSolver solver(coalitions);
       for (int cls : targets.classes) {
         auto p = [&](int row) { return probs.values[static_cast<size_t>(row) * probs.classes + cls]; };
@@ -111,14 +112,13 @@ class PartitionShapMethod final : public ExplanationMethod {
 
   std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
                                     const ExplainOptions& options, const std::vector<std::string>&) const override {
-    const Classifier classify = model_classifier(model);
     std::vector<MethodResult> results;
     for (const PreparedImage* image : images) {
       const auto start = std::chrono::steady_clock::now();
       MethodResult r;
       r.method = name();
-      const ImageTargets targets = image_targets(model, *image, options, false);
-      r.prediction = targets.prediction;
+      Prediction unperturbed;
+      const Classifier classify = model_classifier(model, &unperturbed);
       const cv::Size size = image->view.size();
       const bool by_superpixels = options.shap.partition == PartitionKind::superpixels;
       cv::Mat segments;
@@ -133,8 +133,25 @@ class PartitionShapMethod final : public ExplanationMethod {
       // A mean fill shows each leaf region's mean; with axis splits (pixel leaves) the image's mean.
       const cv::Mat fill_regions = by_superpixels ? segments : cv::Mat::zeros(size, CV_32SC1);
       const PerturbationBase base = perturbation_base(image->view, fill_regions, regions, options.lime.hide, model.card());
+      // Everything shown and nothing shown, once: the prediction (sample 0) and every class's ends.
+      const std::vector<float> all_shown(size.area(), 1.0f);
+      const MaskedProbabilities ends = masked_probabilities(
+          classify, base, 2,
+          [&](int first, int count, float* out) {
+            std::fill(out, out + static_cast<size_t>(count) * size.area(), 0.0f);
+            if (first == 0) std::copy(all_shown.begin(), all_shown.end(), out);
+          },
+          options.lime.batch_size);
+      r.model_ms += ends.model_ms;
+      const ImageTargets targets = targets_of(unperturbed, model.labels().size(), options, false);
+      r.prediction = targets.prediction;
       for (int cls : targets.classes) {
+        bool first_call = true;
         CoalitionValue value = [&](const std::vector<std::vector<uint8_t>>& masks) {
+          if (first_call) {  // owen_values asks for the two ends first: already known
+            first_call = false;
+            return std::vector<double>{ends.values[static_cast<size_t>(ends.classes) + cls], ends.values[cls]};
+          }
           MaskWriter write = [&](int first, int count, float* out) {
             for (int s = 0; s < count; ++s)
               std::copy(masks[first + s].begin(), masks[first + s].end(), out + static_cast<size_t>(s) * size.area());
@@ -147,7 +164,7 @@ class PartitionShapMethod final : public ExplanationMethod {
           return f;
         };
         const OwenResult owen = owen_values(hierarchy, value, options.shap.max_evals, options.lime.batch_size);
-        r.model_images += owen.evaluations;
+        r.model_images += owen.evaluations - 2;
         DenseMap m;
         m.class_index = cls;
         m.is_signed = true;
@@ -171,6 +188,7 @@ class PartitionShapMethod final : public ExplanationMethod {
         }
         r.maps.push_back(std::move(m));
       }
+      r.model_images += 2;
       r.compute_ms = elapsed_ms(start);
       results.push_back(std::move(r));
     }

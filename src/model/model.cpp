@@ -65,17 +65,24 @@ Prediction make_prediction(const std::vector<float>& logits, OutputKind kind) {
   return p;
 }
 
-Classifier model_classifier(Model& model) {
+Classifier model_classifier(Model& model, Prediction* unperturbed) {
   Model::Impl& impl = model.impl();
   model.labels();  // checks the outputs against the card once
-  return [&impl](const ImageBatch& batch) {
+  return [&impl, unperturbed, first = true](const ImageBatch& batch) mutable {
     c10::InferenceMode inference;
     const torch::Tensor input =
         torch::from_blob(const_cast<float*>(batch.values), {batch.count, batch.channels, batch.height, batch.width},
                          torch::kFloat)
             .to(impl.device);
+    const torch::Tensor logits = impl.run(impl.module, input);
+    if (first && unperturbed) {
+      const torch::Tensor row = logits[0].to(torch::kCPU, torch::kFloat).contiguous();
+      *unperturbed = make_prediction(std::vector<float>(row.data_ptr<float>(), row.data_ptr<float>() + row.numel()),
+                                     impl.card.output);
+    }
+    first = false;
     const torch::Tensor probabilities =
-        class_probabilities(impl.run(impl.module, input), impl.card.output).to(torch::kCPU, torch::kDouble).contiguous();
+        class_probabilities(logits, impl.card.output).to(torch::kCPU, torch::kDouble).contiguous();
     const double* p = probabilities.data_ptr<double>();
     return std::vector<double>(p, p + probabilities.numel());
   };
