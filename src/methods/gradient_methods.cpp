@@ -16,15 +16,11 @@ std::vector<MethodResult> attribute_each(const std::string& name, Model& model,
                                          const std::vector<const PreparedImage*>& images,
                                          const ExplainOptions& options, Attribute attribute) {
   const ScoreGradient gradient = model_score_gradient(model);
-  std::vector<MethodResult> results;
-  for (const PreparedImage* image : images) {
-    const auto start = std::chrono::steady_clock::now();
-    MethodResult r;
-    r.method = name;
-    const ImageTargets targets = image_targets(model, *image, options, false);
+  return each_image(name, images, [&](const PreparedImage& image, MethodResult& r) {
+    const ImageTargets targets = image_targets(model, image, options, false);
     r.prediction = targets.prediction;
     for (int cls : targets.classes) {
-      const auto [a, details] = attribute(gradient, *image, cls);
+      const auto [a, details] = attribute(gradient, image, cls);
       DenseMap m;
       m.class_index = cls;
       m.is_signed = true;
@@ -35,10 +31,7 @@ std::vector<MethodResult> attribute_each(const std::string& name, Model& model,
       r.gradient_images += a.gradient_images;
       r.maps.push_back(std::move(m));
     }
-    r.compute_ms = elapsed_ms(start);
-    results.push_back(std::move(r));
-  }
-  return results;
+  });
 }
 
 class IntegratedGradientsMethod final : public ExplanationMethod {

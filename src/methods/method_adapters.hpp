@@ -39,6 +39,25 @@ nlohmann::ordered_json target_description(const ExplainOptions& options, bool al
 // The regions' parameters (superpixels or the user's region map) and the fill's.
 nlohmann::ordered_json region_parameters(const LimeOptions& lime, const ModelCard& card);
 void add_fill_parameters(nlohmann::ordered_json& parameters, const FillSpec& fill);
+// What every perturbation method's parameters end with: the fill, the probe batch and the target.
+void add_perturbation_parameters(nlohmann::ordered_json& parameters, const ExplainOptions& options,
+                                 bool all_classes_allowed);
 double elapsed_ms(std::chrono::steady_clock::time_point start);
+
+// One result per image, named and timed: `compute(image, result)` fills in the rest.
+template <typename Compute>
+std::vector<MethodResult> each_image(const std::string& method, const std::vector<const PreparedImage*>& images,
+                                     Compute compute) {
+  std::vector<MethodResult> results;
+  for (const PreparedImage* image : images) {
+    const auto start = std::chrono::steady_clock::now();
+    MethodResult r;
+    r.method = method;
+    compute(*image, r);
+    r.compute_ms = elapsed_ms(start);
+    results.push_back(std::move(r));
+  }
+  return results;
+}
 
 }  // namespace xai

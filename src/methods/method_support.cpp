@@ -41,6 +41,12 @@ void add_fill_parameters(nlohmann::ordered_json& p, const FillSpec& fill) {
   if (fill.mode == HideMode::constant) p["hide_color"] = fill.color;
 }
 
+void add_perturbation_parameters(nlohmann::ordered_json& p, const ExplainOptions& options, bool all_classes_allowed) {
+  add_fill_parameters(p, options.lime.hide);
+  p["probe_batch"] = options.lime.batch_size;
+  p["target"] = target_description(options, all_classes_allowed);
+}
+
 double elapsed_ms(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }

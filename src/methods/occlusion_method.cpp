@@ -18,27 +18,21 @@ class OcclusionMethod final : public ExplanationMethod {
   json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard& card) const override {
     const OcclusionOptions o = resolve_occlusion(options.occlusion, cv::Size(card.input_width, card.input_height));
     json p = {{"window", o.window}, {"stride", o.stride}};
-    add_fill_parameters(p, options.lime.hide);
-    p["probe_batch"] = options.lime.batch_size;
-    p["target"] = target_description(options, true);
+    add_perturbation_parameters(p, options, true);
     return p;
   }
 
   std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
                                     const ExplainOptions& options, const std::vector<std::string>&) const override {
-    std::vector<MethodResult> results;
-    for (const PreparedImage* image : images) {
-      const auto start = std::chrono::steady_clock::now();
-      MethodResult r;
-      r.method = name();
+    return each_image(name(), images, [&](const PreparedImage& image, MethodResult& r) {
       Prediction unperturbed;
       const Classifier classify = model_classifier(model, &unperturbed);
-      const cv::Size size = image->view.size();
+      const cv::Size size = image.view.size();
       const OcclusionOptions o = resolve_occlusion(options.occlusion, size);
       const std::vector<cv::Rect> windows = occlusion_windows(size, o.window, o.stride);
       // A mean fill shows the image's mean colour: windows overlap, so they have no mean of their own.
       const PerturbationBase base =
-          perturbation_base(image->view, cv::Mat::zeros(size, CV_32SC1), 1, options.lime.hide, model.card());
+          perturbation_base(image.view, cv::Mat::zeros(size, CV_32SC1), 1, options.lime.hide, model.card());
       // Sample 0 is the image itself, composed like the others so that the drops share its rounding.
       const MaskWriter masks = with_original_first(window_masks(windows, size), size.area());
       const int samples = static_cast<int>(windows.size()) + 1;
@@ -58,10 +52,7 @@ class OcclusionMethod final : public ExplanationMethod {
         m.details = {{"windows", windows.size()}, {"model_probability", original}};
         r.maps.push_back(std::move(m));
       }
-      r.compute_ms = elapsed_ms(start);
-      results.push_back(std::move(r));
-    }
-    return results;
+    });
   }
 };
 

@@ -18,28 +18,21 @@ class RiseMethod final : public ExplanationMethod {
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard&) const override {
     const RiseOptions& o = options.rise;
-    json p = {{"masks", o.masks}, {"grid", o.grid}, {"keep", o.keep}};
-    add_fill_parameters(p, options.lime.hide);
-    p["seed"] = options.lime.seed;
-    p["probe_batch"] = options.lime.batch_size;
-    p["target"] = target_description(options, true);
+    json p = {{"masks", o.masks}, {"grid", o.grid}, {"keep", o.keep}, {"seed", options.lime.seed}};
+    add_perturbation_parameters(p, options, true);
     return p;
   }
 
   std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
                                     const ExplainOptions& options, const std::vector<std::string>&) const override {
     const RiseOptions& o = options.rise;
-    std::vector<MethodResult> results;
-    for (const PreparedImage* image : images) {
-      const auto start = std::chrono::steady_clock::now();
-      MethodResult r;
-      r.method = name();
+    return each_image(name(), images, [&](const PreparedImage& image, MethodResult& r) {
       Prediction unperturbed;
       const Classifier classify = model_classifier(model, &unperturbed);
-      const cv::Size size = image->view.size();
+      const cv::Size size = image.view.size();
       validate(o, size);
       const PerturbationBase base =
-          perturbation_base(image->view, cv::Mat::zeros(size, CV_32SC1), 1, options.lime.hide, model.card());
+          perturbation_base(image.view, cv::Mat::zeros(size, CV_32SC1), 1, options.lime.hide, model.card());
       // Sample 0 is the image itself (the prediction); mask i is sample i + 1.
       const MaskedProbabilities probs =
           masked_probabilities(classify, base, o.masks + 1, with_original_first(rise_masks(size, o, options.lime.seed), size.area()),
@@ -66,10 +59,7 @@ class RiseMethod final : public ExplanationMethod {
         m.details = {{"masks", o.masks}, {"model_probability", r.prediction.probabilities.at(m.class_index)}};
         r.maps.push_back(std::move(m));
       }
-      r.compute_ms = elapsed_ms(start);
-      results.push_back(std::move(r));
-    }
-    return results;
+    });
   }
 };
 

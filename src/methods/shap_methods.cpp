@@ -26,25 +26,19 @@ class KernelShapMethod final : public ExplanationMethod {
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard& card) const override {
     json p = {{"samples", options.shap.samples > 0 ? json(options.shap.samples) : json("auto: 2*regions+2048")},
-              {"regions", region_parameters(options.lime, card)}};
-    add_fill_parameters(p, options.lime.hide);
-    p["seed"] = options.lime.seed;
-    p["probe_batch"] = options.lime.batch_size;
-    p["target"] = target_description(options, true);
+              {"regions", region_parameters(options.lime, card)},
+              {"seed", options.lime.seed}};
+    add_perturbation_parameters(p, options, true);
     return p;
   }
 
   std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
                                     const ExplainOptions& options, const std::vector<std::string>&) const override {
-    std::vector<MethodResult> results;
-    for (const PreparedImage* image : images) {
-      const auto start = std::chrono::steady_clock::now();
-      MethodResult r;
-      r.method = name();
+    return each_image(name(), images, [&](const PreparedImage& image, MethodResult& r) {
       Prediction unperturbed;
       const Classifier classify = model_classifier(model, &unperturbed);
       const cv::Mat segments =
-          explanation_regions(image->image, image->view, options.lime.superpixels, options.lime.regions_path, r.warnings);
+          explanation_regions(image.image, image.view, options.lime.superpixels, options.lime.regions_path, r.warnings);
       const int regions = label_count(segments);
       const int budget = options.shap.samples > 0 ? options.shap.samples : kernel_shap_default_samples(regions);
       const Coalitions coalitions = kernel_shap_coalitions(regions, budget, options.lime.seed);
@@ -52,7 +46,7 @@ class KernelShapMethod final : public ExplanationMethod {
       std::vector<uint8_t> switches(static_cast<size_t>(regions), 1);
       switches.resize(static_cast<size_t>(2) * regions, 0);
       switches.insert(switches.end(), coalitions.switches.begin(), coalitions.switches.end());
-      const PerturbationBase base = perturbation_base(image->view, segments, regions, options.lime.hide, model.card());
+      const PerturbationBase base = perturbation_base(image.view, segments, regions, options.lime.hide, model.card());
       const MaskedProbabilities probs =
           masked_probabilities(classify, base, coalitions.rows + 2, region_masks(segments, switches, regions),
                                options.lime.batch_size);
@@ -85,10 +79,7 @@ class KernelShapMethod final : public ExplanationMethod {
       if (!coalitions.exhaustive && budget < 2 * regions)
         r.warnings.push_back("kernelshap: " + std::to_string(budget) + " samples for " + std::to_string(regions) +
                              " regions is too few for stable values (shap's default is 2*regions+2048)");
-      r.compute_ms = elapsed_ms(start);
-      results.push_back(std::move(r));
-    }
-    return results;
+    });
   }
 };
 
@@ -104,35 +95,29 @@ class PartitionShapMethod final : public ExplanationMethod {
   json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard& card) const override {
     json p = {{"max_evals", options.shap.max_evals}, {"partition", to_string(options.shap.partition)}};
     if (options.shap.partition == PartitionKind::superpixels) p["regions"] = region_parameters(options.lime, card);
-    add_fill_parameters(p, options.lime.hide);
-    p["probe_batch"] = options.lime.batch_size;
-    p["target"] = target_description(options, false);
+    add_perturbation_parameters(p, options, false);
     return p;
   }
 
   std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
                                     const ExplainOptions& options, const std::vector<std::string>&) const override {
-    std::vector<MethodResult> results;
-    for (const PreparedImage* image : images) {
-      const auto start = std::chrono::steady_clock::now();
-      MethodResult r;
-      r.method = name();
+    return each_image(name(), images, [&](const PreparedImage& image, MethodResult& r) {
       Prediction unperturbed;
       const Classifier classify = model_classifier(model, &unperturbed);
-      const cv::Size size = image->view.size();
+      const cv::Size size = image.view.size();
       const bool by_superpixels = options.shap.partition == PartitionKind::superpixels;
       cv::Mat segments;
       int regions = 1;
       if (by_superpixels) {
-        segments = explanation_regions(image->image, image->view, options.lime.superpixels, options.lime.regions_path,
+        segments = explanation_regions(image.image, image.view, options.lime.superpixels, options.lime.regions_path,
                                        r.warnings);
         regions = label_count(segments);
       }
       const Hierarchy hierarchy =
-          by_superpixels ? merge_hierarchy(image->view, segments, regions) : axis_hierarchy(size.height, size.width);
+          by_superpixels ? merge_hierarchy(image.view, segments, regions) : axis_hierarchy(size.height, size.width);
       // A mean fill shows each leaf region's mean; with axis splits (pixel leaves) the image's mean.
       const cv::Mat fill_regions = by_superpixels ? segments : cv::Mat::zeros(size, CV_32SC1);
-      const PerturbationBase base = perturbation_base(image->view, fill_regions, regions, options.lime.hide, model.card());
+      const PerturbationBase base = perturbation_base(image.view, fill_regions, regions, options.lime.hide, model.card());
       // Everything shown and nothing shown, once: the prediction (sample 0) and every class's ends.
       const std::vector<float> all_shown(size.area(), 1.0f);
       const MaskedProbabilities ends = masked_probabilities(
@@ -189,10 +174,7 @@ class PartitionShapMethod final : public ExplanationMethod {
         r.maps.push_back(std::move(m));
       }
       r.model_images += 2;
-      r.compute_ms = elapsed_ms(start);
-      results.push_back(std::move(r));
-    }
-    return results;
+    });
   }
 };
 

@@ -232,8 +232,9 @@ TEST_F(CliPipeline, QuietAfterTheSubcommandAndHelpListsEveryMethod) {
   EXPECT_TRUE(quiet.err.empty()) << quiet;
   const RunResult help = xai({"explain", "--help"});
   for (const char* method : {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "eigencam", "scorecam",
-                             "ablationcam", "lime"})
-    EXPECT_NE(help.out.find(" " + std::string(method) + (std::string(method) == "lime" ? "\n" : ",")),
+                             "ablationcam", "lime", "kernelshap", "partitionshap", "occlusion", "rise", "intgrad",
+                             "smoothgrad"})
+    EXPECT_NE(help.out.find(" " + std::string(method) + (std::string(method) == "smoothgrad" ? "\n" : ",")),
               std::string::npos)
         << method << "\n" << help.out;
 }

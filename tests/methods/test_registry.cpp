@@ -15,10 +15,23 @@ namespace {
 TEST(Registry, EveryMethodOnceWithItsFamily) {
   const std::vector<std::string> names = method_names();
   EXPECT_EQ(names, (std::vector<std::string>{"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "eigencam",
-                                             "scorecam", "ablationcam", "lime"}));
+                                             "scorecam", "ablationcam", "lime", "kernelshap", "partitionshap",
+                                             "occlusion", "rise", "intgrad", "smoothgrad"}));
   EXPECT_EQ(find_method("gradcam").family(), MethodFamily::gradient_cam);
   EXPECT_EQ(find_method("scorecam").family(), MethodFamily::probe_cam);
   EXPECT_EQ(find_method("lime").family(), MethodFamily::perturbation);
+  for (const char* name : {"kernelshap", "partitionshap", "occlusion", "rise"})
+    EXPECT_EQ(find_method(name).family(), MethodFamily::perturbation) << name;
+  EXPECT_EQ(find_method("intgrad").family(), MethodFamily::gradient);
+  EXPECT_EQ(find_method("smoothgrad").family(), MethodFamily::gradient);
+  // Every method reads the target; no perturbation or gradient method reads layers.
+  for (const auto& method : explanation_methods()) {
+    EXPECT_TRUE(method->reads(Setting::target)) << method->name();
+    if (method->family() == MethodFamily::perturbation || method->family() == MethodFamily::gradient)
+      EXPECT_FALSE(method->reads(Setting::layers)) << method->name();
+  }
+  EXPECT_TRUE(find_method("rise").reads(Setting::colormap)) << "an unsigned heat map";
+  EXPECT_FALSE(find_method("kernelshap").reads(Setting::colormap)) << "signed maps are drawn green and red";
   EXPECT_TRUE(find_method("ablationcam").reads(Setting::probe_batch));
   EXPECT_FALSE(find_method("gradcam").reads(Setting::probe_batch));
   EXPECT_FALSE(find_method("lime").reads(Setting::layers));
@@ -109,8 +122,9 @@ TEST(Registry, OnlyTheRequestedMethodsAreComputed) {
   EXPECT_EQ(computed[0].results[0].method, "lime");
   ASSERT_EQ(computed[1].results.size(), 1u);
   EXPECT_EQ(computed[1].results[0].method, "gradcam");
-  // One CAM forward for image b; LIME on a: 20 samples in one probe batch, plus its logits pass.
-  EXPECT_EQ(model.forward_passes() - before, 1 + 1 + 1);
+  // One CAM forward for image b; LIME on a: 20 samples in one probe batch (sample 0, the unperturbed
+  // image, gives the prediction).
+  EXPECT_EQ(model.forward_passes() - before, 1 + 1);
 }
 
 }  // namespace
