@@ -81,8 +81,11 @@ class Model {
   long long forward_passes() const;
 
   // How forward-only passes run: "optimised" (the frozen clone), "plain" (turned off), or "plain (why
-  // the clone could not be used)". Decided on the first forward-only pass; "" before it.
+  // the clone could not be used)". Decided by prepare_inference() or the first forward-only pass; ""
+  // before that.
   const std::string& inference() const;
+  // Builds (or declines) the inference clone now, so that a report can say which ran.
+  void prepare_inference();
 
   struct Impl;
   Impl& impl();

@@ -155,6 +155,7 @@ torch::jit::Module& Model::Impl::forward_only_module() {
 }
 
 const std::string& Model::inference() const { return impl_->inference; }
+void Model::prepare_inference() { impl_->forward_only_module(); }
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::Model(Model&&) noexcept = default;
