@@ -16,6 +16,10 @@ namespace xai {
 struct ModelOptions {
   std::string device = "cpu";          // "cpu", "cuda", "cuda:N"
   std::optional<std::string> card_path;  // overrides NAME.json beside the model
+  // Forward-only passes (predictions, perturbed images, Score-CAM's masked inputs) on a frozen,
+  // inference-optimised clone (torch::jit::freeze + optimize_for_inference); gradient and capture
+  // methods keep the module as loaded.
+  bool inference_clone = true;
 };
 
 // What the model said about one image.
@@ -75,6 +79,13 @@ class Model {
 
   // Forward passes run so far (of any clone): what a run costs, counted.
   long long forward_passes() const;
+
+  // How forward-only passes run: "optimised" (the frozen clone), "plain" (turned off), or "plain (why
+  // the clone could not be used)". Decided by prepare_inference() or the first forward-only pass; ""
+  // before that.
+  const std::string& inference() const;
+  // Builds (or declines) the inference clone now, so that a report can say which ran.
+  void prepare_inference();
 
   struct Impl;
   Impl& impl();

@@ -61,6 +61,7 @@ int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions&
                                         {"parameters", plan_parameters(model, explain)},
                                         {"rendering", {{"colormap", to_string(explain.colormap)}, {"alpha", explain.alpha}}},
                                         {"card", card_json(model)},
+                                        {"inference", model.inference()},
                                         {"images", r.images},
                                         {"batch_size", r.batch_size},
                                         {"raw_images_per_second", r.raw_images_per_second},
@@ -78,6 +79,7 @@ int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions&
             << "parameters " << plan_parameters(model, explain).dump() << ", colormap " << to_string(explain.colormap)
             << ", alpha " << explain.alpha << "\n"
             << "card       " << card_json(model).dump() << "\n"
+            << "inference  " << model.inference() << " (forward-only passes)\n"
             << "raw        " << r.raw_images_per_second << " images/s (batched no-grad inference)\n"
             << "batch      " << r.batch_images_per_second << " images/s (decode, explain, render, write)\n"
             << "ratio      " << r.ratio << " (batch / raw; median of " << r.rounds << " rounds, range " << r.min_ratio
@@ -93,7 +95,8 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
                                   {"warmup", flags.warmup},  {"runs", r.runs},
                                   {"forward_ms", r.forward_ms}, {"explain_ms", r.explain_ms},
                                   {"ratio", r.ratio},
-                                  {"card", card_json(model)}};
+                                  {"card", card_json(model)},
+                                  {"inference", model.inference()}};
     if (r.model_images > 0) {
       out["model_images"] = r.model_images;
       out[r.per_image_backward ? "per_image_forward_backward_ms" : "per_image_forward_ms"] = r.per_image_forward_ms;
@@ -113,6 +116,7 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
             << " warm-up)\n"
             << "parameters " << r.parameters.dump() << "\n"
             << "card       " << card_json(model).dump() << "\n"
+            << "inference  " << model.inference() << " (forward-only passes)\n"
             << "forward    " << r.forward_ms << " ms (no grad)\n"
             << "explain    " << r.explain_ms << " ms\n"
             << "ratio      " << r.ratio << " (explain / forward)\n";

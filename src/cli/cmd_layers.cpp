@@ -81,6 +81,7 @@ Command add_layers(CLI::App& app) {
   flags->model.add_to(*sub, ModelFlags::Mode::positional_one);
   flags->method.add_to(*sub);
   flags->policy.refuse(flags->method.all, "layers lists the model's modules and explains nothing");
+  flags->policy.refuse(*sub, "--no-inference-clone", "layers runs the model as loaded (it lists modules, which a frozen clone no longer has)");
   sub->add_flag("--json", flags->json, "Print JSON instead of a table");
   return {sub, [flags] { return run_layers(*flags); }};
 }

@@ -74,6 +74,8 @@ void ModelFlags::add_to(CLI::App& command, Mode mode) {
                     ->delimiter(','));
   all.push_back(command.add_option("--output-kind", output_kind, "Override the card: softmax or sigmoid"));
   all.push_back(command.add_option("--labels", labels, "Override the card: a file with one label per line, or a,b,c"));
+  all.push_back(command.add_flag("--no-inference-clone", no_inference_clone,
+                                 "Run forward-only passes on the model as loaded, not on a frozen, optimised clone"));
 }
 
 Model ModelFlags::load() const {
@@ -98,6 +100,7 @@ std::vector<Model> ModelFlags::load_all() const {
 Model ModelFlags::load_one(const std::string& path) const {
   ModelOptions options;
   options.device = device;
+  options.inference_clone = !no_inference_clone;
   if (!card.empty()) options.card_path = card;
   Model loaded = Model::load(path, options);
   ModelCard& c = loaded.mutable_card();

@@ -17,6 +17,7 @@ struct ModelFlags {
   std::vector<CLI::Option*> all;    // every option of the group
   std::string card;
   std::string device = "cpu";
+  bool no_inference_clone = false;
   std::string input_size;  // "HxW" or "N"
   std::string channels;
   std::vector<float> mean, std;

@@ -74,7 +74,7 @@ Classifier model_classifier(Model& model, Prediction* unperturbed) {
         torch::from_blob(const_cast<float*>(batch.values), {batch.count, batch.channels, batch.height, batch.width},
                          torch::kFloat)
             .to(impl.device);
-    const torch::Tensor logits = impl.run(impl.module, input);
+    const torch::Tensor logits = impl.run(impl.forward_only_module(), input);
     if (first && unperturbed) {
       const torch::Tensor row = logits[0].to(torch::kCPU, torch::kFloat).contiguous();
       *unperturbed = make_prediction(std::vector<float>(row.data_ptr<float>(), row.data_ptr<float>() + row.numel()),
@@ -120,6 +120,43 @@ ScoreGradient model_score_gradient(Model& model) {
   };
 }
 
+torch::jit::Module& Model::Impl::forward_only_module() {
+  if (!inference.empty()) return inference_module ? *inference_module : module;
+  if (!inference_clone) {
+    inference = "plain";
+    return module;
+  }
+  try {
+    auto clone = std::make_unique<torch::jit::Module>(torch::jit::freeze(module));  // freeze clones
+    *clone = torch::jit::optimize_for_inference(*clone);
+    // Trust, then verify: the clone must give the module's probabilities on a textured input.
+    c10::InferenceMode inference_mode;
+    const torch::Tensor probe =
+        torch::rand({2, card.channel_count(), card.input_height, card.input_width},
+                    torch::TensorOptions().device(device).dtype(torch::kFloat)) * 2 - 1;
+    const long long counted = forward_passes;  // the check is not the run's work
+    const torch::Tensor expected = class_probabilities(run(module, probe), card.output);
+    const torch::Tensor got = class_probabilities(run(*clone, probe), card.output);
+    forward_passes = counted;
+    const double difference = (expected - got).abs().max().item<double>();
+    if (!(difference <= 1e-4)) {
+      inference = "plain (the optimised clone's probabilities differed by " + std::to_string(difference) + ")";
+      return module;
+    }
+    inference_module = std::move(clone);
+    inference = "optimised";
+    return *inference_module;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    inference = "plain (cannot freeze: " + first_line(e.what()) + ")";
+    return module;
+  }
+}
+
+const std::string& Model::inference() const { return impl_->inference; }
+void Model::prepare_inference() { impl_->forward_only_module(); }
+
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
@@ -159,6 +196,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
 
   impl->device = parse_device(options.device);
   impl->device_name = options.device;
+  impl->inference_clone = options.inference_clone;
   try {
     impl->module = torch::jit::load(path, impl->device);
   } catch (const c10::Error& e) {
@@ -258,7 +296,7 @@ std::vector<Prediction> Model::predict(const std::vector<InputBlob>& batch) {
   torch::Tensor logits;
   {
     c10::InferenceMode inference;
-    logits = impl_->run(impl_->module, impl_->to_tensor(batch)).to(torch::kCPU, torch::kFloat).contiguous();
+    logits = impl_->run(impl_->forward_only_module(), impl_->to_tensor(batch)).to(torch::kCPU, torch::kFloat).contiguous();
   }
   std::vector<Prediction> predictions;
   for (int64_t i = 0; i < logits.size(0); ++i) {
@@ -270,9 +308,11 @@ std::vector<Prediction> Model::predict(const std::vector<InputBlob>& batch) {
 
 const std::vector<std::string>& Model::labels() {
   if (!impl_->outputs_checked) {
+    // On the module as loaded: checking the labels must not build the inference clone.
     InputBlob zero{impl_->card.channel_count(), impl_->card.input_height, impl_->card.input_width, {}};
     zero.values.assign(static_cast<size_t>(zero.channels) * zero.height * zero.width, 0.0f);
-    predict({zero});
+    c10::InferenceMode inference;
+    impl_->run(impl_->module, impl_->to_tensor({zero}));
   }
   return impl_->card.labels;
 }

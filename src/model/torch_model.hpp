@@ -34,6 +34,12 @@ struct Model::Impl {
   void check_outputs(const torch::Tensor& logits);
   CaptureModel& capture_model(const std::vector<std::string>& layers);
   long long forward_passes = 0;  // every run() (tests count them)
+  bool inference_clone = true;
+  std::unique_ptr<torch::jit::Module> inference_module;  // frozen + optimised, built on first use
+  std::string inference;  // what forward_only_module() decided (Model::inference())
+  // The module for passes without gradients: the frozen, optimised clone when it can be built and
+  // agrees with the module as loaded (probabilities within 1e-4 on a test input), else the module.
+  torch::jit::Module& forward_only_module();
   std::string default_layer;  // cached: finding it needs a dry run of the instrumented model
 };
 

@@ -31,7 +31,8 @@ json model_json(Model& model) {
           {"output", to_string(card.output)},
           {"labels", model.labels()},
           {"device", model.device()},
-          {"threads", thread_count()}};
+          {"threads", thread_count()},
+          {"inference", model.inference().empty() ? "not used (no forward-only pass)" : model.inference()}};
 }
 
 json card_json(Model& model) {

@@ -127,6 +127,7 @@ CompareOutcome compare_models(const std::vector<Model*>& models, const std::stri
     model_reports.push_back({{"path", models[m]->path()},
                              {"sha256", models[m]->sha256()},
                              {"name", models[m]->card().name},
+                             {"inference", plans[m].model["inference"]},
                              {"layers", plans[m].layers},
                              {"prediction", prediction_json(mm.prediction, labels)},
                              {"explanations", explanations}});

@@ -208,6 +208,7 @@ EvalResult Evaluation::finish(size_t skipped_outputs) {
   }
   result_.report = {{"model", model_.path()},
                     {"model_sha256", model_.sha256()},
+                    {"inference", plan_.model["inference"]},
                     {"positive_class", plan_.labels[positive_]},
                     {"methods", plan_.options.methods},
                     {"parameters", plan_.parameters},

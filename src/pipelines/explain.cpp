@@ -59,6 +59,10 @@ ExplainPlan plan_explanations(Model& model, const ExplainOptions& options) {
   plan.card = model.card();
   plan.layers = resolve_layers(model, options);
   for (const auto* method : plan.methods) plan.parameters.push_back(method->parameters(options, plan.layers, plan.card));
+  // Every family but the gradient CAMs runs forward-only passes (probes, perturbed images, the
+  // prediction): decide now whether they run on the optimised clone, so the report can say so.
+  for (const auto* method : plan.methods)
+    if (method->family() != MethodFamily::gradient_cam) model.prepare_inference();
   plan.model = model_json(model);
   plan.model_warnings = model.warnings();
   return plan;

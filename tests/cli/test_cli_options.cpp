@@ -24,12 +24,14 @@ const std::map<std::string, std::set<std::string>> kRefused = {
     {"bench", {"--max-pixels", "--colormap", "--alpha", "--rounds"}},
     {"layers", {"--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes", "--probe-batch",
                 "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness", "--superpixels",
-                "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats", "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition"}},
+                "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats", "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
+                "--no-inference-clone"}},
     {"merge", {"--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind",
                "--labels", "--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes",
                "--probe-batch", "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness",
                "--superpixels", "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats",
-               "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition"}},
+               "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
+               "--no-inference-clone"}},
 };
 
 // Long option names of a subcommand, from its --help.
@@ -100,6 +102,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--std", {{"--std", "0.4,0.4,0.4"}, {}}},
         {"--output-kind", {{"--output-kind", "sigmoid"}, {}}},
         {"--labels", {{"--labels", binary ? "x,y" : "x,y,z"}, {}}},
+        {"--no-inference-clone", {{"--no-inference-clone"}, lime}},
         {"--method", {{"--method", "xgradcam"}, {}}},
         {"--layer", {{"-l", "layer1"}, {}}},
         {"--layers", {{"--layers", "auto-all"}, {}}},

@@ -158,3 +158,39 @@ TEST(Completeness, IntegratedGradientsOnResNet50) {
 }
 
 }  // namespace
+
+namespace {
+
+// The inference clone gives every exported architecture's probabilities (scripted and traced) within
+// 1e-4 of the module as loaded (XAI_INFERENCE_MODELS: the exported models' folder).
+TEST(InferenceClone, AgreesWithTheModuleOnEveryExport) {
+  const char* dir = std::getenv("XAI_INFERENCE_MODELS");
+  ASSERT_NE(dir, nullptr) << "XAI_INFERENCE_MODELS is not set";
+  int compared = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string path = entry.path().string();
+    if (entry.path().extension() != ".pt" || path.find(".weights.") != std::string::npos) continue;
+    xai::ModelOptions plain_options, clone_options;
+    plain_options.inference_clone = false;
+    xai::Model plain = xai::Model::load(path, plain_options), optimised = xai::Model::load(path, clone_options);
+    const xai::ModelCard& card = plain.card();
+    std::vector<xai::InputBlob> batch;
+    for (int i = 0; i < 2; ++i) {
+      xai::InputBlob b{card.channel_count(), card.input_height, card.input_width, {}};
+      for (int k = 0; k < b.channels * b.height * b.width; ++k) b.values.push_back(std::sin(0.37f * k + i));
+      batch.push_back(std::move(b));
+    }
+    const auto a = plain.predict(batch), b = optimised.predict(batch);
+    double worst = 0;
+    for (size_t i = 0; i < a.size(); ++i)
+      for (size_t c = 0; c < a[i].probabilities.size(); ++c)
+        worst = std::max(worst, std::abs(double(a[i].probabilities[c]) - b[i].probabilities[c]));
+    std::cout << entry.path().filename().string() << ": " << optimised.inference() << ", max |dp| " << worst << "\n";
+    EXPECT_EQ(optimised.inference(), "optimised") << path;
+    EXPECT_LE(worst, 1e-4) << path;
+    ++compared;
+  }
+  EXPECT_GE(compared, 10) << "five architectures, scripted and traced";
+}
+
+}  // namespace
