@@ -1,7 +1,5 @@
 // The registry entry of LIME: the engine (lime.cpp) on the prepared image's model view, its
 // per-class superpixel weights kept as region maps.
-#include <chrono>
-
 #include "methods/method_adapters.hpp"
 #include "xai/lime.hpp"
 
@@ -38,13 +36,8 @@ class LimeMethod final : public ExplanationMethod {
     LimeOptions lime = options.lime;
     lime.target = options.cam.target;
     const std::vector<std::string>& labels = model.labels();
-    std::vector<MethodResult> results;
-    for (const auto* image : images) {
-      const auto start = std::chrono::steady_clock::now();
-      LimeExplanation e = explain_lime(model, image->image, image->view, lime);
-      MethodResult r;
-      r.method = "lime";
-      r.compute_ms = elapsed_ms(start);
+    return each_image(name(), images, [&](const PreparedImage& image, MethodResult& r) {
+      LimeExplanation e = explain_lime(model, image.image, image.view, lime);
       r.model_ms = e.model_ms;
       r.model_images = static_cast<long long>(lime.samples) * lime.repeats;
       r.prediction = e.prediction;
@@ -68,9 +61,7 @@ class LimeMethod final : public ExplanationMethod {
         r.summary["stability"] = {{"repeats", e.stability->repeats},
                                   {"mean_spearman", e.stability->mean_spearman},
                                   {"mean_top5_jaccard", e.stability->mean_top5_jaccard}};
-      results.push_back(std::move(r));
-    }
-    return results;
+    });
   }
 };
 
