@@ -56,3 +56,45 @@ struct BatchBenchResult {
 BatchBenchResult bench_batch(Model& model, const ExplainOptions& explain, int images, int batch_size, int rounds);
 
 }  // namespace xai
+
+namespace xai {
+
+// How close a sampled surrogate (LIME, Kernel SHAP) comes to its converged explanation, and at what
+// cost: per image, a reference explanation with many samples (another seed) on the same regions;
+// each row's fidelity is the Spearman ρ of its region weights to the reference.
+struct FidelityRowSpec {
+  std::string name;
+  bool optimised = true;  // forward passes on the inference clone (false: the module as loaded)
+  int samples = 0;        // fixed count; 0: the method's default
+  double tolerance = 0;   // > 0: --samples auto at this tolerance
+};
+
+struct FidelityOptions {
+  ExplainOptions explain;  // one method (lime or kernelshap) and its settings
+  std::vector<std::string> images;
+  int reference_samples = 10000;
+  std::vector<FidelityRowSpec> rows;
+};
+
+struct FidelityRowResult {
+  FidelityRowSpec spec;
+  std::vector<double> fidelity, samples, ms;  // per image
+  double median_fidelity = 0, median_samples = 0, median_ms = 0;
+};
+
+struct FidelityResult {
+  std::string method;
+  std::vector<std::string> images;
+  std::vector<int> regions;     // per image
+  std::vector<double> reference_ms;
+  std::vector<FidelityRowResult> rows;
+  std::string plain_inference, optimised_inference;
+};
+
+// `plain` and `optimised` are the same model loaded without and with the inference clone.
+FidelityResult bench_fidelity(Model& plain, Model& optimised, const FidelityOptions& options);
+
+// A fidelity-against-samples plot (per-image points and each row's median), as a PNG.
+void write_fidelity_plot(const FidelityResult& result, const std::string& path);
+
+}  // namespace xai

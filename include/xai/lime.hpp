@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "xai/adaptive_sampling.hpp"
 #include "xai/image.hpp"
 #include "xai/model.hpp"
 #include "xai/perturbation.hpp"
@@ -18,13 +19,15 @@ namespace xai {
 
 struct LimeOptions {
   int samples = 1000;                // row 0 is the unperturbed image
+  AdaptiveSampling adaptive;
+  bool paired = false;  // EXPERIMENT: complementary pairs         // --samples auto: `samples` is ignored, rounds up to max_samples
   SuperpixelOptions superpixels;
   std::string regions_path;          // a user's region map instead of SLIC
   FillSpec hide;                     // what switched-off superpixels show (--hide, --hide-color)
   double kernel_width = 0.25;
   double ridge_alpha = 1.0;
   uint64_t seed = 0;
-  int batch_size = 64;               // perturbed images per forward pass (--probe-batch)
+  int batch_size = 0;                // perturbed images per forward pass (--probe-batch); 0: measured per model
   TargetSpec target;
   bool all_classes = false;
   int repeats = 1;                   // > 1: rerun with seeds seed..seed+R-1 and report stability
@@ -51,8 +54,10 @@ struct LimeExplanation {
   int segment_count = 0;
   std::vector<LimeClassResult> classes;  // in target order
   std::optional<LimeStability> stability;
+  SamplingOutcome sampling;  // of the first run (seed `seed`)
   std::vector<std::string> warnings;
   double model_ms = 0;  // time spent in forward passes
+  long long model_images = 0;  // perturbed images classified, every repeat included
 };
 
 // `view` is the image as the model sees it (model_view); `image` is the original (for --regions).

@@ -33,6 +33,7 @@ enum class Setting {
   all_classes,  // --all-classes
   probe_batch,  // --probe-batch: extra images per forward pass
   samples,
+  adaptive,     // --tolerance, --max-samples (with --samples auto: LIME, Kernel SHAP)
   superpixels,  // --segments, --superpixels, --compactness, --regions
   hide,         // --hide, --hide-color
   kernel_width,

@@ -13,6 +13,8 @@
 
 namespace xai {
 
+class BatchTuner;
+
 struct ModelOptions {
   std::string device = "cpu";          // "cpu", "cuda", "cuda:N"
   std::optional<std::string> card_path;  // overrides NAME.json beside the model
@@ -86,6 +88,9 @@ class Model {
   const std::string& inference() const;
   // Builds (or declines) the inference clone now, so that a report can say which ran.
   void prepare_inference();
+  // How many perturbed images a forward-only pass takes when no --probe-batch is given: measured
+  // on the first passes of this process (batch_tuner.hpp).
+  BatchTuner& batch_tuner();
 
   struct Impl;
   Impl& impl();

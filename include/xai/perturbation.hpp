@@ -15,6 +15,7 @@
 
 namespace xai {
 
+class BatchTuner;
 class Model;
 struct Prediction;
 
@@ -97,11 +98,14 @@ struct MaskedProbabilities {
 };
 
 // The classifier's probabilities for `samples` images fill + mask ⊙ (original − fill), composed and
-// classified `batch_size` at a time (memory: one batch of images).
+// classified `batch_size` at a time (memory: one batch of images). `batch_size` 0: as many as
+// `tuner` says (measured per model), or kDefaultProbeBatch without one.
 MaskedProbabilities masked_probabilities(const Classifier& classify, const InputBlob& original, const InputBlob& fill,
-                                         int samples, const MaskWriter& masks, int batch_size);
+                                         int samples, const MaskWriter& masks, int batch_size,
+                                         BatchTuner* tuner = nullptr);
 // The same on a base whose fill may depend on the mask (inpainting).
 MaskedProbabilities masked_probabilities(const Classifier& classify, const PerturbationBase& base, int samples,
-                                         const MaskWriter& masks, int batch_size);
+                                         const MaskWriter& masks, int batch_size, BatchTuner* tuner = nullptr);
+constexpr int kDefaultProbeBatch = 64;
 
 }  // namespace xai

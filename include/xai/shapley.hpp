@@ -40,8 +40,13 @@ struct Coalitions {
   std::vector<double> weights;    // one per row
   bool exhaustive = false;        // every coalition enumerated: exact Shapley values
   int enumerated_sizes = 0;       // sizes (counted in pairs) enumerated completely
+  std::vector<int> draw;          // per row: the random draw that added it (a pair shares one); -1 if enumerated
 };
 Coalitions kernel_shap_coalitions(int features, int budget, uint64_t seed);
+// The enumerated rows and the sampled rows of every other draw (draw / stride % 2 == half), the
+// sampled rows' weights scaled back to the kernel mass they carry: two independent half-estimates
+// (complementary pairs stay together) for --samples auto.
+Coalitions half_of(const Coalitions& coalitions, int stride, int half);
 
 // Solves the weighted least squares with efficiency as a hard constraint (Σφ = f_full − f_empty):
 // one factorisation, any number of outputs.

@@ -1,6 +1,8 @@
 // xai bench: how much an explanation costs relative to a plain forward pass of the same model.
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +14,7 @@
 #include "xai/bench.hpp"
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
+#include "xai/inputs.hpp"
 #include "xai/report.hpp"
 
 namespace xai::cli {
@@ -28,11 +31,32 @@ struct BenchFlags {
   bool skip_full_backward = false;
   int pipeline_images = 0;
   int rounds = 5;
-  CLI::Option *warmup_option = nullptr, *runs_option = nullptr, *rounds_option = nullptr, *backward_option = nullptr;
+  bool fidelity = false;
+  int reference_samples = 10000;
+  int fixed_samples = 0;  // 0: the method's default
+  bool curve = false;
+  std::string plot;
+  std::vector<std::string> images;
+  CLI::Option *warmup_option = nullptr, *runs_option = nullptr, *rounds_option = nullptr, *backward_option = nullptr,
+              *batch_option = nullptr, *pipeline_option = nullptr;
+  std::vector<CLI::Option*> fidelity_options;  // only with --fidelity
 };
 
 // Flags of one mode given in the other would be ignored: refuse them.
 void check_mode(const BenchFlags& flags, const ExplainOptions& explain) {
+  if (flags.fidelity) {
+    for (const CLI::Option* option : {flags.warmup_option, flags.runs_option, flags.rounds_option, flags.backward_option,
+                                      flags.batch_option, flags.pipeline_option})
+      if (option->count() > 0)
+        throw usage_error(flag_name(option) + ": not used with --fidelity (it explains each image once per row)");
+    if (!explain.lime.adaptive.enabled)
+      throw usage_error("--fidelity measures --samples auto against fixed counts: add --samples auto");
+    if (flags.model.no_inference_clone)
+      throw usage_error("--no-inference-clone: --fidelity times both the plain module and the inference clone");
+    return;
+  }
+  for (const CLI::Option* option : flags.fidelity_options)
+    if (option->count() > 0) throw usage_error(flag_name(option) + ": only with --fidelity");
   const bool pipeline = flags.pipeline_images > 0;
   for (const CLI::Option* option : {flags.warmup_option, flags.runs_option, flags.backward_option})
     if (pipeline && option->count() > 0)
@@ -130,6 +154,91 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
               << "as Python CAM libraries do; ratio " << r.full_backward_ms / r.forward_ms << ")\n";
 }
 
+std::string fixed_name(int samples, const std::string& method) {
+  return "fixed " + (samples > 0 ? std::to_string(samples) : std::string(method == "lime" ? "1000" : "2*regions+2048"));
+}
+
+int run_fidelity_bench(const BenchFlags& flags, Model& optimised, const ExplainOptions& explain) {
+  ModelFlags plain_flags = flags.model;
+  plain_flags.no_inference_clone = true;
+  Model plain = plain_flags.load();
+  FidelityOptions options;
+  options.explain = explain;
+  for (const auto& file : discover_inputs(flags.images)) options.images.push_back(file.path);
+  options.reference_samples = flags.reference_samples;
+  const std::string& method = explain.methods.front();
+  const double tolerance = explain.lime.adaptive.tolerance;
+  auto tolerance_name = [](double t) {
+    std::ostringstream s;
+    s << "auto, tolerance " << t;
+    return s.str();
+  };
+  options.rows = {{fixed_name(flags.fixed_samples, method) + ", plain module", false, flags.fixed_samples, 0},
+                  {fixed_name(flags.fixed_samples, method) + ", optimised", true, flags.fixed_samples, 0},
+                  {tolerance_name(tolerance) + ", optimised", true, 0, tolerance}};
+  if (flags.curve) {
+    for (int n : {250, 500, 2000}) options.rows.push_back({fixed_name(n, method) + ", optimised", true, n, 0});
+    for (double t : {0.1, 0.05, 0.01})
+      if (t != tolerance) options.rows.push_back({tolerance_name(t) + ", optimised", true, 0, t});
+  }
+  optimised.prepare_inference();
+  plain.prepare_inference();
+  const FidelityResult r = bench_fidelity(plain, optimised, options);
+  if (!flags.plot.empty()) {
+    const std::filesystem::path parent = std::filesystem::path(flags.plot).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    write_fidelity_plot(r, flags.plot);
+  }
+  const double today_ms = r.rows.front().median_ms;
+  if (flags.json) {
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (const auto& row : r.rows)
+      rows.push_back({{"name", row.spec.name},
+                      {"optimised", row.spec.optimised},
+                      {"samples", row.spec.samples > 0 ? nlohmann::ordered_json(row.spec.samples)
+                                                       : nlohmann::ordered_json(row.spec.tolerance > 0 ? "auto" : "default")},
+                      {"tolerance", row.spec.tolerance},
+                      {"median_fidelity", row.median_fidelity},
+                      {"median_samples", row.median_samples},
+                      {"median_ms", row.median_ms},
+                      {"time_ratio_to_first_row", row.median_ms / today_ms},
+                      {"fidelity", row.fidelity},
+                      {"samples_used", row.samples},
+                      {"ms", row.ms}});
+    std::cout << nlohmann::ordered_json{{"model", optimised.path()},
+                                        {"method", r.method},
+                                        {"parameters", plan_parameters(optimised, explain)},
+                                        {"card", card_json(optimised)},
+                                        {"inference", {{"plain", r.plain_inference}, {"optimised", r.optimised_inference}}},
+                                        {"reference_samples", options.reference_samples},
+                                        {"reference_seed", explain.lime.seed + 1000003},
+                                        {"images", r.images},
+                                        {"regions", r.regions},
+                                        {"reference_ms", r.reference_ms},
+                                        {"rows", rows}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::vector<double> regions(r.regions.begin(), r.regions.end());
+  std::sort(regions.begin(), regions.end());
+  std::cout << "model      " << optimised.path() << " (inference clone: " << r.optimised_inference << ")\n"
+            << "fidelity   " << r.method << " on " << r.images.size() << " images (" << regions.front() << "-"
+            << regions.back() << " regions), reference " << options.reference_samples << " samples, seed "
+            << explain.lime.seed + 1000003 << "\n"
+            << "parameters " << plan_parameters(optimised, explain).dump() << "\n";
+  std::cout << std::left << std::setw(40) << "row" << std::right << std::setw(12) << "median rho" << std::setw(16)
+            << "median samples" << std::setw(14) << "median time" << std::setw(12) << "time ratio" << "\n";
+  for (const auto& row : r.rows)
+    std::cout << std::left << std::setw(40) << row.spec.name << std::right << std::fixed << std::setprecision(3)
+              << std::setw(12) << row.median_fidelity << std::setprecision(0) << std::setw(16) << row.median_samples
+              << std::setprecision(2) << std::setw(12) << row.median_ms / 1000 << " s" << std::setw(12)
+              << row.median_ms / today_ms << "\n";
+  if (!flags.plot.empty()) std::cout << "plot       " << flags.plot << "\n";
+  return 0;
+}
+
 int run_bench(const BenchFlags& flags) {
   flags.policy.check();
   if (flags.method.method_list().size() != 1) throw usage_error("--method: bench times one method at a time");
@@ -137,6 +246,7 @@ int run_bench(const BenchFlags& flags) {
   const ExplainOptions explain = flags.method.to_options(model);
   check_mode(flags, explain);
   log_plan(explain, model);
+  if (flags.fidelity) return run_fidelity_bench(flags, model, explain);
   if (flags.pipeline_images > 0) return run_batch_bench(flags, model, explain);
   BenchOptions options;
   options.explain = explain;
@@ -156,16 +266,29 @@ Command add_bench(CLI::App& app) {
   flags->model.add_to(*sub);
   flags->method.add_to(*sub);
   flags->policy.refuse(*sub, "--max-pixels", "bench runs on synthetic images at the model's input size");
-  sub->add_option("--batch-size", flags->batch_size, "Images per pass (--pipeline: default 8)")
-      ->check(kPositive)
-      ->capture_default_str();
+  flags->batch_option = sub->add_option("--batch-size", flags->batch_size, "Images per pass (--pipeline: default 8)")
+                            ->check(kPositive)
+                            ->capture_default_str();
   flags->warmup_option =
       sub->add_option("--warmup", flags->warmup, "Untimed runs first")->check(kNonNegative)->capture_default_str();
   flags->runs_option =
       sub->add_option("--runs", flags->runs, "Timed runs (median reported)")->check(kPositive)->capture_default_str();
-  sub->add_option("--pipeline", flags->pipeline_images,
-                  "Time `xai batch` on N synthetic images against raw batched inference")
-      ->check(kNonNegative);
+  flags->pipeline_option = sub->add_option("--pipeline", flags->pipeline_images,
+                                           "Time `xai batch` on N synthetic images against raw batched inference")
+                               ->check(kNonNegative);
+  sub->add_flag("--fidelity", flags->fidelity,
+                "LIME, Kernel SHAP with --samples auto: Spearman rho of the region weights to a many-sample "
+                "reference, samples and time, for fixed counts (plain module and inference clone) and auto, on IMAGES");
+  flags->fidelity_options = {
+      sub->add_option("--reference-samples", flags->reference_samples, "--fidelity: samples of the reference")
+          ->check(integer_at_least(2, "AT LEAST 2"))
+          ->capture_default_str(),
+      sub->add_option("--fixed-samples", flags->fixed_samples,
+                      "--fidelity: the fixed rows' samples (default: the method's, LIME 1000)")
+          ->check(integer_at_least(2, "AT LEAST 2")),
+      sub->add_flag("--curve", flags->curve, "--fidelity: also fixed 250/500/2000 and auto at tolerance 0.1/0.05/0.01"),
+      sub->add_option("--plot", flags->plot, "--fidelity: write a fidelity-against-samples plot (PNG)"),
+      sub->add_option("images", flags->images, "--fidelity: images or folders to explain")};
   flags->rounds_option = sub->add_option("--rounds", flags->rounds, "Pipeline: alternating raw and batch rounds (medians)")
                              ->check(kPositive)
                              ->capture_default_str();

@@ -1,5 +1,6 @@
 #include "cli/method_flags.hpp"
 
+#include <limits>
 #include <sstream>
 
 #include "cli/flag_policy.hpp"
@@ -49,7 +50,7 @@ void MethodFlags::add_to(CLI::App& sub) {
   setting(sub.add_flag("--all-classes", all_classes, "LIME, Kernel SHAP, occlusion, RISE: explain every class"),
           Setting::all_classes);
   setting(sub.add_option("--probe-batch", probe_batch,
-                         "Perturbed or probe images per forward pass (perturbation methods 64; IG/SmoothGrad 16, "
+                         "Perturbed or probe images per forward pass (perturbation methods: measured per model; IG/SmoothGrad 16, "
                          "forward + backward; Score-CAM 32; Ablation-CAM: as many as fit in 256 MiB)")
               ->check(kPositive),
           Setting::probe_batch);
@@ -60,9 +61,27 @@ void MethodFlags::add_to(CLI::App& sub) {
   all.push_back(sub.add_option("--max-pixels", max_pixels, "Refuse larger images")->check(kPositive)->capture_default_str());
   setting(sub.add_option("--samples", samples,
                          "LIME: perturbed samples (default 1000, row 0 is the original); Kernel SHAP: coalitions "
-                         "(default 2*regions+2048, all of them when 2^regions-2 fit); SmoothGrad: noisy copies (default 50)")
-              ->check(kPositive),
+                         "(default 2*regions+2048, all of them when 2^regions-2 fit); SmoothGrad: noisy copies (default 50). "
+                         "LIME, Kernel SHAP: auto samples in rounds until the weights settle (--tolerance, --max-samples)")
+              ->check(CLI::IsMember({"auto"}) | kPositive),
           Setting::samples);
+  setting(sub.add_option("--tolerance", lime.adaptive.tolerance,
+                         "--samples auto: stop when the estimated rank agreement (Spearman) of the weights with the "
+                         "converged explanation reaches 1 - tolerance")
+              ->check(CLI::Validator(
+                  [](std::string& value) -> std::string {
+                    double number = 0;
+                    if (!CLI::detail::lexical_cast(value, number) || !(number > 0 && number < 1))
+                      return "expected a number between 0 and 1, got '" + value + "'";
+                    return {};
+                  },
+                  "(0,1)"))
+              ->capture_default_str(),
+          Setting::adaptive);
+  setting(sub.add_option("--max-samples", lime.adaptive.max_samples, "--samples auto: stop here even if not settled")
+              ->check(integer_at_least(2, "AT LEAST 2"))
+              ->capture_default_str(),
+          Setting::adaptive);
   setting(sub.add_option("--segments", lime.superpixels.segments, "LIME, SHAP: target number of superpixels")
               ->check(kPositive)
               ->capture_default_str(),
@@ -169,13 +188,25 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   if (compactness > 0) options.lime.superpixels.compactness = compactness;
   if (!options.lime.hide.color.empty() && options.lime.hide.mode != HideMode::constant)
     throw usage_error("--hide-color needs --hide constant");
-  if (given("--samples")) {
+  if (samples == "auto") {
+    // Only the sampled surrogates can stop on their own; a fixed-count method beside them would
+    // silently fall back to its default count.
+    for (const auto& m : options.methods)
+      if (find_method(m).reads(Setting::samples) && !find_method(m).reads(Setting::adaptive))
+        throw usage_error("--samples auto: " + m + " takes a number of samples (auto applies to " +
+                          readers_of(Setting::adaptive) + "); explain it in a separate run");
+    options.lime.adaptive.enabled = true;
+  } else if (!samples.empty()) {
+    const long long count = std::stoll(samples);  // an integer >= 1: checked by the option's validator
+    if (count > std::numeric_limits<int>::max()) throw usage_error("--samples: " + samples + " is too large");
     const bool sampled_regions = std::any_of(options.methods.begin(), options.methods.end(), [](const std::string& m) {
       return m == "lime" || m == "kernelshap";
     });
-    if (samples < 2 && sampled_regions) throw usage_error("--samples must be at least 2 (got " + std::to_string(samples) + ")");
-    options.lime.samples = options.shap.samples = options.gradients.samples = samples;
+    if (count < 2 && sampled_regions) throw usage_error("--samples must be at least 2 (got " + samples + ")");
+    options.lime.samples = options.shap.samples = options.gradients.samples = static_cast<int>(count);
   }
+  for (const char* name : {"--tolerance", "--max-samples"})
+    if (given(name) && samples != "auto") throw usage_error(std::string(name) + ": only with --samples auto");
   options.shap.max_evals = shap.max_evals;
   options.shap.partition = parse_partition(partition);
   if (shap.max_evals < 2) throw usage_error("--max-evals must be at least 2");

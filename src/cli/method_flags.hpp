@@ -29,7 +29,7 @@ struct MethodFlags {
   std::string hide = "mean";
   std::string superpixels = "slic";
   float compactness = 0;
-  int samples = 0;  // 0: each method's default
+  std::string samples;  // empty: each method's default; a count, or "auto" (LIME, Kernel SHAP)
   std::string partition = "axes";
   std::string baseline = "black";
   LimeOptions lime;

@@ -30,9 +30,10 @@ int choose_index(std::mt19937_64& rng, const std::vector<double>& cumulative) {
 class CoalitionBuilder {
  public:
   explicit CoalitionBuilder(Coalitions& c) : c_(c) {}
-  void add(const std::vector<uint8_t>& on, double weight) {
+  void add(const std::vector<uint8_t>& on, double weight, int draw = -1) {
     c_.switches.insert(c_.switches.end(), on.begin(), on.end());
     c_.weights.push_back(weight);
+    c_.draw.push_back(draw);
     ++c_.rows;
   }
 
@@ -134,14 +135,14 @@ Coalitions kernel_shap_coalitions(int features, int budget, uint64_t seed) {
       const bool fresh = found == row_of.end();
       if (fresh) {
         row_of[on] = c.rows;
-        builder.add(on, 1.0);
+        builder.add(on, 1.0, static_cast<int>(draw));
         --left;
       } else {
         c.weights[found->second] += 1.0;
       }
       if (left > 0 && s <= paired_sizes) {
         if (fresh) {
-          builder.add(complement(on), 1.0);
+          builder.add(complement(on), 1.0, static_cast<int>(draw));
           --left;
         } else {
           c.weights[found->second + 1] += 1.0;
@@ -155,6 +156,28 @@ Coalitions kernel_shap_coalitions(int features, int budget, uint64_t seed) {
     for (int r = fixed_rows; r < c.rows; ++r) c.weights[r] *= weight_left / sampled;
   }
   return c;
+}
+
+Coalitions half_of(const Coalitions& c, int stride, int half) {
+  Coalitions h;
+  h.features = c.features;
+  h.enumerated_sizes = c.enumerated_sizes;
+  double sampled_all = 0, sampled_kept = 0;
+  for (int r = 0; r < c.rows; ++r) {
+    const bool sampled = c.draw[r] >= 0;
+    if (sampled) sampled_all += c.weights[r];
+    if (sampled && (c.draw[r] / stride) % 2 != half) continue;
+    if (sampled) sampled_kept += c.weights[r];
+    h.switches.insert(h.switches.end(), c.switches.begin() + static_cast<ptrdiff_t>(r) * c.features,
+                      c.switches.begin() + static_cast<ptrdiff_t>(r + 1) * c.features);
+    h.weights.push_back(c.weights[r]);
+    h.draw.push_back(c.draw[r]);
+    ++h.rows;
+  }
+  if (sampled_kept > 0)
+    for (int r = 0; r < h.rows; ++r)
+      if (h.draw[r] >= 0) h.weights[r] *= sampled_all / sampled_kept;
+  return h;
 }
 
 KernelShapSolver::KernelShapSolver(const Coalitions& coalitions) : c_(coalitions) {

@@ -30,6 +30,7 @@ struct SampledRun {
   std::vector<LimeClassResult> classes;
   Prediction prediction;
   double model_ms = 0;
+  SamplingOutcome sampling;
 };
 
 std::vector<int> targets_for(const LimeOptions& options, const Prediction& prediction, size_t label_count) {
@@ -39,21 +40,27 @@ std::vector<int> targets_for(const LimeOptions& options, const Prediction& predi
   return all;
 }
 
-// One weighted ridge surrogate per target class on the samples' switches.
-std::vector<LimeClassResult> fit_surrogates(const std::vector<uint8_t>& switches, const LimeOptions& options,
+// One weighted ridge surrogate per target class on the samples `rows` (row 0, the unperturbed
+// image, first) of the switches.
+std::vector<LimeClassResult> fit_surrogates(const std::vector<uint8_t>& switches, int features,
+                                            const std::vector<int>& rows, const LimeOptions& options,
                                             const std::vector<double>& probabilities, int classes,
                                             const std::vector<int>& targets) {
-  const int samples = options.samples, features = static_cast<int>(switches.size() / samples);
-  const std::vector<double> distances = cosine_distances_to_original(switches, samples, features);
+  const int samples = static_cast<int>(rows.size());
+  std::vector<uint8_t> chosen(static_cast<size_t>(samples) * features);
+  for (int i = 0; i < samples; ++i)
+    std::copy_n(switches.begin() + static_cast<ptrdiff_t>(rows[i]) * features, features,
+                chosen.begin() + static_cast<ptrdiff_t>(i) * features);
+  const std::vector<double> distances = cosine_distances_to_original(chosen, samples, features);
   std::vector<double> weights(samples);
   for (int i = 0; i < samples; ++i) weights[i] = lime_kernel(distances[i], options.kernel_width);
   cv::Mat X(samples, features, CV_64FC1);
   for (int i = 0; i < samples; ++i)
-    for (int j = 0; j < features; ++j) X.at<double>(i, j) = switches[static_cast<size_t>(i) * features + j];
+    for (int j = 0; j < features; ++j) X.at<double>(i, j) = chosen[static_cast<size_t>(i) * features + j];
   std::vector<LimeClassResult> results;
   for (int cls : targets) {
     std::vector<double> y(samples);
-    for (int i = 0; i < samples; ++i) y[i] = probabilities[static_cast<size_t>(i) * classes + cls];
+    for (int i = 0; i < samples; ++i) y[i] = probabilities[static_cast<size_t>(rows[i]) * classes + cls];
     const RidgeFit fit = weighted_ridge(X, y, weights, options.ridge_alpha);
     LimeClassResult c;
     c.class_index = cls;
@@ -66,6 +73,26 @@ std::vector<LimeClassResult> fit_surrogates(const std::vector<uint8_t>& switches
   }
   return results;
 }
+
+std::vector<int> first_rows(int count) {
+  std::vector<int> rows(count);
+  std::iota(rows.begin(), rows.end(), 0);
+  return rows;
+}
+
+// Two independent halves of the first `count` samples, both with row 0 (the unperturbed image, not
+// random): split 0 alternates rows, split 1 alternates pairs of rows.
+std::vector<int> half_rows(int count, int split, int half, bool paired) {
+  std::vector<int> rows = {0};
+  for (int i = 1; i < count; ++i) {
+    const int unit = paired ? (i - 1) / 2 : i;  // complementary pairs stay together
+    if ((split == 0 ? unit % 2 : (unit / 2) % 2) == half) rows.push_back(i);
+  }
+  return rows;
+}
+
+// The first refit of --samples auto: enough samples for a ridge over every region in each half.
+int first_check(int features) { return std::max(100, 4 * features); }
 
 }  // namespace
 
@@ -108,8 +135,12 @@ LimeExplanation explain_lime(Model& model, const Image& image, const LimeOptions
 }
 
 LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& view, const LimeOptions& options) {
-  if (options.samples < 2) throw usage_error("--samples must be at least 2 (got " + std::to_string(options.samples) + ")");
-  if (options.batch_size < 1) throw usage_error("--probe-batch must be positive");
+  if (options.adaptive.enabled) {
+    if (!(options.adaptive.tolerance > 0 && options.adaptive.tolerance < 1))
+      throw usage_error("--tolerance must be between 0 and 1");
+    if (options.adaptive.max_samples < 2) throw usage_error("--max-samples must be at least 2");
+  } else if (options.samples < 2) throw usage_error("--samples must be at least 2 (got " + std::to_string(options.samples) + ")");
+  if (options.batch_size < 0) throw usage_error("--probe-batch must be positive");
   if (!(options.kernel_width > 0)) throw usage_error("--kernel-width must be positive");
   if (options.repeats < 1) throw usage_error("--repeats must be at least 1");
   const std::vector<std::string>& labels = model.labels();
@@ -126,17 +157,61 @@ LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& vi
 
   auto run_once = [&](uint64_t seed) {
     SampledRun run;
-    const std::vector<uint8_t> switches = sample_switches(options.samples, features, seed);
-    const MaskedProbabilities probs = masked_probabilities(classify, base, options.samples,
-                                                           region_masks(result.segments, switches, features),
-                                                           options.batch_size);
-    run.model_ms = probs.model_ms;
-    const int classes = probs.classes;
-    if (classes != static_cast<int>(labels.size()))
-      throw model_error(model.path() + ": probabilities have " + std::to_string(classes) + " columns for " +
-                        std::to_string(labels.size()) + " labels");
+    const AdaptiveSampling& adaptive = options.adaptive;
+    const int most = adaptive.enabled ? adaptive.max_samples : options.samples;
+    std::vector<uint8_t> switches = sample_switches(most, features, seed);
+    const bool paired = options.paired || adaptive.enabled;
+    if (paired)
+      for (int i = 2; i < most; i += 2)
+        for (int j = 0; j < features; ++j)
+          switches[static_cast<size_t>(i) * features + j] = 1 - switches[static_cast<size_t>(i - 1) * features + j];
+    const MaskWriter masks = region_masks(result.segments, switches, features);
+    std::vector<double> probabilities;
+    int classes = 0, evaluated = 0;
+    auto evaluate_to = [&](int count) {
+      const int first = evaluated;
+      const MaskedProbabilities p = masked_probabilities(
+          classify, base, count - first, [&](int f, int n, float* out) { masks(first + f, n, out); },
+          options.batch_size, &model.batch_tuner());
+      run.model_ms += p.model_ms;
+      classes = p.classes;
+      if (classes != static_cast<int>(labels.size()))
+        throw model_error(model.path() + ": probabilities have " + std::to_string(classes) + " columns for " +
+                          std::to_string(labels.size()) + " labels");
+      probabilities.insert(probabilities.end(), p.values.begin(), p.values.end());
+      evaluated = count;
+    };
+    run.sampling.automatic = adaptive.enabled;
+    if (!adaptive.enabled) {
+      evaluate_to(most);
+    } else {
+      for (int point : check_points(first_check(features), most, options.batch_size > 0 ? options.batch_size : 16)) {
+        evaluate_to(point);
+        const std::vector<int> targets = targets_for(options, unperturbed, labels.size());
+        // The worst target class, each class's half agreement averaged over the two splits.
+        double worst = 1;
+        for (size_t t = 0; t < targets.size(); ++t) {
+          double mean = 0;
+          for (int split = 0; split < 2; ++split) {
+            const auto a = fit_surrogates(switches, features, half_rows(point, split, 0, paired), options, probabilities,
+                                          classes, {targets[t]});
+            const auto b = fit_surrogates(switches, features, half_rows(point, split, 1, paired), options, probabilities,
+                                          classes, {targets[t]});
+            mean += half_agreement(a.front().weights, b.front().weights) / 2;
+          }
+          worst = std::min(worst, mean);
+        }
+        ++run.sampling.checks;
+        run.sampling.half_agreement = worst;
+        run.sampling.agreement = settled_agreement(worst);
+        run.sampling.settled = run.sampling.agreement >= 1 - adaptive.tolerance;
+        if (run.sampling.settled) break;
+      }
+    }
+    run.sampling.samples = evaluated;
     run.prediction = unperturbed;
-    run.classes = fit_surrogates(switches, options, probs.values, classes, targets_for(options, run.prediction, labels.size()));
+    run.classes = fit_surrogates(switches, features, first_rows(evaluated), options, probabilities, classes,
+                                 targets_for(options, run.prediction, labels.size()));
     return run;
   };
 
@@ -144,12 +219,15 @@ LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& vi
   result.prediction = main_run.prediction;
   result.classes = std::move(main_run.classes);
   result.model_ms = main_run.model_ms;
+  result.sampling = main_run.sampling;
+  result.model_images = main_run.sampling.samples;
   if (options.repeats > 1) {
     std::vector<std::vector<double>> weight_sets = {result.classes.front().weights};
     for (int r = 1; r < options.repeats; ++r) {
       SampledRun again = run_once(options.seed + static_cast<uint64_t>(r));
       weight_sets.push_back(again.classes.front().weights);
       result.model_ms += again.model_ms;
+      result.model_images += again.sampling.samples;
     }
     result.stability = stability_of(weight_sets);
   }

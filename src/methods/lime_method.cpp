@@ -13,19 +13,21 @@ class LimeMethod final : public ExplanationMethod {
   std::string name() const override { return "lime"; }
   MethodFamily family() const override { return MethodFamily::perturbation; }
   std::vector<Setting> settings() const override {
-    return {Setting::target,      Setting::all_classes,  Setting::probe_batch, Setting::samples, Setting::superpixels,
-            Setting::hide,        Setting::kernel_width, Setting::seed,        Setting::repeats};
+    return {Setting::target,      Setting::all_classes,  Setting::probe_batch, Setting::samples, Setting::adaptive,
+            Setting::superpixels, Setting::hide,        Setting::kernel_width, Setting::seed, Setting::repeats};
   }
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>&,
                   const ModelCard& card) const override {
     const LimeOptions& l = options.lime;
-    json p = {{"samples", l.samples}, {"regions", region_parameters(l, card)}};
+    json p = {{"samples", sampling_parameters(l, l.samples)},
+              {"draws", l.paired || l.adaptive.enabled ? "complementary pairs" : "independent"},
+              {"regions", region_parameters(l, card)}};
     add_fill_parameters(p, l.hide);
     p["kernel_width"] = l.kernel_width;
     p["ridge_alpha"] = l.ridge_alpha;
     p["seed"] = l.seed;
-    p["probe_batch"] = l.batch_size;
+    p["probe_batch"] = probe_batch_parameter(l.batch_size);
     p["target"] = target_description(options, true);
     p["repeats"] = l.repeats;
     return p;
@@ -39,9 +41,10 @@ class LimeMethod final : public ExplanationMethod {
     return each_image(name(), images, [&](const PreparedImage& image, MethodResult& r) {
       LimeExplanation e = explain_lime(model, image.image, image.view, lime);
       r.model_ms = e.model_ms;
-      r.model_images = static_cast<long long>(lime.samples) * lime.repeats;
+      r.model_images = e.model_images;
       r.prediction = e.prediction;
       r.warnings = e.warnings;
+      add_sampling_outcome(r, e.sampling, lime.adaptive);
       for (const auto& c : e.classes) {
         DenseMap m;
         m.class_index = c.class_index;

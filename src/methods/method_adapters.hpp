@@ -42,6 +42,12 @@ void add_fill_parameters(nlohmann::ordered_json& parameters, const FillSpec& fil
 // What every perturbation method's parameters end with: the fill, the probe batch and the target.
 void add_perturbation_parameters(nlohmann::ordered_json& parameters, const ExplainOptions& options,
                                  bool all_classes_allowed);
+// The samples a sampled surrogate asks for (a count, or auto with its tolerance and ceiling), and
+// what it used: the report's "sampling" summary, and a warning when auto stopped unsettled.
+nlohmann::ordered_json sampling_parameters(const LimeOptions& lime, nlohmann::ordered_json fixed);
+void add_sampling_outcome(MethodResult& result, const SamplingOutcome& outcome, const AdaptiveSampling& adaptive);
+// A fixed --probe-batch, or "measured" (the model's BatchTuner chooses).
+nlohmann::ordered_json probe_batch_parameter(int batch_size);
 double elapsed_ms(std::chrono::steady_clock::time_point start);
 
 // One result per image, named and timed: `compute(image, result)` fills in the rest.

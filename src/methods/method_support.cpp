@@ -43,8 +43,34 @@ void add_fill_parameters(nlohmann::ordered_json& p, const FillSpec& fill) {
 
 void add_perturbation_parameters(nlohmann::ordered_json& p, const ExplainOptions& options, bool all_classes_allowed) {
   add_fill_parameters(p, options.lime.hide);
-  p["probe_batch"] = options.lime.batch_size;
+  p["probe_batch"] = probe_batch_parameter(options.lime.batch_size);
   p["target"] = target_description(options, all_classes_allowed);
+}
+
+nlohmann::ordered_json sampling_parameters(const LimeOptions& lime, nlohmann::ordered_json fixed) {
+  if (!lime.adaptive.enabled) return fixed;
+  return {{"mode", "auto"}, {"tolerance", lime.adaptive.tolerance}, {"max_samples", lime.adaptive.max_samples}};
+}
+
+void add_sampling_outcome(MethodResult& r, const SamplingOutcome& outcome, const AdaptiveSampling& adaptive) {
+  nlohmann::ordered_json s = {{"mode", outcome.automatic ? "auto" : "fixed"}, {"samples", outcome.samples}};
+  if (outcome.automatic) {
+    s["checks"] = outcome.checks;
+    s["half_agreement"] = outcome.half_agreement;
+    s["estimated_agreement"] = outcome.agreement;
+    s["tolerance"] = adaptive.tolerance;
+    s["settled"] = outcome.settled;
+    if (!outcome.settled)
+      r.warnings.push_back(r.method + ": not settled after " + std::to_string(outcome.samples) +
+                           " samples (estimated agreement with the converged explanation " +
+                           std::to_string(outcome.agreement) + ", asked for " + std::to_string(1 - adaptive.tolerance) +
+                           "): raise --max-samples or --tolerance");
+  }
+  r.summary["sampling"] = s;
+}
+
+nlohmann::ordered_json probe_batch_parameter(int batch_size) {
+  return batch_size > 0 ? nlohmann::ordered_json(batch_size) : nlohmann::ordered_json("measured");
 }
 
 double elapsed_ms(std::chrono::steady_clock::time_point start) {

@@ -36,7 +36,7 @@ class OcclusionMethod final : public ExplanationMethod {
       // Sample 0 is the image itself, composed like the others so that the drops share its rounding.
       const MaskWriter masks = with_original_first(window_masks(windows, size), size.area());
       const int samples = static_cast<int>(windows.size()) + 1;
-      const MaskedProbabilities probs = masked_probabilities(classify, base, samples, masks, options.lime.batch_size);
+      const MaskedProbabilities probs = masked_probabilities(classify, base, samples, masks, options.lime.batch_size, &model.batch_tuner());
       r.model_ms = probs.model_ms;
       r.model_images = samples;
       const ImageTargets targets = targets_of(unperturbed, model.labels().size(), options, true);

@@ -7,6 +7,7 @@
 #include <opencv2/photo.hpp>
 #include <random>
 
+#include "xai/batch_tuner.hpp"
 #include "xai/error.hpp"
 
 namespace xai {
@@ -164,13 +165,14 @@ MaskWriter region_masks(const cv::Mat& segments, const std::vector<uint8_t>& swi
 }
 
 MaskedProbabilities masked_probabilities(const Classifier& classify, const InputBlob& original, const InputBlob& fill,
-                                         int samples, const MaskWriter& masks, int batch_size) {
-  return masked_probabilities(classify, PerturbationBase{original, fill, {}}, samples, masks, batch_size);
+                                         int samples, const MaskWriter& masks, int batch_size, BatchTuner* tuner) {
+  return masked_probabilities(classify, PerturbationBase{original, fill, {}}, samples, masks, batch_size, tuner);
 }
 
 MaskedProbabilities masked_probabilities(const Classifier& classify, const PerturbationBase& base, int samples,
-                                         const MaskWriter& masks, int batch_size) {
-  if (batch_size < 1) throw usage_error("--probe-batch must be positive");
+                                         const MaskWriter& masks, int batch_size, BatchTuner* tuner) {
+  if (batch_size < 0) throw usage_error("--probe-batch must be positive");
+  if (batch_size == 0 && !tuner) batch_size = kDefaultProbeBatch;
   const InputBlob& original = base.original;
   const bool per_mask = static_cast<bool>(base.mask_fill);
   if (!per_mask && original.values.size() != base.fill.values.size())
@@ -182,12 +184,12 @@ MaskedProbabilities masked_probabilities(const Classifier& classify, const Pertu
     for (size_t i = 0; i < per_image; ++i) difference[i] = original.values[i] - base.fill.values[i];
 
   MaskedProbabilities out;
-  const int batch = std::min(batch_size, samples);
-  std::vector<float> mask(static_cast<size_t>(batch) * plane);
-  std::vector<float> images(static_cast<size_t>(batch) * per_image);
+  const int largest = std::max(1, std::min(batch_size > 0 ? batch_size : tuner->largest(), samples));
+  std::vector<float> mask(static_cast<size_t>(largest) * plane);
+  std::vector<float> images(static_cast<size_t>(largest) * per_image);
   std::vector<float> sample_fill(per_mask ? per_image : 0);
-  for (int first = 0; first < samples; first += batch) {
-    const int count = std::min(batch, samples - first);
+  for (int first = 0, count = 0; first < samples; first += count) {
+    count = std::min({batch_size > 0 ? batch_size : tuner->next(), samples - first, largest});
     masks(first, count, mask.data());
     for (int s = 0; s < count; ++s) {
       const float* m = mask.data() + s * plane;
@@ -207,7 +209,9 @@ MaskedProbabilities masked_probabilities(const Classifier& classify, const Pertu
     const auto start = std::chrono::steady_clock::now();
     std::vector<double> probabilities =
         classify(ImageBatch{count, original.channels, original.height, original.width, images.data()});
-    out.model_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    out.model_ms += ms;
+    if (batch_size == 0) tuner->record(count, ms);
     if (count == 0 || probabilities.size() % static_cast<size_t>(count) != 0)
       throw Error(ExitCode::internal, "classifier returned a ragged batch");
     const int classes = static_cast<int>(probabilities.size() / count);

@@ -77,6 +77,7 @@ std::string to_string(Setting setting) {
     case Setting::all_classes: return "all classes";
     case Setting::probe_batch: return "probe batch";
     case Setting::samples: return "samples";
+    case Setting::adaptive: return "adaptive sampling";
     case Setting::superpixels: return "superpixels";
     case Setting::hide: return "hide";
     case Setting::kernel_width: return "kernel width";

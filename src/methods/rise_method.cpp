@@ -36,7 +36,7 @@ class RiseMethod final : public ExplanationMethod {
       // Sample 0 is the image itself (the prediction); mask i is sample i + 1.
       const MaskedProbabilities probs =
           masked_probabilities(classify, base, o.masks + 1, with_original_first(rise_masks(size, o, options.lime.seed), size.area()),
-                               options.lime.batch_size);
+                               options.lime.batch_size, &model.batch_tuner());
       r.model_ms = probs.model_ms;
       r.model_images = o.masks + 1;
       const ImageTargets targets = targets_of(unperturbed, model.labels().size(), options, true);

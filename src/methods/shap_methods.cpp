@@ -2,6 +2,9 @@
 // partition_shap.cpp) on the perturbation core, their values kept as signed maps with the base value
 // and the efficiency check (Σφ against f(x) − f(all hidden)) in the report.
 #include "methods/method_adapters.hpp"
+#include <map>
+
+#include "xai/adaptive_sampling.hpp"
 #include "xai/error.hpp"
 #include "xai/shapley.hpp"
 #include "xai/superpixels.hpp"
@@ -15,17 +18,87 @@ json efficiency(double sum, double f_full, double f_empty) {
   return {{"sum", sum}, {"expected", f_full - f_empty}, {"error", std::abs(sum - (f_full - f_empty))}};
 }
 
+// The model's probabilities for every coalition asked so far, each classified once: auto sampling
+// grows the coalition set round by round and only the new coalitions cost forward passes. Rows 0
+// and 1 are "all shown" (the unperturbed image: the prediction) and "none shown".
+class CoalitionValues {
+ public:
+  CoalitionValues(const Classifier& classify, const PerturbationBase& base, const cv::Mat& segments, int regions,
+                  int batch, BatchTuner& tuner)
+      : classify_(classify), base_(base), segments_(segments), regions_(regions), batch_(batch), tuner_(tuner) {
+    std::vector<uint8_t> ends(static_cast<size_t>(regions), 1);
+    ends.resize(static_cast<size_t>(2) * regions, 0);
+    add(ends);
+  }
+
+  void evaluate(const Coalitions& c) {
+    std::vector<uint8_t> fresh;
+    for (int r = 0; r < c.rows; ++r) {
+      std::vector<uint8_t> key(c.switches.begin() + static_cast<ptrdiff_t>(r) * regions_,
+                               c.switches.begin() + static_cast<ptrdiff_t>(r + 1) * regions_);
+      if (row_of_.count(key)) continue;
+      fresh.insert(fresh.end(), key.begin(), key.end());
+      row_of_.emplace(std::move(key), static_cast<int>(row_of_.size()));
+    }
+    if (!fresh.empty()) classify_rows(fresh);
+  }
+
+  // Kernel SHAP values of class `cls` on coalitions that have all been evaluated.
+  std::vector<double> shapley_values(const Coalitions& c, int cls) const {
+    std::vector<double> values(c.rows);
+    for (int r = 0; r < c.rows; ++r) {
+      const std::vector<uint8_t> key(c.switches.begin() + static_cast<ptrdiff_t>(r) * regions_,
+                                     c.switches.begin() + static_cast<ptrdiff_t>(r + 1) * regions_);
+      values[r] = probability(row_of_.at(key), cls);
+    }
+    return KernelShapSolver(c).solve(values, full(cls), empty(cls));
+  }
+
+  double full(int cls) const { return probability(0, cls); }
+  double empty(int cls) const { return probability(1, cls); }
+  double model_ms() const { return model_ms_; }
+  long long evaluated() const { return static_cast<long long>(values_.size() / classes_); }
+
+ private:
+  void add(const std::vector<uint8_t>& switches) {
+    for (size_t r = 0; r * regions_ < switches.size(); ++r)
+      row_of_.emplace(std::vector<uint8_t>(switches.begin() + r * regions_, switches.begin() + (r + 1) * regions_),
+                      static_cast<int>(row_of_.size()));
+    classify_rows(switches);
+  }
+  void classify_rows(const std::vector<uint8_t>& switches) {
+    const int rows = static_cast<int>(switches.size() / regions_);
+    const MaskedProbabilities p =
+        masked_probabilities(classify_, base_, rows, region_masks(segments_, switches, regions_), batch_, &tuner_);
+    classes_ = p.classes;
+    model_ms_ += p.model_ms;
+    values_.insert(values_.end(), p.values.begin(), p.values.end());
+  }
+  double probability(int row, int cls) const { return values_[static_cast<size_t>(row) * classes_ + cls]; }
+
+  const Classifier& classify_;
+  const PerturbationBase& base_;
+  cv::Mat segments_;
+  int regions_, batch_;
+  BatchTuner& tuner_;
+  std::map<std::vector<uint8_t>, int> row_of_;
+  std::vector<double> values_;  // rows × classes
+  int classes_ = 1;
+  double model_ms_ = 0;
+};
+
 class KernelShapMethod final : public ExplanationMethod {
  public:
   std::string name() const override { return "kernelshap"; }
   MethodFamily family() const override { return MethodFamily::perturbation; }
   std::vector<Setting> settings() const override {
-    return {Setting::target, Setting::all_classes, Setting::probe_batch, Setting::samples,
-            Setting::superpixels, Setting::hide, Setting::seed};
+    return {Setting::target,      Setting::all_classes, Setting::probe_batch, Setting::samples,
+            Setting::adaptive,    Setting::superpixels, Setting::hide,        Setting::seed};
   }
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard& card) const override {
-    json p = {{"samples", options.shap.samples > 0 ? json(options.shap.samples) : json("auto: 2*regions+2048")},
+    json p = {{"samples", sampling_parameters(options.lime, options.shap.samples > 0 ? json(options.shap.samples)
+                                                                                   : json("2*regions+2048"))},
               {"regions", region_parameters(options.lime, card)},
               {"seed", options.lime.seed}};
     add_perturbation_parameters(p, options, true);
@@ -34,32 +107,49 @@ class KernelShapMethod final : public ExplanationMethod {
 
   std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
                                     const ExplainOptions& options, const std::vector<std::string>&) const override {
+    const AdaptiveSampling& adaptive = options.lime.adaptive;
     return each_image(name(), images, [&](const PreparedImage& image, MethodResult& r) {
       Prediction unperturbed;
       const Classifier classify = model_classifier(model, &unperturbed);
       const cv::Mat segments =
           explanation_regions(image.image, image.view, options.lime.superpixels, options.lime.regions_path, r.warnings);
       const int regions = label_count(segments);
-      const int budget = options.shap.samples > 0 ? options.shap.samples : kernel_shap_default_samples(regions);
-      const Coalitions coalitions = kernel_shap_coalitions(regions, budget, options.lime.seed);
-      // Sample 0 shows everything, sample 1 nothing, then the coalitions.
-      std::vector<uint8_t> switches(static_cast<size_t>(regions), 1);
-      switches.resize(static_cast<size_t>(2) * regions, 0);
-      switches.insert(switches.end(), coalitions.switches.begin(), coalitions.switches.end());
       const PerturbationBase base = perturbation_base(image.view, segments, regions, options.lime.hide, model.card());
-      const MaskedProbabilities probs =
-          masked_probabilities(classify, base, coalitions.rows + 2, region_masks(segments, switches, regions),
-                               options.lime.batch_size);
-      r.model_ms = probs.model_ms;
-      r.model_images = coalitions.rows + 2;
+      CoalitionValues known(classify, base, segments, regions, options.lime.batch_size, model.batch_tuner());
+      const int step = options.lime.batch_size > 0 ? options.lime.batch_size : 16;
+      std::vector<int> budgets = {options.shap.samples > 0 ? options.shap.samples : kernel_shap_default_samples(regions)};
+      if (adaptive.enabled) budgets = check_points(std::max(4 * regions, 100), adaptive.max_samples, step);
+      SamplingOutcome sampling;
+      sampling.automatic = adaptive.enabled;
+      Coalitions coalitions;
+      for (int budget : budgets) {
+        coalitions = kernel_shap_coalitions(regions, budget, options.lime.seed);
+        known.evaluate(coalitions);
+        if (!adaptive.enabled) break;
+        ++sampling.checks;
+        const ImageTargets targets = targets_of(unperturbed, model.labels().size(), options, true);
+        double worst = 1;
+        for (int cls : targets.classes) {
+          double mean = 0;
+          for (int stride : {1, 2}) {
+            const Coalitions a = half_of(coalitions, stride, 0), b = half_of(coalitions, stride, 1);
+            mean += half_agreement(known.shapley_values(a, cls), known.shapley_values(b, cls)) / 2;
+          }
+          worst = std::min(worst, mean);
+        }
+        sampling.half_agreement = worst;
+        sampling.agreement = settled_agreement(worst);
+        sampling.settled = coalitions.exhaustive || sampling.agreement >= 1 - adaptive.tolerance;
+        if (sampling.settled) break;
+      }
+      sampling.samples = coalitions.rows;
+      r.model_ms = known.model_ms();
+      r.model_images = known.evaluated();
+      add_sampling_outcome(r, sampling, adaptive);
       const ImageTargets targets = targets_of(unperturbed, model.labels().size(), options, true);
       r.prediction = targets.prediction;
-      const KernelShapSolver solver(coalitions);
       for (int cls : targets.classes) {
-        auto p = [&](int row) { return probs.values[static_cast<size_t>(row) * probs.classes + cls]; };
-        std::vector<double> values(coalitions.rows);
-        for (int i = 0; i < coalitions.rows; ++i) values[i] = p(i + 2);
-        const std::vector<double> phi = solver.solve(values, p(0), p(1));
+        const std::vector<double> phi = known.shapley_values(coalitions, cls);
         DenseMap m;
         m.class_index = cls;
         m.is_signed = true;
@@ -67,17 +157,19 @@ class KernelShapMethod final : public ExplanationMethod {
         m.region_weights = phi;
         double sum = 0;
         for (double v : phi) sum += v;
+        const double f_full = known.full(cls), f_empty = known.empty(cls);
         m.details = {{"segments", regions},
                      {"coalitions", coalitions.rows},
                      {"exact", coalitions.exhaustive},
-                     {"base_value", p(1)},
-                     {"model_probability", p(0)},
-                     {"efficiency", efficiency(sum, p(0), p(1))},
+                     {"base_value", f_empty},
+                     {"model_probability", f_full},
+                     {"efficiency", efficiency(sum, f_full, f_empty)},
                      {"values", phi}};
         r.maps.push_back(std::move(m));
       }
-      if (!coalitions.exhaustive && budget < 2 * regions)
-        r.warnings.push_back("kernelshap: " + std::to_string(budget) + " samples for " + std::to_string(regions) +
+      if (!coalitions.exhaustive && coalitions.rows < 2 * regions)
+        r.warnings.push_back("kernelshap: " + std::to_string(coalitions.rows) + " samples for " +
+                             std::to_string(regions) +
                              " regions is too few for stable values (shap's default is 2*regions+2048)");
     });
   }
@@ -126,7 +218,7 @@ class PartitionShapMethod final : public ExplanationMethod {
             std::fill(out, out + static_cast<size_t>(count) * size.area(), 0.0f);
             if (first == 0) std::copy(all_shown.begin(), all_shown.end(), out);
           },
-          options.lime.batch_size);
+          options.lime.batch_size, &model.batch_tuner());
       r.model_ms += ends.model_ms;
       const ImageTargets targets = targets_of(unperturbed, model.labels().size(), options, false);
       r.prediction = targets.prediction;
@@ -142,13 +234,14 @@ class PartitionShapMethod final : public ExplanationMethod {
               std::copy(masks[first + s].begin(), masks[first + s].end(), out + static_cast<size_t>(s) * size.area());
           };
           const MaskedProbabilities probs = masked_probabilities(classify, base, static_cast<int>(masks.size()), write,
-                                                                 options.lime.batch_size);
+                                                                 options.lime.batch_size, &model.batch_tuner());
           r.model_ms += probs.model_ms;
           std::vector<double> f(masks.size());
           for (size_t i = 0; i < masks.size(); ++i) f[i] = probs.values[i * probs.classes + cls];
           return f;
         };
-        const OwenResult owen = owen_values(hierarchy, value, options.shap.max_evals, options.lime.batch_size);
+        const OwenResult owen = owen_values(hierarchy, value, options.shap.max_evals,
+                                              options.lime.batch_size > 0 ? options.lime.batch_size : kDefaultProbeBatch);
         r.model_images += owen.evaluations - 2;
         DenseMap m;
         m.class_index = cls;

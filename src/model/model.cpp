@@ -186,6 +186,8 @@ std::vector<std::string> Model::warnings() const {
 Model::Impl& Model::impl() { return *impl_; }
 long long Model::forward_passes() const { return impl_->forward_passes; }
 
+BatchTuner& Model::batch_tuner() { return impl_->batch_tuner; }
+
 Model Model::load(const std::string& path, const ModelOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/layer_capture.hpp"
+#include "xai/batch_tuner.hpp"
 #include "xai/model.hpp"
 
 namespace xai {
@@ -41,6 +42,7 @@ struct Model::Impl {
   // agrees with the module as loaded (probabilities within 1e-4 on a test input), else the module.
   torch::jit::Module& forward_only_module();
   std::string default_layer;  // cached: finding it needs a dry run of the instrumented model
+  BatchTuner batch_tuner;     // perturbed images per forward-only pass, measured (Model::batch_tuner)
 };
 
 // Logits [N, outputs] → probabilities [N, labels]: softmax, or sigmoid per output (a single-logit

@@ -7,6 +7,8 @@
 
 #include "model/torch_model.hpp"
 #include "xai/batch.hpp"
+#include "xai/batch_tuner.hpp"
+#include "xai/perturbation.hpp"
 #include "xai/explain.hpp"
 #include "xai/gradient_attribution.hpp"
 #include <opencv2/imgproc.hpp>
@@ -126,10 +128,15 @@ BenchResult bench_method(Model& model, const BenchOptions& options) {
     gradient_images += c.results.front().gradient_images;
   }
   if (result.model_images > 0) {
-    // The whole-image passes run `probe_batch` images at a time: time a pass of that size, a plain
-    // forward, or for the gradient methods a forward + backward to the input.
+    // The whole-image passes run `probe_batch` images at a time (or as many as the model's tuner
+    // chose): time a pass of that size, a plain forward, or for the gradient methods a forward +
+    // backward to the input.
     const bool backward = gradient_images > 0;
-    const int probe = std::max(1, backward ? options.explain.gradients.batch_size : options.explain.lime.batch_size);
+    const BatchTuner& tuner = model.batch_tuner();
+    const int forward_probe = options.explain.lime.batch_size > 0 ? options.explain.lime.batch_size
+                              : tuner.chosen() > 0                ? tuner.chosen()
+                                                                  : kDefaultProbeBatch;
+    const int probe = std::max(1, backward ? options.explain.gradients.batch_size : forward_probe);
     std::vector<InputBlob> probes;
     std::vector<float> stacked;
     for (int i = 0; i < probe; ++i) {

@@ -114,4 +114,74 @@ TEST_F(CliAttribution, BatchAndEvalTakeTheNewMethods) {
   EXPECT_NE(r.out.find("intgrad"), std::string::npos) << r;
 }
 
+// --samples auto: the report says how many samples were used, how settled the weights are, and how
+// the samples were drawn; what auto cannot apply is refused.
+TEST_F(CliAttribution, AutoSamplesAreReportedAndItsFlagsNeedIt) {
+  const fs::path ihc = fs::path(XAI_SOURCE_DIR) / "examples/ihc-crop.png";
+  const RunResult r = explain(kDemo, ihc,
+                              {"--method", "lime,kernelshap", "--samples", "auto", "--tolerance", "0.1",
+                               "--max-samples", "600", "--segments", "20", "-q"});
+  ASSERT_EQ(r.code, 0) << r;
+  const json report = read_json(out_dir() / "ihc-crop.json");
+  for (const auto& e : report["explanations"]) {
+    SCOPED_TRACE(e["method"].get<std::string>());
+    EXPECT_EQ(e["parameters"]["samples"], (json{{"mode", "auto"}, {"tolerance", 0.1}, {"max_samples", 600}}));
+    const json& sampling = e["sampling"];
+    EXPECT_EQ(sampling["mode"], "auto");
+    EXPECT_LE(sampling["samples"].get<int>(), 600);
+    EXPECT_EQ(sampling["settled"].get<bool>(), sampling["estimated_agreement"].get<double>() >= 0.9);
+    EXPECT_GE(sampling["checks"].get<int>(), 1);
+  }
+  EXPECT_EQ(report["explanations"][0]["parameters"]["draws"], "complementary pairs");
+  fs::remove_all(out_dir());
+  const std::vector<std::pair<std::vector<std::string>, std::string>> refused = {
+      {{"--method", "lime", "--tolerance", "0.1"}, "--tolerance: only with --samples auto"},
+      {{"--method", "kernelshap", "--max-samples", "100"}, "--max-samples: only with --samples auto"},
+      {{"--method", "lime,smoothgrad", "--samples", "auto"}, "--samples auto: smoothgrad takes a number of samples"},
+      {{"--method", "lime", "--samples", "auto", "--tolerance", "1"}, "--tolerance"},
+      {{"--method", "lime", "--samples", "some"}, "--samples"},
+      {{"--method", "lime", "--samples", "99999999999"}, "--samples: 99999999999 is too large"},
+      {{"--method", "gradcam", "--tolerance", "0.1"}, "--tolerance: not used by --method gradcam"},
+  };
+  for (const auto& [args, fragment] : refused) {
+    SCOPED_TRACE(fragment);
+    expect_error(explain(kDemo, kPatch, args), 2, {fragment});
+  }
+}
+
+// bench --fidelity: every row explains every image against the reference, the plot is written, and
+// the JSON carries the per-image numbers the medians come from.
+TEST_F(CliAttribution, FidelityBenchComparesFixedAndAutoRows) {
+  const std::string tiny = std::string(XAI_SOURCE_DIR) + "/models/tiny-scripted.pt";
+  const fs::path plot = out_dir() / "fidelity.png";
+  fs::create_directories(out_dir());
+  const RunResult r = xai({"bench", "-m", tiny, "--method", "lime", "--samples", "auto", "--max-samples", "300",
+                           "--segments", "12", "--fidelity", "--reference-samples", "600", "--fixed-samples", "100",
+                           "--plot", plot.string(), "--json", kPatch.string(),
+                           (fs::path(XAI_SOURCE_DIR) / "examples/patches/benign-1.png").string()});
+  ASSERT_EQ(r.code, 0) << r;
+  const json out = json::parse(r.out);
+  EXPECT_EQ(out["images"].size(), 2u);
+  EXPECT_EQ(out["reference_samples"], 600);
+  ASSERT_EQ(out["rows"].size(), 3u);
+  EXPECT_EQ(out["rows"][0]["name"], "fixed 100, plain module");
+  EXPECT_FALSE(out["rows"][0]["optimised"].get<bool>());
+  EXPECT_EQ(out["rows"][2]["samples"], "auto");
+  for (const auto& row : out["rows"]) {
+    ASSERT_EQ(row["fidelity"].size(), 2u);
+    for (const auto& f : row["fidelity"]) EXPECT_LE(f.get<double>(), 1.0);
+  }
+  EXPECT_EQ(out["rows"][0]["samples_used"], (json{100, 100}));
+  EXPECT_EQ(out["rows"][0]["fidelity"], out["rows"][1]["fidelity"]) << "the clone gives the same weights";
+  const cv::Mat png = cv::imread(plot.string());
+  EXPECT_EQ(png.cols, 900);
+  fs::remove_all(out_dir());
+
+  expect_error(xai({"bench", "-m", tiny, "--method", "lime", "--fidelity", kPatch.string()}), 2, {"add --samples auto"});
+  expect_error(xai({"bench", "-m", tiny, "--method", "lime", "--reference-samples", "50"}), 2,
+               {"--reference-samples: only with --fidelity"});
+  expect_error(xai({"bench", "-m", tiny, "--method", "occlusion", "--samples", "auto", "--fidelity", kPatch.string()}), 2,
+               {"--samples"});
+}
+
 }  // namespace

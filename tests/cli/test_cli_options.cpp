@@ -25,13 +25,13 @@ const std::map<std::string, std::set<std::string>> kRefused = {
     {"layers", {"--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes", "--probe-batch",
                 "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness", "--superpixels",
                 "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats", "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
-                "--no-inference-clone"}},
+                "--no-inference-clone", "--tolerance", "--max-samples"}},
     {"merge", {"--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind",
                "--labels", "--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes",
                "--probe-batch", "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness",
                "--superpixels", "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats",
                "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
-               "--no-inference-clone"}},
+               "--no-inference-clone", "--tolerance", "--max-samples"}},
 };
 
 // Long option names of a subcommand, from its --help.
@@ -92,6 +92,8 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     const Args lime = {"--method", "lime", "--samples", "30"};
     const Args rise = {"--method", "rise", "--rise-masks", "30"};
     const Args occlusion = {"--method", "occlusion", "--window", "24"};
+    const Args fidelity = {"--fidelity", "--method", "lime", "--samples", "auto", "--max-samples", "60", "--segments", "6",
+                           "--reference-samples", "80", "--fixed-samples", "30", image_.string()};
     return {
         {"--model", {{"-m", model("tiny-binary-traced.pt")}, {}}},
         {"--card", {{"--card", relabelled_card(sub)}, {}}},
@@ -114,6 +116,13 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--alpha", {{"--alpha", "0.9"}, {}}},
         {"--max-pixels", {{"--max-pixels", "100"}, {}}},
         {"--samples", {{"--samples", "25"}, lime}},
+        {"--tolerance", {{"--tolerance", "0.5"}, {"--method", "lime", "--samples", "auto", "--max-samples", "120"}}},
+        {"--max-samples", {{"--max-samples", "110"}, {"--method", "lime", "--samples", "auto", "--max-samples", "120"}}},
+        {"--fidelity", {{"--fidelity"}, Args(fidelity.begin() + 1, fidelity.end())}},
+        {"--reference-samples", {{"--reference-samples", "50"}, fidelity}},
+        {"--fixed-samples", {{"--fixed-samples", "40"}, fidelity}},
+        {"--curve", {{"--curve"}, fidelity}},
+        {"--plot", {{"--plot", (root_ / "elsewhere" / "plot.png").string()}, fidelity}},
         {"--segments", {{"--segments", "12"}, lime}},
         {"--compactness", {{"--compactness", "3"}, lime}},
         {"--superpixels", {{"--superpixels", "slico"}, lime}},
@@ -181,8 +190,10 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     const bool replaces_model = replaced == "-m" && sub != "compare";
     for (const Args& part : base(sub)) {
       if (!part.empty() && !extra.empty() && part.front() == replaced && (replaced != "-m" || replaces_model)) continue;
-      // --pipeline times whole batch runs and refuses the single-run timing flags.
-      if (replaced == "--pipeline" && (part.front() == "--runs" || part.front() == "--warmup")) continue;
+      // --pipeline times whole batch runs and --fidelity explains whole images: both refuse the
+      // single-run timing flags.
+      const bool fidelity = replaced == "--fidelity" || std::find(needs.begin(), needs.end(), "--fidelity") != needs.end();
+      if ((replaced == "--pipeline" || fidelity) && (part.front() == "--runs" || part.front() == "--warmup")) continue;
       args.insert(args.end(), part.begin(), part.end());
     }
     args.insert(args.end(), needs.begin(), needs.end());

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <opencv2/imgproc.hpp>
 
+#include "xai/batch_tuner.hpp"
 #include "xai/error.hpp"
 #include "xai/perturbation.hpp"
 
@@ -154,7 +155,23 @@ TEST(Perturbation, InpaintingFillsOnlyTheHiddenPixelsFromTheirSurroundings) {
 TEST(Perturbation, BadBatchSizeIsAUsageError) {
   std::vector<int> batches;
   const InputBlob b = constant_blob(1, 2, 2, 0.5f);
-  EXPECT_THROW(masked_probabilities(FakeClassifier{&batches}, b, b, 3, [](int, int, float*) {}, 0), Error);
+  EXPECT_THROW(masked_probabilities(FakeClassifier{&batches}, b, b, 3, [](int, int, float*) {}, -1), Error);
+  masked_probabilities(FakeClassifier{&batches}, b, b, 100, [](int, int, float*) {}, 0);
+  EXPECT_EQ(batches, (std::vector<int>{kDefaultProbeBatch, 100 - kDefaultProbeBatch})) << "0 without a tuner: the default";
+}
+
+// With a tuner, the batches are the tuner's: its candidates in turn, then its choice.
+TEST(Perturbation, BatchSizesFromTheTuner) {
+  std::vector<int> batches;
+  const InputBlob b = constant_blob(1, 2, 2, 0.5f);
+  BatchTuner tuner({2, 3}, 1);
+  masked_probabilities(FakeClassifier{&batches}, b, b, 20, [](int, int, float*) {}, 0, &tuner);
+  ASSERT_GE(batches.size(), 4u);
+  EXPECT_EQ(std::vector<int>(batches.begin(), batches.begin() + 3), (std::vector<int>{2, 2, 3})) << "warm-up, then each";
+  EXPECT_NE(tuner.chosen(), 0);
+  int total = 0;
+  for (int n : batches) total += n;
+  EXPECT_EQ(total, 20);
 }
 
 }  // namespace

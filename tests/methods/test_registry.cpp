@@ -106,6 +106,7 @@ TEST(Registry, OnlyTheRequestedMethodsAreComputed) {
   ExplainOptions options;
   options.methods = {"gradcam", "lime"};
   options.lime.samples = 20;
+  options.lime.batch_size = 64;  // one pass (not the tuner's measuring passes)
   const ExplainPlan plan = plan_explanations(model, options);
   test::TempDir dir;
   PreparedImage a, b;

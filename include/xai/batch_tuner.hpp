@@ -1,0 +1,35 @@
+// Perturbed images per forward pass, chosen by measurement. The fastest batch size per image depends
+// on the model and the machine (ResNet50 on 2 cores: 10 images per pass beat 64 by ~30 %, the demo
+// model prefers large batches), so a constant is wrong somewhere. The first passes of a process try
+// each candidate size a few times, as part of the real work (nothing is run just to measure), and the
+// fastest per image is used from then on.
+#pragma once
+
+#include <vector>
+
+namespace xai {
+
+class BatchTuner {
+ public:
+  explicit BatchTuner(std::vector<int> candidates = {4, 8, 16, 32, 64}, int trials = 2);
+  // The size for the next pass: a candidate still being measured, then the chosen one.
+  int next() const;
+  // A pass of `size` images took `ms`. The very first pass warms the model up and is not counted;
+  // a pass of another size than next() (the end of a run) is ignored.
+  void record(int size, double ms);
+  int chosen() const { return chosen_; }  // 0 while still measuring
+  int largest() const;                    // the buffer a caller needs
+  // Best per-image time of each candidate so far (0: not measured), in candidate order.
+  std::vector<double> per_image_ms() const { return best_; }
+  const std::vector<int>& candidates() const { return candidates_; }
+
+ private:
+  std::vector<int> candidates_;
+  int trials_;
+  std::vector<int> counts_;
+  std::vector<double> best_;
+  bool warmed_ = false;
+  int chosen_ = 0;
+};
+
+}  // namespace xai
