@@ -67,6 +67,7 @@ struct FidelityRowSpec {
   bool optimised = true;  // forward passes on the inference clone (false: the module as loaded)
   int samples = 0;        // fixed count; 0: the method's default
   double tolerance = 0;   // > 0: --samples auto at this tolerance
+  int probe_batch = 0;    // > 0: this many images per pass instead of the options' (0: as given there)
 };
 
 struct FidelityOptions {

@@ -71,6 +71,7 @@ FidelityResult bench_fidelity(Model& plain, Model& optimised, const FidelityOpti
       o.cam.target.class_index = ref.class_index;
       o.lime.adaptive.enabled = row.spec.tolerance > 0;
       if (row.spec.tolerance > 0) o.lime.adaptive.tolerance = row.spec.tolerance;
+      if (row.spec.probe_batch > 0) o.lime.batch_size = row.spec.probe_batch;
       if (row.spec.samples > 0) o.lime.samples = o.shap.samples = row.spec.samples;
       const Run run = run_method(row.spec.optimised ? optimised : plain, image, o);
       if (run.weights.size() != ref.weights.size())

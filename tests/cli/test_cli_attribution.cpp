@@ -164,7 +164,7 @@ TEST_F(CliAttribution, FidelityBenchComparesFixedAndAutoRows) {
   EXPECT_EQ(out["images"].size(), 2u);
   EXPECT_EQ(out["reference_samples"], 600);
   ASSERT_EQ(out["rows"].size(), 3u);
-  EXPECT_EQ(out["rows"][0]["name"], "fixed 100, plain module");
+  EXPECT_EQ(out["rows"][0]["name"], "fixed 100, plain module, batch 64");
   EXPECT_FALSE(out["rows"][0]["optimised"].get<bool>());
   EXPECT_EQ(out["rows"][2]["samples"], "auto");
   for (const auto& row : out["rows"]) {
