@@ -90,7 +90,7 @@ FidelityResult bench_fidelity(Model& plain, Model& optimised, const FidelityOpti
 }
 
 void write_fidelity_plot(const FidelityResult& result, const std::string& path) {
-  const int width = 900, height = 560, left = 80, right = 250, top = 50, bottom = 60;
+  const int width = 1000, height = 560, left = 80, right = 330, top = 50, bottom = 60;
   cv::Mat canvas(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
   double lo_x = 1e18, hi_x = 0, lo_y = 1;
   for (const auto& row : result.rows) {
@@ -143,7 +143,8 @@ void write_fidelity_plot(const FidelityResult& result, const std::string& path) 
     cv::putText(canvas, row.spec.name, {left + plot_w + 32, ly + 5}, font, 0.42, black, 1, cv::LINE_AA);
     std::ostringstream stats;
     stats.precision(3);
-    stats << "median rho " << row.median_fidelity << ", " << static_cast<long long>(row.median_samples) << " smp";
+    stats << "median rho " << row.median_fidelity << ", " << static_cast<long long>(row.median_samples)
+          << " samples, " << row.median_ms / 1000 << " s";
     cv::putText(canvas, stats.str(), {left + plot_w + 32, ly + 22}, font, 0.38, black, 1, cv::LINE_AA);
   }
   std::vector<uchar> png;

@@ -174,7 +174,7 @@ TEST_F(CliAttribution, FidelityBenchComparesFixedAndAutoRows) {
   EXPECT_EQ(out["rows"][0]["samples_used"], (json{100, 100}));
   EXPECT_EQ(out["rows"][0]["fidelity"], out["rows"][1]["fidelity"]) << "the clone gives the same weights";
   const cv::Mat png = cv::imread(plot.string());
-  EXPECT_EQ(png.cols, 900);
+  EXPECT_EQ(png.cols, 1000);
   fs::remove_all(out_dir());
 
   expect_error(xai({"bench", "-m", tiny, "--method", "lime", "--fidelity", kPatch.string()}), 2, {"add --samples auto"});
