@@ -32,6 +32,10 @@ double half_agreement(const std::vector<double>& a, const std::vector<double>& b
 // to a multiple of `step`, the last one `max` (so at most ~20 refits up to 100× `first`).
 std::vector<int> check_points(int first, int max, int step);
 
+// The refits of a surrogate over `regions` regions: first 4 samples per region (at least 100: enough
+// for a ridge over every region in each half), in whole probe batches (16 while the batch is measured).
+std::vector<int> auto_rounds(int regions, int max_samples, int probe_batch);
+
 // What a sampled explanation records in its report.
 struct SamplingOutcome {
   bool automatic = false;
@@ -40,6 +44,9 @@ struct SamplingOutcome {
   double agreement = 1;          // settled_agreement of it: the estimated ρ with the limit
   bool settled = true;           // agreement ≥ 1 − tolerance (fixed sampling: always true)
   int checks = 0;                // refits
+
+  // One refit's verdict from the worst target class's half agreement; returns `settled`.
+  bool record_check(double worst_half_agreement, double tolerance);
 };
 
 }  // namespace xai

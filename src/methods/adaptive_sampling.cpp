@@ -35,4 +35,16 @@ std::vector<int> check_points(int first, int max, int step) {
   return points;
 }
 
+std::vector<int> auto_rounds(int regions, int max_samples, int probe_batch) {
+  return check_points(std::max(100, 4 * regions), max_samples, probe_batch > 0 ? probe_batch : 16);
+}
+
+bool SamplingOutcome::record_check(double worst_half_agreement, double tolerance) {
+  ++checks;
+  half_agreement = worst_half_agreement;
+  agreement = settled_agreement(worst_half_agreement);
+  settled = agreement >= 1 - tolerance;
+  return settled;
+}
+
 }  // namespace xai

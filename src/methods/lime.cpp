@@ -91,9 +91,6 @@ std::vector<int> half_rows(int count, int split, int half, bool paired) {
   return rows;
 }
 
-// The first refit of --samples auto: enough samples for a ridge over every region in each half.
-int first_check(int features) { return std::max(100, 4 * features); }
-
 }  // namespace
 
 std::vector<double> cosine_distances_to_original(const std::vector<uint8_t>& switches, int samples, int features) {
@@ -185,7 +182,7 @@ LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& vi
     if (!adaptive.enabled) {
       evaluate_to(most);
     } else {
-      for (int point : check_points(first_check(features), most, options.batch_size > 0 ? options.batch_size : 16)) {
+      for (int point : auto_rounds(features, most, options.batch_size)) {
         evaluate_to(point);
         const std::vector<int> targets = targets_for(options, unperturbed, labels.size());
         // The worst target class, each class's half agreement averaged over the two splits.
@@ -201,11 +198,7 @@ LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& vi
           }
           worst = std::min(worst, mean);
         }
-        ++run.sampling.checks;
-        run.sampling.half_agreement = worst;
-        run.sampling.agreement = settled_agreement(worst);
-        run.sampling.settled = run.sampling.agreement >= 1 - adaptive.tolerance;
-        if (run.sampling.settled) break;
+        if (run.sampling.record_check(worst, adaptive.tolerance)) break;
       }
     }
     run.sampling.samples = evaluated;

@@ -116,9 +116,8 @@ class KernelShapMethod final : public ExplanationMethod {
       const int regions = label_count(segments);
       const PerturbationBase base = perturbation_base(image.view, segments, regions, options.lime.hide, model.card());
       CoalitionValues known(classify, base, segments, regions, options.lime.batch_size, model.batch_tuner());
-      const int step = options.lime.batch_size > 0 ? options.lime.batch_size : 16;
       std::vector<int> budgets = {options.shap.samples > 0 ? options.shap.samples : kernel_shap_default_samples(regions)};
-      if (adaptive.enabled) budgets = check_points(std::max(4 * regions, 100), adaptive.max_samples, step);
+      if (adaptive.enabled) budgets = auto_rounds(regions, adaptive.max_samples, options.lime.batch_size);
       SamplingOutcome sampling;
       sampling.automatic = adaptive.enabled;
       Coalitions coalitions;
@@ -126,20 +125,18 @@ class KernelShapMethod final : public ExplanationMethod {
         coalitions = kernel_shap_coalitions(regions, budget, options.lime.seed);
         known.evaluate(coalitions);
         if (!adaptive.enabled) break;
-        ++sampling.checks;
         const ImageTargets targets = targets_of(unperturbed, model.labels().size(), options, true);
+        const Coalitions halves[2][2] = {{half_of(coalitions, 1, 0), half_of(coalitions, 1, 1)},
+                                         {half_of(coalitions, 2, 0), half_of(coalitions, 2, 1)}};
         double worst = 1;
         for (int cls : targets.classes) {
           double mean = 0;
-          for (int stride : {1, 2}) {
-            const Coalitions a = half_of(coalitions, stride, 0), b = half_of(coalitions, stride, 1);
-            mean += half_agreement(known.shapley_values(a, cls), known.shapley_values(b, cls)) / 2;
-          }
+          for (const auto& split : halves)
+            mean += half_agreement(known.shapley_values(split[0], cls), known.shapley_values(split[1], cls)) / 2;
           worst = std::min(worst, mean);
         }
-        sampling.half_agreement = worst;
-        sampling.agreement = settled_agreement(worst);
-        sampling.settled = coalitions.exhaustive || sampling.agreement >= 1 - adaptive.tolerance;
+        sampling.record_check(worst, adaptive.tolerance);
+        if (coalitions.exhaustive) sampling.settled = true;  // every coalition enumerated: exact values
         if (sampling.settled) break;
       }
       sampling.samples = coalitions.rows;
