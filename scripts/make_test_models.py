@@ -78,6 +78,49 @@ REGION_CARD = {
 }
 
 
+class HeadNet(nn.Module):
+    """A small conv net whose output head is what a hostile-input case needs: int64 or bool values, half
+    precision, NaN, no gradient (detached), probabilities (a final softmax), or two multi-label logits."""
+
+    def __init__(self, head: str):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())
+        self.fc = nn.Linear(4, 2)
+        self.head = head
+
+    def forward(self, x):
+        logits = self.fc(self.features(x).mean(dim=(2, 3)))
+        if self.head == "int64":
+            return logits.argmax(dim=1, keepdim=True).expand(-1, 2).contiguous()
+        if self.head == "bool":
+            return logits > 0
+        if self.head == "half":
+            return logits.half()
+        if self.head == "nan":
+            return logits * float("nan")
+        if self.head == "detached":
+            return logits.detach()
+        if self.head == "softmax":
+            return torch.softmax(logits, dim=1)
+        return logits
+
+
+HEADS = ["int64", "bool", "half", "nan", "detached", "softmax", "multilabel"]
+
+
+def head_card(head: str) -> dict:
+    return {
+        "schema": "xai.model-card/1",
+        "name": f"head-{head} (hostile-input case)",
+        "labels": ["effusion", "nodule"] if head == "multilabel" else ["benign", "malignant"],
+        "input_size": [32, 32],
+        "channels": "rgb",
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.25, 0.25, 0.25],
+        "output": "sigmoid" if head == "multilabel" else "softmax",
+    }
+
+
 def main() -> None:
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/data"
     torch.manual_seed(0)
@@ -95,6 +138,11 @@ def main() -> None:
     torch.jit.script(LinearNet().eval()).save(os.path.join(out, "linear-scripted.pt"))
     with open(os.path.join(out, "linear-scripted.json"), "w") as f:
         json.dump(LINEAR_CARD, f, indent=2)
+    for head in HEADS:
+        torch.manual_seed(2)
+        torch.jit.script(HeadNet(head).eval()).save(os.path.join(out, f"head-{head}.pt"))
+        with open(os.path.join(out, f"head-{head}.json"), "w") as f:
+            json.dump(head_card(head), f, indent=2)
 
 
 if __name__ == "__main__":

@@ -91,7 +91,5 @@ ExplainOutcome explain_image(Model& model, const ExplainPlan& plan, const std::s
 // Where explain_image writes for this image.
 std::string output_dir_for(const std::string& image_path, const std::string& requested_dir);
 
-// A label made safe for file names ("Grade 3/4" → "Grade_3_4").
-std::string file_safe(const std::string& label);
 
 }  // namespace xai

@@ -1,15 +1,24 @@
 // Reading images from disk into one well-defined representation, with clear errors.
 #pragma once
 
+#include <cstdint>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
 namespace xai {
 
+// How images are read. The limits are checked against the file's header before anything is decoded.
 struct ImageLimits {
-  // Larger images are refused before decoding (a whole-slide image needs tiling, not a resize).
+  // Larger images are refused (a whole-slide image needs tiling, not a resize).
   long long max_pixels = 16384LL * 16384LL;
+  // Decoded memory per image (the decoder's buffer plus xai's float copy; --max-image-memory): larger
+  // images are refused, except JPEGs, which are decoded at 1/2, 1/4 or 1/8 scale to fit, with a warning.
+  // Also the largest file read.
+  uint64_t max_decoded_bytes = 1ull << 30;
+  // EXIF orientation: by default the stored pixels are explained (what PIL-based training sees), with a
+  // warning; true turns them upright first (--apply-exif-orientation).
+  bool apply_exif_orientation = false;
 };
 
 struct Image {
@@ -26,7 +35,17 @@ struct Image {
   bool is_gray() const { return pixels.channels() == 1; }
 };
 
-// Decodes PNG, JPEG, TIFF, BMP, PPM/PGM, WebP (what OpenCV was built with). 8- and 16-bit
+// The pixels as the file stores them (8/16-bit integer or 32-bit float, 1 to 4 channels, BGR order),
+// after the checks every reader shares: format by magic bytes from xai's allow-list (PNG, JPEG, TIFF,
+// BMP, PNM, WebP; DICOM, GIF and others get a one-line refusal), declared size within the limits,
+// complete file. Warnings: scaled decoding, more frames than the first, EXIF orientation.
+struct RawPixels {
+  cv::Mat pixels;
+  std::vector<std::string> warnings;
+};
+RawPixels decode_pixels(const std::string& bytes, const std::string& name, const ImageLimits& limits = {});
+
+// Decodes PNG, JPEG, TIFF, BMP, PNM, WebP through decode_pixels. 8- and 16-bit
 // integers map to [0,1] by their full range; an alpha channel is dropped (as PIL's
 // convert("RGB") does), with a warning. Throws input_error("PATH: ...") on any problem.
 Image load_image(const std::string& path, const ImageLimits& limits = {});
@@ -36,8 +55,9 @@ Image load_image(const std::string& path, const ImageLimits& limits = {});
 Image decode_image(const std::string& bytes, const std::string& name, const ImageLimits& limits = {},
                    const std::string& sha256 = "");
 
-// The file's bytes, with the same one-line input errors as load_image (missing, directory, unreadable).
-std::string read_image_bytes(const std::string& path);
+// The file's bytes, with the same one-line input errors as load_image (missing, directory, not a regular
+// file, unreadable, larger than limits.max_decoded_bytes).
+std::string read_image_bytes(const std::string& path, const ImageLimits& limits = {});
 
 // 8-bit BGR copy for display and overlays (gray images become three equal channels).
 cv::Mat to_display_bgr(const Image& image);

@@ -17,6 +17,10 @@ enum class OutputKind {
 enum class ChannelMode { rgb, gray };
 
 struct ModelCard {
+  // Largest input side: an 8192x8192 input needs 14 GB and minutes per image; no classifier xai
+  // explains is trained that large.
+  static constexpr int kMaxInputSide = 4096;
+
   std::string name;
   std::vector<std::string> labels;  // empty: named class_0.. once the output size is known
   int input_height = 224;
@@ -38,6 +42,9 @@ struct ModelCard {
   int channel_count() const { return channels == ChannelMode::rgb ? 3 : 1; }
   // Number of model outputs the labels imply (a binary sigmoid model has 2 labels, 1 output).
   std::optional<int> expected_outputs() const;
+  // Whether a model with `outputs` outputs fits the labels: expected_outputs(), or for sigmoid with 2
+  // labels also 2 outputs (a multi-label model: two independent sigmoids).
+  bool fits_outputs(int outputs) const;
   // Throws model_error naming `source` when the card contradicts itself.
   void validate() const;
 };

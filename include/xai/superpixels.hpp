@@ -13,6 +13,11 @@ namespace xai {
 
 enum class SuperpixelAlgorithm { slic, slico, mslic };
 
+// Region counts for LIME and SHAP: more than kManyRegions gets a warning (slow, many samples needed),
+// more than kMaxRegions is refused (9216 regions made LIME run minutes without a word).
+constexpr int kManyRegions = 500;
+constexpr int kMaxRegions = 2048;
+
 struct SuperpixelOptions {
   SuperpixelAlgorithm algorithm = SuperpixelAlgorithm::slic;
   int segments = 50;                 // target count; SLIC gets close, not exact
@@ -46,7 +51,8 @@ cv::Mat segments_at_size(const cv::Mat& segments, const cv::Size& size);
 
 // The regions a perturbation method switches, at the model's input size: the user's region map
 // (`regions_path`, read at the original image's size, resized) or superpixels of `view` (the model's
-// view, RGB or gray in [0,1]). Labels 0..n-1, CV_32SC1. Appends a warning when regions vanish.
+// view, RGB or gray in [0,1]). Labels 0..n-1, CV_32SC1. Appends a warning when regions vanish or
+// there are more than kManyRegions; throws usage_error above kMaxRegions.
 cv::Mat explanation_regions(const Image& image, const cv::Mat& view, const SuperpixelOptions& superpixels,
                             const std::string& regions_path, std::vector<std::string>& warnings);
 

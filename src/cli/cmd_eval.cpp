@@ -91,7 +91,7 @@ Command add_eval(CLI::App& app) {
                   "CSV of name,label (default: an image is positive when its mask has pixels)");
   sub->add_option("--positive-class", flags->options.positive_label, "The lesion class (default: label 1)");
   sub->add_option("--top-fraction", flags->options.top_fraction, "Top fraction of the map for IoU")
-      ->check(CLI::Range(0.001, 1.0))
+      ->check(finite_between(0.001, 1.0, "[0.001,1]"))
       ->capture_default_str();
   sub->add_option("--batch-size", flags->options.batch_size, "Images per forward pass")
       ->check(kPositive)

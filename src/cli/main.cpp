@@ -3,7 +3,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <iostream>
+#include <thread>
 #include <vector>
 
 #include "cli/commands.hpp"
@@ -21,8 +23,18 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("xai ") + xai::xai_version());
   bool quiet = false, verbose = false;
   int threads = 0;
-  app.add_option("--threads", threads, "Threads for model execution (default: one per CPU core)")
-      ->check(xai::cli::kNonNegative);
+  // More threads than cores only adds contention (1000 threads: 22 s instead of 1.4 s): at most 4 per core.
+  const long long max_threads = 4LL * std::max(1u, std::thread::hardware_concurrency());
+  app.add_option("--threads", threads, "Threads for model execution (default: one per CPU core; at most 4 per core)")
+      ->check(xai::cli::integer_at_least(0, "NONNEGATIVE"))
+      ->check(CLI::Validator(
+          [max_threads](std::string& value) -> std::string {
+            long long n = 0;
+            if (CLI::detail::lexical_cast(value, n) && n > max_threads)
+              return "at most " + std::to_string(max_threads) + " on this machine (4 per core), got '" + value + "'";
+            return {};
+          },
+          "MAX"));
   app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
   app.add_flag("-v,--verbose", verbose, "Debug messages on stderr");
 

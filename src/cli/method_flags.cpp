@@ -7,6 +7,7 @@
 #include "cli/validators.hpp"
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
+#include "xai/text.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -56,9 +57,17 @@ void MethodFlags::add_to(CLI::App& sub) {
           Setting::probe_batch);
   setting(sub.add_option("--colormap", colormap, "CAM overlays: jet, turbo, viridis or inferno")->capture_default_str(),
           Setting::colormap);
-  setting(sub.add_option("--alpha", alpha, "CAM overlays: heatmap opacity")->check(CLI::Range(0.0, 1.0))->capture_default_str(),
+  setting(sub.add_option("--alpha", alpha, "CAM overlays: heatmap opacity")->check(finite_between(0.0, 1.0, "[0,1]"))->capture_default_str(),
           Setting::colormap);
   all.push_back(sub.add_option("--max-pixels", max_pixels, "Refuse larger images")->check(kPositive)->capture_default_str());
+  all.push_back(sub.add_option("--max-image-memory", max_image_memory_mib,
+                               "Decoded memory per image, MiB: larger images are refused (JPEGs are decoded at 1/2, 1/4 "
+                               "or 1/8 scale to fit); also the largest image file read")
+                    ->check(CLI::Range(1LL, 1LL << 20))
+                    ->capture_default_str());
+  all.push_back(sub.add_flag("--apply-exif-orientation", apply_exif_orientation,
+                             "Turn images upright by their EXIF orientation (default: explain the stored pixels, as "
+                             "PIL-based training sees them, with a warning)"));
   setting(sub.add_option("--samples", samples,
                          "LIME: perturbed samples (default 1000, row 0 is the original); Kernel SHAP: coalitions "
                          "(default 2*regions+2048, all of them when 2^regions-2 fit); SmoothGrad: noisy copies (default 50). "
@@ -97,15 +106,18 @@ void MethodFlags::add_to(CLI::App& sub) {
                          "constant, blur, blur(k,k) (a k x k box blur, as shap) or inpaint (Telea, as shap's inpaint_telea)")->capture_default_str(),
           Setting::hide);
   setting(sub.add_option("--hide-color", lime.hide.color, "Colour for --hide constant, in [0,1] (one value or R,G,B)")
+              ->check(finite_between(0.0, 1.0, "[0,1]"))
               ->allow_extra_args(false)
               ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
               ->delimiter(','),
           Setting::hide);
   setting(sub.add_option("--kernel-width", lime.kernel_width, "LIME: kernel width on cosine distance")
-              ->check(kPositiveReal)
+              ->check(finite_between(1e-6, 1e6, "[1e-6,1e6]"))
               ->capture_default_str(),
           Setting::kernel_width);
-  setting(sub.add_option("--seed", lime.seed, "LIME, Kernel SHAP, RISE, SmoothGrad: random seed (same seed, same output)")->capture_default_str(),
+  setting(sub.add_option("--seed", lime.seed, "LIME, Kernel SHAP, RISE, SmoothGrad: random seed (same seed, same output)")
+              ->check(kSeed)
+              ->capture_default_str(),
           Setting::seed);
   setting(sub.add_option("--repeats", lime.repeats, "LIME: rerun with R seeds and report stability")
               ->check(kPositive)
@@ -123,7 +135,7 @@ void MethodFlags::add_to(CLI::App& sub) {
   setting(sub.add_option("--grid", rise.grid, "RISE: mask grid cells s per side")->check(kPositive)->capture_default_str(),
           Setting::masks);
   setting(sub.add_option("--keep", rise.keep, "RISE: probability p that a cell is shown")
-              ->check(CLI::Range(0.0, 1.0))
+              ->check(finite_between(0.0, 1.0, "[0,1]"))
               ->capture_default_str(),
           Setting::masks);
   setting(sub.add_option("--steps", gradients.steps, "Integrated Gradients: points on the path (trapezoid rule)")
@@ -133,7 +145,7 @@ void MethodFlags::add_to(CLI::App& sub) {
   setting(sub.add_option("--baseline", baseline, "Integrated Gradients: black, blur or mean")->capture_default_str(),
           Setting::baseline);
   setting(sub.add_option("--noise", gradients.noise, "SmoothGrad: noise sigma as a fraction of the input's range")
-              ->check(CLI::NonNegativeNumber)
+              ->check(finite_between(0.0, 1e6, "NONNEGATIVE"))
               ->capture_default_str(),
           Setting::noise);
   setting(sub.add_option("--max-evals", shap.max_evals, "Partition SHAP: model evaluations")
@@ -237,11 +249,16 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   }
   for (size_t i = 0; i < options.cam.layers.size(); ++i)
     for (size_t j = 0; j < i; ++j)
-      if (options.cam.layers[i] == options.cam.layers[j])
-        throw usage_error("--layer " + options.cam.layers[i] + ": given twice");
+      if (file_safe(options.cam.layers[i]) == file_safe(options.cam.layers[j]))
+        throw usage_error("--layer " + options.cam.layers[i] + ": " +
+                          (options.cam.layers[i] == options.cam.layers[j]
+                               ? std::string("given twice")
+                               : "its files would overwrite those of --layer " + options.cam.layers[j]));
   options.colormap = parse_colormap(colormap);
   options.alpha = alpha;
   options.limits.max_pixels = max_pixels;
+  options.limits.max_decoded_bytes = static_cast<uint64_t>(max_image_memory_mib) << 20;
+  options.limits.apply_exif_orientation = apply_exif_orientation;
   if (!target_class.empty()) {
     options.cam.target.kind = TargetSpec::Kind::given;
     options.cam.target.class_index = parse_class(target_class, model.labels());

@@ -26,6 +26,8 @@ struct MethodFlags {
   std::string colormap = "jet";
   double alpha = 0.5;
   long long max_pixels = ImageLimits{}.max_pixels;
+  long long max_image_memory_mib = static_cast<long long>(ImageLimits{}.max_decoded_bytes >> 20);
+  bool apply_exif_orientation = false;
   std::string hide = "mean";
   std::string superpixels = "slic";
   float compactness = 0;

@@ -51,6 +51,7 @@ void parse_input_size(const std::string& text, ModelCard& card) {
 }  // namespace
 
 void ModelFlags::add_to(CLI::App& command, Mode mode) {
+  check_outputs_at_load = mode != Mode::positional_one;
   if (mode == Mode::positional_one)
     all.push_back(command.add_option("model", model, "TorchScript model file (.pt)")->required());
   else if (mode == Mode::several)
@@ -124,6 +125,7 @@ Model ModelFlags::load_one(const std::string& path) const {
   } catch (const Error& e) {
     throw usage_error(std::string(e.what()) + " (after command-line overrides)");
   }
+  if (check_outputs_at_load) loaded.labels();
   for (const auto& warning : loaded.warnings()) spdlog::warn("{}", warning);
   return loaded;
 }

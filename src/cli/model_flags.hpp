@@ -23,6 +23,10 @@ struct ModelFlags {
   std::vector<float> mean, std;
   std::string output_kind;
   std::string labels;  // file with one label per line, or a comma-separated list
+  // Run the model once at load (outputs against the labels, outputs that are already probabilities),
+  // so those errors and warnings come first; `layers` (Mode::positional_one) lists a model's layers
+  // even when its card does not fit.
+  bool check_outputs_at_load = true;
 
   void add_to(CLI::App& command, Mode mode = Mode::optional_one);
   // Loads the model and applies overrides (warnings are printed once, here); throws xai::Error.

@@ -1,5 +1,7 @@
 #include "xai/text.hpp"
 
+#include <cctype>
+
 #include <algorithm>
 #include <vector>
 
@@ -18,6 +20,12 @@ size_t edit_distance(const std::string& a, const std::string& b) {
     }
   }
   return row[b.size()];
+}
+
+std::string file_safe(const std::string& label) {
+  std::string out;
+  for (char c : label) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  return out.empty() ? "_" : out;
 }
 
 }  // namespace xai

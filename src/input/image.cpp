@@ -10,7 +10,9 @@
 #include <opencv2/imgproc.hpp>
 #include <sstream>
 
+#include "input/image_header.hpp"
 #include "input/jpeg_decoder.hpp"
+#include "xai/file_read.hpp"
 #include "xai/error.hpp"
 #include "xai/sha256.hpp"
 
@@ -19,139 +21,135 @@ namespace {
 
 namespace fs = std::filesystem;
 
-uint32_t big_endian_u32(const unsigned char* p) {
-  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
-}
-
-// Header-only size check for PNG so a huge file is refused before a huge allocation.
-void check_png_header_size(const std::string& bytes, const std::string& name, const ImageLimits& limits) {
-  static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (bytes.size() < 24 || bytes.compare(0, 8, std::string(reinterpret_cast<const char*>(signature), 8)) != 0)
-    return;
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  // Unsigned 64-bit: a damaged or hostile header can say 0xFFFFFFFF x 0xFFFFFFFF, whose product
-  // overflows a signed long long (and would then pass the check).
-  const unsigned long long width = big_endian_u32(p + 16), height = big_endian_u32(p + 20);
-  if (width * height > static_cast<unsigned long long>(std::max(0LL, limits.max_pixels)))
-    throw input_error(name + ": image is " + std::to_string(width) + "x" + std::to_string(height) +
-                      ", over the limit of " + std::to_string(limits.max_pixels) +
-                      " pixels (tile whole-slide images into patches first)");
-}
-
-bool is_jpeg(const std::string& bytes) {
-  return bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
-         static_cast<unsigned char>(bytes[1]) == 0xD8 && static_cast<unsigned char>(bytes[2]) == 0xFF;
-}
-
-// libjpeg decodes a truncated file "successfully", filling the rest with grey; a heatmap of
-// that would silently explain garbage, so a JPEG must end with its EOI marker.
-void check_jpeg_complete(const std::string& bytes, const std::string& name) {
-  if (bytes.size() < 3 || static_cast<unsigned char>(bytes[0]) != 0xFF ||
-      static_cast<unsigned char>(bytes[1]) != 0xD8)
-    return;
+bool ends_with_eoi(const std::string& bytes) {
   size_t end = bytes.size();
   while (end > 2 && (bytes[end - 1] == '\0' || bytes[end - 1] == '\n' || bytes[end - 1] == '\r' ||
                      bytes[end - 1] == ' '))
     --end;  // some writers pad after EOI
-  const bool has_eoi = static_cast<unsigned char>(bytes[end - 2]) == 0xFF &&
-                       static_cast<unsigned char>(bytes[end - 1]) == 0xD9;
-  if (!has_eoi) throw input_error(name + ": truncated JPEG (no end-of-image marker)");
+  return end >= 2 && static_cast<unsigned char>(bytes[end - 2]) == 0xFF &&
+         static_cast<unsigned char>(bytes[end - 1]) == 0xD9;
 }
 
-// CRC-32 as PNG chunks use it (ISO 3309 / ITU-T V.42, the same as zlib's crc32()).
-uint32_t png_crc32(const unsigned char* data, size_t n) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  uint32_t c = 0xFFFFFFFFu;
-  for (size_t i = 0; i < n; ++i) c = table[(c ^ data[i]) & 0xFFu] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
+// EXIF orientations 2..8 turned into the upright image, as PIL's ImageOps.exif_transpose does.
+cv::Mat apply_orientation(const cv::Mat& stored, int orientation) {
+  cv::Mat out;
+  switch (orientation) {
+    case 2: cv::flip(stored, out, 1); break;
+    case 3: cv::rotate(stored, out, cv::ROTATE_180); break;
+    case 4: cv::flip(stored, out, 0); break;
+    case 5: cv::transpose(stored, out); break;
+    case 6: cv::rotate(stored, out, cv::ROTATE_90_CLOCKWISE); break;
+    case 7: cv::transpose(stored, out), cv::flip(out, out, -1); break;
+    case 8: cv::rotate(stored, out, cv::ROTATE_90_COUNTERCLOCKWISE); break;
+    default: out = stored; break;
+  }
+  return out;
 }
 
-// Same for PNG: without its IEND chunk the file was cut short. The chunks are walked up to IEND and
-// their CRCs checked too: for a damaged file (a flipped byte in IDAT) libpng prints its own
-// "libpng error: IDAT: CRC error" line to stderr before OpenCV gives up, and errors must stay one line.
-void check_png_complete(const std::string& bytes, const std::string& name) {
-  if (bytes.size() < 8 || bytes.compare(1, 3, "PNG") != 0) return;
-  const size_t tail = bytes.size() > 64 ? bytes.size() - 64 : 0;
-  const bool has_iend = bytes.find("IEND", tail) != std::string::npos;
-  static const char signature[8] = {'\x89', 'P', 'N', 'G', '\r', '\n', '\x1a', '\n'};
-  if (bytes.compare(0, 8, std::string(signature, 8)) != 0) {
-    if (!has_iend) throw input_error(name + ": truncated PNG (no IEND chunk)");
-    return;  // a damaged signature: the decoder refuses it with the generic message
-  }
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  size_t at = 8;
-  while (true) {
-    // A chunk: 4-byte length, 4-byte type, data, 4-byte CRC of type and data.
-    const uint32_t length = bytes.size() - at >= 12 ? big_endian_u32(p + at) : 0;
-    if (bytes.size() - at < 12 || length > bytes.size() - at - 12) {
-      if (!has_iend) throw input_error(name + ": truncated PNG (no IEND chunk)");
-      throw input_error(name + ": corrupt PNG (a chunk runs past the end of the file)");
+std::string size_text(uint64_t width, uint64_t height) { return std::to_string(width) + "x" + std::to_string(height); }
+
+// Refuses, before any decoder allocates, what the header says would not fit: more pixels than
+// max_pixels, or more decoded memory than the budget. A JPEG over the budget is decoded at the
+// largest of 1/2, 1/4 or 1/8 scale that fits instead (libjpeg scales while decoding); the result is
+// that denominator (1: full size).
+int check_declared_size(const ImageHeader& header, const std::string& name, const ImageLimits& limits) {
+  if (!header.known_size())
+    throw input_error(name + ": cannot read the " + header.format_name + " header (damaged file?)");
+  const uint64_t max_pixels = static_cast<uint64_t>(std::max(0LL, limits.max_pixels));
+  // Dimensions are at most 2^32 each, so the product cannot overflow 64 bits.
+  if (header.width * header.height > max_pixels)
+    throw input_error(name + ": image is " + size_text(header.width, header.height) + ", over the limit of " +
+                      std::to_string(limits.max_pixels) + " pixels (tile whole-slide images into patches first)");
+  if (header.decoded_bytes() <= limits.max_decoded_bytes) return 1;
+  if (header.format == ImageFormat::jpeg)
+    for (int denominator : {2, 4, 8}) {
+      ImageHeader scaled = header;
+      scaled.width = (header.width + denominator - 1) / denominator;
+      scaled.height = (header.height + denominator - 1) / denominator;
+      if (scaled.decoded_bytes() <= limits.max_decoded_bytes) return denominator;
     }
-    const std::string type = bytes.substr(at + 4, 4);
-    if (!std::all_of(type.begin(), type.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); }))
-      throw input_error(name + ": corrupt PNG (invalid chunk type at byte " + std::to_string(at + 4) + ")");
-    if (png_crc32(p + at + 4, size_t(length) + 4) != big_endian_u32(p + at + 8 + length))
-      throw input_error(name + ": corrupt PNG (CRC error in " + type + " chunk at byte " + std::to_string(at) + ")");
-    if (type == "IEND") return;  // anything after IEND is ignored, as libpng does
-    at += 12 + size_t(length);
-  }
+  throw input_error(name + ": a " + size_text(header.width, header.height) + " image needs " +
+                    human_bytes(header.decoded_bytes()) + " decoded, over the image memory budget of " +
+                    human_bytes(limits.max_decoded_bytes) + " (raise it with --max-image-memory)");
 }
 
 }  // namespace
 
-std::string read_image_bytes(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw input_error(path + ": no such file");
-  if (fs::is_directory(path, ec)) throw input_error(path + ": is a directory, not an image");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw input_error(path + ": cannot open (permission denied?)");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw input_error(path + ": read error");
-  return buffer.str();
+std::string read_image_bytes(const std::string& path, const ImageLimits& limits) {
+  // A file larger than the decoded budget cannot be an image that fits it (compression only shrinks).
+  return read_regular_file(path, limits.max_decoded_bytes, ExitCode::input, "--max-image-memory");
+}
+
+RawPixels decode_pixels(const std::string& bytes, const std::string& name, const ImageLimits& limits) {
+  if (bytes.empty()) throw input_error(name + ": file is empty");
+  const ImageHeader header = read_image_header(bytes);
+  if (!header.refusal.empty()) throw input_error(name + ": " + header.refusal);
+  if (header.format == ImageFormat::tiff && (header.bits_per_sample > 32 || (header.floating_point && header.bits_per_sample != 32)))
+    throw input_error(name + ": TIFF with " + std::to_string(header.bits_per_sample) + "-bit " +
+                      (header.floating_point ? "float" : "integer") +
+                      " samples is not supported (save as 8/16-bit integer or 32-bit float)");
+  if (header.format == ImageFormat::webp && header.more_frames)
+    throw input_error(name + ": animated WebP is not supported (extract a frame as PNG)");
+  const int denominator = check_declared_size(header, name, limits);
+
+  RawPixels out;
+  if (header.format == ImageFormat::jpeg) {
+    JpegDecodeResult jpeg = decode_jpeg_strict(bytes, limits.max_pixels, denominator);
+    if (!jpeg.error.empty()) {
+      // libjpeg reports a cut-off file as "Premature end of JPEG file"; name it the way PNG's is named.
+      if (!ends_with_eoi(bytes)) throw input_error(name + ": truncated JPEG (no end-of-image marker)");
+      throw input_error(name + ": corrupt JPEG (" + jpeg.error + ")");
+    }
+    if (jpeg.unsupported && !ends_with_eoi(bytes))  // CMYK goes to OpenCV, which does not notice a cut
+      throw input_error(name + ": truncated JPEG (no end-of-image marker)");
+    out.pixels = jpeg.pixels;
+    if (denominator > 1 && !out.pixels.empty())
+      out.warnings.push_back("decoded at 1/" + std::to_string(denominator) + " scale (" +
+                             size_text(jpeg.pixels.cols, jpeg.pixels.rows) + " of " +
+                             size_text(header.width, header.height) + ") to stay within the image memory budget of " +
+                             human_bytes(limits.max_decoded_bytes) + " (--max-image-memory)");
+  }
+  if (out.pixels.empty()) {
+    const std::string to_decode = header.format == ImageFormat::png ? png_bytes_to_decode(bytes, name) : bytes;
+    try {
+      cv::Mat buffer(1, static_cast<int>(to_decode.size()), CV_8U, const_cast<char*>(to_decode.data()));
+      out.pixels = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+    } catch (const cv::Exception& e) {
+      throw input_error(name + ": cannot decode " + header.format_name + " image (" + first_line(e.msg) + ")");
+    }
+  }
+  if (out.pixels.empty()) throw input_error(name + ": not a readable " + header.format_name + " image (corrupt data)");
+  if (out.pixels.dims != 2 || out.pixels.rows < 1 || out.pixels.cols < 1) throw input_error(name + ": image has no pixels");
+  if (static_cast<long long>(out.pixels.rows) * out.pixels.cols > limits.max_pixels)
+    throw input_error(name + ": image is " + size_text(out.pixels.cols, out.pixels.rows) + ", over the limit of " +
+                      std::to_string(limits.max_pixels) + " pixels");
+
+  if (header.more_frames)
+    out.warnings.push_back(std::string(header.format == ImageFormat::tiff ? "multi-page TIFF" : "animated PNG") +
+                           ": only the first " + (header.format == ImageFormat::tiff ? "page" : "frame") +
+                           " is explained");
+  if (header.exif_orientation >= 2 && header.exif_orientation <= 8) {
+    if (limits.apply_exif_orientation) {
+      out.pixels = apply_orientation(out.pixels, header.exif_orientation);
+      out.warnings.push_back("EXIF orientation " + std::to_string(header.exif_orientation) +
+                             " applied (--apply-exif-orientation): the pixels were turned as a viewer shows them");
+    } else {
+      out.warnings.push_back("EXIF orientation " + std::to_string(header.exif_orientation) +
+                             " not applied: the pixels are explained as stored (as PIL-based training sees them); "
+                             "--apply-exif-orientation turns them as a viewer shows them");
+    }
+  }
+  return out;
 }
 
 Image decode_image(const std::string& bytes, const std::string& name, const ImageLimits& limits,
                    const std::string& sha256) {
-  if (bytes.empty()) throw input_error(name + ": file is empty");
-  check_png_header_size(bytes, name, limits);
-  check_png_complete(bytes, name);
-  check_jpeg_complete(bytes, name);
-
-  cv::Mat raw;
-  if (is_jpeg(bytes)) {
-    JpegDecodeResult jpeg = decode_jpeg_strict(bytes, limits.max_pixels);
-    if (!jpeg.error.empty()) throw input_error(name + ": corrupt JPEG (" + jpeg.error + ")");
-    if (!jpeg.unsupported && jpeg.pixels.empty())
-      throw input_error(name + ": image is " + std::to_string(jpeg.width) + "x" + std::to_string(jpeg.height) +
-                        ", over the limit of " + std::to_string(limits.max_pixels) + " pixels");
-    raw = jpeg.pixels;
-  }
-  if (raw.empty()) {
-    try {
-      cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-      raw = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
-    } catch (const cv::Exception& e) {
-      throw input_error(name + ": cannot decode image (" + first_line(e.msg) + ")");
-    }
-  }
-  if (raw.empty()) throw input_error(name + ": not a readable image (unknown format or corrupt data)");
-  if (raw.dims != 2 || raw.rows < 1 || raw.cols < 1) throw input_error(name + ": image has no pixels");
-  if (static_cast<long long>(raw.rows) * raw.cols > limits.max_pixels)
-    throw input_error(name + ": image is " + std::to_string(raw.cols) + "x" + std::to_string(raw.rows) +
-                      ", over the limit of " + std::to_string(limits.max_pixels) + " pixels");
-
+  RawPixels decoded = decode_pixels(bytes, name, limits);
+  const cv::Mat& raw = decoded.pixels;
   Image image;
   image.path = name;
   image.file_bytes = bytes.size();
+  image.warnings = std::move(decoded.warnings);
   image.source_channels = raw.channels();
 
   double scale = 1.0;
@@ -179,11 +177,25 @@ Image decode_image(const std::string& bytes, const std::string& name, const Imag
       throw input_error(name + ": unsupported channel count " + std::to_string(raw.channels()));
   }
   colour.convertTo(image.pixels, colour.channels() == 1 ? CV_32FC1 : CV_32FC3, scale);
+  if (raw.depth() == CV_16U) {
+    double hi = 0;
+    cv::minMaxLoc(raw.reshape(1), nullptr, &hi);
+    // Scanners and microscopes often store 10- or 12-bit samples in 16-bit files; mapped by the full
+    // 16-bit range they become a nearly black image, which is then explained as such.
+    if (hi > 0 && hi < 4096)
+      image.warnings.push_back("16-bit image whose largest value is " + std::to_string(static_cast<int>(hi)) +
+                               " (< 4096): probably 12-bit (or fewer) data, mapped by the full 16-bit range and so "
+                               "nearly black; rescale it to the range the model was trained on");
+  }
 
   if (raw.depth() == CV_32F) {
+    // checkRange, not minMaxLoc: minMaxLoc skips NaN, so one NaN pixel used to pass unnoticed.
+    cv::Point bad;
+    if (!cv::checkRange(image.pixels, true, &bad))
+      throw input_error(name + ": image has a NaN or infinite pixel (at x=" + std::to_string(bad.x / image.pixels.channels()) +
+                        ", y=" + std::to_string(bad.y) + ")");
     double lo, hi;
     cv::minMaxLoc(image.pixels.reshape(1), &lo, &hi);
-    if (!std::isfinite(lo) || !std::isfinite(hi)) throw input_error(name + ": image has NaN or infinite pixels");
     if (lo < 0.0 || hi > 1.0) {
       cv::min(cv::max(image.pixels, 0.0), 1.0, image.pixels);
       image.warnings.push_back("float pixels outside [0,1] were clipped");
@@ -194,7 +206,7 @@ Image decode_image(const std::string& bytes, const std::string& name, const Imag
 }
 
 Image load_image(const std::string& path, const ImageLimits& limits) {
-  return decode_image(read_image_bytes(path), path, limits);
+  return decode_image(read_image_bytes(path, limits), path, limits);
 }
 
 cv::Mat to_display_bgr(const Image& image) {

@@ -28,7 +28,7 @@ void on_message(j_common_ptr cinfo, int level) {
 
 // The libjpeg part, kept free of C++ objects with destructors so that longjmp skips nothing:
 // everything it produces goes into `result`, which lives in the caller.
-void run_libjpeg(const std::string& bytes, long long max_pixels, JpegDecodeResult& result) {
+void run_libjpeg(const std::string& bytes, long long max_pixels, int scale_denominator, JpegDecodeResult& result) {
   jpeg_decompress_struct cinfo;
   StrictErrorManager manager;
   cinfo.err = jpeg_std_error(&manager.pub);
@@ -58,6 +58,8 @@ void run_libjpeg(const std::string& bytes, long long max_pixels, JpegDecodeResul
   }
   const bool gray = cinfo.num_components == 1;
   cinfo.out_color_space = gray ? JCS_GRAYSCALE : JCS_EXT_BGR;  // what cv::imdecode asks for too
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = static_cast<unsigned>(scale_denominator);  // 1, 2, 4 or 8: DCT scaling while decoding
   jpeg_start_decompress(&cinfo);
   result.pixels.create(static_cast<int>(cinfo.output_height), static_cast<int>(cinfo.output_width),
                        gray ? CV_8UC1 : CV_8UC3);
@@ -71,9 +73,9 @@ void run_libjpeg(const std::string& bytes, long long max_pixels, JpegDecodeResul
 
 }  // namespace
 
-JpegDecodeResult decode_jpeg_strict(const std::string& bytes, long long max_pixels) {
+JpegDecodeResult decode_jpeg_strict(const std::string& bytes, long long max_pixels, int scale_denominator) {
   JpegDecodeResult result;
-  run_libjpeg(bytes, max_pixels, result);
+  run_libjpeg(bytes, max_pixels, scale_denominator, result);
   return result;
 }
 

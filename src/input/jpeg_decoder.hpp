@@ -16,7 +16,8 @@ struct JpegDecodeResult {
   int width = 0, height = 0; // from the header, also when the pixel limit refused the image
 };
 
-// Decodes `bytes` (a JPEG) unless it has more than `max_pixels` pixels (then pixels stays empty).
-JpegDecodeResult decode_jpeg_strict(const std::string& bytes, long long max_pixels);
+// Decodes `bytes` (a JPEG) unless it has more than `max_pixels` pixels (then pixels stays empty), at
+// 1/scale_denominator of its size (1, 2, 4 or 8).
+JpegDecodeResult decode_jpeg_strict(const std::string& bytes, long long max_pixels, int scale_denominator = 1);
 
 }  // namespace xai

@@ -31,7 +31,7 @@ PreparedImage prepare_image_bytes(const std::string& bytes, const std::string& s
 
 PreparedImage prepare_image(const std::string& path, const ModelCard& card, const ImageLimits& limits) {
   const auto t = Clock::now();
-  const std::string bytes = read_image_bytes(path);
+  const std::string bytes = read_image_bytes(path, limits);
   const double read_ms = ms_since(t);
   PreparedImage prepared = prepare_image_bytes(bytes, sha256_hex(bytes), path, card, limits);
   prepared.load_ms += read_ms;

@@ -188,6 +188,7 @@ std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlo
     const RankScores r = rank_scores(f.logits, targets, rank);
     std::vector<torch::Tensor> gradients(layers.size());
     if (method->needs_gradient) {
+      impl.require_gradient(r.scores);
       // Images are independent in eval mode, so the gradient of the sum is each image's gradient.
       gradients = torch::autograd::grad({r.scores.sum()}, f.session.activations, /*grad_outputs=*/{},
                                         /*retain_graph=*/rank + 1 < ranks, /*create_graph=*/false,

@@ -54,6 +54,14 @@ std::vector<LimeClassResult> fit_surrogates(const std::vector<uint8_t>& switches
   const std::vector<double> distances = cosine_distances_to_original(chosen, samples, features);
   std::vector<double> weights(samples);
   for (int i = 0; i < samples; ++i) weights[i] = lime_kernel(distances[i], options.kernel_width);
+  // A kernel so narrow that its width squared underflows, or that gives every perturbed sample weight
+  // 0, leaves nothing to fit: refuse it rather than report a fit of the original row alone.
+  double perturbed_weight = 0;
+  for (int i = 1; i < samples; ++i) perturbed_weight += weights[i];
+  if (!std::all_of(weights.begin(), weights.end(), [](double w) { return std::isfinite(w); }) ||
+      (samples > 1 && !(perturbed_weight > 0)))
+    throw usage_error("--kernel-width " + std::to_string(options.kernel_width) +
+                      ": so narrow that every perturbed sample gets weight 0 (LIME's default is 0.25)");
   cv::Mat X(samples, features, CV_64FC1);
   for (int i = 0; i < samples; ++i)
     for (int j = 0; j < features; ++j) X.at<double>(i, j) = chosen[static_cast<size_t>(i) * features + j];

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "xai/error.hpp"
+#include "xai/image.hpp"
 
 namespace xai {
 
@@ -85,8 +86,9 @@ cv::Mat compute_superpixels(const cv::Mat& image, const SuperpixelOptions& optio
 }
 
 cv::Mat load_regions(const std::string& path, const cv::Size& expected_size) {
-  cv::Mat raw = cv::imread(path, cv::IMREAD_UNCHANGED);
-  if (raw.empty()) throw input_error(path + ": cannot read region map (expected an 8- or 16-bit PNG)");
+  const cv::Mat raw = decode_pixels(read_image_bytes(path), path).pixels;
+  if (raw.depth() != CV_8U && raw.depth() != CV_16U)
+    throw input_error(path + ": region map must hold 8- or 16-bit integer labels");
   if (raw.channels() != 1)
     throw input_error(path + ": region map must be single-channel (one label value per region)");
   if (raw.size() != expected_size)
@@ -110,6 +112,17 @@ cv::Mat segments_at_size(const cv::Mat& segments, const cv::Size& size) {
 
 cv::Mat explanation_regions(const Image& image, const cv::Mat& view, const SuperpixelOptions& superpixels,
                             const std::string& regions_path, std::vector<std::string>& warnings) {
+  const auto within_limit = [&](cv::Mat segments, const std::string& source) {
+    const int count = label_count(segments);
+    if (count > kMaxRegions)
+      throw usage_error(source + ": " + std::to_string(count) + " regions, over the " + std::to_string(kMaxRegions) +
+                        " that LIME and SHAP accept (each sample is a vector over the regions and the fit is "
+                        "regions x regions); merge regions or ask for fewer");
+    if (count > kManyRegions)
+      warnings.push_back(std::to_string(count) + " regions: the weights of so many need many samples (" +
+                         "--samples auto says when they settle) and the run takes long");
+    return segments;
+  };
   if (!regions_path.empty()) {
     cv::Mat regions = load_regions(regions_path, image.pixels.size());
     int before = label_count(regions), after = 0;
@@ -118,14 +131,14 @@ cv::Mat explanation_regions(const Image& image, const cv::Mat& view, const Super
       warnings.push_back(std::to_string(before - after) +
                          " region(s) vanished when the region map was resized to the model's input");
     if (after < 2) throw input_error(regions_path + ": fewer than 2 regions remain at the model's input size");
-    return segments;
+    return within_limit(segments, "--regions " + regions_path);
   }
   cv::Mat bgr;  // a new buffer: converting into a header that shares `view` would swap its channels
   if (view.channels() == 3)
     cv::cvtColor(view, bgr, cv::COLOR_RGB2BGR);
   else
     bgr = view;
-  return compute_superpixels(bgr, superpixels);
+  return within_limit(compute_superpixels(bgr, superpixels), "--segments " + std::to_string(superpixels.segments));
 }
 
 }  // namespace xai

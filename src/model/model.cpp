@@ -111,6 +111,7 @@ ScoreGradient model_score_gradient(Model& model) {
     const torch::Tensor scores =
         logits.gather(1, torch::tensor(column, torch::kLong).to(logits.device()).unsqueeze(1)).squeeze(1) *
         torch::tensor(sign).to(logits.device());
+    impl.require_gradient(scores);
     const torch::Tensor gradient = torch::autograd::grad({scores.sum()}, {input})[0].to(torch::kCPU).contiguous();
     const torch::Tensor cpu_scores = scores.detach().to(torch::kCPU, torch::kDouble).contiguous();
     ScoreGradients out;
@@ -170,6 +171,7 @@ ModelCard& Model::mutable_card() { return impl_->card; }
 std::vector<std::string> Model::warnings() const {
   const ModelCard& card = impl_->card;
   std::vector<std::string> warnings = card.warnings;
+  warnings.insert(warnings.end(), impl_->output_warnings.begin(), impl_->output_warnings.end());
   if (!card.source.empty() && (!card.given.count("mean") || !card.given.count("std")))
     warnings.push_back(card.source + ": no mean/std: using the defaults for " + to_string(card.channels) + " images (" +
                        (card.channels == ChannelMode::rgb ? "ImageNet" : "0.5/0.5") + ")");
@@ -194,6 +196,8 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw model_error(path + ": no such model file");
   if (fs::is_directory(path, ec)) throw model_error(path + ": is a directory, not a model file");
+  // Only regular files: torch::jit::load would wait forever on a FIFO.
+  if (!fs::is_regular_file(path, ec)) throw model_error(path + ": is not a regular file (a FIFO or device?)");
   if (fs::file_size(path, ec) == 0) throw model_error(path + ": model file is empty");
 
   impl->device = parse_device(options.device);
@@ -254,12 +258,31 @@ torch::Tensor Model::Impl::run(torch::jit::Module& m, const torch::Tensor& input
   if (!output.isTensor())
     throw model_error(path + ": model returns " + output.tagKind() + ", expected a tensor of class scores");
   torch::Tensor logits = output.toTensor();
+  const auto type = logits.scalar_type();
+  if (type != torch::kFloat && type != torch::kDouble)
+    throw model_error(path + ": model returns " + std::string(c10::toString(type)) +
+                      " values, expected float32 class scores (logits)" +
+                      (type == torch::kHalf || type == torch::kBFloat16 ? "; add .float() at the end of forward()" : ""));
   if (logits.dim() == 1) logits = logits.unsqueeze(1);  // [N] single logit per image
   if (logits.dim() != 2 || logits.size(0) != expected_batch)
     throw model_error(path + ": model output has shape " + c10::str(logits.sizes()) +
                       ", expected [batch, classes]");
   check_outputs(logits);
+  // A NaN score becomes "benign (nan)" with null probabilities and a fit with R² 1: never explain it.
+  if (!torch::isfinite(logits.detach()).all().item<bool>()) {
+    const torch::Tensor bad = (~torch::isfinite(logits.detach())).any(1).nonzero();
+    throw model_error(path + ": model output has NaN or infinite values (for image " +
+                      std::to_string(bad[0].item<int64_t>()) + " of a batch of " + std::to_string(logits.size(0)) +
+                      " on input of shape " + c10::str(input.sizes()) + ")");
+  }
   return logits;
+}
+
+void Model::Impl::require_gradient(const torch::Tensor& scores) const {
+  if (!scores.requires_grad())
+    throw model_error(path + ": the model's output carries no gradient (forward() runs under torch.no_grad() or "
+                             "detaches its output): gradient methods cannot run on it; perturbation methods can "
+                             "(--method lime, occlusion, rise, kernelshap)");
 }
 
 void Model::Impl::check_outputs(const torch::Tensor& logits) {
@@ -272,7 +295,7 @@ void Model::Impl::check_outputs(const torch::Tensor& logits) {
     } else {
       for (int i = 0; i < outputs; ++i) card.labels.push_back("class_" + std::to_string(i));
     }
-  } else if (card.expected_outputs() != outputs) {
+  } else if (!card.fits_outputs(outputs)) {
     throw model_error((card.source.empty() ? path : card.source) + ": " + std::to_string(card.labels.size()) +
                       " labels for a " + to_string(card.output) + " model, but the model has " +
                       std::to_string(outputs) + " output(s)" +
@@ -280,6 +303,17 @@ void Model::Impl::check_outputs(const torch::Tensor& logits) {
   }
   if (outputs == 1 && card.output == OutputKind::softmax)
     throw model_error(path + ": a single-output model cannot be softmax; set \"output\": \"sigmoid\" in its card");
+  // Outputs that are already probabilities (the model ends in softmax) would be softmaxed again:
+  // probabilities near 1/K whatever the image. Every row non-negative and summing to 1 cannot be chance.
+  if (card.output == OutputKind::softmax && outputs >= 2) {
+    const torch::Tensor values = logits.detach().to(torch::kCPU, torch::kDouble);
+    const bool probabilities = (values >= 0).all().item<bool>() && (values <= 1).all().item<bool>() &&
+                               ((values.sum(1) - 1).abs() < 1e-4).all().item<bool>();
+    if (probabilities)
+      output_warnings.push_back(path + ": the model's outputs are already probabilities (non-negative, summing to 1), "
+                                       "and xai applies softmax to them again, which flattens them towards 1/" +
+                                std::to_string(outputs) + "; export the model without its final softmax");
+  }
   outputs_checked = true;
 }
 

@@ -1,11 +1,14 @@
 #include "xai/model_card.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "xai/error.hpp"
+#include "xai/file_read.hpp"
 #include "xai/text.hpp"
 
 namespace xai {
@@ -45,17 +48,34 @@ std::optional<int> ModelCard::expected_outputs() const {
   return static_cast<int>(labels.size());
 }
 
+bool ModelCard::fits_outputs(int outputs) const {
+  if (expected_outputs() == outputs) return true;
+  return output == OutputKind::sigmoid && labels.size() == 2 && outputs == 2;
+}
+
 void ModelCard::validate() const {
   const std::string where = source.empty() ? std::string("model settings") : source;
-  if (input_height < 1 || input_width < 1 || input_height > 8192 || input_width > 8192)
-    throw model_error(where + ": input_size must be two integers in 1..8192");
+  if (input_height < 1 || input_width < 1 || input_height > kMaxInputSide || input_width > kMaxInputSide)
+    throw model_error(where + ": input_size must be two integers in 1.." + std::to_string(kMaxInputSide));
   const size_t c = static_cast<size_t>(channel_count());
   if (mean.size() != c || std.size() != c)
     throw model_error(where + ": mean and std need " + std::to_string(c) + " value(s) for channels '" +
                       to_string(channels) + "'");
+  for (float m : mean)
+    if (!std::isfinite(m)) throw model_error(where + ": mean values must be finite numbers");
   for (float s : std)
-    if (!(s > 0.0f)) throw model_error(where + ": std values must be positive");
+    if (!(s > 0.0f) || !std::isfinite(s)) throw model_error(where + ": std values must be positive finite numbers");
   if (labels.size() == 1) throw model_error(where + ": a classifier needs at least 2 labels");
+  // Labels name output files (STEM.METHOD.LABEL.png): two labels that become the same file name
+  // would write two classes into one file while the report lists both.
+  std::map<std::string, std::string> by_file_name;
+  for (const auto& label : labels) {
+    if (label.empty()) throw model_error(where + ": labels must not be empty");
+    const auto [at, added] = by_file_name.emplace(file_safe(label), label);
+    if (!added)
+      throw model_error(where + ": labels \"" + at->second + "\" and \"" + label + "\" " +
+                        (at->second == label ? "are the same" : "both become the file name part \"" + at->first + "\""));
+  }
 }
 
 namespace {
@@ -81,11 +101,10 @@ std::vector<std::string> ModelCard::defaulted() const {
 }
 
 ModelCard read_model_card(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw model_error(path + ": cannot read model card");
+  const std::string text = read_regular_file(path, 16ull << 20, ExitCode::model);
   json j;
   try {
-    j = json::parse(in);
+    j = json::parse(text);
   } catch (const json::exception& e) {
     throw model_error(path + ": model card is not valid JSON (" + first_line(e.what()) + ")");
   }
@@ -110,10 +129,16 @@ ModelCard read_model_card(const std::string& path) {
     if (j.contains("name")) card.name = j.at("name").get<std::string>();
     if (j.contains("labels")) card.labels = j.at("labels").get<std::vector<std::string>>();
     if (j.contains("input_size")) {
-      auto size = j.at("input_size").get<std::vector<int>>();
-      if (size.size() != 2) throw model_error(path + ": input_size must be [height, width]");
-      card.input_height = size[0];
-      card.input_width = size[1];
+      // Checked as JSON numbers: get<int> would truncate 96.7 to 96 and wrap 4294967392 to 96.
+      const json& size = j.at("input_size");
+      const auto side = [](const json& v) {
+        return v.is_number_integer() && v.get<long long>() >= 1 && v.get<long long>() <= ModelCard::kMaxInputSide;
+      };
+      if (!size.is_array() || size.size() != 2 || !side(size[0]) || !side(size[1]))
+        throw model_error(path + ": input_size must be [height, width], two integers in 1.." +
+                          std::to_string(ModelCard::kMaxInputSide) + " (got " + size.dump() + ")");
+      card.input_height = size[0].get<int>();
+      card.input_width = size[1].get<int>();
     }
     if (j.contains("channels")) card.set_channels(parse_channel_mode(j.at("channels").get<std::string>()));
     if (j.contains("mean")) card.mean = j.at("mean").get<std::vector<float>>();

@@ -33,6 +33,10 @@ struct Model::Impl {
   torch::Tensor run(torch::jit::Module& m, const torch::Tensor& input, int64_t expected_batch = -1);
   // Checks the output width against the card's labels; names labels when the card had none.
   void check_outputs(const torch::Tensor& logits);
+  // Refuses a score that autograd cannot differentiate (a model that runs under no_grad or detaches
+  // its output): gradient methods need it.
+  void require_gradient(const torch::Tensor& scores) const;
+  std::vector<std::string> output_warnings;  // found by check_outputs (Model::warnings)
   CaptureModel& capture_model(const std::vector<std::string>& layers);
   long long forward_passes = 0;  // every run() (tests count them)
   bool inference_clone = true;

@@ -7,6 +7,7 @@
 
 #include "xai/npy.hpp"
 #include "xai/render.hpp"
+#include "xai/text.hpp"
 
 namespace xai {
 namespace {

@@ -13,6 +13,7 @@
 
 #include "pipelines/bounded_queue.hpp"
 #include "xai/atomic_file.hpp"
+#include "xai/file_read.hpp"
 #include "xai/gallery.hpp"
 #include "xai/report.hpp"
 #include "xai/results_log.hpp"
@@ -165,7 +166,7 @@ json BatchRun::finished_entries(size_t i, std::vector<size_t>& pending) const {
   const Destination& d = destinations_[i];
   json carried = json::array();
   try {
-    const json old = json::parse(read_image_bytes((fs::path(d.dir) / (d.stem + ".json")).string()));
+    const json old = json::parse(read_regular_file((fs::path(d.dir) / (d.stem + ".json")).string(), 256ull << 20, ExitCode::output));
     for (const auto& entry : old.at("explanations")) {
       const std::string method = entry.value("method", "");
       const bool finished = std::none_of(pending.begin(), pending.end(),
@@ -185,7 +186,7 @@ WorkItem BatchRun::prepare(size_t i, const ResultsLog& log) const {
   WorkItem item;
   item.index = i;
   try {
-    const std::string bytes = read_image_bytes(files_[i].path);
+    const std::string bytes = read_image_bytes(files_[i].path, plan_.options.limits);
     item.content_sha = sha256_hex(bytes);  // hashed once: the resume key and the report share it
     for (size_t m = 0; m < plan_.methods.size(); ++m)
       if (!log.done(key_of(i, item.content_sha, m))) item.pending.push_back(m);

@@ -9,6 +9,7 @@
 
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
+#include "xai/image.hpp"
 #include "xai/inputs.hpp"
 #include "xai/metrics.hpp"
 #include "xai/target.hpp"
@@ -35,8 +36,13 @@ std::string find_mask(const std::string& image_path, const std::string& masks_di
 }
 
 cv::Mat read_mask(const std::string& path, const cv::Size& size) {
-  cv::Mat mask = cv::imread(path, cv::IMREAD_GRAYSCALE);
-  if (mask.empty()) throw input_error(path + ": cannot read mask");
+  // As cv::imread(IMREAD_GRAYSCALE) would read it, but through xai's checked image front.
+  const cv::Mat raw = decode_pixels(read_image_bytes(path), path).pixels;
+  cv::Mat gray, mask;
+  if (raw.channels() == 1) gray = raw;
+  else cv::cvtColor(raw, gray, raw.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
+  if (gray.depth() == CV_8U) mask = gray;
+  else gray.convertTo(mask, CV_8U, gray.depth() == CV_16U ? 1.0 / 256.0 : 255.0);
   if (mask.size() != size)
     throw input_error(path + ": mask is " + std::to_string(mask.cols) + "x" + std::to_string(mask.rows) +
                       ", image is " + std::to_string(size.width) + "x" + std::to_string(size.height));

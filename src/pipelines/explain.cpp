@@ -34,12 +34,6 @@ void write_files(const RenderedExplanation& rendered, const std::string& dir, Du
 
 }  // namespace
 
-std::string file_safe(const std::string& label) {
-  std::string out;
-  for (char c : label) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
-  return out.empty() ? "_" : out;
-}
-
 std::string output_dir_for(const std::string& image_path, const std::string& requested_dir) {
   if (!requested_dir.empty()) return requested_dir;
   return (fs::path(image_path).parent_path() / "xai-out").string();

@@ -21,17 +21,17 @@ const std::map<std::string, std::set<std::string>> kRefused = {
     {"batch", {"--lime-batch-size"}},
     {"compare", {"--top-k", "--all-classes", "--layers", "--card"}},
     {"eval", {"--target-class", "--top-k", "--all-classes", "--colormap", "--alpha"}},
-    {"bench", {"--max-pixels", "--colormap", "--alpha", "--rounds"}},
+    {"bench", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--colormap", "--alpha", "--rounds"}},
     {"layers", {"--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes", "--probe-batch",
                 "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness", "--superpixels",
                 "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats", "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
-                "--no-inference-clone", "--tolerance", "--max-samples"}},
+                "--no-inference-clone", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation"}},
     {"merge", {"--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind",
                "--labels", "--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes",
                "--probe-batch", "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness",
                "--superpixels", "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats",
                "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
-               "--no-inference-clone", "--tolerance", "--max-samples"}},
+               "--no-inference-clone", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation"}},
 };
 
 // Long option names of a subcommand, from its --help.
@@ -70,6 +70,10 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     regions(cv::Rect(60, 0, 60, 45)).setTo(1);
     regions(cv::Rect(0, 45, 60, 45)).setTo(2);
     cv::imwrite(in("regions.png").string(), regions);
+    fs::create_directories(in("extra"));
+    big_jpeg_ = write_image("extra/big.jpg", test_image(1200, 900));
+    turned_jpeg_ = in("extra/turned.jpg");
+    write_bytes(turned_jpeg_, with_exif_orientation(read_bytes(write_image("extra/upright.jpg", test_image(80, 60))), 6));
     write_bytes(in("truth.csv"), "name,label\npatch,malignant\nmalignant-1,benign\nmalignant-2,malignant\n"
                                  "malignant-3,malignant\nbenign-1,benign\nbenign-2,benign\nbenign-3,malignant\n");
   }
@@ -115,6 +119,9 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--colormap", {{"--colormap", "turbo"}, {}}},
         {"--alpha", {{"--alpha", "0.9"}, {}}},
         {"--max-pixels", {{"--max-pixels", "100"}, {}}},
+        // A 1200x900 JPEG needs 16 MiB decoded: within 1 MiB it is decoded at 1/4 scale.
+        {"--max-image-memory", {{"--max-image-memory", "1"}, {big_jpeg_.string()}}},
+        {"--apply-exif-orientation", {{"--apply-exif-orientation"}, {turned_jpeg_.string()}}},
         {"--samples", {{"--samples", "25"}, lime}},
         {"--tolerance", {{"--tolerance", "0.5"}, {"--method", "lime", "--samples", "auto", "--max-samples", "120"}}},
         {"--max-samples", {{"--max-samples", "110"}, {"--method", "lime", "--samples", "auto", "--max-samples", "120"}}},
@@ -239,6 +246,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
   }
 
   fs::path image_;
+  fs::path big_jpeg_, turned_jpeg_;
   fs::path merge_source_;
 };
 

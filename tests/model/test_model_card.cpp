@@ -40,7 +40,13 @@ TEST(ModelCard, BadCardsNameTheFile) {
   test::TempDir dir;
   for (const char* text : {"{not json", "[1,2]", R"({"input_size":[1]})", R"({"channels":"rgb","mean":[0.5]})",
                            R"({"output":"softmaxx"})", R"({"labels":"benign"})", R"({"std":[0,1,1]})",
-                           R"({"labels":["only"]})"}) {
+                           R"({"labels":["only"]})",
+                           // Values that used to be truncated, wrapped or accepted at any size.
+                           R"({"input_size":[96.7,96]})", R"({"input_size":[4294967392,96]})",
+                           R"({"input_size":[8192,8192]})", R"({"input_size":[-96,96]})", R"({"input_size":"96"})",
+                           // Labels that would write two classes into one file, or none.
+                           R"({"labels":["tumör","tumär"]})", R"({"labels":["a b","a/b"]})", R"({"labels":["x","x"]})",
+                           R"({"labels":["","y"]})"}) {
     const std::string path = write(dir, text);
     try {
       read_model_card(path);
@@ -50,6 +56,20 @@ TEST(ModelCard, BadCardsNameTheFile) {
       EXPECT_EQ(std::string(e.what()).rfind(path, 0), 0u) << e.what();
     }
   }
+}
+
+TEST(ModelCard, LargestInputSideAndTwoOutputSigmoid) {
+  test::TempDir dir;
+  const ModelCard largest = read_model_card(write(dir, R"({"input_size":[4096,1]})"));
+  EXPECT_EQ(largest.input_height, ModelCard::kMaxInputSide);
+  // Sigmoid with two labels: one logit (binary) or two independent ones (multi-label); nothing else.
+  ModelCard card = read_model_card(write(dir, R"({"labels":["effusion","nodule"],"output":"sigmoid"})"));
+  EXPECT_TRUE(card.fits_outputs(1));
+  EXPECT_TRUE(card.fits_outputs(2));
+  EXPECT_FALSE(card.fits_outputs(3));
+  card.output = OutputKind::softmax;
+  EXPECT_FALSE(card.fits_outputs(1));
+  EXPECT_TRUE(card.fits_outputs(2));
 }
 
 TEST(ModelCard, FoundBesideTheModel) {

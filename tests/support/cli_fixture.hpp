@@ -27,10 +27,13 @@
 
 #include "xai/npy.hpp"
 #include "npy_reader.hpp"
+#include "test_helpers.hpp"
 #include "xai/render.hpp"
 #include "xai/sha256.hpp"
 
 namespace xai::e2e {
+
+using xai::test::with_exif_orientation;
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -27,6 +27,21 @@ inline InputBlob random_blob(int channels, int height, int width, unsigned seed)
   return blob;
 }
 
+// A JPEG with an EXIF APP1 segment after SOI that declares `orientation` (1..8): a little-endian TIFF
+// block with one IFD entry, tag 0x0112 (Orientation), type SHORT, count 1.
+inline std::string with_exif_orientation(const std::string& jpeg, int orientation) {
+  std::string tiff = std::string("II*\0", 4) + std::string("\x08\0\0\0", 4);  // header, IFD at offset 8
+  tiff += std::string("\x01\0", 2);                                            // one entry
+  tiff += std::string("\x12\x01\x03\0\x01\0\0\0", 8);                          // 0x0112, SHORT, count 1
+  tiff += static_cast<char>(orientation), tiff += std::string(3, '\0');          // value, padded
+  tiff += std::string(4, '\0');                                                 // no next IFD
+  const std::string payload = std::string("Exif\0\0", 6) + tiff;
+  const size_t length = payload.size() + 2;
+  std::string segment = "\xff\xe1";
+  segment += static_cast<char>(length >> 8), segment += static_cast<char>(length & 0xff);
+  return jpeg.substr(0, 2) + segment + payload + jpeg.substr(2);
+}
+
 // A temporary directory removed when the object goes out of scope.
 struct TempDir {
   std::filesystem::path path;

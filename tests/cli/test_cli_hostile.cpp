@@ -1,0 +1,229 @@
+// Hostile input, generated here (no file CI does not install): every case ends in the documented exit
+// code with one line naming the file and what is wrong, or in a result with the right warning — never
+// an abort, a hang, a silent NaN or a write outside the output folder.
+#include <sys/stat.h>
+
+#include "cli_fixture.hpp"
+
+namespace {
+
+using namespace xai::e2e;
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Args = std::vector<std::string>;
+
+std::string encoded(const cv::Mat& image, const std::string& ext) {
+  std::vector<uchar> bytes;
+  EXPECT_TRUE(cv::imencode(ext, image, bytes)) << ext;
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// A PNG chunk with its CRC (the CRC-32 of zlib, bit by bit: independent of xai's table).
+std::string png_chunk(const std::string& type, const std::string& data) {
+  const std::string body = type + data;
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : body) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+  }
+  c ^= 0xFFFFFFFFu;
+  auto be = [](uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+  };
+  return be(static_cast<uint32_t>(data.size())) + body + be(c);
+}
+
+// A valid small PNG whose IHDR (CRC fixed) declares width x height: a "decompression bomb" header.
+std::string png_declaring(uint32_t width, uint32_t height) {
+  std::string png = encoded(cv::Mat(4, 4, CV_8UC3, cv::Scalar(0)), ".png");
+  std::string ihdr = png.substr(16, 13);
+  for (int i = 0; i < 4; ++i) ihdr[i] = static_cast<char>(width >> (24 - 8 * i)), ihdr[4 + i] = static_cast<char>(height >> (24 - 8 * i));
+  return png.substr(0, 8) + png_chunk("IHDR", ihdr) + png.substr(33);
+}
+
+// 128-byte preamble, "DICM", then a few group-2 elements: what the first bytes of a scanner file hold.
+std::string dicom_bytes(const std::string& preamble = std::string(128, '\0')) {
+  std::string bytes = preamble.substr(0, 128);
+  bytes.resize(128, '\0');
+  bytes += "DICM";
+  bytes += std::string("\x02\x00\x10\x00UI\x14\x00", 8) + "1.2.840.10008.1.2.1\0";
+  return bytes + std::string(256, '\x5a');
+}
+
+struct RefusedFile {
+  std::string name;   // file name, extension chosen to mislead
+  std::string bytes;
+  std::string says;   // fragment of the one-line error
+};
+
+using CliHostile = CliTest;
+
+TEST_F(CliHostile, FilesThatAreNotSupportedImagesAreRefusedInOneLine) {
+  const std::string tiff = encoded(cv::Mat(8, 8, CV_8UC1, cv::Scalar(3)), ".tiff");
+  cv::Mat nan_pixels(12, 12, CV_32FC1, cv::Scalar(0.5));
+  nan_pixels.at<float>(5, 6) = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<RefusedFile> cases = {
+      {"scan.png", dicom_bytes(), "DICOM is not supported yet"},
+      {"scan-with-tiff-preamble.tif", dicom_bytes(tiff), "DICOM is not supported yet"},
+      {"noextension", dicom_bytes(), "DICOM"},
+      {"anim.gif", "GIF89a\x10\x00\x10\x00\x80\x00\x00" + std::string(64, '\0'), "GIF is not supported"},
+      {"photo.jpg", std::string("\0\0\0\x0cjP  \r\n\x87\n", 12) + std::string(100, 'j'), "JPEG 2000"},
+      {"bomb.png", png_declaring(16000, 16000), "--max-image-memory"},
+      {"absurd.png", png_declaring(0xFFFFFFFFu, 0xFFFFFFFFu), "over the limit"},
+      {"nan.tiff", encoded(nan_pixels, ".tiff"), "NaN or infinite pixel"},
+      {"double.tiff", encoded(cv::Mat(8, 8, CV_64FC1, cv::Scalar(0.25)), ".tiff"), "64-bit float"},
+      {"pdf.png", "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "PDF"},
+      {"notes.png", "just some text\n", "unknown format"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    write_bytes(in(c.name), c.bytes);
+    expect_error(explain(model("tiny-scripted.pt"), in(c.name)), 3, {in(c.name).string(), c.says});
+  }
+}
+
+// Only regular files are read: a FIFO (as the image, as --regions, or behind a link in a batch folder)
+// used to block forever, and /dev/zero was read until memory ran out.
+TEST_F(CliHostile, FifosAndDevicesAreRefusedWithoutHanging) {
+  const fs::path fifo = in("fifo.png");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error(explain(model("tiny-scripted.pt"), fifo), 3, {fifo.string(), "FIFO"});
+  expect_error(explain(model("tiny-scripted.pt"), "/dev/zero"), 3, {"/dev/zero", "not a regular file"});
+  const fs::path image = write_image("patch.png", test_image(40, 30));
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--method", "lime", "--regions", fifo.string()}), 3,
+               {fifo.string(), "FIFO"});
+  fs::create_directories(in("folder"));
+  cv::imwrite(in("folder/good.png").string(), test_image(40, 30));
+  fs::create_symlink(fifo, in("folder/trap.png"));
+  const RunResult batch = xai({"batch", "-m", model("tiny-scripted.pt"), in("folder").string(), "-o", out_dir().string()});
+  EXPECT_EQ(batch.code, 8) << batch;  // partial: the good image is written, the trap is a failed input
+  EXPECT_NE(batch.err.find("FIFO"), std::string::npos) << batch;
+  EXPECT_TRUE(fs::exists(out_dir() / "good.gradcam.png"));
+}
+
+// Successful runs say nothing but xai's own lines: no libpng/libtiff chatter, and what a user must
+// know arrives as one warning (EXIF orientation, extra pages, 12-bit data in 16-bit files).
+TEST_F(CliHostile, LibraryChatterIsSilencedAndFactsBecomeWarnings) {
+  const std::string png = encoded(test_image(40, 30), ".png");
+  write_bytes(in("icc.png"), png.substr(0, 33) + png_chunk("iCCP", std::string("bad\0\0short", 10)) + png.substr(33));
+  const RunResult icc = explain(model("tiny-scripted.pt"), in("icc.png"), {"-q"});
+  EXPECT_EQ(icc.code, 0) << icc;
+  EXPECT_EQ(icc.err, "") << icc;
+
+  write_bytes(in("turned.jpg"), with_exif_orientation(encoded(test_image(40, 30), ".jpg"), 6));
+  const RunResult turned = explain(model("tiny-scripted.pt"), in("turned.jpg"));
+  EXPECT_EQ(turned.code, 0) << turned;
+  EXPECT_NE(turned.err.find("EXIF orientation 6 not applied"), std::string::npos) << turned;
+  EXPECT_EQ(count_lines(turned.err), 1u) << turned;
+  const RunResult upright = explain(model("tiny-scripted.pt"), in("turned.jpg"), {"--apply-exif-orientation"});
+  EXPECT_EQ(upright.code, 0) << upright;
+  EXPECT_EQ(read_json(out_dir() / "turned.json").at("input").at("width"), 30);
+
+  ASSERT_TRUE(cv::imwritemulti(in("pages.tiff").string(), std::vector<cv::Mat>{test_image(40, 30), test_image(40, 30, 9)}));
+  const RunResult pages = explain(model("tiny-scripted.pt"), in("pages.tiff"));
+  EXPECT_EQ(pages.code, 0) << pages;
+  EXPECT_NE(pages.err.find("only the first page"), std::string::npos) << pages;
+
+  write_image("twelve.png", cv::Mat(30, 40, CV_16UC1, cv::Scalar(3000)));
+  const RunResult twelve = explain(model("tiny-scripted.pt"), in("twelve.png"));
+  EXPECT_EQ(twelve.code, 0) << twelve;
+  EXPECT_NE(twelve.err.find("12-bit"), std::string::npos) << twelve;
+
+  // A motion photo: a JPEG with a video after its end marker is explained, not called truncated.
+  write_bytes(in("motion.jpg"), encoded(test_image(40, 30), ".jpg") + std::string("\0\0\0\x18" "ftypmp42", 12) + std::string(300, 'v'));
+  const RunResult motion = explain(model("tiny-scripted.pt"), in("motion.jpg"), {"-q"});
+  EXPECT_EQ(motion.code, 0) << motion;
+  EXPECT_EQ(motion.err, "") << motion;
+}
+
+// Model outputs xai cannot explain are exit-4 errors naming the model, for every method family; they
+// used to be "internal error" (exit 1) or, for NaN, a silent "benign (nan)".
+TEST_F(CliHostile, ModelOutputsThatCannotBeExplainedAreModelErrors) {
+  const fs::path image = write_image("patch.png", test_image(40, 30));
+  const std::string data = kTestData + "/";
+  struct Case {
+    std::string head, says;
+  };
+  for (const Case& c : {Case{"int64", "returns Long values"}, Case{"bool", "returns Bool values"},
+                        Case{"half", "add .float()"}, Case{"nan", "NaN or infinite values"}})
+    for (const Args& method : {Args{"--method", "gradcam"}, Args{"--method", "lime", "--samples", "30", "--segments", "6"}}) {
+      SCOPED_TRACE(c.head + " " + method[1]);
+      expect_error(explain(data + "head-" + c.head + ".pt", image, method), 4, {"head-" + c.head + ".pt", c.says});
+    }
+  // No gradient: gradient methods are refused with the way out; perturbation methods run.
+  expect_error(explain(data + "head-detached.pt", image, {"--method", "gradcam"}), 4, {"carries no gradient", "lime"});
+  expect_error(explain(data + "head-detached.pt", image, {"--method", "intgrad", "--steps", "4"}), 4, {"carries no gradient"});
+  const RunResult lime = explain(data + "head-detached.pt", image, {"--method", "lime", "--samples", "30", "--segments", "6"});
+  EXPECT_EQ(lime.code, 0) << lime;
+  // Outputs that are already probabilities: explained, with the warning that softmax flattens them.
+  const RunResult twice = explain(data + "head-softmax.pt", image);
+  EXPECT_EQ(twice.code, 0) << twice;
+  EXPECT_NE(twice.err.find("already probabilities"), std::string::npos) << twice;
+  EXPECT_EQ(explain(model("tiny-scripted.pt"), image).err.find("already probabilities"), std::string::npos);
+  // A two-output multi-label sigmoid model: each output its own sigmoid.
+  const RunResult multilabel = explain(data + "head-multilabel.pt", image, {"-k", "2"});
+  ASSERT_EQ(multilabel.code, 0) << multilabel;
+  const json report = read_json(out_dir() / "patch.json");
+  const auto& classes = report.at("prediction").at("classes");
+  ASSERT_EQ(classes.size(), 2u);
+  const auto& logits = report.at("prediction").at("logits");
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_NEAR(classes[i].at("probability").get<double>(), 1.0 / (1.0 + std::exp(-logits[i].get<double>())), 1e-6);
+}
+
+// Numbers that are not numbers, and values out of range, are usage errors naming the flag.
+TEST_F(CliHostile, NonFiniteAndOutOfRangeFlagsAreRefused) {
+  const fs::path image = write_image("patch.png", test_image(40, 30));
+  const Args lime = {"--method", "lime", "--samples", "30", "--segments", "6"};
+  auto with_lime = [&](Args extra) {
+    extra.insert(extra.begin(), lime.begin(), lime.end());
+    return extra;
+  };
+  struct Case {
+    Args args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"--alpha", "nan"}, "--alpha"},
+      {{"--mean", "nan,0.4,0.4"}, "mean values must be finite"},
+      {{"--std", "inf,0.2,0.2"}, "std values must be positive finite"},
+      {with_lime({"--hide", "constant", "--hide-color", "nan"}), "--hide-color"},
+      {with_lime({"--kernel-width", "1e-300"}), "--kernel-width"},
+      {with_lime({"--kernel-width", "inf"}), "--kernel-width"},
+      {with_lime({"--seed", "-1"}), "--seed"},
+      {with_lime({"--seed", "18446744073709551616"}), "--seed"},
+      {{"--method", "rise", "--keep", "nan"}, "--keep"},
+      {{"--method", "smoothgrad", "--noise", "inf"}, "--noise"},
+      {{"--threads", "100000"}, "--threads"},
+      {{"--input-size", "8192"}, "input_size"},
+      {{"--labels", "tumör,tumär"}, "both become the file name part"},
+      {{"--labels", "a b,a/b,c"}, "both become the file name part"},
+      {{"--labels", "x,x,y"}, "are the same"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.args.front() + " " + c.args.back());
+    expect_error(explain(model("tiny-scripted.pt"), image, c.args), 2, {c.says});
+  }
+  // The largest seed is a seed.
+  EXPECT_EQ(explain(model("tiny-scripted.pt"), image, with_lime({"--seed", "18446744073709551615"})).code, 0);
+}
+
+// Card values are checked as written: truncated, wrapped or huge sizes and colliding labels are exit 4.
+TEST_F(CliHostile, CardValuesAreNotTruncatedOrWrapped) {
+  const fs::path image = write_image("patch.png", test_image(40, 30));
+  const json base = json::parse(read_bytes(fs::path(model("tiny-scripted.json"))));
+  const std::vector<std::pair<std::string, json>> cases = {
+      {"input_size", json::array({96.7, 96})},     {"input_size", json::array({4294967392ull, 96})},
+      {"input_size", json::array({8192, 8192})},   {"labels", json::array({"tumör", "tumär", "c"})},
+      {"labels", json::array({"a", "", "c"})},
+  };
+  for (const auto& [key, value] : cases) {
+    SCOPED_TRACE(value.dump());
+    json card = base;
+    card[key] = value;
+    write_bytes(in("card.json"), card.dump());
+    expect_error(explain(model("tiny-scripted.pt"), image, {"--card", in("card.json").string()}), 4, {"card.json", key});
+  }
+}
+
+}  // namespace
