@@ -38,4 +38,27 @@ class ResultsLog {
 // Every well-formed record of a results.jsonl (for merging and indexing).
 std::vector<Record> read_results(const std::string& path);
 
+// The last record of each (input, method), in the order those records came: a rerun after an input
+// changed, or with another target or setting, supersedes the earlier result everywhere (journal,
+// summary, gallery) instead of standing beside it.
+std::vector<Record> latest_per_input_and_method(std::vector<Record> records);
+
+// Whether a file name read from a journal is one xai writes: relative, normalised, without "..",
+// so that it stays inside the folder it is resolved against.
+bool is_contained_relative_path(const std::string& path);
+
+// An exclusive lock on an output folder, held while a batch or merge writes into it (OUT/.xai.lock,
+// which stays: removing a lock file races with the next run). A second run into the same folder
+// fails at once with output_error naming the process that holds it.
+class OutputLock {
+ public:
+  explicit OutputLock(const std::string& out_dir);
+  OutputLock(const OutputLock&) = delete;
+  OutputLock& operator=(const OutputLock&) = delete;
+  ~OutputLock();
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace xai

@@ -12,4 +12,12 @@ size_t edit_distance(const std::string& a, const std::string& b);
 // "Grade_3_4"); an empty label becomes "_".
 std::string file_safe(const std::string& label);
 
+// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF).
+bool is_utf8(const std::string& text);
+
+// File names are bytes; JSON, HTML and CSV need UTF-8. A name that is not UTF-8 gets every '%' and
+// every byte outside a well-formed sequence written as %XX ("bad\xffname.png" → "bad%FFname.png"):
+// reversible (percent-decoding gives the bytes back), and names that are UTF-8 stay as they are.
+std::string utf8_path(const std::string& path);
+
 }  // namespace xai

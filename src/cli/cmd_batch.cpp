@@ -91,6 +91,9 @@ int run_batch_command(const BatchFlags& flags) {
   auto printer = std::make_shared<ProgressPrinter>(quiet);
   options.on_progress = [printer](const BatchProgress& p) { (*printer)(p); };
   const BatchSummary summary = run_batch(model, flags.inputs, options);
+  if (summary.progress.total == 0)
+    spdlog::warn("batch: no images found in the inputs (xai reads files named .png, .jpg, .jpeg, .tif, .tiff, .bmp, "
+                 ".ppm, .pgm, .pbm, .webp; --include selects other names)");
   if (summary.skipped_outputs > 0)
     spdlog::info("batch: skipped {} file(s) that are xai outputs (in {}, xai-out/ folders, or named like "
                  "STEM.gradcam.png): outputs are never inputs",

@@ -63,7 +63,7 @@ int run_eval(EvalFlags& flags) {
   // With the report on stdout, the table goes to stderr: stdout stays one JSON document (| jq).
   print_table(flags.json_path == "-" ? std::cerr : std::cout, result, flags.options);
   if (!flags.json_path.empty()) {
-    const std::string text = result.report.dump(2) + "\n";
+    const std::string text = result.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (flags.json_path == "-")
       std::cout << text;
     else

@@ -61,7 +61,7 @@ int run_explain(const ExplainCommandFlags& flags) {
       human << image << ": " << outcome.label << " ("
             << outcome.prediction.probabilities.at(outcome.prediction.predicted) << ") -> " << outcome.files.front()
             << "\n";
-      if (json_to_stdout) std::cout << outcome.report.dump(2) << std::endl;
+      if (json_to_stdout) std::cout << outcome.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     } catch (const Error& e) {
       if (flags.images.size() == 1) throw;
       std::cerr << "xai: error: " << e.what() << "\n";

@@ -28,4 +28,58 @@ std::string file_safe(const std::string& label) {
   return out.empty() ? "_" : out;
 }
 
+namespace {
+
+// Length of the well-formed UTF-8 sequence starting at `at`, or 0.
+size_t utf8_sequence(const std::string& s, size_t at) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char c = byte(at);
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  unsigned min = 0;
+  if (c >= 0xC2 && c <= 0xDF) n = 2, min = 0x80;
+  else if (c >= 0xE0 && c <= 0xEF) n = 3, min = 0x800;
+  else if (c >= 0xF0 && c <= 0xF4) n = 4, min = 0x10000;
+  else return 0;
+  if (at + n > s.size()) return 0;
+  unsigned code = c & (0x7F >> n);
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(at + k) & 0xC0) != 0x80) return 0;
+    code = (code << 6) | (byte(at + k) & 0x3F);
+  }
+  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  return n;
+}
+
+}  // namespace
+
+bool is_utf8(const std::string& text) {
+  for (size_t at = 0; at < text.size();) {
+    const size_t n = utf8_sequence(text, at);
+    if (n == 0) return false;
+    at += n;
+  }
+  return true;
+}
+
+std::string utf8_path(const std::string& path) {
+  if (is_utf8(path)) return path;
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (size_t at = 0; at < path.size();) {
+    const size_t n = utf8_sequence(path, at);
+    if (n == 0 || path[at] == '%') {
+      const auto c = static_cast<unsigned char>(path[at]);
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+      ++at;
+    } else {
+      out.append(path, at, n);
+      at += n;
+    }
+  }
+  return out;
+}
+
 }  // namespace xai

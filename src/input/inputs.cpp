@@ -10,6 +10,7 @@
 
 #include "xai/error.hpp"
 #include "xai/methods.hpp"
+#include "xai/text.hpp"
 
 namespace xai {
 namespace {
@@ -124,7 +125,8 @@ std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, co
   std::vector<InputFile> files;
   std::set<std::string> seen;
   for (size_t i = 0; i < found.size(); ++i) {
-    InputFile file{found[i].string(), absolute[i].lexically_relative(common).string()};
+    // The relative name is what outputs, journals and galleries show: UTF-8 always (utf8_path).
+    InputFile file{found[i].string(), utf8_path(absolute[i].lexically_relative(common).string())};
     if (!seen.insert(file.relative).second) continue;
     if (!selection.include.empty() &&
         std::none_of(selection.include.begin(), selection.include.end(), [&](const auto& g) { return matches(g, file); }))

@@ -58,11 +58,14 @@ const labels = [...new Set(items.filter(i => i.label).map(i => i.label))].sort()
 for (const l of labels) { const o = document.createElement("option"); o.value = l; o.textContent = l; filter.appendChild(o); }
 const failed = items.filter(i => i.failed).length;
 document.getElementById("counts").textContent = items.length + " images, " + failed + " failed";
+// File names are paths, not URLs: '#', '?', ':', '%' or a newline in a name must not become a fragment,
+// a query or a scheme, so every segment is URL-encoded.
+function url(path) { return path.split("/").map(encodeURIComponent).join("/"); }
 // A file that cannot be loaded (moved, deleted, half-copied output) is outlined in red, not hidden.
 function image(src, alt) {
   const img = document.createElement("img");
   img.onerror = () => { img.classList.add("missing"); img.title = alt + ": cannot load " + src; };
-  img.src = src; img.alt = alt; img.loading = "lazy"; img.title = alt;
+  img.src = url(src); img.alt = alt; img.loading = "lazy"; img.title = alt;
   return img;
 }
 function render() {
@@ -91,7 +94,7 @@ function render() {
       cap.appendChild(l);
     }
     for (const e of i.errors) { const d = document.createElement("div"); d.className = "error"; d.textContent = e; cap.appendChild(d); }
-    if (i.report) { const a = document.createElement("a"); a.href = i.report; a.textContent = " report"; cap.appendChild(a); }
+    if (i.report) { const a = document.createElement("a"); a.href = url(i.report); a.textContent = " report"; cap.appendChild(a); }
     card.appendChild(cap);
     grid.appendChild(card);
   }
@@ -106,7 +109,11 @@ render();
 
 }  // namespace
 
-std::string csv_field(const std::string& text) {
+std::string csv_field(const std::string& raw) {
+  // A cell that starts like a formula (=, +, -, @, or a tab or CR before one) runs as one when the
+  // summary is opened in a spreadsheet: a file named "=HYPERLINK(...).png" must stay text.
+  const bool formula = !raw.empty() && std::string("=+-@\t\r").find(raw[0]) != std::string::npos;
+  const std::string text = formula ? "'" + raw : raw;
   if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
   std::string quoted = "\"";
   for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -190,9 +197,16 @@ void write_gallery_html(const std::string& out_dir, const std::vector<Record>& r
   }
   Record items = Record::array();
   for (auto& [input, card] : cards) items.push_back(std::move(card));
-  std::string data = items.dump();
-  // Inside <script>, "</" would end the block: escape it.
-  for (size_t at = data.find("</"); at != std::string::npos; at = data.find("</", at + 3)) data.replace(at, 2, "<\\/");
+  // Inside <script>, "</script" ends the block and "<!--<script" changes how the parser reads the rest
+  // (a file named so blanked the page): no '<', '>' or '&' reaches the page as such; JSON.parse reads
+  // the \u escapes back.
+  std::string data;
+  for (char c : items.dump(-1, ' ', false, Record::error_handler_t::replace)) {
+    if (c == '<') data += "\\u003c";
+    else if (c == '>') data += "\\u003e";
+    else if (c == '&') data += "\\u0026";
+    else data += c;
+  }
   write_file_atomic((fs::path(out_dir) / "index.html").string(), std::string(kPageHead) + data + kPageTail);
 }
 

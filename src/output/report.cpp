@@ -5,6 +5,7 @@
 #include "xai/explanation_files.hpp"
 #include "xai/preprocess.hpp"
 #include "xai/runtime.hpp"
+#include "xai/text.hpp"
 
 namespace xai {
 
@@ -13,7 +14,7 @@ using json = nlohmann::ordered_json;
 const char* xai_version() { return XAI_VERSION; }
 
 json image_json(const Image& image) {
-  return {{"path", image.path},
+  return {{"path", utf8_path(image.path)},
           {"sha256", image.sha256},
           {"bytes", image.file_bytes},
           {"width", image.width()},
@@ -24,7 +25,7 @@ json image_json(const Image& image) {
 
 json model_json(Model& model) {
   const ModelCard& card = model.card();
-  return {{"path", model.path()},
+  return {{"path", utf8_path(model.path())},
           {"sha256", model.sha256()},
           {"name", card.name},
           {"card", card.source.empty() ? json(nullptr) : json(card.source)},

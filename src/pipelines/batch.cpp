@@ -18,6 +18,7 @@
 #include "xai/report.hpp"
 #include "xai/results_log.hpp"
 #include "xai/sha256.hpp"
+#include "xai/text.hpp"
 
 namespace xai {
 namespace {
@@ -259,7 +260,7 @@ std::vector<Record> BatchRun::failure_records(const WorkItem& item, const Error&
   std::vector<Record> records;
   for (size_t m : item.pending)
     records.push_back({{"key", key_of(item.index, item.content_sha, m)}, {"input", files_[item.index].relative},
-                       {"path", files_[item.index].path}, {"sha256", item.content_sha},
+                       {"path", utf8_path(files_[item.index].path)}, {"sha256", item.content_sha},
                        {"method", plan_.methods[m]->name()}, {"status", "error"},
                        {"exit_code", static_cast<int>(error.code())}, {"error", error.what()}});
   summary_.progress.failed += 1;
@@ -296,7 +297,7 @@ std::vector<Record> BatchRun::success_records(const WorkItem& item, const Explai
     for (const auto& [role, path] : maps.front()["files"].items()) files[role] = path;
     records.push_back({{"key", key_of(item.index, item.content_sha, m)},
                        {"input", files_[item.index].relative},
-                       {"path", files_[item.index].path},
+                       {"path", utf8_path(files_[item.index].path)},
                        {"sha256", item.content_sha},
                        {"method", method},
                        {"status", "ok"},
@@ -390,7 +391,7 @@ void BatchRun::write_run_settings(const std::vector<std::string>& inputs) const 
       {"fail_fast", options_.fail_fast},
       {"counts", {{"inputs", files_.size()}, {"explained", summary_.explained}, {"already_done", summary_.progress.skipped},
                   {"failed", summary_.progress.failed}, {"skipped_outputs", summary_.skipped_outputs}}}};
-  write_file_atomic((fs::path(options_.output_dir) / "run.json").string(), settings.dump(2) + "\n");
+  write_file_atomic((fs::path(options_.output_dir) / "run.json").string(), settings.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 BatchSummary BatchRun::run() {
@@ -398,6 +399,7 @@ BatchSummary BatchRun::run() {
   fs::create_directories(options_.output_dir, ec);
   if (ec || !fs::is_directory(options_.output_dir))
     throw output_error(options_.output_dir + ": cannot create output directory");
+  const OutputLock lock(options_.output_dir);  // before the journal is read or compacted
   const std::string journal = (fs::path(options_.output_dir) / "results.jsonl").string();
   ResultsLog log(journal);
   struct Guard {
@@ -434,7 +436,16 @@ BatchSummary BatchRun::run() {
   shutdown();
   if (writer_error_) std::rethrow_exception(writer_error_);
 
-  write_run_index(options_.output_dir, read_results(journal));
+  // Superseded results (an input that changed, another target) leave the journal once the run is over;
+  // during it, appends alone keep it crash-safe.
+  const std::vector<Record> all = read_results(journal);
+  const std::vector<Record> latest = latest_per_input_and_method(all);
+  if (latest.size() < all.size()) {
+    std::string text;
+    for (const auto& record : latest) text += record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    write_file_atomic(journal, text);
+  }
+  write_run_index(options_.output_dir, latest);
   write_run_settings(inputs_);
   if (summary_.code == ExitCode::ok && summary_.progress.failed > 0) summary_.code = ExitCode::partial;
   report_progress();

@@ -154,7 +154,7 @@ CompareOutcome compare_models(const std::vector<Model*>& models, const std::stri
                     {"grid", fs::path(outcome.grid_path).filename().string()}};
   const int columns = static_cast<int>(maps.front().maps.size()) + 1;
   write_file_atomic(outcome.grid_path, encode_png(tile_grid(tiles, captions, columns), outcome.grid_path));
-  write_file_atomic(outcome.report_path, outcome.report.dump(2) + "\n");
+  write_file_atomic(outcome.report_path, outcome.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   return outcome;
 }
 

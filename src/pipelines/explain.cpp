@@ -7,6 +7,7 @@
 #include "xai/error.hpp"
 #include "xai/explanation_files.hpp"
 #include "xai/report.hpp"
+#include "xai/text.hpp"
 
 namespace xai {
 namespace {
@@ -115,7 +116,7 @@ ExplainOutcome write_explanation(const PreparedImage& prepared, const ComputedEx
 
   outcome.report = build_report(prepared, computed, plan, rendered, timings, carried);
   outcome.report_path = (fs::path(destination.dir) / (destination.stem + ".json")).string();
-  write_file_atomic(outcome.report_path, outcome.report.dump(2) + "\n", durability);
+  write_file_atomic(outcome.report_path, outcome.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", durability);
   outcome.files.push_back(outcome.report_path);
 
   outcome.prediction = computed.results.front().prediction;
@@ -132,7 +133,7 @@ ExplainOutcome write_explanation(const PreparedImage& prepared, const ComputedEx
 ExplainOutcome explain_image(Model& model, const ExplainPlan& plan, const std::string& image_path) {
   const PreparedImage prepared = prepare_image(image_path, plan.card, plan.options.limits);
   const Destination destination{output_dir_for(image_path, plan.options.output_dir),
-                                fs::path(image_path).stem().string()};
+                                utf8_path(fs::path(image_path).stem().string())};
   const ComputedExplanation computed = std::move(compute_explanations(model, plan, {&prepared}).front());
   return write_explanation(prepared, computed, plan, destination);
 }

@@ -1,6 +1,7 @@
 // Hostile input, generated here (no file CI does not install): every case ends in the documented exit
 // code with one line naming the file and what is wrong, or in a result with the right warning — never
 // an abort, a hang, a silent NaN or a write outside the output folder.
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "cli_fixture.hpp"
@@ -224,6 +225,118 @@ TEST_F(CliHostile, CardValuesAreNotTruncatedOrWrapped) {
     write_bytes(in("card.json"), card.dump());
     expect_error(explain(model("tiny-scripted.pt"), image, {"--card", in("card.json").string()}), 4, {"card.json", key});
   }
+}
+
+// Names that are markup, URL syntax, formulas or not UTF-8: the batch finishes, every journal line
+// parses, the gallery shows every card with its images, and no summary cell runs as a formula.
+TEST_F(CliHostile, HostileFileNamesInABatch) {
+  fs::create_directories(in("names"));
+  const std::vector<std::string> names = {"<!--<script>.png", "a#b?c:d.png", "line\nbreak.png", "bad\xffname.png",
+                                          "=HYPERLINK(\"http:x\").png", "100%.png"};
+  for (const auto& name : names) cv::imwrite((in("names") / name).string(), test_image(32, 24));
+  const RunResult run = xai({"batch", "-q", "-m", model("tiny-scripted.pt"), in("names").string(), "-o", out_dir().string()});
+  ASSERT_EQ(run.code, 0) << run;
+  EXPECT_EQ(run.err, "") << run;
+  std::istringstream journal(read_bytes(out_dir() / "results.jsonl"));
+  size_t lines = 0;
+  for (std::string line; std::getline(journal, line); ++lines) {
+    const json record = json::parse(line);  // throws (fails the test) on a broken line
+    for (const char* role : {"overlay", "report", "thumbnail"})
+      EXPECT_TRUE(fs::exists(out_dir() / record.at("files").at(role).get<std::string>())) << line;
+  }
+  EXPECT_EQ(lines, names.size());
+  const std::string csv = read_bytes(out_dir() / "summary.csv");
+  EXPECT_EQ(csv.find("\n=HYPERLINK"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("'=HYPERLINK"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("bad%FFname.png"), std::string::npos) << csv;  // not UTF-8: percent-escaped
+  const std::string html = read_bytes(out_dir() / "index.html");
+  EXPECT_EQ(html.find("<!--<script"), std::string::npos);
+  // A rerun resumes every name: nothing is explained twice.
+  const RunResult again = xai({"batch", "-m", model("tiny-scripted.pt"), in("names").string(), "-o", out_dir().string()});
+  EXPECT_EQ(again.code, 0) << again;
+  EXPECT_NE(again.err.find(std::to_string(names.size()) + " already done"), std::string::npos) << again;
+  if (std::string(XAI_CHROMIUM).empty()) return;
+  const std::string dom = xai::test::run_command(
+      "timeout 120 '" + std::string(XAI_CHROMIUM) + "' --headless --no-sandbox --disable-gpu --disable-dev-shm-usage"
+      " --window-size=2000,4000 --virtual-time-budget=10000 --dump-dom 'file://" + (out_dir() / "index.html").string() +
+      "' 2>/dev/null");
+  size_t cards = 0, missing = 0;
+  for (size_t at = dom.find("class=\"card\""); at != std::string::npos; at = dom.find("class=\"card\"", at + 1)) ++cards;
+  for (size_t at = dom.find("class=\"missing\""); at != std::string::npos; at = dom.find("class=\"missing\"", at + 1)) ++missing;
+  EXPECT_EQ(cards, names.size()) << dom;
+  EXPECT_EQ(missing, 0u) << dom;
+}
+
+// A journal is input to merge: its paths must stay inside their shard, and a merge is all or nothing.
+TEST_F(CliHostile, MergeRefusesJournalsThatPointOutsideOrMissFiles) {
+  fs::create_directories(in("images"));
+  for (int i = 0; i < 3; ++i) cv::imwrite((in("images") / ("p" + std::to_string(i) + ".png")).string(), test_image(32, 24, i));
+  const fs::path shard = root_ / "shard";
+  ASSERT_EQ(xai({"batch", "-q", "-m", model("tiny-scripted.pt"), in("images").string(), "-o", shard.string()}).code, 0);
+  const std::string journal = read_bytes(shard / "results.jsonl");
+  const fs::path victim = root_ / "victim.txt";
+  write_bytes(victim, "precious");
+  const std::string first_overlay = json::parse(journal.substr(0, journal.find('\n'))).at("files").at("overlay");
+  for (const std::string& hostile : {std::string("../victim.txt"), std::string("../../victim.txt"), victim.string(),
+                                     std::string("./") + first_overlay}) {
+    SCOPED_TRACE(hostile);
+    std::string edited = journal;
+    const size_t at = edited.find("\"overlay\":\"" + first_overlay + "\"");
+    ASSERT_NE(at, std::string::npos);
+    edited.replace(at, first_overlay.size() + 12, "\"overlay\":" + json(hostile).dump());
+    write_bytes(shard / "results.jsonl", edited);
+    const RunResult merge = xai({"merge", shard.string(), "-o", out_dir().string()});
+    expect_error(merge, 3, {"outside its folder"});
+    EXPECT_EQ(read_bytes(victim), "precious");
+  }
+  write_bytes(shard / "results.jsonl", journal);
+  fs::remove(shard / first_overlay);
+  expect_error(xai({"merge", shard.string(), "-o", out_dir().string()}), 3, {"missing", first_overlay});
+}
+
+// One result per input and method: a rerun with another target, or conflicting shards, supersede.
+TEST_F(CliHostile, TheLatestResultPerInputAndMethodWins) {
+  fs::create_directories(in("images"));
+  for (int i = 0; i < 2; ++i) cv::imwrite((in("images") / ("p" + std::to_string(i) + ".png")).string(), test_image(32, 24, i));
+  const Args base = {"batch", "-q", "-m", model("tiny-scripted.pt"), in("images").string()};
+  auto batch_into = [&](const fs::path& out, Args extra) {
+    Args args = base;
+    args.push_back("-o"), args.push_back(out.string());
+    args.insert(args.end(), extra.begin(), extra.end());
+    return xai(args);
+  };
+  ASSERT_EQ(batch_into(out_dir(), {}).code, 0);
+  ASSERT_EQ(batch_into(out_dir(), {"-t", "1"}).code, 0);
+  const std::string journal = read_bytes(out_dir() / "results.jsonl");
+  EXPECT_EQ(count_lines(journal), 2u) << journal;
+  std::istringstream lines(journal);
+  for (std::string line; std::getline(lines, line);) EXPECT_EQ(json::parse(line).at("target").at("index"), 1) << line;
+  EXPECT_EQ(count_lines(read_bytes(out_dir() / "summary.csv")), 3u);  // header + one row per input
+  // Two shards that both explained every input, with different targets: merged, one row each.
+  ASSERT_EQ(batch_into(root_ / "s0", {"-t", "0"}).code, 0);
+  ASSERT_EQ(batch_into(root_ / "s1", {"-t", "2"}).code, 0);
+  ASSERT_EQ(xai({"merge", (root_ / "s0").string(), (root_ / "s1").string(), "-o", (root_ / "m").string()}).code, 0);
+  const std::string merged = read_bytes(root_ / "m" / "results.jsonl");
+  EXPECT_EQ(count_lines(merged), 2u) << merged;
+  std::istringstream merged_lines(merged);
+  for (std::string line; std::getline(merged_lines, line);) EXPECT_EQ(json::parse(line).at("target").at("index"), 2);
+}
+
+// Two runs into one folder: the second refuses at once instead of losing the first one's journal.
+TEST_F(CliHostile, ASecondRunIntoTheSameFolderIsRefused) {
+  fs::create_directories(in("images"));
+  cv::imwrite((in("images") / "p.png").string(), test_image(32, 24));
+  fs::create_directories(out_dir());
+  const int fd = ::open((out_dir() / ".xai.lock").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);  // as a running batch holds it
+  const RunResult second = xai({"batch", "-m", model("tiny-scripted.pt"), in("images").string(), "-o", out_dir().string()});
+  EXPECT_EQ(second.code, 6) << second;
+  EXPECT_EQ(count_lines(second.err), 1u) << second;
+  EXPECT_NE(second.err.find("another xai run is writing into this folder"), std::string::npos) << second;
+  EXPECT_FALSE(fs::exists(out_dir() / "results.jsonl"));
+  ::close(fd);
+  EXPECT_EQ(xai({"batch", "-q", "-m", model("tiny-scripted.pt"), in("images").string(), "-o", out_dir().string()}).code, 0);
 }
 
 }  // namespace
