@@ -31,4 +31,8 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
 // Flushes every deferred write on the file system that holds `path` (syncfs). Throws output_error.
 void sync_file_system(const std::string& path);
 
+// Removes the temporary files (".NAME.tmp-PID-RANDOM") under `dir` that a killed process left behind:
+// those whose process no longer runs. Returns how many were removed.
+size_t remove_stale_temporaries(const std::string& dir);
+
 }  // namespace xai

@@ -2,6 +2,7 @@
 // a summary and a gallery. Works for every method explain_image supports.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -32,6 +33,9 @@ struct BatchOptions {
   int workers = 0;         // decoding threads; 0: one per core
   bool fail_fast = false;
   std::function<void(const BatchProgress&)> on_progress;  // called after every image
+  // Set (from a signal handler) to stop the run: no new image is started, the batch the model is on
+  // is finished and written, then the journal, summary and gallery; the rest is left to a resume.
+  const std::atomic<int>* stop = nullptr;
 };
 
 struct BatchSummary {
@@ -40,6 +44,7 @@ struct BatchSummary {
   ExitCode code = ExitCode::ok;  // ok, partial, or the first error's code with fail_fast
   std::string first_error;
   size_t skipped_outputs = 0;  // files under the inputs that are xai outputs, not inputs
+  bool stopped = false;        // BatchOptions::stop was set before every input was done
 };
 
 BatchSummary run_batch(Model& model, const std::vector<std::string>& inputs, const BatchOptions& options);

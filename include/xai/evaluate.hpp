@@ -39,6 +39,7 @@ struct EvalResult {
   double accuracy = 0;
   std::optional<double> roc_auc;  // of the positive class probability; none when one class is absent
   size_t skipped_outputs = 0;     // files under the inputs that are xai's outputs, not inputs
+  std::vector<std::string> warnings;  // "PATH: what" for each image and method warning
   nlohmann::ordered_json report;  // everything above plus per-image results
 };
 

@@ -62,6 +62,7 @@ struct ExplainedMap {
   std::string layer;  // empty for perturbation methods
   MapStats stats;
   std::vector<std::pair<std::string, std::string>> files;  // role ("overlay", "map", ...) → path
+  cv::Size stored_size;  // of the .npy map: the image's, or smaller under ExplainOptions::map_size
 };
 
 struct ExplainOutcome {

@@ -29,6 +29,9 @@ struct ExplainOptions {
   std::string output_dir;  // explain: empty means "xai-out" beside the image
   Colormap colormap = Colormap::jet;
   double alpha = 0.5;  // overlay opacity of the heatmap
+  // Longest side of a stored map (.npy): larger maps are reduced, keeping the aspect ratio (--map-size;
+  // a 16000-pixel image's map would be a 1 GB file). Overlays stay at the image's size.
+  int map_size = 2048;
   ImageLimits limits;
 };
 

@@ -51,6 +51,8 @@ struct ModelCard {
 
 // Reads a card; throws model_error("PATH: ...") on a malformed or inconsistent card.
 ModelCard read_model_card(const std::string& path);
+// The same from the card's text (`path` names it in messages).
+ModelCard parse_model_card(const std::string& text, const std::string& path);
 
 // NAME.json beside NAME.pt, if it exists.
 std::optional<std::string> card_path_for(const std::string& model_path);

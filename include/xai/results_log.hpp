@@ -37,6 +37,8 @@ class ResultsLog {
 
 // Every well-formed record of a results.jsonl (for merging and indexing).
 std::vector<Record> read_results(const std::string& path);
+// The same from the journal's text: lines that do not parse, or lack a string "key", are skipped.
+std::vector<Record> parse_results(const std::string& text);
 
 // The last record of each (input, method), in the order those records came: a rerun after an input
 // changed, or with another target or setting, supersedes the earlier result everywhere (journal,

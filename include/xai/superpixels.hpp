@@ -40,6 +40,8 @@ cv::Mat compute_superpixels(const cv::Mat& image, const SuperpixelOptions& optio
 // A user's region map (8- or 16-bit single-channel PNG, one value per region) of the original
 // image's size, relabelled 0..n-1. Throws input_error for a wrong size or a single region.
 cv::Mat load_regions(const std::string& path, const cv::Size& expected_size);
+// The same from the file's bytes (`name` in messages).
+cv::Mat decode_regions(const std::string& bytes, const std::string& name, const cv::Size& expected_size);
 
 // Relabels any integer label map to consecutive labels 0..n-1 in order of first appearance.
 cv::Mat relabel_consecutive(const cv::Mat& labels, int* count = nullptr);

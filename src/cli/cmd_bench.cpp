@@ -282,7 +282,7 @@ Command add_bench(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("bench", "Time an explanation against a plain forward pass");
   flags->model.add_to(*sub);
   flags->method.add_to(*sub);
-  for (const char* name : {"--max-pixels", "--max-image-memory", "--apply-exif-orientation"})
+  for (const char* name : {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size"})
     flags->policy.refuse(*sub, name, "bench runs on synthetic images at the model's input size");
   flags->batch_option = sub->add_option("--batch-size", flags->batch_size, "Images per pass (--pipeline: default 8)")
                             ->check(kPositive)

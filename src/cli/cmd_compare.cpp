@@ -57,6 +57,7 @@ Command add_compare(CLI::App& app) {
   flags->model.add_to(*sub, ModelFlags::Mode::several);
   flags->method.add_to(*sub);
   flags->policy.refuse(*sub, "--top-k", "compare explains one class per model and scores the pair: use -t CLASS");
+  flags->policy.refuse(*sub, "--map-size", "compare writes side-by-side overlays, no .npy maps");
   flags->policy.refuse(*sub, "--all-classes", "compare explains one class per model and scores the pair: use -t CLASS");
   flags->policy.refuse(*sub, "--layers",
                        "models have different stages: name the layers to compare with -l (each model must have them)");

@@ -57,6 +57,7 @@ int run_eval(EvalFlags& flags) {
   flags.options.explain = flags.method.to_options(model);
   log_plan(flags.options.explain, model);
   const EvalResult result = evaluate_localisation(model, flags.inputs, flags.options);
+  for (const auto& warning : result.warnings) spdlog::warn("{}", warning);
   if (result.skipped_outputs > 0)
     spdlog::info("eval: skipped {} file(s) that are xai outputs (xai-out/ folders, or named like STEM.gradcam.png)",
                  result.skipped_outputs);
@@ -85,6 +86,7 @@ Command add_eval(CLI::App& app) {
   flags->policy.refuse(*sub, "--all-classes", target_reason);
   flags->policy.refuse(*sub, "--colormap", "eval writes no images (it measures maps against masks)");
   flags->policy.refuse(*sub, "--alpha", "eval writes no images (it measures maps against masks)");
+  flags->policy.refuse(*sub, "--map-size", "eval writes no maps (it measures them against masks)");
   sub->add_option("--masks", flags->options.masks_dir,
                   "Mask folder (MASKS/STEM.png or STEM.mask.png; default: STEM.mask.png beside each image)");
   sub->add_option("--labels-csv", flags->options.labels_csv,

@@ -65,6 +65,11 @@ void MethodFlags::add_to(CLI::App& sub) {
                                "or 1/8 scale to fit); also the largest image file read")
                     ->check(CLI::Range(1LL, 1LL << 20))
                     ->capture_default_str());
+  all.push_back(sub.add_option("--map-size", map_size,
+                               "Longest side of stored maps (.npy), pixels: larger maps are reduced, keeping the aspect "
+                               "ratio (overlays stay at the image's size)")
+                    ->check(kPositive)
+                    ->capture_default_str());
   all.push_back(sub.add_flag("--apply-exif-orientation", apply_exif_orientation,
                              "Turn images upright by their EXIF orientation (default: explain the stored pixels, as "
                              "PIL-based training sees them, with a warning)"));
@@ -259,6 +264,7 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   options.limits.max_pixels = max_pixels;
   options.limits.max_decoded_bytes = static_cast<uint64_t>(max_image_memory_mib) << 20;
   options.limits.apply_exif_orientation = apply_exif_orientation;
+  options.map_size = map_size;
   if (!target_class.empty()) {
     options.cam.target.kind = TargetSpec::Kind::given;
     options.cam.target.class_index = parse_class(target_class, model.labels());

@@ -28,6 +28,7 @@ struct MethodFlags {
   long long max_pixels = ImageLimits{}.max_pixels;
   long long max_image_memory_mib = static_cast<long long>(ImageLimits{}.max_decoded_bytes >> 20);
   bool apply_exif_orientation = false;
+  int map_size = ExplainOptions{}.map_size;
   std::string hide = "mean";
   std::string superpixels = "slic";
   float compactness = 0;

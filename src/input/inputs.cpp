@@ -44,7 +44,9 @@ size_t count_files(const fs::path& dir) {
   return n;
 }
 
-void expand(const std::string& spec, std::vector<fs::path>& found, bool want_all_files,
+// Adds what `spec` names to `found`, and to `roots` the folder(s) its relative names start from: a
+// folder itself, a file's folder, a list's listed files' folders.
+void expand(const std::string& spec, std::vector<fs::path>& found, std::vector<fs::path>& roots, bool want_all_files,
             const std::vector<fs::path>& output_dirs, DiscoveryCounts& counts) {
   std::error_code ec;
   if (!spec.empty() && spec[0] == '@') {
@@ -59,10 +61,14 @@ void expand(const std::string& spec, std::vector<fs::path>& found, bool want_all
       const fs::path p(line);
       // Listed files are taken as they are: the run records a missing one as a failed input.
       found.push_back(p.is_absolute() ? p : base / p);
+      roots.push_back(fs::absolute(found.back()).lexically_normal().parent_path());
     }
     return;
   }
   if (fs::is_directory(spec, ec)) {
+    fs::path root = fs::absolute(spec).lexically_normal();
+    if (root.filename().empty()) root = root.parent_path();  // "IN/" names IN
+    roots.push_back(root);
     for (auto it = fs::recursive_directory_iterator(spec, fs::directory_options::skip_permission_denied, ec);
          it != fs::recursive_directory_iterator(); it.increment(ec)) {
       if (ec) break;
@@ -86,6 +92,7 @@ void expand(const std::string& spec, std::vector<fs::path>& found, bool want_all
   }
   if (!fs::exists(spec, ec)) throw usage_error(spec + ": no such file or folder");
   found.push_back(spec);
+  roots.push_back(fs::absolute(spec).lexically_normal().parent_path());
 }
 
 }  // namespace
@@ -102,16 +109,17 @@ std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, co
   std::vector<fs::path> found;
   std::vector<fs::path> output_dirs(selection.output_dirs.begin(), selection.output_dirs.end());
   DiscoveryCounts local;
-  for (const auto& spec : specs) expand(spec, found, !selection.include.empty(), output_dirs, local);
+  std::vector<fs::path> roots;
+  for (const auto& spec : specs) expand(spec, found, roots, !selection.include.empty(), output_dirs, local);
   if (counts) *counts = local;
 
-  // Relative paths below the common folder of everything found, so outputs mirror the tree and
-  // a/x.png and b/x.png never collide.
+  // Relative paths below the common folder of the INPUT arguments (not of what was found in them), so
+  // outputs mirror the tree, a/x.png and b/x.png never collide, and a file added beside the others
+  // changes neither the layout, the resume keys nor the shards of the files already there.
   std::vector<fs::path> absolute;
   for (const auto& p : found) absolute.push_back(fs::absolute(p).lexically_normal());
   fs::path common;
-  for (const auto& p : absolute) {
-    const fs::path dir = p.parent_path();
+  for (const auto& dir : roots) {
     if (common.empty()) {
       common = dir;
       continue;

@@ -86,7 +86,11 @@ cv::Mat compute_superpixels(const cv::Mat& image, const SuperpixelOptions& optio
 }
 
 cv::Mat load_regions(const std::string& path, const cv::Size& expected_size) {
-  const cv::Mat raw = decode_pixels(read_image_bytes(path), path).pixels;
+  return decode_regions(read_image_bytes(path), path, expected_size);
+}
+
+cv::Mat decode_regions(const std::string& bytes, const std::string& path, const cv::Size& expected_size) {
+  const cv::Mat raw = decode_pixels(bytes, path).pixels;
   if (raw.depth() != CV_8U && raw.depth() != CV_16U)
     throw input_error(path + ": region map must hold 8- or 16-bit integer labels");
   if (raw.channels() != 1)

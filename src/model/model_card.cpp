@@ -101,7 +101,10 @@ std::vector<std::string> ModelCard::defaulted() const {
 }
 
 ModelCard read_model_card(const std::string& path) {
-  const std::string text = read_regular_file(path, 16ull << 20, ExitCode::model);
+  return parse_model_card(read_regular_file(path, 16ull << 20, ExitCode::model), path);
+}
+
+ModelCard parse_model_card(const std::string& text, const std::string& path) {
   json j;
   try {
     j = json::parse(text);

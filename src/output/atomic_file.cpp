@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -190,6 +193,30 @@ void sync_file_system(const std::string& path) {
   const int error_number = errno;
   ::close(fd);
   if (result != 0) throw output_error(path + ": cannot sync to disk (" + std::strerror(error_number) + ")");
+}
+
+size_t remove_stale_temporaries(const std::string& dir) {
+  namespace fs = std::filesystem;
+  size_t removed = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const size_t at = name.rfind(".tmp-");
+    if (name.empty() || name[0] != '.' || at == std::string::npos || !it->is_regular_file(ec)) continue;
+    // ".tmp-PID-" followed by 16 hex digits, exactly as write_file_atomic names them.
+    const std::string tail = name.substr(at + 5);
+    const size_t dash = tail.find('-');
+    if (dash == std::string::npos || dash == 0 || tail.size() - dash - 1 != 16 ||
+        tail.find_first_not_of("0123456789") < dash || tail.find_first_not_of("0123456789abcdef", dash + 1) != std::string::npos)
+      continue;
+    const long pid = std::strtol(tail.substr(0, dash).c_str(), nullptr, 10);
+    if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) {
+      std::error_code remove_error;
+      if (fs::remove(it->path(), remove_error)) ++removed;
+    }
+  }
+  return removed;
 }
 
 }  // namespace xai

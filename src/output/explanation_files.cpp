@@ -18,6 +18,19 @@ std::string npy_of(const cv::Mat& map) {
                    {static_cast<size_t>(map.rows), static_cast<size_t>(map.cols)});
 }
 
+// The map as stored: at most `longest` pixels on its longer side. Region maps keep exact region
+// values (nearest neighbour); continuous maps are averaged over each stored pixel.
+cv::Mat stored_map(const DenseMap& map, int longest) {
+  const int side = std::max(map.values.cols, map.values.rows);
+  if (longest <= 0 || side <= longest) return map.values;
+  const double scale = static_cast<double>(longest) / side;
+  const cv::Size size(std::max(1, static_cast<int>(std::lround(map.values.cols * scale))),
+                      std::max(1, static_cast<int>(std::lround(map.values.rows * scale))));
+  cv::Mat reduced;
+  cv::resize(map.values, reduced, size, 0, 0, map.segments.empty() ? cv::INTER_AREA : cv::INTER_NEAREST);
+  return reduced;
+}
+
 std::string thumbnail_png(const cv::Mat& display, const std::string& name) {
   const double scale = 160.0 / std::max(display.cols, display.rows);
   cv::Mat small;
@@ -60,7 +73,9 @@ void render_result(const cv::Mat& display, const MethodResult& result, size_t re
     written.stats = compute_map_stats(m.values);
     out.files.push_back({base + ".png", encode_png(overlaid, base)});
     written.files.push_back({"overlay", base + ".png"});
-    out.files.push_back({base + ".npy", npy_of(m.values)});
+    const cv::Mat stored = stored_map(m, plan.options.map_size);
+    written.stored_size = stored.size();
+    out.files.push_back({base + ".npy", npy_of(stored)});
     written.files.push_back({"map", base + ".npy"});
     if (!m.segments.empty()) {
       // Region maps: the most positive regions shown as they are, and the regions themselves.

@@ -101,6 +101,7 @@ json build_report(const PreparedImage& image, const ComputedExplanation& compute
     json files = json::object();
     for (const auto& [role, name] : m.files) files[role] = name;
     entry["files"] = files;
+    entry["map_shape"] = {m.stored_size.height, m.stored_size.width};
     explanations.push_back(std::move(entry));
   }
   std::vector<std::string> methods;

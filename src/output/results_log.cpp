@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
@@ -16,12 +17,19 @@
 namespace xai {
 
 std::vector<Record> read_results(const std::string& path) {
-  std::vector<Record> records;
   std::error_code ec;
   // Only a regular file: a FIFO planted as results.jsonl would block the run.
   if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
     throw output_error(path + ": is not a regular file");
   std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_results(text.str());
+}
+
+std::vector<Record> parse_results(const std::string& text) {
+  std::vector<Record> records;
+  std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty()) continue;

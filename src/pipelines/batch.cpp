@@ -108,6 +108,7 @@ class BatchRun {
 
  private:
   void discover(const std::vector<std::string>& inputs);
+  bool stop_requested() const { return options_.stop && options_.stop->load() != 0; }
   std::string key_of(size_t i, const std::string& sha, size_t method) const {
     return sha256_hex(files_[i].relative + '\n' + sha + '\n' + plan_.methods[method]->name() + '\n' +
                       fingerprints_[method]);
@@ -208,7 +209,7 @@ void BatchRun::start_decoders(const ResultsLog& log) {
   for (int w = 0; w < workers; ++w)
     decoders_.emplace_back([this, &log] {
       yield_to_the_model();
-      for (size_t i = next_++; i < files_.size() && !stop_; i = next_++) {
+      for (size_t i = next_++; i < files_.size() && !stop_ && !stop_requested(); i = next_++) {
         WorkItem item = prepare(i, log);
         std::unique_lock<std::mutex> lock(order_mutex_);  // results and resumes are deterministic
         order_cv_.wait(lock, [&] { return next_to_push_ == i || stop_; });
@@ -400,6 +401,7 @@ BatchSummary BatchRun::run() {
   if (ec || !fs::is_directory(options_.output_dir))
     throw output_error(options_.output_dir + ": cannot create output directory");
   const OutputLock lock(options_.output_dir);  // before the journal is read or compacted
+  remove_stale_temporaries(options_.output_dir);  // left by a run killed while writing
   const std::string journal = (fs::path(options_.output_dir) / "results.jsonl").string();
   ResultsLog log(journal);
   struct Guard {
@@ -420,7 +422,7 @@ BatchSummary BatchRun::run() {
 
   // The model thread: only the model runs here.
   std::vector<WorkItem> batch;
-  while (!halted_) {
+  while (!halted_ && !stop_requested()) {
     auto item = queue_.pop();
     if (!item) break;
     if (item->error || !item->prepared) {
@@ -432,7 +434,8 @@ BatchSummary BatchRun::run() {
       if (static_cast<int>(batch.size()) >= options_.batch_size) explain_items(batch);
     }
   }
-  if (!halted_) explain_items(batch);
+  if (!halted_ && !stop_requested()) explain_items(batch);  // stopping: a partial batch is left to the resume
+  summary_.stopped = stop_requested();
   shutdown();
   if (writer_error_) std::rethrow_exception(writer_error_);
 

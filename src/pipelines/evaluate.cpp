@@ -175,11 +175,13 @@ void Evaluation::add_batch(const std::vector<std::string>& paths) {
     result_.correct += correct ? 1 : 0;
     scores_.push_back(prediction.probabilities[positive_]);
     truths_.push_back(truth);
+    for (const auto& warning : computed[b].warnings) result_.warnings.push_back(path + ": " + warning);
     json entry = {{"path", path},
                   {"truth", truth ? plan_.labels[positive_] : "other"},
                   {"predicted", plan_.labels[prediction.predicted]},
                   {"probability", prediction.probabilities[positive_]},
                   {"mask", mask_path.empty() ? json(nullptr) : json(mask_path)}};
+    if (!computed[b].warnings.empty()) entry["warnings"] = computed[b].warnings;
     if (truth && correct && !mask.empty() && cv::countNonZero(mask) > 0) entry["agreement"] = score_maps(computed[b], mask);
     per_image_.push_back(entry);
   }

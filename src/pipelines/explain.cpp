@@ -106,18 +106,27 @@ ExplainOutcome write_explanation(const PreparedImage& prepared, const ComputedEx
   timings["render"] = ms_since(t);
 
   ExplainOutcome outcome;
-  t = Clock::now();
-  write_files(rendered, destination.dir, durability, outcome);
-  timings["write"] = ms_since(t);
-  double total = 0;
-  for (const auto& [name, ms] : timings.items())
-    if (name.size() < 6 || name.compare(name.size() - 6, 6, "_model") != 0) total += ms.get<double>();
-  timings["total"] = total;
+  // One image's outputs appear together or not at all: when a write fails (a full disk, a name over
+  // the file-name limit), the files this call already wrote are removed again.
+  try {
+    t = Clock::now();
+    write_files(rendered, destination.dir, durability, outcome);
+    timings["write"] = ms_since(t);
+    double total = 0;
+    for (const auto& [name, ms] : timings.items())
+      if (name.size() < 6 || name.compare(name.size() - 6, 6, "_model") != 0) total += ms.get<double>();
+    timings["total"] = total;
 
-  outcome.report = build_report(prepared, computed, plan, rendered, timings, carried);
-  outcome.report_path = (fs::path(destination.dir) / (destination.stem + ".json")).string();
-  write_file_atomic(outcome.report_path, outcome.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", durability);
-  outcome.files.push_back(outcome.report_path);
+    outcome.report = build_report(prepared, computed, plan, rendered, timings, carried);
+    outcome.report_path = (fs::path(destination.dir) / (destination.stem + ".json")).string();
+    write_file_atomic(outcome.report_path,
+                      outcome.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", durability);
+    outcome.files.push_back(outcome.report_path);
+  } catch (...) {
+    std::error_code ec;
+    for (const auto& written : outcome.files) fs::remove(written, ec);
+    throw;
+  }
 
   outcome.prediction = computed.results.front().prediction;
   outcome.label = plan.labels.at(outcome.prediction.predicted);

@@ -339,4 +339,100 @@ TEST_F(CliHostile, ASecondRunIntoTheSameFolderIsRefused) {
   EXPECT_EQ(xai({"batch", "-q", "-m", model("tiny-scripted.pt"), in("images").string(), "-o", out_dir().string()}).code, 0);
 }
 
+// Layout, resume keys and shards are relative to the INPUT argument: a file added in a new subfolder
+// changes nothing for the files already there.
+TEST_F(CliHostile, OutputsAreRelativeToTheInputArgument) {
+  fs::create_directories(in("IN/2024/slides"));
+  cv::imwrite(in("IN/2024/slides/a.png").string(), test_image(32, 24));
+  const Args batch = {"batch", "-q", "-m", model("tiny-scripted.pt"), in("IN").string(), "-o", out_dir().string()};
+  ASSERT_EQ(xai(batch).code, 0);
+  EXPECT_TRUE(fs::exists(out_dir() / "2024/slides/a.gradcam.png"));
+  const std::string first = read_bytes(out_dir() / "results.jsonl");
+  fs::create_directories(in("IN/2025"));
+  cv::imwrite(in("IN/2025/new.png").string(), test_image(32, 24, 5));
+  const RunResult again = xai({"batch", "-m", model("tiny-scripted.pt"), in("IN").string(), "-o", out_dir().string()});
+  ASSERT_EQ(again.code, 0) << again;
+  EXPECT_NE(again.err.find("1 explained, 1 already done"), std::string::npos) << again;
+  EXPECT_TRUE(fs::exists(out_dir() / "2025/new.gradcam.png"));
+  EXPECT_NE(read_bytes(out_dir() / "results.jsonl").find(first.substr(0, first.find('\n'))), std::string::npos);
+}
+
+// SIGINT or SIGTERM: the batch in flight is written, then the journal, summary and gallery; exit 130
+// or 143; the same command resumes without redoing what was written.
+TEST_F(CliHostile, InterruptedBatchesWriteTheirSummaryAndResume) {
+  fs::create_directories(in("many"));
+  for (int i = 0; i < 12; ++i) cv::imwrite((in("many") / ("p" + std::to_string(i) + ".png")).string(), test_image(64, 48, i));
+  const Args batch = {"batch", "-m", model("tiny-scripted.pt"), in("many").string(), "-o", out_dir().string(),
+                      "--method", "lime", "--samples", "1500", "--segments", "20", "--batch-size", "1", "--workers", "1"};
+  for (const int signal : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(signal);
+    fs::remove_all(out_dir());
+    const RunResult stopped = xai(batch, {}, [&](pid_t pid) {
+      // As soon as the first result is journaled, as a user's Ctrl-C would come mid-run.
+      for (int wait = 0; wait < 600 && read_bytes(out_dir() / "results.jsonl").empty(); ++wait) ::usleep(50000);
+      ::kill(pid, signal);
+    });
+    EXPECT_EQ(stopped.code, 128 + signal) << stopped;
+    EXPECT_NE(stopped.err.find(signal == SIGINT ? "stopped by SIGINT" : "stopped by SIGTERM"), std::string::npos) << stopped;
+    const size_t done = count_lines(read_bytes(out_dir() / "results.jsonl"));
+    EXPECT_GE(done, 1u);
+    EXPECT_LT(done, 12u) << "the run was not stopped early";
+    EXPECT_TRUE(fs::exists(out_dir() / "summary.csv"));
+    EXPECT_TRUE(fs::exists(out_dir() / "index.html"));
+    EXPECT_EQ(count_lines(read_bytes(out_dir() / "summary.csv")), done + 1);
+  }
+  const RunResult resumed = xai(batch);
+  EXPECT_EQ(resumed.code, 0) << resumed;
+  EXPECT_EQ(count_lines(read_bytes(out_dir() / "results.jsonl")), 12u);
+}
+
+// Temporary files of a killed run are removed by the next run into the same folder; a live
+// process's are not.
+TEST_F(CliHostile, TemporaryFilesOfKilledRunsAreRemoved) {
+  fs::create_directories(in("images"));
+  cv::imwrite((in("images") / "p.png").string(), test_image(32, 24));
+  fs::create_directories(out_dir() / "sub");
+  // pid 0 never names a process that can be asked; pid_max is above any live pid.
+  const std::string dead = ".p.gradcam.png.tmp-2147483646-0123456789abcdef";
+  const std::string live = ".p.json.tmp-" + std::to_string(::getpid()) + "-fedcba9876543210";
+  write_bytes(out_dir() / dead, "half");
+  write_bytes(out_dir() / "sub" / dead, "half");
+  write_bytes(out_dir() / live, "being written");
+  write_bytes(out_dir() / ".notes.tmp-12-xyz", "not ours");
+  ASSERT_EQ(xai({"batch", "-q", "-m", model("tiny-scripted.pt"), in("images").string(), "-o", out_dir().string()}).code, 0);
+  EXPECT_FALSE(fs::exists(out_dir() / dead));
+  EXPECT_FALSE(fs::exists(out_dir() / "sub" / dead));
+  EXPECT_TRUE(fs::exists(out_dir() / live));
+  EXPECT_TRUE(fs::exists(out_dir() / ".notes.tmp-12-xyz"));
+}
+
+// Stored maps are at most --map-size on their longer side (a 16000-pixel image wrote 1 GB per map);
+// the overlay keeps the image's size.
+TEST_F(CliHostile, StoredMapsAreCappedByMapSize) {
+  const fs::path image = write_image("wide.png", test_image(300, 120));
+  for (const Args& method : {Args{"--method", "gradcam"}, Args{"--method", "lime", "--samples", "30", "--segments", "6"}}) {
+    SCOPED_TRACE(method[1]);
+    ASSERT_EQ(explain(model("tiny-scripted.pt"), image, {method[0], method[1], "--map-size", "100"}).code, 0);
+    const Map stored = read_map(out_dir() / ("wide." + method[1] + ".npy"));
+    EXPECT_EQ(stored.shape, (std::vector<size_t>{40, 100}));
+    EXPECT_EQ(cv::imread((out_dir() / ("wide." + method[1] + ".png")).string()).size(), cv::Size(300, 120));
+    EXPECT_EQ(read_json(out_dir() / "wide.json").at("explanations")[0].at("map_shape"), json::array({40, 100}));
+    // Under the cap the map is the image's size, as before.
+    ASSERT_EQ(explain(model("tiny-scripted.pt"), image, method).code, 0);
+    EXPECT_EQ(read_map(out_dir() / ("wide." + method[1] + ".npy")).shape, (std::vector<size_t>{120, 300}));
+  }
+}
+
+// One image's outputs appear together or not at all: a stem so long that its longest output name
+// exceeds the file-name limit leaves none of its files behind.
+TEST_F(CliHostile, AFailedWriteLeavesNoOrphanFiles) {
+  // LIME writes STEM.lime.png, .npy, -top.png (253 bytes: fit) and STEM.lime-segments.png (258: does not).
+  const std::string stem(240, 's');
+  const fs::path image = write_image(stem + ".png", test_image(32, 24));
+  const RunResult r = explain(model("tiny-scripted.pt"), image, {"--method", "lime", "--samples", "30", "--segments", "6"});
+  EXPECT_EQ(r.code, 6) << r;
+  EXPECT_EQ(count_lines(r.err), 1u) << r;
+  EXPECT_TRUE(!fs::exists(out_dir()) || entries(out_dir()).empty()) << join(entries(out_dir()));
+}
+
 }  // namespace

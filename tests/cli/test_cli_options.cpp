@@ -19,19 +19,19 @@ const std::string kExamples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
 const std::map<std::string, std::set<std::string>> kRefused = {
     {"explain", {"--batch-size"}},
     {"batch", {"--lime-batch-size"}},
-    {"compare", {"--top-k", "--all-classes", "--layers", "--card"}},
-    {"eval", {"--target-class", "--top-k", "--all-classes", "--colormap", "--alpha"}},
-    {"bench", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--colormap", "--alpha", "--rounds"}},
+    {"compare", {"--top-k", "--all-classes", "--layers", "--card", "--map-size"}},
+    {"eval", {"--target-class", "--top-k", "--all-classes", "--colormap", "--alpha", "--map-size"}},
+    {"bench", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size", "--colormap", "--alpha", "--rounds"}},
     {"layers", {"--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes", "--probe-batch",
                 "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness", "--superpixels",
                 "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats", "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
-                "--no-inference-clone", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation"}},
+                "--no-inference-clone", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size"}},
     {"merge", {"--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind",
                "--labels", "--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes",
                "--probe-batch", "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness",
                "--superpixels", "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats",
                "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
-               "--no-inference-clone", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation"}},
+               "--no-inference-clone", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size"}},
 };
 
 // Long option names of a subcommand, from its --help.
@@ -122,6 +122,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         // A 1200x900 JPEG needs 16 MiB decoded: within 1 MiB it is decoded at 1/4 scale.
         {"--max-image-memory", {{"--max-image-memory", "1"}, {big_jpeg_.string()}}},
         {"--apply-exif-orientation", {{"--apply-exif-orientation"}, {turned_jpeg_.string()}}},
+        {"--map-size", {{"--map-size", "40"}, {}}},
         {"--samples", {{"--samples", "25"}, lime}},
         {"--tolerance", {{"--tolerance", "0.5"}, {"--method", "lime", "--samples", "auto", "--max-samples", "120"}}},
         {"--max-samples", {{"--max-samples", "110"}, {"--method", "lime", "--samples", "auto", "--max-samples", "120"}}},

@@ -164,6 +164,10 @@ TEST_F(CliPipeline, EveryLimeParameterIsInTheReportAndInTheResumeKey) {
     ASSERT_EQ(r.code, 0) << r;
     EXPECT_NE(r.err.find("1 explained, 0 already done"), std::string::npos) << change.front() << "\n" << r;
   }
+  // One result per input and method: the last run's settings superseded the first run's result, so
+  // the first command explains again, and only then is its result done.
+  const RunResult back = xai(base);
+  EXPECT_NE(back.err.find("1 explained, 0 already done"), std::string::npos) << back;
   const RunResult again = xai(base);
   EXPECT_NE(again.err.find("0 explained, 1 already done"), std::string::npos) << again;
 }

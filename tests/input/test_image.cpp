@@ -183,7 +183,7 @@ TEST(Image, NonFinitePixelsAndTwelveBitDataAreCaught) {
 // A motion photo is a JPEG followed by a video: valid, and its JPEG part is what is shown.
 TEST(Image, DataAfterTheJpegEndMarkerIsIgnored) {
   const std::string jpeg = encode(cv::Mat(16, 16, CV_8UC3, cv::Scalar(10, 100, 200)), ".jpg");
-  const Image with_video = decode_image(jpeg + std::string("\0\0\0\x18ftypmp42", 12) + std::string(500, 'v'), "m.jpg");
+  const Image with_video = decode_image(jpeg + std::string("\0\0\0\x18" "ftypmp42", 12) + std::string(500, 'v'), "m.jpg");
   EXPECT_EQ(cv::norm(with_video.pixels, decode_image(jpeg, "m.jpg").pixels, cv::NORM_INF), 0.0);
 }
 

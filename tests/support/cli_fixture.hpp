@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -160,7 +161,9 @@ class CliTest : public ::testing::Test {
   fs::path out_dir() const { return root_ / "out"; }
 
   // Runs the real binary with `args`; stdout and stderr go to files under io/ (never into OUT).
-  RunResult xai(const std::vector<std::string>& args, const fs::path& cwd = {}) {
+  // `while_running` (optional) is called with the child's pid before waiting for it (to signal it).
+  RunResult xai(const std::vector<std::string>& args, const fs::path& cwd = {},
+                const std::function<void(pid_t)>& while_running = {}) {
     const int n = ++runs_;
     const std::string out_path = (root_ / "io" / ("stdout." + std::to_string(n))).string();
     const std::string err_path = (root_ / "io" / ("stderr." + std::to_string(n))).string();
@@ -188,6 +191,7 @@ class CliTest : public ::testing::Test {
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
+    if (while_running) while_running(pid);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

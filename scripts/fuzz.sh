@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# libFuzzer targets (Debian's clang, with ASan and UBSan) for the code that reads untrusted bytes: the
+# image front, model cards, region maps and batch journals. Each target starts from its seed corpus in
+# fuzz/corpus/TARGET (committed) and runs SECONDS (default 30); inputs it finds go to build-fuzz/corpus,
+# a crash to build-fuzz/crash-* (the script then fails).
+#   scripts/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-30}
+shift || true
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(fuzz_image_front fuzz_model_card fuzz_region_map fuzz_journal)
+out=build-fuzz
+mkdir -p "$out"
+read -r -a opencv_flags <<<"$(pkg-config --cflags opencv4)"
+read -r -a opencv_libs <<<"$(pkg-config --libs opencv4)"
+flags=(-g -O1 -std=c++17 -fsanitize=fuzzer,address,undefined,float-cast-overflow -fno-sanitize-recover=undefined
+       -Iinclude -Isrc "${opencv_flags[@]}")
+core=(src/core/error.cpp src/core/file_read.cpp src/core/sha256.cpp src/core/text.cpp)
+image=(src/input/image.cpp src/input/image_header.cpp src/input/jpeg_decoder.cpp)
+sources_of() {
+  case "$1" in
+    fuzz_image_front) echo "${image[*]}" ;;
+    fuzz_model_card) echo "src/model/model_card.cpp" ;;
+    fuzz_region_map) echo "src/methods/superpixels.cpp ${image[*]}" ;;
+    fuzz_journal) echo "src/output/results_log.cpp src/output/gallery.cpp src/output/atomic_file.cpp" ;;
+    *) echo "unknown target $1" >&2; exit 2 ;;
+  esac
+}
+for target in "${targets[@]}"; do
+  read -r -a sources <<<"$(sources_of "$target")"
+  echo "fuzz: building $target"
+  clang++ "${flags[@]}" "fuzz/$target.cpp" "${sources[@]}" "${core[@]}" "${opencv_libs[@]}" -ljpeg -o "$out/$target"
+done
+status=0
+for target in "${targets[@]}"; do
+  mkdir -p "$out/corpus/$target"
+  echo "fuzz: running $target for ${seconds}s"
+  # ASan's leak check is off: OpenCV's codecs keep allocations for the life of the process.
+  if ! ASAN_OPTIONS=detect_leaks=0 "$out/$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=20 \
+      -artifact_prefix="$out/" -print_final_stats=1 "$out/corpus/$target" "fuzz/corpus/$target" \
+      >"$out/$target.log" 2>&1; then
+    echo "fuzz: $target FAILED (see $out/$target.log)"; tail -30 "$out/$target.log"; status=1
+  else
+    grep -E "stat::number_of_executed_units|stat::new_units_added" "$out/$target.log" | tr '\n' ' '; echo
+  fi
+done
+exit $status
