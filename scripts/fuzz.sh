@@ -30,7 +30,7 @@ sources_of() {
 for target in "${targets[@]}"; do
   read -r -a sources <<<"$(sources_of "$target")"
   echo "fuzz: building $target"
-  clang++ "${flags[@]}" "fuzz/$target.cpp" "${sources[@]}" "${core[@]}" "${opencv_libs[@]}" -ljpeg -o "$out/$target"
+  "${CLANGXX:-clang++}" "${flags[@]}" "fuzz/$target.cpp" "${sources[@]}" "${core[@]}" "${opencv_libs[@]}" -ljpeg -o "$out/$target"
 done
 status=0
 for target in "${targets[@]}"; do

@@ -2,14 +2,16 @@
 # One command on a fresh Debian 12: install every Debian package xai needs, then build (Release).
 #   scripts/setup.sh               install packages (needs root or sudo) and build into build/
 #   scripts/setup.sh --no-install  only build
+#   scripts/setup.sh --no-build    only install the packages
 #   scripts/setup.sh --with-browser  also Debian's chromium, so the tests load the batch gallery in
 #                                    a real (headless) browser; CI uses this
 set -euo pipefail
 cd "$(dirname "$0")/.."
-install=1 browser=0
+install=1 browser=0 build=1
 for arg in "$@"; do
   case "$arg" in
     --no-install) install=0 ;;
+    --no-build) build=0 ;;
     --with-browser) browser=1 ;;
     *) echo "setup: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -21,6 +23,8 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libbenchmark-dev libjpeg-dev
   # Python is only for exporting/training models and for the independent test references.
   python3 python3-torch python3-torchvision python3-numpy python3-opencv python3-skimage python3-sklearn
+  # libFuzzer with ASan/UBSan for the hostile-input fuzz targets (scripts/fuzz.sh, the fuzz_smoke test).
+  clang libclang-rt-14-dev
 )
 ((browser)) && PACKAGES+=(chromium)
 
@@ -35,6 +39,7 @@ if ((install)); then
   fi
 fi
 
+((build)) || exit 0
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)"
 echo "setup: built build/xai"
