@@ -130,7 +130,15 @@ bool Evaluation::truth_of(const std::string& path, const cv::Mat& mask) const {
   const std::string stem = fs::path(path).stem().string();
   auto it = truth_by_name_.find(stem);
   if (it == truth_by_name_.end()) throw usage_error(options_.labels_csv + ": no label for " + stem);
-  return parse_class(it->second, plan_.labels) == positive_;
+  try {
+    return parse_class(it->second, plan_.labels) == positive_;
+  } catch (const Error&) {
+    // parse_class speaks of --target-class; here the class comes from the CSV.
+    std::string labels;
+    for (const auto& l : plan_.labels) labels += (labels.empty() ? "" : ", ") + l;
+    throw usage_error(options_.labels_csv + ": " + stem + " has label \"" + it->second +
+                      "\", which is not one of the model's classes (" + labels + ") nor a class index");
+  }
 }
 
 // Mask agreement of every map (method × layer) of one image; adds to the rows.

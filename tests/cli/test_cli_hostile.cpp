@@ -12,26 +12,12 @@ using namespace xai::e2e;
 namespace fs = std::filesystem;
 using nlohmann::json;
 using Args = std::vector<std::string>;
+using xai::test::png_chunk;
 
 std::string encoded(const cv::Mat& image, const std::string& ext) {
   std::vector<uchar> bytes;
   EXPECT_TRUE(cv::imencode(ext, image, bytes)) << ext;
   return std::string(bytes.begin(), bytes.end());
-}
-
-// A PNG chunk with its CRC (the CRC-32 of zlib, bit by bit: independent of xai's table).
-std::string png_chunk(const std::string& type, const std::string& data) {
-  const std::string body = type + data;
-  uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char b : body) {
-    c ^= b;
-    for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-  }
-  c ^= 0xFFFFFFFFu;
-  auto be = [](uint32_t v) {
-    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
-  };
-  return be(static_cast<uint32_t>(data.size())) + body + be(c);
 }
 
 // A valid small PNG whose IHDR (CRC fixed) declares width x height: a "decompression bomb" header.
@@ -433,6 +419,20 @@ TEST_F(CliHostile, AFailedWriteLeavesNoOrphanFiles) {
   EXPECT_EQ(r.code, 6) << r;
   EXPECT_EQ(count_lines(r.err), 1u) << r;
   EXPECT_TRUE(!fs::exists(out_dir()) || entries(out_dir()).empty()) << join(entries(out_dir()));
+}
+
+// Messages that blamed the wrong thing: a CSV label is not a --target-class, a layer given twice did
+// not "fail to run".
+TEST_F(CliHostile, ErrorsNameWhatIsWrong) {
+  fs::create_directories(in("eval"));
+  cv::imwrite((in("eval") / "p.png").string(), test_image(32, 24));
+  write_bytes(in("truth.csv"), "name,label\np,tumour\n");
+  const RunResult csv = xai({"eval", "-m", model("tiny-scripted.pt"), in("eval").string(), "--labels-csv",
+                             in("truth.csv").string(), "--positive-class", "1"});
+  expect_error(csv, 2, {"truth.csv", "tumour", "not one of the model's classes"});
+  EXPECT_EQ(csv.err.find("--target-class"), std::string::npos) << csv;
+  const fs::path image = write_image("patch.png", test_image(40, 30));
+  expect_error(explain(model("tiny-scripted.pt"), image, {"-l", "layer1", "-l", "layer1"}), 2, {"layer1", "given twice"});
 }
 
 }  // namespace

@@ -124,21 +124,8 @@ TEST(ImageHeader, PngAncillaryChunksAreNotDecoded) {
   cv::Mat image(6, 9, CV_8UC3);
   cv::randu(image, 0, 255);
   std::string png = encode(image, ".png");
-  // Insert a tEXt chunk (with its CRC, computed by the writer's rules: the same table zlib uses) after IHDR.
-  auto chunk = [](const std::string& type, const std::string& data) {
-    std::string body = type + data;
-    uint32_t c = 0xFFFFFFFFu;
-    for (unsigned char b : body) {
-      c ^= b;
-      for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    }
-    c ^= 0xFFFFFFFFu;
-    auto be = [](uint32_t v) {
-      return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
-    };
-    return be(static_cast<uint32_t>(data.size())) + body + be(c);
-  };
-  png.insert(33, chunk("tEXt", std::string("Comment\0hello", 13)));
+  // Insert a tEXt chunk (with its CRC) after IHDR.
+  png.insert(33, test::png_chunk("tEXt", std::string("Comment\0hello", 13)));
   const std::string kept = png_bytes_to_decode(png, "x.png");
   EXPECT_EQ(kept.find("tEXt"), std::string::npos);
   EXPECT_LT(kept.size(), png.size());

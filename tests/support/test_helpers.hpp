@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 
 #include <filesystem>
@@ -40,6 +41,22 @@ inline std::string with_exif_orientation(const std::string& jpeg, int orientatio
   std::string segment = "\xff\xe1";
   segment += static_cast<char>(length >> 8), segment += static_cast<char>(length & 0xff);
   return jpeg.substr(0, 2) + segment + payload + jpeg.substr(2);
+}
+
+// A PNG chunk: length, type, data and the CRC-32 of type and data (zlib's CRC, computed bit by bit
+// here: independent of xai's table).
+inline std::string png_chunk(const std::string& type, const std::string& data) {
+  const std::string body = type + data;
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : body) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+  }
+  c ^= 0xFFFFFFFFu;
+  auto be = [](uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+  };
+  return be(static_cast<uint32_t>(data.size())) + body + be(c);
 }
 
 // A temporary directory removed when the object goes out of scope.
