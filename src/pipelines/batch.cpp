@@ -11,7 +11,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "input/image_header.hpp"
 #include "pipelines/bounded_queue.hpp"
+#include "pipelines/memory_ledger.hpp"
 #include "xai/atomic_file.hpp"
 #include "xai/file_read.hpp"
 #include "xai/gallery.hpp"
@@ -45,6 +47,7 @@ struct WorkItem {
   std::optional<PreparedImage> prepared;
   nlohmann::ordered_json carried = nlohmann::ordered_json::array();  // report entries of finished methods
   std::optional<Error> error;
+  std::shared_ptr<void> memory;  // the decoded image's reservation (MemoryLedger), returned when written
 };
 
 // An input whose model work is over: explained (computed), failed (item.error) or already done
@@ -135,6 +138,9 @@ class BatchRun {
   BatchSummary summary_;
 
   // Decoders → model thread: prepared items in input order.
+  // Decoded images in flight: at most twice the per-image budget (--max-image-memory). Declared before
+  // the queues: the items they hold return their reservations when destroyed.
+  mutable MemoryLedger memory_{2 * options_.explain.limits.max_decoded_bytes};
   BoundedQueue<WorkItem> queue_{static_cast<size_t>(std::max(2, options_.batch_size * 2))};
   std::vector<std::thread> decoders_;
   std::thread closer_;
@@ -187,12 +193,21 @@ json BatchRun::finished_entries(size_t i, std::vector<size_t>& pending) const {
 WorkItem BatchRun::prepare(size_t i, const ResultsLog& log) const {
   WorkItem item;
   item.index = i;
+  std::string bytes;
+  uint64_t decoded_bytes = 0;
+  // Every index reserves exactly once, in input order (MemoryLedger), whatever fails before.
+  bool reserved = false;
+  auto reserve = [&] {
+    if (!reserved) item.memory = memory_.reserve(decoded_bytes, i), reserved = true;
+  };
   try {
-    const std::string bytes = read_image_bytes(files_[i].path, plan_.options.limits);
+    bytes = read_image_bytes(files_[i].path, plan_.options.limits);
     item.content_sha = sha256_hex(bytes);  // hashed once: the resume key and the report share it
     for (size_t m = 0; m < plan_.methods.size(); ++m)
       if (!log.done(key_of(i, item.content_sha, m))) item.pending.push_back(m);
     if (!item.pending.empty() && item.pending.size() < plan_.methods.size()) item.carried = finished_entries(i, item.pending);
+    if (!item.pending.empty()) decoded_bytes = read_image_header(bytes).decoded_bytes();
+    reserve();
     if (!item.pending.empty())
       item.prepared = prepare_image_bytes(bytes, item.content_sha, files_[i].path, plan_.card, plan_.options.limits);
   } catch (const std::exception& e) {
@@ -200,6 +215,7 @@ WorkItem BatchRun::prepare(size_t i, const ResultsLog& log) const {
     if (item.pending.empty())
       for (size_t m = 0; m < plan_.methods.size(); ++m) item.pending.push_back(m);
   }
+  reserve();
   return item;
 }
 
@@ -362,6 +378,7 @@ void BatchRun::shutdown() {
   finished_queue_.producers_finished();
   if (writer_.joinable()) writer_.join();
   queue_.close();  // first: a decoder blocked in push() holds order_mutex_
+  memory_.stop();  // nor may one wait for memory
   {
     std::lock_guard<std::mutex> lock(order_mutex_);  // no decoder misses the wake-up
     stop_ = true;
@@ -423,7 +440,13 @@ BatchSummary BatchRun::run() {
   // The model thread: only the model runs here.
   std::vector<WorkItem> batch;
   while (!halted_ && !stop_requested()) {
-    auto item = queue_.pop();
+    bool timed_out = false;
+    auto item = queue_.pop_for(std::chrono::milliseconds(50), timed_out);
+    if (timed_out) {
+      // Decoders wait for the memory these images hold: run them now rather than wait for a full batch.
+      if (!batch.empty() && memory_.someone_waits()) explain_items(batch);
+      continue;
+    }
     if (!item) break;
     if (item->error || !item->prepared) {
       std::vector<Finished> single;

@@ -31,6 +31,17 @@ class BoundedQueue {
     not_full_.notify_one();
     return item;
   }
+  // As pop(), but waits at most `timeout`; `timed_out` says whether it returned for that reason.
+  template <typename Duration>
+  std::optional<T> pop_for(Duration timeout, bool& timed_out) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    timed_out = !not_empty_.wait_for(lock, timeout, [&] { return !queue_.empty() || producers_done_ || closed_; });
+    if (queue_.empty()) return std::nullopt;
+    T item = std::move(queue_.front());
+    queue_.pop_front();
+    not_full_.notify_one();
+    return item;
+  }
   // No more pushes: pop() drains what is queued, then returns nothing.
   void producers_finished() {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -435,4 +435,23 @@ TEST_F(CliHostile, ErrorsNameWhatIsWrong) {
   expect_error(explain(model("tiny-scripted.pt"), image, {"-l", "layer1", "-l", "layer1"}), 2, {"layer1", "given twice"});
 }
 
+// Decoded images in flight are bounded by twice --max-image-memory: with room for two images at a time
+// and batches of 8, the model runs what it holds instead of waiting for a full batch (no deadlock),
+// and the results equal an unconstrained run's.
+TEST_F(CliHostile, BatchMemoryInFlightIsBounded) {
+  fs::create_directories(in("big"));
+  for (int i = 0; i < 10; ++i) cv::imwrite((in("big") / ("p" + std::to_string(i) + ".png")).string(), test_image(270, 250, i));
+  // 270 x 250 x (3 + 12) bytes = 1.01 MB per image: within 1 MiB, and 2 x 1 MiB holds two of them.
+  const RunResult tight = xai({"batch", "-q", "-m", model("tiny-scripted.pt"), in("big").string(), "-o",
+                               out_dir().string(), "--max-image-memory", "1", "--batch-size", "8", "--workers", "2"});
+  ASSERT_EQ(tight.code, 0) << tight;
+  const RunResult roomy = xai({"batch", "-q", "-m", model("tiny-scripted.pt"), in("big").string(), "-o",
+                               (root_ / "roomy").string(), "--batch-size", "8", "--workers", "2"});
+  ASSERT_EQ(roomy.code, 0) << roomy;
+  for (int i = 0; i < 10; ++i) {
+    const std::string name = "p" + std::to_string(i) + ".gradcam.npy";
+    EXPECT_LT(max_abs_diff(read_map(out_dir() / name), read_map(root_ / "roomy" / name)), 1e-5) << name;
+  }
+}
+
 }  // namespace
