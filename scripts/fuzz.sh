@@ -14,8 +14,8 @@ out=build-fuzz
 mkdir -p "$out"
 read -r -a opencv_flags <<<"$(pkg-config --cflags opencv4)"
 read -r -a opencv_libs <<<"$(pkg-config --libs opencv4)"
-flags=(-g -O1 -std=c++17 -fsanitize=fuzzer,address,undefined,float-cast-overflow -fno-sanitize-recover=undefined
-       -Iinclude -Isrc "${opencv_flags[@]}")
+common=(-g -O1 -std=c++17 -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined
+        -Iinclude -Isrc "${opencv_flags[@]}")
 core=(src/core/error.cpp src/core/file_read.cpp src/core/sha256.cpp src/core/text.cpp)
 image=(src/input/image.cpp src/input/image_header.cpp src/input/jpeg_decoder.cpp)
 sources_of() {
@@ -27,10 +27,25 @@ sources_of() {
     *) echo "unknown target $1" >&2; exit 2 ;;
   esac
 }
+# Each library source is compiled once per run (instrumented for coverage: -fsanitize=fuzzer-no-link),
+# then linked into every target that needs it.
+object_of() { echo "$out/obj/$(echo "$1" | tr / _).o"; }
+mkdir -p "$out/obj"
+declare -A compiled=()
 for target in "${targets[@]}"; do
   read -r -a sources <<<"$(sources_of "$target")"
+  objects=()
+  for source in "${sources[@]}" "${core[@]}"; do
+    object=$(object_of "$source")
+    if [[ -z ${compiled[$source]:-} ]]; then
+      "${CLANGXX:-clang++}" "${common[@]}" -fsanitize=fuzzer-no-link -c "$source" -o "$object"
+      compiled[$source]=1
+    fi
+    objects+=("$object")
+  done
   echo "fuzz: building $target"
-  "${CLANGXX:-clang++}" "${flags[@]}" "fuzz/$target.cpp" "${sources[@]}" "${core[@]}" "${opencv_libs[@]}" -ljpeg -o "$out/$target"
+  "${CLANGXX:-clang++}" "${common[@]}" -fsanitize=fuzzer "fuzz/$target.cpp" "${objects[@]}" "${opencv_libs[@]}" -ljpeg \
+    -o "$out/$target"
 done
 status=0
 for target in "${targets[@]}"; do

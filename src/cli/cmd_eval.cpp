@@ -34,7 +34,8 @@ std::string number_or_na(const std::optional<double>& value) {
 
 void print_table(std::ostream& out, const EvalResult& result, const EvalOptions& options) {
   const double top_fraction = options.top_fraction;
-  out << "model " << result.report["model"].get<std::string>() << ", positive class '"
+  out << "model " << result.report["model"].get<std::string>() << " (" << result.report["output"].get<std::string>()
+      << " outputs), positive class '"
       << result.report["positive_class"].get<std::string>() << "', " << options.batch_size << " images per pass"
       << ", inference " << result.report["inference"].get<std::string>() << "\n";
   out << std::fixed << std::setprecision(3) << "images " << result.images << ", positives " << result.positives

@@ -224,6 +224,7 @@ EvalResult Evaluation::finish(size_t skipped_outputs) {
   }
   result_.report = {{"model", model_.path()},
                     {"model_sha256", model_.sha256()},
+                    {"output", to_string(plan_.card.output)},
                     {"inference", plan_.model["inference"]},
                     {"positive_class", plan_.labels[positive_]},
                     {"methods", plan_.options.methods},
