@@ -38,6 +38,12 @@ cv::Mat render_top_segments(const cv::Mat& image_bgr, const cv::Mat& segments, c
 // Per-pixel map from per-segment values (CV_32FC1, the size of `segments`).
 cv::Mat segment_value_map(const cv::Mat& segments, const std::vector<double>& values);
 
+// `size` scaled so that its longer side is `longest`, each side at least 1 pixel (a 1x100000 image
+// scaled by a factor would get a side of 0, which cv::resize refuses).
+cv::Size fitted_size(const cv::Size& size, int longest);
+// `image` reduced to at most `longest` pixels on its longer side (unchanged when it fits).
+cv::Mat shrink_to_fit(const cv::Mat& image, int longest, int interpolation);
+
 // Tiles (8-bit BGR, any sizes) scaled to fit `tile_size`, laid out `columns` per row, each with a
 // caption underneath ('\n' separates caption lines).
 cv::Mat tile_grid(const std::vector<cv::Mat>& tiles, const std::vector<std::string>& captions, int columns,

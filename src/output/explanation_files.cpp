@@ -21,24 +21,11 @@ std::string npy_of(const cv::Mat& map) {
 // The map as stored: at most `longest` pixels on its longer side. Region maps keep exact region
 // values (nearest neighbour); continuous maps are averaged over each stored pixel.
 cv::Mat stored_map(const DenseMap& map, int longest) {
-  const int side = std::max(map.values.cols, map.values.rows);
-  if (longest <= 0 || side <= longest) return map.values;
-  const double scale = static_cast<double>(longest) / side;
-  const cv::Size size(std::max(1, static_cast<int>(std::lround(map.values.cols * scale))),
-                      std::max(1, static_cast<int>(std::lround(map.values.rows * scale))));
-  cv::Mat reduced;
-  cv::resize(map.values, reduced, size, 0, 0, map.segments.empty() ? cv::INTER_AREA : cv::INTER_NEAREST);
-  return reduced;
+  return shrink_to_fit(map.values, longest, map.segments.empty() ? cv::INTER_AREA : cv::INTER_NEAREST);
 }
 
 std::string thumbnail_png(const cv::Mat& display, const std::string& name) {
-  const double scale = 160.0 / std::max(display.cols, display.rows);
-  cv::Mat small;
-  if (scale < 1.0)
-    cv::resize(display, small, cv::Size(), scale, scale, cv::INTER_AREA);
-  else
-    small = display;
-  return encode_png(small, name);
+  return encode_png(shrink_to_fit(display, 160, cv::INTER_AREA), name);
 }
 
 // The outputs of one method's result.

@@ -162,9 +162,9 @@ cv::Mat tile_grid(const std::vector<cv::Mat>& tiles, const std::vector<std::stri
   cv::Mat grid(rows * cell_h, cols * cell_w, CV_8UC3, cv::Scalar(255, 255, 255));
   for (size_t i = 0; i < tiles.size(); ++i) {
     const int x0 = static_cast<int>(i % columns) * cell_w + padding, y0 = static_cast<int>(i / columns) * cell_h + padding;
-    const double f = static_cast<double>(tile_size) / std::max(tiles[i].cols, tiles[i].rows);
+    const bool smaller = std::max(tiles[i].cols, tiles[i].rows) > tile_size;
     cv::Mat scaled;
-    cv::resize(tiles[i], scaled, cv::Size(), f, f, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    cv::resize(tiles[i], scaled, fitted_size(tiles[i].size(), tile_size), 0, 0, smaller ? cv::INTER_AREA : cv::INTER_LINEAR);
     const int dx = (tile_size - scaled.cols) / 2, dy = (tile_size - scaled.rows) / 2;
     scaled.copyTo(grid(cv::Rect(x0 + dx, y0 + dy, scaled.cols, scaled.rows)));
     for (size_t l = 0; l < lines[i].size(); ++l)
@@ -184,6 +184,19 @@ std::string encode_png(const cv::Mat& image, const std::string& what) {
   }
   if (!ok) throw output_error(what + ": cannot encode PNG");
   return std::string(bytes.begin(), bytes.end());
+}
+
+cv::Size fitted_size(const cv::Size& size, int longest) {
+  const double f = static_cast<double>(longest) / std::max(size.width, size.height);
+  return {std::max(1, static_cast<int>(std::lround(size.width * f))),
+          std::max(1, static_cast<int>(std::lround(size.height * f)))};
+}
+
+cv::Mat shrink_to_fit(const cv::Mat& image, int longest, int interpolation) {
+  if (longest <= 0 || std::max(image.cols, image.rows) <= longest) return image;
+  cv::Mat reduced;
+  cv::resize(image, reduced, fitted_size(image.size(), longest), 0, 0, interpolation);
+  return reduced;
 }
 
 }  // namespace xai

@@ -28,9 +28,7 @@ struct ModelMaps {
 
 std::vector<double> agreement_values(const cv::Mat& map) {
   // Rank correlation on at most 128 px a side: enough for maps that come from coarse grids.
-  cv::Mat small = map;
-  const double f = 128.0 / std::max(map.cols, map.rows);
-  if (f < 1) cv::resize(map, small, cv::Size(), f, f, cv::INTER_AREA);
+  const cv::Mat small = shrink_to_fit(map, 128, cv::INTER_AREA);
   cv::Mat continuous = small.isContinuous() ? small : small.clone();
   return std::vector<double>(continuous.begin<float>(), continuous.end<float>());
 }

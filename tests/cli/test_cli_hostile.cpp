@@ -454,4 +454,24 @@ TEST_F(CliHostile, BatchMemoryInFlightIsBounded) {
   }
 }
 
+// Extreme aspect ratios: every reduced view (layer grids, compare's agreement, thumbnails, stored maps)
+// keeps at least one pixel a side; cv::resize used to assert ("internal error").
+TEST_F(CliHostile, ExtremeAspectRatiosAreExplained) {
+  for (const cv::Size size : {cv::Size(2000, 1), cv::Size(1, 2000)}) {
+    SCOPED_TRACE(std::to_string(size.width) + "x" + std::to_string(size.height));
+    const fs::path image = write_image("thin.png", test_image(size.width, size.height));
+    const RunResult grid = explain(model("tiny-scripted.pt"), image, {"--layers", "auto-all", "--map-size", "100"});
+    EXPECT_EQ(grid.code, 0) << grid;
+    const RunResult compare = xai({"compare", "-m", model("tiny-scripted.pt"), "-m", model("tiny-traced.pt"),
+                                   image.string(), "-o", out_dir().string()});
+    EXPECT_EQ(compare.code, 0) << compare;
+    fs::create_directories(in("thin"));
+    fs::copy_file(image, in("thin/thin.png"), fs::copy_options::overwrite_existing);
+    const RunResult batch = xai({"batch", "-q", "-m", model("tiny-scripted.pt"), in("thin").string(), "-o",
+                                 (root_ / "b").string()});
+    EXPECT_EQ(batch.code, 0) << batch;
+    fs::remove_all(root_ / "b");
+  }
+}
+
 }  // namespace
