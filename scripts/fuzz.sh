@@ -4,6 +4,9 @@
 # fuzz/corpus/TARGET (committed) and runs SECONDS (default 30); inputs it finds go to build-fuzz/corpus,
 # a crash to build-fuzz/crash-* (the script then fails).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
+# With FUZZ_RUNS=N (ctest's fuzz_smoke) each target instead runs N inputs from seed 1, starting from the
+# committed corpus only: the same commit explores the same inputs on every machine, so a failure is
+# reproducible (`FUZZ_RUNS=N scripts/fuzz.sh 0 TARGET`), never a matter of luck or machine speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
@@ -49,11 +52,20 @@ for target in "${targets[@]}"; do
 done
 status=0
 for target in "${targets[@]}"; do
-  mkdir -p "$out/corpus/$target"
-  echo "fuzz: running $target for ${seconds}s"
+  if [[ -n ${FUZZ_RUNS:-} ]]; then
+    corpus="$out/smoke-corpus/$target"
+    rm -rf "$corpus"
+    budget=(-runs="$FUZZ_RUNS" -seed=1)
+    echo "fuzz: running $target for $FUZZ_RUNS inputs (seed 1)"
+  else
+    corpus="$out/corpus/$target"
+    budget=(-max_total_time="$seconds")
+    echo "fuzz: running $target for ${seconds}s"
+  fi
+  mkdir -p "$corpus"
   # ASan's leak check is off: OpenCV's codecs keep allocations for the life of the process.
-  if ! ASAN_OPTIONS=detect_leaks=0 "$out/$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=20 \
-      -artifact_prefix="$out/" -print_final_stats=1 "$out/corpus/$target" "fuzz/corpus/$target" \
+  if ! ASAN_OPTIONS=detect_leaks=0 "$out/$target" "${budget[@]}" -rss_limit_mb=2048 -timeout=20 \
+      -artifact_prefix="$out/" -print_final_stats=1 "$corpus" "fuzz/corpus/$target" \
       >"$out/$target.log" 2>&1; then
     echo "fuzz: $target FAILED (see $out/$target.log)"; tail -30 "$out/$target.log"; status=1
   else

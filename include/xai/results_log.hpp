@@ -37,8 +37,12 @@ class ResultsLog {
 
 // Every well-formed record of a results.jsonl (for merging and indexing).
 std::vector<Record> read_results(const std::string& path);
-// The same from the journal's text: lines that do not parse, or lack a string "key", are skipped.
+// The same from the journal's text: lines that do not parse, or are not well formed, are skipped.
 std::vector<Record> parse_results(const std::string& text);
+// Whether a journal line has the shape batch writes: a string "key"; "input", "method", "status",
+// "label", "error" strings; "probability" a number; "files" and "stats" objects; "maps" an array of
+// such entries (with "target" an object or null, "layer" a string or null) — where present.
+bool is_well_formed_record(const Record& record);
 
 // The last record of each (input, method), in the order those records came: a rerun after an input
 // changed, or with another target or setting, supersedes the earlier result everywhere (journal,

@@ -27,6 +27,43 @@ std::vector<Record> read_results(const std::string& path) {
   return parse_results(text.str());
 }
 
+namespace {
+
+bool absent_or(const Record& r, const char* key, bool (Record::*is)() const noexcept) {
+  return !r.contains(key) || (r[key].*is)();
+}
+
+// Values of "files" groups are read as strings only where they are strings; the group itself must
+// be an object.
+bool is_map_entry(const Record& m) {
+  if (!m.is_object() || !absent_or(m, "files", &Record::is_object) || !absent_or(m, "stats", &Record::is_object))
+    return false;
+  if (m.contains("layer") && !m["layer"].is_null() && !m["layer"].is_string()) return false;
+  if (m.contains("target") && !m["target"].is_null()) {
+    const Record& t = m["target"];
+    if (!t.is_object() || !absent_or(t, "label", &Record::is_string) || !absent_or(t, "probability", &Record::is_number))
+      return false;
+  }
+  return !m.contains("stats") || absent_or(m["stats"], "peak", &Record::is_object);
+}
+
+}  // namespace
+
+bool is_well_formed_record(const Record& r) {
+  if (!r.is_object() || !r.contains("key") || !r["key"].is_string()) return false;
+  for (const char* key : {"input", "path", "sha256", "method", "status", "label", "error"})
+    if (!absent_or(r, key, &Record::is_string)) return false;
+  if (!absent_or(r, "probability", &Record::is_number) || !absent_or(r, "probabilities", &Record::is_object))
+    return false;
+  if (!is_map_entry(r)) return false;  // a record carries its first map's fields too
+  if (r.contains("maps")) {
+    if (!r["maps"].is_array()) return false;
+    for (const auto& m : r["maps"])
+      if (!is_map_entry(m)) return false;
+  }
+  return true;
+}
+
 std::vector<Record> parse_results(const std::string& text) {
   std::vector<Record> records;
   std::istringstream in(text);
@@ -34,8 +71,9 @@ std::vector<Record> parse_results(const std::string& text) {
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     Record record = Record::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (record.is_discarded() || !record.is_object() || !record.contains("key") || !record["key"].is_string())
-      continue;  // cut short
+    // A line cut short by a crash, or one whose fields are not of the types batch writes (edited by
+    // hand, another tool's): skipped, so every reader may take the fields' types for granted.
+    if (record.is_discarded() || !is_well_formed_record(record)) continue;
     records.push_back(std::move(record));
   }
   return records;
