@@ -82,11 +82,14 @@ BIG_LAYERS = [
 # `features` (1024 more passes, ~2 CI minutes) was dropped: its capture is covered by the Grad-CAM
 # family here and Score-CAM's weighting by ResNet50 and the tiny models.
 BIG_SCORECAM = {("resnet50", "layer4")}
-# Its input on the big models, [H, W]: non-square on purpose (a swapped H/W
-# shows). 64x96 gives 2x3 maps at both layers (six ResNet50 channels are flat
-# there, so the zero-mask branch is exercised too) and the 2048 passes
-# take ~2.5 minutes on 2 busy cores; 96x128 (3x4 maps) takes about twice that.
-DEFAULT_SCORECAM_SIZE = [64, 96]
+# The input of the probe methods (Score-CAM, Ablation-CAM) on the big models, [H, W]: non-square on
+# purpose (a swapped H/W shows). 64x96 gives 2x3 maps at both layers (six ResNet50 channels are flat
+# there, so Score-CAM's zero-mask branch is exercised too) and Score-CAM's 2048 passes take ~2.5
+# minutes on 2 busy cores; 96x128 (3x4 maps) takes about twice that. Ablation-CAM runs the whole
+# network once per channel in xai (TorchScript has no "run from this layer"), which at 224x224 cost
+# ~1.5 CI minutes; what it tests (zeroing one channel at the hooked layer) does not depend on the size.
+DEFAULT_PROBE_SIZE = [64, 96]
+PROBE_METHODS = {"scorecam", "ablationcam"}
 # Left out because the method is ill-conditioned there, not because it fails:
 # XGrad-CAM divides by S_c = sum_hw A_c, which assumes A >= 0 (a post-ReLU
 # layer). resnet50 layer4.2.bn3 and densenet121 features (= norm5, before the
@@ -426,7 +429,7 @@ def finish(m: torch.Tensor, size: List[int]) -> Tuple[torch.Tensor, torch.Tensor
     return cam, rc.upsample(cam, size)
 
 
-def generate(models_dir: str, out_dir: str, cases: List[tuple], scorecam_size: List[int], batch: int) -> int:
+def generate(models_dir: str, out_dir: str, cases: List[tuple], probe_size: List[int], batch: int) -> int:
     os.makedirs(out_dir, exist_ok=True)
     manifest = []
     degenerate = []
@@ -447,7 +450,7 @@ def generate(models_dir: str, out_dir: str, cases: List[tuple], scorecam_size: L
             loaded = f" (incl. loading {time.perf_counter() - t0:.1f}s)"
         model = models[arch]
         spec = xai_models.input_spec(arch)
-        size = scorecam_size if method == "scorecam" and arch in xai_models.BIG_ARCHS else spec["input_size"]
+        size = probe_size if method in PROBE_METHODS and arch in xai_models.BIG_ARCHS else spec["input_size"]
 
         key = (arch, layer, target, tuple(size))
         shared = ""
@@ -801,9 +804,9 @@ def main() -> None:
     parser.add_argument("--cases", default="all", help="all (resnet50, densenet121) or tiny (committed tiny models)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
     parser.add_argument(
-        "--scorecam-size",
-        default="x".join(map(str, DEFAULT_SCORECAM_SIZE)),
-        help="HxW input of Score-CAM on the big models (default %(default)s)",
+        "--probe-size",
+        default="x".join(map(str, DEFAULT_PROBE_SIZE)),
+        help="HxW input of Score-CAM and Ablation-CAM on the big models (default %(default)s)",
     )
     parser.add_argument("--batch", type=int, default=64, help="images per pass for Score-CAM and Ablation-CAM")
     parser.add_argument("--check", action="store_true", help="only validate an existing --out directory")
@@ -819,7 +822,7 @@ def main() -> None:
         if m not in METHODS:
             parser.error(f"unknown method '{m}'; known: {', '.join(METHODS)}")
     cases = select_cases(args.cases, methods)
-    status = generate(args.models, args.out, cases, parse_size(args.scorecam_size), args.batch)
+    status = generate(args.models, args.out, cases, parse_size(args.probe_size), args.batch)
     # Generation always ends with the full check: the reference must be sane.
     failures = check(args.out)
     sys.exit(1 if status or failures else 0)

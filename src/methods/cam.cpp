@@ -138,7 +138,11 @@ CamProbe make_probe(Model::Impl& impl, CaptureModel& capture, const CapturedForw
       ActiveCapture active(session);
       return impl.run(capture.module(), input, expected);
     };
-    c10::InferenceMode inference;
+    // No autograd, but not InferenceMode: the capture module is shared with the gradient methods,
+    // whose runs leave TorchScript's executor with plans specialised for autograd; under
+    // InferenceMode those plans fail to save their (inference) inputs — Grad-CAM then Ablation-CAM
+    // on a traced DenseNet did.
+    torch::NoGradGuard no_grad;
     torch::Tensor out;
     try {
       // The layers before the capture point run for one image; the replacement batch flows on.
