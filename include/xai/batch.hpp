@@ -45,6 +45,7 @@ struct BatchSummary {
   std::string first_error;
   size_t skipped_outputs = 0;  // files under the inputs that are xai outputs, not inputs
   bool stopped = false;        // BatchOptions::stop was set before every input was done
+  size_t unlisted_results = 0;  // journal results of inputs or methods not in this run (kept, not listed)
 };
 
 BatchSummary run_batch(Model& model, const std::vector<std::string>& inputs, const BatchOptions& options);

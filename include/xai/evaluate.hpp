@@ -31,8 +31,20 @@ struct EvalSummaryRow {
   std::optional<double> pointing_game, energy_inside, iou_top;
 };
 
+// Deletion/insertion areas (--faithfulness) of one method × layer, averaged over the images whose
+// predicted class is the positive class (the maps then explain the model's own decision; no mask needed).
+struct FaithfulnessRow {
+  std::string method;
+  std::string layer;
+  int count = 0;
+  std::optional<double> deletion_auc, insertion_auc, random_deletion_auc, random_insertion_auc;
+  // Fraction of the images where the map beats its random order (lower deletion / higher insertion area).
+  std::optional<double> deletion_better_than_random, insertion_better_than_random;
+};
+
 struct EvalResult {
   std::vector<EvalSummaryRow> rows;
+  std::vector<FaithfulnessRow> faithfulness;  // with ExplainOptions::faithfulness only
   int images = 0;
   int positives = 0;
   int correct = 0;                // all images whose truth is known

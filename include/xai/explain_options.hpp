@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "xai/cam.hpp"
+#include "xai/faithfulness.hpp"
 #include "xai/gradient_attribution.hpp"
 #include "xai/image.hpp"
 #include "xai/lime.hpp"
@@ -26,6 +27,7 @@ struct ExplainOptions {
   OcclusionOptions occlusion;  // occlusion
   RiseOptions rise;            // rise
   GradientOptions gradients;   // intgrad, smoothgrad
+  FaithfulnessOptions faithfulness;  // deletion/insertion curves of every map (--faithfulness)
   std::string output_dir;  // explain: empty means "xai-out" beside the image
   Colormap colormap = Colormap::jet;
   double alpha = 0.5;  // overlay opacity of the heatmap

@@ -122,6 +122,10 @@ int run_batch_command(const BatchFlags& flags) {
     spdlog::info("batch: skipped {} file(s) that are xai outputs (in {}, xai-out/ folders, or named like "
                  "STEM.gradcam.png): outputs are never inputs",
                  summary.skipped_outputs, flags.output_dir);
+  if (summary.unlisted_results > 0)
+    spdlog::info("batch: {} earlier result(s) of inputs or methods not in this run stay in {}/results.jsonl; "
+                 "summary and gallery list this run's inputs and methods only",
+                 summary.unlisted_results, flags.output_dir);
   if (!quiet)
     std::cerr << "xai: batch: " << summary.explained << " explained, " << summary.progress.skipped
               << " already done, " << summary.progress.failed << " failed -> " << flags.output_dir << "/index.html\n";

@@ -284,6 +284,8 @@ Command add_bench(CLI::App& app) {
   flags->method.add_to(*sub);
   for (const char* name : {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size"})
     flags->policy.refuse(*sub, name, "bench runs on synthetic images at the model's input size");
+  for (const char* name : {"--faithfulness", "--faithfulness-steps", "--faithfulness-fill"})
+    flags->policy.refuse(*sub, name, "bench times methods; measure faithfulness with explain, batch or eval");
   flags->batch_option = sub->add_option("--batch-size", flags->batch_size, "Images per pass (--pipeline: default 8)")
                             ->check(kPositive)
                             ->capture_default_str();

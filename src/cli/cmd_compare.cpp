@@ -59,6 +59,8 @@ Command add_compare(CLI::App& app) {
   flags->policy.refuse(*sub, "--top-k", "compare explains one class per model and scores the pair: use -t CLASS");
   flags->policy.refuse(*sub, "--map-size", "compare writes side-by-side overlays, no .npy maps");
   flags->policy.refuse(*sub, "--all-classes", "compare explains one class per model and scores the pair: use -t CLASS");
+  for (const char* name : {"--faithfulness", "--faithfulness-steps", "--faithfulness-fill"})
+    flags->policy.refuse(*sub, name, "compare scores agreement between models; measure faithfulness with explain, batch or eval");
   flags->policy.refuse(*sub, "--layers",
                        "models have different stages: name the layers to compare with -l (each model must have them)");
   sub->add_option("-o,--output-dir", flags->output_dir, "Output directory (default: xai-out beside each image)");

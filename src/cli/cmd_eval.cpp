@@ -50,6 +50,18 @@ void print_table(std::ostream& out, const EvalResult& result, const EvalOptions&
     out << std::setw(12) << row.method << std::setw(28) << row.layer << std::setw(8) << row.count << std::setw(10)
         << number_or_na(row.pointing_game) << std::setw(16) << number_or_na(row.energy_inside)
         << number_or_na(row.iou_top) << "\n";
+  if (result.faithfulness.empty()) return;
+  out << "faithfulness (images predicted '" << result.report["positive_class"].get<std::string>()
+      << "'; deletion: lower is better, insertion: higher; random: a random pixel order)\n"
+      << std::setw(12) << "method" << std::setw(28) << "layer" << std::setw(8) << "n" << std::setw(10) << "deletion"
+      << std::setw(10) << "random" << std::setw(11) << "insertion" << std::setw(10) << "random"
+      << "better than random (del/ins)\n";
+  for (const auto& row : result.faithfulness)
+    out << std::setw(12) << row.method << std::setw(28) << row.layer << std::setw(8) << row.count << std::setw(10)
+        << number_or_na(row.deletion_auc) << std::setw(10) << number_or_na(row.random_deletion_auc) << std::setw(11)
+        << number_or_na(row.insertion_auc) << std::setw(10) << number_or_na(row.random_insertion_auc)
+        << number_or_na(row.deletion_better_than_random) << " / " << number_or_na(row.insertion_better_than_random)
+        << "\n";
 }
 
 int run_eval(EvalFlags& flags) {

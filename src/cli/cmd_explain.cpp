@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -61,6 +62,17 @@ int run_explain(const ExplainCommandFlags& flags) {
       human << image << ": " << outcome.label << " ("
             << outcome.prediction.probabilities.at(outcome.prediction.predicted) << ") -> " << outcome.files.front()
             << "\n";
+      // --faithfulness: one line per map, from the report (what was written is what is shown).
+      for (const auto& entry : outcome.report["explanations"]) {
+        if (!entry.contains("faithfulness")) continue;
+        const auto& f = entry["faithfulness"];
+        human << std::fixed << std::setprecision(3) << "  faithfulness " << entry["method"].get<std::string>()
+              << (entry.contains("layer") ? " " + entry["layer"].get<std::string>() : std::string()) << " ("
+              << entry["target"]["label"].get<std::string>() << "): deletion " << f["deletion_auc"].get<double>()
+              << " (random " << f["random_deletion_auc"].get<double>() << "), insertion "
+              << f["insertion_auc"].get<double>() << " (random " << f["random_insertion_auc"].get<double>() << ")\n"
+              << std::defaultfloat;
+      }
       if (json_to_stdout) std::cout << outcome.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     } catch (const Error& e) {
       if (flags.images.size() == 1) throw;

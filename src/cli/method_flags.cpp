@@ -70,6 +70,17 @@ void MethodFlags::add_to(CLI::App& sub) {
                                "ratio (overlays stay at the image's size)")
                     ->check(kPositive)
                     ->capture_default_str());
+  all.push_back(sub.add_flag("--faithfulness", faithfulness,
+                             "Deletion and insertion curves of every map, and of a random pixel order (their areas: "
+                             "deletion_auc, insertion_auc and their gains over random)"));
+  all.push_back(sub.add_option("--faithfulness-steps", faithfulness_steps,
+                               "--faithfulness: curve points after the first (pixels removed or inserted in equal parts)")
+                    ->check(CLI::Range(1, 1000))
+                    ->capture_default_str());
+  all.push_back(sub.add_option("--faithfulness-fill", faithfulness_fill,
+                               "--faithfulness: what removed pixels show, and where insertion starts: mean (the image's "
+                               "mean colour), blur, blur(k,k), constant (black) or inpaint")
+                    ->capture_default_str());
   all.push_back(sub.add_flag("--apply-exif-orientation", apply_exif_orientation,
                              "Turn images upright by their EXIF orientation (default: explain the stored pixels, as "
                              "PIL-based training sees them, with a warning)"));
@@ -227,6 +238,19 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   options.shap.max_evals = shap.max_evals;
   options.shap.partition = parse_partition(partition);
   if (shap.max_evals < 2) throw usage_error("--max-evals must be at least 2");
+  options.faithfulness.enabled = faithfulness;
+  for (const char* name : {"--faithfulness-steps", "--faithfulness-fill"})
+    for (const CLI::Option* option : all)
+      if (flag_name(option) == name && option->count() > 0 && !faithfulness)
+        throw usage_error(std::string(name) + ": only with --faithfulness");
+  options.faithfulness.steps = faithfulness_steps;
+  try {
+    options.faithfulness.fill = parse_fill(faithfulness_fill);
+  } catch (const Error&) {
+    throw usage_error("--faithfulness-fill " + faithfulness_fill + ": expected mean, blur, blur(k,k), constant or inpaint");
+  }
+  if (options.faithfulness.fill.mode == HideMode::constant) options.faithfulness.fill.color = {0.0f};
+  options.faithfulness.batch_size = probe_batch;  // 0: the model's tuned size
   options.occlusion = occlusion;
   options.rise = rise;
   options.gradients.steps = gradients.steps;

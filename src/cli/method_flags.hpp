@@ -40,6 +40,9 @@ struct MethodFlags {
   OcclusionOptions occlusion;
   RiseOptions rise;
   GradientOptions gradients;
+  bool faithfulness = false;
+  int faithfulness_steps = FaithfulnessOptions{}.steps;
+  std::string faithfulness_fill = "mean";
   std::vector<std::pair<const CLI::Option*, Setting>> setting_flags;  // which setting each flag sets
   std::vector<CLI::Option*> all;  // every option of the group
 

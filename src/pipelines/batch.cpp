@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <sys/resource.h>
@@ -123,6 +124,7 @@ class BatchRun {
   void write_groups(ResultsLog& log);
   std::vector<Record> failure_records(const WorkItem& item, const Error& error);
   std::vector<Record> success_records(const WorkItem& item, const ExplainOutcome& outcome);
+  std::vector<Record> listed_results(const std::vector<Record>& latest);
   void report_progress();
   void shutdown();
   void write_run_settings(const std::vector<std::string>& inputs) const;
@@ -156,6 +158,20 @@ class BatchRun {
   std::atomic<bool> halted_{false};  // fail-fast tripped, or the writer failed
   bool shut_down_ = false;
 };
+
+// The summary and gallery show this run: its inputs (as found now) × its methods. Results of inputs
+// deleted or not named this time, or of other methods, stay in the journal (a later run with them
+// resumes) but are not listed as if they were part of this one.
+std::vector<Record> BatchRun::listed_results(const std::vector<Record>& latest) {
+  std::set<std::string> inputs, methods;
+  for (const auto& f : files_) inputs.insert(f.relative);
+  for (const auto& m : plan_.methods) methods.insert(m->name());
+  std::vector<Record> listed;
+  for (const auto& r : latest)
+    if (inputs.count(r.value("input", "")) && methods.count(r.value("method", ""))) listed.push_back(r);
+  summary_.unlisted_results = latest.size() - listed.size();
+  return listed;
+}
 
 void BatchRun::discover(const std::vector<std::string>& inputs) {
   InputSelection selection = options_.selection;
@@ -471,7 +487,7 @@ BatchSummary BatchRun::run() {
     for (const auto& record : latest) text += record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     write_file_atomic(journal, text);
   }
-  write_run_index(options_.output_dir, latest);
+  write_run_index(options_.output_dir, listed_results(latest));
   write_run_settings(inputs_);
   if (summary_.code == ExitCode::ok && summary_.progress.failed > 0) summary_.code = ExitCode::partial;
   report_progress();

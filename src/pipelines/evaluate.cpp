@@ -92,6 +92,16 @@ struct RowSums {
 
 json optional_json(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 
+struct FaithfulnessSums {
+  std::string method, layer;
+  int count = 0;
+  double deletion = 0, insertion = 0, random_deletion = 0, random_insertion = 0, deletion_wins = 0, insertion_wins = 0;
+};
+
+std::string layer_name(const DenseMap& map) {
+  return map.layer.empty() ? (map.segments.empty() ? "pixels" : "superpixels") : map.layer;
+}
+
 class Evaluation {
  public:
   Evaluation(Model& model, const EvalOptions& options) : model_(model), options_(options) {
@@ -112,6 +122,7 @@ class Evaluation {
  private:
   bool truth_of(const std::string& path, const cv::Mat& mask) const;
   json score_maps(const ComputedExplanation& computed, const cv::Mat& mask);
+  json add_faithfulness(const ComputedExplanation& computed);
 
   Model& model_;
   const EvalOptions& options_;
@@ -119,6 +130,7 @@ class Evaluation {
   ExplainPlan plan_;
   std::map<std::string, std::string> truth_by_name_;
   std::vector<RowSums> rows_;
+  std::vector<FaithfulnessSums> faithfulness_;
   std::vector<double> scores_;
   std::vector<bool> truths_;
   EvalResult result_;
@@ -148,7 +160,7 @@ json Evaluation::score_maps(const ComputedExplanation& computed, const cv::Mat& 
     for (const DenseMap& dense : dense_maps(result, mask.size())) {
       // Signed maps: the positive part is the evidence *for* the class, comparable with a CAM.
       const cv::Mat map = dense.is_signed ? cv::Mat(cv::max(dense.values, 0.0)) : dense.values;
-      const std::string layer = dense.layer.empty() ? (dense.segments.empty() ? "pixels" : "superpixels") : dense.layer;
+      const std::string layer = layer_name(dense);
       auto row = std::find_if(rows_.begin(), rows_.end(),
                               [&](const RowSums& r) { return r.method == result.method && r.layer == layer; });
       if (row == rows_.end()) row = rows_.insert(rows_.end(), RowSums{result.method, layer});
@@ -162,6 +174,33 @@ json Evaluation::score_maps(const ComputedExplanation& computed, const cv::Mat& 
                            {"map_constant", a.map_constant}});
     }
   return agreement;
+}
+
+// The faithfulness areas of every map of one image (computed with the maps); adds to the sums.
+json Evaluation::add_faithfulness(const ComputedExplanation& computed) {
+  json entries = json::array();
+  for (const auto& result : computed.results)
+    for (const DenseMap& map : result.maps) {
+      if (!map.details.contains("faithfulness")) continue;
+      const json& f = map.details["faithfulness"];
+      const std::string layer = layer_name(map);
+      auto sums = std::find_if(faithfulness_.begin(), faithfulness_.end(),
+                               [&](const FaithfulnessSums& s) { return s.method == result.method && s.layer == layer; });
+      if (sums == faithfulness_.end()) sums = faithfulness_.insert(faithfulness_.end(), FaithfulnessSums{result.method, layer});
+      const double deletion = f["deletion_auc"], insertion = f["insertion_auc"];
+      const double random_deletion = f["random_deletion_auc"], random_insertion = f["random_insertion_auc"];
+      sums->count += 1;
+      sums->deletion += deletion;
+      sums->insertion += insertion;
+      sums->random_deletion += random_deletion;
+      sums->random_insertion += random_insertion;
+      sums->deletion_wins += deletion < random_deletion ? 1 : 0;
+      sums->insertion_wins += insertion > random_insertion ? 1 : 0;
+      entries.push_back({{"method", result.method}, {"layer", layer}, {"deletion_auc", deletion},
+                         {"insertion_auc", insertion}, {"random_deletion_auc", random_deletion},
+                         {"random_insertion_auc", random_insertion}});
+    }
+  return entries;
 }
 
 void Evaluation::add_batch(const std::vector<std::string>& paths) {
@@ -191,6 +230,8 @@ void Evaluation::add_batch(const std::vector<std::string>& paths) {
                   {"mask", mask_path.empty() ? json(nullptr) : json(mask_path)}};
     if (!computed[b].warnings.empty()) entry["warnings"] = computed[b].warnings;
     if (truth && correct && !mask.empty() && cv::countNonZero(mask) > 0) entry["agreement"] = score_maps(computed[b], mask);
+    if (plan_.options.faithfulness.enabled && prediction.predicted == positive_)
+      entry["faithfulness"] = add_faithfulness(computed[b]);
     per_image_.push_back(entry);
   }
 }
@@ -222,6 +263,34 @@ EvalResult Evaluation::finish(size_t skipped_outputs) {
                     {"energy_inside", optional_json(row.energy_inside)}, {"iou_top", optional_json(row.iou_top)},
                     {"top_fraction", options_.top_fraction}});
   }
+  json faithfulness = json::array();
+  if (plan_.options.faithfulness.enabled) {
+    // Every map row gets a faithfulness row, also when no image was predicted positive.
+    for (const auto& row : result_.rows)
+      if (std::none_of(faithfulness_.begin(), faithfulness_.end(),
+                       [&](const FaithfulnessSums& s) { return s.method == row.method && s.layer == row.layer; }))
+        faithfulness_.push_back(FaithfulnessSums{row.method, row.layer});
+    for (const auto& sums : faithfulness_) {
+      FaithfulnessRow row{sums.method, sums.layer, sums.count};
+      if (sums.count > 0) {
+        const double n = sums.count;
+        row.deletion_auc = sums.deletion / n;
+        row.insertion_auc = sums.insertion / n;
+        row.random_deletion_auc = sums.random_deletion / n;
+        row.random_insertion_auc = sums.random_insertion / n;
+        row.deletion_better_than_random = sums.deletion_wins / n;
+        row.insertion_better_than_random = sums.insertion_wins / n;
+      }
+      result_.faithfulness.push_back(row);
+      faithfulness.push_back({{"method", row.method}, {"layer", row.layer}, {"count", row.count},
+                              {"deletion_auc", optional_json(row.deletion_auc)},
+                              {"insertion_auc", optional_json(row.insertion_auc)},
+                              {"random_deletion_auc", optional_json(row.random_deletion_auc)},
+                              {"random_insertion_auc", optional_json(row.random_insertion_auc)},
+                              {"deletion_better_than_random", optional_json(row.deletion_better_than_random)},
+                              {"insertion_better_than_random", optional_json(row.insertion_better_than_random)}});
+    }
+  }
   result_.report = {{"model", model_.path()},
                     {"model_sha256", model_.sha256()},
                     {"output", to_string(plan_.card.output)},
@@ -237,6 +306,7 @@ EvalResult Evaluation::finish(size_t skipped_outputs) {
                     {"roc_auc", optional_json(result_.roc_auc)},
                     {"skipped_outputs", skipped_outputs},
                     {"localisation", rows},
+                    {"faithfulness", plan_.options.faithfulness.enabled ? faithfulness : json(nullptr)},
                     {"per_image", per_image_}};
   return result_;
 }

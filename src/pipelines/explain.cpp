@@ -6,6 +6,7 @@
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
 #include "xai/explanation_files.hpp"
+#include "xai/faithfulness.hpp"
 #include "xai/report.hpp"
 #include "xai/text.hpp"
 
@@ -33,6 +34,20 @@ void write_files(const RenderedExplanation& rendered, const std::string& dir, Du
   }
 }
 
+// Deletion and insertion curves of every map of `result`, at the model's view (faithfulness.hpp),
+// into each map's details: the report, batch records and eval read them from there.
+void add_faithfulness(Model& model, const PreparedImage& image, const FaithfulnessOptions& options,
+                      MethodResult& result) {
+  const cv::Size size = image.view.size();
+  const PerturbationBase base = perturbation_base(image.view, cv::Mat::zeros(size, CV_32SC1), 1, options.fill, model.card());
+  const Classifier classify = model_classifier(model);
+  const std::vector<DenseMap> dense = dense_maps(result, size);
+  for (size_t k = 0; k < dense.size(); ++k)
+    result.maps[k].details["faithfulness"] =
+        measure_faithfulness(classify, base, dense[k].values, dense[k].class_index, options, &model.batch_tuner())
+            .to_json();
+}
+
 }  // namespace
 
 std::string output_dir_for(const std::string& image_path, const std::string& requested_dir) {
@@ -54,6 +69,13 @@ ExplainPlan plan_explanations(Model& model, const ExplainOptions& options) {
   plan.card = model.card();
   plan.layers = resolve_layers(model, options);
   for (const auto* method : plan.methods) plan.parameters.push_back(method->parameters(options, plan.layers, plan.card));
+  // Faithfulness settings are part of every method's parameters: in each report, and in batch's
+  // resume key (a rerun with --faithfulness recomputes results that lack it).
+  if (options.faithfulness.enabled)
+    for (auto& p : plan.parameters)
+      p["faithfulness"] = {{"steps", options.faithfulness.steps},
+                           {"fill", to_string(options.faithfulness.fill)},
+                           {"seed", options.faithfulness.seed}};
   // Every family but the gradient CAMs runs forward-only passes (probes, perturbed images, the
   // prediction): decide now whether they run on the optimised clone, so the report can say so.
   for (const auto* method : plan.methods)
@@ -84,6 +106,12 @@ std::vector<ComputedExplanation> compute_explanations(Model& model, const Explai
       if (wants(i, m)) subset.push_back(images[i]), where.push_back(i);
     if (subset.empty()) continue;
     std::vector<MethodResult> results = plan.methods[m]->compute(model, subset, plan.options, plan.layers);
+    if (plan.options.faithfulness.enabled)
+      for (size_t j = 0; j < where.size(); ++j) {
+        const auto t = Clock::now();
+        add_faithfulness(model, *subset[j], plan.options.faithfulness, results[j]);
+        computed[where[j]].timings[results[j].method + "_faithfulness"] = ms_since(t);
+      }
     for (size_t j = 0; j < where.size(); ++j) {
       ComputedExplanation& c = computed[where[j]];
       MethodResult& r = results[j];

@@ -475,3 +475,34 @@ TEST_F(CliHostile, ExtremeAspectRatiosAreExplained) {
 }
 
 }  // namespace
+
+// The summary and gallery list the inputs found now and the methods asked for now: an input deleted
+// since an earlier run, or a method of an earlier run, is not shown as part of this one (its result
+// stays in the journal, and a run that names it again resumes it).
+TEST_F(CliHostile, SummaryListsThisRunsInputsAndMethodsOnly) {
+  fs::create_directories(in("images"));
+  for (int i = 0; i < 3; ++i) cv::imwrite((in("images") / ("p" + std::to_string(i) + ".png")).string(), test_image(32, 24, i));
+  auto batch = [&](const std::string& methods) {
+    Args args = {"batch", "-m", model("tiny-scripted.pt"), "--method", methods, in("images").string(), "-o", out_dir().string()};
+    if (methods.find("lime") != std::string::npos) args.insert(args.end(), {"--samples", "20"});
+    return xai(args);
+  };
+  auto rows = [&] { return count_lines(read_bytes(out_dir() / "summary.csv")) - 1; };
+  ASSERT_EQ(batch("gradcam").code, 0);
+  EXPECT_EQ(rows(), 3u);
+  fs::remove(in("images") / "p1.png");
+  const RunResult after_delete = batch("gradcam");
+  ASSERT_EQ(after_delete.code, 0) << after_delete;
+  EXPECT_EQ(rows(), 2u);
+  EXPECT_EQ(read_bytes(out_dir() / "summary.csv").find("p1.png"), std::string::npos);
+  EXPECT_EQ(read_bytes(out_dir() / "index.html").find("p1.png"), std::string::npos);
+  EXPECT_NE(after_delete.err.find("1 earlier result(s)"), std::string::npos) << after_delete;
+  ASSERT_EQ(batch("lime").code, 0);
+  EXPECT_EQ(rows(), 2u);  // LIME's rows, not Grad-CAM's
+  EXPECT_EQ(read_bytes(out_dir() / "summary.csv").find(",gradcam,"), std::string::npos);
+  EXPECT_EQ(count_lines(read_bytes(out_dir() / "results.jsonl")), 5u);  // 3 Grad-CAM (one deleted) + 2 LIME
+  const RunResult both = batch("gradcam,lime");
+  ASSERT_EQ(both.code, 0) << both;
+  EXPECT_EQ(rows(), 4u);
+  EXPECT_NE(both.err.find("0 explained, 2 already done"), std::string::npos) << both;
+}
