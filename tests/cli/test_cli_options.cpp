@@ -128,7 +128,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--map-size", {{"--map-size", "40"}, {}}},
         {"--faithfulness", {{"--faithfulness"}, {}}},
         {"--faithfulness-steps", {{"--faithfulness-steps", "4"}, {"--faithfulness", "--faithfulness-steps", "6"}}},
-        {"--faithfulness-fill", {{"--faithfulness-fill", "mean"}, {"--faithfulness", "--faithfulness-steps", "4"}}},
+        {"--faithfulness-fill", {{"--faithfulness-fill", "blur"}, {"--faithfulness", "--faithfulness-steps", "4"}}},
         {"--samples", {{"--samples", "25"}, lime}},
         {"--tolerance", {{"--tolerance", "0.5"}, {"--method", "lime", "--samples", "auto", "--max-samples", "120"}}},
         {"--max-samples", {{"--max-samples", "110"}, {"--method", "lime", "--samples", "auto", "--max-samples", "120"}}},
