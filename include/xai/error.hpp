@@ -18,6 +18,7 @@ enum class ExitCode : int {
   output = 6,         // an output file could not be written
   device = 7,         // requested device (e.g. CUDA) not available
   partial = 8,        // batch: some inputs failed, the others were written
+  gate = 9,           // --fail-if: a measured condition failed (or could not be measured)
 };
 
 class Error : public std::runtime_error {

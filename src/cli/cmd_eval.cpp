@@ -1,6 +1,7 @@
 // xai eval: do the explanations point at the lesion? A table per method and layer, and JSON.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -11,7 +12,9 @@
 #include "cli/model_flags.hpp"
 #include "cli/validators.hpp"
 #include "xai/atomic_file.hpp"
+#include "xai/error.hpp"
 #include "xai/evaluate.hpp"
+#include "xai/gate.hpp"
 
 namespace xai::cli {
 namespace {
@@ -22,8 +25,62 @@ struct EvalFlags {
   FlagPolicy policy;
   EvalOptions options;
   std::string json_path;
+  std::vector<std::string> fail_if;
+  std::string junit_path;
   std::vector<std::string> inputs;
 };
+
+const std::vector<std::string> kLocalisationMetrics = {"accuracy", "roc_auc", "pointing", "energy_inside", "iou_top"};
+const std::vector<std::string> kFaithfulnessMetrics = {"deletion_auc", "insertion_auc", "random_deletion_auc",
+                                                       "random_insertion_auc", "deletion_gain", "insertion_gain"};
+
+std::vector<GateCondition> parse_gate(const EvalFlags& flags) {
+  std::vector<std::string> known = kLocalisationMetrics;
+  known.insert(known.end(), kFaithfulnessMetrics.begin(), kFaithfulnessMetrics.end());
+  std::vector<GateCondition> conditions;
+  for (const auto& text : flags.fail_if) {
+    GateCondition c = parse_condition(text, known);
+    if (!flags.method.faithfulness &&
+        std::find(kFaithfulnessMetrics.begin(), kFaithfulnessMetrics.end(), c.metric) != kFaithfulnessMetrics.end())
+      throw usage_error("--fail-if '" + text + "': " + c.metric + " is measured with --faithfulness");
+    conditions.push_back(std::move(c));
+  }
+  if (!flags.junit_path.empty() && conditions.empty())
+    throw usage_error("--junit " + flags.junit_path + ": needs at least one --fail-if (the JUnit cases are its checks)");
+  return conditions;
+}
+
+std::optional<double> difference(const std::optional<double>& a, const std::optional<double>& b) {
+  if (!a || !b) return std::nullopt;
+  return *a - *b;
+}
+
+// The eval's numbers as gate rows: the run (accuracy, ROC AUC), then one row per method × layer.
+std::vector<MetricRow> gate_rows(const EvalResult& result) {
+  std::vector<MetricRow> rows = {{"run", "", {{"accuracy", result.accuracy}, {"roc_auc", result.roc_auc}}}};
+  auto row_for = [&](const std::string& method, const std::string& layer) -> MetricRow& {
+    const std::string name = method + " " + layer;
+    for (auto& r : rows)
+      if (r.name == name) return r;
+    rows.push_back({name, method, {}});
+    return rows.back();
+  };
+  for (const auto& r : result.rows) {
+    MetricRow& row = row_for(r.method, r.layer);
+    row.metrics.insert(row.metrics.end(),
+                       {{"pointing", r.pointing_game}, {"energy_inside", r.energy_inside}, {"iou_top", r.iou_top}});
+  }
+  for (const auto& f : result.faithfulness) {
+    MetricRow& row = row_for(f.method, f.layer);
+    row.metrics.insert(row.metrics.end(), {{"deletion_auc", f.deletion_auc},
+                                           {"insertion_auc", f.insertion_auc},
+                                           {"random_deletion_auc", f.random_deletion_auc},
+                                           {"random_insertion_auc", f.random_insertion_auc},
+                                           {"deletion_gain", difference(f.random_deletion_auc, f.deletion_auc)},
+                                           {"insertion_gain", difference(f.insertion_auc, f.random_insertion_auc)}});
+  }
+  return rows;
+}
 
 std::string number_or_na(const std::optional<double>& value) {
   if (!value) return "n/a";
@@ -66,6 +123,7 @@ void print_table(std::ostream& out, const EvalResult& result, const EvalOptions&
 
 int run_eval(EvalFlags& flags) {
   flags.policy.check();
+  const std::vector<GateCondition> gate = parse_gate(flags);
   Model model = flags.model.load();
   flags.options.explain = flags.method.to_options(model);
   log_plan(flags.options.explain, model);
@@ -83,7 +141,17 @@ int run_eval(EvalFlags& flags) {
     else
       write_file_atomic(flags.json_path, text);
   }
-  return 0;
+  if (gate.empty()) return 0;
+  const std::vector<GateCheck> checks = check_gate(gate, gate_rows(result));
+  if (!flags.junit_path.empty()) write_file_atomic(flags.junit_path, junit_xml("xai eval", checks));
+  size_t failed = 0;
+  for (const auto& check : checks)
+    if (check.failed) std::cerr << "xai: gate failed: " << check.message << "\n", ++failed;
+  if (failed == 0) {
+    spdlog::info("eval: gate passed ({} check(s))", checks.size());
+    return 0;
+  }
+  return static_cast<int>(ExitCode::gate);
 }
 
 }  // namespace
@@ -112,6 +180,13 @@ Command add_eval(CLI::App& app) {
       ->check(kPositive)
       ->capture_default_str();
   sub->add_option("--json", flags->json_path, "Write the full report (per image too) here; '-' for stdout");
+  sub->add_option("--fail-if", flags->fail_if,
+                  "Exit 9 when [METHOD.]METRIC OP NUMBER holds for a row (repeatable), e.g. pointing<0.9, "
+                  "gradcam.deletion_auc>0.25; metrics: accuracy roc_auc pointing energy_inside iou_top, with "
+                  "--faithfulness deletion_auc insertion_auc deletion_gain insertion_gain random_deletion_auc "
+                  "random_insertion_auc")
+      ->allow_extra_args(false);
+  sub->add_option("--junit", flags->junit_path, "Write the --fail-if checks as JUnit XML (one test case per check and row)");
   sub->add_option("inputs", flags->inputs, "Image files or folders")->required();
   return {sub, [flags] { return run_eval(*flags); }};
 }

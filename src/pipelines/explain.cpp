@@ -77,9 +77,9 @@ ExplainPlan plan_explanations(Model& model, const ExplainOptions& options) {
                            {"fill", to_string(options.faithfulness.fill)},
                            {"seed", options.faithfulness.seed}};
   // Every family but the gradient CAMs runs forward-only passes (probes, perturbed images, the
-  // prediction): decide now whether they run on the optimised clone, so the report can say so.
+  // prediction), and so do faithfulness curves: decide now whether they run on the optimised clone, so the report can say so.
   for (const auto* method : plan.methods)
-    if (method->family() != MethodFamily::gradient_cam) model.prepare_inference();
+    if (method->family() != MethodFamily::gradient_cam || options.faithfulness.enabled) model.prepare_inference();
   plan.model = model_json(model);
   plan.model_warnings = model.warnings();
   return plan;

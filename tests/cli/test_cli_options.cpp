@@ -170,6 +170,8 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--masks", {{"--masks", in("masks").string()}, {}}},
         {"--positive-class", {{"--positive-class", "benign"}, {}}},
         {"--top-fraction", {{"--top-fraction", "0.5"}, {}}},
+        {"--fail-if", {{"--fail-if", "accuracy<=1"}, {}}},
+        {"--junit", {{"--junit", (root_ / "elsewhere" / "gate.xml").string()}, {"--fail-if", "accuracy<0"}}},
         {"--warmup", {{"--warmup", "1"}, {}}},
         {"--runs", {{"--runs", "3"}, {}}},
         {"--pipeline", {{"--pipeline", "3"}, {}}},

@@ -1,0 +1,75 @@
+// `xai eval --fail-if`: a CI gate on measured localisation and faithfulness, with JUnit output.
+#include "cli_fixture.hpp"
+
+namespace {
+
+using namespace xai::e2e;
+namespace fs = std::filesystem;
+using Args = std::vector<std::string>;
+
+const std::string kExamples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+
+class CliGate : public CliTest {
+ protected:
+  RunResult eval(Args extra) {
+    Args args = {"eval", "-q", "-m", model_dir() + "/demo-histo.pt", kExamples};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return xai(args);
+  }
+  static std::string model_dir() { return std::string(XAI_SOURCE_DIR) + "/models"; }
+};
+
+TEST_F(CliGate, BadExpressionsAreUsageErrors) {
+  expect_error(eval({"--fail-if", "pointing=0.5"}), 2, {"pointing=0.5", "comparison"});
+  expect_error(eval({"--fail-if", "pointy<0.5"}), 2, {"unknown metric 'pointy'", "pointing"});
+  expect_error(eval({"--fail-if", "pointing<high"}), 2, {"'high' is not a finite number"});
+  expect_error(eval({"--fail-if", "pointing<nan"}), 2, {"not a finite number"});
+  expect_error(eval({"--fail-if", "<0.5"}), 2, {"no metric"});
+  expect_error(eval({"--fail-if", "deletion_auc>0.3"}), 2, {"deletion_auc", "--faithfulness"});
+  expect_error(eval({"--junit", (root_ / "j.xml").string()}), 2, {"--junit", "--fail-if"});
+}
+
+TEST_F(CliGate, HoldingAndFailingConditions) {
+  const RunResult pass = eval({"--fail-if", "accuracy<0", "--fail-if", "pointing<0"});
+  EXPECT_EQ(pass.code, 0) << pass;
+  // Always true: accuracy is at most 1, pointing at least 0 — each failed row is one line.
+  const RunResult fail = eval({"--fail-if", "accuracy<=1", "--fail-if", "gradcam.pointing>=0"});
+  EXPECT_EQ(fail.code, 9) << fail;
+  EXPECT_EQ(count_lines(fail.err), 2u) << fail;
+  EXPECT_NE(fail.err.find("xai: gate failed: run: accuracy = "), std::string::npos) << fail;
+  EXPECT_NE(fail.err.find("xai: gate failed: gradcam layer3: pointing = "), std::string::npos) << fail;
+  // A condition on a method that did not run matches no row: it fails rather than passing unseen.
+  const RunResult typo = eval({"--fail-if", "lime.pointing<0.5"});
+  EXPECT_EQ(typo.code, 9) << typo;
+  EXPECT_NE(typo.err.find("no row has method lime"), std::string::npos) << typo;
+}
+
+// The demo's Grad-CAM beats a random pixel order on both curves: the gate on the gains passes, and
+// the same gate with an impossible threshold fails.
+TEST_F(CliGate, FaithfulnessGate) {
+  const RunResult pass = eval({"--faithfulness", "--faithfulness-steps", "8", "--fail-if", "deletion_gain<0",
+                               "--fail-if", "insertion_gain<0"});
+  EXPECT_EQ(pass.code, 0) << pass;
+  const RunResult fail = eval({"--faithfulness", "--faithfulness-steps", "8", "--fail-if", "insertion_auc<1.01"});
+  EXPECT_EQ(fail.code, 9) << fail;
+  EXPECT_NE(fail.err.find("insertion_auc = "), std::string::npos) << fail;
+}
+
+TEST_F(CliGate, JUnitParsesWithTheExpectedCounts) {
+  const fs::path junit = root_ / "reports" / "gate.xml";
+  fs::create_directories(junit.parent_path());
+  const RunResult r = eval({"--method", "gradcam,lime", "--samples", "40", "--fail-if", "accuracy<=1", "--fail-if",
+                            "pointing<0", "--junit", junit.string()});
+  EXPECT_EQ(r.code, 9) << r;
+  // Three cases (run; gradcam layer3; lime superpixels), one failure: accuracy.
+  const std::string check =
+      "/usr/bin/python3 -c \"import sys, xml.etree.ElementTree as ET; t = ET.parse(sys.argv[1]).getroot(); "
+      "cases = t.findall('.//testcase'); print(len(cases), len([c for c in cases if c.find('failure') is not None]), "
+      "t.get('tests'), t.get('failures'))\" " + junit.string();
+  int status = 0;
+  const std::string counts = xai::test::run_command(check + " 2>&1", &status);
+  ASSERT_EQ(status, 0) << counts;
+  EXPECT_EQ(counts, "3 1 3 1\n");
+}
+
+}  // namespace
