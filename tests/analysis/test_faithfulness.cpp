@@ -118,11 +118,7 @@ TEST(Faithfulness, RefusesAMapOfAnotherSizeAndNoSteps) {
 TEST(Faithfulness, MatchesANaiveTorchReference) {
   Model model = Model::load(test::model_path("tiny-scripted.pt"));
   test::TempDir dir;
-  cv::Mat picture(64, 64, CV_8UC3);
-  cv::randu(picture, 0, 255);
-  cv::GaussianBlur(picture, picture, cv::Size(0, 0), 2);
-  cv::imwrite(dir.file("patch.png"), picture);
-  const PreparedImage image = prepare_image(dir.file("patch.png"), model.card(), {});
+  const PreparedImage image = prepare_image(test::write_random_picture(dir, "patch.png"), model.card(), {});
   cv::Mat map(image.view.size(), CV_32FC1);
   for (int i = 0; i < static_cast<int>(map.total()); ++i) map.ptr<float>()[i] = static_cast<float>((i * 7919) % 4099);
   FaithfulnessOptions options;

@@ -83,11 +83,7 @@ TEST(Rise, AnAllShownGridGivesAnAllOnesMask) {
 TEST(OcclusionAndRise, MatchANaiveReferenceOnTheSameWindowsAndMasks) {
   Model model = Model::load(test::model_path("tiny-scripted.pt"));
   test::TempDir dir;
-  cv::Mat picture(64, 64, CV_8UC3);
-  cv::randu(picture, 0, 255);
-  cv::GaussianBlur(picture, picture, cv::Size(0, 0), 2);
-  cv::imwrite(dir.file("patch.png"), picture);
-  const PreparedImage image = prepare_image(dir.file("patch.png"), model.card(), {});
+  const PreparedImage image = prepare_image(test::write_random_picture(dir, "patch.png"), model.card(), {});
 
   ExplainOptions options;
   options.lime.hide = {HideMode::constant, {0.3f}};

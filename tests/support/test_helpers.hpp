@@ -11,6 +11,9 @@
 #include <random>
 #include <string>
 
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
 #include "xai/preprocess.hpp"
 
 namespace xai::test {
@@ -73,6 +76,16 @@ struct TempDir {
   }
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
+
+// DIR/NAME.png: a smooth random 8-bit RGB picture (blurred noise: texture a model reacts to, never
+// flat), for tests that compare against a reference on a real image file. Returns the path.
+inline std::string write_random_picture(const TempDir& dir, const std::string& name, int size = 64) {
+  cv::Mat picture(size, size, CV_8UC3);
+  cv::randu(picture, 0, 255);
+  cv::GaussianBlur(picture, picture, cv::Size(0, 0), 2);
+  cv::imwrite(dir.file(name), picture);
+  return dir.file(name);
+}
 
 // A test with its own temporary directory `dir_`, removed afterwards.
 class TempDirTest : public ::testing::Test {
