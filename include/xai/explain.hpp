@@ -63,6 +63,8 @@ struct ExplainedMap {
   MapStats stats;
   std::vector<std::pair<std::string, std::string>> files;  // role ("overlay", "map", ...) → path
   cv::Size stored_size;  // of the .npy map: the image's, or smaller under ExplainOptions::map_size
+  // --faithfulness: deletion/insertion areas and gains (no curves; those are in the report); null otherwise.
+  nlohmann::ordered_json faithfulness;
 };
 
 struct ExplainOutcome {

@@ -58,6 +58,9 @@ void render_result(const cv::Mat& display, const MethodResult& result, size_t re
     written.probability = result.prediction.probabilities.at(m.class_index);
     written.layer = m.layer;
     written.stats = compute_map_stats(m.values);
+    if (m.details.contains("faithfulness"))
+      for (const char* key : {"deletion_auc", "insertion_auc", "deletion_gain", "insertion_gain"})
+        written.faithfulness[key] = m.details["faithfulness"][key];
     out.files.push_back({base + ".png", encode_png(overlaid, base)});
     written.files.push_back({"overlay", base + ".png"});
     const cv::Mat stored = stored_map(m, plan.options.map_size);

@@ -147,7 +147,7 @@ std::vector<std::string> record_files(const Record& record) {
 
 void write_summary_csv(const std::string& out_dir, const std::vector<Record>& records) {
   std::ostringstream csv;
-  csv << "input,method,status,label,probability,target,layer,peak_x,peak_y,overlay,error\n";
+  csv << "input,method,status,label,probability,target,layer,peak_x,peak_y,overlay,error,deletion_auc,insertion_auc\n";
   for (const auto& r : records) {
     std::vector<Record> maps = maps_of(r);
     if (maps.empty()) maps.push_back(Record::object());  // a failure: one row with its error
@@ -160,7 +160,9 @@ void write_summary_csv(const std::string& out_dir, const std::vector<Record>& re
           << text_of(r, "probability") << ',' << csv_field(target.is_object() ? text_of(target, "label") : "") << ','
           << csv_field(text_of(m, "layer")) << ',' << text_of(peak, "x") << ',' << text_of(peak, "y") << ','
           << csv_field(m.contains("files") ? text_of(m["files"], "overlay") : "") << ','
-          << csv_field(text_of(r, "error")) << '\n';
+          << csv_field(text_of(r, "error")) << ',';
+      const Record faithfulness = m.value("faithfulness", Record::object());  // --faithfulness only
+      csv << text_of(faithfulness, "deletion_auc") << ',' << text_of(faithfulness, "insertion_auc") << '\n';
     }
   }
   write_file_atomic((fs::path(out_dir) / "summary.csv").string(), csv.str());

@@ -36,7 +36,8 @@ bool absent_or(const Record& r, const char* key, bool (Record::*is)() const noex
 // Values of "files" groups are read as strings only where they are strings; the group itself must
 // be an object.
 bool is_map_entry(const Record& m) {
-  if (!m.is_object() || !absent_or(m, "files", &Record::is_object) || !absent_or(m, "stats", &Record::is_object))
+  if (!m.is_object() || !absent_or(m, "files", &Record::is_object) || !absent_or(m, "stats", &Record::is_object) ||
+      !absent_or(m, "faithfulness", &Record::is_object))
     return false;
   if (m.contains("layer") && !m["layer"].is_null() && !m["layer"].is_string()) return false;
   if (m.contains("target") && !m["target"].is_null()) {

@@ -324,6 +324,7 @@ std::vector<Record> BatchRun::success_records(const WorkItem& item, const Explai
                       {"layer", map.layer.empty() ? json(nullptr) : json(map.layer)},
                       {"stats", map_stats_json(map.stats)},
                       {"files", files}});
+      if (!map.faithfulness.is_null()) maps.back()["faithfulness"] = map.faithfulness;
     }
     json files = {{"report", relative_to(outcome.report_path, out)},
                   {"thumbnail", relative_to(outcome.thumbnail_path, out)}};

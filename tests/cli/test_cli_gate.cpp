@@ -73,3 +73,46 @@ TEST_F(CliGate, JUnitParsesWithTheExpectedCounts) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace xai::e2e;
+namespace fs = std::filesystem;
+
+// batch --faithfulness: each map's areas in the journal and in summary.csv; the setting is part of the
+// resume key, so a rerun without it recomputes rather than keeping results that say something else.
+TEST_F(CliTest, BatchRecordsFaithfulnessInJournalAndSummary) {
+  fs::create_directories(in("images"));
+  for (int i = 0; i < 2; ++i) cv::imwrite((in("images") / ("p" + std::to_string(i) + ".png")).string(), test_image(48, 40, i));
+  const std::vector<std::string> base = {"batch", "-q", "-m", model("tiny-scripted.pt"), in("images").string(),
+                                         "-o", out_dir().string()};
+  std::vector<std::string> with = base;
+  with.insert(with.end(), {"--faithfulness", "--faithfulness-steps", "5"});
+  const RunResult first = xai(with);
+  ASSERT_EQ(first.code, 0) << first;
+  std::istringstream journal(read_bytes(out_dir() / "results.jsonl"));
+  int lines = 0;
+  for (std::string line; std::getline(journal, line); ++lines) {
+    const auto record = nlohmann::json::parse(line);
+    const auto f = record.at("maps").at(0).at("faithfulness");
+    // The journal's numbers are the report's.
+    const auto report = nlohmann::json::parse(read_bytes(out_dir() / record.at("files").at("report").get<std::string>()));
+    const auto& full = report.at("explanations").at(0).at("faithfulness");
+    EXPECT_EQ(f.at("deletion_auc"), full.at("deletion_auc"));
+    EXPECT_EQ(f.at("insertion_gain"), full.at("insertion_gain"));
+    EXPECT_NEAR(full.at("deletion_gain").get<double>(),
+                full.at("random_deletion_auc").get<double>() - full.at("deletion_auc").get<double>(), 1e-12);
+    EXPECT_EQ(full.at("deletion").at("probabilities").size(), 6u);
+  }
+  EXPECT_EQ(lines, 2);
+  const std::string csv = read_bytes(out_dir() / "summary.csv");
+  EXPECT_NE(csv.find(",deletion_auc,insertion_auc\n"), std::string::npos) << csv;
+  EXPECT_EQ(csv.find(",,\n"), std::string::npos) << "every row has both areas\n" << csv;
+  const RunResult again = xai(base);
+  ASSERT_EQ(again.code, 0) << again;
+  const RunResult count = xai({"batch", "-m", model("tiny-scripted.pt"), in("images").string(), "-o", out_dir().string()});
+  EXPECT_NE(count.err.find("0 explained, 2 already done"), std::string::npos) << count;
+  EXPECT_NE(read_bytes(out_dir() / "summary.csv").find(",,\n"), std::string::npos) << "without --faithfulness: empty";
+}
+
+}  // namespace
