@@ -22,6 +22,7 @@ enum class MethodFamily {
   probe_cam,     // a layer's activation weighed by extra forward passes (masked inputs, ablated channels)
   perturbation,  // the model as a black box on perturbed copies of the image
   gradient,      // the gradient of the class score with respect to the input pixels
+  control,       // not an explanation: a model-independent map that sanity checks must flag
 };
 std::string to_string(MethodFamily family);
 

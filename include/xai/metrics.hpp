@@ -29,4 +29,20 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b);
 // IoU of the two maps' top-fraction pixels (same size, CV_32FC1).
 double top_fraction_iou(const cv::Mat& a, const cv::Mat& b, double fraction = 0.2);
 
+// Mean structural similarity (Wang et al. 2004) of two maps with values in [0, 1] (same size,
+// CV_32FC1): an 11-tap Gaussian window (σ 1.5), K1 0.01, K2 0.03, data range 1, population
+// covariances, reflected borders, averaged away from a 5-pixel border; scikit-image's
+// structural_similarity(gaussian_weights=True, use_sample_covariance=False, data_range=1).
+double structural_similarity(const cv::Mat& a, const cv::Mat& b);
+
+// How alike two maps of one image are (same size, CV_32FC1), on at most 128 pixels a side (enough for
+// maps from coarse grids; rank statistics over millions of pixels would cost seconds): Spearman ρ of
+// the values, SSIM of the values each scaled to [0, 1] by their own minimum and maximum, IoU of the
+// top-fraction pixels. `absolute`: of |values| (a sanity check asks whether the evidence moved, not
+// its sign). Identical maps are alike (ρ 1) even when constant.
+struct MapSimilarity {
+  double spearman = 0, ssim = 0, iou_top = 0;
+};
+MapSimilarity map_similarity(const cv::Mat& a, const cv::Mat& b, double top_fraction, bool absolute);
+
 }  // namespace xai

@@ -94,6 +94,8 @@ class Model {
 
   struct Impl;
   Impl& impl();
+  // Internal (src/model): wraps a filled-in Impl, e.g. a randomised copy (randomisation.hpp).
+  static Model from_impl(std::unique_ptr<Impl> impl);
 
  private:
   explicit Model(std::unique_ptr<Impl> impl);

@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/flag_policy.hpp"
+#include "cli/gate_flags.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "cli/validators.hpp"
@@ -25,8 +26,7 @@ struct EvalFlags {
   FlagPolicy policy;
   EvalOptions options;
   std::string json_path;
-  std::vector<std::string> fail_if;
-  std::string junit_path;
+  GateFlags gate;
   std::vector<std::string> inputs;
 };
 
@@ -37,16 +37,11 @@ const std::vector<std::string> kFaithfulnessMetrics = {"deletion_auc", "insertio
 std::vector<GateCondition> parse_gate(const EvalFlags& flags) {
   std::vector<std::string> known = kLocalisationMetrics;
   known.insert(known.end(), kFaithfulnessMetrics.begin(), kFaithfulnessMetrics.end());
-  std::vector<GateCondition> conditions;
-  for (const auto& text : flags.fail_if) {
-    GateCondition c = parse_condition(text, known);
+  const std::vector<GateCondition> conditions = flags.gate.parse(known);
+  for (const auto& c : conditions)
     if (!flags.method.faithfulness &&
         std::find(kFaithfulnessMetrics.begin(), kFaithfulnessMetrics.end(), c.metric) != kFaithfulnessMetrics.end())
-      throw usage_error("--fail-if '" + text + "': " + c.metric + " is measured with --faithfulness");
-    conditions.push_back(std::move(c));
-  }
-  if (!flags.junit_path.empty() && conditions.empty())
-    throw usage_error("--junit " + flags.junit_path + ": needs at least one --fail-if (the JUnit cases are its checks)");
+      throw usage_error("--fail-if '" + c.text + "': " + c.metric + " is measured with --faithfulness");
   return conditions;
 }
 
@@ -141,17 +136,7 @@ int run_eval(EvalFlags& flags) {
     else
       write_file_atomic(flags.json_path, text);
   }
-  if (gate.empty()) return 0;
-  const std::vector<GateCheck> checks = check_gate(gate, gate_rows(result));
-  if (!flags.junit_path.empty()) write_file_atomic(flags.junit_path, junit_xml("xai eval", checks));
-  size_t failed = 0;
-  for (const auto& check : checks)
-    if (check.failed) std::cerr << "xai: gate failed: " << check.message << "\n", ++failed;
-  if (failed == 0) {
-    spdlog::info("eval: gate passed ({} check(s))", checks.size());
-    return 0;
-  }
-  return static_cast<int>(ExitCode::gate);
+  return flags.gate.finish(gate, gate_rows(result), "xai eval");
 }
 
 }  // namespace
@@ -180,13 +165,9 @@ Command add_eval(CLI::App& app) {
       ->check(kPositive)
       ->capture_default_str();
   sub->add_option("--json", flags->json_path, "Write the full report (per image too) here; '-' for stdout");
-  sub->add_option("--fail-if", flags->fail_if,
-                  "Exit 9 when [METHOD.]METRIC OP NUMBER holds for a row (repeatable), e.g. pointing<0.9, "
-                  "gradcam.deletion_auc>0.25; metrics: accuracy roc_auc pointing energy_inside iou_top, with "
-                  "--faithfulness deletion_auc insertion_auc deletion_gain insertion_gain random_deletion_auc "
-                  "random_insertion_auc")
-      ->allow_extra_args(false);
-  sub->add_option("--junit", flags->junit_path, "Write the --fail-if checks as JUnit XML (one test case per check and row)");
+  flags->gate.add_to(*sub, "pointing<0.9, gradcam.deletion_auc>0.25",
+                     "accuracy roc_auc pointing energy_inside iou_top, with --faithfulness deletion_auc "
+                     "insertion_auc deletion_gain insertion_gain random_deletion_auc random_insertion_auc");
   sub->add_option("inputs", flags->inputs, "Image files or folders")->required();
   return {sub, [flags] { return run_eval(*flags); }};
 }

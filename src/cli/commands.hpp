@@ -20,5 +20,6 @@ Command add_eval(CLI::App& app);
 Command add_batch(CLI::App& app);
 Command add_merge(CLI::App& app);
 Command add_compare(CLI::App& app);
+Command add_sanity(CLI::App& app);
 
 }  // namespace xai::cli

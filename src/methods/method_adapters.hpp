@@ -22,6 +22,7 @@ std::unique_ptr<ExplanationMethod> occlusion_method();
 std::unique_ptr<ExplanationMethod> rise_method();
 std::unique_ptr<ExplanationMethod> integrated_gradients_method();
 std::unique_ptr<ExplanationMethod> smoothgrad_method();
+std::unique_ptr<ExplanationMethod> edges_method();  // a control for sanity checks
 
 // What every perturbation and gradient adapter shares: the prediction of the unperturbed image,
 // its target classes, and the timing of a result.

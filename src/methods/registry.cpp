@@ -29,6 +29,7 @@ const std::vector<std::unique_ptr<ExplanationMethod>>& explanation_methods() {
     m.push_back(rise_method());
     m.push_back(integrated_gradients_method());
     m.push_back(smoothgrad_method());
+    m.push_back(edges_method());
     return m;
   }();
   return methods;
@@ -66,6 +67,7 @@ std::string to_string(MethodFamily family) {
     case MethodFamily::probe_cam: return "probe CAM";
     case MethodFamily::perturbation: return "perturbation";
     case MethodFamily::gradient: return "input gradient";
+    case MethodFamily::control: return "control (model-independent)";
   }
   return "";
 }
@@ -130,7 +132,7 @@ bool is_xai_output_name(const std::string& file_name) {
   const std::vector<std::string> names = method_names();
   for (size_t i = 1; i < parts.size(); ++i) {
     const std::string& part = parts[i];
-    if (part == "thumb" || part == "compare") return true;
+    if (part == "thumb" || part == "compare" || part == "sanity" || part == "diff") return true;
     for (const auto& name : names)
       if (part == name || part.rfind(name + "-", 0) == 0) return true;
   }

@@ -186,6 +186,7 @@ std::vector<std::string> Model::warnings() const {
   return warnings;
 }
 Model::Impl& Model::impl() { return *impl_; }
+Model Model::from_impl(std::unique_ptr<Impl> impl) { return Model(std::move(impl)); }
 long long Model::forward_passes() const { return impl_->forward_passes; }
 
 BatchTuner& Model::batch_tuner() { return impl_->batch_tuner; }

@@ -26,13 +26,6 @@ struct ModelMaps {
   std::vector<cv::Mat> overlays;
 };
 
-std::vector<double> agreement_values(const cv::Mat& map) {
-  // Rank correlation on at most 128 px a side: enough for maps that come from coarse grids.
-  const cv::Mat small = shrink_to_fit(map, 128, cv::INTER_AREA);
-  cv::Mat continuous = small.isContinuous() ? small : small.clone();
-  return std::vector<double>(continuous.begin<float>(), continuous.end<float>());
-}
-
 ModelMaps explain_with(Model& model, const ExplainPlan& plan, const std::string& image_path, cv::Mat& display) {
   const PreparedImage prepared = prepare_image(image_path, plan.card, plan.options.limits);
   display = to_display_bgr(prepared.image);
@@ -69,6 +62,7 @@ json agreement_of(const std::vector<Model*>& models, const std::vector<ModelMaps
         const std::string& la = maps[a].plan->labels.at(ma.class_index);
         const std::string& lb = maps[b].plan->labels.at(mb.class_index);
         const bool same_class = la == lb;
+        const MapSimilarity similarity = map_similarity(ma.values, mb.values, 0.2, /*absolute=*/false);
         if (!same_class)
           warnings.push_back(maps[a].maps[k].first + ": " + model_name(*models[a]) + " explains '" + la + "' and " +
                              model_name(*models[b]) + " explains '" + lb +
@@ -80,8 +74,9 @@ json agreement_of(const std::vector<Model*>& models, const std::vector<ModelMaps
                              {"class_a", la},
                              {"class_b", lb},
                              {"same_class", same_class},
-                             {"spearman", spearman(agreement_values(ma.values), agreement_values(mb.values))},
-                             {"iou_top20", top_fraction_iou(ma.values, mb.values, 0.2)}});
+                             {"spearman", similarity.spearman},
+                             {"ssim", similarity.ssim},
+                             {"iou_top20", similarity.iou_top}});
       }
   return agreement;
 }

@@ -271,7 +271,10 @@ EvalResult Evaluation::finish(size_t skipped_outputs) {
                        [&](const FaithfulnessSums& s) { return s.method == row.method && s.layer == row.layer; }))
         faithfulness_.push_back(FaithfulnessSums{row.method, row.layer});
     for (const auto& sums : faithfulness_) {
-      FaithfulnessRow row{sums.method, sums.layer, sums.count};
+      FaithfulnessRow row;
+      row.method = sums.method;
+      row.layer = sums.layer;
+      row.count = sums.count;
       if (sums.count > 0) {
         const double n = sums.count;
         row.deletion_auc = sums.deletion / n;
