@@ -21,5 +21,6 @@ Command add_batch(CLI::App& app);
 Command add_merge(CLI::App& app);
 Command add_compare(CLI::App& app);
 Command add_sanity(CLI::App& app);
+Command add_diff(CLI::App& app);
 
 }  // namespace xai::cli

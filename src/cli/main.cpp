@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
   const std::vector<xai::cli::Command> commands = {xai::cli::add_explain(app), xai::cli::add_layers(app),
                                                     xai::cli::add_bench(app), xai::cli::add_eval(app),
                                                     xai::cli::add_batch(app), xai::cli::add_merge(app),
-                                                    xai::cli::add_compare(app), xai::cli::add_sanity(app)};
+                                                    xai::cli::add_compare(app), xai::cli::add_sanity(app),
+                                                    xai::cli::add_diff(app)};
 
   try {
     app.parse(argc, argv);

@@ -116,3 +116,70 @@ TEST_F(CliTest, BatchRecordsFaithfulnessInJournalAndSummary) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace xai::e2e;
+namespace fs = std::filesystem;
+
+std::string junit_counts(const fs::path& junit) {
+  const std::string check =
+      "/usr/bin/python3 -c \"import sys, xml.etree.ElementTree as ET; t = ET.parse(sys.argv[1]).getroot(); "
+      "cases = t.findall('.//testcase'); print(len(cases), len([c for c in cases if c.find('failure') is not None]), "
+      "t.get('tests'), t.get('failures'))\" " + junit.string();
+  int status = 0;
+  const std::string counts = xai::test::run_command(check + " 2>&1", &status);
+  EXPECT_EQ(status, 0) << counts;
+  return counts;
+}
+
+// `xai sanity --fail-if flagged>0`: the edge control fails the gate, Grad-CAM alone passes it.
+TEST_F(CliTest, SanityGateFlagsTheEdgeControl) {
+  const std::string demo = std::string(XAI_SOURCE_DIR) + "/models/demo-histo.pt";
+  const std::string examples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+  const fs::path junit = root_ / "sanity.xml";
+  const RunResult flagged = xai({"sanity", "-q", "-m", demo, "--method", "gradcam,edges", examples, "-o",
+                                 out_dir().string(), "--fail-if", "flagged>0", "--junit", junit.string()});
+  EXPECT_EQ(flagged.code, 9) << flagged;
+  EXPECT_EQ(count_lines(flagged.err), 1u) << flagged;
+  EXPECT_NE(flagged.err.find("xai: gate failed: edges: flagged = 1"), std::string::npos) << flagged;
+  EXPECT_NE(flagged.out.find("FLAGGED"), std::string::npos) << flagged;
+  EXPECT_EQ(junit_counts(junit), "2 1 2 1\n");
+  EXPECT_TRUE(fs::is_regular_file(out_dir() / "malignant-1.sanity.png"));
+
+  const RunResult passed = xai({"sanity", "-q", "-m", demo, "--method", "gradcam", "--no-grids", examples, "-o",
+                                (root_ / "out2").string(), "--fail-if", "flagged>0", "--fail-if", "spearman>0.5"});
+  EXPECT_EQ(passed.code, 0) << passed;
+  EXPECT_FALSE(fs::exists(root_ / "out2" / "malignant-1.sanity.png"));
+  fs::remove_all(out_dir());  // the refusals below must leave it empty
+  expect_error(xai({"sanity", "-m", demo, examples, "-o", out_dir().string(), "--fail-if", "pointing<0.5"}), 2,
+               {"unknown metric 'pointing'", "flagged"});
+  expect_error(xai({"sanity", "-m", demo, examples, "-o", out_dir().string(), "-k", "2"}), 2, {"--top-k"});
+}
+
+// `xai diff`: a model against itself passes a zero-drift gate; against its retrain the per-image
+// condition gives one JUnit case per image.
+TEST_F(CliTest, DiffGateWithRunMethodAndImageRows) {
+  const std::string models = std::string(XAI_SOURCE_DIR) + "/models/";
+  const std::string examples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+  const RunResult same = xai({"diff", "-q", "-m", models + "demo-histo.pt", "-m", models + "demo-histo.pt", examples,
+                              "-o", out_dir().string(), "--fail-if", "drift_max>0", "--fail-if", "prediction_changes>0"});
+  EXPECT_EQ(same.code, 0) << same;
+  const fs::path junit = root_ / "diff.xml";
+  const RunResult retrained =
+      xai({"diff", "-q", "-m", models + "demo-histo.pt", "-m", models + "demo-histo-v2.pt", examples, "-o",
+           (root_ / "drift").string(), "--fail-if", "drift>=0", "--fail-if", "drift_p90<0", "--junit", junit.string()});
+  EXPECT_EQ(retrained.code, 9) << retrained;
+  // drift >= 0 holds for each of the 6 images (6 failed cases); drift_p90 < 0 for none (1 passed case).
+  EXPECT_EQ(junit_counts(junit), "7 6 7 6\n");
+  EXPECT_EQ(count_lines(retrained.err), 6u) << retrained;
+  EXPECT_TRUE(fs::is_regular_file(root_ / "drift" / "index.html"));
+  fs::remove_all(out_dir());  // the refusals below must leave it empty
+  expect_error(xai({"diff", "-m", models + "demo-histo.pt", examples, "-o", out_dir().string()}), 2,
+               {"--model", "exactly two"});
+  expect_error(xai({"diff", "-m", models + "demo-histo.pt", "-m", models + "demo-histo-v2.pt", examples, "-o",
+                    out_dir().string(), "--layers", "auto-all"}),
+               2, {"--layers"});
+}
+
+}  // namespace

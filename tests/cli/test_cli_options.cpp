@@ -20,6 +20,8 @@ const std::map<std::string, std::set<std::string>> kRefused = {
     {"explain", {"--batch-size"}},
     {"batch", {"--lime-batch-size"}},
     {"compare", {"--top-k", "--all-classes", "--layers", "--card", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
+    {"sanity", {"--top-k", "--all-classes", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
+    {"diff", {"--top-k", "--all-classes", "--layers", "--card", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
     {"eval", {"--target-class", "--top-k", "--all-classes", "--colormap", "--alpha", "--map-size"}},
     {"bench", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size", "--colormap", "--alpha", "--rounds",
                "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
@@ -102,7 +104,10 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     const Args fidelity = {"--fidelity", "--method", "lime", "--samples", "auto", "--max-samples", "60", "--segments", "6",
                            "--reference-samples", "80", "--fixed-samples", "30", image_.string()};
     return {
-        {"--model", {{"-m", model("tiny-binary-traced.pt")}, {}}},
+        // diff takes exactly two models (with the same labels): the row replaces both.
+        {"--model", {sub == "diff" ? Args{"-m", model("tiny-scripted.pt"), "-m", model("tiny-scripted.pt")}
+                                   : Args{"-m", model("tiny-binary-traced.pt")},
+                     {}}},
         {"--card", {{"--card", relabelled_card(sub)}, {}}},
         {"--device", {{"--device", "cuda"}, {}}},
         {"--input-size", {{"--input-size", "48"}, {}}},
@@ -170,14 +175,22 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--masks", {{"--masks", in("masks").string()}, {}}},
         {"--positive-class", {{"--positive-class", "benign"}, {}}},
         {"--top-fraction", {{"--top-fraction", "0.5"}, {}}},
-        {"--fail-if", {{"--fail-if", "accuracy<=1"}, {}}},
-        {"--junit", {{"--junit", (root_ / "elsewhere" / "gate.xml").string()}, {"--fail-if", "accuracy<0"}}},
+        {"--fail-if", {{"--fail-if", gate_metric(sub) + ">=0"}, {}}},
+        {"--junit", {{"--junit", (root_ / "elsewhere" / "gate.xml").string()}, {"--fail-if", gate_metric(sub) + "<-5"}}},
+        {"--max-similarity", {{"--max-similarity", "-0.5"}, {}}},
+        {"--flag-after", {{"--flag-after", "1"}, {}}},
+        {"--randomise-seed", {{"--randomise-seed", "3"}, {}}},
+        {"--no-grids", {{"--no-grids"}, {}}},
         {"--warmup", {{"--warmup", "1"}, {}}},
         {"--runs", {{"--runs", "3"}, {}}},
         {"--pipeline", {{"--pipeline", "3"}, {}}},
         {"--rounds", {{"--rounds", "2"}, {}}},
         {"--no-full-backward", {{"--no-full-backward"}, {}}},
     };
+  }
+
+  static std::string gate_metric(const std::string& sub) {
+    return sub == "sanity" ? "flagged" : sub == "diff" ? "drift_max" : "accuracy";
   }
 
   // The command without the option under test, as (option, values) pairs so a row can replace one.
@@ -187,6 +200,8 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     if (sub == "batch") return {{"-m", model_for(sub)}, {in("batch").string()}, {"-o", out}};
     if (sub == "compare") return {{"-m", model_for(sub), "-m", model("tiny-traced.pt")}, {image_.string()}, {"-o", out}};
     if (sub == "eval") return {{"-m", model_for(sub)}, {in("eval").string()}};
+    if (sub == "sanity") return {{"-m", model_for(sub)}, {image_.string()}, {"-o", out}};
+    if (sub == "diff") return {{"-m", model_for(sub), "-m", model("tiny-traced.pt")}, {image_.string()}, {"-o", out}};
     if (sub == "bench") return {{"-m", model_for(sub)}, {"--runs", "2"}, {"--warmup", "0"}};
     if (sub == "layers") return {{model_for(sub)}};
     if (sub == "merge") return {{merge_source_.string()}, {"-o", out}};
@@ -203,7 +218,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     fs::remove_all(in("xai-out"));
     Args args = {sub};
     const std::string replaced = extra.empty() ? "" : extra.front();
-    const bool replaces_model = replaced == "-m" && sub != "compare";
+    const bool replaces_model = replaced == "-m" && sub != "compare";  // diff's row names both models
     for (const Args& part : base(sub)) {
       if (!part.empty() && !extra.empty() && part.front() == replaced && (replaced != "-m" || replaces_model)) continue;
       // --pipeline times whole batch runs and --fidelity explains whole images: both refuse the
@@ -297,7 +312,7 @@ TEST_P(CliOptions, EveryOptionChangesTheOutputOrIsRefused) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Subcommands, CliOptions,
-                         ::testing::Values("explain", "batch", "compare", "eval", "bench", "layers", "merge"),
+                         ::testing::Values("explain", "batch", "compare", "eval", "bench", "layers", "merge", "sanity", "diff"),
                          [](const auto& info) { return info.param; });
 
 // The global options, after the subcommand as well as before it.
