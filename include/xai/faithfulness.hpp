@@ -50,10 +50,18 @@ int pixels_at_step(int step, int steps, int pixels);
 // Trapezoid area of values at equally spaced fractions 0..1.
 double curve_area(const std::vector<double>& values);
 
+// The random order's curves depend on the image, the class and the options, not on the map: one pair
+// serves every map (method, layer) of that image and class.
+struct RandomOrderCurves {
+  FaithfulnessCurve deletion, insertion;
+};
+
 // The four curves for `map` (the model's view's size, CV_32FC1; signed maps rank positive evidence
 // first) and class `class_index`, through `classify` on `base` (the view and what removed pixels
-// show). Throws usage_error for steps < 1.
+// show): 4 × (steps + 1) images, or 2 × (steps + 1) when `known_random` holds the random order's
+// curves from an earlier map of the same image and class. Throws usage_error for steps < 1.
 Faithfulness measure_faithfulness(const Classifier& classify, const PerturbationBase& base, const cv::Mat& map,
-                                  int class_index, const FaithfulnessOptions& options, BatchTuner* tuner = nullptr);
+                                  int class_index, const FaithfulnessOptions& options, BatchTuner* tuner = nullptr,
+                                  const RandomOrderCurves* known_random = nullptr);
 
 }  // namespace xai

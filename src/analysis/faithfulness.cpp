@@ -57,16 +57,17 @@ json Faithfulness::to_json() const {
 }
 
 Faithfulness measure_faithfulness(const Classifier& classify, const PerturbationBase& base, const cv::Mat& map,
-                                  int class_index, const FaithfulnessOptions& options, BatchTuner* tuner) {
+                                  int class_index, const FaithfulnessOptions& options, BatchTuner* tuner,
+                                  const RandomOrderCurves* known_random) {
   if (options.steps < 1) throw usage_error("--faithfulness-steps must be at least 1");
   const cv::Size size(base.original.width, base.original.height);
   if (map.size() != size || map.type() != CV_32FC1)
     throw Error(ExitCode::internal, "faithfulness: the map is not at the model's input size");
   const int pixels = size.area();
   const int points = options.steps + 1;
-  // Orders: the map's, and a random one (ranks of a constant map are a seeded shuffle).
-  const std::vector<std::vector<int>> ranks = {removal_ranks(map, options.seed),
-                                               removal_ranks(cv::Mat::zeros(size, CV_32FC1), options.seed + 1)};
+  // Orders: the map's, and (unless known) a random one (ranks of a constant map are a seeded shuffle).
+  std::vector<std::vector<int>> ranks = {removal_ranks(map, options.seed)};
+  if (!known_random) ranks.push_back(removal_ranks(cv::Mat::zeros(size, CV_32FC1), options.seed + 1));
   std::vector<int> cut(points);
   for (int k = 0; k < points; ++k) cut[k] = pixels_at_step(k, options.steps, pixels);
   // Sample s: order s / (2 · points), deletion or insertion, step s % points. 1 shows the pixel.
@@ -81,7 +82,8 @@ Faithfulness measure_faithfulness(const Classifier& classify, const Perturbation
       }
     }
   };
-  const MaskedProbabilities probs = masked_probabilities(classify, base, 4 * points, masks, options.batch_size, tuner);
+  const int samples = 2 * points * static_cast<int>(ranks.size());
+  const MaskedProbabilities probs = masked_probabilities(classify, base, samples, masks, options.batch_size, tuner);
   if (class_index < 0 || class_index >= probs.classes)
     throw Error(ExitCode::internal, "faithfulness: class index out of range");
   auto curve = [&](int order, int insertion) {
@@ -95,8 +97,8 @@ Faithfulness measure_faithfulness(const Classifier& classify, const Perturbation
   f.steps = options.steps;
   f.deletion = curve(0, 0);
   f.insertion = curve(0, 1);
-  f.random_deletion = curve(1, 0);
-  f.random_insertion = curve(1, 1);
+  f.random_deletion = known_random ? known_random->deletion : curve(1, 0);
+  f.random_insertion = known_random ? known_random->insertion : curve(1, 1);
   return f;
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
@@ -36,16 +37,22 @@ void write_files(const RenderedExplanation& rendered, const std::string& dir, Du
 
 // Deletion and insertion curves of every map of `result`, at the model's view (faithfulness.hpp),
 // into each map's details: the report, batch records and eval read them from there.
+// `random_by_class`: the random order's curves measured so far for this image (they serve every map
+// of the same class).
 void add_faithfulness(Model& model, const PreparedImage& image, const FaithfulnessOptions& options,
-                      MethodResult& result) {
+                      MethodResult& result, std::map<int, RandomOrderCurves>& random_by_class) {
   const cv::Size size = image.view.size();
   const PerturbationBase base = perturbation_base(image.view, cv::Mat::zeros(size, CV_32SC1), 1, options.fill, model.card());
   const Classifier classify = model_classifier(model);
   const std::vector<DenseMap> dense = dense_maps(result, size);
-  for (size_t k = 0; k < dense.size(); ++k)
-    result.maps[k].details["faithfulness"] =
-        measure_faithfulness(classify, base, dense[k].values, dense[k].class_index, options, &model.batch_tuner())
-            .to_json();
+  for (size_t k = 0; k < dense.size(); ++k) {
+    const int cls = dense[k].class_index;
+    auto known = random_by_class.find(cls);
+    const Faithfulness f = measure_faithfulness(classify, base, dense[k].values, cls, options, &model.batch_tuner(),
+                                                known == random_by_class.end() ? nullptr : &known->second);
+    if (known == random_by_class.end()) random_by_class[cls] = {f.random_deletion, f.random_insertion};
+    result.maps[k].details["faithfulness"] = f.to_json();
+  }
 }
 
 }  // namespace
@@ -95,6 +102,7 @@ std::vector<ComputedExplanation> compute_explanations(Model& model, const Explai
     computed[i].timings["load_image"] = images[i]->load_ms;
     computed[i].timings["preprocess"] = images[i]->preprocess_ms;
   }
+  std::vector<std::map<int, RandomOrderCurves>> random_curves(n);  // per image and class (faithfulness)
   auto wants = [&](size_t i, size_t m) {
     if (methods_for.empty() || methods_for[i].empty()) return true;
     return std::find(methods_for[i].begin(), methods_for[i].end(), m) != methods_for[i].end();
@@ -109,7 +117,7 @@ std::vector<ComputedExplanation> compute_explanations(Model& model, const Explai
     if (plan.options.faithfulness.enabled)
       for (size_t j = 0; j < where.size(); ++j) {
         const auto t = Clock::now();
-        add_faithfulness(model, *subset[j], plan.options.faithfulness, results[j]);
+        add_faithfulness(model, *subset[j], plan.options.faithfulness, results[j], random_curves[where[j]]);
         computed[where[j]].timings[results[j].method + "_faithfulness"] = ms_since(t);
       }
     for (size_t j = 0; j < where.size(); ++j) {

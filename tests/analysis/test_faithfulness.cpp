@@ -103,6 +103,45 @@ TEST(Faithfulness, CurvesOfALinearClassifierHaveTheirClosedForm) {
   EXPECT_NEAR(f.random_deletion.probabilities.front(), f.deletion.probabilities.front(), 1e-12);
 }
 
+// The random order's curves serve every map of one image and class: a second map costs half the images
+// and gets the same random curves, and its own curves are those it gets alone.
+TEST(Faithfulness, SharedRandomCurvesHalveTheCostAndChangeNothing) {
+  const int h = 5, w = 6, pixels = h * w;
+  cv::Mat weights(h, w, CV_32FC1);
+  cv::randu(weights, 0.0, 1.0);
+  long long images = 0;
+  const Classifier classify = [&](const ImageBatch& batch) {
+    images += batch.count;
+    std::vector<double> out;
+    for (int s = 0; s < batch.count; ++s) {
+      double p = 0;
+      for (int i = 0; i < pixels; ++i) p += weights.ptr<float>()[i] * batch.values[s * pixels + i];
+      out.push_back(1.0 - p / pixels);
+      out.push_back(p / pixels);
+    }
+    return out;
+  };
+  PerturbationBase base;
+  base.original = {1, h, w, std::vector<float>(pixels, 1.0f)};
+  base.fill = {1, h, w, std::vector<float>(pixels, 0.0f)};
+  FaithfulnessOptions options;
+  options.steps = 6;
+  cv::Mat first(h, w, CV_32FC1), second(h, w, CV_32FC1);
+  cv::randu(first, 0.0, 1.0);
+  cv::randu(second, 0.0, 1.0);
+  const Faithfulness a = measure_faithfulness(classify, base, first, 1, options);
+  EXPECT_EQ(images, 4 * 7);
+  const Faithfulness alone = measure_faithfulness(classify, base, second, 1, options);
+  images = 0;
+  const RandomOrderCurves known{a.random_deletion, a.random_insertion};
+  const Faithfulness shared = measure_faithfulness(classify, base, second, 1, options, nullptr, &known);
+  EXPECT_EQ(images, 2 * 7);
+  EXPECT_EQ(shared.deletion.probabilities, alone.deletion.probabilities);
+  EXPECT_EQ(shared.insertion.probabilities, alone.insertion.probabilities);
+  EXPECT_EQ(shared.random_deletion.probabilities, alone.random_deletion.probabilities);
+  EXPECT_EQ(shared.random_insertion.auc, alone.random_insertion.auc);
+}
+
 TEST(Faithfulness, RefusesAMapOfAnotherSizeAndNoSteps) {
   PerturbationBase base;
   base.original = {1, 4, 4, std::vector<float>(16, 1.0f)};
