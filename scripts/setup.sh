@@ -20,7 +20,7 @@ done
 PACKAGES=(
   build-essential cmake ccache pkg-config
   libtorch-dev libopencv-dev libopencv-contrib-dev
-  libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libbenchmark-dev libjpeg-dev
+  libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libbenchmark-dev libjpeg-dev libeigen3-dev
   # Python is only for exporting/training models and for the independent test references.
   python3 python3-torch python3-torchvision python3-numpy python3-opencv python3-skimage python3-sklearn
   # libFuzzer with ASan/UBSan for the hostile-input fuzz targets (scripts/fuzz.sh, the fuzz_smoke test).

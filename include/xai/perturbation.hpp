@@ -24,6 +24,7 @@ enum class HideMode {
   constant,  // a fixed colour (`hide_color`)
   blur,      // a blurred copy of the image: fewer out-of-distribution artefacts
   inpaint,   // the hidden pixels inpainted from the shown ones (OpenCV Telea, as shap's "inpaint_telea")
+  linear,    // noisy linear imputation from the neighbours (ROAD, Rong et al. 2022): hides the mask's shape
 };
 
 // What hidden pixels show. `blur_kernel` > 0: a k×k box blur (shap.maskers.Image "blur(k,k)");
@@ -35,7 +36,7 @@ struct FillSpec {
   int blur_kernel = 0;
 };
 
-// "mean", "constant", "blur", "blur(k,k)", "inpaint" / "inpaint_telea"; throws usage_error.
+// "mean", "constant", "blur", "blur(k,k)", "inpaint" / "inpaint_telea", "linear" / "road"; throws usage_error.
 FillSpec parse_fill(const std::string& name);
 std::string to_string(HideMode mode);
 std::string to_string(const FillSpec& fill);  // parse_fill's spelling
@@ -43,12 +44,19 @@ std::string to_string(const FillSpec& fill);  // parse_fill's spelling
 // What hidden pixels show, in the layout of `view` (the model's view: RGB or gray, [0,1]).
 // `segments` (CV_32SC1, labels 0..count-1) are the regions (a mean fill shows each region's own
 // mean; pass one region for the image's mean colour). Throws usage_error for a bad colour, and
-// for HideMode::inpaint, whose fill depends on each sample's mask (perturbation_base).
+// for HideMode::inpaint and linear, whose fill depends on each sample's mask (perturbation_base).
 cv::Mat fill_image(const cv::Mat& view, const cv::Mat& segments, int count, const FillSpec& fill);
 
 // `view` with the pixels where `hidden` (CV_8UC1, non-zero) is set inpainted from the rest
 // (Telea, radius 3, on 8-bit values as shap does); the result in [0,1] like `view`.
 cv::Mat inpaint_hidden(const cv::Mat& view, const cv::Mat& hidden);
+
+// `view` with the hidden pixels (CV_8UC1, non-zero) replaced by noisy linear imputation (ROAD): each
+// the weighted mean of its 8 neighbours (edge neighbours 1/6, diagonals 1/12; those outside the
+// image drop out), solved jointly over the hidden pixels, plus N(0, noise²) noise from `seed`
+// (ROAD's default noise is 0.01). Everything hidden: the image's mean colour.
+cv::Mat impute_hidden(const cv::Mat& view, const cv::Mat& hidden, double noise, uint64_t seed);
+constexpr double kImputationNoise = 0.01;
 
 // samples × features on/off matrix (row 0 all on), row-major, each other entry a fair coin from a
 // seeded 64-bit Mersenne Twister (fully specified by the C++ standard: the same bits everywhere).

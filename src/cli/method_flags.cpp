@@ -79,7 +79,7 @@ void MethodFlags::add_to(CLI::App& sub) {
                     ->capture_default_str());
   all.push_back(sub.add_option("--faithfulness-fill", faithfulness_fill,
                                "--faithfulness: what removed pixels show, and where insertion starts: mean (the image's "
-                               "mean colour), blur, blur(k,k), constant (black) or inpaint")
+                               "mean colour), blur, blur(k,k), constant (black), inpaint, or linear (ROAD's noisy linear imputation)")
                     ->capture_default_str());
   all.push_back(sub.add_flag("--apply-exif-orientation", apply_exif_orientation,
                              "Turn images upright by their EXIF orientation (default: explain the stored pixels, as "
@@ -119,7 +119,8 @@ void MethodFlags::add_to(CLI::App& sub) {
   setting(sub.add_option("--regions", lime.regions_path, "LIME, SHAP: your own region map (8/16-bit PNG, one value per region)"),
           Setting::superpixels);
   setting(sub.add_option("--hide", hide, "Perturbation methods: what hidden pixels show: mean (of the region; occlusion, RISE: of the image), "
-                         "constant, blur, blur(k,k) (a k x k box blur, as shap) or inpaint (Telea, as shap's inpaint_telea)")->capture_default_str(),
+                         "constant, blur, blur(k,k) (a k x k box blur, as shap), inpaint (Telea, as shap's inpaint_telea) or linear "
+                         "(noisy linear imputation from the neighbours, as ROAD)")->capture_default_str(),
           Setting::hide);
   setting(sub.add_option("--hide-color", lime.hide.color, "Colour for --hide constant, in [0,1] (one value or R,G,B)")
               ->check(finite_between(0.0, 1.0, "[0,1]"))
@@ -247,7 +248,7 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   try {
     options.faithfulness.fill = parse_fill(faithfulness_fill);
   } catch (const Error&) {
-    throw usage_error("--faithfulness-fill " + faithfulness_fill + ": expected mean, blur, blur(k,k), constant or inpaint");
+    throw usage_error("--faithfulness-fill " + faithfulness_fill + ": expected mean, blur, blur(k,k), constant, inpaint or linear");
   }
   if (options.faithfulness.fill.mode == HideMode::constant) options.faithfulness.fill.color = {0.0f};
   options.faithfulness.batch_size = probe_batch;  // 0: the model's tuned size

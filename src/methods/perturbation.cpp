@@ -23,6 +23,10 @@ FillSpec parse_fill(const std::string& name) {
     fill.mode = HideMode::inpaint;
     return fill;
   }
+  if (name == "linear" || name == "road") {
+    fill.mode = HideMode::linear;
+    return fill;
+  }
   fill.mode = HideMode::blur;
   if (name == "blur") return fill;
   // shap's spelling: blur(k,k), a k×k box blur
@@ -33,7 +37,7 @@ FillSpec parse_fill(const std::string& name) {
     fill.blur_kernel = kx;
     return fill;
   }
-  throw usage_error("--hide " + name + ": expected mean, constant, blur, blur(k,k) or inpaint");
+  throw usage_error("--hide " + name + ": expected mean, constant, blur, blur(k,k), inpaint or linear");
 }
 
 std::string to_string(HideMode mode) {
@@ -42,6 +46,7 @@ std::string to_string(HideMode mode) {
     case HideMode::constant: return "constant";
     case HideMode::blur: return "blur";
     case HideMode::inpaint: return "inpaint";
+    case HideMode::linear: return "linear";
   }
   return "mean";
 }
@@ -102,7 +107,8 @@ cv::Mat fill_image(const cv::Mat& view, const cv::Mat& segments, int count, cons
       return fill;
     }
     case HideMode::inpaint:
-      throw Error(ExitCode::internal, "an inpainting fill depends on the mask: use perturbation_base");
+    case HideMode::linear:
+      throw Error(ExitCode::internal, "an inpainting or imputing fill depends on the mask: use perturbation_base");
   }
   return view.clone();
 }
@@ -119,15 +125,23 @@ PerturbationBase perturbation_base(const cv::Mat& view, const cv::Mat& segments,
                                    const ModelCard& card) {
   PerturbationBase base;
   base.original = normalise(view, card);
-  if (fill.mode != HideMode::inpaint) {
+  if (fill.mode != HideMode::inpaint && fill.mode != HideMode::linear) {
     base.fill = normalise(fill_image(view, segments, count, fill), card);
     return base;
   }
-  base.mask_fill = [view, &card](const float* mask, float* out) {
+  const bool linear = fill.mode == HideMode::linear;
+  base.mask_fill = [view, &card, linear](const float* mask, float* out) {
     cv::Mat hidden(view.size(), CV_8UC1);
+    uint64_t mask_hash = 1469598103934665603ull;  // FNV-1a of the mask: the same mask, the same noise
     for (int y = 0; y < view.rows; ++y)
-      for (int x = 0; x < view.cols; ++x) hidden.at<uchar>(y, x) = mask[y * view.cols + x] < 0.5f ? 255 : 0;
-    const InputBlob filled = normalise(inpaint_hidden(view, hidden), card);
+      for (int x = 0; x < view.cols; ++x) {
+        const bool hide = mask[y * view.cols + x] < 0.5f;
+        hidden.at<uchar>(y, x) = hide ? 255 : 0;
+        mask_hash = (mask_hash ^ (hide ? 1u : 2u)) * 1099511628211ull;
+      }
+    const cv::Mat filled_view =
+        linear ? impute_hidden(view, hidden, kImputationNoise, mask_hash) : inpaint_hidden(view, hidden);
+    const InputBlob filled = normalise(filled_view, card);
     std::copy(filled.values.begin(), filled.values.end(), out);
   };
   return base;

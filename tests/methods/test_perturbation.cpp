@@ -5,8 +5,11 @@
 #include <numeric>
 #include <opencv2/imgproc.hpp>
 
+#include "npy_reader.hpp"
+#include "test_helpers.hpp"
 #include "xai/batch_tuner.hpp"
 #include "xai/error.hpp"
+#include "xai/npy.hpp"
 #include "xai/perturbation.hpp"
 
 namespace xai {
@@ -172,6 +175,65 @@ TEST(Perturbation, BatchSizesFromTheTuner) {
   int total = 0;
   for (int n : batches) total += n;
   EXPECT_EQ(total, 20);
+}
+
+// Noisy linear imputation (ROAD) without its noise equals the same sparse system solved by scipy
+// (tests/reference/imputation_reference.py), on a picture with scattered pixels and a block hidden,
+// touching the border too.
+TEST(LinearImputation, EqualsScipyOnROADsSystem) {
+  test::TempDir dir;
+  cv::Mat view(20, 26, CV_32FC3);
+  cv::randu(view, 0.0, 1.0);
+  cv::Mat hidden(view.size(), CV_8UC1);
+  cv::randu(hidden, 0, 2);
+  hidden(cv::Rect(3, 4, 9, 7)).setTo(1);
+  hidden(cv::Rect(0, 0, 5, 3)).setTo(1);
+  write_npy(dir.file("view.npy"), view.ptr<float>(), {20, 26, 3});
+  cv::Mat hidden_float;
+  hidden.convertTo(hidden_float, CV_32F);
+  write_npy(dir.file("hidden.npy"), hidden_float.ptr<float>(), {20, 26});
+  int status = 0;
+  const std::string output = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+                                                   "/tests/reference/imputation_reference.py " + dir.path.string() + " 2>&1",
+                                               &status);
+  ASSERT_EQ(status, 0) << "the reference did not run: " << output;
+  const test::NpyArray expected = test::read_npy(dir.file("imputed.npy"));
+  const cv::Mat ours = impute_hidden(view, hidden * 255, 0.0, 0);
+  ASSERT_EQ(expected.data.size(), ours.total() * 3);
+  double changed = 0;
+  for (size_t i = 0; i < expected.data.size(); ++i) {
+    EXPECT_NEAR(ours.ptr<float>()[i], expected.data[i], 1e-5) << i;
+    changed = std::max(changed, std::abs(double(expected.data[i]) - view.ptr<float>()[i]));
+  }
+  EXPECT_GT(changed, 0.05) << "the hidden pixels were replaced";
+}
+
+// A linear ramp is its own imputation inside the image (the weights are symmetric), and the noise is
+// N(0, noise^2) on the hidden pixels only, the same for the same seed.
+TEST(LinearImputation, RampIsExactAndNoiseIsSeededAndOnHiddenPixelsOnly) {
+  cv::Mat ramp(30, 40, CV_32FC1);
+  for (int y = 0; y < 30; ++y)
+    for (int x = 0; x < 40; ++x) ramp.at<float>(y, x) = 0.01f * x + 0.02f * y + 0.1f;
+  cv::Mat hidden = cv::Mat::zeros(ramp.size(), CV_8UC1);
+  hidden(cv::Rect(5, 5, 30, 20)).setTo(255);
+  const cv::Mat exact = impute_hidden(ramp, hidden, 0.0, 0);
+  EXPECT_LT(cv::norm(exact, ramp, cv::NORM_INF), 1e-5);
+  const cv::Mat noisy = impute_hidden(ramp, hidden, 0.01, 7);
+  const cv::Mat again = impute_hidden(ramp, hidden, 0.01, 7);
+  EXPECT_EQ(cv::norm(noisy, again, cv::NORM_INF), 0.0);
+  cv::Scalar mean, spread;
+  cv::meanStdDev(noisy - exact, mean, spread, hidden);
+  EXPECT_NEAR(spread[0], 0.01, 0.001);
+  EXPECT_NEAR(mean[0], 0.0, 0.001);
+  cv::Mat shown_difference;
+  cv::absdiff(noisy, ramp, shown_difference);
+  shown_difference.setTo(0, hidden);
+  EXPECT_EQ(cv::countNonZero(shown_difference), 0);
+  // Everything hidden: nothing to impute from, the image's mean colour.
+  const cv::Mat all = impute_hidden(ramp, cv::Mat(ramp.size(), CV_8UC1, cv::Scalar(255)), 0.01, 7);
+  EXPECT_NEAR(cv::norm(all - cv::mean(ramp)[0], cv::NORM_INF), 0.0, 1e-6);
+  EXPECT_EQ(parse_fill("road").mode, HideMode::linear);
+  EXPECT_EQ(to_string(parse_fill("linear")), "linear");
 }
 
 }  // namespace
