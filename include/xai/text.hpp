@@ -20,4 +20,7 @@ bool is_utf8(const std::string& text);
 // reversible (percent-decoding gives the bytes back), and names that are UTF-8 stay as they are.
 std::string utf8_path(const std::string& path);
 
+// `value` with `digits` decimals ("0.68"), for captions and pages.
+std::string fixed_decimals(double value, int digits = 2);
+
 }  // namespace xai

@@ -1,5 +1,7 @@
 #include "xai/text.hpp"
 
+#include <cstdio>
+
 #include <cctype>
 
 #include <algorithm>
@@ -80,6 +82,12 @@ std::string utf8_path(const std::string& path) {
     }
   }
   return out;
+}
+
+std::string fixed_decimals(double value, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, value);
+  return text;
 }
 
 }  // namespace xai

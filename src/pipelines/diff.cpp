@@ -16,6 +16,7 @@
 #include "xai/render.hpp"
 #include "xai/report.hpp"
 #include "xai/target.hpp"
+#include "xai/text.hpp"
 
 namespace xai {
 namespace {
@@ -33,14 +34,6 @@ struct Side {
   std::vector<std::string> methods, layers;
   std::vector<cv::Mat> maps, overlays;
 };
-
-std::string fixed(double value, int digits = 2) {
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(digits);
-  out << value;
-  return out.str();
-}
 
 std::string html_text(const std::string& text) {
   std::string out;
@@ -182,9 +175,9 @@ class DiffRun {
       drift.maps.push_back(m);
       tiles.insert(tiles.end(), {display, a.overlays[k], b.overlays[k]});
       captions.push_back(fs::path(file.path).filename().string() + "\nclass " + label);
-      captions.push_back("old " + a.names[k] + "\n" + drift.old_label + " p(" + label + ") " + fixed(drift.old_probability));
-      captions.push_back("new " + b.names[k] + "\n" + drift.new_label + " p(" + label + ") " + fixed(drift.new_probability) +
-                         " rho " + fixed(s.spearman));
+      captions.push_back("old " + a.names[k] + "\n" + drift.old_label + " p(" + label + ") " + fixed_decimals(drift.old_probability));
+      captions.push_back("new " + b.names[k] + "\n" + drift.new_label + " p(" + label + ") " + fixed_decimals(drift.new_probability) +
+                         " rho " + fixed_decimals(s.spearman));
     }
     fs::path relative(file.relative);
     relative.replace_extension();
@@ -318,16 +311,16 @@ class DiffRun {
             "<th>drift mean</th><th>p50</th><th>p90</th><th>max</th><th>IoU top</th></tr>\n";
     for (const auto& r : result_.rows)
       html << "<tr><td>" << html_text(r.method) << "</td><td>" << html_text(r.old_layer) << "</td><td>"
-           << html_text(r.new_layer) << "</td><td>" << r.count << "</td><td>" << fixed(r.drift_mean, 3) << "</td><td>"
-           << fixed(r.drift_p50, 3) << "</td><td>" << fixed(r.drift_p90, 3) << "</td><td>" << fixed(r.drift_max, 3)
-           << "</td><td>" << fixed(r.iou_top_mean, 3) << "</td></tr>\n";
+           << html_text(r.new_layer) << "</td><td>" << r.count << "</td><td>" << fixed_decimals(r.drift_mean, 3) << "</td><td>"
+           << fixed_decimals(r.drift_p50, 3) << "</td><td>" << fixed_decimals(r.drift_p90, 3) << "</td><td>" << fixed_decimals(r.drift_max, 3)
+           << "</td><td>" << fixed_decimals(r.iou_top_mean, 3) << "</td></tr>\n";
     html << "</table>\n<div class=\"cards\">\n";
     for (const auto& image : result_.images) {
       html << "<div class=\"card" << (image.prediction_changed ? " changed" : "") << "\">\n<div class=\"path\">"
-           << html_text(image.path) << "</div>\n<div>drift " << fixed(image.drift, 3) << "; predicted "
+           << html_text(image.path) << "</div>\n<div>drift " << fixed_decimals(image.drift, 3) << "; predicted "
            << html_text(image.old_label) << " &rarr; " << html_text(image.new_label)
            << (image.prediction_changed ? " <strong>(changed)</strong>" : "") << "; p(" << html_text(old_plan_.labels.at(image.target))
-           << ") " << fixed(image.old_probability, 3) << " &rarr; " << fixed(image.new_probability, 3) << "</div>\n"
+           << ") " << fixed_decimals(image.old_probability, 3) << " &rarr; " << fixed_decimals(image.new_probability, 3) << "</div>\n"
            << "<img loading=\"lazy\" src=\"" << html_text(url_path(image.figure)) << "\" alt=\"old and new maps of "
            << html_text(image.path) << "\">\n</div>\n";
     }

@@ -16,6 +16,7 @@
 #include "xai/render.hpp"
 #include "xai/report.hpp"
 #include "xai/target.hpp"
+#include "xai/text.hpp"
 
 namespace xai {
 namespace {
@@ -49,14 +50,6 @@ cv::Mat view_display(const cv::Mat& view) {
   else
     cv::cvtColor(view, image.pixels, cv::COLOR_RGB2BGR);
   return to_display_bgr(image);
-}
-
-std::string fixed(double value, int digits = 2) {
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(digits);
-  out << value;
-  return out.str();
 }
 
 class SanityRun {
@@ -197,10 +190,10 @@ class SanityRun {
       for (size_t s = 0; s + 1 < image.tiles.size(); ++s) {
         tiles.push_back(image.tiles[s + 1][k]);
         if (s == 0)
-          captions.push_back("trained\np " + fixed(image.probability[0]));
+          captions.push_back("trained\np " + fixed_decimals(image.probability[0]));
         else
-          captions.push_back("random to " + result_.cascade[s - 1].name + "\nrho " +
-                             fixed(image.similarity[s - 1][k].spearman) + " p " + fixed(image.probability[s]));
+          captions.push_back("random " + result_.cascade[0].name + (s > 1 ? ".." + result_.cascade[s - 1].name : "") + "\nrho " +
+                             fixed_decimals(image.similarity[s - 1][k].spearman) + " p " + fixed_decimals(image.probability[s]));
       }
     }
     const int columns = static_cast<int>(image.tiles.size());  // the image, trained, each step

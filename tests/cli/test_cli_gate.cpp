@@ -9,6 +9,18 @@ using Args = std::vector<std::string>;
 
 const std::string kExamples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
 
+// The JUnit file's test cases and failures, counted by Python's XML parser: "cases failures tests failures".
+std::string junit_counts(const fs::path& junit) {
+  const std::string check =
+      "/usr/bin/python3 -c \"import sys, xml.etree.ElementTree as ET; t = ET.parse(sys.argv[1]).getroot(); "
+      "cases = t.findall('.//testcase'); print(len(cases), len([c for c in cases if c.find('failure') is not None]), "
+      "t.get('tests'), t.get('failures'))\" " + junit.string();
+  int status = 0;
+  const std::string counts = xai::test::run_command(check + " 2>&1", &status);
+  EXPECT_EQ(status, 0) << counts;
+  return counts;
+}
+
 class CliGate : public CliTest {
  protected:
   RunResult eval(Args extra) {
@@ -62,14 +74,7 @@ TEST_F(CliGate, JUnitParsesWithTheExpectedCounts) {
                             "pointing<0", "--junit", junit.string()});
   EXPECT_EQ(r.code, 9) << r;
   // Three cases (run; gradcam layer3; lime superpixels), one failure: accuracy.
-  const std::string check =
-      "/usr/bin/python3 -c \"import sys, xml.etree.ElementTree as ET; t = ET.parse(sys.argv[1]).getroot(); "
-      "cases = t.findall('.//testcase'); print(len(cases), len([c for c in cases if c.find('failure') is not None]), "
-      "t.get('tests'), t.get('failures'))\" " + junit.string();
-  int status = 0;
-  const std::string counts = xai::test::run_command(check + " 2>&1", &status);
-  ASSERT_EQ(status, 0) << counts;
-  EXPECT_EQ(counts, "3 1 3 1\n");
+  EXPECT_EQ(junit_counts(junit), "3 1 3 1\n");
 }
 
 }  // namespace
@@ -122,16 +127,6 @@ namespace {
 using namespace xai::e2e;
 namespace fs = std::filesystem;
 
-std::string junit_counts(const fs::path& junit) {
-  const std::string check =
-      "/usr/bin/python3 -c \"import sys, xml.etree.ElementTree as ET; t = ET.parse(sys.argv[1]).getroot(); "
-      "cases = t.findall('.//testcase'); print(len(cases), len([c for c in cases if c.find('failure') is not None]), "
-      "t.get('tests'), t.get('failures'))\" " + junit.string();
-  int status = 0;
-  const std::string counts = xai::test::run_command(check + " 2>&1", &status);
-  EXPECT_EQ(status, 0) << counts;
-  return counts;
-}
 
 // `xai sanity --fail-if flagged>0`: the edge control fails the gate, Grad-CAM alone passes it.
 TEST_F(CliTest, SanityGateFlagsTheEdgeControl) {
