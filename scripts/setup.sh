@@ -20,9 +20,10 @@ done
 PACKAGES=(
   build-essential cmake ccache pkg-config
   libtorch-dev libopencv-dev libopencv-contrib-dev
-  libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libbenchmark-dev libjpeg-dev libeigen3-dev
+  libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libbenchmark-dev libjpeg-dev libeigen3-dev libdcmtk-dev
   # Python is only for exporting/training models and for the independent test references.
   python3 python3-torch python3-torchvision python3-numpy python3-opencv python3-skimage python3-sklearn
+  python3-pydicom  # DICOM test files and the windowing reference
   # libFuzzer with ASan/UBSan for the hostile-input fuzz targets (scripts/fuzz.sh, the fuzz_smoke test).
   clang libclang-rt-14-dev
 )

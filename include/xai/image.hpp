@@ -3,8 +3,11 @@
 
 #include <cstdint>
 #include <opencv2/core.hpp>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "xai/dicom.hpp"
 
 namespace xai {
 
@@ -19,6 +22,8 @@ struct ImageLimits {
   // EXIF orientation: by default the stored pixels are explained (what PIL-based training sees), with a
   // warning; true turns them upright first (--apply-exif-orientation).
   bool apply_exif_orientation = false;
+  // DICOM files: the window and the frame (--dicom-window, --frame; the card's window when none is given).
+  DicomReading dicom;
 };
 
 struct Image {
@@ -27,7 +32,8 @@ struct Image {
   size_t file_bytes = 0;
   cv::Mat pixels;            // CV_32FC1 (gray) or CV_32FC3 (BGR), values in [0,1], original resolution
   int source_channels = 0;   // channels in the file (4 when it had alpha)
-  int source_bit_depth = 0;  // 8, 16 or 32
+  int source_bit_depth = 0;  // 8, 16 or 32 (DICOM: bits stored)
+  std::optional<DicomInfo> dicom;  // DICOM inputs: modality, window, frame, rescale (never patient data)
   std::vector<std::string> warnings;
 
   int width() const { return pixels.cols; }

@@ -2,6 +2,7 @@
 // a deterministic shard of them for clusters.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ Shard parse_shard(const std::string& text);
 // belongs to exactly one shard, whatever else is in the folder.
 bool in_shard(const InputFile& file, const Shard& shard);
 
-bool has_image_extension(const std::string& path);
+bool has_image_extension(const std::string& path);  // .png .jpg ... and DICOM's .dcm .dicom
+// A DICOM file named without an extension (or by a UID, all digits and dots): the "DICM" marker at byte 128.
+bool is_extensionless_dicom(const std::filesystem::path& path);
 
 }  // namespace xai

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "xai/dicom.hpp"
+
 namespace xai {
 
 enum class OutputKind {
@@ -30,6 +32,9 @@ struct ModelCard {
   std::vector<float> std{0.229f, 0.224f, 0.225f};
   OutputKind output = OutputKind::softmax;
   std::string target_layer;  // empty: choose automatically
+  // DICOM inputs: the window the model was trained with ("window": {"center": 40, "width": 80}, or a
+  // preset/"minmax"/"percentile:P" string), used when the command line gives no --dicom-window.
+  std::optional<DicomWindow> window;
   std::string source;        // path of the card, or "" when defaults were used
   std::set<std::string> given;        // fields set by the card or the command line; the rest are defaults
   std::vector<std::string> warnings;  // unknown keys, defaulted statistics

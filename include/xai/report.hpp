@@ -15,6 +15,8 @@ constexpr int kReportSchemaVersion = 1;
 const char* xai_version();
 
 nlohmann::ordered_json image_json(const Image& image);
+// A DICOM input's reading: modality, size, photometric, transfer syntax, frame, rescale, window.
+nlohmann::ordered_json dicom_json(const DicomInfo& info);
 nlohmann::ordered_json model_json(Model& model);
 // The card as applied (after command-line overrides): input size, channels, mean, std, output, labels.
 nlohmann::ordered_json card_json(Model& model);

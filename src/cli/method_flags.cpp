@@ -84,6 +84,13 @@ void MethodFlags::add_to(CLI::App& sub) {
   all.push_back(sub.add_flag("--apply-exif-orientation", apply_exif_orientation,
                              "Turn images upright by their EXIF orientation (default: explain the stored pixels, as "
                              "PIL-based training sees them, with a warning)"));
+  all.push_back(sub.add_option("--dicom-window", window,
+                               "DICOM: how stored values become the image: C,W (centre, width), tags (the file's "
+                               "window; default, else the card's), minmax, percentile:P, or a CT preset: brain, lung, "
+                               "bone, soft-tissue"));
+  all.push_back(sub.add_option("--frame", frame, "DICOM: the frame of a multi-frame file to explain, from 1 "
+                                                 "(default: the middle one)")
+                    ->check(kPositive));
   setting(sub.add_option("--samples", samples,
                          "LIME: perturbed samples (default 1000, row 0 is the original); Kernel SHAP: coalitions "
                          "(default 2*regions+2048, all of them when 2^regions-2 fit); SmoothGrad: noisy copies (default 50). "
@@ -289,6 +296,11 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   options.limits.max_pixels = max_pixels;
   options.limits.max_decoded_bytes = static_cast<uint64_t>(max_image_memory_mib) << 20;
   options.limits.apply_exif_orientation = apply_exif_orientation;
+  if (!window.empty()) {
+    options.limits.dicom.window = parse_window(window);
+    options.limits.dicom.window_from = "--dicom-window";
+  }
+  options.limits.dicom.frame = frame;
   options.map_size = map_size;
   if (!target_class.empty()) {
     options.cam.target.kind = TargetSpec::Kind::given;

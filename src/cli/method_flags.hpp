@@ -28,6 +28,8 @@ struct MethodFlags {
   long long max_pixels = ImageLimits{}.max_pixels;
   long long max_image_memory_mib = static_cast<long long>(ImageLimits{}.max_decoded_bytes >> 20);
   bool apply_exif_orientation = false;
+  std::string window;  // DICOM (--dicom-window); empty: the card's, else the file's
+  int frame = 0;       // DICOM (--frame), 1-based; 0: the middle frame
   int map_size = ExplainOptions{}.map_size;
   std::string hide = "mean";
   std::string superpixels = "slic";

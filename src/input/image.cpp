@@ -10,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 #include <sstream>
 
+#include "input/dicom_decoder.hpp"
 #include "input/image_header.hpp"
 #include "input/jpeg_decoder.hpp"
 #include "xai/file_read.hpp"
@@ -144,7 +145,27 @@ RawPixels decode_pixels(const std::string& bytes, const std::string& name, const
 
 Image decode_image(const std::string& bytes, const std::string& name, const ImageLimits& limits,
                    const std::string& sha256) {
+  if (looks_like_dicom(bytes, name)) {
+    DecodedDicom dicom = decode_dicom(bytes, name, limits.dicom, limits.max_pixels);
+    Image image;
+    image.path = name;
+    image.file_bytes = bytes.size();
+    image.sha256 = sha256.empty() ? sha256_hex(bytes) : sha256;
+    image.pixels = std::move(dicom.pixels);
+    image.source_channels = image.pixels.channels();
+    image.source_bit_depth = dicom.info.bits_stored;
+    image.dicom = std::move(dicom.info);
+    image.warnings = std::move(dicom.warnings);
+    return image;
+  }
   RawPixels decoded = decode_pixels(bytes, name, limits);
+  // In a folder that mixes DICOM with other images, --dicom-window and --frame apply to the DICOM files.
+  if (limits.dicom.window_from == "--dicom-window")
+    decoded.warnings.push_back("--dicom-window applies to DICOM files only; this " + read_image_header(bytes).format_name +
+                               " image is read as stored");
+  if (limits.dicom.frame > 0)
+    decoded.warnings.push_back("--frame applies to DICOM files only; this " + read_image_header(bytes).format_name +
+                               " image has one frame");
   const cv::Mat& raw = decoded.pixels;
   Image image;
   image.path = name;

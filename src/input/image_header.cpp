@@ -296,7 +296,7 @@ ImageHeader read_image_header(const std::string& bytes) {
   };
   // DICOM first: its 128-byte preamble may itself be a TIFF header (dual-format files).
   if (b.starts(128, "DICM", 4)) {
-    return refuse("DICOM", "DICOM is not supported yet (convert the image to 16-bit PNG or TIFF)");
+    return refuse("DICOM", "DICOM is read as an image to explain, not as a mask or region map (use an 8/16-bit PNG)");
   } else if (b.starts(0, kPngSignature, 8)) {
     h.format = ImageFormat::png, h.format_name = "PNG";
     read_png(b, h);

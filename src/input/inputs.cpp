@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -81,7 +82,7 @@ void expand(const std::string& spec, std::vector<fs::path>& found, std::vector<f
       }
       if (!it->is_regular_file(ec) && !it->is_symlink(ec)) continue;
       if (is_mask_file(p)) continue;
-      if (!want_all_files && !has_image_extension(p.string())) continue;
+      if (!want_all_files && !has_image_extension(p.string()) && !is_extensionless_dicom(p)) continue;
       if (is_xai_output_name(p.filename().string())) {
         counts.skipped_outputs += 1;
         continue;
@@ -97,10 +98,23 @@ void expand(const std::string& spec, std::vector<fs::path>& found, std::vector<f
 
 }  // namespace
 
+bool is_extensionless_dicom(const std::filesystem::path& path) {
+  // Scanners and PACS exports often name files by UID or number: "IM0001", "1.2.840.113619....".
+  // Only such names are opened, and only 132 bytes of them.
+  const std::string ext = path.extension().string();
+  const bool digits_only = !ext.empty() && ext.find_first_not_of(".0123456789") == std::string::npos;
+  if (!ext.empty() && !digits_only) return false;
+  std::ifstream in(path, std::ios::binary);
+  char head[132];
+  if (!in.read(head, sizeof head)) return false;
+  return std::memcmp(head + 128, "DICM", 4) == 0;
+}
+
 bool has_image_extension(const std::string& path) {
   std::string ext = fs::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-  static const char* known[] = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".ppm", ".pgm", ".pbm", ".webp"};
+  static const char* known[] = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".ppm", ".pgm", ".pbm", ".webp",
+                                ".dcm", ".dicom"};
   return std::find(std::begin(known), std::end(known), ext) != std::end(known);
 }
 

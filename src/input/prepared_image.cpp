@@ -20,7 +20,12 @@ PreparedImage prepare_image_bytes(const std::string& bytes, const std::string& s
   PreparedImage prepared;
   prepared.path = path;
   auto t = Clock::now();
-  prepared.image = decode_image(bytes, path, limits, sha256);
+  ImageLimits reading = limits;
+  if (card.window && reading.dicom.window_from != "--dicom-window") {  // the card's window unless --dicom-window
+    reading.dicom.window = *card.window;
+    reading.dicom.window_from = "card";
+  }
+  prepared.image = decode_image(bytes, path, reading, sha256);
   prepared.load_ms = ms_since(t);
   t = Clock::now();
   prepared.view = model_view(prepared.image, card);

@@ -81,7 +81,7 @@ void ModelCard::validate() const {
 namespace {
 
 const std::vector<std::string> kCardKeys = {"name", "labels", "input_size", "channels", "mean", "std", "output",
-                                            "target_layer"};
+                                            "target_layer", "window"};
 // Documentation keys a card may carry; xai reads none of them, and says nothing about them.
 const std::vector<std::string> kInformationKeys = {"schema", "architecture", "description", "notes", "metrics",
                                                    "training", "version", "license", "authors", "source"};
@@ -149,6 +149,19 @@ ModelCard parse_model_card(const std::string& text, const std::string& path) {
     if (j.contains("output")) card.output = parse_output_kind(j.at("output").get<std::string>());
     if (j.contains("target_layer") && !j.at("target_layer").is_null())
       card.target_layer = j.at("target_layer").get<std::string>();
+    if (j.contains("window") && !j.at("window").is_null()) {
+      const json& w = j.at("window");
+      if (w.is_string()) {
+        card.window = parse_window(w.get<std::string>());
+      } else if (w.is_object() && w.contains("center") && w.contains("width") && w.at("center").is_number() &&
+                 w.at("width").is_number() && w.size() == 2) {
+        card.window = parse_window(std::to_string(w.at("center").get<double>()) + "," +
+                                   std::to_string(w.at("width").get<double>()));
+      } else {
+        throw model_error(path + ": window must be {\"center\": C, \"width\": W} (width >= 1) or a name such as "
+                          "\"brain\" or \"minmax\" (got " + w.dump() + ")");
+      }
+    }
   } catch (const json::exception& e) {
     throw model_error(path + ": model card has a field of the wrong type (" + first_line(e.what()) + ")");
   } catch (const Error& e) {

@@ -14,13 +14,35 @@ using json = nlohmann::ordered_json;
 const char* xai_version() { return XAI_VERSION; }
 
 json image_json(const Image& image) {
-  return {{"path", utf8_path(image.path)},
-          {"sha256", image.sha256},
-          {"bytes", image.file_bytes},
-          {"width", image.width()},
-          {"height", image.height()},
-          {"channels", image.source_channels},
-          {"bit_depth", image.source_bit_depth}};
+  json j = {{"path", utf8_path(image.path)},
+            {"sha256", image.sha256},
+            {"bytes", image.file_bytes},
+            {"width", image.width()},
+            {"height", image.height()},
+            {"channels", image.source_channels},
+            {"bit_depth", image.source_bit_depth}};
+  if (image.dicom) j["dicom"] = dicom_json(*image.dicom);
+  return j;
+}
+
+json dicom_json(const DicomInfo& d) {
+  // What turned the stored values into the model's input; never an identifying attribute.
+  return {{"modality", d.modality},
+          {"rows", d.rows},
+          {"columns", d.columns},
+          {"photometric_interpretation", d.photometric},
+          {"bits_allocated", d.bits_allocated},
+          {"bits_stored", d.bits_stored},
+          {"signed", d.is_signed},
+          {"transfer_syntax", d.transfer_syntax},
+          {"frames", d.frames},
+          {"frame", d.frame},
+          {"rescale", {{"slope", d.rescale_slope}, {"intercept", d.rescale_intercept}}},
+          {"window", {{"center", d.window_center},
+                      {"width", d.window_width},
+                      {"function", d.voi_function},
+                      {"source", d.window_source}}},
+          {"inverted", d.inverted}};
 }
 
 json model_json(Model& model) {

@@ -24,6 +24,7 @@ struct ModelMaps {
   std::vector<std::pair<std::string, DenseMap>> maps;  // (method, map), in plan order
   std::vector<nlohmann::ordered_json> summaries;       // per map: its method's parameters and result summary
   std::vector<cv::Mat> overlays;
+  std::vector<std::string> warnings;  // the image's and the methods', as this model read and explained it
 };
 
 ModelMaps explain_with(Model& model, const ExplainPlan& plan, const std::string& image_path, cv::Mat& display) {
@@ -32,6 +33,7 @@ ModelMaps explain_with(Model& model, const ExplainPlan& plan, const std::string&
   const ComputedExplanation computed = std::move(compute_explanations(model, plan, {&prepared}).front());
   ModelMaps out;
   out.plan = &plan;
+  out.warnings = computed.warnings;
   out.prediction = computed.results.front().prediction;
   for (size_t r = 0; r < computed.results.size(); ++r) {
     const MethodResult& result = computed.results[r];
@@ -89,6 +91,7 @@ CompareOutcome compare_models(const std::vector<Model*>& models, const std::stri
   std::vector<ExplainPlan> plans;
   for (Model* model : models) plans.push_back(plan_explanations(*model, options.explain));
   std::vector<ModelMaps> maps;
+  std::vector<std::string> outcome_warnings;
   std::vector<cv::Mat> tiles;
   std::vector<std::string> captions;
   json model_reports = json::array();
@@ -96,6 +99,7 @@ CompareOutcome compare_models(const std::vector<Model*>& models, const std::stri
     cv::Mat display;
     maps.push_back(explain_with(*models[m], plans[m], image_path, display));
     const ModelMaps& mm = maps.back();
+    for (const auto& warning : mm.warnings) outcome_warnings.push_back(model_name(*models[m]) + ": " + warning);
     const std::vector<std::string>& labels = plans[m].labels;
     char probability[32];
     std::snprintf(probability, sizeof probability, "%.3f", mm.prediction.probabilities.at(mm.prediction.predicted));
@@ -126,6 +130,7 @@ CompareOutcome compare_models(const std::vector<Model*>& models, const std::stri
                              {"explanations", explanations}});
   }
   CompareOutcome outcome;
+  outcome.warnings = outcome_warnings;
   const json agreement = agreement_of(models, maps, outcome.warnings);
 
   const std::string dir = output_dir_for(image_path, options.explain.output_dir);

@@ -23,20 +23,20 @@ const std::map<std::string, std::set<std::string>> kRefused = {
     {"sanity", {"--top-k", "--all-classes", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
     {"diff", {"--top-k", "--all-classes", "--layers", "--card", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
     {"eval", {"--target-class", "--top-k", "--all-classes", "--colormap", "--alpha", "--map-size"}},
-    {"bench", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size", "--colormap", "--alpha", "--rounds",
+    {"bench", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size", "--dicom-window", "--frame", "--colormap", "--alpha", "--rounds",
                "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
     {"layers", {"--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes", "--probe-batch",
                 "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness", "--superpixels",
                 "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats", "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
                 "--no-inference-clone", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
-                "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
+                "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame"}},
     {"merge", {"--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind",
                "--labels", "--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes",
                "--probe-batch", "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness",
                "--superpixels", "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats",
                "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
                "--no-inference-clone", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
-               "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
+               "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame"}},
 };
 
 // Long option names of a subcommand, from its --help.
@@ -130,6 +130,9 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         // A 1200x900 JPEG needs 16 MiB decoded: within 1 MiB it is decoded at 1/4 scale.
         {"--max-image-memory", {{"--max-image-memory", "1"}, {big_jpeg_.string()}}},
         {"--apply-exif-orientation", {{"--apply-exif-orientation"}, {turned_jpeg_.string()}}},
+        // A PNG input: the DICOM flags are applied to DICOM files only, and say so for the others.
+        {"--dicom-window", {{"--dicom-window", "lung"}, {}}},
+        {"--frame", {{"--frame", "2"}, {}}},
         {"--map-size", {{"--map-size", "40"}, {}}},
         {"--faithfulness", {{"--faithfulness"}, {}}},
         {"--faithfulness-steps", {{"--faithfulness-steps", "4"}, {"--faithfulness", "--faithfulness-steps", "6"}}},

@@ -237,8 +237,8 @@ TEST_F(CliPipeline, QuietAfterTheSubcommandAndHelpListsEveryMethod) {
   const RunResult help = xai({"explain", "--help"});
   for (const char* method : {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "eigencam", "scorecam",
                              "ablationcam", "lime", "kernelshap", "partitionshap", "occlusion", "rise", "intgrad",
-                             "smoothgrad"})
-    EXPECT_NE(help.out.find(" " + std::string(method) + (std::string(method) == "smoothgrad" ? "\n" : ",")),
+                             "smoothgrad", "edges"})
+    EXPECT_NE(help.out.find(" " + std::string(method) + (std::string(method) == "edges" ? "\n" : ",")),
               std::string::npos)
         << method << "\n" << help.out;
 }

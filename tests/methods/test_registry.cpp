@@ -16,7 +16,7 @@ TEST(Registry, EveryMethodOnceWithItsFamily) {
   const std::vector<std::string> names = method_names();
   EXPECT_EQ(names, (std::vector<std::string>{"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "eigencam",
                                              "scorecam", "ablationcam", "lime", "kernelshap", "partitionshap",
-                                             "occlusion", "rise", "intgrad", "smoothgrad"}));
+                                             "occlusion", "rise", "intgrad", "smoothgrad", "edges"}));
   EXPECT_EQ(find_method("gradcam").family(), MethodFamily::gradient_cam);
   EXPECT_EQ(find_method("scorecam").family(), MethodFamily::probe_cam);
   EXPECT_EQ(find_method("lime").family(), MethodFamily::perturbation);
@@ -24,6 +24,7 @@ TEST(Registry, EveryMethodOnceWithItsFamily) {
     EXPECT_EQ(find_method(name).family(), MethodFamily::perturbation) << name;
   EXPECT_EQ(find_method("intgrad").family(), MethodFamily::gradient);
   EXPECT_EQ(find_method("smoothgrad").family(), MethodFamily::gradient);
+  EXPECT_EQ(find_method("edges").family(), MethodFamily::control);
   // Every method reads the target; no perturbation or gradient method reads layers.
   for (const auto& method : explanation_methods()) {
     EXPECT_TRUE(method->reads(Setting::target)) << method->name();

@@ -1,0 +1,344 @@
+// DICOM decoding with DCMTK (dicom.hpp, dicom_decoder.hpp). DCMTK parses the file and decompresses
+// encapsulated pixel data (JPEG baseline/extended/lossless, JPEG-LS, RLE; deflate is parsed); the
+// sample layout, the Modality LUT and the window are applied here, in double precision, following
+// PS3.3 C.7.6.3 and C.11.2.1.2 — the same definitions as pydicom's apply_modality_lut/apply_voi_lut,
+// which the tests compare against.
+#include <dcmtk/config/osconfig.h>  // first, as DCMTK requires
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+
+#include "input/dicom_decoder.hpp"
+#include "xai/error.hpp"
+
+namespace xai {
+namespace {
+
+void register_codecs_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // DCMTK logs parser complaints to stderr by default: xai reports one line per file itself.
+    OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+    DJDecoderRegistration::registerCodecs(EDC_photometricInterpretation);
+    DJLSDecoderRegistration::registerCodecs();
+    DcmRLEDecoderRegistration::registerCodecs();
+  });
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
+std::string text_of(DcmDataset& data, const DcmTagKey& tag) {
+  OFString value;
+  if (data.findAndGetOFString(tag, value).bad()) return "";
+  std::string text = value.c_str();
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\0')) text.pop_back();
+  return text;
+}
+
+int integer_of(DcmDataset& data, const DcmTagKey& tag, int fallback) {
+  Uint16 value = 0;
+  if (data.findAndGetUint16(tag, value).good()) return value;
+  return fallback;
+}
+
+std::optional<double> number_of(DcmDataset& data, const DcmTagKey& tag) {
+  Float64 value = 0;
+  if (data.findAndGetFloat64(tag, value, 0).good() && std::isfinite(value)) return value;
+  return std::nullopt;
+}
+
+// The linear VOI function of PS3.3 C.11.2.1.2.1, mapped to [0, 1].
+double linear_window(double x, double center, double width) {
+  const double low = center - 0.5 - (width - 1) / 2, high = center - 0.5 + (width - 1) / 2;
+  if (x <= low) return 0;
+  if (x > high) return 1;
+  return (x - (center - 0.5)) / (width - 1) + 0.5;
+}
+
+}  // namespace
+
+DicomWindow parse_window(const std::string& text) {
+  DicomWindow w;
+  const std::string t = lower(text);
+  if (t == "tags") return w;
+  if (t == "minmax") {
+    w.kind = DicomWindow::Kind::minmax;
+    return w;
+  }
+  struct Preset {
+    const char* name;
+    double center, width;
+  };
+  static const Preset presets[] = {{"brain", 40, 80}, {"lung", -600, 1500}, {"bone", 400, 1800}, {"soft-tissue", 50, 400}};
+  for (const auto& p : presets)
+    if (t == p.name) {
+      w.kind = DicomWindow::Kind::given;
+      w.center = p.center;
+      w.width = p.width;
+      w.preset = p.name;
+      return w;
+    }
+  const std::string bad = "--dicom-window " + text +
+                          ": expected C,W (centre and width, width >= 1), tags, minmax, percentile:P (0 < P < 50) "
+                          "or a CT preset (brain, lung, bone, soft-tissue)";
+  if (t.rfind("percentile:", 0) == 0) {
+    char* end = nullptr;
+    const std::string number = t.substr(11);
+    const double p = std::strtod(number.c_str(), &end);
+    if (number.empty() || *end != '\0' || !std::isfinite(p) || p <= 0 || p >= 50) throw usage_error(bad);
+    w.kind = DicomWindow::Kind::percentile;
+    w.percentile = p;
+    return w;
+  }
+  const size_t comma = t.find(',');
+  if (comma == std::string::npos) throw usage_error(bad);
+  char* end = nullptr;
+  const std::string a = t.substr(0, comma), b = t.substr(comma + 1);
+  const double center = std::strtod(a.c_str(), &end);
+  if (a.empty() || *end != '\0') throw usage_error(bad);
+  const double width = std::strtod(b.c_str(), &end);
+  if (b.empty() || *end != '\0' || !std::isfinite(center) || !std::isfinite(width) || width < 1) throw usage_error(bad);
+  w.kind = DicomWindow::Kind::given;
+  w.center = center;
+  w.width = width;
+  return w;
+}
+
+bool looks_like_dicom(const std::string& bytes, const std::string& name) {
+  if (bytes.size() >= 132 && std::memcmp(bytes.data() + 128, "DICM", 4) == 0) return true;
+  const std::string extension = lower(std::filesystem::path(name).extension().string());
+  return extension == ".dcm" || extension == ".dicom";
+}
+
+DecodedDicom decode_dicom(const std::string& bytes, const std::string& name, const DicomReading& reading,
+                          long long max_pixels) {
+  register_codecs_once();
+  DcmInputBufferStream stream;
+  stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+  stream.setEos();
+  DcmFileFormat file;
+  file.transferInit();
+  const OFCondition read = file.read(stream);
+  file.transferEnd();
+  if (read.bad()) throw input_error(name + ": not a readable DICOM file (" + std::string(read.text()) + ")");
+  DcmDataset& data = *file.getDataset();
+
+  DecodedDicom out;
+  DicomInfo& info = out.info;
+  info.modality = text_of(data, DCM_Modality);
+  info.rows = integer_of(data, DCM_Rows, 0);
+  info.columns = integer_of(data, DCM_Columns, 0);
+  info.photometric = text_of(data, DCM_PhotometricInterpretation);
+  info.bits_allocated = integer_of(data, DCM_BitsAllocated, 0);
+  info.bits_stored = integer_of(data, DCM_BitsStored, info.bits_allocated);
+  const int high_bit = integer_of(data, DCM_HighBit, info.bits_stored - 1);
+  info.is_signed = integer_of(data, DCM_PixelRepresentation, 0) == 1;
+  const int samples = integer_of(data, DCM_SamplesPerPixel, 1);
+  const int planar = integer_of(data, DCM_PlanarConfiguration, 0);
+  const std::string frames_text = text_of(data, DCM_NumberOfFrames);
+  info.frames = frames_text.empty() ? 1 : std::max(1, std::atoi(frames_text.c_str()));
+  const E_TransferSyntax xfer = data.getOriginalXfer();
+  const DcmXfer syntax(xfer);
+  info.transfer_syntax = syntax.getXferName();
+
+  if (!data.tagExists(DCM_PixelData)) throw input_error(name + ": DICOM file without pixel data (a report or a structured document?)");
+  if (info.rows <= 0 || info.columns <= 0) throw input_error(name + ": DICOM file without Rows/Columns");
+  if (static_cast<long long>(info.rows) * info.columns > max_pixels)
+    throw input_error(name + ": " + std::to_string(info.columns) + "x" + std::to_string(info.rows) +
+                      " pixels is over the limit (--max-pixels)");
+  if (info.bits_allocated != 8 && info.bits_allocated != 16)
+    throw input_error(name + ": DICOM with " + std::to_string(info.bits_allocated) +
+                      " bits allocated is not supported (8 or 16)");
+  if (info.bits_stored < 1 || info.bits_stored > info.bits_allocated || high_bit < info.bits_stored - 1 ||
+      high_bit >= info.bits_allocated)
+    throw input_error(name + ": inconsistent Bits Stored / High Bit (" + std::to_string(info.bits_stored) + " / " +
+                      std::to_string(high_bit) + " of " + std::to_string(info.bits_allocated) + ")");
+  const bool monochrome = info.photometric == "MONOCHROME1" || info.photometric == "MONOCHROME2";
+  const bool colour = info.photometric == "RGB" || info.photometric == "YBR_FULL" || info.photometric == "YBR_FULL_422";
+  if (!(monochrome && samples == 1) && !(colour && samples == 3))
+    throw input_error(name + ": photometric interpretation '" + info.photometric + "' with " + std::to_string(samples) +
+                      " sample(s) per pixel is not supported (MONOCHROME1/2, RGB, YBR_FULL, YBR_FULL_422)");
+
+  if (syntax.isEncapsulated()) {
+    const OFCondition decoded = data.chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
+    if (decoded.bad() || !data.canWriteXfer(EXS_LittleEndianExplicit))
+      throw input_error(name + ": DICOM transfer syntax " + info.transfer_syntax + " (" + syntax.getXferID() +
+                        ") cannot be decoded by this build of DCMTK" +
+                        (decoded.bad() ? " (" + std::string(decoded.text()) + ")" : ""));
+    // The JPEG decoder turns YCbCr into RGB and says so in the dataset.
+    info.photometric = text_of(data, DCM_PhotometricInterpretation);
+  }
+
+  // The frame: 1-based; the middle one by default.
+  info.frame = reading.frame > 0 ? reading.frame : (info.frames + 1) / 2;
+  if (info.frame > info.frames)
+    throw input_error(name + ": --frame " + std::to_string(reading.frame) + ", but the file has " +
+                      std::to_string(info.frames) + " frame(s)");
+  if (info.frames > 1 && reading.frame == 0)
+    out.warnings.push_back("multi-frame DICOM: explained frame " + std::to_string(info.frame) + " of " +
+                           std::to_string(info.frames) + " (the middle one; --frame N chooses)");
+
+  DcmElement* element = nullptr;
+  if (data.findAndGetElement(DCM_PixelData, element).bad() || !element)
+    throw input_error(name + ": cannot read the pixel data");
+  const size_t bytes_per_sample = info.bits_allocated / 8;
+  const size_t pixels = static_cast<size_t>(info.rows) * info.columns;
+  // YBR_FULL_422 (uncompressed) stores two luma samples and one pair of chroma samples per two pixels.
+  const bool subsampled = info.photometric == "YBR_FULL_422";
+  const size_t frame_samples = subsampled ? pixels * 2 : pixels * samples;
+  const size_t frame_bytes = frame_samples * bytes_per_sample;
+  const Uint8* raw = nullptr;
+  if (info.bits_allocated == 8) {
+    Uint8* values = nullptr;
+    if (element->getUint8Array(values).bad() || !values) {
+      Uint16* words = nullptr;  // 8-bit samples stored as OW
+      if (element->getUint16Array(words).bad() || !words) throw input_error(name + ": cannot read the pixel data");
+      raw = reinterpret_cast<const Uint8*>(words);
+    } else {
+      raw = values;
+    }
+  } else {
+    Uint16* words = nullptr;
+    if (element->getUint16Array(words).bad() || !words) throw input_error(name + ": cannot read the pixel data");
+    raw = reinterpret_cast<const Uint8*>(words);
+  }
+  const size_t available = element->getLength();
+  if (available < frame_bytes * info.frame)
+    throw input_error(name + ": pixel data is " + std::to_string(available) + " bytes, frame " + std::to_string(info.frame) +
+                      " needs " + std::to_string(frame_bytes * info.frame) + " (truncated file?)");
+  const Uint8* frame = raw + frame_bytes * (info.frame - 1);
+
+  // Stored values: Bits Stored below High Bit, sign-extended when Pixel Representation is 1.
+  const int shift = high_bit + 1 - info.bits_stored;
+  const uint32_t mask = info.bits_stored >= 32 ? 0xffffffffu : ((1u << info.bits_stored) - 1u);
+  auto sample = [&](size_t i) -> double {
+    uint32_t v = bytes_per_sample == 1 ? frame[i] : reinterpret_cast<const Uint16*>(frame)[i];
+    v = (v >> shift) & mask;
+    if (info.is_signed && (v >> (info.bits_stored - 1)) & 1u) return static_cast<double>(v) - std::ldexp(1.0, info.bits_stored);
+    return static_cast<double>(v);
+  };
+
+  if (colour) {
+    if (reading.window_from == "--dicom-window")
+      out.warnings.push_back("--dicom-window applies to monochrome DICOM images; this one is " + info.photometric +
+                             " and is shown as stored");
+    const double full = std::ldexp(1.0, info.bits_stored) - 1;
+    cv::Mat bgr(info.rows, info.columns, CV_32FC3);
+    for (size_t p = 0; p < pixels; ++p) {
+      double c0, c1, c2;
+      if (subsampled) {
+        const size_t pair = p / 2 * 4;
+        c0 = sample(pair + p % 2), c1 = sample(pair + 2), c2 = sample(pair + 3);
+      } else if (planar == 1) {
+        c0 = sample(p), c1 = sample(pixels + p), c2 = sample(2 * pixels + p);
+      } else {
+        c0 = sample(3 * p), c1 = sample(3 * p + 1), c2 = sample(3 * p + 2);
+      }
+      double r = c0, g = c1, b = c2;
+      if (info.photometric != "RGB") {  // YBR_FULL (PS3.3 C.7.6.3.1.2), full-range JPEG equations
+        const double half = (full + 1) / 2;
+        r = c0 + 1.402 * (c2 - half);
+        g = c0 - 0.344136 * (c1 - half) - 0.714136 * (c2 - half);
+        b = c0 + 1.772 * (c1 - half);
+      }
+      cv::Vec3f& px = bgr.at<cv::Vec3f>(static_cast<int>(p / info.columns), static_cast<int>(p % info.columns));
+      px[0] = static_cast<float>(std::clamp(b / full, 0.0, 1.0));
+      px[1] = static_cast<float>(std::clamp(g / full, 0.0, 1.0));
+      px[2] = static_cast<float>(std::clamp(r / full, 0.0, 1.0));
+    }
+    info.window_source = "none (colour)";
+    out.pixels = bgr;
+    return out;
+  }
+
+  // Modality LUT: Rescale Slope/Intercept (a Modality LUT Sequence is not applied: said so).
+  info.rescale_slope = number_of(data, DCM_RescaleSlope).value_or(1.0);
+  info.rescale_intercept = number_of(data, DCM_RescaleIntercept).value_or(0.0);
+  if (data.tagExists(DCM_ModalityLUTSequence))
+    out.warnings.push_back("the file has a Modality LUT Sequence, which xai does not apply (Rescale Slope/Intercept is)");
+  std::vector<double> values(pixels);
+  for (size_t p = 0; p < pixels; ++p) values[p] = sample(p) * info.rescale_slope + info.rescale_intercept;
+
+  // The window: --dicom-window or the card's, else the file's first Window Center/Width, else the value range.
+  DicomWindow window = reading.window;
+  const std::optional<double> tag_center = number_of(data, DCM_WindowCenter), tag_width = number_of(data, DCM_WindowWidth);
+  if (window.kind == DicomWindow::Kind::tags) {
+    if (tag_center && tag_width && *tag_width >= 1) {
+      window.kind = DicomWindow::Kind::given;
+      window.center = *tag_center;
+      window.width = *tag_width;
+      info.window_source = "tags";
+      const std::string function = text_of(data, DCM_VOILUTFunction);
+      if (!function.empty()) info.voi_function = function;
+    } else {
+      window.kind = DicomWindow::Kind::minmax;
+      info.window_source = "minmax (no window in the file)";
+      if (reading.window_from == "--dicom-window")
+        out.warnings.push_back("--dicom-window tags: the file has no Window Center/Width; its value range is used");
+    }
+  } else if (window.kind == DicomWindow::Kind::given) {
+    info.window_source = window.preset.empty() ? reading.window_from : "preset " + window.preset + " (" + reading.window_from + ")";
+    if (!window.preset.empty() && info.modality != "CT")
+      out.warnings.push_back("window preset " + window.preset + " is for CT (Hounsfield units), but the modality is " +
+                             (info.modality.empty() ? "not given" : info.modality));
+  } else {
+    info.window_source = window.kind == DicomWindow::Kind::minmax ? "minmax"
+                                                                  : "percentile " + std::to_string(window.percentile);
+  }
+  if (window.kind == DicomWindow::Kind::minmax || window.kind == DicomWindow::Kind::percentile) {
+    std::vector<double> sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    auto at = [&](double q) {  // linear interpolation between order statistics (numpy's default)
+      const double position = q * static_cast<double>(sorted.size() - 1);
+      const size_t below = static_cast<size_t>(std::floor(position));
+      const size_t above = std::min(below + 1, sorted.size() - 1);
+      return sorted[below] + (position - static_cast<double>(below)) * (sorted[above] - sorted[below]);
+    };
+    const double p = window.kind == DicomWindow::Kind::minmax ? 0.0 : window.percentile / 100.0;
+    const double low = at(p), high = at(1.0 - p);
+    // The range maps exactly onto [0, 1]: LINEAR_EXACT with centre and width of the range.
+    info.voi_function = "LINEAR_EXACT";
+    info.window_center = (low + high) / 2;
+    info.window_width = high > low ? high - low : 1.0;
+  } else {
+    info.window_center = window.center;
+    info.window_width = window.width;
+  }
+  if (info.voi_function != "LINEAR" && info.voi_function != "LINEAR_EXACT" && info.voi_function != "SIGMOID") {
+    out.warnings.push_back("VOI LUT Function '" + info.voi_function + "' is not supported; LINEAR is used");
+    info.voi_function = "LINEAR";
+  }
+
+  info.inverted = info.photometric == "MONOCHROME1";
+  cv::Mat gray(info.rows, info.columns, CV_32FC1);
+  float* g = gray.ptr<float>();
+  const double c = info.window_center, w = info.window_width;
+  for (size_t p = 0; p < pixels; ++p) {
+    double y;
+    if (info.voi_function == "LINEAR_EXACT")
+      y = std::clamp((values[p] - c) / w + 0.5, 0.0, 1.0);
+    else if (info.voi_function == "SIGMOID")
+      y = 1.0 / (1.0 + std::exp(-4.0 * (values[p] - c) / w));
+    else
+      y = linear_window(values[p], c, w);
+    g[p] = static_cast<float>(info.inverted ? 1.0 - y : y);
+  }
+  out.pixels = gray;
+  return out;
+}
+
+}  // namespace xai

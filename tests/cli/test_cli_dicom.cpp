@@ -1,0 +1,93 @@
+// DICOM end to end: explained like any image (the same map as the equivalent 16-bit PNG), found by
+// batch with and without an extension, and no identifying attribute in any output.
+#include <opencv2/imgcodecs.hpp>
+
+#include "cli_fixture.hpp"
+#include "npy_reader.hpp"
+#include "xai/image.hpp"
+
+namespace {
+
+using namespace xai::e2e;
+namespace fs = std::filesystem;
+
+class CliDicom : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    int status = 0;
+    const std::string output = xai::test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+                                                          "/tests/reference/dicom_reference.py make " + in("dicom").string() + " 2>&1",
+                                                      &status);
+    ASSERT_EQ(status, 0) << output;
+  }
+  // Every text a user or a browser could see in OUT, for the identifying values written into the files.
+  void expect_no_identifiers(const fs::path& dir) {
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+      if (!entry.is_regular_file()) continue;
+      const std::string bytes = read_bytes(entry.path());
+      for (const char* value : {"DOE^JANE", "DOE", "PID-12345", "19700101", "ACC-777", "Sunnybrook", "20260101", "WHO^DR"})
+        EXPECT_EQ(bytes.find(value), std::string::npos) << entry.path() << " contains " << value;
+    }
+  }
+};
+
+TEST_F(CliDicom, SameMapAsThePngOfTheWindowedImageAndNoIdentifiers) {
+  const std::string tiny = model("tiny-scripted.pt");
+  const fs::path ct = in("dicom") / "ct.dcm";
+  // The windowed image as a 16-bit PNG: what a user would have converted by hand.
+  const xai::Image windowed = xai::load_image(ct.string());
+  cv::Mat png16;
+  windowed.pixels.convertTo(png16, CV_16U, 65535.0);
+  cv::imwrite(in("ct.png").string(), png16);
+  const RunResult dicom = xai({"explain", "-q", "-m", tiny, ct.string(), "-o", (root_ / "a").string()});
+  ASSERT_EQ(dicom.code, 0) << dicom;
+  const RunResult png = xai({"explain", "-q", "-m", tiny, in("ct.png").string(), "-o", (root_ / "b").string()});
+  ASSERT_EQ(png.code, 0) << png;
+  const auto a = xai::test::read_npy((root_ / "a" / "ct.gradcam.npy").string());
+  const auto b = xai::test::read_npy((root_ / "b" / "ct.gradcam.npy").string());
+  ASSERT_EQ(a.data.size(), b.data.size());
+  double worst = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) worst = std::max(worst, double(std::abs(a.data[i] - b.data[i])));
+  EXPECT_LT(worst, 1e-3) << "16-bit quantisation is the only difference";
+  const auto report = nlohmann::json::parse(read_bytes(root_ / "a" / "ct.json"));
+  const auto& d = report.at("input").at("dicom");
+  EXPECT_EQ(d.at("modality"), "CT");
+  EXPECT_EQ(d.at("window").at("center"), 40.0);
+  EXPECT_EQ(d.at("window").at("source"), "tags");
+  EXPECT_EQ(d.at("rescale").at("slope"), 0.5);
+  expect_no_identifiers(root_ / "a");
+
+  // A preset window changes the image, hence the map; the report says which.
+  const RunResult bone = xai({"explain", "-q", "-m", tiny, ct.string(), "--dicom-window", "bone", "-o", (root_ / "c").string()});
+  ASSERT_EQ(bone.code, 0) << bone;
+  const auto c = nlohmann::json::parse(read_bytes(root_ / "c" / "ct.json"));
+  EXPECT_EQ(c.at("input").at("dicom").at("window").at("source"), "preset bone (--dicom-window)");
+  expect_error(xai({"explain", "-m", tiny, ct.string(), "--dicom-window", "40", "-o", (root_ / "d").string()}), 2,
+               {"--dicom-window 40", "C,W"});
+}
+
+TEST_F(CliDicom, BatchFindsDicomWithAndWithoutExtensionAmongOtherFiles) {
+  const fs::path mixed = in("mixed");
+  fs::create_directories(mixed / "sub");
+  fs::copy_file(in("dicom") / "ct.dcm", mixed / "ct.dcm");
+  fs::copy_file(in("dicom") / "IM0001", mixed / "sub" / "IM0001");
+  fs::copy_file(in("dicom") / "xray.dcm", mixed / "sub" / "1.2.840.99.7");  // named by UID
+  fs::copy_file(in("dicom") / "notdicom.dcm", mixed / "broken.dcm");
+  cv::imwrite((mixed / "patch.png").string(), test_image(48, 40, 1));
+  write_bytes(mixed / "notes.txt", "not an image\n");
+  write_bytes(mixed / "README", "no extension, not DICOM\n");
+  const RunResult r = xai({"batch", "-m", model("tiny-scripted.pt"), mixed.string(), "-o", out_dir().string(),
+                           "--dicom-window", "lung"});
+  EXPECT_EQ(r.code, 8) << "the broken .dcm fails, the rest is written\n" << r;
+  EXPECT_NE(r.err.find("4 explained, 0 already done, 1 failed"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("broken.dcm: not a readable DICOM file"), std::string::npos) << r;
+  const std::string csv = read_bytes(out_dir() / "summary.csv");
+  for (const char* name : {"ct.dcm", "IM0001", "1.2.840.99.7", "patch.png"}) EXPECT_NE(csv.find(name), std::string::npos) << name;
+  // --dicom-window applies to the DICOM files; the PNG says it was read as stored.
+  const auto png_report = nlohmann::json::parse(read_bytes(out_dir() / "patch.json"));
+  EXPECT_NE(png_report.at("warnings").dump().find("--dicom-window applies to DICOM files only"), std::string::npos);
+  expect_no_identifiers(out_dir());
+}
+
+}  // namespace
