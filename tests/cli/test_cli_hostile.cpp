@@ -50,8 +50,8 @@ TEST_F(CliHostile, FilesThatAreNotSupportedImagesAreRefusedInOneLine) {
   cv::Mat nan_pixels(12, 12, CV_32FC1, cv::Scalar(0.5));
   nan_pixels.at<float>(5, 6) = std::numeric_limits<float>::quiet_NaN();
   const std::vector<RefusedFile> cases = {
-      {"scan.png", dicom_bytes(), "DICOM is not supported yet"},
-      {"scan-with-tiff-preamble.tif", dicom_bytes(tiff), "DICOM is not supported yet"},
+      {"scan.png", dicom_bytes(), "not a readable DICOM file"},
+      {"scan-with-tiff-preamble.tif", dicom_bytes(tiff), "not a readable DICOM file"},
       {"noextension", dicom_bytes(), "DICOM"},
       {"anim.gif", "GIF89a\x10\x00\x10\x00\x80\x00\x00" + std::string(64, '\0'), "GIF is not supported"},
       {"photo.jpg", std::string("\0\0\0\x0cjP  \r\n\x87\n", 12) + std::string(100, 'j'), "JPEG 2000"},
