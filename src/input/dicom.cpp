@@ -6,7 +6,7 @@
 #include <dcmtk/config/osconfig.h>  // first, as DCMTK requires
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcstack.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
@@ -17,13 +17,36 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <atomic>
+#include <fstream>
 #include <mutex>
+#include <unistd.h>
 
 #include "input/dicom_decoder.hpp"
 #include "xai/error.hpp"
 
 namespace xai {
 namespace {
+
+// The bytes in a file of their own while DCMTK reads them (deferred values are read from it later).
+struct TemporaryCopy {
+  std::string path;
+  explicit TemporaryCopy(const std::string& bytes) {
+    static std::atomic<unsigned> counter{0};
+    path = (std::filesystem::temp_directory_path() /
+            ("xai-dicom-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".dcm"))
+               .string();
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw output_error(path + ": cannot write a temporary copy of a DICOM file");
+  }
+  ~TemporaryCopy() {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+  TemporaryCopy(const TemporaryCopy&) = delete;
+  TemporaryCopy& operator=(const TemporaryCopy&) = delete;
+};
 
 void register_codecs_once() {
   static std::once_flag once;
@@ -127,14 +150,26 @@ bool looks_like_dicom(const std::string& bytes, const std::string& name) {
 DecodedDicom decode_dicom(const std::string& bytes, const std::string& name, const DicomReading& reading,
                           long long max_pixels) {
   register_codecs_once();
-  DcmInputBufferStream stream;
-  stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-  stream.setEos();
+  // DCMTK allocates an element's declared length before reading its value. From a file it defers values
+  // over kDeferredBytes until they are used, so a forged length costs nothing while parsing; every
+  // declared length is then checked against the file's size before anything is used.
+  constexpr Uint32 kDeferredBytes = 4096;
+  const TemporaryCopy copy(bytes);
   DcmFileFormat file;
-  file.transferInit();
-  const OFCondition read = file.read(stream);
-  file.transferEnd();
+  const OFCondition read = file.loadFile(copy.path.c_str(), EXS_Unknown, EGL_noChange, kDeferredBytes);
   if (read.bad()) throw input_error(name + ": not a readable DICOM file (" + std::string(read.text()) + ")");
+  // A deflated dataset can hold more than the file: zlib expands at most 1032 times.
+  const uint64_t allowed = static_cast<uint64_t>(bytes.size()) *
+                           (file.getDataset()->getOriginalXfer() == EXS_DeflatedLittleEndianExplicit ? 1032u : 1u);
+  DcmStack stack;
+  while (file.nextObject(stack, OFTrue).good()) {
+    DcmObject* object = stack.top();
+    if (!object || !object->isLeaf()) continue;
+    const Uint32 length = object->getLength();
+    if (length != DCM_UndefinedLength && length > allowed)
+      throw input_error(name + ": not a readable DICOM file (element " + std::string(object->getTag().toString().c_str()) +
+                        " declares " + std::to_string(length) + " bytes in a file of " + std::to_string(bytes.size()) + ")");
+  }
   DcmDataset& data = *file.getDataset();
 
   DecodedDicom out;
