@@ -19,7 +19,7 @@ read -r -a opencv_flags <<<"$(pkg-config --cflags opencv4)"
 read -r -a opencv_libs <<<"$(pkg-config --libs opencv4)"
 common=(-g -O1 -std=c++17 -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined
         -Iinclude -Isrc "${opencv_flags[@]}")
-core=(src/core/error.cpp src/core/file_read.cpp src/core/sha256.cpp src/core/text.cpp)
+core=(src/core/error.cpp src/core/file_read.cpp src/core/sha256.cpp src/core/text.cpp src/core/statistics.cpp)
 image=(src/input/image.cpp src/input/image_header.cpp src/input/jpeg_decoder.cpp src/input/dicom.cpp)
 sources_of() {
   case "$1" in

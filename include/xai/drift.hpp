@@ -60,7 +60,4 @@ struct DiffResult {
 DiffResult diff_models(Model& old_model, Model& new_model, const std::vector<std::string>& inputs,
                        const DiffOptions& options);
 
-// The q-quantile (0..1) with linear interpolation between order statistics (numpy's default); 0 for none.
-double quantile(std::vector<double> values, double q);
-
 }  // namespace xai

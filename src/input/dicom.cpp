@@ -24,6 +24,7 @@
 
 #include "input/dicom_decoder.hpp"
 #include "xai/error.hpp"
+#include "xai/statistics.hpp"
 
 namespace xai {
 namespace {
@@ -335,16 +336,9 @@ DecodedDicom decode_dicom(const std::string& bytes, const std::string& name, con
                                                                   : "percentile " + std::to_string(window.percentile);
   }
   if (window.kind == DicomWindow::Kind::minmax || window.kind == DicomWindow::Kind::percentile) {
-    std::vector<double> sorted = values;
-    std::sort(sorted.begin(), sorted.end());
-    auto at = [&](double q) {  // linear interpolation between order statistics (numpy's default)
-      const double position = q * static_cast<double>(sorted.size() - 1);
-      const size_t below = static_cast<size_t>(std::floor(position));
-      const size_t above = std::min(below + 1, sorted.size() - 1);
-      return sorted[below] + (position - static_cast<double>(below)) * (sorted[above] - sorted[below]);
-    };
     const double p = window.kind == DicomWindow::Kind::minmax ? 0.0 : window.percentile / 100.0;
-    const double low = at(p), high = at(1.0 - p);
+    const std::vector<double> range = quantiles(values, {p, 1.0 - p});
+    const double low = range[0], high = range[1];
     // The range maps exactly onto [0, 1]: LINEAR_EXACT with centre and width of the range.
     info.voi_function = "LINEAR_EXACT";
     info.window_center = (low + high) / 2;

@@ -14,6 +14,7 @@
 #include "xai/inputs.hpp"
 #include "xai/metrics.hpp"
 #include "xai/render.hpp"
+#include "xai/statistics.hpp"
 #include "xai/report.hpp"
 #include "xai/target.hpp"
 #include "xai/text.hpp"
@@ -339,15 +340,6 @@ class DiffRun {
 };
 
 }  // namespace
-
-double quantile(std::vector<double> values, double q) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const double position = std::clamp(q, 0.0, 1.0) * (values.size() - 1);
-  const size_t below = static_cast<size_t>(std::floor(position));
-  const size_t above = std::min(below + 1, values.size() - 1);
-  return values[below] + (position - below) * (values[above] - values[below]);
-}
 
 DiffResult diff_models(Model& old_model, Model& new_model, const std::vector<std::string>& inputs,
                        const DiffOptions& options) {

@@ -11,6 +11,7 @@
 
 #include "test_helpers.hpp"
 #include "xai/error.hpp"
+#include "xai/statistics.hpp"
 
 namespace xai {
 namespace {
