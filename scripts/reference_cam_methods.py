@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Independent eager reference for the CAM family beyond plain Grad-CAM.
 
-    /usr/bin/python3 scripts/reference_cam_methods.py --models DIR --out DIR/ref-methods [--cases all|tiny]
+    /usr/bin/python3 scripts/reference_cam_methods.py --models DIR --out DIR/ref-methods [--cases all|tiny|transformers]
                      [--methods gradcam,gradcam++,...]
     /usr/bin/python3 scripts/reference_cam_methods.py --check --out DIR/ref-methods
 
@@ -101,7 +101,55 @@ PROBE_METHODS = {"scorecam", "ablationcam"}
 EXCLUDED = {
     ("resnet50", "layer4.2.bn3", "xgradcam"),
     ("densenet121", "features", "xgradcam"),
+    # Every Grad-CAM++ weight is <= 0 there (3x3 positions, random weights): an all-zero map, which a
+    # comparison would prove nothing with. Grad-CAM++ is compared at features.3 and on both ViTs.
+    ("swin_mini", "features.7", "gradcam++"),
+    # Transformer features are signed (LayerNorm outputs, residual streams: no ReLU before them), so the
+    # same holds more often (--check's noise gains in brackets): XGrad-CAM's sum_hw A_c comes near 0
+    # (39-211x); Grad-CAM++'s S_c G^3 term (191x, 1051x); HiResCAM's element-wise sums nearly cancel
+    # (1e4-1e6x); and Eigen-CAM's sign rule, sum_c A_c, is exactly 0 after a LayerNorm with unit weight
+    # and zero bias (every token's channels sum to 0), so the first component's sign is undefined there.
+    ("vit_b_16", "encoder.layers.encoder_layer_11.ln_1", "xgradcam"),
+    ("vit_b_16", "encoder.layers.encoder_layer_11.ln_1", "eigencam"),
+    ("vit_b_16", "encoder.layers.encoder_layer_5", "xgradcam"),
+    ("swin_t", "features.7", "xgradcam"),
+    ("swin_t", "features.7", "hirescam"),
+    ("swin_t", "features.5", "gradcam++"),
+    ("swin_t", "features.5", "xgradcam"),
+    ("vit_mini", "encoder.layers.encoder_layer_2.ln_1", "eigencam"),
+    # Score-CAM after a LayerNorm: the channels sum to 0 at every token, so sum_k s_k A_k is
+    # sum_k (s_k - mean s) A_k and the map rests on differences of near-equal probabilities: float32
+    # inference noise moves it by ~2e-4. At the block output (residual stream) it agrees to 1e-7.
+    ("vit_mini", "encoder.layers.encoder_layer_2.ln_1", "scorecam"),
+    ("vit_mini", "encoder.layers.encoder_layer_1", "hirescam"),
+    ("swin_mini", "features.7", "xgradcam"),
+    ("swin_mini", "features.7", "hirescam"),
+    ("swin_mini", "features.3", "gradcam++"),
 }
+# Vision transformers (torchvision): token outputs (ViT: [1, 1 + h*w, C] with a class token first) and
+# channels-last outputs (Swin: [1, h, w, C]) are turned into A [C, h, w] the way pytorch-grad-cam's
+# reshape_transform does, from what the architecture is (the class token, image_size // patch_size),
+# not from the shape; G the same way. At xai's default layer (the last encoder block's first norm for
+# ViT; the last stage for Swin) and at a middle block. Score-CAM and Ablation-CAM (one pass per
+# channel) on the small configurations only.
+TRANSFORMER_LAYERS = [
+    ("vit_b_16", "encoder.layers.encoder_layer_11.ln_1", None),
+    ("vit_b_16", "encoder.layers.encoder_layer_5", None),
+    ("swin_t", "features.7", None),
+    ("swin_t", "features.5", None),
+    ("vit_mini", "encoder.layers.encoder_layer_2.ln_1", None),
+    ("vit_mini", "encoder.layers.encoder_layer_1", "other"),
+    ("swin_mini", "features.7", None),
+    ("swin_mini", "features.3", None),
+]
+# What xai must choose when no layer is given (checked by the parity test).
+TRANSFORMER_DEFAULT_LAYERS = {
+    ("vit_b_16", "encoder.layers.encoder_layer_11.ln_1"),
+    ("swin_t", "features.7"),
+    ("vit_mini", "encoder.layers.encoder_layer_2.ln_1"),
+    ("swin_mini", "features.7"),
+}
+TRANSFORMER_PROBE_ARCHS = {"vit_mini", "swin_mini"}
 TINY_LAYERS = [
     ("tiny", "layer2", None),
     ("tiny", "layer1.1.relu", None),  # called twice per block: the last call counts
@@ -117,16 +165,22 @@ def case_id(arch: str, method: str, layer: str, target: Optional[str]) -> str:
 def select_cases(which: str, methods: List[str]) -> List[tuple]:
     """(arch, layer, target, method) in an order that groups each (arch,
     layer, target), so one forward/backward serves all its methods."""
+    ablation_ok = lambda arch: True  # noqa: E731
     if which == "all":
         groups, scorecam_ok = BIG_LAYERS, lambda arch, layer: (arch, layer) in BIG_SCORECAM
     elif which == "tiny":
         groups, scorecam_ok = TINY_LAYERS, lambda arch, layer: True
+    elif which == "transformers":
+        groups, scorecam_ok = TRANSFORMER_LAYERS, lambda arch, layer: arch in TRANSFORMER_PROBE_ARCHS
+        ablation_ok = lambda arch: arch in TRANSFORMER_PROBE_ARCHS  # noqa: E731
     else:
-        raise SystemExit(f"unknown --cases '{which}': use all or tiny")
+        raise SystemExit(f"unknown --cases '{which}': use all, tiny or transformers")
     cases = []
     for arch, layer, target in groups:
         for method in methods:
             if (method == "scorecam" and not scorecam_ok(arch, layer)) or (arch, layer, method) in EXCLUDED:
+                continue
+            if method == "ablationcam" and not ablation_ok(arch):
                 continue
             cases.append((arch, layer, target, method))
     return cases
@@ -154,17 +208,54 @@ def case_input(arch: str, layer: str, size: Optional[List[int]]) -> torch.Tensor
 # --------------------------------------------------------------------------
 
 
+def token_layout(model: nn.Module) -> Optional[tuple]:
+    """How a transformer's outputs are laid out, from its architecture: ("tokens", prefix, h, w) for a
+    torchvision ViT (one class token, then the image_size // patch_size grid row by row), ("nhwc",) for
+    a Swin (channels last); None for convolutional models."""
+    from torchvision.models.swin_transformer import SwinTransformer
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    if isinstance(model, VisionTransformer):
+        side = model.image_size // model.patch_size
+        return ("tokens", 1, side, side)
+    if isinstance(model, SwinTransformer):
+        return ("nhwc",)
+    return None
+
+
+def to_feature_map(t: torch.Tensor, layout: Optional[tuple]) -> torch.Tensor:
+    """[N, C, h, w] from a layer's output (pytorch-grad-cam's reshape_transform)."""
+    if layout is None:
+        return t
+    if layout[0] == "tokens":
+        _, prefix, h, w = layout
+        return t[:, prefix:, :].reshape(t.shape[0], h, w, t.shape[2]).permute(0, 3, 1, 2)
+    return t.permute(0, 3, 1, 2)
+
+
 def capture(model: nn.Module, layer: str, x: torch.Tensor, target) -> dict:
     """One forward with reference_cam's LayerCapture (last call kept, clone
-    returned) and one backward of the target score to A."""
+    returned) and one backward of the target score to A; a transformer's
+    output and its gradient are turned into feature maps (to_feature_map)."""
+    layout = token_layout(model)
     with torch.enable_grad():
-        logits, activation, calls = rc.forward_with_capture(model, layer, x)
+        if layout is None:
+            logits, activation, calls = rc.forward_with_capture(model, layer, x)
+        else:
+            hook = rc.LayerCapture(model, layer)
+            try:
+                logits = model(x)
+            finally:
+                hook.remove()
+            activation, calls = hook.output, hook.calls
     index = resolve_target(logits, target)
     score = rc.target_score(logits, index)
     (grad,) = torch.autograd.grad(score, activation)
     return dict(
-        A=activation.detach()[0].double(),
-        G=grad[0].double(),
+        A=to_feature_map(activation.detach(), layout)[0].double(),
+        G=to_feature_map(grad, layout)[0].double(),
+        raw=activation.detach(),
+        layout=layout,
         target=index,
         predicted=rc.predicted_class(logits),
         score=score.item(),
@@ -295,6 +386,7 @@ def ablated_scores(
     channels: List[int],
     where: str,
     activation: Optional[torch.Tensor] = None,
+    layout: Optional[tuple] = None,
 ) -> torch.Tensor:
     """Target scores with channel channels[i] of the module's output zeroed at
     its last call (the `calls`-th), one row per entry (-1: nothing zeroed),
@@ -324,7 +416,12 @@ def ablated_scores(
         out = _replicate(out, n).clone()  # a new tensor: in-place ops downstream cannot reach A
         if out.shape[0] != n:
             raise RuntimeError(f"batch {out.shape[0]} at the ablated layer, expected {n}")
-        out[rows, index] = 0
+        if layout is None:
+            out[rows, index] = 0
+        elif layout[0] == "tokens":  # channel k of every grid token; the class token is left as it is
+            out[rows, layout[1] :, index] = 0
+        else:  # channels last
+            out[rows, :, :, index] = 0
         return out
 
     handles = [modules[layer].register_forward_hook(ablate)]
@@ -345,7 +442,9 @@ def ablated_scores(
     return logits[:, target].double()
 
 
-def replication_point(model: nn.Module, layer: str, x: torch.Tensor, target: int, calls: int) -> str:
+def replication_point(
+    model: nn.Module, layer: str, x: torch.Tensor, target: int, calls: int, layout: Optional[tuple] = None
+) -> str:
     """The latest place where replicating the batch works (probed with two
     rows on the float32 model): the ablated output itself, else the input of
     its nearest ancestor that works (a concatenation downstream, as in a dense
@@ -355,7 +454,7 @@ def replication_point(model: nn.Module, layer: str, x: torch.Tensor, target: int
     failed = []
     for where in candidates:
         try:
-            ablated_scores(model, layer, x, target, calls, [-1, 0], where)
+            ablated_scores(model, layer, x, target, calls, [-1, 0], where, layout=layout)
             return where
         except RuntimeError as e:
             failed.append(f"{where}: {str(e).splitlines()[0][:80]}")
@@ -377,6 +476,8 @@ def ablation_weights(
     calls: int,
     a: torch.Tensor,
     batch: int,
+    raw: Optional[torch.Tensor] = None,
+    layout: Optional[tuple] = None,
 ) -> Tuple[torch.Tensor, str]:
     """w_k = (y - y_k) / y with y and y_k from the float64 copy of the model,
     its output at the layer replaced by A (`a` [C,h,w], float32 values) with
@@ -388,8 +489,9 @@ def ablation_weights(
     identity, a dense block's earlier features) come from the float64 pass."""
     shape = list(a.shape)
     channels = shape[0]
-    a64 = a[None].double()
-    where = replication_point(model, layer, x, target, calls)
+    # The layer's output replaced by A: in the layer's own layout for a transformer (`raw`).
+    a64 = (a[None] if raw is None else raw).double()
+    where = replication_point(model, layer, x, target, calls, layout)
     if where == "input":
         rows = batch  # whole-model passes
     else:
@@ -401,7 +503,7 @@ def ablation_weights(
     order = [-1] + list(range(channels))
     ys = torch.cat(
         [
-            ablated_scores(model64, layer, x64, target, calls, order[i : i + rows], where, a64)
+            ablated_scores(model64, layer, x64, target, calls, order[i : i + rows], where, a64, layout)
             for i in range(0, len(order), rows)
         ]
     )
@@ -412,7 +514,7 @@ def ablation_weights(
     k = channels - 1
     worst = 0.0
     if where != "input":
-        single = ablated_scores(model64, layer, x64, target, calls, [k], "input", a64)[0].item()
+        single = ablated_scores(model64, layer, x64, target, calls, [k], "input", a64, layout)[0].item()
         worst = abs(single - ys[k].item()) / max(1.0, abs(single))
         if worst > 1e-9:
             raise RuntimeError(f"Ablation-CAM: replicated and plain passes differ by {worst:.3g}")
@@ -475,7 +577,9 @@ def generate(models_dir: str, out_dir: str, cases: List[tuple], probe_size: List
         elif method == "ablationcam":
             if arch not in models64:
                 models64[arch] = copy.deepcopy(model).double()
-            w, note = ablation_weights(model, models64[arch], layer, x, r["target"], r["calls"], a.float(), batch)
+            w, note = ablation_weights(
+                model, models64[arch], layer, x, r["target"], r["calls"], a.float(), batch, r["raw"], r["layout"]
+            )
             m = weighted(w, a)
         else:
             raise ValueError(f"unknown method '{method}'")
@@ -508,6 +612,9 @@ def generate(models_dir: str, out_dir: str, cases: List[tuple], probe_size: List
                 "input_shape": list(x.shape),
             }
         )
+        if r["layout"] is not None:
+            manifest[-1]["reshape"] = r["layout"][0]
+            manifest[-1]["default_layer"] = (arch, layer) in TRANSFORMER_DEFAULT_LAYERS
         problem = rc.degeneracy(cam.numpy())
         if problem:
             degenerate.append(f"{cid} ({problem})")
@@ -730,7 +837,10 @@ def check(out_dir: str) -> int:
                 if kappa > CONDITION_LIMIT:
                     problems.append(f"ill-conditioned: float32 noise is amplified {kappa:.0f}x")
 
-            if method == "gradcam":
+            if method == "gradcam" and token_layout(model) is not None:
+                # reference_cam.py takes feature maps only: the numpy weighting on the reshaped A and G.
+                compare("numpy Grad-CAM", np_gradient_map("gradcam", a, g_autograd), 1e-5)
+            elif method == "gradcam":
                 # The other reference, on the same input and target.
                 other = rc.grad_cam(model, layer, xt, target)["cam"].numpy()
                 diff = np.abs(other - cam).max()
@@ -801,7 +911,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", help="directory written by export_models.py (tiny: models/)")
     parser.add_argument("--out", required=True, help="reference output directory (holds manifest.json)")
-    parser.add_argument("--cases", default="all", help="all (resnet50, densenet121) or tiny (committed tiny models)")
+    parser.add_argument("--cases", default="all", help="all (resnet50, densenet121), tiny (committed tiny models) or transformers (ViT, Swin)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
     parser.add_argument(
         "--probe-size",

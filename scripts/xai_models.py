@@ -21,7 +21,11 @@ GRAY_STD = [0.5]
 
 BIG_ARCHS = ["resnet50", "densenet121", "densenet201", "efficientnet_b0", "xception"]
 TINY_ARCHS = ["tiny", "tiny_binary"]
-ALL_ARCHS = BIG_ARCHS + TINY_ARCHS
+# Vision transformers (torchvision's classes): the real ViT-B/16 and Swin-T for the gradient CAMs, and
+# small configurations of the same classes for the probe CAMs (Score-CAM and Ablation-CAM run one
+# pass per channel: 768 passes of ViT-B/16 would take minutes).
+TRANSFORMER_ARCHS = ["vit_b_16", "swin_t", "vit_mini", "swin_mini"]
+ALL_ARCHS = BIG_ARCHS + TINY_ARCHS + TRANSFORMER_ARCHS
 
 
 # --------------------------------------------------------------------------
@@ -237,6 +241,15 @@ _SPECS: Dict[str, dict] = {
     "efficientnet_b0": dict(
         input_size=[224, 224], channels="rgb", labels=["benign", "malignant"], output="sigmoid", target_layer="features"
     ),
+    # No target_layer: xai chooses (the last encoder block's first norm; Swin's last stage).
+    "vit_b_16": dict(input_size=[224, 224], channels="rgb", labels=["benign", "malignant", "other"], output="softmax",
+                     target_layer=None),
+    "swin_t": dict(input_size=[224, 224], channels="rgb", labels=["glioma", "meningioma", "notumor", "pituitary"],
+                   output="softmax", target_layer=None),
+    "vit_mini": dict(input_size=[64, 64], channels="rgb", labels=["benign", "malignant", "other"], output="softmax",
+                     target_layer=None),
+    "swin_mini": dict(input_size=[96, 96], channels="rgb", labels=["normal", "pneumonia"], output="softmax",
+                      target_layer=None),
     "xception": dict(
         input_size=[299, 299],
         channels="rgb",
@@ -301,6 +314,8 @@ def build_model(arch: str, seed: Optional[int] = None) -> nn.Module:
         return torchvision.models.densenet201(weights=None, num_classes=n)
     if arch == "efficientnet_b0":
         return torchvision.models.efficientnet_b0(weights=None, num_classes=n)
+    if arch in TRANSFORMER_ARCHS:
+        return _transformer(arch, n)
     if arch == "xception":
         model: nn.Module = Xception(num_classes=n, in_ch=num_channels(arch))
     elif arch in ("tiny", "tiny_binary"):
@@ -308,6 +323,28 @@ def build_model(arch: str, seed: Optional[int] = None) -> nn.Module:
     else:
         raise ValueError(f"unknown arch '{arch}'; known: {', '.join(ALL_ARCHS)}")
     _kaiming_init(model)
+    return model
+
+
+def _transformer(arch: str, n: int) -> nn.Module:
+    from torchvision.models.swin_transformer import SwinTransformer
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    if arch == "vit_b_16":
+        model: nn.Module = torchvision.models.vit_b_16(weights=None, num_classes=n)
+    elif arch == "swin_t":
+        model = torchvision.models.swin_t(weights=None, num_classes=n)
+    elif arch == "vit_mini":  # 8x8 patches of 8 px, a class token: 65 tokens of 64 channels
+        model = VisionTransformer(image_size=64, patch_size=8, num_layers=3, num_heads=4, hidden_dim=64, mlp_dim=128,
+                                  num_classes=n)
+    else:  # swin_mini: 96 px -> 24, 12, 6, 3 positions per side; 16 to 128 channels
+        model = SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2, 2, 2], num_heads=[2, 2, 4, 4],
+                                window_size=[3, 3], stochastic_depth_prob=0.0, num_classes=n)
+    # torchvision zero-initialises ViT's head: every logit 0 and every gradient 0 until trained.
+    for module in model.modules():
+        if isinstance(module, nn.Linear) and module.out_features == n:
+            nn.init.normal_(module.weight, std=0.5)
+            nn.init.normal_(module.bias, std=0.1)
     return model
 
 
@@ -363,6 +400,8 @@ def init_weights(model: nn.Module, seed: int, arch: Optional[str] = None, batche
             bn.weight.copy_(torch.rand(bn.weight.shape, generator=gen) + 0.5)
             bn.bias.copy_(torch.randn(bn.bias.shape, generator=gen) * 0.1)
 
+    if not bns:
+        return  # transformers: LayerNorm only, nothing to calibrate
     if arch is None:
         arch = _guess_arch(model)
     saved_momentum = [bn.momentum for bn in bns]

@@ -14,7 +14,8 @@ namespace xai {
 struct LayerMap {
   std::string layer;
   cv::Mat map;                            // CV_32FC1 in [0,1] at the layer's resolution
-  std::vector<int64_t> activation_shape;  // [C, h, w] of the captured activation
+  std::vector<int64_t> activation_shape;  // [C, h, w] of the captured activation (as a feature map)
+  std::string reshape;                    // how a transformer's output became it ("" for (N,C,H,W))
   int calls = 0;                          // the module ran this often; the last call is explained
   bool constant = false;                  // the raw map was constant (e.g. all zero after ReLU)
 };

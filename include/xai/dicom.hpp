@@ -32,6 +32,9 @@ struct DicomReading {
   DicomWindow window;
   std::string window_from = "default";  // "--dicom-window", "card" (the model card's window) or "default" (tags)
   int frame = 0;                        // 1-based; 0: the middle frame of a multi-frame file
+  // --frames all: every frame is an input of its own (expand_frames sets `frame` for each). A multi-frame
+  // file read with frame 0 here is one whose frames could not be counted: an error, not the middle frame.
+  bool all_frames = false;
 };
 
 // What the report says about a DICOM input: how its pixels became the model's input.
@@ -49,6 +52,14 @@ struct DicomInfo {
   double window_center = 0, window_width = 0;
   bool inverted = false;             // MONOCHROME1: shown as MONOCHROME2
 };
+
+// Number of Frames of a DICOM file, from its header only (pixel data is not read): 1 when the file has
+// no such attribute; 0 when it is not readable DICOM or declares more frames than its pixel data can
+// hold (reading it then fails with its own one-line error).
+int dicom_frame_count(const std::string& path);
+
+// The output stem's suffix of one frame of a multi-frame file: ".f001" (wider past 999 frames).
+std::string frame_suffix(int frame, int frames);
 
 // Whether the bytes are DICOM: the "DICM" marker at byte 128, or (files without the preamble) a
 // .dcm/.dicom name.

@@ -10,6 +10,7 @@
 
 #include "xai/atomic_file.hpp"
 #include "xai/explain_options.hpp"
+#include "xai/inputs.hpp"
 #include "xai/map_stats.hpp"
 #include "xai/methods.hpp"
 #include "xai/model.hpp"
@@ -32,6 +33,10 @@ struct ExplainPlan {
 
 // Checks the methods and resolves layers, labels and parameters. Throws usage/model/layer errors.
 ExplainPlan plan_explanations(Model& model, const ExplainOptions& options);
+
+// What to say about explicitly chosen layers (a transformer's patch embedding): printed once by the
+// front end (MethodFlags::to_options) and kept in every report's warnings (plan_explanations).
+std::vector<std::string> layer_warnings(Model& model, const std::vector<std::string>& layers);
 
 // What the model produced for one image, before anything is rendered or written.
 struct ComputedExplanation {
@@ -88,8 +93,10 @@ ExplainOutcome write_explanation(const PreparedImage& image, const ComputedExpla
                                  Durability durability = Durability::immediate, bool thumbnail = false,
                                  const nlohmann::ordered_json& carried = nlohmann::ordered_json::array());
 
-// prepare + compute + write for one image file.
+// prepare + compute + write for one image file; with a frame (--frames all), that frame of a
+// multi-frame DICOM file, written as STEM.fNNN.*.
 ExplainOutcome explain_image(Model& model, const ExplainPlan& plan, const std::string& image_path);
+ExplainOutcome explain_image(Model& model, const ExplainPlan& plan, const InputFile& input);
 
 // Where explain_image writes for this image.
 std::string output_dir_for(const std::string& image_path, const std::string& requested_dir);

@@ -11,6 +11,11 @@ namespace xai {
 struct InputFile {
   std::string path;      // as given or found (usable to open the file)
   std::string relative;  // path below the inputs' common folder: mirrored under the output folder
+  // --frames all: one frame of a multi-frame DICOM file (1-based) of `frames`; 0: the file as read.
+  int frame = 0, frames = 0;
+
+  // What journals, summaries and galleries call this input: the relative path, and "#f003" for a frame.
+  std::string id() const;
 };
 
 struct InputSelection {
@@ -31,6 +36,11 @@ struct DiscoveryCounts {
 // Throws usage_error for a missing input.
 std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, const InputSelection& selection = {},
                                        DiscoveryCounts* counts = nullptr);
+
+// --frames all: every multi-frame DICOM file becomes one input per frame (frame 1..N, in order, right
+// after each other); other files stay as they are. A DICOM file whose frames cannot be counted is kept
+// whole, and reading it fails with its own error.
+std::vector<InputFile> expand_frames(const std::vector<InputFile>& files);
 
 struct Shard {
   int index = 0;  // 0-based

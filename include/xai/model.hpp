@@ -39,7 +39,9 @@ struct LayerInfo {
   int64_t completed_at = -1;          // order in which the module's (last) call finished
   std::string note;                   // "pass-through", "returns Tuple[...]", "not run"
   bool has_children = false;          // a container (a stage or block), not a single operation
-  bool spatial() const { return output_shape.size() == 4 && output_shape[2] > 1 && output_shape[3] > 1; }
+  FeatureLayout layout;               // how its output becomes a feature map (transformers: tokens)
+  // CAM methods can explain it: a feature map, channels first or a transformer's, with H, W > 1.
+  bool spatial() const { return layout.explainable(); }
 };
 
 class Model {
@@ -66,9 +68,14 @@ class Model {
 
   // Every submodule with its output shape from one dry run on a zero image.
   std::vector<LayerInfo> layers();
-  // The layer explained when none is given: the card's, else the last module to finish whose
-  // output is still spatial (4-D with H,W > 1). Throws layer_error if there is none.
+  // The layer explained when none is given: the card's; for a ViT (token outputs) the last encoder
+  // block's first norm, where patch tokens still reach the class token; for a Swin (channels-last
+  // outputs) the last stage; else the last module to finish whose output is still spatial (H,W > 1).
+  // Never a transformer's patch embedding. Throws layer_error if there is none.
   std::string default_layer();
+  // A transformer's patch embedding (a convolution whose output becomes the tokens): explainable,
+  // but its map shows the patches' content, not what the blocks use. Warned about when chosen.
+  bool is_patch_embedding(const std::string& layer);
 
   // The stage outputs for layer-by-layer maps (`--layers auto-all`): the top-level containers with
   // spatial outputs (ResNet's layer1-4); where there is only one (DenseNet's and EfficientNet's

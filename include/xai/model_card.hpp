@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "xai/dicom.hpp"
+#include "xai/feature_layout.hpp"
 
 namespace xai {
 
@@ -35,6 +36,9 @@ struct ModelCard {
   // DICOM inputs: the window the model was trained with ("window": {"center": 40, "width": 80}, or a
   // preset/"minmax"/"percentile:P" string), used when the command line gives no --dicom-window.
   std::optional<DicomWindow> window;
+  // Transformers: the patch grid of token outputs ("tokens": {"grid": [14, 14], "prefix": 1}) when the
+  // shape does not reveal it (feature_layout.hpp).
+  std::optional<TokenGrid> tokens;
   std::string source;        // path of the card, or "" when defaults were used
   std::set<std::string> given;        // fields set by the card or the command line; the rest are defaults
   std::vector<std::string> warnings;  // unknown keys, defaulted statistics

@@ -54,10 +54,15 @@ int run_explain(const ExplainCommandFlags& flags) {
 
   const bool json_to_stdout = flags.json == "-";
   std::ostream& human = json_to_stdout ? std::cerr : std::cout;
+  // --frames all: each frame of a multi-frame DICOM file is an input of its own.
+  std::vector<InputFile> inputs;
+  for (const auto& image : flags.images) inputs.push_back({image, image});
+  if (options.limits.dicom.all_frames) inputs = expand_frames(inputs);
   size_t failed = 0;
-  for (const auto& image : flags.images) {
+  for (const auto& input : inputs) {
+    const std::string image = input.frame > 0 ? input.path + " frame " + std::to_string(input.frame) : input.path;
     try {
-      const ExplainOutcome outcome = explain_image(model, plan, image);
+      const ExplainOutcome outcome = explain_image(model, plan, input);
       for (const auto& warning : outcome.warnings) spdlog::warn("{}: {}", image, warning);
       human << image << ": " << outcome.label << " ("
             << outcome.prediction.probabilities.at(outcome.prediction.predicted) << ") -> " << outcome.files.front()
@@ -75,13 +80,13 @@ int run_explain(const ExplainCommandFlags& flags) {
       }
       if (json_to_stdout) std::cout << outcome.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     } catch (const Error& e) {
-      if (flags.images.size() == 1) throw;
+      if (inputs.size() == 1) throw;
       std::cerr << "xai: error: " << e.what() << "\n";
       ++failed;
     }
   }
   if (failed == 0) return 0;
-  std::cerr << "xai: explain: " << flags.images.size() - failed << " explained, " << failed << " failed\n";
+  std::cerr << "xai: explain: " << inputs.size() - failed << " explained, " << failed << " failed\n";
   return static_cast<int>(ExitCode::partial);
 }
 

@@ -29,6 +29,25 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return out.str();
 }
 
+std::string layout_name(FeatureLayout::Kind kind) {
+  switch (kind) {
+    case FeatureLayout::Kind::channels_first: return "channels_first";
+    case FeatureLayout::Kind::channels_last: return "channels_last";
+    case FeatureLayout::Kind::tokens: return "tokens";
+    case FeatureLayout::Kind::none: break;
+  }
+  return "none";
+}
+
+// The feature map a CAM method sees (C x H x W), and how it is made from a transformer's output.
+std::string feature_map_text(const FeatureLayout& layout) {
+  if (!layout.explainable()) return "-";
+  std::string text = shape_text({layout.channels, layout.height, layout.width});
+  if (layout.kind == FeatureLayout::Kind::tokens) text += " tokens-" + std::to_string(layout.prefix);
+  if (layout.kind == FeatureLayout::Kind::channels_last) text += " ch-last";
+  return text;
+}
+
 int run_layers(const LayersFlags& flags) {
   flags.policy.check();
   Model model = flags.model.load();
@@ -42,14 +61,24 @@ int run_layers(const LayersFlags& flags) {
   const nlohmann::ordered_json card = card_json(model);
   if (flags.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    for (const auto& layer : layers)
-      out.push_back({{"path", layer.path},
-                     {"type", layer.type},
-                     {"output_shape", layer.output_shape},
-                     {"calls", layer.calls},
-                     {"spatial", layer.spatial()},
-                     {"default", layer.path == automatic},
-                     {"note", layer.note}});
+    for (const auto& layer : layers) {
+      nlohmann::ordered_json entry = {{"path", layer.path},
+                                      {"type", layer.type},
+                                      {"output_shape", layer.output_shape},
+                                      {"calls", layer.calls},
+                                      {"spatial", layer.spatial()},
+                                      {"layout", layout_name(layer.layout.kind)}};
+      if (layer.spatial()) {
+        entry["feature_map"] = {layer.layout.channels, layer.layout.height, layer.layout.width};
+        if (layer.layout.kind == FeatureLayout::Kind::tokens) entry["prefix_tokens"] = layer.layout.prefix;
+      } else if (!layer.layout.problem.empty()) {
+        entry["problem"] = layer.layout.problem;
+      }
+      entry["patch_embedding"] = model.is_patch_embedding(layer.path);
+      entry["default"] = layer.path == automatic;
+      entry["note"] = layer.note;
+      out.push_back(std::move(entry));
+    }
     std::cout << nlohmann::ordered_json{{"model", model.path()}, {"card", card}, {"default_layer", automatic},
                                         {"layers", out}}
                      .dump(2)
@@ -61,15 +90,22 @@ int run_layers(const LayersFlags& flags) {
   size_t width = 5;
   for (const auto& layer : layers) width = std::max(width, layer.path.size());
   std::cout << std::left << std::setw(static_cast<int>(width) + 2) << "LAYER" << std::setw(24) << "TYPE"
-            << std::setw(20) << "OUTPUT" << "CALLS\n";
+            << std::setw(20) << "OUTPUT" << std::setw(24) << "CAM MAP" << "CALLS\n";
+  bool transformer = false;
   for (const auto& layer : layers) {
+    transformer = transformer || layer.layout.is_transformer();
     std::cout << std::left << std::setw(static_cast<int>(width) + 2) << layer.path << std::setw(24) << layer.type
-              << std::setw(20) << shape_text(layer.output_shape) << layer.calls;
+              << std::setw(20) << shape_text(layer.output_shape) << std::setw(24) << feature_map_text(layer.layout)
+              << layer.calls;
     if (layer.path == automatic) std::cout << "  <- default";
     if (!layer.note.empty()) std::cout << "  (" << layer.note << ")";
+    if (model.is_patch_embedding(layer.path)) std::cout << "  (patch embedding)";
     std::cout << "\n";
   }
   if (layers.empty()) std::cout << "(no submodules: the model is frozen or optimized; Grad-CAM needs layers)\n";
+  if (transformer)
+    std::cout << "CAM MAP: the C x H x W map CAM methods weigh; tokens-P: a token output, P prefix (class/register) "
+                 "tokens dropped and the rest laid out on the grid; ch-last: channels last, transposed\n";
   return 0;
 }
 

@@ -91,6 +91,10 @@ void MethodFlags::add_to(CLI::App& sub) {
   all.push_back(sub.add_option("--frame", frame, "DICOM: the frame of a multi-frame file to explain, from 1 "
                                                  "(default: the middle one)")
                     ->check(kPositive));
+  all.push_back(sub.add_option("--frames", frames, "DICOM: 'all' explains every frame of multi-frame files, each "
+                                                   "written as STEM.fNNN.*")
+                    ->check(CLI::IsMember({"all"}))
+                    ->excludes(all.back()));
   setting(sub.add_option("--samples", samples,
                          "LIME: perturbed samples (default 1000, row 0 is the original); Kernel SHAP: coalitions "
                          "(default 2*regions+2048, all of them when 2^regions-2 fit); SmoothGrad: noisy copies (default 50). "
@@ -291,6 +295,7 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
                           (options.cam.layers[i] == options.cam.layers[j]
                                ? std::string("given twice")
                                : "its files would overwrite those of --layer " + options.cam.layers[j]));
+  for (const auto& warning : layer_warnings(model, options.cam.layers)) spdlog::warn("{}", warning);
   options.colormap = parse_colormap(colormap);
   options.alpha = alpha;
   options.limits.max_pixels = max_pixels;
@@ -301,6 +306,7 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
     options.limits.dicom.window_from = "--dicom-window";
   }
   options.limits.dicom.frame = frame;
+  options.limits.dicom.all_frames = frames == "all";
   options.map_size = map_size;
   if (!target_class.empty()) {
     options.cam.target.kind = TargetSpec::Kind::given;

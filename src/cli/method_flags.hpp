@@ -30,6 +30,7 @@ struct MethodFlags {
   bool apply_exif_orientation = false;
   std::string window;  // DICOM (--dicom-window); empty: the card's, else the file's
   int frame = 0;       // DICOM (--frame), 1-based; 0: the middle frame
+  std::string frames;  // DICOM (--frames all): every frame of multi-frame files
   int map_size = ExplainOptions{}.map_size;
   std::string hide = "mean";
   std::string superpixels = "slic";

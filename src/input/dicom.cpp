@@ -14,6 +14,7 @@
 #include <dcmtk/oflog/oflog.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -93,7 +94,52 @@ double linear_window(double x, double center, double width) {
   return (x - (center - 0.5)) / (width - 1) + 0.5;
 }
 
+// DCMTK allocates an element's declared length before reading its value. From a file it defers values
+// over kDeferredBytes until they are used, so a forged length costs nothing while parsing.
+constexpr Uint32 kDeferredBytes = 4096;
+
+// Bytes of one uncompressed frame. YBR_FULL_422 (uncompressed) stores two luma samples and one pair of
+// chroma samples per two pixels.
+size_t native_frame_bytes(const DicomInfo& info, int samples) {
+  const size_t pixels = static_cast<size_t>(info.rows) * info.columns;
+  const size_t frame_samples = info.photometric == "YBR_FULL_422" ? pixels * 2 : pixels * samples;
+  return frame_samples * (info.bits_allocated / 8);
+}
+
 }  // namespace
+
+int dicom_frame_count(const std::string& path) {
+  register_codecs_once();
+  std::error_code ec;
+  const uintmax_t file_bytes = std::filesystem::file_size(path, ec);
+  if (ec) return 0;
+  DcmFileFormat file;
+  if (file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kDeferredBytes).bad()) return 0;
+  DcmDataset& data = *file.getDataset();
+  const std::string text = text_of(data, DCM_NumberOfFrames);
+  const long long declared = text.empty() ? 1 : std::max(1LL, std::atoll(text.c_str()));
+  if (declared == 1) return 1;
+  DcmElement* pixel_data = nullptr;
+  if (data.findAndGetElement(DCM_PixelData, pixel_data).bad() || !pixel_data) return 0;
+  // A forged count must not turn one file into millions of inputs: every frame must fit in the file.
+  if (DcmXfer(data.getOriginalXfer()).isEncapsulated())
+    return declared <= static_cast<long long>(file_bytes) && declared <= INT_MAX ? static_cast<int>(declared) : 0;
+  DicomInfo info;
+  info.rows = integer_of(data, DCM_Rows, 0);
+  info.columns = integer_of(data, DCM_Columns, 0);
+  info.bits_allocated = integer_of(data, DCM_BitsAllocated, 0);
+  info.photometric = text_of(data, DCM_PhotometricInterpretation);
+  const size_t frame_bytes = native_frame_bytes(info, integer_of(data, DCM_SamplesPerPixel, 1));
+  const Uint32 length = pixel_data->getLength();
+  if (frame_bytes == 0 || length == DCM_UndefinedLength || declared > static_cast<long long>(length / frame_bytes)) return 0;
+  return static_cast<int>(declared);
+}
+
+std::string frame_suffix(int frame, int frames) {
+  const size_t width = std::max<size_t>(3, std::to_string(frames).size());
+  std::string digits = std::to_string(frame);
+  return ".f" + std::string(width > digits.size() ? width - digits.size() : 0, '0') + digits;
+}
 
 DicomWindow parse_window(const std::string& text) {
   DicomWindow w;
@@ -151,10 +197,8 @@ bool looks_like_dicom(const std::string& bytes, const std::string& name) {
 DecodedDicom decode_dicom(const std::string& bytes, const std::string& name, const DicomReading& reading,
                           long long max_pixels) {
   register_codecs_once();
-  // DCMTK allocates an element's declared length before reading its value. From a file it defers values
-  // over kDeferredBytes until they are used, so a forged length costs nothing while parsing; every
-  // declared length is then checked against the file's size before anything is used.
-  constexpr Uint32 kDeferredBytes = 4096;
+  // Values over kDeferredBytes are read when used; every declared length is checked against the
+  // file's size before anything is used.
   const TemporaryCopy copy(bytes);
   DcmFileFormat file;
   const OFCondition read = file.loadFile(copy.path.c_str(), EXS_Unknown, EGL_noChange, kDeferredBytes);
@@ -219,7 +263,11 @@ DecodedDicom decode_dicom(const std::string& bytes, const std::string& name, con
     info.photometric = text_of(data, DCM_PhotometricInterpretation);
   }
 
-  // The frame: 1-based; the middle one by default.
+  // The frame: 1-based; the middle one by default. Under --frames all every frame was counted and
+  // named: a frame left unnamed is one whose file could not be counted.
+  if (reading.all_frames && reading.frame == 0 && info.frames > 1)
+    throw input_error(name + ": --frames all: the file declares " + std::to_string(info.frames) +
+                      " frames, more than its pixel data holds (truncated file?)");
   info.frame = reading.frame > 0 ? reading.frame : (info.frames + 1) / 2;
   if (info.frame > info.frames)
     throw input_error(name + ": --frame " + std::to_string(reading.frame) + ", but the file has " +
@@ -233,10 +281,8 @@ DecodedDicom decode_dicom(const std::string& bytes, const std::string& name, con
     throw input_error(name + ": cannot read the pixel data");
   const size_t bytes_per_sample = info.bits_allocated / 8;
   const size_t pixels = static_cast<size_t>(info.rows) * info.columns;
-  // YBR_FULL_422 (uncompressed) stores two luma samples and one pair of chroma samples per two pixels.
   const bool subsampled = info.photometric == "YBR_FULL_422";
-  const size_t frame_samples = subsampled ? pixels * 2 : pixels * samples;
-  const size_t frame_bytes = frame_samples * bytes_per_sample;
+  const size_t frame_bytes = native_frame_bytes(info, samples);
   const Uint8* raw = nullptr;
   if (info.bits_allocated == 8) {
     Uint8* values = nullptr;

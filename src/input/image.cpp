@@ -163,8 +163,9 @@ Image decode_image(const std::string& bytes, const std::string& name, const Imag
   if (limits.dicom.window_from == "--dicom-window")
     decoded.warnings.push_back("--dicom-window applies to DICOM files only; this " + read_image_header(bytes).format_name +
                                " image is read as stored");
-  if (limits.dicom.frame > 0)
-    decoded.warnings.push_back("--frame applies to DICOM files only; this " + read_image_header(bytes).format_name +
+  if (limits.dicom.frame > 0 || limits.dicom.all_frames)
+    decoded.warnings.push_back(std::string(limits.dicom.all_frames ? "--frames all" : "--frame") +
+                               " applies to DICOM files only; this " + read_image_header(bytes).format_name +
                                " image has one frame");
   const cv::Mat& raw = decoded.pixels;
   Image image;

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "xai/dicom.hpp"
 #include "xai/error.hpp"
 #include "xai/methods.hpp"
 #include "xai/text.hpp"
@@ -159,6 +160,30 @@ std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, co
   }
   std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.relative < b.relative; });
   return files;
+}
+
+std::string InputFile::id() const { return frame > 0 ? relative + "#" + frame_suffix(frame, frames).substr(1) : relative; }
+
+std::vector<InputFile> expand_frames(const std::vector<InputFile>& files) {
+  std::vector<InputFile> expanded;
+  for (const auto& file : files) {
+    std::string head(132, '\0');
+    std::ifstream in(file.path, std::ios::binary);
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(std::max<std::streamsize>(0, in.gcount())));
+    const int frames = looks_like_dicom(head, file.path) ? dicom_frame_count(file.path) : 0;
+    if (frames <= 1) {
+      expanded.push_back(file);
+      continue;
+    }
+    for (int f = 1; f <= frames; ++f) {
+      InputFile one = file;
+      one.frame = f;
+      one.frames = frames;
+      expanded.push_back(std::move(one));
+    }
+  }
+  return expanded;
 }
 
 Shard parse_shard(const std::string& text) {

@@ -7,13 +7,14 @@
 #include "methods/cam_methods.hpp"
 #include "model/torch_model.hpp"
 #include "xai/error.hpp"
+#include "xai/feature_layout.hpp"
 
 namespace xai {
 namespace {
 
 // ReLU(method map), then per-image min-max normalisation at the layer's resolution (the reference
 // library's order, so maps are comparable). A constant map becomes all zero.
-std::vector<LayerMap> make_maps(const std::string& layer, const torch::Tensor& activation,
+std::vector<LayerMap> make_maps(const std::string& layer, const torch::Tensor& activation, const FeatureLayout& layout,
                                 const torch::Tensor& raw_map, int calls, const std::string& model_path) {
   torch::Tensor cam = torch::relu(raw_map).to(torch::kCPU, torch::kFloat).contiguous();  // [N,h,w]
   if (!torch::isfinite(cam).all().item<bool>())
@@ -26,6 +27,7 @@ std::vector<LayerMap> make_maps(const std::string& layer, const torch::Tensor& a
     m.layer = layer;
     m.calls = calls;
     m.activation_shape = {activation.size(1), activation.size(2), activation.size(3)};
+    m.reshape = layout.reshape();
     cv::Mat raw(static_cast<int>(h), static_cast<int>(w), CV_32FC1, cam[i].data_ptr<float>());
     double lo, hi;
     cv::minMaxLoc(raw, &lo, &hi);
@@ -65,11 +67,44 @@ cv::Mat upsample_map(const cv::Mat& map, int width, int height) {
 
 namespace {
 
+// A captured output as the (N, C, H, W) feature map the methods weigh (feature_layout.hpp): token
+// and channels-last outputs are viewed as channels first, the prefix tokens dropped. Activations
+// and gradients go through the same view, so a gradient stays the gradient of what it sits beside.
+torch::Tensor to_feature_map(const torch::Tensor& output, const FeatureLayout& layout) {
+  switch (layout.kind) {
+    case FeatureLayout::Kind::channels_last: return output.permute({0, 3, 1, 2}).contiguous();
+    case FeatureLayout::Kind::tokens:
+      return output.narrow(1, layout.prefix, layout.height * layout.width)
+          .reshape({output.size(0), layout.height, layout.width, layout.channels})
+          .permute({0, 3, 1, 2})
+          .contiguous();
+    default: return output;
+  }
+}
+
+// The inverse for substituted activations (Ablation-CAM): feature maps back into the layer's own
+// layout, with the prefix tokens of image `i`'s original output in front.
+torch::Tensor from_feature_map(const torch::Tensor& maps, const FeatureLayout& layout, const torch::Tensor& output,
+                               int64_t i) {
+  switch (layout.kind) {
+    case FeatureLayout::Kind::channels_last: return maps.permute({0, 2, 3, 1}).contiguous();
+    case FeatureLayout::Kind::tokens: {
+      const int64_t count = maps.size(0);
+      const torch::Tensor grid = maps.permute({0, 2, 3, 1}).reshape({count, layout.height * layout.width, layout.channels});
+      const torch::Tensor prefix =
+          output[i].narrow(0, 0, layout.prefix).unsqueeze(0).expand({count, layout.prefix, layout.channels});
+      return torch::cat({prefix.to(grid.scalar_type()), grid}, 1).contiguous();
+    }
+    default: return maps;
+  }
+}
+
 // The forward pass with the layers captured, and the checks that the capture worked.
 struct CapturedForward {
   torch::Tensor input;
   torch::Tensor logits;
   CaptureSession session;
+  std::vector<FeatureLayout> layouts;  // per layer: how its output becomes a feature map
 };
 
 CapturedForward forward_with_capture(Model::Impl& impl, CaptureModel& capture, const std::vector<InputBlob>& batch,
@@ -82,11 +117,17 @@ CapturedForward forward_with_capture(Model::Impl& impl, CaptureModel& capture, c
     f.logits = impl.run(capture.module(), f.input);
   }
   for (size_t l = 0; l < layers.size(); ++l) {
-    if (!f.session.activations[l].defined())
+    const torch::Tensor& output = f.session.activations[l];
+    if (!output.defined())
       throw layer_error(impl.path + ": layer '" + layers[l] + "' did not run in the forward pass");
-    if (f.session.activations[l].dim() != 4)
-      throw layer_error(impl.path + ": layer '" + layers[l] + "' output has shape " +
-                        c10::str(f.session.activations[l].sizes()) + "; CAM needs a (N,C,H,W) feature map");
+    const auto sizes = output.sizes();
+    FeatureLayout layout = infer_feature_layout(std::vector<int64_t>(sizes.begin(), sizes.end()), f.input.size(2),
+                                                f.input.size(3), impl.card.tokens);
+    if (layout.kind == FeatureLayout::Kind::none)
+      throw layer_error(impl.path + ": layer '" + layers[l] + "' output has shape " + c10::str(sizes) + "; " +
+                        (layout.problem.empty() ? "CAM needs a (N,C,H,W) feature map (or transformer tokens)"
+                                                : layout.problem));
+    f.layouts.push_back(std::move(layout));
   }
   return f;
 }
@@ -118,6 +159,9 @@ RankScores rank_scores(const torch::Tensor& logits, const std::vector<std::vecto
 // The extra forward passes of the probe methods (Score-CAM, Ablation-CAM) for layer `l`.
 CamProbe make_probe(Model::Impl& impl, CaptureModel& capture, const CapturedForward& f, size_t l,
                     const RankScores& r, const torch::Tensor& activation, const std::string& method, int batch_size) {
+  // `activation` is the feature map; replacements go back into the layer's own layout.
+  const FeatureLayout& layout = f.layouts[l];
+  const torch::Tensor output = f.session.activations[l].detach();
   CamProbe probe;
   probe.batch_size = batch_size > 0 ? batch_size : automatic_probe_batch(method, activation);
   probe.input_height = f.input.size(2);
@@ -129,11 +173,12 @@ CamProbe make_probe(Model::Impl& impl, CaptureModel& capture, const CapturedForw
     const torch::Tensor out = impl.run(impl.forward_only_module(), f.input[i].unsqueeze(0) * masks);
     return class_probabilities(out, kind).select(1, r.classes[i]).to(activation.scalar_type());
   };
-  probe.replaced_score = [&impl, &capture, &f, &r, &activation, l](int64_t i, const torch::Tensor& replacement) {
+  probe.replaced_score = [&impl, &capture, &f, &r, &activation, l, &layout, output](int64_t i,
+                                                                                    const torch::Tensor& replacement) {
     const int call = f.session.call_count[l];
     auto run_replaced = [&](const torch::Tensor& replaced, const torch::Tensor& input, int64_t expected) {
       CaptureSession session = capture.make_session(CaptureSession::Mode::replace);
-      session.replacements[l] = replaced;
+      session.replacements[l] = from_feature_map(replaced, layout, output, i);
       session.replace_at_call[l] = call;
       ActiveCapture active(session);
       return impl.run(capture.module(), input, expected);
@@ -209,10 +254,11 @@ std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlo
       if (method->needs_gradient && !gradients[l].defined())
         throw layer_error(impl.path + ": layer '" + layers[l] + "' does not influence the class score");
       torch::NoGradGuard no_grad;
-      const torch::Tensor activation = f.session.activations[l].detach();
+      const torch::Tensor activation = to_feature_map(f.session.activations[l].detach(), f.layouts[l]);
+      const torch::Tensor gradient = gradients[l].defined() ? to_feature_map(gradients[l], f.layouts[l]) : gradients[l];
       const CamProbe probe = make_probe(impl, capture, f, l, r, activation, method->name, request.batch_size);
-      const torch::Tensor raw = method->map(CamInputs{activation, gradients[l], probe});
-      std::vector<LayerMap> maps = make_maps(layers[l], activation, raw, f.session.call_count[l], impl.path);
+      const torch::Tensor raw = method->map(CamInputs{activation, gradient, probe});
+      std::vector<LayerMap> maps = make_maps(layers[l], activation, f.layouts[l], raw, f.session.call_count[l], impl.path);
       for (int64_t i = 0; i < n; ++i) results[i].targets[rank].maps.push_back(std::move(maps[i]));
     }
   }

@@ -25,8 +25,11 @@ class CamAdapter final : public ExplanationMethod {
   const CamMethod& weighting() const { return weighting_; }
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>& layers,
-                  const ModelCard&) const override {
+                  const ModelCard& card) const override {
     json p = {{"layers", layers}, {"target", target_parameters(options.cam.target)}};
+    // The card's token grid decides how transformer outputs become maps: part of the result's identity.
+    if (card.tokens)
+      p["tokens"] = {{"grid", {card.tokens->height, card.tokens->width}}, {"prefix", card.tokens->prefix}};
     if (weighting_.probes)
       p["probe_batch"] = options.cam.batch_size > 0 ? json(options.cam.batch_size) : json("automatic");
     return p;
@@ -62,6 +65,7 @@ class CamAdapter final : public ExplanationMethod {
                        {"activation_shape", layer_map.activation_shape},
                        {"map_resolution", {layer_map.map.rows, layer_map.map.cols}},
                        {"constant", layer_map.constant}};
+          if (!layer_map.reshape.empty()) m.details["reshape"] = layer_map.reshape;
           if (layer_map.constant)
             r.warnings.push_back(weighting_.name + " map for class '" + labels.at(target.class_index) +
                                  "' at layer '" + layer_map.layer +

@@ -81,7 +81,7 @@ void ModelCard::validate() const {
 namespace {
 
 const std::vector<std::string> kCardKeys = {"name", "labels", "input_size", "channels", "mean", "std", "output",
-                                            "target_layer", "window"};
+                                            "target_layer", "window", "tokens"};
 // Documentation keys a card may carry; xai reads none of them, and says nothing about them.
 const std::vector<std::string> kInformationKeys = {"schema", "architecture", "description", "notes", "metrics",
                                                    "training", "version", "license", "authors", "source"};
@@ -161,6 +161,21 @@ ModelCard parse_model_card(const std::string& text, const std::string& path) {
         throw model_error(path + ": window must be {\"center\": C, \"width\": W} (width >= 1) or a name such as "
                           "\"brain\" or \"minmax\" (got " + w.dump() + ")");
       }
+    }
+    if (j.contains("tokens") && !j.at("tokens").is_null()) {
+      const json& t = j.at("tokens");
+      const auto count = [](const json& v, long long low) {
+        return v.is_number_integer() && v.get<long long>() >= low && v.get<long long>() <= 65536;
+      };
+      const bool valid = t.is_object() && t.contains("grid") && t.at("grid").is_array() && t.at("grid").size() == 2 &&
+                         count(t.at("grid")[0], 1) && count(t.at("grid")[1], 1) &&
+                         (!t.contains("prefix") || count(t.at("prefix"), 0)) &&
+                         std::all_of(t.items().begin(), t.items().end(),
+                                     [](const auto& item) { return item.key() == "grid" || item.key() == "prefix"; });
+      if (!valid)
+        throw model_error(path + ": tokens must be {\"grid\": [H, W], \"prefix\": P} (the patch grid of token outputs and "
+                          "the class/register tokens before it; got " + t.dump() + ")");
+      card.tokens = TokenGrid{t.at("grid")[0].get<int64_t>(), t.at("grid")[1].get<int64_t>(), t.value("prefix", int64_t{0})};
     }
   } catch (const json::exception& e) {
     throw model_error(path + ": model card has a field of the wrong type (" + first_line(e.what()) + ")");

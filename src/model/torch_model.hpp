@@ -46,6 +46,9 @@ struct Model::Impl {
   // agrees with the module as loaded (probabilities within 1e-4 on a test input), else the module.
   torch::jit::Module& forward_only_module();
   std::string default_layer;  // cached: finding it needs a dry run of the instrumented model
+  // Model::layers(), cached for the input size it was measured at (the card may change before use).
+  std::vector<LayerInfo> layer_infos;
+  std::pair<int, int> layer_infos_size{0, 0};
   BatchTuner batch_tuner;     // perturbed images per forward-only pass, measured (Model::batch_tuner)
 };
 

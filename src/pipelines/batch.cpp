@@ -16,6 +16,7 @@
 #include "pipelines/bounded_queue.hpp"
 #include "pipelines/memory_ledger.hpp"
 #include "xai/atomic_file.hpp"
+#include "xai/dicom.hpp"
 #include "xai/file_read.hpp"
 #include "xai/gallery.hpp"
 #include "xai/report.hpp"
@@ -64,18 +65,20 @@ Error as_error(const std::exception& e, const std::string& path) {
 }
 
 // Destinations mirror the input tree; two inputs with the same stem in one folder (x.png, x.jpg)
-// keep their extension in the stem.
+// keep their extension in the stem. A frame of a multi-frame file adds its suffix (STEM.f003).
 std::vector<Destination> destinations_for(const std::vector<InputFile>& files, const std::string& output_dir) {
-  std::vector<Destination> destinations;
-  std::map<std::string, int> stem_uses;
+  std::map<std::string, std::set<std::string>> files_per_stem;
   for (const auto& f : files) {
     const fs::path rel(f.relative);
-    destinations.push_back({(fs::path(output_dir) / rel.parent_path()).string(), rel.stem().string()});
-    stem_uses[(rel.parent_path() / rel.stem()).string()] += 1;
+    files_per_stem[(rel.parent_path() / rel.stem()).string()].insert(f.relative);
   }
-  for (size_t i = 0; i < files.size(); ++i) {
-    const fs::path rel(files[i].relative);
-    if (stem_uses[(rel.parent_path() / rel.stem()).string()] > 1) destinations[i].stem = rel.filename().string();
+  std::vector<Destination> destinations;
+  for (const auto& f : files) {
+    const fs::path rel(f.relative);
+    const bool shared = files_per_stem[(rel.parent_path() / rel.stem()).string()].size() > 1;
+    const std::string stem = shared ? rel.filename().string() : rel.stem().string();
+    destinations.push_back({(fs::path(output_dir) / rel.parent_path()).string(),
+                            f.frame > 0 ? stem + frame_suffix(f.frame, f.frames) : stem});
   }
   return destinations;
 }
@@ -114,10 +117,16 @@ class BatchRun {
   void discover(const std::vector<std::string>& inputs);
   bool stop_requested() const { return options_.stop && options_.stop->load() != 0; }
   std::string key_of(size_t i, const std::string& sha, size_t method) const {
-    return sha256_hex(files_[i].relative + '\n' + sha + '\n' + plan_.methods[method]->name() + '\n' +
+    return sha256_hex(files_[i].id() + '\n' + sha + '\n' + plan_.methods[method]->name() + '\n' +
                       fingerprints_[method]);
   }
   WorkItem prepare(size_t i, const ResultsLog& log) const;
+  // The run's image limits, reading this input's frame (--frames all).
+  ImageLimits limits_for(const InputFile& file) const {
+    ImageLimits limits = plan_.options.limits;
+    if (file.frame > 0) limits.dicom.frame = file.frame;
+    return limits;
+  }
   json finished_entries(size_t i, std::vector<size_t>& pending) const;
   void start_decoders(const ResultsLog& log);
   void explain_items(std::vector<WorkItem>& batch);
@@ -164,7 +173,7 @@ class BatchRun {
 // resumes) but are not listed as if they were part of this one.
 std::vector<Record> BatchRun::listed_results(const std::vector<Record>& latest) {
   std::set<std::string> inputs, methods;
-  for (const auto& f : files_) inputs.insert(f.relative);
+  for (const auto& f : files_) inputs.insert(f.id());
   for (const auto& m : plan_.methods) methods.insert(m->name());
   std::vector<Record> listed;
   for (const auto& r : latest)
@@ -181,6 +190,8 @@ void BatchRun::discover(const std::vector<std::string>& inputs) {
   summary_.skipped_outputs = counts.skipped_outputs;
   for (auto& f : files)
     if (!options_.shard || in_shard(f, *options_.shard)) files_.push_back(std::move(f));
+  // The frames of one file stay in its shard: each shard reads the files it owns.
+  if (options_.explain.limits.dicom.all_frames) files_ = expand_frames(files_);
   summary_.progress.total = files_.size();
 }
 
@@ -225,7 +236,7 @@ WorkItem BatchRun::prepare(size_t i, const ResultsLog& log) const {
     if (!item.pending.empty()) decoded_bytes = read_image_header(bytes).decoded_bytes();
     reserve();
     if (!item.pending.empty())
-      item.prepared = prepare_image_bytes(bytes, item.content_sha, files_[i].path, plan_.card, plan_.options.limits);
+      item.prepared = prepare_image_bytes(bytes, item.content_sha, files_[i].path, plan_.card, limits_for(files_[i]));
   } catch (const std::exception& e) {
     item.error = as_error(e, files_[i].path);
     if (item.pending.empty())
@@ -292,7 +303,7 @@ void BatchRun::explain_items(std::vector<WorkItem>& batch) {
 std::vector<Record> BatchRun::failure_records(const WorkItem& item, const Error& error) {
   std::vector<Record> records;
   for (size_t m : item.pending)
-    records.push_back({{"key", key_of(item.index, item.content_sha, m)}, {"input", files_[item.index].relative},
+    records.push_back({{"key", key_of(item.index, item.content_sha, m)}, {"input", files_[item.index].id()},
                        {"path", utf8_path(files_[item.index].path)}, {"sha256", item.content_sha},
                        {"method", plan_.methods[m]->name()}, {"status", "error"},
                        {"exit_code", static_cast<int>(error.code())}, {"error", error.what()}});
@@ -330,7 +341,7 @@ std::vector<Record> BatchRun::success_records(const WorkItem& item, const Explai
                   {"thumbnail", relative_to(outcome.thumbnail_path, out)}};
     for (const auto& [role, path] : maps.front()["files"].items()) files[role] = path;
     records.push_back({{"key", key_of(item.index, item.content_sha, m)},
-                       {"input", files_[item.index].relative},
+                       {"input", files_[item.index].id()},
                        {"path", utf8_path(files_[item.index].path)},
                        {"sha256", item.content_sha},
                        {"method", method},

@@ -62,6 +62,15 @@ std::string output_dir_for(const std::string& image_path, const std::string& req
   return (fs::path(image_path).parent_path() / "xai-out").string();
 }
 
+std::vector<std::string> layer_warnings(Model& model, const std::vector<std::string>& layers) {
+  std::vector<std::string> warnings;
+  for (const auto& layer : layers)
+    if (model.is_patch_embedding(layer))
+      warnings.push_back("layer '" + layer + "' is the transformer's patch embedding: its map shows the patches' "
+                         "content, not what the encoder blocks use (the default layer is '" + model.default_layer() + "')");
+  return warnings;
+}
+
 ExplainPlan plan_explanations(Model& model, const ExplainOptions& options) {
   if (options.methods.empty()) throw usage_error("--method: give at least one method");
   ExplainPlan plan;
@@ -89,6 +98,7 @@ ExplainPlan plan_explanations(Model& model, const ExplainOptions& options) {
     if (method->family() != MethodFamily::gradient_cam || options.faithfulness.enabled) model.prepare_inference();
   plan.model = model_json(model);
   plan.model_warnings = model.warnings();
+  for (auto& warning : layer_warnings(model, options.cam.layers)) plan.model_warnings.push_back(std::move(warning));
   return plan;
 }
 
@@ -176,9 +186,16 @@ ExplainOutcome write_explanation(const PreparedImage& prepared, const ComputedEx
 }
 
 ExplainOutcome explain_image(Model& model, const ExplainPlan& plan, const std::string& image_path) {
-  const PreparedImage prepared = prepare_image(image_path, plan.card, plan.options.limits);
-  const Destination destination{output_dir_for(image_path, plan.options.output_dir),
-                                utf8_path(fs::path(image_path).stem().string())};
+  return explain_image(model, plan, InputFile{image_path, image_path});
+}
+
+ExplainOutcome explain_image(Model& model, const ExplainPlan& plan, const InputFile& input) {
+  ImageLimits limits = plan.options.limits;
+  if (input.frame > 0) limits.dicom.frame = input.frame;
+  const PreparedImage prepared = prepare_image(input.path, plan.card, limits);
+  const std::string stem = utf8_path(fs::path(input.path).stem().string());
+  const Destination destination{output_dir_for(input.path, plan.options.output_dir),
+                                input.frame > 0 ? stem + frame_suffix(input.frame, input.frames) : stem};
   const ComputedExplanation computed = std::move(compute_explanations(model, plan, {&prepared}).front());
   return write_explanation(prepared, computed, plan, destination);
 }

@@ -90,4 +90,64 @@ TEST_F(CliDicom, BatchFindsDicomWithAndWithoutExtensionAmongOtherFiles) {
   expect_no_identifiers(out_dir());
 }
 
+// --frames all: every frame of a multi-frame file is an input of its own (STEM.fNNN.*), each the same
+// as asking for that frame with --frame; a file declaring more frames than it holds fails alone.
+TEST_F(CliDicom, FramesAllExplainsEveryFrameAsItsOwnInput) {
+  const std::string tiny = model("tiny-scripted.pt");
+  const fs::path multi = in("dicom") / "multi.dcm";
+  const RunResult all = xai({"explain", "-q", "-m", tiny, multi.string(), "--frames", "all", "-o", (root_ / "all").string()});
+  ASSERT_EQ(all.code, 0) << all;
+  EXPECT_EQ(all.err.find("the middle one"), std::string::npos) << "no frame was chosen for the user\n" << all;
+  EXPECT_FALSE(fs::exists(root_ / "all" / "multi.json"));
+  for (int frame = 1; frame <= 3; ++frame) {
+    const std::string stem = "multi.f00" + std::to_string(frame);
+    const auto report = nlohmann::json::parse(read_bytes(root_ / "all" / (stem + ".json")));
+    EXPECT_EQ(report.at("input").at("dicom").at("frame"), frame);
+    EXPECT_EQ(report.at("input").at("dicom").at("frames"), 3);
+    const fs::path one = root_ / ("one" + std::to_string(frame));
+    ASSERT_EQ(xai({"explain", "-q", "-m", tiny, multi.string(), "--frame", std::to_string(frame), "-o", one.string()}).code, 0);
+    // The same frame: the same map (a later pass of the same process may use other kernels: 1e-6).
+    EXPECT_LT(max_abs_diff(read_map(root_ / "all" / (stem + ".gradcam.npy")), read_map(one / "multi.gradcam.npy")), 1e-6)
+        << "frame " << frame;
+  }
+  // The frames differ, so their maps do.
+  EXPECT_NE(xai::test::read_npy((root_ / "all" / "multi.f001.gradcam.npy").string()).data,
+            xai::test::read_npy((root_ / "all" / "multi.f003.gradcam.npy").string()).data);
+  expect_error(xai({"explain", "-m", tiny, multi.string(), "--frames", "all", "--frame", "2"}), 2, {"--frames", "--frame"});
+  expect_error(xai({"explain", "-m", tiny, multi.string(), "--frames", "2"}), 2, {"--frames"});
+
+  // Batch: the frames, a single-frame file and a PNG; a copy of the file that declares 9 frames but
+  // holds 3 fails on its own. Resuming redoes nothing that was written.
+  const fs::path mixed = in("frames");
+  fs::create_directories(mixed);
+  fs::copy_file(multi, mixed / "multi.dcm");
+  fs::copy_file(in("dicom") / "ct.dcm", mixed / "ct.dcm");
+  cv::imwrite((mixed / "patch.png").string(), test_image(48, 40, 1));
+  std::string forged = read_bytes(multi);
+  const std::string frames_element("\x28\x00\x08\x00IS\x02\x00" "3", 9);
+  const size_t at = forged.find(frames_element);
+  ASSERT_NE(at, std::string::npos) << "Number of Frames (0028,0008) IS \"3 \"";
+  forged[at + 8] = '9';
+  write_bytes(mixed / "forged.dcm", forged);
+  const std::vector<std::string> batch = {"batch", "-m", tiny, mixed.string(), "-o", out_dir().string(), "--frames", "all"};
+  const RunResult first = xai(batch);
+  EXPECT_EQ(first.code, 8) << first;
+  EXPECT_NE(first.err.find("5 explained, 0 already done, 1 failed"), std::string::npos) << first;
+  EXPECT_NE(first.err.find("forged.dcm: --frames all: the file declares 9 frames"), std::string::npos) << first;
+  for (const char* stem : {"multi.f001", "multi.f002", "multi.f003", "ct", "patch"})
+    EXPECT_TRUE(fs::exists(out_dir() / (std::string(stem) + ".json"))) << stem;
+  const std::string csv = read_bytes(out_dir() / "summary.csv");
+  for (const char* id : {"multi.dcm#f001", "multi.dcm#f002", "multi.dcm#f003"}) EXPECT_NE(csv.find(id), std::string::npos) << id;
+  EXPECT_LT(max_abs_diff(read_map(out_dir() / "multi.f002.gradcam.npy"), read_map(root_ / "one2" / "multi.gradcam.npy")),
+            1e-6);
+  const RunResult again = xai(batch);
+  EXPECT_EQ(again.code, 8) << again;
+  EXPECT_NE(again.err.find("0 explained, 5 already done, 1 failed"), std::string::npos) << again;
+  // Without --frames all each file is one input (the middle frame, with a warning; the forged file's
+  // middle frame is past its data).
+  const RunResult whole = xai({"batch", "-m", tiny, mixed.string(), "-o", (root_ / "whole").string()});
+  EXPECT_NE(whole.err.find("3 explained, 0 already done, 1 failed"), std::string::npos) << whole;
+  EXPECT_TRUE(fs::exists(root_ / "whole" / "multi.json"));
+}
+
 }  // namespace

@@ -19,24 +19,24 @@ const std::string kExamples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
 const std::map<std::string, std::set<std::string>> kRefused = {
     {"explain", {"--batch-size"}},
     {"batch", {"--lime-batch-size"}},
-    {"compare", {"--top-k", "--all-classes", "--layers", "--card", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
-    {"sanity", {"--top-k", "--all-classes", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
-    {"diff", {"--top-k", "--all-classes", "--layers", "--card", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
-    {"eval", {"--target-class", "--top-k", "--all-classes", "--colormap", "--alpha", "--map-size"}},
+    {"compare", {"--frames", "--top-k", "--all-classes", "--layers", "--card", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
+    {"sanity", {"--frames", "--top-k", "--all-classes", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
+    {"diff", {"--frames", "--top-k", "--all-classes", "--layers", "--card", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
+    {"eval", {"--frames", "--target-class", "--top-k", "--all-classes", "--colormap", "--alpha", "--map-size"}},
     {"bench", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size", "--dicom-window", "--frame", "--colormap", "--alpha", "--rounds",
                "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
     {"layers", {"--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes", "--probe-batch",
                 "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness", "--superpixels",
                 "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats", "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
                 "--no-inference-clone", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
-                "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame"}},
+                "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame", "--frames"}},
     {"merge", {"--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind",
                "--labels", "--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes",
                "--probe-batch", "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness",
                "--superpixels", "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats",
                "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
                "--no-inference-clone", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
-               "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame"}},
+               "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame", "--frames"}},
 };
 
 // Long option names of a subcommand, from its --help.
@@ -62,6 +62,8 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
 
   void SetUp() override {
     CliTest::SetUp();
+    // ~900 command lines: each in a forked child of one loaded process (cli_server.cpp), not a new binary.
+    use_server();
     image_ = write_image("patch.png", test_image(120, 90));
     fs::create_directories(in("batch"));
     cv::imwrite(in("batch/a.png").string(), test_image(64, 48, 1));
@@ -133,6 +135,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         // A PNG input: the DICOM flags are applied to DICOM files only, and say so for the others.
         {"--dicom-window", {{"--dicom-window", "lung"}, {}}},
         {"--frame", {{"--frame", "2"}, {}}},
+        {"--frames", {{"--frames", "all"}, {}}},
         {"--map-size", {{"--map-size", "40"}, {}}},
         {"--faithfulness", {{"--faithfulness"}, {}}},
         {"--faithfulness-steps", {{"--faithfulness-steps", "4"}, {"--faithfulness", "--faithfulness-steps", "6"}}},

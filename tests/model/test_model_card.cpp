@@ -29,6 +29,27 @@ TEST(ModelCard, ReadsEveryField) {
   EXPECT_EQ(card.target_layer, "layer3");
 }
 
+TEST(ModelCard, TokenGridOfTransformers) {
+  test::TempDir dir;
+  const ModelCard card = read_model_card(write(dir, R"({"tokens":{"grid":[14,20],"prefix":5}})"));
+  ASSERT_TRUE(card.tokens.has_value());
+  EXPECT_EQ(card.tokens->height, 14);
+  EXPECT_EQ(card.tokens->width, 20);
+  EXPECT_EQ(card.tokens->prefix, 5);
+  EXPECT_EQ(read_model_card(write(dir, R"({"tokens":{"grid":[7,7]}})")).tokens->prefix, 0);
+  EXPECT_FALSE(read_model_card(write(dir, R"({"labels":["a","b"]})")).tokens.has_value());
+  for (const char* text : {R"({"tokens":{"grid":[14]}})", R"({"tokens":{"grid":[14,0]}})", R"({"tokens":[14,14]})",
+                           R"({"tokens":{"grid":[14,14],"prefix":-1}})", R"({"tokens":{"grid":[14,14],"prefx":1}})",
+                           R"({"tokens":{"grid":[14.5,14]}})"}) {
+    try {
+      read_model_card(write(dir, text));
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("tokens must be"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(ModelCard, GrayWithoutStatisticsGetsGrayDefaults) {
   test::TempDir dir;
   const ModelCard card = read_model_card(write(dir, R"({"channels":"gray"})"));

@@ -32,6 +32,8 @@ struct ParityCase {
   int target = 0;
   double score = 0;
   int call_count = 0;
+  std::string reshape;         // transformers: "tokens" or "nhwc" (the reference's reshape)
+  bool default_layer = false;  // xai must choose this layer when none is given
 };
 
 // gtest prints parameters of failing cases: the id says which.
@@ -59,6 +61,8 @@ std::vector<ParityCase> load_cases() {
       c.target = entry.at("target");
       c.score = entry.at("score");
       c.call_count = entry.value("call_count", 0);
+      c.reshape = entry.value("reshape", "");
+      c.default_layer = entry.value("default_layer", false);
       cases.push_back(c);
     }
   }
@@ -124,6 +128,11 @@ TEST_P(Parity, GradCamMatchesEagerReference) {
   EXPECT_LE(diff_up, 1e-4) << c.id << " upsampled to the input";
   EXPECT_NEAR(result.targets.front().score, c.score, 1e-3 * std::max(1.0, std::abs(c.score)));
   if (c.call_count > 0) EXPECT_EQ(map.calls, c.call_count) << "the module ran a different number of times";
+  if (!c.reshape.empty()) {
+    // The report says how the transformer's output became the map.
+    EXPECT_EQ(map.reshape.rfind(c.reshape == "tokens" ? "tokens " : "channels last ", 0), 0u) << map.reshape;
+  }
+  if (c.default_layer) EXPECT_EQ(model.default_layer(), c.layer) << "the automatic layer";
 }
 
 std::string case_name(const ::testing::TestParamInfo<ParityCase>& info) {
