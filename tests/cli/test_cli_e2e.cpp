@@ -575,12 +575,13 @@ TEST_F(CliLayers, TableListsCallsAndMarksTheDefault) {
     int defaults = 0;
     while (std::getline(lines, line)) {
       std::istringstream fields(line);
-      std::string path, type, shape, calls;
-      fields >> path >> type >> shape >> calls;
+      std::string path, type, shape, map, calls;
+      fields >> path >> type >> shape >> map >> calls;
       if (path == "layer1.0.relu") {
         relu = true;
         EXPECT_EQ(type, "ReLU") << line;
         EXPECT_EQ(shape, "1x16x32x32") << line;
+        EXPECT_EQ(map, "16x32x32") << line;  // the feature map a CAM method weighs
         EXPECT_EQ(calls, "2") << line;
       }
       if (line.find("<- default") != std::string::npos) {

@@ -1,6 +1,8 @@
 // No option is ever silently ignored: every option of every subcommand (read from its --help, so a
 // new option without a row here fails the test) either changes what the command produces — files,
 // reports, stdout, stderr or exit code — or is refused with exit 2 and a one-line reason.
+#include <chrono>
+#include <iomanip>
 #include <regex>
 
 #include "cli_fixture.hpp"
@@ -23,7 +25,7 @@ const std::map<std::string, std::set<std::string>> kRefused = {
     {"sanity", {"--frames", "--top-k", "--all-classes", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
     {"diff", {"--frames", "--top-k", "--all-classes", "--layers", "--card", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
     {"eval", {"--frames", "--target-class", "--top-k", "--all-classes", "--colormap", "--alpha", "--map-size"}},
-    {"bench", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size", "--dicom-window", "--frame", "--colormap", "--alpha", "--rounds",
+    {"bench", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size", "--dicom-window", "--frame", "--frames", "--colormap", "--alpha", "--rounds",
                "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
     {"layers", {"--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes", "--probe-batch",
                 "--colormap", "--alpha", "--max-pixels", "--samples", "--segments", "--compactness", "--superpixels",
@@ -38,6 +40,12 @@ const std::map<std::string, std::set<std::string>> kRefused = {
                "--no-inference-clone", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
                "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame", "--frames"}},
 };
+
+std::string fixed_seconds(double s) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(1) << s << "s";
+  return out.str();
+}
 
 // Long option names of a subcommand, from its --help.
 std::vector<std::string> options_in_help(const std::string& help) {
@@ -296,8 +304,16 @@ TEST_P(CliOptions, EveryOptionChangesTheOutputOrIsRefused) {
     EXPECT_NE(std::find(options.begin(), options.end(), name), options.end()) << sub << " does not take " << name;
 
   std::map<Args, std::string> baselines;  // by the options a row needs
+  std::vector<std::pair<double, std::string>> seconds;  // per row, to show where the matrix's time goes
   for (const auto& name : options) {
     SCOPED_TRACE(sub + " " + name);
+    const auto start = std::chrono::steady_clock::now();
+    struct Timer {
+      std::chrono::steady_clock::time_point start;
+      std::string name;
+      std::vector<std::pair<double, std::string>>& out;
+      ~Timer() { out.emplace_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), name); }
+    } timer{start, name, seconds};
     auto row = table.find(name);
     ASSERT_NE(row, table.end()) << "no test row for " << name << ": add one, so the option is shown to apply";
     // A refused option is given alone, so the refusal is its own and not a needed option's.
@@ -315,6 +331,11 @@ TEST_P(CliOptions, EveryOptionChangesTheOutputOrIsRefused) {
     EXPECT_NE(with.code, 2) << "refused, but expected to apply\n" << with;
     EXPECT_NE(baseline->second, after) << "no visible effect\n" << with;
   }
+  std::sort(seconds.rbegin(), seconds.rend());
+  std::cout << sub << ": slowest rows (with their baselines):";
+  for (size_t i = 0; i < std::min<size_t>(8, seconds.size()); ++i)
+    std::cout << " " << seconds[i].second << " " << fixed_seconds(seconds[i].first);
+  std::cout << "\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(Subcommands, CliOptions,
