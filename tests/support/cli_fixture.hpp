@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "xai/npy.hpp"
+#include "child_io.hpp"
 #include "npy_reader.hpp"
 #include "test_helpers.hpp"
 #include "xai/render.hpp"
@@ -248,13 +249,7 @@ class CliTest : public ::testing::Test {
       return {};
     }
     if (pid == 0) {
-      const int null_fd = ::open("/dev/null", O_RDONLY);
-      const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (null_fd < 0 || out_fd < 0 || err_fd < 0 || ::chdir(dir.c_str()) != 0) ::_exit(126);
-      ::dup2(null_fd, 0);
-      ::dup2(out_fd, 1);
-      ::dup2(err_fd, 2);
+      xai::test::redirect_child_io(dir.c_str(), out_path.c_str(), err_path.c_str());
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }

@@ -7,7 +7,6 @@
 //
 // Protocol on stdin/stdout, one request at a time: "COUNT\0CWD\0STDOUT\0STDERR\0ARG1\0...ARGn\0"
 // (COUNT = n) in; the exit code as a decimal line out (128 + signal when the child was killed).
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "child_io.hpp"
 #include "cli/commands.hpp"
 
 namespace {
@@ -51,13 +51,7 @@ int main() {
     const pid_t pid = ::fork();
     if (pid < 0) return 1;
     if (pid == 0) {
-      const int null_fd = ::open("/dev/null", O_RDONLY);
-      const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (null_fd < 0 || out_fd < 0 || err_fd < 0 || ::chdir(cwd.c_str()) != 0) ::_exit(126);
-      ::dup2(null_fd, 0);
-      ::dup2(out_fd, 1);
-      ::dup2(err_fd, 2);
+      xai::test::redirect_child_io(cwd.c_str(), out_path.c_str(), err_path.c_str());
       std::vector<char*> argv;
       for (auto& arg : args) argv.push_back(arg.data());
       argv.push_back(nullptr);
