@@ -70,6 +70,8 @@ struct ExplainedMap {
   cv::Size stored_size;  // of the .npy map: the image's, or smaller under ExplainOptions::map_size
   // --faithfulness: deletion/insertion areas and gains (no curves; those are in the report); null otherwise.
   nlohmann::ordered_json faithfulness;
+  // Figures: the file, where its colour bar is and what scale it shows; null otherwise.
+  nlohmann::ordered_json figure;
 };
 
 struct ExplainOutcome {

@@ -29,8 +29,16 @@ struct ExplainOptions {
   GradientOptions gradients;   // intgrad, smoothgrad
   FaithfulnessOptions faithfulness;  // deletion/insertion curves of every map (--faithfulness)
   std::string output_dir;  // explain: empty means "xai-out" beside the image
-  Colormap colormap = Colormap::jet;
+  // Viridis: its lightness rises steadily from low to high, so the order of values reads the same to
+  // colour-blind readers and in grayscale print, and no false boundaries appear (jet's bright
+  // cyan and yellow bands look like edges that are not in the map).
+  Colormap colormap = Colormap::viridis;
   double alpha = 0.5;  // overlay opacity of the heatmap
+  Background background = Background::image;  // --background gray: heatmaps over the image's luma
+  // Overlays, figures and layer grids of images whose shorter side is below this are enlarged by a
+  // whole factor (nearest neighbour) until it is not (--figure-size; 0: never).
+  int figure_size = 384;
+  bool figures = false;  // STEM.METHOD[...].figure.png per map (on in explain, --figures in batch)
   // Longest side of a stored map (.npy): larger maps are reduced, keeping the aspect ratio (--map-size;
   // a 16000-pixel image's map would be a 1 GB file). Overlays stay at the image's size.
   int map_size = 2048;

@@ -5,7 +5,8 @@
 // Names, for IMAGE = DIR/STEM.EXT: STEM.METHOD[.LABEL][.layer-LAYER].{png,npy}, LABEL when a method
 // explains several classes, LAYER when it explains several layers (each character outside
 // [A-Za-z0-9_-], dots included, becomes '_'); STEM.METHOD-layers[.LABEL].png (layer grid);
-// STEM.METHOD-top[.LABEL].png and STEM.METHOD-segments.png (region maps); STEM.thumb.png; STEM.json.
+// STEM.METHOD-top[.LABEL].png and STEM.METHOD-segments.png (region maps); STEM.thumb.png; STEM.json;
+// with figures, STEM.METHOD[.LABEL][.layer-LAYER].figure.png.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "xai/explain.hpp"
+#include "xai/figure.hpp"
 
 namespace xai {
 
@@ -31,6 +33,10 @@ struct RenderedExplanation {
 
 RenderedExplanation render_explanation(const PreparedImage& image, const ComputedExplanation& computed,
                                        const ExplainPlan& plan, const std::string& stem, bool thumbnail);
+
+// The colour bar of a map as render_map draws it: the colour map's 0..1 for CAMs, the map's range for
+// maps stretched for display (RISE), a symmetric -limit..+limit for signed maps.
+ColourScale colour_scale_of(const DenseMap& map, const ExplainOptions& options);
 
 // A dense map over the image (8-bit BGR, same size): a colour-mapped overlay for [0,1] maps; signed
 // region maps as positive green / negative red regions with their boundaries.

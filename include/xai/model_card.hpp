@@ -19,6 +19,18 @@ enum class OutputKind {
 
 enum class ChannelMode { rgb, gray };
 
+// How an image becomes the model's input size (preprocess.hpp).
+enum class ResizeMode {
+  stretch,       // straight to the input size (aspect ratio not kept)
+  shorter_side,  // shorter side to `resize_to`, then a centre crop of the input size (torchvision's
+                 // Resize(256) + CenterCrop(224))
+};
+enum class Interpolation {
+  area,      // OpenCV: area averaging when shrinking, bilinear when enlarging (xai's original default)
+  bilinear,  // PIL/torchvision BILINEAR (antialiased when shrinking)
+  bicubic,   // PIL/torchvision BICUBIC
+};
+
 struct ModelCard {
   // Largest input side: an 8192x8192 input needs 14 GB and minutes per image; no classifier xai
   // explains is trained that large.
@@ -31,6 +43,9 @@ struct ModelCard {
   ChannelMode channels = ChannelMode::rgb;
   std::vector<float> mean{0.485f, 0.456f, 0.406f};  // ImageNet, per channel
   std::vector<float> std{0.229f, 0.224f, 0.225f};
+  ResizeMode resize = ResizeMode::stretch;
+  int resize_to = 0;  // shorter_side: the shorter side before the crop; 0: resized_side()'s default
+  Interpolation interpolation = Interpolation::area;
   OutputKind output = OutputKind::softmax;
   std::string target_layer;  // empty: choose automatically
   // DICOM inputs: the window the model was trained with ("window": {"center": 40, "width": 80}, or a
@@ -54,6 +69,9 @@ struct ModelCard {
   // Whether a model with `outputs` outputs fits the labels: expected_outputs(), or for sigmoid with 2
   // labels also 2 outputs (a multi-label model: two independent sigmoids).
   bool fits_outputs(int outputs) const;
+  // shorter_side: the side the shorter side is resized to: resize_to, or by default 8/7 of the input's
+  // larger side (torchvision's 256 for 224, 342 for 299).
+  int resized_side() const;
   // Throws model_error naming `source` when the card contradicts itself.
   void validate() const;
 };
@@ -68,7 +86,13 @@ std::optional<std::string> card_path_for(const std::string& model_path);
 
 std::string to_string(OutputKind kind);
 std::string to_string(ChannelMode mode);
+std::string to_string(Interpolation interpolation);
+// "stretch" or "shorter-side:256" (the card's and --resize's spelling).
+std::string resize_spec(const ModelCard& card);
 OutputKind parse_output_kind(const std::string& text);    // throws usage_error
+Interpolation parse_interpolation(const std::string& text);  // throws usage_error
+// "stretch", "shorter-side" or "shorter-side:N" into the card (resize, resize_to; 0: the default size).
+void parse_resize(const std::string& text, ModelCard& card);  // throws usage_error
 ChannelMode parse_channel_mode(const std::string& text);  // throws usage_error
 
 }  // namespace xai

@@ -18,9 +18,19 @@ struct PreparedImage {
   Image image;     // original resolution, [0,1]
   cv::Mat view;    // model_view(image, card): RGB or gray, [0,1], the model's input size
   InputBlob blob;  // normalise(view, card)
+  // The part of `image` the model sees (visible_region: a centre crop's footprint, or all of it); empty
+  // means all. Maps, overlays and masks cover this part.
+  cv::Rect visible;
   double load_ms = 0;
   double preprocess_ms = 0;
 };
+
+// The visible part of the image, 8-bit BGR: what maps are drawn over and resized to.
+cv::Mat display_bgr(const PreparedImage& image);
+// Its size (without drawing it).
+cv::Size display_size(const PreparedImage& image);
+// An array of the original image's size (a mask, a region map) cut to the visible part.
+cv::Mat visible_part(const cv::Mat& original_sized, const PreparedImage& image);
 
 // Reads, decodes and preprocesses PATH. Throws input_error.
 PreparedImage prepare_image(const std::string& path, const ModelCard& card, const ImageLimits& limits);

@@ -13,6 +13,19 @@ Colormap parse_colormap(const std::string& name);  // throws usage_error
 std::string to_string(Colormap colormap);
 std::vector<std::string> colormap_names();
 
+// What the heatmap is drawn over: the image as it is, or its luma in three equal channels (--background
+// gray: coloured tissue and a colour map compete; over gray, every colour is the map's).
+enum class Background { image, gray };
+Background parse_background(const std::string& name);  // throws usage_error
+std::string to_string(Background background);
+cv::Mat overlay_background(const cv::Mat& display_bgr, Background background);
+
+// The smallest whole factor that brings the shorter side of `size` to at least `minimum` (1 when it
+// is there already, or when minimum <= 0): small inputs (a 96-px patch) are drawn legibly, each
+// pixel a block of factor x factor, never smoothed (enlarge()).
+int enlargement_factor(const cv::Size& size, int minimum);
+cv::Mat enlarge(const cv::Mat& image, int factor);
+
 // 8-bit BGR colours for a CV_32FC1 map in [0,1].
 cv::Mat colorize(const cv::Mat& map, Colormap colormap);
 
@@ -44,10 +57,13 @@ cv::Size fitted_size(const cv::Size& size, int longest);
 // `image` reduced to at most `longest` pixels on its longer side (unchanged when it fits).
 cv::Mat shrink_to_fit(const cv::Mat& image, int longest, int interpolation);
 
-// Tiles (8-bit BGR, any sizes) scaled to fit `tile_size`, laid out `columns` per row, each with a
-// caption underneath ('\n' separates caption lines).
+struct ColourScale;  // figure.hpp
+
+// Tiles (8-bit BGR, any sizes) scaled to fit `tile_size` (shrunk by area, enlarged by nearest
+// neighbour), laid out `columns` per row, each with a caption underneath ('\n' separates caption
+// lines); with a header and a colour bar when given (figure.hpp's compose_figure).
 cv::Mat tile_grid(const std::vector<cv::Mat>& tiles, const std::vector<std::string>& captions, int columns,
-                  int tile_size = 224);
+                  int tile_size = 224, const std::vector<std::string>& header = {}, const ColourScale* scale = nullptr);
 
 // PNG file bytes (throws output_error naming `what` when encoding fails).
 std::string encode_png(const cv::Mat& image, const std::string& what);

@@ -52,10 +52,11 @@ int label_count(const cv::Mat& labels);  // max label + 1
 cv::Mat segments_at_size(const cv::Mat& segments, const cv::Size& size);
 
 // The regions a perturbation method switches, at the model's input size: the user's region map
-// (`regions_path`, read at the original image's size, resized) or superpixels of `view` (the model's
+// (`regions_path`, read at the original image's size `image_size`, cut to the part the model sees
+// (`visible`, preprocess.hpp's visible_region) and resized) or superpixels of `view` (the model's
 // view, RGB or gray in [0,1]). Labels 0..n-1, CV_32SC1. Appends a warning when regions vanish or
 // there are more than kManyRegions; throws usage_error above kMaxRegions.
-cv::Mat explanation_regions(const Image& image, const cv::Mat& view, const SuperpixelOptions& superpixels,
+cv::Mat explanation_regions(const cv::Size& image_size, const cv::Rect& visible, const cv::Mat& view, const SuperpixelOptions& superpixels,
                             const std::string& regions_path, std::vector<std::string>& warnings);
 
 }  // namespace xai

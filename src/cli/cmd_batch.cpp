@@ -20,6 +20,7 @@ namespace xai::cli {
 namespace {
 
 struct BatchFlags {
+  bool figures = false;
   ModelFlags model;
   MethodFlags method;
   FlagPolicy policy;
@@ -90,6 +91,7 @@ int run_batch_command(const BatchFlags& flags) {
   Model model = flags.model.load();
   BatchOptions options;
   options.explain = flags.method.to_options(model);
+  options.explain.figures = flags.figures;
   options.output_dir = flags.output_dir;
   log_plan(options.explain, model);
   options.selection.include = flags.include;
@@ -153,6 +155,8 @@ Command add_batch(CLI::App& app) {
   sub->add_option("--batch-size", flags->batch_size, "Images per forward pass")->check(kPositive)->capture_default_str();
   sub->add_option("--workers", flags->workers, "Decoding threads (default: one per core)")->check(kNonNegative);
   sub->add_flag("--fail-fast", flags->fail_fast, "Stop at the first failed input");
+  sub->add_flag("--figures", flags->figures,
+                "Also STEM.METHOD.figure.png per map (the original beside the overlay, a header, a colour bar)");
   flags->policy.refuse(sub->add_option("--lime-batch-size", flags->unused_lime_batch_size, "(renamed --probe-batch)"),
                        "renamed: perturbed images per forward pass is --probe-batch");
   sub->add_option("inputs", flags->inputs, "Folders (recursive), files, or @LIST files of paths")->required();

@@ -25,6 +25,7 @@ struct ExplainCommandFlags {
   std::string json;
   std::vector<std::string> images;
   int unused_batch_size = 0;
+  bool no_figure = false;
 };
 
 void check_destinations(const ExplainCommandFlags& flags) {
@@ -49,6 +50,7 @@ int run_explain(const ExplainCommandFlags& flags) {
   Model model = flags.model.load();
   ExplainOptions options = flags.method.to_options(model);
   options.output_dir = flags.output_dir;
+  options.figures = !flags.no_figure;
   const ExplainPlan plan = plan_explanations(model, options);
   log_plan(options, model);
 
@@ -99,6 +101,8 @@ Command add_explain(CLI::App& app) {
   flags->method.add_to(*sub);
   sub->add_option("-o,--output-dir", flags->output_dir, "Output directory (default: xai-out beside each image)");
   sub->add_option("--json", flags->json, "Also print the report: '-' for stdout");
+  sub->add_flag("--no-figure", flags->no_figure,
+                "Skip STEM.METHOD.figure.png (the original beside the overlay, with a header and a colour bar)");
   flags->policy.refuse(sub->add_option("--batch-size", flags->unused_batch_size, "(batch, eval, bench only)"),
                        "explain takes one image per pass; perturbed images per forward pass is --probe-batch");
   sub->add_option("images", flags->images, "Image files (PNG, JPEG, TIFF, BMP, ...)")->required();

@@ -59,6 +59,16 @@ void MethodFlags::add_to(CLI::App& sub) {
           Setting::colormap);
   setting(sub.add_option("--alpha", alpha, "CAM overlays: heatmap opacity")->check(finite_between(0.0, 1.0, "[0,1]"))->capture_default_str(),
           Setting::colormap);
+  all.push_back(sub.add_option("--background", background,
+                               "What heatmaps are drawn over: image, or gray (the image's luma, so every colour is "
+                               "the map's)")
+                    ->check(CLI::IsMember({"image", "gray"}))
+                    ->capture_default_str());
+  all.push_back(sub.add_option("--figure-size", figure_size,
+                               "Overlays, figures and layer grids of images whose shorter side is below N pixels are "
+                               "enlarged by a whole factor (nearest neighbour) to reach it; 0: never")
+                    ->check(CLI::Range(0, 4096))
+                    ->capture_default_str());
   all.push_back(sub.add_option("--max-pixels", max_pixels, "Refuse larger images")->check(kPositive)->capture_default_str());
   all.push_back(sub.add_option("--max-image-memory", max_image_memory_mib,
                                "Decoded memory per image, MiB: larger images are refused (JPEGs are decoded at 1/2, 1/4 "
@@ -298,6 +308,8 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   for (const auto& warning : layer_warnings(model, options.cam.layers)) spdlog::warn("{}", warning);
   options.colormap = parse_colormap(colormap);
   options.alpha = alpha;
+  options.background = parse_background(background);
+  options.figure_size = figure_size;
   options.limits.max_pixels = max_pixels;
   options.limits.max_decoded_bytes = static_cast<uint64_t>(max_image_memory_mib) << 20;
   options.limits.apply_exif_orientation = apply_exif_orientation;

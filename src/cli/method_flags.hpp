@@ -23,8 +23,10 @@ struct MethodFlags {
   int top_k = 0;
   bool all_classes = false;
   int probe_batch = 0;
-  std::string colormap = "jet";
+  std::string colormap = to_string(ExplainOptions{}.colormap);
   double alpha = 0.5;
+  std::string background = "image";
+  int figure_size = ExplainOptions{}.figure_size;
   long long max_pixels = ImageLimits{}.max_pixels;
   long long max_image_memory_mib = static_cast<long long>(ImageLimits{}.max_decoded_bytes >> 20);
   bool apply_exif_orientation = false;

@@ -73,6 +73,13 @@ void ModelFlags::add_to(CLI::App& command, Mode mode) {
                     ->allow_extra_args(false)
                     ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
                     ->delimiter(','));
+  all.push_back(command.add_option("--resize", resize,
+                                   "Override the card: stretch (to the input size) or shorter-side[:N] (the shorter "
+                                   "side to N, default 8/7 of the input, then a centre crop: torchvision's Resize + "
+                                   "CenterCrop)"));
+  all.push_back(command.add_option("--interpolation", interpolation,
+                                   "Override the card: area (OpenCV, the default), bilinear or bicubic (as PIL and "
+                                   "torchvision)"));
   all.push_back(command.add_option("--output-kind", output_kind, "Override the card: softmax or sigmoid"));
   all.push_back(command.add_option("--labels", labels, "Override the card: a file with one label per line, or a,b,c"));
   all.push_back(command.add_flag("--no-inference-clone", no_inference_clone,
@@ -118,6 +125,8 @@ Model ModelFlags::load_one(const std::string& path) const {
   if (!input_size.empty()) parse_input_size(input_size, c), c.given.insert("input_size");
   if (!mean.empty()) c.mean = mean, c.given.insert("mean");
   if (!std.empty()) c.std = std, c.given.insert("std");
+  if (!resize.empty()) parse_resize(resize, c), c.given.insert("resize");
+  if (!interpolation.empty()) c.interpolation = parse_interpolation(interpolation), c.given.insert("interpolation");
   if (!output_kind.empty()) c.output = parse_output_kind(output_kind), c.given.insert("output");
   if (!labels.empty()) c.labels = read_labels(labels), c.given.insert("labels");
   try {

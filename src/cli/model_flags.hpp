@@ -22,6 +22,8 @@ struct ModelFlags {
   std::string channels;
   std::vector<float> mean, std;
   std::string output_kind;
+  std::string resize;         // "stretch", "shorter-side[:N]"
+  std::string interpolation;  // area, bilinear, bicubic
   std::string labels;  // file with one label per line, or a comma-separated list
   // Run the model once at load (outputs against the labels, outputs that are already probabilities),
   // so those errors and warnings come first; `layers` (Mode::positional_one) lists a model's layers

@@ -29,10 +29,23 @@ PreparedImage prepare_image_bytes(const std::string& bytes, const std::string& s
   prepared.load_ms = ms_since(t);
   t = Clock::now();
   prepared.view = model_view(prepared.image, card);
+  prepared.visible = visible_region(prepared.image.pixels.size(), card);
   prepared.blob = normalise(prepared.view, card);
   prepared.preprocess_ms = ms_since(t);
   return prepared;
 }
+
+cv::Mat visible_part(const cv::Mat& original_sized, const PreparedImage& image) {
+  const cv::Rect whole(0, 0, original_sized.cols, original_sized.rows);
+  if (image.visible.empty() || image.visible == whole) return original_sized;
+  return original_sized(image.visible & whole).clone();
+}
+
+cv::Size display_size(const PreparedImage& image) {
+  return image.visible.empty() ? image.image.pixels.size() : image.visible.size();
+}
+
+cv::Mat display_bgr(const PreparedImage& image) { return visible_part(to_display_bgr(image.image), image); }
 
 PreparedImage prepare_image(const std::string& path, const ModelCard& card, const ImageLimits& limits) {
   const auto t = Clock::now();

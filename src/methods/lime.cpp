@@ -152,7 +152,7 @@ LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& vi
   const ModelCard& card = model.card();
 
   LimeExplanation result;
-  result.segments = explanation_regions(image, view, options.superpixels, options.regions_path, result.warnings);
+  result.segments = explanation_regions(image.pixels.size(), visible_region(image.pixels.size(), card), view, options.superpixels, options.regions_path, result.warnings);
   const int features = label_count(result.segments);
   result.segment_count = features;
 

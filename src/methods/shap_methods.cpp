@@ -112,7 +112,7 @@ class KernelShapMethod final : public ExplanationMethod {
       Prediction unperturbed;
       const Classifier classify = model_classifier(model, &unperturbed);
       const cv::Mat segments =
-          explanation_regions(image.image, image.view, options.lime.superpixels, options.lime.regions_path, r.warnings);
+          explanation_regions(image.image.pixels.size(), image.visible, image.view, options.lime.superpixels, options.lime.regions_path, r.warnings);
       const int regions = label_count(segments);
       const PerturbationBase base = perturbation_base(image.view, segments, regions, options.lime.hide, model.card());
       CoalitionValues known(classify, base, segments, regions, options.lime.batch_size, model.batch_tuner());
@@ -198,7 +198,7 @@ class PartitionShapMethod final : public ExplanationMethod {
       cv::Mat segments;
       int regions = 1;
       if (by_superpixels) {
-        segments = explanation_regions(image.image, image.view, options.lime.superpixels, options.lime.regions_path,
+        segments = explanation_regions(image.image.pixels.size(), image.visible, image.view, options.lime.superpixels, options.lime.regions_path,
                                        r.warnings);
         regions = label_count(segments);
       }

@@ -114,7 +114,7 @@ cv::Mat segments_at_size(const cv::Mat& segments, const cv::Size& size) {
   return labels;
 }
 
-cv::Mat explanation_regions(const Image& image, const cv::Mat& view, const SuperpixelOptions& superpixels,
+cv::Mat explanation_regions(const cv::Size& image_size, const cv::Rect& visible, const cv::Mat& view, const SuperpixelOptions& superpixels,
                             const std::string& regions_path, std::vector<std::string>& warnings) {
   const auto within_limit = [&](cv::Mat segments, const std::string& source) {
     const int count = label_count(segments);
@@ -128,7 +128,8 @@ cv::Mat explanation_regions(const Image& image, const cv::Mat& view, const Super
     return segments;
   };
   if (!regions_path.empty()) {
-    cv::Mat regions = load_regions(regions_path, image.pixels.size());
+    cv::Mat regions = load_regions(regions_path, image_size);
+    if (!visible.empty() && visible.size() != image_size) regions = regions(visible).clone();
     int before = label_count(regions), after = 0;
     cv::Mat segments = relabel_consecutive(segments_at_size(regions, view.size()), &after);
     if (after < before)

@@ -19,6 +19,53 @@ using nlohmann::json;
 std::string to_string(OutputKind kind) { return kind == OutputKind::softmax ? "softmax" : "sigmoid"; }
 std::string to_string(ChannelMode mode) { return mode == ChannelMode::rgb ? "rgb" : "gray"; }
 
+std::string to_string(Interpolation interpolation) {
+  switch (interpolation) {
+    case Interpolation::bilinear: return "bilinear";
+    case Interpolation::bicubic: return "bicubic";
+    default: return "area";
+  }
+}
+
+Interpolation parse_interpolation(const std::string& text) {
+  for (Interpolation i : {Interpolation::area, Interpolation::bilinear, Interpolation::bicubic})
+    if (text == to_string(i)) return i;
+  throw usage_error("interpolation '" + text + "' is not one of: area, bilinear, bicubic");
+}
+
+std::string resize_spec(const ModelCard& card) {
+  return card.resize == ResizeMode::stretch ? "stretch" : "shorter-side:" + std::to_string(card.resized_side());
+}
+
+void parse_resize(const std::string& text, ModelCard& card) {
+  const std::string prefix = "shorter-side";
+  if (text == "stretch") {
+    card.resize = ResizeMode::stretch;
+    card.resize_to = 0;
+    return;
+  }
+  if (text.rfind(prefix, 0) == 0) {
+    const std::string rest = text.substr(prefix.size());
+    int size = 0;
+    if (!rest.empty()) {
+      const std::string digits = rest.substr(1);
+      const bool numeric = rest[0] == ':' && !digits.empty() && digits.size() <= 5 &&
+                           std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (!numeric || (size = std::stoi(digits)) < 1)
+        throw usage_error("resize '" + text + "': expected shorter-side:N with N a positive integer, e.g. shorter-side:256");
+    }
+    card.resize = ResizeMode::shorter_side;
+    card.resize_to = size;
+    return;
+  }
+  throw usage_error("resize '" + text + "' is not one of: stretch, shorter-side, shorter-side:N");
+}
+
+int ModelCard::resized_side() const {
+  if (resize_to > 0) return resize_to;
+  return static_cast<int>(std::lround(std::max(input_height, input_width) * 8.0 / 7.0));
+}
+
 OutputKind parse_output_kind(const std::string& text) {
   if (text == "softmax") return OutputKind::softmax;
   if (text == "sigmoid") return OutputKind::sigmoid;
@@ -65,6 +112,11 @@ void ModelCard::validate() const {
     if (!std::isfinite(m)) throw model_error(where + ": mean values must be finite numbers");
   for (float s : std)
     if (!(s > 0.0f) || !std::isfinite(s)) throw model_error(where + ": std values must be positive finite numbers");
+  if (resize == ResizeMode::shorter_side && (resized_side() < std::max(input_height, input_width) ||
+                                            resized_side() > 4 * kMaxInputSide))
+    throw model_error(where + ": resize shorter-side:" + std::to_string(resized_side()) + " must be at least the input's " +
+                      "larger side (" + std::to_string(std::max(input_height, input_width)) +
+                      ", so the centre crop fits) and at most " + std::to_string(4 * kMaxInputSide));
   if (labels.size() == 1) throw model_error(where + ": a classifier needs at least 2 labels");
   // Labels name output files (STEM.METHOD.LABEL.png): two labels that become the same file name
   // would write two classes into one file while the report lists both.
@@ -81,7 +133,7 @@ void ModelCard::validate() const {
 namespace {
 
 const std::vector<std::string> kCardKeys = {"name", "labels", "input_size", "channels", "mean", "std", "output",
-                                            "target_layer", "window", "tokens"};
+                                            "target_layer", "window", "tokens", "resize", "interpolation"};
 // Documentation keys a card may carry; xai reads none of them, and says nothing about them.
 const std::vector<std::string> kInformationKeys = {"schema", "architecture", "description", "notes", "metrics",
                                                    "training", "version", "license", "authors", "source"};
@@ -146,6 +198,8 @@ ModelCard parse_model_card(const std::string& text, const std::string& path) {
     if (j.contains("channels")) card.set_channels(parse_channel_mode(j.at("channels").get<std::string>()));
     if (j.contains("mean")) card.mean = j.at("mean").get<std::vector<float>>();
     if (j.contains("std")) card.std = j.at("std").get<std::vector<float>>();
+    if (j.contains("resize")) parse_resize(j.at("resize").get<std::string>(), card);
+    if (j.contains("interpolation")) card.interpolation = parse_interpolation(j.at("interpolation").get<std::string>());
     if (j.contains("output")) card.output = parse_output_kind(j.at("output").get<std::string>());
     if (j.contains("target_layer") && !j.at("target_layer").is_null())
       card.target_layer = j.at("target_layer").get<std::string>();

@@ -1,16 +1,21 @@
 #include "xai/explanation_files.hpp"
 
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <map>
 #include <opencv2/imgproc.hpp>
 #include <set>
 
+#include "xai/figure.hpp"
 #include "xai/npy.hpp"
 #include "xai/render.hpp"
 #include "xai/text.hpp"
 
 namespace xai {
 namespace {
+
+namespace fs = std::filesystem;
 
 std::string npy_of(const cv::Mat& map) {
   CV_Assert(map.type() == CV_32FC1 && map.isContinuous());
@@ -28,9 +33,43 @@ std::string thumbnail_png(const cv::Mat& display, const std::string& name) {
   return encode_png(shrink_to_fit(display, 160, cv::INTER_AREA), name);
 }
 
+// A figure panel: at most this many pixels on its longer side (a 4000-px X-ray's figure would be
+// 8000 px wide); smaller images keep their (enlarged) size.
+constexpr int kLargestPanel = 1024;
+
+std::string percent(double p) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%.3f", p);
+  return text;
+}
+
+std::string model_title(const ExplainPlan& plan) {
+  if (!plan.card.name.empty()) return plan.card.name;
+  return fs::path(plan.model.value("path", std::string("model"))).filename().string();
+}
+
+// The header of one map's figure or grid: model, prediction, what is explained and how.
+std::vector<std::string> figure_header(const ExplainPlan& plan, const MethodResult& result, int class_index,
+                                       const std::string& layer) {
+  const Prediction& p = result.prediction;
+  std::vector<std::string> lines = {"model: " + model_title(plan),
+                                    "predicted: " + plan.labels.at(p.predicted) + " (p=" +
+                                        percent(p.probabilities.at(p.predicted)) + ")   explained: " +
+                                        plan.labels.at(class_index) + " (p=" + percent(p.probabilities.at(class_index)) + ")"};
+  lines.push_back("method: " + result.method + (layer.empty() ? "" : "   layer: " + layer));
+  return lines;
+}
+
+// One enlarged, possibly gray, background for every overlay of the image; its figure panel beside.
+struct Canvas {
+  cv::Mat original;    // the visible part in colour, enlarged: the figures' first panel
+  cv::Mat background;  // what overlays are drawn on, enlarged
+  int factor = 1;
+};
+
 // The outputs of one method's result.
-void render_result(const cv::Mat& display, const MethodResult& result, size_t result_index, const ExplainPlan& plan,
-                   const std::string& stem, RenderedExplanation& out) {
+void render_result(const Canvas& canvas, const cv::Size& image_size, const MethodResult& result, size_t result_index,
+                   const ExplainPlan& plan, const std::string& stem, RenderedExplanation& out) {
   std::set<int> classes;
   std::set<std::string> layers;
   for (const auto& m : result.maps) {
@@ -44,13 +83,16 @@ void render_result(const cv::Mat& display, const MethodResult& result, size_t re
     if (per_layer) s += ".layer-" + file_safe(m.layer);
     return s;
   };
-  const std::vector<DenseMap> dense = dense_maps(result, display.size());
+  // Maps at the image's size for the stored .npy and the statistics; at the enlarged size for drawing
+  // (continuous maps interpolate from their own resolution; region maps stay exact per region).
+  const std::vector<DenseMap> dense = dense_maps(result, image_size);
+  const std::vector<DenseMap> drawn = canvas.factor > 1 ? dense_maps(result, canvas.background.size()) : dense;
   std::map<int, std::pair<std::vector<cv::Mat>, std::vector<std::string>>> layer_tiles;  // per class
   bool wrote_segments = false;
   for (size_t k = 0; k < dense.size(); ++k) {
     const DenseMap& m = dense[k];
     const std::string base = stem + "." + result.method + suffix_for(m);
-    const cv::Mat overlaid = render_map(display, m, plan.options.colormap, plan.options.alpha);
+    const cv::Mat overlaid = render_map(canvas.background, drawn[k], plan.options.colormap, plan.options.alpha);
     ExplainedMap written;
     written.method = result.method;
     written.class_index = m.class_index;
@@ -67,10 +109,27 @@ void render_result(const cv::Mat& display, const MethodResult& result, size_t re
     written.stored_size = stored.size();
     out.files.push_back({base + ".npy", npy_of(stored)});
     written.files.push_back({"map", base + ".npy"});
+    if (plan.options.figures) {
+      const ColourScale scale = colour_scale_of(m, plan.options);
+      FigureLayout layout;
+      const cv::Mat figure = compose_figure(
+          {shrink_to_fit(canvas.original, kLargestPanel, cv::INTER_AREA), shrink_to_fit(overlaid, kLargestPanel, cv::INTER_AREA)},
+          {"original", result.method + (m.layer.empty() ? "" : " (" + m.layer + ")")},
+          figure_header(plan, result, m.class_index, m.layer), &scale, 0, &layout);
+      out.files.push_back({base + ".figure.png", encode_png(figure, base + ".figure")});
+      written.files.push_back({"figure", base + ".figure.png"});
+      written.figure = {{"file", base + ".figure.png"},
+                        {"colour_bar", {{"x", layout.bar.x}, {"y", layout.bar.y}, {"width", layout.bar.width},
+                                        {"height", layout.bar.height}}},
+                        {"scale", {{"low", scale.low}, {"high", scale.high}, {"units", scale.units},
+                                   {"kind", scale.kind == ColourScale::Kind::signed_ ? "signed" : "colormap"},
+                                   {"saturates", scale.saturates}}}};
+    }
     if (!m.segments.empty()) {
       // Region maps: the most positive regions shown as they are, and the regions themselves.
       const std::string top = stem + "." + result.method + "-top" + (per_class ? "." + file_safe(written.label) : "");
-      out.files.push_back({top + ".png", encode_png(render_top_segments(display, m.segments, m.region_weights), top)});
+      out.files.push_back({top + ".png", encode_png(render_top_segments(canvas.original, drawn[k].segments,
+                                                                        m.region_weights), top)});
       written.files.push_back({"top", top + ".png"});
       const std::string segments = stem + "." + result.method + "-segments.png";
       if (!wrote_segments) {
@@ -83,6 +142,10 @@ void render_result(const cv::Mat& display, const MethodResult& result, size_t re
     }
     if (per_layer) {
       auto& [tiles, captions] = layer_tiles[m.class_index];
+      if (tiles.empty()) {  // the original first, to compare each layer's map against
+        tiles.push_back(canvas.original);
+        captions.push_back("original\n ");
+      }
       tiles.push_back(overlaid);
       const cv::Size native = result.maps[k].values.size();
       captions.push_back(m.layer + "\n" + std::to_string(native.height) + "x" + std::to_string(native.width) +
@@ -96,7 +159,13 @@ void render_result(const cv::Mat& display, const MethodResult& result, size_t re
     const std::string name =
         stem + "." + result.method + "-layers" + (per_class ? "." + file_safe(plan.labels.at(cls)) : "") + ".png";
     const int columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(grid.first.size()))));
-    out.files.push_back({name, encode_png(tile_grid(grid.first, grid.second, columns), name)});
+    std::vector<std::string> header = figure_header(plan, result, cls, "");
+    header.back() += "   (each layer's map on its own 0..1 scale)";
+    ColourScale scale;
+    scale.colormap = plan.options.colormap;
+    scale.units = "relative (0 = map minimum, 1 = maximum)";
+    const int tile = std::max(224, std::min(plan.options.figure_size, kLargestPanel / 2));
+    out.files.push_back({name, encode_png(tile_grid(grid.first, grid.second, columns, tile, header, &scale), name)});
     out.grids.push_back(name);
   }
 }
@@ -115,11 +184,44 @@ cv::Mat render_map(const cv::Mat& display_bgr, const DenseMap& map, Colormap col
   return overlay(display_bgr, map.values, colormap, alpha);
 }
 
+ColourScale colour_scale_of(const DenseMap& map, const ExplainOptions& options) {
+  ColourScale scale;
+  scale.colormap = options.colormap;
+  scale.alpha = options.alpha;
+  if (map.is_signed) {
+    // As render_map draws it: region weights relative to the largest; dense values to a robust
+    // magnitude, beyond which they are drawn as the ends.
+    double limit = 0, largest = 0;
+    cv::minMaxLoc(cv::abs(map.values), nullptr, &largest);
+    if (!map.segments.empty()) {
+      for (double w : map.region_weights) limit = std::max(limit, std::abs(w));
+    } else {
+      limit = robust_magnitude(map.values);
+      scale.saturates = largest > limit * (1 + 1e-6);
+    }
+    scale.kind = ColourScale::Kind::signed_;
+    scale.low = -limit;
+    scale.high = limit;
+    scale.units = "attribution (+ for the class, - against)";
+  } else if (map.display_min_max) {
+    cv::minMaxLoc(map.values, &scale.low, &scale.high);
+    scale.units = "map value (its range stretched over the colours)";
+  } else {
+    scale.units = "relative (0 = map minimum, 1 = maximum)";
+  }
+  return scale;
+}
+
 RenderedExplanation render_explanation(const PreparedImage& image, const ComputedExplanation& computed,
                                        const ExplainPlan& plan, const std::string& stem, bool thumbnail) {
-  const cv::Mat display = to_display_bgr(image.image);  // once per image, for every output
+  const cv::Mat display = display_bgr(image);  // once per image, for every output
+  Canvas canvas;
+  canvas.factor = enlargement_factor(display.size(), plan.options.figure_size);
+  canvas.original = enlarge(display, canvas.factor);
+  canvas.background = enlarge(overlay_background(display, plan.options.background), canvas.factor);
   RenderedExplanation out;
-  for (size_t r = 0; r < computed.results.size(); ++r) render_result(display, computed.results[r], r, plan, stem, out);
+  for (size_t r = 0; r < computed.results.size(); ++r)
+    render_result(canvas, display.size(), computed.results[r], r, plan, stem, out);
   if (thumbnail) {
     out.thumbnail = stem + ".thumb.png";
     out.files.push_back({out.thumbnail, thumbnail_png(display, out.thumbnail)});

@@ -4,6 +4,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "xai/error.hpp"
+#include "xai/figure.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -43,6 +44,35 @@ std::vector<std::string> colormap_names() {
   std::vector<std::string> names;
   for (const auto& c : kColormaps) names.push_back(c.name);
   return names;
+}
+
+Background parse_background(const std::string& name) {
+  if (name == "image") return Background::image;
+  if (name == "gray" || name == "grey") return Background::gray;
+  throw usage_error("--background " + name + ": expected image or gray");
+}
+
+std::string to_string(Background background) { return background == Background::gray ? "gray" : "image"; }
+
+cv::Mat overlay_background(const cv::Mat& display_bgr, Background background) {
+  if (background == Background::image) return display_bgr;
+  cv::Mat luma, gray;
+  cv::cvtColor(display_bgr, luma, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(luma, gray, cv::COLOR_GRAY2BGR);
+  return gray;
+}
+
+int enlargement_factor(const cv::Size& size, int minimum) {
+  const int shorter = std::min(size.width, size.height);
+  if (minimum <= 0 || shorter <= 0 || shorter >= minimum) return 1;
+  return (minimum + shorter - 1) / shorter;
+}
+
+cv::Mat enlarge(const cv::Mat& image, int factor) {
+  if (factor <= 1) return image;
+  cv::Mat out;
+  cv::resize(image, out, cv::Size(image.cols * factor, image.rows * factor), 0, 0, cv::INTER_NEAREST);
+  return out;
 }
 
 cv::Mat colorize(const cv::Mat& map, Colormap colormap) {
@@ -144,34 +174,16 @@ cv::Mat render_top_segments(const cv::Mat& image_bgr, const cv::Mat& segments, c
 }
 
 cv::Mat tile_grid(const std::vector<cv::Mat>& tiles, const std::vector<std::string>& captions, int columns,
-                  int tile_size) {
+                  int tile_size, const std::vector<std::string>& header, const ColourScale* scale) {
   CV_Assert(!tiles.empty() && tiles.size() == captions.size() && columns > 0);
-  const int font = cv::FONT_HERSHEY_SIMPLEX, line_height = 16, padding = 6;
-  const double scale = 0.42;
-  size_t max_lines = 1;
-  std::vector<std::vector<std::string>> lines(captions.size());
-  for (size_t i = 0; i < captions.size(); ++i) {
-    std::stringstream text(captions[i]);
-    std::string line;
-    while (std::getline(text, line)) lines[i].push_back(line);
-    max_lines = std::max(max_lines, lines[i].size());
-  }
-  const int cell_w = tile_size + 2 * padding, cell_h = tile_size + 2 * padding + static_cast<int>(max_lines) * line_height;
-  const int rows = static_cast<int>((tiles.size() + columns - 1) / columns);
-  const int cols = std::min<int>(columns, static_cast<int>(tiles.size()));
-  cv::Mat grid(rows * cell_h, cols * cell_w, CV_8UC3, cv::Scalar(255, 255, 255));
+  std::vector<cv::Mat> scaled(tiles.size());
   for (size_t i = 0; i < tiles.size(); ++i) {
-    const int x0 = static_cast<int>(i % columns) * cell_w + padding, y0 = static_cast<int>(i / columns) * cell_h + padding;
+    // Enlarged by nearest neighbour, so a small image's pixels stay pixels.
     const bool smaller = std::max(tiles[i].cols, tiles[i].rows) > tile_size;
-    cv::Mat scaled;
-    cv::resize(tiles[i], scaled, fitted_size(tiles[i].size(), tile_size), 0, 0, smaller ? cv::INTER_AREA : cv::INTER_LINEAR);
-    const int dx = (tile_size - scaled.cols) / 2, dy = (tile_size - scaled.rows) / 2;
-    scaled.copyTo(grid(cv::Rect(x0 + dx, y0 + dy, scaled.cols, scaled.rows)));
-    for (size_t l = 0; l < lines[i].size(); ++l)
-      cv::putText(grid, lines[i][l], cv::Point(x0, y0 + tile_size + line_height * static_cast<int>(l + 1) - 3), font,
-                  scale, cv::Scalar(20, 20, 20), 1, cv::LINE_AA);
+    cv::resize(tiles[i], scaled[i], fitted_size(tiles[i].size(), tile_size), 0, 0,
+               smaller ? cv::INTER_AREA : cv::INTER_NEAREST);
   }
-  return grid;
+  return compose_figure(scaled, captions, header, scale, columns);
 }
 
 std::string encode_png(const cv::Mat& image, const std::string& what) {

@@ -64,17 +64,27 @@ json card_json(Model& model) {
           {"channels", to_string(card.channels)},
           {"mean", card.mean},
           {"std", card.std},
+          {"resize", resize_spec(card)},
+          {"interpolation", to_string(card.interpolation)},
           {"output", to_string(card.output)},
           {"labels", model.labels()},
           {"device", model.device()}};
 }
 
 json preprocessing_json(const Image& image, const ModelCard& card) {
-  return {{"input_size", {card.input_height, card.input_width}},
-          {"channels", to_string(card.channels)},
-          {"mean", card.mean},
-          {"std", card.std},
-          {"steps", describe_preprocessing(image, card)}};
+  json out = {{"input_size", {card.input_height, card.input_width}},
+              {"channels", to_string(card.channels)},
+              {"mean", card.mean},
+              {"std", card.std},
+              {"resize", resize_spec(card)},
+              {"interpolation", to_string(card.interpolation)},
+              {"steps", describe_preprocessing(image, card)}};
+  if (card.resize != ResizeMode::stretch) {
+    // What the maps cover: the centre crop's footprint in the original image's pixels.
+    const cv::Rect r = visible_region(image.pixels.size(), card);
+    out["visible_region"] = {{"x", r.x}, {"y", r.y}, {"width", r.width}, {"height", r.height}};
+  }
+  return out;
 }
 
 json prediction_json(const Prediction& prediction, const std::vector<std::string>& labels) {
@@ -124,6 +134,7 @@ json build_report(const PreparedImage& image, const ComputedExplanation& compute
     for (const auto& [role, name] : m.files) files[role] = name;
     entry["files"] = files;
     entry["map_shape"] = {m.stored_size.height, m.stored_size.width};
+    if (!m.figure.is_null()) entry["figure"] = m.figure;
     explanations.push_back(std::move(entry));
   }
   std::vector<std::string> methods;
@@ -139,6 +150,10 @@ json build_report(const PreparedImage& image, const ComputedExplanation& compute
           {"input", image_json(image.image)},
           {"model", plan.model},
           {"preprocessing", preprocessing_json(image.image, plan.card)},
+          {"rendering", {{"colormap", to_string(plan.options.colormap)},
+                         {"alpha", plan.options.alpha},
+                         {"background", to_string(plan.options.background)},
+                         {"enlarged", enlargement_factor(display_size(image), plan.options.figure_size)}}},
           {"prediction", prediction_json(prediction, plan.labels)},
           {"method", methods.size() == 1 ? methods.front() : std::string("multiple")},
           {"methods", methods},

@@ -83,19 +83,32 @@ std::vector<Destination> destinations_for(const std::vector<InputFile>& files, c
   return destinations;
 }
 
+// How maps are drawn: a rerun with other settings redraws.
+json rendering_identity(const ExplainOptions& options) {
+  return {{"colormap", to_string(options.colormap)}, {"alpha", options.alpha},
+          {"background", to_string(options.background)}, {"figure_size", options.figure_size},
+          {"figures", options.figures}};
+}
+
 // What identifies a result: the method's parameters (the record its report lists), the model and
 // its preprocessing, and how maps are drawn.
 std::vector<std::string> method_fingerprints(const ExplainPlan& plan, const std::string& model_sha) {
   std::vector<std::string> fingerprints;
   for (size_t m = 0; m < plan.methods.size(); ++m) {
+    json preprocessing = {{"size", {plan.card.input_height, plan.card.input_width}},
+                          {"channels", to_string(plan.card.channels)},
+                          {"mean", plan.card.mean},
+                          {"std", plan.card.std}};
+    // Only when not the defaults, so that outputs of runs from before these settings still resume.
+    if (plan.card.resize != ResizeMode::stretch || plan.card.interpolation != Interpolation::area) {
+      preprocessing["resize"] = resize_spec(plan.card);
+      preprocessing["interpolation"] = to_string(plan.card.interpolation);
+    }
     const json identity = {{"model", model_sha},
-                           {"preprocessing", {{"size", {plan.card.input_height, plan.card.input_width}},
-                                              {"channels", to_string(plan.card.channels)},
-                                              {"mean", plan.card.mean},
-                                              {"std", plan.card.std}}},
+                           {"preprocessing", preprocessing},
                            {"method", plan.methods[m]->name()},
                            {"parameters", plan.parameters[m]},
-                           {"rendering", {{"colormap", to_string(plan.options.colormap)}, {"alpha", plan.options.alpha}}}};
+                           {"rendering", rendering_identity(plan.options)}};
     fingerprints.push_back(sha256_hex(identity.dump()).substr(0, 16));
   }
   return fingerprints;

@@ -29,7 +29,7 @@ struct ModelMaps {
 
 ModelMaps explain_with(Model& model, const ExplainPlan& plan, const std::string& image_path, cv::Mat& display) {
   const PreparedImage prepared = prepare_image(image_path, plan.card, plan.options.limits);
-  display = to_display_bgr(prepared.image);
+  display = display_bgr(prepared);
   const ComputedExplanation computed = std::move(compute_explanations(model, plan, {&prepared}).front());
   ModelMaps out;
   out.plan = &plan;
@@ -90,6 +90,8 @@ CompareOutcome compare_models(const std::vector<Model*>& models, const std::stri
   if (models.size() < 2) throw usage_error("compare needs at least two --model");
   std::vector<ExplainPlan> plans;
   for (Model* model : models) plans.push_back(plan_explanations(*model, options.explain));
+  for (size_t m = 1; m < models.size(); ++m)
+    require_same_visible_region(plans.front().card, plans[m].card, "compare", models.front()->path(), models[m]->path());
   std::vector<ModelMaps> maps;
   std::vector<std::string> outcome_warnings;
   std::vector<cv::Mat> tiles;

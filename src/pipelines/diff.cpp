@@ -71,6 +71,7 @@ class DiffRun {
   DiffResult run(const std::vector<std::string>& inputs) {
     old_plan_ = plan_explanations(old_, options_.explain);
     const ExplainPlan new_plan = plan_explanations(new_, options_.explain);
+    require_same_visible_region(old_plan_.card, new_plan.card, "diff", old_.path(), new_.path());
     if (old_plan_.labels != new_plan.labels)
       throw usage_error("diff: " + new_.path() + " has other labels than " + old_.path() +
                         " (their maps would explain different classes): " + join(old_plan_.labels) + " vs " +
@@ -153,7 +154,7 @@ class DiffRun {
 
   void add_image(const InputFile& file, const PreparedImage& image, const ComputedExplanation& old_computed,
                  const ComputedExplanation& new_computed, int target) {
-    const cv::Mat display = shrink_to_fit(to_display_bgr(image.image), kFrameSize, cv::INTER_AREA);
+    const cv::Mat display = shrink_to_fit(display_bgr(image), kFrameSize, cv::INTER_AREA);
     const Side a = side_of(old_computed, display, old_plan_);
     const Side b = side_of(new_computed, display, new_plan_for(target));
     for (const auto& w : old_computed.warnings) result_.warnings.push_back(file.path + ": old model: " + w);

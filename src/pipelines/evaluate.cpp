@@ -213,7 +213,7 @@ void Evaluation::add_batch(const std::vector<std::string>& paths) {
     const std::string& path = paths[b];
     const std::string mask_path = find_mask(path, options_.masks_dir);
     cv::Mat mask;
-    if (!mask_path.empty()) mask = read_mask(mask_path, prepared[b].image.pixels.size());
+    if (!mask_path.empty()) mask = visible_part(read_mask(mask_path, prepared[b].image.pixels.size()), prepared[b]);
     const bool truth = truth_of(path, mask);
     const Prediction& prediction = computed[b].results.front().prediction;
     const bool correct = (prediction.predicted == positive_) == truth;

@@ -90,7 +90,7 @@ TEST_F(KnownAnswer, KernelShapOnTheModelIsTheShapleyValue) {
   options_.lime.regions_path = dir_.file("regions.png");
   options_.lime.hide = {HideMode::constant, {0.5f}};
   std::vector<std::string> warnings;
-  const cv::Mat segments = explanation_regions(image_.image, image_.view, {}, options_.lime.regions_path, warnings);
+  const cv::Mat segments = explanation_regions(image_.image.pixels.size(), image_.visible, image_.view, {}, options_.lime.regions_path, warnings);
   const int M = label_count(segments);
   ASSERT_EQ(M, 8);
   options_.shap.samples = (1 << M);  // every coalition

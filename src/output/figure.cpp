@@ -1,0 +1,134 @@
+#include "xai/figure.hpp"
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace xai {
+namespace {
+
+constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
+constexpr int kPadding = 10;
+constexpr int kBarWidth = 18;
+constexpr double kHeaderScale = 0.5, kTitleScale = 0.45, kLabelScale = 0.42;
+constexpr int kHeaderLine = 20, kTitleLine = 18, kLabelLine = 16;
+const cv::Scalar kInk(30, 30, 30);
+const cv::Vec3b kNeutral(128, 128, 128);  // "the image" under a signed colour: mid gray
+
+int text_width(const std::string& text, double scale) {
+  int baseline = 0;
+  return cv::getTextSize(text, kFont, scale, 1, &baseline).width;
+}
+
+void draw_text(cv::Mat& canvas, const std::string& text, cv::Point at, double scale) {
+  cv::putText(canvas, text, at, kFont, scale, kInk, 1, cv::LINE_AA);
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace
+
+std::string short_number(double value) {
+  if (value == 0) return "0";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", value);
+  return text;
+}
+
+cv::Vec3b scale_colour(const ColourScale& scale, double value) {
+  const double span = scale.high - scale.low;
+  if (scale.kind == ColourScale::Kind::colormap) {
+    const double t = span > 0 ? std::clamp((value - scale.low) / span, 0.0, 1.0) : 1.0;
+    cv::Mat level(1, 1, CV_32FC1, cv::Scalar(t));
+    return colorize(level, scale.colormap).at<cv::Vec3b>(0, 0);
+  }
+  // As render_signed_map draws a value over the image, drawn over mid gray.
+  const double limit = std::max(std::abs(scale.low), std::abs(scale.high));
+  cv::Mat gray(1, 1, CV_8UC3, cv::Scalar(kNeutral[0], kNeutral[1], kNeutral[2]));
+  cv::Mat values(1, 1, CV_32FC1, cv::Scalar(value));
+  return render_signed_map(gray, values, limit).at<cv::Vec3b>(0, 0);
+}
+
+cv::Mat compose_figure(const std::vector<cv::Mat>& panels, const std::vector<std::string>& titles,
+                       const std::vector<std::string>& header, const ColourScale* scale, int columns,
+                       FigureLayout* layout) {
+  CV_Assert(!panels.empty() && panels.size() == titles.size());
+  const int count = static_cast<int>(panels.size());
+  columns = columns > 0 ? std::min(columns, count) : count;
+  const int rows = (count + columns - 1) / columns;
+  int cell_w = 0, panel_h = 0, title_lines = 1;
+  std::vector<std::vector<std::string>> title_text;
+  for (int i = 0; i < count; ++i) {
+    cell_w = std::max(cell_w, panels[i].cols);
+    panel_h = std::max(panel_h, panels[i].rows);
+    title_text.push_back(split_lines(titles[i]));
+    title_lines = std::max<int>(title_lines, static_cast<int>(title_text.back().size()));
+  }
+  for (int i = 0; i < count; ++i)
+    for (const auto& line : title_text[i]) cell_w = std::max(cell_w, text_width(line, kTitleScale));
+  const int cell_h = panel_h + title_lines * kTitleLine;
+  // The bar's labels: the ends and the middle, and the units beneath.
+  std::string high_label, mid_label, low_label;
+  int bar_block_w = 0, units_w = 0;
+  if (scale) {
+    high_label = (scale->saturates ? ">=" : "") + short_number(scale->high);
+    low_label = (scale->saturates ? "<=" : "") + short_number(scale->low);
+    mid_label = short_number((scale->low + scale->high) / 2);
+    bar_block_w = kPadding + kBarWidth + 6 +
+                  std::max({text_width(high_label, kLabelScale), text_width(low_label, kLabelScale),
+                            text_width(mid_label, kLabelScale)});
+    units_w = text_width(scale->units, kLabelScale);
+  }
+  const int grid_w = columns * cell_w + (columns - 1) * kPadding;
+  const int grid_h = rows * cell_h + (rows - 1) * kPadding;
+  const int header_h = header.empty() ? 0 : static_cast<int>(header.size()) * kHeaderLine + kPadding / 2;
+  int header_w = 0;
+  for (const auto& line : header) header_w = std::max(header_w, text_width(line, kHeaderScale));
+  const int width = kPadding * 2 + std::max({grid_w + bar_block_w, header_w, units_w});
+  const int top = kPadding + header_h;
+  const int height = top + grid_h + (scale ? kLabelLine + 4 : 0) + kPadding;
+  cv::Mat canvas(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
+
+  for (size_t l = 0; l < header.size(); ++l)
+    draw_text(canvas, header[l], {kPadding, kPadding + kHeaderLine * static_cast<int>(l + 1) - 6}, kHeaderScale);
+  FigureLayout placed;
+  for (int i = 0; i < count; ++i) {
+    const int x = kPadding + (i % columns) * (cell_w + kPadding), y = top + (i / columns) * (cell_h + kPadding);
+    const cv::Rect where(x + (cell_w - panels[i].cols) / 2, y + (panel_h - panels[i].rows) / 2, panels[i].cols,
+                         panels[i].rows);
+    panels[i].copyTo(canvas(where));
+    placed.panels.push_back(where);
+    for (size_t l = 0; l < title_text[i].size(); ++l)
+      draw_text(canvas, title_text[i][l], {x, y + panel_h + kTitleLine * static_cast<int>(l + 1) - 4}, kTitleScale);
+  }
+  if (scale) {
+    // The colour bar, as tall as a row of panels: top row `high`, bottom row `low`.
+    const int bar_x = kPadding + grid_w + kPadding;
+    placed.bar = cv::Rect(bar_x, top, kBarWidth, panel_h);
+    for (int row = 0; row < panel_h; ++row) {
+      const double t = panel_h > 1 ? static_cast<double>(row) / (panel_h - 1) : 0.0;
+      const cv::Vec3b colour = scale_colour(*scale, scale->high - t * (scale->high - scale->low));
+      canvas(cv::Rect(bar_x, top + row, kBarWidth, 1)).setTo(cv::Scalar(colour[0], colour[1], colour[2]));
+    }
+    cv::rectangle(canvas, cv::Rect(bar_x - 1, top - 1, kBarWidth + 2, panel_h + 2), cv::Scalar(90, 90, 90), 1);
+    const int label_x = bar_x + kBarWidth + 6;
+    draw_text(canvas, high_label, {label_x, top + 10}, kLabelScale);
+    draw_text(canvas, mid_label, {label_x, top + panel_h / 2 + 5}, kLabelScale);
+    draw_text(canvas, low_label, {label_x, top + panel_h}, kLabelScale);
+    // Units on the last line, right-aligned to the bar's labels so long ones stay on the canvas.
+    const int units_x = std::max(kPadding, kPadding + grid_w + bar_block_w - units_w);
+    draw_text(canvas, scale->units, {units_x, top + grid_h + kLabelLine}, kLabelScale);
+  }
+  if (layout) *layout = placed;
+  return canvas;
+}
+
+}  // namespace xai
