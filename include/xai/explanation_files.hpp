@@ -10,6 +10,7 @@
 #pragma once
 
 #include <opencv2/core.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ RenderedExplanation render_explanation(const PreparedImage& image, const Compute
 // The colour bar of a map as render_map draws it: the colour map's 0..1 for CAMs, the map's range for
 // maps stretched for display (RISE), a symmetric -limit..+limit for signed maps.
 ColourScale colour_scale_of(const DenseMap& map, const ExplainOptions& options);
+
+// The scale every one of several maps shares (a grid's one colour bar), or none when they differ
+// (signed maps with their own limits, or CAMs beside signed maps).
+std::optional<ColourScale> common_colour_scale(const std::vector<ColourScale>& scales);
 
 // A dense map over the image (8-bit BGR, same size): a colour-mapped overlay for [0,1] maps; signed
 // region maps as positive green / negative red regions with their boundaries.

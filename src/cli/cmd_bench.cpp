@@ -65,8 +65,8 @@ void check_mode(const BenchFlags& flags, const ExplainOptions& explain) {
       throw usage_error(flag_name(option) + ": not used with --pipeline (it times whole batch runs, --rounds of them)");
   if (!pipeline && flags.rounds_option->count() > 0) throw usage_error("--rounds: only used with --pipeline");
   if (!pipeline)
-    for (const char* name : {"--colormap", "--alpha"})
-      for (const auto& [option, setting] : flags.method.setting_flags)
+    for (const char* name : {"--colormap", "--alpha", "--background", "--figure-size"})
+      for (const CLI::Option* option : flags.method.all)
         if (flag_name(option) == name && option->count() > 0)
           throw usage_error(std::string(name) + ": bench draws nothing unless --pipeline runs whole batches");
   if (flags.backward_option->count() > 0 && find_method(explain.methods.front()).family() != MethodFamily::gradient_cam)

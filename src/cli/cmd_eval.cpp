@@ -153,6 +153,8 @@ Command add_eval(CLI::App& app) {
   flags->policy.refuse(*sub, "--colormap", "eval writes no images (it measures maps against masks)");
   flags->policy.refuse(*sub, "--alpha", "eval writes no images (it measures maps against masks)");
   flags->policy.refuse(*sub, "--map-size", "eval writes no maps (it measures them against masks)");
+  flags->policy.refuse(*sub, "--background", "eval writes no images (it measures maps against masks)");
+  flags->policy.refuse(*sub, "--figure-size", "eval writes no images (it measures maps against masks)");
   flags->policy.refuse(*sub, "--frames", "--frames all (each frame an input of its own) is for explain and batch; --frame N picks one frame");
   sub->add_option("--masks", flags->options.masks_dir,
                   "Mask folder (MASKS/STEM.png or STEM.mask.png; default: STEM.mask.png beside each image)");

@@ -212,6 +212,15 @@ ColourScale colour_scale_of(const DenseMap& map, const ExplainOptions& options) 
   return scale;
 }
 
+std::optional<ColourScale> common_colour_scale(const std::vector<ColourScale>& scales) {
+  if (scales.empty()) return std::nullopt;
+  for (const auto& s : scales)
+    if (s.kind != scales.front().kind || s.low != scales.front().low || s.high != scales.front().high ||
+        s.units != scales.front().units)
+      return std::nullopt;
+  return scales.front();
+}
+
 RenderedExplanation render_explanation(const PreparedImage& image, const ComputedExplanation& computed,
                                        const ExplainPlan& plan, const std::string& stem, bool thumbnail) {
   const cv::Mat display = display_bgr(image);  // once per image, for every output

@@ -24,12 +24,14 @@ struct ModelMaps {
   std::vector<std::pair<std::string, DenseMap>> maps;  // (method, map), in plan order
   std::vector<nlohmann::ordered_json> summaries;       // per map: its method's parameters and result summary
   std::vector<cv::Mat> overlays;
+  std::vector<ColourScale> scales;  // per map
   std::vector<std::string> warnings;  // the image's and the methods', as this model read and explained it
 };
 
 ModelMaps explain_with(Model& model, const ExplainPlan& plan, const std::string& image_path, cv::Mat& display) {
   const PreparedImage prepared = prepare_image(image_path, plan.card, plan.options.limits);
   display = display_bgr(prepared);
+  const cv::Mat background = overlay_background(display, plan.options.background);
   const ComputedExplanation computed = std::move(compute_explanations(model, plan, {&prepared}).front());
   ModelMaps out;
   out.plan = &plan;
@@ -41,7 +43,8 @@ ModelMaps explain_with(Model& model, const ExplainPlan& plan, const std::string&
     for (const auto& [key, value] : result.summary.items()) summary[key] = value;
     for (auto& dense : dense_maps(result, display.size())) {
       out.summaries.push_back(summary);
-      out.overlays.push_back(render_map(display, dense, plan.options.colormap, plan.options.alpha));
+      out.overlays.push_back(render_map(background, dense, plan.options.colormap, plan.options.alpha));
+      out.scales.push_back(colour_scale_of(dense, plan.options));
       out.maps.emplace_back(result.method, std::move(dense));
     }
   }
@@ -153,7 +156,17 @@ CompareOutcome compare_models(const std::vector<Model*>& models, const std::stri
                     {"warnings", outcome.warnings},
                     {"grid", fs::path(outcome.grid_path).filename().string()}};
   const int columns = static_cast<int>(maps.front().maps.size()) + 1;
-  write_file_atomic(outcome.grid_path, encode_png(tile_grid(tiles, captions, columns), outcome.grid_path));
+  std::vector<ColourScale> scales;
+  for (const auto& mm : maps) scales.insert(scales.end(), mm.scales.begin(), mm.scales.end());
+  const std::optional<ColourScale> scale = common_colour_scale(scales);
+  std::string methods;
+  for (const auto& name : options.explain.methods) methods += (methods.empty() ? "" : ", ") + name;
+  const std::vector<std::string> header = {
+      "compare: " + fs::path(image_path).filename().string() +
+          (options.true_label.empty() ? "" : "   true label: " + options.true_label),
+      "methods: " + methods + (scale ? "" : "   (maps on their own scales: no shared colour bar)")};
+  write_file_atomic(outcome.grid_path, encode_png(tile_grid(tiles, captions, columns, 224, header, scale ? &*scale : nullptr),
+                                                  outcome.grid_path));
   write_file_atomic(outcome.report_path, outcome.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   return outcome;
 }

@@ -34,6 +34,7 @@ struct Side {
   std::vector<std::string> names;  // "method" or "method layer", per map
   std::vector<std::string> methods, layers;
   std::vector<cv::Mat> maps, overlays;
+  std::vector<ColourScale> scales;  // per map
 };
 
 std::string html_text(const std::string& text) {
@@ -113,13 +114,15 @@ class DiffRun {
 
   static Side side_of(const ComputedExplanation& computed, const cv::Mat& display, const ExplainPlan& plan) {
     Side side;
+    const cv::Mat background = overlay_background(display, plan.options.background);
     side.prediction = computed.results.front().prediction;
     for (const MethodResult& result : computed.results)
       for (DenseMap& dense : dense_maps(result, display.size())) {
         side.methods.push_back(result.method);
         side.layers.push_back(dense.layer);
         side.names.push_back(dense.layer.empty() ? result.method : result.method + " " + dense.layer);
-        side.overlays.push_back(render_map(display, dense, plan.options.colormap, plan.options.alpha));
+        side.overlays.push_back(render_map(background, dense, plan.options.colormap, plan.options.alpha));
+        side.scales.push_back(colour_scale_of(dense, plan.options));
         side.maps.push_back(std::move(dense.values));
       }
     return side;
@@ -187,7 +190,15 @@ class DiffRun {
     const fs::path figure = fs::path(options_.output_dir) / drift.figure;
     std::error_code ec;
     fs::create_directories(figure.parent_path(), ec);
-    write_file_atomic(figure.string(), encode_png(tile_grid(tiles, captions, 3), figure.string()));
+    std::vector<ColourScale> scales = a.scales;
+    scales.insert(scales.end(), b.scales.begin(), b.scales.end());
+    const std::optional<ColourScale> scale = common_colour_scale(scales);
+    const std::vector<std::string> header = {
+        "diff: " + file.path + "   explained: " + label,
+        "old " + fs::path(old_.path()).filename().string() + " -> new " + fs::path(new_.path()).filename().string() +
+            (scale ? "" : "   (maps on their own scales: no shared colour bar)")};
+    write_file_atomic(figure.string(),
+                      encode_png(tile_grid(tiles, captions, 3, 224, header, scale ? &*scale : nullptr), figure.string()));
     result_.prediction_changes += drift.prediction_changed ? 1 : 0;
     result_.images.push_back(std::move(drift));
   }

@@ -35,6 +35,7 @@ struct ImageRecord {
   std::vector<cv::Mat> trained;                  // per map, CV_32FC1 at the view's size
   std::vector<std::vector<MapSimilarity>> similarity;  // [step − 1][map]
   std::vector<std::vector<cv::Mat>> tiles;       // [step][map], with the view first: [0][0]
+  std::vector<ColourScale> scales;               // of every map drawn, for the grid's colour bar
 };
 
 struct MapName {
@@ -127,9 +128,12 @@ class SanityRun {
       for (DenseMap& dense : dense_maps(result, prepared.view.size())) {
         if (image.target < 0) image.target = dense.class_index;
         names.push_back({result.method, dense.layer});
-        if (options_.grids)
-          tiles.push_back(shrink_to_fit(render_map(display, dense, plan.options.colormap, plan.options.alpha),
+        if (options_.grids) {
+          tiles.push_back(shrink_to_fit(render_map(overlay_background(display, plan.options.background), dense,
+                                                   plan.options.colormap, plan.options.alpha),
                                         kTileSize, cv::INTER_AREA));
+          image.scales.push_back(colour_scale_of(dense, plan.options));
+        }
         maps.push_back(std::move(dense.values));
       }
     if (step == 0) {
@@ -199,7 +203,12 @@ class SanityRun {
     const int columns = static_cast<int>(image.tiles.size());  // the image, trained, each step
     std::error_code ec;
     fs::create_directories(fs::path(path).parent_path(), ec);
-    write_file_atomic(path, encode_png(tile_grid(tiles, captions, columns, kTileSize), path));
+    const std::optional<ColourScale> scale = common_colour_scale(image.scales);
+    const std::vector<std::string> header = {
+        "sanity: " + image.file.path + "   explained: " + plan_.labels.at(image.target),
+        "each row: a map of the trained model, then with layers randomised from the top" +
+            std::string(scale ? "" : "   (maps on their own scales)")};
+    write_file_atomic(path, encode_png(tile_grid(tiles, captions, columns, kTileSize, header, scale ? &*scale : nullptr), path));
   }
 
   void write_outputs() {

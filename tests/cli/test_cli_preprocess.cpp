@@ -15,7 +15,8 @@ using CliPreprocess = CliTest;
 TEST_F(CliPreprocess, ShorterSideMapsCoverTheCentreCrop) {
   const fs::path image = write_image("patch.png", test_image(150, 97));
   const RunResult r = explain(model("tiny-scripted.pt"), image,
-                              {"--resize", "shorter-side", "--interpolation", "bilinear", "--no-figure"});
+                              {"--resize", "shorter-side", "--interpolation", "bilinear", "--no-figure",
+                               "--figure-size", "0"});
   ASSERT_EQ(r.code, 0) << r;
   // 64x64 input: shorter side to round(64 * 8/7) = 73, 150x97 -> 112x73 (int(73 * 150 / 97) = 112),
   // crop at round(24) = 24, round(4.5) = 4; in the original: x 24*150/112 = 32.1 .. 88*150/112 = 117.9,

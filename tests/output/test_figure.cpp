@@ -1,0 +1,90 @@
+// Figures and their colour bars, against OpenCV's colour maps and the signed rendering they describe.
+#include <gtest/gtest.h>
+
+#include <opencv2/imgproc.hpp>
+
+#include "xai/figure.hpp"
+#include "xai/render.hpp"
+
+namespace xai {
+namespace {
+
+cv::Vec3b opencv_colour(int level, int colormap) {
+  cv::Mat one(1, 1, CV_8UC1, cv::Scalar(level)), out;
+  cv::applyColorMap(one, out, colormap);
+  return out.at<cv::Vec3b>(0, 0);
+}
+
+TEST(Figure, PanelsSitWhereTheLayoutSaysAndTheBarRunsFromHighToLow) {
+  const cv::Mat a(80, 100, CV_8UC3, cv::Scalar(10, 20, 30)), b(80, 100, CV_8UC3, cv::Scalar(200, 100, 50));
+  ColourScale scale;
+  scale.colormap = Colormap::viridis;
+  scale.units = "relative";
+  FigureLayout layout;
+  const cv::Mat figure = compose_figure({a, b}, {"original", "gradcam"}, {"model: m", "predicted: x"}, &scale, 0, &layout);
+  ASSERT_EQ(layout.panels.size(), 2u);
+  EXPECT_EQ(cv::norm(figure(layout.panels[0]), a, cv::NORM_INF), 0);
+  EXPECT_EQ(cv::norm(figure(layout.panels[1]), b, cv::NORM_INF), 0);
+  EXPECT_GT(layout.panels[1].x, layout.panels[0].br().x);  // side by side
+  EXPECT_GT(layout.panels[0].y, 30);                       // under the two header lines
+  EXPECT_EQ(layout.bar.height, 80);
+  EXPECT_GT(layout.bar.x, layout.panels[1].br().x);
+  EXPECT_LE(layout.bar.br().x, figure.cols);
+  const cv::Vec3b top = figure.at<cv::Vec3b>(layout.bar.y, layout.bar.x + 5);
+  const cv::Vec3b bottom = figure.at<cv::Vec3b>(layout.bar.br().y - 1, layout.bar.x + 5);
+  EXPECT_EQ(top, opencv_colour(255, cv::COLORMAP_VIRIDIS));
+  EXPECT_EQ(bottom, opencv_colour(0, cv::COLORMAP_VIRIDIS));
+}
+
+TEST(Figure, SignedBarIsSymmetricGreenOverRed) {
+  ColourScale scale;
+  scale.kind = ColourScale::Kind::signed_;
+  scale.low = -0.02;
+  scale.high = 0.02;
+  FigureLayout layout;
+  const cv::Mat panel(60, 60, CV_8UC3, cv::Scalar(128, 128, 128));
+  const cv::Mat figure = compose_figure({panel}, {"lime"}, {}, &scale, 0, &layout);
+  const cv::Vec3b top = figure.at<cv::Vec3b>(layout.bar.y, layout.bar.x + 5);
+  const cv::Vec3b middle = figure.at<cv::Vec3b>(layout.bar.y + 30, layout.bar.x + 5);
+  const cv::Vec3b bottom = figure.at<cv::Vec3b>(layout.bar.br().y - 1, layout.bar.x + 5);
+  // The largest magnitude is drawn at 60 % over the image: 0.4 * 128 + 0.6 * (0, 200, 0) for +, (0, 0, 220) for -.
+  EXPECT_EQ(top, cv::Vec3b(51, 171, 51));
+  EXPECT_EQ(bottom, cv::Vec3b(51, 51, 183));
+  EXPECT_NEAR(middle[0], 128, 3);  // near 0: the image itself
+  EXPECT_NEAR(middle[1], 128, 3);
+}
+
+TEST(Figure, ShortNumbersKeepThreeDigits) {
+  EXPECT_EQ(short_number(0), "0");
+  EXPECT_EQ(short_number(1), "1");
+  EXPECT_EQ(short_number(0.000302415), "0.000302");
+  EXPECT_EQ(short_number(-12.54), "-12.5");
+}
+
+TEST(Render, SmallImagesAreEnlargedByWholeFactors) {
+  EXPECT_EQ(enlargement_factor({96, 96}, 384), 4);
+  EXPECT_EQ(enlargement_factor({100, 100}, 384), 4);  // 3.84 rounds up: at least 384
+  EXPECT_EQ(enlargement_factor({400, 300}, 384), 2);
+  EXPECT_EQ(enlargement_factor({384, 500}, 384), 1);
+  EXPECT_EQ(enlargement_factor({10, 10}, 0), 1);
+  cv::Mat tiny(2, 2, CV_8UC3);
+  cv::randu(tiny, 0, 255);
+  const cv::Mat big = enlarge(tiny, 3);
+  ASSERT_EQ(big.size(), cv::Size(6, 6));
+  for (int y = 0; y < 6; ++y)
+    for (int x = 0; x < 6; ++x) EXPECT_EQ(big.at<cv::Vec3b>(y, x), tiny.at<cv::Vec3b>(y / 3, x / 3));  // blocks, no smoothing
+}
+
+TEST(Render, GrayBackgroundIsTheLumaInEveryChannel) {
+  cv::Mat colour(1, 1, CV_8UC3, cv::Scalar(20, 200, 90));  // B, G, R
+  const cv::Mat gray = overlay_background(colour, Background::gray);
+  const cv::Vec3b p = gray.at<cv::Vec3b>(0, 0);
+  EXPECT_EQ(p[0], p[1]);
+  EXPECT_EQ(p[1], p[2]);
+  EXPECT_NEAR(p[0], 0.299 * 90 + 0.587 * 200 + 0.114 * 20, 1);
+  EXPECT_EQ(overlay_background(colour, Background::image).at<cv::Vec3b>(0, 0), colour.at<cv::Vec3b>(0, 0));
+  EXPECT_THROW(parse_background("sepia"), std::exception);
+}
+
+}  // namespace
+}  // namespace xai
