@@ -81,6 +81,10 @@ ModelCard read_model_card(const std::string& path);
 // The same from the card's text (`path` names it in messages).
 ModelCard parse_model_card(const std::string& text, const std::string& path);
 
+// The card as JSON text (every field xai reads, stated: nothing left to defaults), for `xai card`;
+// parse_model_card reads it back to the same card.
+std::string model_card_text(const ModelCard& card);
+
 // NAME.json beside NAME.pt, if it exists.
 std::optional<std::string> card_path_for(const std::string& model_path);
 

@@ -28,5 +28,6 @@ Command add_merge(CLI::App& app);
 Command add_compare(CLI::App& app);
 Command add_sanity(CLI::App& app);
 Command add_diff(CLI::App& app);
+Command add_card(CLI::App& app);
 
 }  // namespace xai::cli

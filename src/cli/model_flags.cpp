@@ -36,14 +36,14 @@ void parse_input_size(const std::string& text, ModelCard& card) {
   int h = 0, w = 0;
   char x = 0;
   std::istringstream in(text);
-  if (text.find('x') != std::string::npos) {
+  if (text.find('x') != std::string::npos || text.find(',') != std::string::npos) {
     in >> h >> x >> w;
   } else {
     in >> h;
     w = h;
   }
   if (!in || in.peek() != EOF || h < 1 || w < 1)
-    throw usage_error("--input-size " + text + ": expected N or HxW, e.g. 224 or 299x299");
+    throw usage_error("--input-size " + text + ": expected N, HxW or H,W, e.g. 224 or 299x299");
   card.input_height = h;
   card.input_width = w;
 }

@@ -1,6 +1,8 @@
 #include "xai/model_card.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -239,6 +241,51 @@ ModelCard parse_model_card(const std::string& text, const std::string& path) {
   }
   card.validate();
   return card;
+}
+
+namespace {
+
+// Six significant digits: 0.485f is written 0.485, not 0.48500001430511475.
+std::vector<double> short_values(const std::vector<float>& values) {
+  std::vector<double> out;
+  for (float v : values) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.6g", v);
+    out.push_back(std::strtod(text, nullptr));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string model_card_text(const ModelCard& card) {
+  nlohmann::ordered_json j = {{"schema", "xai.model-card/1"},
+                              {"name", card.name},
+                              {"labels", card.labels},
+                              {"input_size", {card.input_height, card.input_width}},
+                              {"channels", to_string(card.channels)},
+                              {"mean", short_values(card.mean)},
+                              {"std", short_values(card.std)},
+                              {"resize", resize_spec(card)},
+                              {"interpolation", to_string(card.interpolation)},
+                              {"output", to_string(card.output)}};
+  if (!card.target_layer.empty()) j["target_layer"] = card.target_layer;
+  if (card.window) {
+    const DicomWindow& w = *card.window;
+    if (w.kind == DicomWindow::Kind::given && w.preset.empty())
+      j["window"] = {{"center", w.center}, {"width", w.width}};
+    else if (w.kind == DicomWindow::Kind::given)
+      j["window"] = w.preset;
+    else if (w.kind == DicomWindow::Kind::minmax)
+      j["window"] = "minmax";
+    else if (w.kind == DicomWindow::Kind::percentile) {
+      char text[32];
+      std::snprintf(text, sizeof text, "percentile:%g", w.percentile);
+      j["window"] = text;
+    }
+  }
+  if (card.tokens) j["tokens"] = {{"grid", {card.tokens->height, card.tokens->width}}, {"prefix", card.tokens->prefix}};
+  return j.dump(2) + "\n";
 }
 
 std::optional<std::string> card_path_for(const std::string& model_path) {

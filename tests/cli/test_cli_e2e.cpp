@@ -26,15 +26,17 @@ TEST_F(CliExplain, WritesOverlayMapAndReportAtTheOriginalSize) {
   EXPECT_TRUE(r.err.empty()) << "no warnings expected for a clean run\n" << r;
   EXPECT_NE(r.out.find("patch.png"), std::string::npos) << r;
 
-  // Exactly the three outputs: no temporary files left behind.
-  EXPECT_EQ(entries(out_dir()), (std::set<std::string>{"patch.gradcam.png", "patch.gradcam.npy", "patch.json"}))
+  // Exactly the four outputs: no temporary files left behind.
+  EXPECT_EQ(entries(out_dir()), (std::set<std::string>{"patch.gradcam.png", "patch.gradcam.npy", "patch.gradcam.figure.png", "patch.json"}))
       << join(entries(out_dir()));
   EXPECT_EQ(entries(in("")), std::set<std::string>{"patch.png"}) << "nothing written beside the image";
 
   const cv::Mat overlay = cv::imread((out_dir() / "patch.gradcam.png").string(), cv::IMREAD_UNCHANGED);
   ASSERT_FALSE(overlay.empty());
-  EXPECT_EQ(overlay.cols, 150);
-  EXPECT_EQ(overlay.rows, 97);
+  // Enlarged by 4 (the shorter side 97 reaches the default --figure-size 384), pixels as blocks; the
+  // stored map keeps the image's size.
+  EXPECT_EQ(overlay.cols, 600);
+  EXPECT_EQ(overlay.rows, 388);
   EXPECT_EQ(overlay.type(), CV_8UC3);
 
   const Map map = read_map(out_dir() / "patch.gradcam.npy");
@@ -125,14 +127,14 @@ TEST_F(CliExplain, DefaultOutputDirectoryIsBesideTheImage) {
   // Absolute image path, from an unrelated working directory.
   RunResult r = xai({"explain", "--model", model("tiny-scripted.pt"), image.string()}, root_ / "io");
   ASSERT_EQ(r.code, 0) << r;
-  EXPECT_EQ(entries(in("xai-out")), (std::set<std::string>{"patch.gradcam.png", "patch.gradcam.npy", "patch.json"}));
+  EXPECT_EQ(entries(in("xai-out")), (std::set<std::string>{"patch.gradcam.png", "patch.gradcam.npy", "patch.gradcam.figure.png", "patch.json"}));
   EXPECT_FALSE(fs::exists(root_ / "io" / "xai-out"));
   fs::remove_all(in("xai-out"));
 
   // Relative image path: xai-out beside it, relative to the working directory.
   r = xai({"explain", "--model", model("tiny-scripted.pt"), "in/patch.png"}, root_);
   ASSERT_EQ(r.code, 0) << r;
-  EXPECT_EQ(entries(in("xai-out")), (std::set<std::string>{"patch.gradcam.png", "patch.gradcam.npy", "patch.json"}));
+  EXPECT_EQ(entries(in("xai-out")), (std::set<std::string>{"patch.gradcam.png", "patch.gradcam.npy", "patch.gradcam.figure.png", "patch.json"}));
   EXPECT_FALSE(fs::exists(root_ / "xai-out"));
 }
 
@@ -140,7 +142,7 @@ TEST_F(CliExplain, JpegInput) {
   const fs::path image = write_image("photo.jpg", test_image(150, 97), {cv::IMWRITE_JPEG_QUALITY, 95});
   const RunResult r = explain(model("tiny-scripted.pt"), image);
   ASSERT_EQ(r.code, 0) << r;
-  EXPECT_EQ(entries(out_dir()), (std::set<std::string>{"photo.gradcam.png", "photo.gradcam.npy", "photo.json"}));
+  EXPECT_EQ(entries(out_dir()), (std::set<std::string>{"photo.gradcam.png", "photo.gradcam.npy", "photo.gradcam.figure.png", "photo.json"}));
   EXPECT_EQ(read_map(out_dir() / "photo.gradcam.npy").shape, (std::vector<size_t>{97, 150}));
 }
 
@@ -152,7 +154,7 @@ TEST_F(CliExplain, GrayImageWithRgbModelEqualsTheSameImageAsRgb) {
   const fs::path gray_path = write_image("gray.png", gray);
   const fs::path bgr_path = write_image("grayrgb.png", bgr);
   const RunResult r = xai({"explain", "--model", model("tiny-scripted.pt"), gray_path.string(), bgr_path.string(),
-                           "-o", out_dir().string()});
+                           "-o", out_dir().string(), "--figure-size", "0"});
   ASSERT_EQ(r.code, 0) << r;
   const json report = read_json(out_dir() / "gray.json");
   EXPECT_EQ(report.at("input").at("channels"), 1);
@@ -170,7 +172,7 @@ TEST_F(CliExplain, RgbImageWithGrayBinaryModel) {
     fs::remove_all(out_dir());
     const RunResult r = explain(model(name), image);
     ASSERT_EQ(r.code, 0) << name << "\n" << r;
-    EXPECT_EQ(entries(out_dir()), (std::set<std::string>{"patch.gradcam.png", "patch.gradcam.npy", "patch.json"}));
+    EXPECT_EQ(entries(out_dir()), (std::set<std::string>{"patch.gradcam.png", "patch.gradcam.npy", "patch.gradcam.figure.png", "patch.json"}));
     const json report = read_json(out_dir() / "patch.json");
     const json& classes = report.at("prediction").at("classes");
     ASSERT_EQ(classes.size(), 2u);
@@ -192,7 +194,7 @@ TEST_F(CliExplain, SixteenBitPngUsesTheFullRange) {
   const fs::path p8 = write_image("eight.png", gray8);
   const fs::path p16 = write_image("sixteen.png", gray16);
   const RunResult r = xai({"explain", "--model", model("tiny-scripted.pt"), p8.string(), p16.string(), "-o",
-                           out_dir().string(), "--alpha", "0"});
+                           out_dir().string(), "--alpha", "0", "--figure-size", "0"});
   ASSERT_EQ(r.code, 0) << r;
   const json report = read_json(out_dir() / "sixteen.json");
   EXPECT_EQ(report.at("input").at("bit_depth"), 16);
@@ -218,7 +220,7 @@ TEST_F(CliExplain, AlphaChannelIsDroppedWithAWarning) {
   const fs::path with_alpha = write_image("alpha.png", bgra);
   const fs::path without = write_image("plain.png", bgr);
   const RunResult r = xai({"explain", "--model", model("tiny-scripted.pt"), with_alpha.string(), without.string(),
-                           "-o", out_dir().string()});
+                           "-o", out_dir().string(), "--figure-size", "0"});
   ASSERT_EQ(r.code, 0) << r;
   const json report = read_json(out_dir() / "alpha.json");
   EXPECT_EQ(report.at("input").at("channels"), 4);
@@ -240,12 +242,12 @@ TEST_F(CliExplain, OnePixelImage) {
   const fs::path image = write_image("dot.png", cv::Mat(1, 1, CV_8UC3, cv::Scalar(10, 200, 90)));
   const RunResult r = explain(model("tiny-scripted.pt"), image);
   ASSERT_EQ(r.code, 0) << r;
-  EXPECT_EQ(entries(out_dir()), (std::set<std::string>{"dot.gradcam.png", "dot.gradcam.npy", "dot.json"}));
+  EXPECT_EQ(entries(out_dir()), (std::set<std::string>{"dot.gradcam.png", "dot.gradcam.npy", "dot.gradcam.figure.png", "dot.json"}));
   const Map map = read_map(out_dir() / "dot.gradcam.npy");
   ASSERT_EQ(map.shape, (std::vector<size_t>{1, 1}));
   EXPECT_TRUE(std::isfinite(map.data[0]) && map.data[0] >= 0.0f && map.data[0] <= 1.0f) << map.data[0];
   const cv::Mat overlay = cv::imread((out_dir() / "dot.gradcam.png").string(), cv::IMREAD_UNCHANGED);
-  EXPECT_EQ(overlay.size(), cv::Size(1, 1));
+  EXPECT_EQ(overlay.size(), cv::Size(384, 384));  // enlarged to --figure-size: one block
   const json report = read_json(out_dir() / "dot.json");
   const json& peak = report.at("explanations").at(0).at("stats").at("peak");
   EXPECT_EQ(peak.at("x"), 0);
@@ -254,7 +256,7 @@ TEST_F(CliExplain, OnePixelImage) {
 
 TEST_F(CliExplain, TopKWritesOneOverlayPerClassNamedByLabel) {
   const fs::path image = write_image("patch.png", test_image(150, 97));
-  const RunResult r = explain(model("tiny-scripted.pt"), image, {"--top-k", "2"});
+  const RunResult r = explain(model("tiny-scripted.pt"), image, {"--top-k", "2", "--figure-size", "0"});
   ASSERT_EQ(r.code, 0) << r;
   const json report = read_json(out_dir() / "patch.json");
   // The two most probable labels, in order.
@@ -265,7 +267,8 @@ TEST_F(CliExplain, TopKWritesOneOverlayPerClassNamedByLabel) {
   const std::string first = ranked[0].second, second = ranked[1].second;
   EXPECT_EQ(entries(out_dir()),
             (std::set<std::string>{"patch.gradcam." + first + ".png", "patch.gradcam." + first + ".npy",
-                                   "patch.gradcam." + second + ".png", "patch.gradcam." + second + ".npy",
+                                   "patch.gradcam." + first + ".figure.png", "patch.gradcam." + second + ".png",
+                                   "patch.gradcam." + second + ".npy", "patch.gradcam." + second + ".figure.png",
                                    "patch.json"}))
       << join(entries(out_dir()));
   ASSERT_EQ(report.at("explanations").size(), 2u);
@@ -335,7 +338,7 @@ TEST_F(CliExplain, ColormapsAndAlpha) {
   Map map;
   for (const std::string colormap : {"jet", "turbo", "viridis", "inferno"}) {
     fs::remove_all(out_dir());
-    const RunResult r = explain(model("tiny-scripted.pt"), image, {"--colormap", colormap, "--alpha", "1"});
+    const RunResult r = explain(model("tiny-scripted.pt"), image, {"--colormap", colormap, "--alpha", "1", "--figure-size", "0"});
     ASSERT_EQ(r.code, 0) << colormap << "\n" << r;
     map = read_map(out_dir() / "patch.gradcam.npy");
     overlays[colormap] = cv::imread((out_dir() / "patch.gradcam.png").string(), cv::IMREAD_UNCHANGED);
@@ -349,17 +352,17 @@ TEST_F(CliExplain, ColormapsAndAlpha) {
 
   // --alpha 0: the overlay is the original image.
   fs::remove_all(out_dir());
-  RunResult r = explain(model("tiny-scripted.pt"), image, {"--alpha", "0"});
+  RunResult r = explain(model("tiny-scripted.pt"), image, {"--alpha", "0", "--figure-size", "0"});
   ASSERT_EQ(r.code, 0) << r;
   EXPECT_EQ(max_pixel_diff(cv::imread((out_dir() / "patch.gradcam.png").string(), cv::IMREAD_UNCHANGED), original),
             0.0);
 
-  // Default: jet at 0.5, halfway between the two.
+  // Default: viridis at 0.5, halfway between the two.
   fs::remove_all(out_dir());
-  r = explain(model("tiny-scripted.pt"), image);
+  r = explain(model("tiny-scripted.pt"), image, {"--figure-size", "0"});
   ASSERT_EQ(r.code, 0) << r;
   cv::Mat expected;
-  cv::addWeighted(original, 0.5, xai::colorize(map_mat(map), xai::Colormap::jet), 0.5, 0.0, expected);
+  cv::addWeighted(original, 0.5, xai::colorize(map_mat(map), xai::Colormap::viridis), 0.5, 0.0, expected);
   EXPECT_LE(max_pixel_diff(cv::imread((out_dir() / "patch.gradcam.png").string(), cv::IMREAD_UNCHANGED), expected),
             1.0);
 
@@ -544,8 +547,9 @@ TEST_F(CliBadInput, AFailedImageDoesNotStopTheOthers) {
   EXPECT_EQ(count_lines(r.err), 2u) << r;  // the error, and the count
   EXPECT_NE(r.err.find("xai: error: " + bad.string()), std::string::npos) << r;
   EXPECT_NE(r.err.find("2 explained, 1 failed"), std::string::npos) << r;
-  EXPECT_EQ(entries(out_dir()), (std::set<std::string>{"good.gradcam.png", "good.gradcam.npy", "good.json",
-                                                       "after.gradcam.png", "after.gradcam.npy", "after.json"}));
+  EXPECT_EQ(entries(out_dir()), (std::set<std::string>{"good.gradcam.png", "good.gradcam.npy", "good.gradcam.figure.png",
+                                                       "good.json", "after.gradcam.png", "after.gradcam.npy",
+                                                       "after.gradcam.figure.png", "after.json"}));
   const RunResult alone = xai({"explain", "--model", model("tiny-scripted.pt"), bad.string(), "-o", out_dir().string()});
   EXPECT_EQ(alone.code, 3) << alone;
   EXPECT_EQ(count_lines(alone.err), 1u) << alone;

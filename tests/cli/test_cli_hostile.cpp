@@ -398,7 +398,7 @@ TEST_F(CliHostile, StoredMapsAreCappedByMapSize) {
   const fs::path image = write_image("wide.png", test_image(300, 120));
   for (const Args& method : {Args{"--method", "gradcam"}, Args{"--method", "lime", "--samples", "30", "--segments", "6"}}) {
     SCOPED_TRACE(method[1]);
-    ASSERT_EQ(explain(model("tiny-scripted.pt"), image, {method[0], method[1], "--map-size", "100"}).code, 0);
+    ASSERT_EQ(explain(model("tiny-scripted.pt"), image, {method[0], method[1], "--map-size", "100", "--figure-size", "0"}).code, 0);
     const Map stored = read_map(out_dir() / ("wide." + method[1] + ".npy"));
     EXPECT_EQ(stored.shape, (std::vector<size_t>{40, 100}));
     EXPECT_EQ(cv::imread((out_dir() / ("wide." + method[1] + ".png")).string()).size(), cv::Size(300, 120));

@@ -20,6 +20,7 @@ const std::string kExamples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
 // Options that a subcommand takes with the shared groups but refuses (with a reason).
 const std::map<std::string, std::set<std::string>> kRefused = {
     {"explain", {"--batch-size"}},
+    {"card", {"--no-inference-clone"}},
     {"batch", {"--lime-batch-size"}},
     {"compare", {"--figure-size", "--frames", "--top-k", "--all-classes", "--layers", "--card", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
     {"sanity", {"--figure-size", "--frames", "--top-k", "--all-classes", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
@@ -97,6 +98,11 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
   std::string model_for(const std::string& sub) const {
     // eval needs a model that gets the examples right, or no image is scored at all.
     return sub == "eval" ? std::string(XAI_SOURCE_DIR) + "/models/demo-histo.pt" : model("tiny-scripted.pt");
+  }
+
+  std::string existing_card() {
+    write_bytes(in("existing.json"), "{}");
+    return in("existing.json").string();
   }
 
   // A card for the subcommand's model with other label names.
@@ -202,6 +208,10 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--flag-after", {{"--flag-after", "1"}, {}}},
         {"--randomise-seed", {{"--randomise-seed", "3"}, {}}},
         {"--no-grids", {{"--no-grids"}, {}}},
+        {"--output", {{"-o", (root_ / "elsewhere" / "card.json").string()}, {}}},
+        {"--name", {{"--name", "mine"}, {}}},
+        // card: replacing a card that exists (the base writes a new one).
+        {"--force", {{"-o", existing_card(), "--force"}, {}}},
         {"--warmup", {{"--warmup", "1"}, {}}},
         {"--runs", {{"--runs", "3"}, {}}},
         {"--pipeline", {{"--pipeline", "3"}, {}}},
@@ -225,6 +235,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     if (sub == "diff") return {{"-m", model_for(sub), "-m", model("tiny-traced.pt")}, {image_.string()}, {"-o", out}};
     if (sub == "bench") return {{"-m", model_for(sub)}, {"--runs", "2"}, {"--warmup", "0"}};
     if (sub == "layers") return {{model_for(sub)}};
+    if (sub == "card") return {{model_for(sub)}, {"-o", (out_dir() / "card.json").string()}};
     if (sub == "merge") return {{merge_source_.string()}, {"-o", out}};
     return {};
   }
@@ -346,7 +357,7 @@ TEST_P(CliOptions, EveryOptionChangesTheOutputOrIsRefused) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Subcommands, CliOptions,
-                         ::testing::Values("explain", "batch", "compare", "eval", "bench", "layers", "merge", "sanity", "diff"),
+                         ::testing::Values("explain", "batch", "compare", "eval", "bench", "layers", "merge", "sanity", "diff", "card"),
                          [](const auto& info) { return info.param; });
 
 // The global options, after the subcommand as well as before it.

@@ -91,7 +91,7 @@ TEST_F(CliPipeline, EvalAfterExplainSeesOnlyTheInputs) {
   EXPECT_EQ(report.at("images"), 6) << r;
   EXPECT_EQ(report.at("accuracy"), 1.0);
   EXPECT_EQ(report.at("roc_auc"), 1.0);
-  EXPECT_EQ(report.at("skipped_outputs"), 3);  // two overlays in xai-out/, one beside the inputs
+  EXPECT_EQ(report.at("skipped_outputs"), 6);  // two overlays and their figures in xai-out/, one of each beside the inputs
 }
 
 TEST_F(CliPipeline, BatchWithOutputInsideTheInputTreeSkipsItsOutputs) {
