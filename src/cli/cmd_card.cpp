@@ -55,6 +55,8 @@ int run_card(const CardFlags& flags) {
   // What is written is what xai reads back.
   const std::string text = model_card_text(card);
   parse_model_card(text, destination).validate();
+  const fs::path parent = fs::path(destination).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);  // a failure is reported by the write
   write_file_atomic(destination, text);
   std::cout << "wrote " << destination << ": " << card.labels.size() << " labels (";
   for (size_t i = 0; i < card.labels.size(); ++i) std::cout << (i ? ", " : "") << i << "=" << card.labels[i];

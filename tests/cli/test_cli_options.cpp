@@ -133,7 +133,8 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--std", {{"--std", "0.4,0.4,0.4"}, {}}},
         {"--output-kind", {{"--output-kind", "sigmoid"}, {}}},
         {"--resize", {{"--resize", "shorter-side"}, {}}},
-        {"--interpolation", {{"--interpolation", "bicubic"}, {}}},
+        // With a resize: eval's examples are already the demo model's input size.
+        {"--interpolation", {{"--interpolation", "bicubic"}, {"--resize", "shorter-side"}}},
         {"--labels", {{"--labels", binary ? "x,y" : "x,y,z"}, {}}},
         {"--no-inference-clone", {{"--no-inference-clone"}, lime}},
         {"--method", {{"--method", "xgradcam"}, {}}},
