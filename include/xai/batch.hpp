@@ -32,6 +32,9 @@ struct BatchOptions {
   int batch_size = 8;      // images per forward pass (CAM methods)
   int workers = 0;         // decoding threads; 0: one per core
   bool fail_fast = false;
+  // True labels for the gallery (a misclassified filter) and summary.csv: name,label lines; inputs in
+  // folders named like a class get that class without it.
+  std::string labels_csv;
   std::function<void(const BatchProgress&)> on_progress;  // called after every image
   // Set (from a signal handler) to stop the run: no new image is started, the batch the model is on
   // is finished and written, then the journal, summary and gallery; the rest is left to a resume.
@@ -46,6 +49,7 @@ struct BatchSummary {
   size_t skipped_outputs = 0;  // files under the inputs that are xai outputs, not inputs
   bool stopped = false;        // BatchOptions::stop was set before every input was done
   size_t unlisted_results = 0;  // journal results of inputs or methods not in this run (kept, not listed)
+  size_t with_true_label = 0;   // listed inputs whose true label is known
 };
 
 BatchSummary run_batch(Model& model, const std::vector<std::string>& inputs, const BatchOptions& options);

@@ -11,6 +11,7 @@
 
 #include "xai/explain_options.hpp"
 #include "xai/model.hpp"
+#include "xai/true_labels.hpp"
 
 namespace xai {
 
@@ -21,6 +22,9 @@ struct EvalOptions {
   std::string positive_label;       // empty: label 1 (binary models)
   double top_fraction = 0.2;
   int batch_size = 16;              // images per forward pass
+  // --save-overlays DIR: every map over its image with the mask's outline, mirroring the inputs' tree
+  // (DIR/STEM.METHOD[.layer-LAYER].png); empty: no images written.
+  std::string overlays_dir;
 };
 
 struct EvalSummaryRow {
@@ -57,9 +61,6 @@ struct EvalResult {
 
 // `inputs`: image files or directories (searched recursively for image files).
 EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& inputs, const EvalOptions& options);
-
-// "name,label" lines (a header line is skipped), keyed by the name's stem. Throws usage_error.
-std::map<std::string, std::string> read_labels_csv(const std::string& path);
 
 // Area under the ROC curve by the rank statistic (ties count half).
 std::optional<double> roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive);

@@ -39,14 +39,17 @@ cv::Mat render_signed_map(const cv::Mat& image_bgr, const cv::Mat& values, doubl
 double robust_magnitude(const cv::Mat& values);
 
 // LIME's signed superpixel weights over the image: positive green, negative red, opacity by
-// |weight| relative to the largest, superpixel boundaries in yellow. `segments` (CV_32SC1) has the
-// image's size; `weights` has one entry per label.
-cv::Mat render_signed_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights);
+// |weight| relative to `limit` (0: the largest |weight|), superpixel boundaries in yellow. `segments`
+// (CV_32SC1) has the image's size; `weights` has one entry per label.
+cv::Mat render_signed_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights,
+                               double limit = 0);
 
 // The `count` superpixels with the largest positive weights shown as they are, the rest dimmed
-// (the reference's get_image_and_mask(positive_only=True, num_features=count, hide_rest=True)).
+// (the reference's get_image_and_mask(positive_only=True, num_features=count, hide_rest=True));
+// `negative`: the `count` most negative instead (negative_only=True), outlined in cyan, which stays
+// visible on dark images (MRI) and on pink stain alike.
 cv::Mat render_top_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights,
-                            int count = 5);
+                            int count = 5, bool negative = false);
 
 // Per-pixel map from per-segment values (CV_32FC1, the size of `segments`).
 cv::Mat segment_value_map(const cv::Mat& segments, const std::vector<double>& values);

@@ -21,6 +21,7 @@ namespace {
 
 struct BatchFlags {
   bool figures = false;
+  std::string labels_csv;
   ModelFlags model;
   MethodFlags method;
   FlagPolicy policy;
@@ -92,6 +93,7 @@ int run_batch_command(const BatchFlags& flags) {
   BatchOptions options;
   options.explain = flags.method.to_options(model);
   options.explain.figures = flags.figures;
+  options.labels_csv = flags.labels_csv;
   options.output_dir = flags.output_dir;
   log_plan(options.explain, model);
   options.selection.include = flags.include;
@@ -155,6 +157,9 @@ Command add_batch(CLI::App& app) {
   sub->add_option("--batch-size", flags->batch_size, "Images per forward pass")->check(kPositive)->capture_default_str();
   sub->add_option("--workers", flags->workers, "Decoding threads (default: one per core)")->check(kNonNegative);
   sub->add_flag("--fail-fast", flags->fail_fast, "Stop at the first failed input");
+  sub->add_option("--labels-csv", flags->labels_csv,
+                  "True labels, name,label lines (else from folders named like a class: benign/, malignant/): the "
+                  "gallery's misclassified filter and summary.csv's truth column");
   sub->add_flag("--figures", flags->figures,
                 "Also STEM.METHOD.figure.png per map (the original beside the overlay, a header, a colour bar)");
   flags->policy.refuse(sub->add_option("--lime-batch-size", flags->unused_lime_batch_size, "(renamed --probe-batch)"),

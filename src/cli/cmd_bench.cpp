@@ -282,7 +282,8 @@ Command add_bench(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("bench", "Time an explanation against a plain forward pass");
   flags->model.add_to(*sub);
   flags->method.add_to(*sub);
-  for (const char* name : {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size", "--dicom-window", "--frame", "--frames"})
+  for (const char* name : {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size", "--dicom-window", "--frame", "--frames",
+                           "--num-features"})
     flags->policy.refuse(*sub, name, "bench runs on synthetic images at the model's input size");
   for (const char* name : {"--faithfulness", "--faithfulness-steps", "--faithfulness-fill"})
     flags->policy.refuse(*sub, name, "bench times methods; measure faithfulness with explain, batch or eval");

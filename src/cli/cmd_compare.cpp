@@ -59,6 +59,7 @@ Command add_compare(CLI::App& app) {
   flags->policy.refuse(*sub, "--top-k", "compare explains one class per model and scores the pair: use -t CLASS");
   flags->policy.refuse(*sub, "--map-size", "compare writes side-by-side overlays, no .npy maps");
   flags->policy.refuse(*sub, "--figure-size", "compare's grid draws every tile at 224 px");
+  flags->policy.refuse(*sub, "--num-features", "compare draws each map whole, no top/bottom region views");
   flags->policy.refuse(*sub, "--frames", "--frames all (each frame an input of its own) is for explain and batch; --frame N picks one frame");
   flags->policy.refuse(*sub, "--all-classes", "compare explains one class per model and scores the pair: use -t CLASS");
   for (const char* name : {"--faithfulness", "--faithfulness-steps", "--faithfulness-fill"})

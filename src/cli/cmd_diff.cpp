@@ -105,6 +105,7 @@ Command add_diff(CLI::App& app) {
   flags->policy.refuse(*sub, "--all-classes", one_class);
   flags->policy.refuse(*sub, "--map-size", "diff writes figures and drift numbers, no .npy maps");
   flags->policy.refuse(*sub, "--figure-size", "diff's figures draw every tile at 224 px");
+  flags->policy.refuse(*sub, "--num-features", "diff draws each map whole, no top/bottom region views");
   flags->policy.refuse(*sub, "--frames", "--frames all (each frame an input of its own) is for explain and batch; --frame N picks one frame");
   flags->policy.refuse(*sub, "--layers",
                        "the models may have different stages: name a layer both have with -l, or leave each its default");

@@ -118,6 +118,12 @@ void print_table(std::ostream& out, const EvalResult& result, const EvalOptions&
 
 int run_eval(EvalFlags& flags) {
   flags.policy.check();
+  // The look of overlays applies to the overlays --save-overlays writes; without them eval draws nothing.
+  if (flags.options.overlays_dir.empty())
+    for (const CLI::Option* option : flags.method.all)
+      for (const char* name : {"--colormap", "--alpha", "--background", "--figure-size"})
+        if (option->count() > 0 && flag_name(option) == name)
+          throw usage_error(std::string(name) + ": eval writes no images unless --save-overlays DIR");
   const std::vector<GateCondition> gate = parse_gate(flags);
   Model model = flags.model.load();
   flags.options.explain = flags.method.to_options(model);
@@ -150,12 +156,11 @@ Command add_eval(CLI::App& app) {
   flags->policy.refuse(*sub, "--target-class", target_reason);
   flags->policy.refuse(*sub, "--top-k", target_reason);
   flags->policy.refuse(*sub, "--all-classes", target_reason);
-  flags->policy.refuse(*sub, "--colormap", "eval writes no images (it measures maps against masks)");
-  flags->policy.refuse(*sub, "--alpha", "eval writes no images (it measures maps against masks)");
   flags->policy.refuse(*sub, "--map-size", "eval writes no maps (it measures them against masks)");
-  flags->policy.refuse(*sub, "--background", "eval writes no images (it measures maps against masks)");
-  flags->policy.refuse(*sub, "--figure-size", "eval writes no images (it measures maps against masks)");
+  flags->policy.refuse(*sub, "--num-features", "eval's overlays show each map whole, no top/bottom region views");
   flags->policy.refuse(*sub, "--frames", "--frames all (each frame an input of its own) is for explain and batch; --frame N picks one frame");
+  sub->add_option("--save-overlays", flags->options.overlays_dir,
+                  "Write every map over its image with the mask's outline into this folder (STEM.METHOD.png)");
   sub->add_option("--masks", flags->options.masks_dir,
                   "Mask folder (MASKS/STEM.png or STEM.mask.png; default: STEM.mask.png beside each image)");
   sub->add_option("--labels-csv", flags->options.labels_csv,

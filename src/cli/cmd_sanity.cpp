@@ -87,6 +87,7 @@ Command add_sanity(CLI::App& app) {
   flags->policy.refuse(*sub, "--all-classes", one_class);
   flags->policy.refuse(*sub, "--map-size", "sanity writes grids and similarities, no .npy maps");
   flags->policy.refuse(*sub, "--figure-size", "sanity's grids draw every tile at their fixed size");
+  flags->policy.refuse(*sub, "--num-features", "sanity draws each map whole, no top/bottom region views");
   flags->policy.refuse(*sub, "--frames", "--frames all (each frame an input of its own) is for explain and batch; --frame N picks one frame");
   for (const char* name : {"--faithfulness", "--faithfulness-steps", "--faithfulness-fill"})
     flags->policy.refuse(*sub, name, "sanity measures how maps change with the weights; measure faithfulness with explain, batch or eval");

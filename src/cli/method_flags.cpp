@@ -128,6 +128,12 @@ void MethodFlags::add_to(CLI::App& sub) {
               ->check(integer_at_least(2, "AT LEAST 2"))
               ->capture_default_str(),
           Setting::adaptive);
+  setting(sub.add_option("--num-features", num_features,
+                         "LIME, SHAP: regions in the STEM.METHOD-top.png view (the K most positive) and "
+                         "STEM.METHOD-bottom.png (the K most negative)")
+              ->check(kPositive)
+              ->capture_default_str(),
+          Setting::superpixels);
   setting(sub.add_option("--segments", lime.superpixels.segments, "LIME, SHAP: target number of superpixels")
               ->check(kPositive)
               ->capture_default_str(),
@@ -287,7 +293,7 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
            (m != "partitionshap" || options.shap.partition == PartitionKind::superpixels);
   });
   if (!superpixels_read)
-    for (const char* name : {"--segments", "--superpixels", "--compactness", "--regions"})
+    for (const char* name : {"--segments", "--superpixels", "--compactness", "--regions", "--num-features"})
       if (given(name)) throw usage_error(std::string(name) + ": partitionshap splits along the axes; add --partition superpixels");
   if (lime.superpixels.segments < 2 && lime.regions_path.empty()) throw usage_error("--segments must be at least 2");
   options.cam.batch_size = probe_batch;  // 0: automatic
@@ -309,6 +315,7 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   options.colormap = parse_colormap(colormap);
   options.alpha = alpha;
   options.background = parse_background(background);
+  options.num_features = num_features;
   options.figure_size = figure_size;
   options.limits.max_pixels = max_pixels;
   options.limits.max_decoded_bytes = static_cast<uint64_t>(max_image_memory_mib) << 20;

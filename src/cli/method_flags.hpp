@@ -27,6 +27,7 @@ struct MethodFlags {
   double alpha = 0.5;
   std::string background = "image";
   int figure_size = ExplainOptions{}.figure_size;
+  int num_features = ExplainOptions{}.num_features;
   long long max_pixels = ImageLimits{}.max_pixels;
   long long max_image_memory_mib = static_cast<long long>(ImageLimits{}.max_decoded_bytes >> 20);
   bool apply_exif_orientation = false;

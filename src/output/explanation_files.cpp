@@ -89,6 +89,7 @@ void render_result(const Canvas& canvas, const cv::Size& image_size, const Metho
   const std::vector<DenseMap> drawn = canvas.factor > 1 ? dense_maps(result, canvas.background.size()) : dense;
   std::map<int, std::pair<std::vector<cv::Mat>, std::vector<std::string>>> layer_tiles;  // per class
   bool wrote_segments = false;
+  const size_t first_map = out.maps.size();
   for (size_t k = 0; k < dense.size(); ++k) {
     const DenseMap& m = dense[k];
     const std::string base = stem + "." + result.method + suffix_for(m);
@@ -126,11 +127,15 @@ void render_result(const Canvas& canvas, const cv::Size& image_size, const Metho
                                    {"saturates", scale.saturates}}}};
     }
     if (!m.segments.empty()) {
-      // Region maps: the most positive regions shown as they are, and the regions themselves.
-      const std::string top = stem + "." + result.method + "-top" + (per_class ? "." + file_safe(written.label) : "");
-      out.files.push_back({top + ".png", encode_png(render_top_segments(canvas.original, drawn[k].segments,
-                                                                        m.region_weights), top)});
-      written.files.push_back({"top", top + ".png"});
+      // Region maps: the K most positive regions shown as they are, and as a separate view the K most negative.
+      const std::string label_part = per_class ? "." + file_safe(written.label) : "";
+      for (const bool negative : {false, true}) {
+        const std::string view = stem + "." + result.method + (negative ? "-bottom" : "-top") + label_part;
+        out.files.push_back({view + ".png", encode_png(render_top_segments(canvas.original, drawn[k].segments,
+                                                                           m.region_weights, plan.options.num_features,
+                                                                           negative), view)});
+        written.files.push_back({negative ? "bottom" : "top", view + ".png"});
+      }
       const std::string segments = stem + "." + result.method + "-segments.png";
       if (!wrote_segments) {
         cv::Mat labels;
@@ -167,6 +172,34 @@ void render_result(const Canvas& canvas, const cv::Size& image_size, const Metho
     const int tile = std::max(224, std::min(plan.options.figure_size, kLargestPanel / 2));
     out.files.push_back({name, encode_png(tile_grid(grid.first, grid.second, columns, tile, header, &scale), name)});
     out.grids.push_back(name);
+    for (size_t i = first_map; i < out.maps.size(); ++i)  // each layer's map names the grid it is in
+      if (out.maps[i].class_index == cls) out.maps[i].files.push_back({"layers", name});
+  }
+  if (per_class && !per_layer && !dense.empty() && dense.front().is_signed) {
+    // Every class side by side on one scale (each class's own overlay is scaled to its own largest
+    // weight): which class the evidence favours, and by how much, can be read across the panels.
+    double limit = 0;
+    for (const auto& m : dense) limit = std::max(limit, -colour_scale_of(m, plan.options).low);
+    std::vector<cv::Mat> panels{canvas.original};
+    std::vector<std::string> titles{"original\n "};
+    for (const auto& m : drawn) {
+      panels.push_back(m.segments.empty() ? render_signed_map(canvas.background, m.values, limit)
+                                          : render_signed_segments(canvas.background, m.segments, m.region_weights, limit));
+      titles.push_back(plan.labels.at(m.class_index) + "\np=" + percent(result.prediction.probabilities.at(m.class_index)));
+    }
+    ColourScale scale = colour_scale_of(dense.front(), plan.options);
+    scale.low = -limit;
+    scale.high = limit;
+    std::vector<std::string> header = figure_header(plan, result, dense.front().class_index, "");
+    header[1] = "predicted: " + plan.labels.at(result.prediction.predicted) + " (p=" +
+                percent(result.prediction.probabilities.at(result.prediction.predicted)) + ")";
+    header.back() += "   every class on one scale";
+    const int tile = std::max(160, std::min(plan.options.figure_size, kLargestPanel / 2));
+    const int columns = std::min<int>(static_cast<int>(panels.size()), 5);
+    const std::string name = stem + "." + result.method + "-classes.png";
+    out.files.push_back({name, encode_png(tile_grid(panels, titles, columns, tile, header, &scale), name)});
+    out.grids.push_back(name);
+    for (size_t i = first_map; i < out.maps.size(); ++i) out.maps[i].files.push_back({"classes", name});
   }
 }
 

@@ -145,23 +145,26 @@ double robust_magnitude(const cv::Mat& values) {
   return q > 0 ? q : *std::max_element(magnitudes.begin(), magnitudes.end());
 }
 
-cv::Mat render_signed_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights) {
+cv::Mat render_signed_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights,
+                               double limit) {
   CV_Assert(image_bgr.type() == CV_8UC3 && segments.size() == image_bgr.size());
   double largest = 0;
   for (double w : weights) largest = std::max(largest, std::abs(w));
-  cv::Mat out = render_signed_map(image_bgr, segment_value_map(segments, weights), largest);
+  cv::Mat out = render_signed_map(image_bgr, segment_value_map(segments, weights), limit > 0 ? limit : largest);
   out.setTo(cv::Scalar(0, 255, 255), segment_boundaries(segments));
   return out;
 }
 
 cv::Mat render_top_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights,
-                            int count) {
+                            int count, bool negative) {
   CV_Assert(image_bgr.type() == CV_8UC3 && segments.size() == image_bgr.size());
   std::vector<int> order(weights.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-  std::sort(order.begin(), order.end(), [&](int a, int b) { return weights[a] > weights[b]; });
+  const double sign = negative ? -1.0 : 1.0;
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return sign * weights[a] > sign * weights[b]; });
   std::vector<bool> shown(weights.size(), false);
-  for (int i = 0; i < count && i < static_cast<int>(order.size()) && weights[order[i]] > 0; ++i) shown[order[i]] = true;
+  for (int i = 0; i < count && i < static_cast<int>(order.size()) && sign * weights[order[i]] > 0; ++i)
+    shown[order[i]] = true;
   cv::Mat keep = cv::Mat::zeros(segments.size(), CV_8UC1);
   for (int y = 0; y < segments.rows; ++y)
     for (int x = 0; x < segments.cols; ++x) keep.at<uchar>(y, x) = shown[segments.at<int>(y, x)] ? 255 : 0;
@@ -169,7 +172,7 @@ cv::Mat render_top_segments(const cv::Mat& image_bgr, const cv::Mat& segments, c
   image_bgr.copyTo(out, keep);
   cv::Mat shown_segments = segments.clone();
   shown_segments.setTo(-1, ~keep);
-  out.setTo(cv::Scalar(0, 255, 255), segment_boundaries(shown_segments) & keep);
+  out.setTo(negative ? cv::Scalar(255, 255, 0) : cv::Scalar(0, 255, 255), segment_boundaries(shown_segments) & keep);
   return out;
 }
 

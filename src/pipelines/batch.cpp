@@ -23,6 +23,7 @@
 #include "xai/results_log.hpp"
 #include "xai/sha256.hpp"
 #include "xai/text.hpp"
+#include "xai/true_labels.hpp"
 
 namespace xai {
 namespace {
@@ -87,7 +88,7 @@ std::vector<Destination> destinations_for(const std::vector<InputFile>& files, c
 json rendering_identity(const ExplainOptions& options) {
   return {{"colormap", to_string(options.colormap)}, {"alpha", options.alpha},
           {"background", to_string(options.background)}, {"figure_size", options.figure_size},
-          {"figures", options.figures}};
+          {"figures", options.figures}, {"num_features", options.num_features}};
 }
 
 // What identifies a result: the method's parameters (the record its report lists), the model and
@@ -118,7 +119,7 @@ class BatchRun {
  public:
   BatchRun(Model& model, const std::vector<std::string>& inputs, const BatchOptions& options)
       : model_(model), options_(options), plan_(plan_explanations(model, options.explain)),
-        start_(Clock::now()), inputs_(inputs) {
+        truths_(plan_.labels, options.labels_csv), start_(Clock::now()), inputs_(inputs) {
     discover(inputs);
     destinations_ = destinations_for(files_, options_.output_dir);
     fingerprints_ = method_fingerprints(plan_, model.sha256());
@@ -154,6 +155,7 @@ class BatchRun {
   Model& model_;
   const BatchOptions& options_;
   const ExplainPlan plan_;
+  const TrueLabels truths_;  // --labels-csv or class-named folders: for the gallery and summary
   const Clock::time_point start_;
   const std::vector<std::string> inputs_;
   std::vector<InputFile> files_;
@@ -192,6 +194,14 @@ std::vector<Record> BatchRun::listed_results(const std::vector<Record>& latest) 
   for (const auto& r : latest)
     if (inputs.count(r.value("input", "")) && methods.count(r.value("method", ""))) listed.push_back(r);
   summary_.unlisted_results = latest.size() - listed.size();
+  // True labels as this run knows them (also for results an earlier run left): gallery and summary only.
+  for (auto& r : listed) {
+    const auto truth = truths_.of(r.value("path", ""));
+    if (!truth) continue;
+    r["truth"] = truth->label;
+    r["truth_from"] = truth->source;
+    summary_.with_true_label += r.value("method", "") == plan_.methods.front()->name() ? 1 : 0;
+  }
   return listed;
 }
 

@@ -7,7 +7,11 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
+#include "xai/explanation_files.hpp"
+#include "xai/render.hpp"
+#include "xai/text.hpp"
 #include "xai/explain.hpp"
 #include "xai/image.hpp"
 #include "xai/inputs.hpp"
@@ -50,22 +54,6 @@ cv::Mat read_mask(const std::string& path, const cv::Size& size) {
 }
 
 }  // namespace
-
-std::map<std::string, std::string> read_labels_csv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw usage_error("--labels-csv " + path + ": cannot read");
-  std::map<std::string, std::string> labels;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const size_t comma = line.find(',');
-    if (comma == std::string::npos) continue;
-    std::string name = line.substr(0, comma), label = line.substr(comma + 1);
-    if (name == "name" || name == "filename" || name == "image") continue;  // header
-    labels[fs::path(name).stem().string()] = label;
-  }
-  return labels;
-}
 
 std::optional<double> roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive) {
   double positives = 0, negatives = 0, wins = 0;
@@ -116,13 +104,15 @@ class Evaluation {
     if (!options.labels_csv.empty()) truth_by_name_ = read_labels_csv(options.labels_csv);
   }
 
-  void add_batch(const std::vector<std::string>& paths);
+  void add_batch(const std::vector<std::string>& paths, const std::vector<std::string>& relatives);
   EvalResult finish(size_t skipped_outputs);
 
  private:
   bool truth_of(const std::string& path, const cv::Mat& mask) const;
   json score_maps(const ComputedExplanation& computed, const cv::Mat& mask);
   json add_faithfulness(const ComputedExplanation& computed);
+  json save_overlays(const PreparedImage& image, const ComputedExplanation& computed, const cv::Mat& mask,
+                     const std::string& relative) const;
 
   Model& model_;
   const EvalOptions& options_;
@@ -203,7 +193,42 @@ json Evaluation::add_faithfulness(const ComputedExplanation& computed) {
   return entries;
 }
 
-void Evaluation::add_batch(const std::vector<std::string>& paths) {
+// --save-overlays: every map over the image with the mask's outline, DIR/RELATIVE-STEM.METHOD[.layer-L].png.
+json Evaluation::save_overlays(const PreparedImage& image, const ComputedExplanation& computed, const cv::Mat& mask,
+                               const std::string& relative) const {
+  const ExplainOptions& o = plan_.options;
+  const cv::Mat display = display_bgr(image);
+  const int factor = enlargement_factor(display.size(), o.figure_size);
+  const cv::Mat background = enlarge(overlay_background(display, o.background), factor);
+  std::vector<std::vector<cv::Point>> outline;
+  if (!mask.empty()) {
+    cv::Mat inside = mask > 0, drawn;
+    cv::resize(inside, drawn, background.size(), 0, 0, cv::INTER_NEAREST);
+    cv::findContours(drawn, outline, cv::RETR_LIST, cv::CHAIN_APPROX_NONE);
+  }
+  const int thickness = std::max(1, std::min(background.cols, background.rows) / 200);
+  fs::path base = fs::path(options_.overlays_dir) / relative;
+  base.replace_extension();
+  json files = json::array();
+  for (const auto& result : computed.results) {
+    const std::vector<DenseMap> maps = dense_maps(result, background.size());
+    for (const DenseMap& map : maps) {
+      cv::Mat drawn = render_map(background, map, o.colormap, o.alpha);
+      // A white line in a dark halo: visible over every colour of every map.
+      cv::drawContours(drawn, outline, -1, cv::Scalar(0, 0, 0), 3 * thickness, cv::LINE_AA);
+      cv::drawContours(drawn, outline, -1, cv::Scalar(255, 255, 255), thickness, cv::LINE_AA);
+      const std::string name = base.string() + "." + result.method +
+                               (maps.size() > 1 && !map.layer.empty() ? ".layer-" + file_safe(map.layer) : "") + ".png";
+      std::error_code ec;
+      fs::create_directories(fs::path(name).parent_path(), ec);
+      write_file_atomic(name, encode_png(drawn, name));
+      files.push_back(name);
+    }
+  }
+  return files;
+}
+
+void Evaluation::add_batch(const std::vector<std::string>& paths, const std::vector<std::string>& relatives) {
   std::vector<PreparedImage> prepared;
   for (const auto& path : paths) prepared.push_back(prepare_image(path, plan_.card, plan_.options.limits));
   std::vector<const PreparedImage*> pointers;
@@ -232,6 +257,7 @@ void Evaluation::add_batch(const std::vector<std::string>& paths) {
     if (truth && correct && !mask.empty() && cv::countNonZero(mask) > 0) entry["agreement"] = score_maps(computed[b], mask);
     if (plan_.options.faithfulness.enabled && prediction.predicted == positive_)
       entry["faithfulness"] = add_faithfulness(computed[b]);
+    if (!options_.overlays_dir.empty()) entry["overlays"] = save_overlays(prepared[b], computed[b], mask, relatives[b]);
     per_image_.push_back(entry);
   }
 }
@@ -319,12 +345,18 @@ EvalResult Evaluation::finish(size_t skipped_outputs) {
 EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& inputs, const EvalOptions& options) {
   Evaluation evaluation(model, options);
   DiscoveryCounts counts;
-  std::vector<std::string> files;
-  for (const auto& input : discover_inputs(inputs, {}, &counts)) files.push_back(input.path);
+  std::vector<std::string> files, relatives;
+  InputSelection selection;
+  if (!options.overlays_dir.empty()) selection.output_dirs = {options.overlays_dir};  // outputs are never inputs
+  for (const auto& input : discover_inputs(inputs, selection, &counts)) {
+    files.push_back(input.path);
+    relatives.push_back(input.relative);
+  }
   if (files.empty()) throw usage_error("no images found in the given inputs");
   for (size_t start = 0; start < files.size(); start += options.batch_size) {
     const size_t end = std::min(files.size(), start + static_cast<size_t>(options.batch_size));
-    evaluation.add_batch(std::vector<std::string>(files.begin() + start, files.begin() + end));
+    evaluation.add_batch(std::vector<std::string>(files.begin() + start, files.begin() + end),
+                         std::vector<std::string>(relatives.begin() + start, relatives.begin() + end));
   }
   return evaluation.finish(counts.skipped_outputs);
 }

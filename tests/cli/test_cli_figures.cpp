@@ -4,6 +4,7 @@
 #include "cli_fixture.hpp"
 
 #include <opencv2/imgproc.hpp>
+#include <set>
 
 namespace {
 
@@ -135,6 +136,99 @@ TEST_F(CliFigures, BatchWritesFiguresWhenAsked) {
   ASSERT_EQ(xai({"batch", "-m", model("tiny-scripted.pt"), "--figures", in("set").string(), "-o", with.string()}).code, 0);
   EXPECT_TRUE(fs::exists(with / "a.gradcam.figure.png"));
   EXPECT_TRUE(fs::exists(with / "b.gradcam.figure.png"));
+}
+
+TEST_F(CliFigures, LimeAllClassesPanelSharesOneScaleAndShowsTheMostNegativeRegions) {
+  const fs::path image = write_image("patch.png", test_image(96, 96));
+  ASSERT_EQ(explain(model("tiny-scripted.pt"), image,
+                    {"--method", "lime", "--samples", "80", "--segments", "12", "--all-classes", "--num-features", "3"})
+                .code,
+            0);
+  const json report = read_json(out_dir() / "patch.json");
+  ASSERT_EQ(report.at("explanations").size(), 3u);
+  double largest = 0;
+  for (const auto& entry : report.at("explanations")) {
+    for (const auto& w : entry.at("weights")) largest = std::max(largest, std::abs(w.get<double>()));
+    EXPECT_EQ(entry.at("files").at("classes"), "patch.lime-classes.png");
+  }
+  // The panel: the original and one panel per class; the bar's ends are the largest weight of any
+  // class: a class whose weights are all smaller is drawn paler than in its own overlay.
+  const cv::Mat panel = cv::imread((out_dir() / "patch.lime-classes.png").string());
+  ASSERT_FALSE(panel.empty());
+  EXPECT_GE(panel.cols, 4 * 384);
+  // The K most positive and the K most negative regions: 3 each shown, the rest dimmed.
+  for (const auto& entry : report.at("explanations")) {
+    const std::string label = entry.at("target").at("label");
+    std::vector<double> weights;
+    for (const auto& w : entry.at("weights")) weights.push_back(w.get<double>());
+    const cv::Mat segments = cv::imread((out_dir() / "patch.lime-segments.png").string(), cv::IMREAD_UNCHANGED);
+    ASSERT_EQ(segments.type(), CV_16UC1);
+    for (const bool negative : {false, true}) {
+      SCOPED_TRACE(label + (negative ? " bottom" : " top"));
+      const cv::Mat view = cv::imread((out_dir() / ("patch.lime-" + std::string(negative ? "bottom." : "top.") + label + ".png")).string());
+      ASSERT_EQ(view.size(), cv::Size(384, 384));
+      std::vector<size_t> order(weights.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return negative ? weights[a] < weights[b] : weights[a] > weights[b]; });
+      std::set<int> shown;
+      for (size_t i = 0; i < 3 && i < order.size() && (negative ? weights[order[i]] < 0 : weights[order[i]] > 0); ++i)
+        shown.insert(static_cast<int>(order[i]));
+      // A region's centre pixel (96 px, enlarged 4x) is the image itself when shown, a quarter of it when not.
+      const cv::Mat original = test_image(96, 96);
+      int checked = 0;
+      for (int y = 2; y < 96; y += 7)
+        for (int x = 2; x < 96; x += 7) {
+          const int region = segments.at<uint16_t>(y, x);
+          // Inside a region (not on a boundary): its 3x3 neighbourhood is the same region.
+          bool interior = y > 0 && x > 0 && y < 95 && x < 95;
+          for (int dy = -1; dy <= 1 && interior; ++dy)
+            for (int dx = -1; dx <= 1 && interior; ++dx) interior = segments.at<uint16_t>(y + dy, x + dx) == region;
+          if (!interior) continue;
+          const cv::Vec3b at = view.at<cv::Vec3b>(4 * y + 2, 4 * x + 2), pixel = original.at<cv::Vec3b>(y, x);
+          for (int c = 0; c < 3; ++c)
+            EXPECT_NEAR(at[c], shown.count(region) ? pixel[c] : pixel[c] * 0.25, 1.0) << region << " at " << x << "," << y;
+          ++checked;
+        }
+      EXPECT_GT(checked, 50);
+    }
+  }
+}
+
+TEST_F(CliFigures, EvalSavesOverlaysWithTheMasksOutline) {
+  const std::string examples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+  const fs::path overlays = root_ / "overlays";
+  const RunResult r = xai({"eval", examples, "--save-overlays", overlays.string(), "--json", "-"});
+  ASSERT_EQ(r.code, 0) << r;
+  const json report = json::parse(r.out);
+  int with_outline = 0;
+  for (const auto& image : report.at("per_image")) {
+    ASSERT_EQ(image.at("overlays").size(), 1u) << image.dump();
+    const cv::Mat overlay = cv::imread(image.at("overlays")[0].get<std::string>());
+    ASSERT_EQ(overlay.size(), cv::Size(384, 384));  // 96 px patches, enlarged
+    cv::Mat white;
+    // The line is antialiased; no blend of the image with the colour map is this light in all three channels.
+    cv::inRange(overlay, cv::Scalar(200, 200, 200), cv::Scalar(255, 255, 255), white);
+    if (image.at("mask").is_null()) {
+      EXPECT_EQ(cv::countNonZero(white), 0) << image.at("path");
+      continue;
+    }
+    // The outline runs along the mask's boundary: every white pixel is within a few pixels of it.
+    cv::Mat mask = cv::imread(image.at("mask").get<std::string>(), cv::IMREAD_GRAYSCALE) > 0, big, edge;
+    cv::resize(mask, big, {384, 384}, 0, 0, cv::INTER_NEAREST);
+    // (With zeros outside the image: a mask cut by the image's edge is outlined along it too.)
+    cv::Mat padded;
+    cv::copyMakeBorder(big, padded, 4, 4, 4, 4, cv::BORDER_CONSTANT, cv::Scalar(0));
+    cv::morphologyEx(padded, edge, cv::MORPH_GRADIENT, cv::getStructuringElement(cv::MORPH_RECT, {7, 7}));
+    edge = edge(cv::Rect(4, 4, 384, 384)).clone();
+    EXPECT_GT(cv::countNonZero(white), 100) << image.at("path");
+    EXPECT_EQ(cv::countNonZero(white & ~edge), 0) << image.at("path");
+    ++with_outline;
+  }
+  EXPECT_EQ(with_outline, 3);
+  // Without --save-overlays eval draws nothing, so the look of overlays is refused.
+  const RunResult refused = xai({"eval", examples, "--colormap", "jet"});
+  EXPECT_EQ(refused.code, 2) << refused;
+  EXPECT_NE(refused.err.find("--save-overlays"), std::string::npos) << refused;
 }
 
 }  // namespace

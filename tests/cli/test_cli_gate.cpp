@@ -111,7 +111,7 @@ TEST_F(CliTest, BatchRecordsFaithfulnessInJournalAndSummary) {
   }
   EXPECT_EQ(lines, 2);
   const std::string csv = read_bytes(out_dir() / "summary.csv");
-  EXPECT_NE(csv.find(",deletion_auc,insertion_auc\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",deletion_auc,insertion_auc,truth\n"), std::string::npos) << csv;
   EXPECT_EQ(csv.find(",,\n"), std::string::npos) << "every row has both areas\n" << csv;
   const RunResult again = xai(base);
   ASSERT_EQ(again.code, 0) << again;

@@ -49,6 +49,16 @@ class PreprocessTorchvision : public ::testing::Test {
     return card;
   }
 
+  // The reference's inputs and probabilities for DIR/cases.json.
+  static void run_reference() {
+    int status = 0;
+    const std::string output = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+                                                     "/tests/reference/torchvision_reference.py expect " +
+                                                     dir_->path.string() + " " + XAI_MODELS_DIR + "/demo-histo.pt 2>&1",
+                                                 &status);
+    ASSERT_EQ(status, 0) << output;
+  }
+
   static test::TempDir* dir_;
 };
 test::TempDir* PreprocessTorchvision::dir_ = nullptr;
@@ -82,12 +92,7 @@ TEST_F(PreprocessTorchvision, InputsAndProbabilitiesEqualTorchvisionsPipeline) {
                     {"out", dir_->file("case" + std::to_string(i) + ".npy")}});
   }
   std::ofstream(dir_->file("cases.json")) << list.dump();
-  int status = 0;
-  const std::string output = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
-                                                   "/tests/reference/torchvision_reference.py expect " +
-                                                   dir_->path.string() + " " + XAI_MODELS_DIR + "/demo-histo.pt 2>&1",
-                                               &status);
-  ASSERT_EQ(status, 0) << output;
+  ASSERT_NO_FATAL_FAILURE(run_reference());
   nlohmann::json probabilities;
   std::ifstream(dir_->file("expected.json")) >> probabilities;
   double worst_input = 0, worst_probability = 0;
@@ -129,12 +134,7 @@ TEST_F(PreprocessTorchvision, AreaInterpolationIsNotTorchvisions) {
                   {"interpolation", "bilinear"}, {"channels", "rgb"}, {"mean", pil.mean}, {"std", pil.std},
                   {"out", dir_->file("area.npy")}});
   std::ofstream(dir_->file("cases.json")) << list.dump();
-  int status = 0;
-  const std::string output = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
-                                                   "/tests/reference/torchvision_reference.py expect " +
-                                                   dir_->path.string() + " " + XAI_MODELS_DIR + "/demo-histo.pt 2>&1",
-                                               &status);
-  ASSERT_EQ(status, 0) << output;
+  ASSERT_NO_FATAL_FAILURE(run_reference());
   ModelCard area = pil;
   area.interpolation = Interpolation::area;
   const InputBlob ours = preprocess(load_image(dir_->file(c.image)), area);

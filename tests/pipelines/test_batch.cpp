@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <sstream>
 #include <set>
 #include <thread>
 
@@ -214,6 +216,78 @@ TEST(Batch, GalleryLoadsInHeadlessChromium) {
   fs::remove(out.path / (*ok)["files"]["overlay"].get<std::string>());
   dom = rendered_gallery(out.path / "index.html");
   EXPECT_EQ(occurrences(dom, "class=\"missing\""), 1) << dom;
+}
+
+// The gallery as a reader at a 1400-px screen sees it: a screenshot is kept (build/test-artifacts/), and
+// the page measures itself (#check): cards at least 200 px wide (failed ones too), every image loaded.
+// True labels come from class-named folders and --labels-csv; several layers bring the layer grid.
+TEST(Batch, GalleryAt1400PixelsWithTrueLabelsAndLayerGrids) {
+  if (std::string(XAI_CHROMIUM).empty()) GTEST_SKIP() << "chromium is not installed";
+  test::TempDir in, out;
+  cv::RNG rng(4);
+  for (const char* folder : {"benign", "malignant", "unsorted"}) {
+    fs::create_directories(in.path / folder);
+    for (int i = 0; i < 3; ++i) {
+      cv::Mat image(56, 72, CV_8UC3);
+      rng.fill(image, cv::RNG::UNIFORM, 0, 255);
+      cv::imwrite((in.path / folder / (std::string(folder) + std::to_string(i) + ".png")).string(), image);
+    }
+  }
+  std::ofstream(in.file("unsorted/broken.png")) << "not an image, and its error is long enough to need a few lines";
+  std::ofstream(in.file("truth.csv")) << "name,label\nunsorted0.png,other\nunsorted1.png,1\n";
+  Model model = Model::load(test::model_path("tiny-scripted.pt"));
+  BatchOptions options = options_for(out.path.string(), {"gradcam", "lime"});
+  options.explain.cam.layers = {"layer1", "layer2"};
+  options.labels_csv = in.file("truth.csv");
+  run_batch(model, {in.path.string()}, options);
+
+  // Truth: the two CSV rows (one by index), the six files in class-named folders; not unsorted2.
+  size_t with_truth = 0;
+  const std::string csv = [&] {
+    std::ifstream f(out.file("summary.csv"));
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  }();
+  for (const char* expected : {"unsorted/unsorted0.png,gradcam", "unsorted/unsorted1.png,gradcam"})
+    EXPECT_NE(csv.find(expected), std::string::npos) << csv;
+  std::istringstream rows(csv);
+  for (std::string row; std::getline(rows, row);)
+    if (row.rfind("unsorted/unsorted0.png,", 0) == 0) EXPECT_EQ(row.substr(row.rfind(',') + 1), "other") << row;
+    else if (row.rfind("unsorted/unsorted1.png,", 0) == 0) EXPECT_EQ(row.substr(row.rfind(',') + 1), "malignant") << row;
+    else if (row.rfind("unsorted/unsorted2.png,", 0) == 0) EXPECT_EQ(row.back(), ',') << row;
+    else if (row.rfind("benign/", 0) == 0) {
+      EXPECT_EQ(row.substr(row.rfind(',') + 1), "benign") << row;
+      ++with_truth;
+    }
+  EXPECT_EQ(with_truth, 3u * 3u);  // three images x (gradcam's two layers + lime) rows
+
+  const fs::path artifacts = fs::path(XAI_BUILD_DIR) / "test-artifacts";
+  fs::create_directories(artifacts);
+  const fs::path shot = artifacts / "gallery-1400.png";
+  fs::remove(shot);
+  const std::string chromium = "timeout 120 '" + std::string(XAI_CHROMIUM) +
+                               "' --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars"
+                               " --window-size=1400,1200 --virtual-time-budget=10000 ";
+  test::run_command(chromium + "--screenshot=" + shot.string() + " 'file://" + out.file("index.html") + "' 2>/dev/null");
+  const cv::Mat screenshot = cv::imread(shot.string());
+  ASSERT_FALSE(screenshot.empty()) << "no screenshot";
+  EXPECT_EQ(screenshot.cols, 1400);
+
+  const std::string dom =
+      test::run_command(chromium + "--dump-dom 'file://" + out.file("index.html") + "#check' 2>/dev/null");
+  const std::string open = "<pre id=\"layout-check\">";
+  const size_t at = dom.find(open);
+  ASSERT_NE(at, std::string::npos) << "the page did not measure itself:\n" << dom;
+  const auto check = nlohmann::json::parse(dom.substr(at + open.size(), dom.find("</pre>", at) - at - open.size()));
+  EXPECT_EQ(check.at("width"), 1400);
+  ASSERT_EQ(check.at("cards").size(), 10u);  // nine images and the broken file
+  for (const auto& width : check.at("cards")) EXPECT_GE(width.get<int>(), 200) << check.dump();
+  // Per image: thumbnail, two Grad-CAM layers, LIME, and the layer grid.
+  EXPECT_EQ(check.at("images"), 9 * 5);
+  EXPECT_TRUE(check.at("broken").empty()) << check.dump();
+  EXPECT_NE(dom.find("<figcaption title=\"gradcam layer1"), std::string::npos) << "columns are named";
+  EXPECT_NE(dom.find("gradcam layers"), std::string::npos) << "the layer grid is shown";
+  EXPECT_NE(dom.find("true: benign"), std::string::npos);
+  EXPECT_NE(dom.find("with a true label misclassified"), std::string::npos);
 }
 
 TEST(Batch, ShardsMergeToTheSameResultsAsOneRun) {
