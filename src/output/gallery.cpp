@@ -41,7 +41,7 @@ figcaption { font-size: 11px; color: #555; white-space: nowrap; overflow: hidden
 .card img.grid-image { width: calc(2 * var(--img)); }
 .cap { font-size: 12px; margin-top: 4px; overflow-wrap: anywhere; }
 .label { font-weight: 600; }
-.truth { margin-left: 0.6em; }
+.truth, .cap a { margin-left: 0.6em; }
 .wrong .truth { color: #b50; font-weight: 600; }
 .error { color: #a00; font-size: 12px; overflow-wrap: anywhere; }
 .card img.missing { outline: 3px solid #c33; outline-offset: -3px; }
@@ -159,7 +159,7 @@ function render() {
       cap.appendChild(t);
     }
     for (const e of i.errors) { const d = document.createElement("div"); d.className = "error"; d.textContent = e; cap.appendChild(d); }
-    if (i.report) { const a = document.createElement("a"); a.href = url(i.report); a.textContent = " report"; cap.appendChild(a); }
+    if (i.report) { const a = document.createElement("a"); a.href = url(i.report); a.textContent = "report"; cap.appendChild(a); }
     card.appendChild(cap);
     grid.appendChild(card);
   }
