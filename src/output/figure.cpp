@@ -43,18 +43,27 @@ std::string short_number(double value) {
   return text;
 }
 
-cv::Vec3b scale_colour(const ColourScale& scale, double value) {
-  const double span = scale.high - scale.low;
+namespace {
+
+// The colours of a column of values (CV_32FC1, N x 1) in one call: a colour map's table is built per
+// call, ~0.5 ms, too slow to build once per row of a bar.
+cv::Mat scale_colours(const ColourScale& scale, const cv::Mat& values) {
   if (scale.kind == ColourScale::Kind::colormap) {
-    const double t = span > 0 ? std::clamp((value - scale.low) / span, 0.0, 1.0) : 1.0;
-    cv::Mat level(1, 1, CV_32FC1, cv::Scalar(t));
-    return colorize(level, scale.colormap).at<cv::Vec3b>(0, 0);
+    const double span = scale.high - scale.low;
+    cv::Mat levels = span > 0 ? cv::Mat((values - scale.low) / span) : cv::Mat(values.size(), CV_32FC1, cv::Scalar(1.0));
+    levels = cv::max(cv::min(levels, 1.0), 0.0);
+    return colorize(levels, scale.colormap);
   }
   // As render_signed_map draws a value over the image, drawn over mid gray.
   const double limit = std::max(std::abs(scale.low), std::abs(scale.high));
-  cv::Mat gray(1, 1, CV_8UC3, cv::Scalar(kNeutral[0], kNeutral[1], kNeutral[2]));
-  cv::Mat values(1, 1, CV_32FC1, cv::Scalar(value));
-  return render_signed_map(gray, values, limit).at<cv::Vec3b>(0, 0);
+  const cv::Mat gray(values.size(), CV_8UC3, cv::Scalar(kNeutral[0], kNeutral[1], kNeutral[2]));
+  return render_signed_map(gray, values, limit);
+}
+
+}  // namespace
+
+cv::Vec3b scale_colour(const ColourScale& scale, double value) {
+  return scale_colours(scale, cv::Mat(1, 1, CV_32FC1, cv::Scalar(value))).at<cv::Vec3b>(0, 0);
 }
 
 cv::Mat compose_figure(const std::vector<cv::Mat>& panels, const std::vector<std::string>& titles,
@@ -113,11 +122,13 @@ cv::Mat compose_figure(const std::vector<cv::Mat>& panels, const std::vector<std
     // The colour bar, as tall as a row of panels: top row `high`, bottom row `low`.
     const int bar_x = kPadding + grid_w + kPadding;
     placed.bar = cv::Rect(bar_x, top, kBarWidth, panel_h);
+    cv::Mat values(panel_h, 1, CV_32FC1);
     for (int row = 0; row < panel_h; ++row) {
       const double t = panel_h > 1 ? static_cast<double>(row) / (panel_h - 1) : 0.0;
-      const cv::Vec3b colour = scale_colour(*scale, scale->high - t * (scale->high - scale->low));
-      canvas(cv::Rect(bar_x, top + row, kBarWidth, 1)).setTo(cv::Scalar(colour[0], colour[1], colour[2]));
+      values.at<float>(row, 0) = static_cast<float>(scale->high - t * (scale->high - scale->low));
     }
+    cv::Mat strip = canvas(placed.bar);  // a view: resize writes into the canvas
+    cv::resize(scale_colours(*scale, values), strip, placed.bar.size(), 0, 0, cv::INTER_NEAREST);
     cv::rectangle(canvas, cv::Rect(bar_x - 1, top - 1, kBarWidth + 2, panel_h + 2), cv::Scalar(90, 90, 90), 1);
     const int label_x = bar_x + kBarWidth + 6;
     draw_text(canvas, high_label, {label_x, top + 10}, kLabelScale);
