@@ -25,6 +25,8 @@ PACKAGES=(
   # The OpenMP build shares LibTorch's thread pool instead of starting its own threads.
   libopenblas0-openmp
   libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libbenchmark-dev libjpeg-dev libeigen3-dev libdcmtk-dev
+  # Whole-slide images (OpenSlide); libvips's command line writes the tests' pyramidal TIFF slides.
+  libopenslide-dev libvips-tools
   # Python is only for exporting/training models and for the independent test references.
   python3 python3-torch python3-torchvision python3-numpy python3-opencv python3-skimage python3-sklearn
   python3-pydicom  # DICOM test files and the windowing reference

@@ -1,0 +1,60 @@
+// Whole-slide images (Aperio .svs, Hamamatsu .ndpi, MIRAX, tiled pyramidal TIFF, ...) through
+// OpenSlide: the pyramid's levels, microns per pixel, regions as 8-bit BGR, and a thumbnail.
+// Properties that could identify a patient (labels, barcodes, dates, free text) are never exposed:
+// only an allow-list of technical ones.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <opencv2/core.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xai {
+
+struct SlideLevel {
+  int64_t width = 0, height = 0;
+  double downsample = 1;  // level-0 pixels per pixel of this level
+};
+
+struct SlideInfo {
+  std::string path;
+  std::string vendor;                 // OpenSlide's format name ("aperio", "generic-tiff", ...)
+  std::vector<SlideLevel> levels;     // level 0 first (full resolution)
+  std::optional<double> mpp_x, mpp_y; // microns per level-0 pixel, when the file says
+  std::optional<double> objective_power;
+  std::map<std::string, std::string> properties;  // the allow-listed technical properties only
+};
+
+class Slide {
+ public:
+  // Throws input_error("PATH: ...") when OpenSlide cannot read the file (with its reason).
+  static Slide open(const std::string& path);
+  Slide(Slide&&) noexcept;
+  Slide& operator=(Slide&&) noexcept;
+  ~Slide();
+
+  const SlideInfo& info() const;
+  // `width` x `height` pixels of `level`, top-left at level-0 coordinates (x0, y0) (OpenSlide's
+  // convention), 8-bit BGR; pixels outside the scanned area (transparent) are white, like glass.
+  // Safe to call from several threads at once.
+  cv::Mat read_region(int64_t x0, int64_t y0, int level, int width, int height) const;
+  // The level whose downsample is the largest not above `downsample`.
+  int level_for_downsample(double downsample) const;
+  // The whole slide, its longer side at most `longest` pixels, read from the smallest level that is
+  // still at least that large and shrunk by area averaging; `downsample` gets level-0 pixels per pixel.
+  cv::Mat thumbnail(int longest, double* downsample = nullptr) const;
+
+ private:
+  struct Impl;
+  explicit Slide(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Microns per pixel from TIFF resolution tags when the format gives no mpp (generic TIFF written by
+// libvips or tifffile): `resolution` pixels per `unit` ("centimeter" or "inch"); none otherwise.
+std::optional<double> mpp_from_resolution(const std::string& resolution, const std::string& unit);
+
+}  // namespace xai

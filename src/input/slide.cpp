@@ -1,0 +1,133 @@
+#include "xai/slide.hpp"
+
+#include <openslide.h>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "xai/error.hpp"
+
+namespace xai {
+namespace {
+
+// Technical properties only: everything else (aperio.Filename, .Date, .User, barcodes, label and
+// macro images' text, free-text descriptions) may identify a patient.
+const char* const kAllowedProperties[] = {
+    OPENSLIDE_PROPERTY_NAME_VENDOR, OPENSLIDE_PROPERTY_NAME_MPP_X, OPENSLIDE_PROPERTY_NAME_MPP_Y,
+    OPENSLIDE_PROPERTY_NAME_OBJECTIVE_POWER, OPENSLIDE_PROPERTY_NAME_BOUNDS_X, OPENSLIDE_PROPERTY_NAME_BOUNDS_Y,
+    OPENSLIDE_PROPERTY_NAME_BOUNDS_WIDTH, OPENSLIDE_PROPERTY_NAME_BOUNDS_HEIGHT, "openslide.level-count",
+    "tiff.ResolutionUnit", "tiff.XResolution", "tiff.YResolution"};
+
+std::optional<double> number(const char* text) {
+  if (!text) return std::nullopt;
+  char* end = nullptr;
+  const double v = std::strtod(text, &end);
+  if (end == text || !std::isfinite(v) || v <= 0) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::optional<double> mpp_from_resolution(const std::string& resolution, const std::string& unit) {
+  const auto per_unit = number(resolution.c_str());
+  if (!per_unit) return std::nullopt;
+  if (unit == "centimeter") return 1e4 / *per_unit;
+  if (unit == "inch") return 25.4e3 / *per_unit;
+  return std::nullopt;
+}
+
+struct Slide::Impl {
+  openslide_t* osr = nullptr;
+  SlideInfo info;
+  ~Impl() {
+    if (osr) openslide_close(osr);
+  }
+};
+
+Slide::Slide(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Slide::Slide(Slide&&) noexcept = default;
+Slide& Slide::operator=(Slide&&) noexcept = default;
+Slide::~Slide() = default;
+
+Slide Slide::open(const std::string& path) {
+  auto impl = std::make_unique<Impl>();
+  impl->osr = openslide_open(path.c_str());
+  if (!impl->osr) throw input_error(path + ": not a slide OpenSlide can read (or not readable)");
+  if (const char* error = openslide_get_error(impl->osr)) throw input_error(path + ": " + error);
+  SlideInfo& info = impl->info;
+  info.path = path;
+  const int32_t count = openslide_get_level_count(impl->osr);
+  if (count < 1) throw input_error(path + ": the slide has no levels");
+  for (int32_t l = 0; l < count; ++l) {
+    SlideLevel level;
+    openslide_get_level_dimensions(impl->osr, l, &level.width, &level.height);
+    level.downsample = openslide_get_level_downsample(impl->osr, l);
+    if (level.width <= 0 || level.height <= 0 || !(level.downsample >= 1))
+      throw input_error(path + ": level " + std::to_string(l) + " has no valid size");
+    info.levels.push_back(level);
+  }
+  for (const char* name : kAllowedProperties)
+    if (const char* value = openslide_get_property_value(impl->osr, name)) info.properties[name] = value;
+  if (const char* vendor = openslide_get_property_value(impl->osr, OPENSLIDE_PROPERTY_NAME_VENDOR)) info.vendor = vendor;
+  info.mpp_x = number(openslide_get_property_value(impl->osr, OPENSLIDE_PROPERTY_NAME_MPP_X));
+  info.mpp_y = number(openslide_get_property_value(impl->osr, OPENSLIDE_PROPERTY_NAME_MPP_Y));
+  if (!info.mpp_x && info.properties.count("tiff.XResolution") && info.properties.count("tiff.ResolutionUnit")) {
+    info.mpp_x = mpp_from_resolution(info.properties["tiff.XResolution"], info.properties["tiff.ResolutionUnit"]);
+    if (info.properties.count("tiff.YResolution"))
+      info.mpp_y = mpp_from_resolution(info.properties["tiff.YResolution"], info.properties["tiff.ResolutionUnit"]);
+  }
+  info.objective_power = number(openslide_get_property_value(impl->osr, OPENSLIDE_PROPERTY_NAME_OBJECTIVE_POWER));
+  return Slide(std::move(impl));
+}
+
+const SlideInfo& Slide::info() const { return impl_->info; }
+
+cv::Mat Slide::read_region(int64_t x0, int64_t y0, int level, int width, int height) const {
+  CV_Assert(level >= 0 && level < static_cast<int>(impl_->info.levels.size()) && width > 0 && height > 0);
+  cv::Mat argb(height, width, CV_32SC1);
+  openslide_read_region(impl_->osr, reinterpret_cast<uint32_t*>(argb.data), x0, y0, level, width, height);
+  if (const char* error = openslide_get_error(impl_->osr)) throw input_error(impl_->info.path + ": " + error);
+  // Premultiplied ARGB over white: colour + (255 - alpha); fully transparent (no scan) becomes white.
+  cv::Mat bgr(height, width, CV_8UC3);
+  for (int y = 0; y < height; ++y) {
+    const uint32_t* in = reinterpret_cast<const uint32_t*>(argb.ptr(y));
+    cv::Vec3b* out = bgr.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < width; ++x) {
+      const uint32_t p = in[x];
+      const int white = 255 - static_cast<int>(p >> 24);
+      out[x] = cv::Vec3b(static_cast<uchar>(std::min(255, static_cast<int>(p & 0xff) + white)),
+                         static_cast<uchar>(std::min(255, static_cast<int>((p >> 8) & 0xff) + white)),
+                         static_cast<uchar>(std::min(255, static_cast<int>((p >> 16) & 0xff) + white)));
+    }
+  }
+  return bgr;
+}
+
+int Slide::level_for_downsample(double downsample) const {
+  int best = 0;
+  const auto& levels = impl_->info.levels;
+  for (size_t l = 0; l < levels.size(); ++l)
+    if (levels[l].downsample <= downsample * (1 + 1e-9)) best = static_cast<int>(l);
+  return best;
+}
+
+cv::Mat Slide::thumbnail(int longest, double* downsample) const {
+  const SlideLevel& full = impl_->info.levels.front();
+  const double wanted = std::max(1.0, static_cast<double>(std::max(full.width, full.height)) / longest);
+  const int level = level_for_downsample(wanted);
+  const SlideLevel& l = impl_->info.levels[level];
+  if (l.width > 32768 || l.height > 32768)
+    throw input_error(impl_->info.path + ": no level small enough for a " + std::to_string(longest) + "-px thumbnail");
+  const cv::Mat region = read_region(0, 0, level, static_cast<int>(l.width), static_cast<int>(l.height));
+  const double f = std::min(1.0, static_cast<double>(longest) / std::max(l.width, l.height));
+  cv::Mat out = region;
+  if (f < 1.0)
+    cv::resize(region, out, cv::Size(std::max(1, static_cast<int>(std::lround(l.width * f))),
+                                     std::max(1, static_cast<int>(std::lround(l.height * f)))), 0, 0, cv::INTER_AREA);
+  if (downsample) *downsample = static_cast<double>(full.width) / out.cols;
+  return out;
+}
+
+}  // namespace xai

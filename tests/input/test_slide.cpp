@@ -1,0 +1,76 @@
+// Whole-slide reading through OpenSlide, on a pyramidal tiled TIFF written here by libvips from an
+// image of known pixels (lossless, so level 0 must equal it exactly).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "test_helpers.hpp"
+#include "xai/error.hpp"
+#include "xai/slide.hpp"
+
+namespace xai {
+namespace {
+
+TEST(Slide, PyramidalTiffLevelsRegionsMppAndThumbnail) {
+  test::TempDir dir;
+  cv::Mat image(2000, 3000, CV_8UC3);
+  cv::randu(image, 0, 256);
+  cv::imwrite(dir.file("slide.png"), image);
+  int status = 0;
+  // 2000 pixels per mm: 0.5 microns per pixel.
+  const std::string out = test::run_command("vips tiffsave " + dir.file("slide.png") + " " + dir.file("slide.tif") +
+                                                " --tile --pyramid --tile-width 256 --tile-height 256 --compression deflate"
+                                                " --xres 2000 --yres 2000 2>&1",
+                                            &status);
+  ASSERT_EQ(status, 0) << "vips (Debian's libvips-tools) is needed: " << out;
+  const Slide slide = Slide::open(dir.file("slide.tif"));
+  const SlideInfo& info = slide.info();
+  ASSERT_GE(info.levels.size(), 3u);
+  EXPECT_EQ(info.levels[0].width, 3000);
+  EXPECT_EQ(info.levels[0].height, 2000);
+  EXPECT_NEAR(info.levels[1].downsample, 2.0, 1e-3);
+  ASSERT_TRUE(info.mpp_x.has_value());
+  EXPECT_NEAR(*info.mpp_x, 0.5, 1e-6);
+  EXPECT_EQ(info.vendor, "generic-tiff");
+  const cv::Mat region = slide.read_region(1000, 500, 0, 300, 200);
+  EXPECT_EQ(cv::norm(region, image(cv::Rect(1000, 500, 300, 200)), cv::NORM_INF), 0);
+  // Level 1 at level-0 (1000, 500): each pixel the mean of a 2x2 block (rounded).
+  const cv::Mat half = slide.read_region(1000, 500, 1, 50, 40);
+  cv::Mat expected;
+  cv::resize(image(cv::Rect(1000, 500, 100, 80)), expected, {50, 40}, 0, 0, cv::INTER_AREA);
+  EXPECT_LE(cv::norm(half, expected, cv::NORM_INF), 1);
+  // Past the slide's edge: no scan, white.
+  const cv::Mat outside = slide.read_region(2990, 0, 0, 20, 4);
+  EXPECT_EQ(outside.at<cv::Vec3b>(0, 15), cv::Vec3b(255, 255, 255));
+  double downsample = 0;
+  const cv::Mat thumb = slide.thumbnail(300, &downsample);
+  EXPECT_EQ(thumb.size(), cv::Size(300, 200));
+  EXPECT_NEAR(downsample, 10.0, 1e-9);
+  EXPECT_EQ(slide.level_for_downsample(3.0), 1);
+  EXPECT_EQ(slide.level_for_downsample(1.0), 0);
+  // Only technical properties are exposed.
+  for (const auto& [name, value] : info.properties)
+    EXPECT_TRUE(name.rfind("openslide.", 0) == 0 || name == "tiff.ResolutionUnit" || name == "tiff.XResolution" ||
+                name == "tiff.YResolution")
+        << name;
+}
+
+TEST(Slide, NotASlideIsAnInputError) {
+  test::TempDir dir;
+  std::ofstream(dir.file("notes.svs")) << "not a slide";
+  try {
+    Slide::open(dir.file("notes.svs"));
+    FAIL() << "opened a text file";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::input);
+    EXPECT_NE(std::string(e.what()).find("notes.svs"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(mpp_from_resolution("2000", "centimeter"), 5.0);
+  EXPECT_FALSE(mpp_from_resolution("0", "centimeter").has_value());
+  EXPECT_FALSE(mpp_from_resolution("300", "none").has_value());
+}
+
+}  // namespace
+}  // namespace xai
