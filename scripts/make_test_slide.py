@@ -64,7 +64,7 @@ def main(argv=None):
         subprocess.run(["vips", "tiffsave", png, args.out, "--tile", "--pyramid", "--tile-width", "256",
                         "--tile-height", "256", "--compression", "deflate", "--xres", str(per_mm),
                         "--yres", str(per_mm)], check=True)
-    truth = {"grid": [cols, rows], "patch": p, "mpp": args.mpp, "size": [cols * p, rows * p],
+    truth = {"grid": [cols, rows], "patch": p, "seed": args.seed, "mpp": args.mpp, "size": [cols * p, rows * p],
              "tissue_cells": tissue, "malignant_cells": sorted([list(m) for m in malignant]), "lesions": lesions}
     with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
         json.dump(truth, f, indent=1)

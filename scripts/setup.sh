@@ -26,7 +26,9 @@ PACKAGES=(
   libopenblas0-openmp
   libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libbenchmark-dev libjpeg-dev libeigen3-dev libdcmtk-dev
   # Whole-slide images (OpenSlide); libvips's command line writes the tests' pyramidal TIFF slides.
-  libopenslide-dev libvips-tools
+  libopenslide-dev libtiff-dev libvips-tools
+  # The slide viewer's map library, copied into each viewer so it works offline.
+  libjs-leaflet
   # Python is only for exporting/training models and for the independent test references.
   python3 python3-torch python3-torchvision python3-numpy python3-opencv python3-skimage python3-sklearn
   python3-pydicom  # DICOM test files and the windowing reference

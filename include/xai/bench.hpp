@@ -55,6 +55,12 @@ struct BatchBenchResult {
 // alternate for `rounds` rounds, so a slow spell of the machine hits both; medians are reported.
 BatchBenchResult bench_batch(Model& model, const ExplainOptions& explain, int images, int batch_size, int rounds);
 
+// The same for `xai slide`: whole runs over a slide (thumbnail, tissue, tiles read and explained,
+// maps stitched and written; no viewer) against raw batched inference on the same tissue tiles,
+// read and preprocessed beforehand. `images` in the result counts tiles.
+BatchBenchResult bench_slide(Model& model, const ExplainOptions& explain, const std::string& slide_path, int batch_size,
+                             int rounds);
+
 }  // namespace xai
 
 namespace xai {

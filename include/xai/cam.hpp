@@ -18,6 +18,9 @@ struct LayerMap {
   std::string reshape;                    // how a transformer's output became it ("" for (N,C,H,W))
   int calls = 0;                          // the module ran this often; the last call is explained
   bool constant = false;                  // the raw map was constant (e.g. all zero after ReLU)
+  // The map before normalisation spans [raw_min, raw_max] (after ReLU): maps of different images on one
+  // scale (a slide's tiles) are raw_min + map * (raw_max - raw_min).
+  double raw_min = 0, raw_max = 0;
 };
 
 struct TargetExplanation {

@@ -34,6 +34,11 @@ struct ExplainPlan {
 // Checks the methods and resolves layers, labels and parameters. Throws usage/model/layer errors.
 ExplainPlan plan_explanations(Model& model, const ExplainOptions& options);
 
+// What determines method `method`'s result besides the image: the model, its preprocessing, the method
+// and its parameters. Hashed into resume keys (batch adds how maps are drawn, slide the tile layout):
+// only the preprocessing a run actually uses, so keys of earlier runs with the defaults still match.
+nlohmann::ordered_json result_identity(const ExplainPlan& plan, size_t method, const std::string& model_sha);
+
 // What to say about explicitly chosen layers (a transformer's patch embedding): printed once by the
 // front end (MethodFlags::to_options) and kept in every report's warnings (plan_explanations).
 std::vector<std::string> layer_warnings(Model& model, const std::vector<std::string>& layers);

@@ -54,6 +54,9 @@ struct ModelCard {
   // Transformers: the patch grid of token outputs ("tokens": {"grid": [14, 14], "prefix": 1}) when the
   // shape does not reveal it (feature_layout.hpp).
   std::optional<TokenGrid> tokens;
+  // Whole slides: the microns per pixel the model was trained at ("mpp": 0.5); `xai slide` reads tiles
+  // at this resolution unless --mpp or --level says otherwise.
+  std::optional<double> mpp;
   std::string source;        // path of the card, or "" when defaults were used
   std::set<std::string> given;        // fields set by the card or the command line; the rest are defaults
   std::vector<std::string> warnings;  // unknown keys, defaulted statistics

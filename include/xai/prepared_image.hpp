@@ -39,4 +39,7 @@ PreparedImage prepare_image(const std::string& path, const ModelCard& card, cons
 PreparedImage prepare_image_bytes(const std::string& bytes, const std::string& sha256, const std::string& path,
                                   const ModelCard& card, const ImageLimits& limits);
 
+// The same from an image already decoded (a whole slide's tile): preprocessing only.
+PreparedImage prepare_decoded(Image image, const ModelCard& card);
+
 }  // namespace xai

@@ -23,12 +23,20 @@ TissueMask detect_tissue(const cv::Mat& thumbnail_bgr, double min_saturation, do
   auto small_components = [&](const cv::Mat& binary, double limit, bool keep_border) {
     cv::Mat labels, stats, centroids;
     const int n = cv::connectedComponentsWithStats(binary, labels, stats, centroids, 8, CV_32S);
-    cv::Mat small = cv::Mat::zeros(binary.size(), CV_8UC1);
+    // Which labels are small, then one pass over the pixels (a mask per component would cost
+    // components x pixels: seconds on a noisy thumbnail).
+    std::vector<uchar> is_small(n, 0);
     for (int i = 1; i < n; ++i) {
       const int x = stats.at<int>(i, cv::CC_STAT_LEFT), y = stats.at<int>(i, cv::CC_STAT_TOP);
       const int w = stats.at<int>(i, cv::CC_STAT_WIDTH), h = stats.at<int>(i, cv::CC_STAT_HEIGHT);
       const bool border = x == 0 || y == 0 || x + w == binary.cols || y + h == binary.rows;
-      if (stats.at<int>(i, cv::CC_STAT_AREA) < limit && !(keep_border && border)) small.setTo(255, labels == i);
+      is_small[i] = stats.at<int>(i, cv::CC_STAT_AREA) < limit && !(keep_border && border) ? 255 : 0;
+    }
+    cv::Mat small(binary.size(), CV_8UC1);
+    for (int y = 0; y < labels.rows; ++y) {
+      const int* in = labels.ptr<int>(y);
+      uchar* out = small.ptr<uchar>(y);
+      for (int x = 0; x < labels.cols; ++x) out[x] = is_small[in[x]];
     }
     return small;
   };

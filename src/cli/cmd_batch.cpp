@@ -1,4 +1,5 @@
 // xai batch: thousands of images, resumable, sharded, with a gallery; and xai merge for shards.
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/batch.hpp"
+#include "xai/slide_run.hpp"
 #include "cli/validators.hpp"
 
 namespace xai::cli {
@@ -178,16 +180,25 @@ struct MergeFlags {
 
 Command add_merge(CLI::App& app) {
   auto flags = std::make_shared<MergeFlags>();
-  CLI::App* sub = app.add_subcommand("merge", "Combine batch outputs (e.g. shards) into one folder");
+  CLI::App* sub = app.add_subcommand(
+      "merge", "Combine batch outputs (e.g. shards) into one folder; or the shards of one `xai slide` run");
   flags->model.add_to(*sub);
   flags->method.add_to(*sub);
   const std::string reason = "merge combines finished runs as they are: it loads no model and explains nothing";
   flags->policy.refuse(flags->model.all, reason);
   flags->policy.refuse(flags->method.all, reason);
   sub->add_option("-o,--output-dir", flags->out, "Merged output folder")->required();
-  sub->add_option("runs", flags->dirs, "Batch output folders")->required();
+  sub->add_option("runs", flags->dirs, "Batch output folders, or slide output folders")->required();
   return {sub, [flags] {
             flags->policy.check();
+            const size_t slides = std::count_if(flags->dirs.begin(), flags->dirs.end(), is_slide_output);
+            if (slides > 0 && slides < flags->dirs.size())
+              throw usage_error("merge: some folders hold slide runs and some batch runs: merge one kind at a time");
+            if (slides > 0) {
+              const size_t n = merge_slide_outputs(flags->dirs, flags->out);
+              std::cerr << "xai: merge: " << n << " tiles -> " << flags->out << "/slide.json\n";
+              return 0;
+            }
             const size_t n = merge_batch_outputs(flags->dirs, flags->out);
             std::cerr << "xai: merge: " << n << " results -> " << flags->out << "/index.html\n";
             return 0;

@@ -32,6 +32,7 @@ struct BenchFlags {
   bool json = false;
   bool skip_full_backward = false;
   int pipeline_images = 0;
+  std::string slide;  // --slide: time `xai slide` runs instead of batch runs
   int rounds = 5;
   bool fidelity = false;
   int reference_samples = 10000;
@@ -40,7 +41,7 @@ struct BenchFlags {
   std::string plot;
   std::vector<std::string> images;
   CLI::Option *warmup_option = nullptr, *runs_option = nullptr, *rounds_option = nullptr, *backward_option = nullptr,
-              *batch_option = nullptr, *pipeline_option = nullptr;
+              *batch_option = nullptr, *pipeline_option = nullptr, *slide_option = nullptr;
   std::vector<CLI::Option*> fidelity_options;  // only with --fidelity
 };
 
@@ -48,7 +49,7 @@ struct BenchFlags {
 void check_mode(const BenchFlags& flags, const ExplainOptions& explain) {
   if (flags.fidelity) {
     for (const CLI::Option* option : {flags.warmup_option, flags.runs_option, flags.rounds_option, flags.backward_option,
-                                      flags.batch_option, flags.pipeline_option})
+                                      flags.batch_option, flags.pipeline_option, flags.slide_option})
       if (option->count() > 0)
         throw usage_error(flag_name(option) + ": not used with --fidelity (it explains each image once per row)");
     if (!explain.lime.adaptive.enabled)
@@ -59,11 +60,13 @@ void check_mode(const BenchFlags& flags, const ExplainOptions& explain) {
   }
   for (const CLI::Option* option : flags.fidelity_options)
     if (option->count() > 0) throw usage_error(flag_name(option) + ": only with --fidelity");
-  const bool pipeline = flags.pipeline_images > 0;
+  if (flags.pipeline_images > 0 && !flags.slide.empty())
+    throw usage_error("--slide: times slide runs; --pipeline times batch runs: give one");
+  const bool pipeline = flags.pipeline_images > 0 || !flags.slide.empty();
   for (const CLI::Option* option : {flags.warmup_option, flags.runs_option, flags.backward_option})
     if (pipeline && option->count() > 0)
       throw usage_error(flag_name(option) + ": not used with --pipeline (it times whole batch runs, --rounds of them)");
-  if (!pipeline && flags.rounds_option->count() > 0) throw usage_error("--rounds: only used with --pipeline");
+  if (!pipeline && flags.rounds_option->count() > 0) throw usage_error("--rounds: only used with --pipeline or --slide");
   if (!pipeline)
     for (const char* name : {"--colormap", "--alpha", "--background", "--figure-size"})
       for (const CLI::Option* option : flags.method.all)
@@ -79,7 +82,9 @@ nlohmann::ordered_json plan_parameters(Model& model, const ExplainOptions& expla
 
 int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions& explain) {
   const int batch = flags.batch_size > 1 ? flags.batch_size : 8;
-  const BatchBenchResult r = bench_batch(model, explain, flags.pipeline_images, batch, flags.rounds);
+  const bool slide = !flags.slide.empty();
+  const BatchBenchResult r = slide ? bench_slide(model, explain, flags.slide, batch, flags.rounds)
+                                   : bench_batch(model, explain, flags.pipeline_images, batch, flags.rounds);
   const std::string method = explain.methods.front();
   if (flags.json) {
     std::cout << nlohmann::ordered_json{{"model", model.path()},
@@ -88,6 +93,8 @@ int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions&
                                         {"rendering", {{"colormap", to_string(explain.colormap)}, {"alpha", explain.alpha}}},
                                         {"card", card_json(model)},
                                         {"inference", model.inference()},
+                                        {"pipeline", slide ? "xai slide" : "xai batch"},
+                                        {"slide", slide ? nlohmann::ordered_json(flags.slide) : nlohmann::ordered_json(nullptr)},
                                         {"images", r.images},
                                         {"batch_size", r.batch_size},
                                         {"raw_images_per_second", r.raw_images_per_second},
@@ -100,15 +107,18 @@ int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions&
               << "\n";
     return 0;
   }
-  std::cout << std::fixed << std::setprecision(2) << "model      " << model.path() << "\npipeline   xai batch --method "
-            << method << " on " << r.images << " images, batch " << r.batch_size << "\n"
+  std::cout << std::fixed << std::setprecision(2) << "model      " << model.path() << "\npipeline   "
+            << (slide ? "xai slide " + flags.slide + " --method " : std::string("xai batch --method ")) << method << " on "
+            << r.images << (slide ? " tissue tiles" : " images") << ", batch " << r.batch_size << "\n"
             << "parameters " << plan_parameters(model, explain).dump() << ", colormap " << to_string(explain.colormap)
             << ", alpha " << explain.alpha << "\n"
             << "card       " << card_json(model).dump() << "\n"
             << "inference  " << model.inference() << " (forward-only passes)\n"
             << "raw        " << r.raw_images_per_second << " images/s (batched no-grad inference)\n"
-            << "batch      " << r.batch_images_per_second << " images/s (decode, explain, render, write)\n"
-            << "ratio      " << r.ratio << " (batch / raw; median of " << r.rounds << " rounds, range " << r.min_ratio
+            << (slide ? "slide      " : "batch      ") << r.batch_images_per_second
+            << (slide ? " tiles/s (thumbnail, tissue, read, explain, stitch, write)\n"
+                      : " images/s (decode, explain, render, write)\n")
+            << "ratio      " << r.ratio << (slide ? " (slide / raw; median of " : " (batch / raw; median of ") << r.rounds << " rounds, range " << r.min_ratio
             << "-" << r.max_ratio << ")\n";
   return 0;
 }
@@ -264,7 +274,7 @@ int run_bench(const BenchFlags& flags) {
   check_mode(flags, explain);
   log_plan(explain, model);
   if (flags.fidelity) return run_fidelity_bench(flags, model, explain);
-  if (flags.pipeline_images > 0) return run_batch_bench(flags, model, explain);
+  if (flags.pipeline_images > 0 || !flags.slide.empty()) return run_batch_bench(flags, model, explain);
   BenchOptions options;
   options.explain = explain;
   options.batch_size = flags.batch_size;
@@ -297,6 +307,8 @@ Command add_bench(CLI::App& app) {
   flags->pipeline_option = sub->add_option("--pipeline", flags->pipeline_images,
                                            "Time `xai batch` on N synthetic images against raw batched inference")
                                ->check(kNonNegative);
+  flags->slide_option = sub->add_option("--slide", flags->slide,
+                                        "Time `xai slide` on this slide against raw batched inference on its tissue tiles");
   sub->add_flag("--fidelity", flags->fidelity,
                 "LIME, Kernel SHAP with --samples auto: Spearman rho of the region weights to a many-sample "
                 "reference, samples and time, for fixed counts (plain module and inference clone) and auto, on IMAGES");

@@ -29,5 +29,6 @@ Command add_compare(CLI::App& app);
 Command add_sanity(CLI::App& app);
 Command add_diff(CLI::App& app);
 Command add_card(CLI::App& app);
+Command add_slide(CLI::App& app);
 
 }  // namespace xai::cli

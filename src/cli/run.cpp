@@ -47,7 +47,7 @@ int run(int argc, char** argv) {
                                                     add_bench(app), add_eval(app),
                                                     add_batch(app), add_merge(app),
                                                     add_compare(app), add_sanity(app),
-                                                    add_diff(app), add_card(app)};
+                                                    add_diff(app), add_card(app), add_slide(app)};
 
   try {
     app.parse(argc, argv);

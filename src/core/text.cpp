@@ -5,6 +5,9 @@
 #include <cctype>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
 #include <vector>
 
 namespace xai {
@@ -88,6 +91,44 @@ std::string fixed_decimals(double value, int digits) {
   char text[64];
   std::snprintf(text, sizeof text, "%.*f", digits, value);
   return text;
+}
+
+namespace {
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}  // namespace
+
+std::string base64_encode(const std::string& bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    const size_t n = std::min<size_t>(3, bytes.size() - i);
+    uint32_t v = 0;
+    for (size_t k = 0; k < 3; ++k) v = (v << 8) | (k < n ? static_cast<unsigned char>(bytes[i + k]) : 0u);
+    for (size_t k = 0; k < 4; ++k) out += k <= n ? kBase64[(v >> (18 - 6 * k)) & 63] : '=';
+  }
+  return out;
+}
+
+std::string base64_decode(const std::string& text) {
+  if (text.size() % 4 != 0) throw std::invalid_argument("base64: length is not a multiple of 4");
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    uint32_t v = 0;
+    int padding = 0;
+    for (size_t k = 0; k < 4; ++k) {
+      const char c = text[i + k];
+      const char* at = c == '=' ? nullptr : std::strchr(kBase64, c);
+      if (c == '=' && i + 4 == text.size() && k >= 2) {
+        ++padding;
+      } else if (!at || c == '\0' || padding > 0) {
+        throw std::invalid_argument("base64: unexpected character");
+      }
+      v = (v << 6) | (at ? static_cast<uint32_t>(at - kBase64) : 0u);
+    }
+    for (int k = 0; k < 3 - padding; ++k) out += static_cast<char>((v >> (16 - 8 * k)) & 0xff);
+  }
+  return out;
 }
 
 }  // namespace xai

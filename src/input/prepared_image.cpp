@@ -17,17 +17,25 @@ double ms_since(Clock::time_point start) {
 
 PreparedImage prepare_image_bytes(const std::string& bytes, const std::string& sha256, const std::string& path,
                                   const ModelCard& card, const ImageLimits& limits) {
-  PreparedImage prepared;
-  prepared.path = path;
-  auto t = Clock::now();
+  const auto t = Clock::now();
   ImageLimits reading = limits;
   if (card.window && reading.dicom.window_from != "--dicom-window") {  // the card's window unless --dicom-window
     reading.dicom.window = *card.window;
     reading.dicom.window_from = "card";
   }
-  prepared.image = decode_image(bytes, path, reading, sha256);
-  prepared.load_ms = ms_since(t);
-  t = Clock::now();
+  Image image = decode_image(bytes, path, reading, sha256);
+  const double load_ms = ms_since(t);
+  PreparedImage prepared = prepare_decoded(std::move(image), card);
+  prepared.path = path;
+  prepared.load_ms = load_ms;
+  return prepared;
+}
+
+PreparedImage prepare_decoded(Image image, const ModelCard& card) {
+  PreparedImage prepared;
+  prepared.path = image.path;
+  const auto t = Clock::now();
+  prepared.image = std::move(image);
   prepared.view = model_view(prepared.image, card);
   prepared.visible = visible_region(prepared.image.pixels.size(), card);
   prepared.blob = normalise(prepared.view, card);

@@ -1,11 +1,13 @@
 #include "xai/slide.hpp"
 
 #include <openslide.h>
+#include <tiffio.h>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <mutex>
 
 #include "xai/error.hpp"
 
@@ -18,7 +20,9 @@ const char* const kAllowedProperties[] = {
     OPENSLIDE_PROPERTY_NAME_VENDOR, OPENSLIDE_PROPERTY_NAME_MPP_X, OPENSLIDE_PROPERTY_NAME_MPP_Y,
     OPENSLIDE_PROPERTY_NAME_OBJECTIVE_POWER, OPENSLIDE_PROPERTY_NAME_BOUNDS_X, OPENSLIDE_PROPERTY_NAME_BOUNDS_Y,
     OPENSLIDE_PROPERTY_NAME_BOUNDS_WIDTH, OPENSLIDE_PROPERTY_NAME_BOUNDS_HEIGHT, "openslide.level-count",
-    "tiff.ResolutionUnit", "tiff.XResolution", "tiff.YResolution"};
+    "tiff.ResolutionUnit", "tiff.XResolution", "tiff.YResolution",
+    // A hash of the slide's pixels and technical metadata: identifies the file for resumes and merges.
+    OPENSLIDE_PROPERTY_NAME_QUICKHASH1};
 
 std::optional<double> number(const char* text) {
   if (!text) return std::nullopt;
@@ -52,6 +56,10 @@ Slide& Slide::operator=(Slide&&) noexcept = default;
 Slide::~Slide() = default;
 
 Slide Slide::open(const std::string& path) {
+  // libtiff prints warnings about harmless oddities of pyramid levels ("Raster width of 256 shall not
+  // be larger than image width of 144") straight to stderr; OpenSlide reports real errors itself.
+  static std::once_flag quiet;
+  std::call_once(quiet, [] { TIFFSetWarningHandler(nullptr); });
   auto impl = std::make_unique<Impl>();
   impl->osr = openslide_open(path.c_str());
   if (!impl->osr) throw input_error(path + ": not a slide OpenSlide can read (or not readable)");

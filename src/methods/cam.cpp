@@ -31,6 +31,8 @@ std::vector<LayerMap> make_maps(const std::string& layer, const torch::Tensor& a
     cv::Mat raw(static_cast<int>(h), static_cast<int>(w), CV_32FC1, cam[i].data_ptr<float>());
     double lo, hi;
     cv::minMaxLoc(raw, &lo, &hi);
+    m.raw_min = lo;
+    m.raw_max = hi;
     if (hi > lo) {
       raw.convertTo(m.map, CV_32FC1, 1.0 / (hi - lo), -lo / (hi - lo));
     } else {

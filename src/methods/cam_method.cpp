@@ -64,7 +64,8 @@ class CamAdapter final : public ExplanationMethod {
                        {"layer_calls", layer_map.calls},
                        {"activation_shape", layer_map.activation_shape},
                        {"map_resolution", {layer_map.map.rows, layer_map.map.cols}},
-                       {"constant", layer_map.constant}};
+                       {"constant", layer_map.constant},
+                       {"raw_range", {layer_map.raw_min, layer_map.raw_max}}};
           if (!layer_map.reshape.empty()) m.details["reshape"] = layer_map.reshape;
           if (layer_map.constant)
             r.warnings.push_back(weighting_.name + " map for class '" + labels.at(target.class_index) +

@@ -135,7 +135,8 @@ void ModelCard::validate() const {
 namespace {
 
 const std::vector<std::string> kCardKeys = {"name", "labels", "input_size", "channels", "mean", "std", "output",
-                                            "target_layer", "window", "tokens", "resize", "interpolation"};
+                                            "target_layer", "window", "tokens", "resize", "interpolation",
+                                            "mpp"};
 // Documentation keys a card may carry; xai reads none of them, and says nothing about them.
 const std::vector<std::string> kInformationKeys = {"schema", "architecture", "description", "notes", "metrics",
                                                    "training", "version", "license", "authors", "source"};
@@ -218,6 +219,13 @@ ModelCard parse_model_card(const std::string& text, const std::string& path) {
                           "\"brain\" or \"minmax\" (got " + w.dump() + ")");
       }
     }
+    if (j.contains("mpp") && !j.at("mpp").is_null()) {
+      const json& mpp = j.at("mpp");
+      if (!mpp.is_number() || !(mpp.get<double>() > 0) || mpp.get<double>() > 1000)
+        throw model_error(path + ": mpp must be the microns per pixel the model was trained at, a number in (0, 1000] "
+                          "(got " + mpp.dump() + ")");
+      card.mpp = mpp.get<double>();
+    }
     if (j.contains("tokens") && !j.at("tokens").is_null()) {
       const json& t = j.at("tokens");
       const auto count = [](const json& v, long long low) {
@@ -284,6 +292,7 @@ std::string model_card_text(const ModelCard& card) {
       j["window"] = text;
     }
   }
+  if (card.mpp) j["mpp"] = *card.mpp;
   if (card.tokens) j["tokens"] = {{"grid", {card.tokens->height, card.tokens->width}}, {"prefix", card.tokens->prefix}};
   return j.dump(2) + "\n";
 }

@@ -96,20 +96,8 @@ json rendering_identity(const ExplainOptions& options) {
 std::vector<std::string> method_fingerprints(const ExplainPlan& plan, const std::string& model_sha) {
   std::vector<std::string> fingerprints;
   for (size_t m = 0; m < plan.methods.size(); ++m) {
-    json preprocessing = {{"size", {plan.card.input_height, plan.card.input_width}},
-                          {"channels", to_string(plan.card.channels)},
-                          {"mean", plan.card.mean},
-                          {"std", plan.card.std}};
-    // Only when not the defaults, so that outputs of runs from before these settings still resume.
-    if (plan.card.resize != ResizeMode::stretch || plan.card.interpolation != Interpolation::area) {
-      preprocessing["resize"] = resize_spec(plan.card);
-      preprocessing["interpolation"] = to_string(plan.card.interpolation);
-    }
-    const json identity = {{"model", model_sha},
-                           {"preprocessing", preprocessing},
-                           {"method", plan.methods[m]->name()},
-                           {"parameters", plan.parameters[m]},
-                           {"rendering", rendering_identity(plan.options)}};
+    json identity = result_identity(plan, m, model_sha);
+    identity["rendering"] = rendering_identity(plan.options);
     fingerprints.push_back(sha256_hex(identity.dump()).substr(0, 16));
   }
   return fingerprints;

@@ -102,6 +102,21 @@ ExplainPlan plan_explanations(Model& model, const ExplainOptions& options) {
   return plan;
 }
 
+nlohmann::ordered_json result_identity(const ExplainPlan& plan, size_t method, const std::string& model_sha) {
+  nlohmann::ordered_json preprocessing = {{"size", {plan.card.input_height, plan.card.input_width}},
+                                          {"channels", to_string(plan.card.channels)},
+                                          {"mean", plan.card.mean},
+                                          {"std", plan.card.std}};
+  if (plan.card.resize != ResizeMode::stretch || plan.card.interpolation != Interpolation::area) {
+    preprocessing["resize"] = resize_spec(plan.card);
+    preprocessing["interpolation"] = to_string(plan.card.interpolation);
+  }
+  return {{"model", model_sha},
+          {"preprocessing", preprocessing},
+          {"method", plan.methods.at(method)->name()},
+          {"parameters", plan.parameters.at(method)}};
+}
+
 std::vector<ComputedExplanation> compute_explanations(Model& model, const ExplainPlan& plan,
                                                       const std::vector<const PreparedImage*>& images,
                                                       const std::vector<std::vector<size_t>>& methods_for) {

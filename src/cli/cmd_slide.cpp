@@ -1,0 +1,161 @@
+// xai slide: a whole-slide image, tile by tile, into probability maps, stitched explanations and a viewer.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+#include "cli/flag_policy.hpp"
+#include "cli/method_flags.hpp"
+#include "cli/model_flags.hpp"
+#include "cli/validators.hpp"
+#include "xai/slide_run.hpp"
+
+namespace xai::cli {
+namespace {
+
+struct SlideFlags {
+  ModelFlags model;
+  MethodFlags method;
+  FlagPolicy policy;
+  std::string slide;
+  std::string output_dir;
+  int level = -1;
+  double mpp = 0;
+  int tile = 0;
+  int tile_stride = 0;
+  double min_tissue = SlideOptions{}.min_tissue;
+  int top_tiles = 0;
+  int thumbnail_size = SlideOptions{}.thumbnail_size;
+  bool no_viewer = false;
+  std::string shard;
+  int batch_size = SlideOptions{}.batch_size;
+  int workers = 0;
+};
+
+std::atomic<int> slide_stop{0};
+
+extern "C" void on_slide_stop(int signal) {
+  slide_stop.store(signal);
+  std::signal(signal, SIG_DFL);
+}
+
+// A bar on a terminal; a line every 10 s (and at the end) in logs.
+void print_progress(const BatchProgress& p, bool tty, double& last) {
+  if (p.finished == p.total && last == -1.0) return;  // the end was printed already
+  if (!tty && p.seconds - last < 10.0 && p.finished != p.total) return;
+  last = p.finished == p.total ? -1.0 : p.seconds;
+  char line[200];
+  std::snprintf(line, sizeof line, "%sxai: slide: %zu/%zu tiles (%.0f%%), %.1f tiles/s, %zu already done, %zu failed%s",
+                tty ? "\r" : "", p.finished, p.total, p.total ? 100.0 * p.finished / p.total : 100.0, p.rate, p.skipped,
+                p.failed, tty ? "   " : "\n");
+  std::cerr << line << std::flush;
+  if (tty && p.finished == p.total) std::cerr << "\n";
+}
+
+int run_slide_command(const SlideFlags& flags) {
+  flags.policy.check();
+  if (flags.level >= 0 && flags.mpp > 0) throw usage_error("--level and --mpp both say where to read tiles: give one");
+  if (flags.method.figure_size != ExplainOptions{}.figure_size && flags.top_tiles == 0)
+    throw usage_error("--figure-size applies to the top tiles' figures: give --top-tiles K");
+  if (flags.method.num_features != ExplainOptions{}.num_features && flags.top_tiles == 0)
+    throw usage_error("--num-features applies to the top tiles' region views: give --top-tiles K");
+  Model model = flags.model.load();
+  SlideOptions options;
+  options.explain = flags.method.to_options(model);
+  options.output_dir = flags.output_dir;
+  if (flags.level >= 0) options.level = flags.level;
+  if (flags.mpp > 0) options.mpp = flags.mpp;
+  options.tile = flags.tile;
+  options.stride = flags.tile_stride;
+  options.min_tissue = flags.min_tissue;
+  options.top_tiles = flags.top_tiles;
+  options.thumbnail_size = flags.thumbnail_size;
+  options.viewer = !flags.no_viewer;
+  if (!flags.shard.empty()) options.shard = parse_shard(flags.shard);
+  options.batch_size = flags.batch_size;
+  options.workers = flags.workers;
+  log_plan(options.explain, model);
+  const bool quiet = spdlog::default_logger()->level() > spdlog::level::info;
+  const bool tty = isatty(STDERR_FILENO);
+  auto last = std::make_shared<double>(-1e9);
+  if (!quiet) options.on_progress = [tty, last](const BatchProgress& p) { print_progress(p, tty, *last); };
+  options.stop = &slide_stop;
+  std::signal(SIGINT, on_slide_stop);
+  std::signal(SIGTERM, on_slide_stop);
+  const SlideSummary summary = run_slide(model, flags.slide, options);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  for (const auto& warning : summary.warnings) spdlog::warn("slide: {}", warning);
+  if (summary.stopped) {
+    const int signal = slide_stop.load();
+    std::cerr << "xai: slide: stopped by " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << " after " << summary.done
+              << " of " << summary.progress.total << " tiles; maps so far written; the same command resumes -> "
+              << flags.output_dir << "/slide.json\n";
+    return 128 + signal;
+  }
+  if (!quiet)
+    std::cerr << "xai: slide: " << summary.tissue_tiles << " tissue tiles of " << summary.grid_tiles << " ("
+              << summary.grid_tiles - summary.tissue_tiles << " background tiles not read); " << summary.explained
+              << " explained, " << summary.progress.skipped << " already done, " << summary.progress.failed
+              << " failed; maps explain '" << summary.target_label << "' -> " << flags.output_dir
+              << (options.viewer && !options.shard ? "/index.html" : "/slide.json") << "\n";
+  if (summary.code != ExitCode::ok && !summary.first_error.empty())
+    std::cerr << "xai: error: " << summary.first_error << " (failed tiles are retried by the same command)\n";
+  return static_cast<int>(summary.code);
+}
+
+}  // namespace
+
+Command add_slide(CLI::App& app) {
+  auto flags = std::make_shared<SlideFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "slide", "Explain a whole-slide image (OpenSlide: .svs, .ndpi, .mrxs, pyramidal TIFF, ...) tile by tile: "
+               "probability maps, stitched explanations and a deep-zoom viewer");
+  flags->model.add_to(*sub);
+  flags->method.add_to(*sub);
+  const std::string not_files = "slide tiles are read from the slide, not decoded from image files";
+  for (const char* name : {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--dicom-window", "--frame", "--frames"})
+    flags->policy.refuse(*sub, name, not_files);
+  const std::string one_map = "slide stitches one map per method, of one class over the whole slide (-t CLASS)";
+  flags->policy.refuse(*sub, "--top-k", one_map);
+  flags->policy.refuse(*sub, "--all-classes", one_map);
+  flags->policy.refuse(*sub, "--layers", one_map + " at one layer (-l LAYER)");
+  for (const char* name : {"--faithfulness", "--faithfulness-steps", "--faithfulness-fill"})
+    flags->policy.refuse(*sub, name, "slide does not measure faithfulness; measure it on tiles with explain, batch or eval");
+  sub->add_option("-o,--output-dir", flags->output_dir, "Output folder")->required();
+  sub->add_option("--level", flags->level, "Read tiles from this pyramid level as it is (0: full resolution)")
+      ->check(kNonNegative);
+  sub->add_option("--mpp", flags->mpp,
+                  "Read tiles at these microns per pixel (default: the card's \"mpp\", else level 0)")
+      ->check(finite_between(0.01, 1000.0, "(0.01..1000)"));
+  sub->add_option("--tile", flags->tile, "Tile side in pixels at the read resolution (default: the model's input size)")
+      ->check(integer_at_least(8, "TILE"));
+  sub->add_option("--tile-stride", flags->tile_stride,
+                  "Pixels between tiles (default: the tile; smaller overlaps them, and the stitched map averages them). "
+                  "--stride is occlusion's window stride")
+      ->check(kPositive);
+  sub->add_option("--min-tissue", flags->min_tissue, "Read a tile when at least this fraction of it is tissue")
+      ->check(finite_between(0.0, 1.0, "[0,1]"))
+      ->capture_default_str();
+  sub->add_option("--top-tiles", flags->top_tiles,
+                  "Also explain the K tiles most probable for the explained class at full resolution (top-tiles/)")
+      ->check(kNonNegative);
+  sub->add_option("--thumbnail-size", flags->thumbnail_size,
+                  "Longest side of the thumbnail, the tissue mask and the overlays")
+      ->check(integer_at_least(64, "SIZE"))
+      ->capture_default_str();
+  sub->add_flag("--no-viewer", flags->no_viewer, "Skip index.html and its deep-zoom pyramid");
+  sub->add_option("--shard", flags->shard, "I/N: this job's part of the tiles (0-based); `xai merge` joins the parts");
+  sub->add_option("--batch-size", flags->batch_size, "Tiles per forward pass")->check(kPositive)->capture_default_str();
+  sub->add_option("--workers", flags->workers, "Tile reading threads (default: one per core)")->check(kNonNegative);
+  sub->add_option("slide", flags->slide, "The slide file")->required();
+  return {sub, [flags] { return run_slide_command(*flags); }};
+}
+
+}  // namespace xai::cli

@@ -1,0 +1,389 @@
+#include "xai/slide_outputs.hpp"
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <sstream>
+
+#include "xai/atomic_file.hpp"
+#include "xai/error.hpp"
+#include "xai/figure.hpp"
+#include "xai/gallery.hpp"
+#include "xai/npy.hpp"
+#include "xai/slide.hpp"
+#include "xai/slide_viewer.hpp"
+#include "xai/text.hpp"
+
+namespace xai {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+constexpr float kNoData = std::numeric_limits<float>::quiet_NaN();
+
+std::string path_in(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
+
+// Each tile's own cell: the stride-wide square at its centre (the whole tile when tiles do not
+// overlap), so overlapping tiles' cells tile the slide without covering each other.
+cv::Rect2d own_cell(const SlideLayout& layout, int column, int row) {
+  const double step = layout.stride * layout.downsample, inset = (layout.tile - layout.stride) / 2.0 * layout.downsample;
+  return {column * step + inset, row * step + inset, step, step};
+}
+
+cv::Rect to_pixels(const cv::Rect2d& level0, double downsample, const cv::Size& size) {
+  const int x0 = static_cast<int>(std::lround(level0.x / downsample)), y0 = static_cast<int>(std::lround(level0.y / downsample));
+  const int x1 = static_cast<int>(std::lround((level0.x + level0.width) / downsample));
+  const int y1 = static_cast<int>(std::lround((level0.y + level0.height) / downsample));
+  return cv::Rect(x0, y0, std::max(1, x1 - x0), std::max(1, y1 - y0)) & cv::Rect(0, 0, size.width, size.height);
+}
+
+// Values (NaN where there is none) drawn over `background` with `scale`; the rest left as it is.
+cv::Mat draw_over(const cv::Mat& background, const cv::Mat& values, const ColourScale& scale) {
+  const cv::Mat covered = values == values;  // not NaN
+  cv::Mat filled = values.clone();
+  filled.setTo(0, ~covered);
+  cv::Mat drawn;
+  if (scale.kind == ColourScale::Kind::signed_) {
+    drawn = render_signed_map(background, filled, scale.high);
+  } else {
+    cv::Mat levels = (filled - scale.low) / std::max(1e-12, scale.high - scale.low);
+    levels = cv::max(cv::min(levels, 1.0), 0.0);
+    drawn = overlay(background, levels, scale.colormap, scale.alpha);
+  }
+  cv::Mat out = background.clone();
+  drawn.copyTo(out, covered);
+  return out;
+}
+
+// A map at another size: values averaged where covered, NaN where less than half of a pixel is.
+cv::Mat resized_with_gaps(const cv::Mat& values, const cv::Size& size) {
+  const cv::Mat covered = values == values;
+  cv::Mat filled = values.clone(), weight;
+  filled.setTo(0, ~covered);
+  covered.convertTo(weight, CV_32FC1, 1.0 / 255);
+  const int interpolation = size.area() < values.size().area() ? cv::INTER_AREA : cv::INTER_LINEAR;
+  cv::Mat sum_r, weight_r;
+  cv::resize(filled, sum_r, size, 0, 0, interpolation);
+  cv::resize(weight, weight_r, size, 0, 0, interpolation);
+  cv::Mat out(size, CV_32FC1, cv::Scalar(kNoData));
+  for (int y = 0; y < size.height; ++y)
+    for (int x = 0; x < size.width; ++x)
+      if (weight_r.at<float>(y, x) >= 0.5f) out.at<float>(y, x) = sum_r.at<float>(y, x) / weight_r.at<float>(y, x);
+  return out;
+}
+
+// RGBA for the viewer: the scale's colours, opaque where there is a value.
+cv::Mat layer_rgba(const cv::Mat& values, const ColourScale& scale) {
+  const cv::Mat covered = values == values;
+  cv::Mat filled = values.clone();
+  filled.setTo(0, ~covered);
+  cv::Mat bgr;
+  if (scale.kind == ColourScale::Kind::signed_) {
+    // Diverging: red (negative) to green (positive) through white, as the overlays' colours.
+    bgr.create(values.size(), CV_8UC3);
+    for (int y = 0; y < values.rows; ++y)
+      for (int x = 0; x < values.cols; ++x) {
+        const float v = std::clamp(filled.at<float>(y, x) / static_cast<float>(std::max(1e-12, scale.high)), -1.0f, 1.0f);
+        const uchar fade = static_cast<uchar>(255 * (1 - std::abs(v)));
+        bgr.at<cv::Vec3b>(y, x) = v >= 0 ? cv::Vec3b(fade, 255, fade) : cv::Vec3b(fade, fade, 255);
+      }
+  } else {
+    cv::Mat levels = (filled - scale.low) / std::max(1e-12, scale.high - scale.low);
+    bgr = colorize(cv::max(cv::min(levels, 1.0), 0.0), scale.colormap);
+  }
+  cv::Mat rgba;
+  cv::cvtColor(bgr, rgba, cv::COLOR_BGR2RGBA);
+  std::vector<cv::Mat> channels;
+  cv::split(rgba, channels);
+  channels[3] = covered.clone();
+  cv::merge(channels, rgba);
+  return rgba;
+}
+
+// CSS gradient stops of a scale, low to high.
+std::string legend_of(const ColourScale& scale) {
+  std::string stops;
+  for (int i = 0; i <= 10; ++i) {
+    const double v = scale.low + (scale.high - scale.low) * i / 10.0;
+    cv::Vec3b c;
+    if (scale.kind == ColourScale::Kind::signed_) {
+      const double t = std::clamp(v / std::max(1e-12, scale.high), -1.0, 1.0);
+      const uchar fade = static_cast<uchar>(255 * (1 - std::abs(t)));
+      c = t >= 0 ? cv::Vec3b(fade, 255, fade) : cv::Vec3b(fade, fade, 255);
+    } else {
+      c = colorize(cv::Mat(1, 1, CV_32FC1, cv::Scalar(i / 10.0)), scale.colormap).at<cv::Vec3b>(0, 0);
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, "%s#%02x%02x%02x %d%%", i ? "," : "", c[2], c[1], c[0], i * 10);
+    stops += text;
+  }
+  return stops;
+}
+
+void write_png(const std::string& path, const cv::Mat& image, const std::string& what) {
+  write_file_atomic(path, encode_png(image, what));
+}
+
+}  // namespace
+
+cv::Rect SlideLayout::canvas_rect(int64_t x0, int64_t y0) const {
+  const cv::Rect2d footprint(static_cast<double>(x0), static_cast<double>(y0), this->footprint(), this->footprint());
+  return to_pixels(footprint, canvas_downsample, {canvas_width, canvas_height});
+}
+
+json SlideLayout::to_json() const {
+  return {{"level", level},
+          {"level_downsample", level_downsample},
+          {"downsample", downsample},
+          {"mpp", mpp ? json(*mpp) : json(nullptr)},
+          {"resolution_from", resolution_from},
+          {"tile", tile},
+          {"stride", stride},
+          {"read_side", read_side},
+          {"columns", columns},
+          {"rows", rows},
+          {"min_tissue", min_tissue},
+          {"size", {width, height}},
+          {"thumbnail_downsample", thumbnail_downsample},
+          {"canvas", {{"downsample", canvas_downsample}, {"size", {canvas_width, canvas_height}}}}};
+}
+
+SlideLayout SlideLayout::from_json(const json& j) {
+  try {
+    SlideLayout l;
+    l.level = j.at("level").get<int>();
+    l.level_downsample = j.at("level_downsample").get<double>();
+    l.downsample = j.at("downsample").get<double>();
+    if (!j.at("mpp").is_null()) l.mpp = j.at("mpp").get<double>();
+    l.resolution_from = j.at("resolution_from").get<std::string>();
+    l.tile = j.at("tile").get<int>();
+    l.stride = j.at("stride").get<int>();
+    l.read_side = j.at("read_side").get<int>();
+    l.columns = j.at("columns").get<int>();
+    l.rows = j.at("rows").get<int>();
+    l.min_tissue = j.at("min_tissue").get<double>();
+    l.width = j.at("size").at(0).get<int64_t>();
+    l.height = j.at("size").at(1).get<int64_t>();
+    l.thumbnail_downsample = j.at("thumbnail_downsample").get<double>();
+    l.canvas_downsample = j.at("canvas").at("downsample").get<double>();
+    l.canvas_width = j.at("canvas").at("size").at(0).get<int>();
+    l.canvas_height = j.at("canvas").at("size").at(1).get<int>();
+    if (l.tile < 1 || l.stride < 1 || l.columns < 0 || l.rows < 0 || l.canvas_width < 1 || l.canvas_height < 1 ||
+        !(l.downsample > 0) || !(l.canvas_downsample > 0))
+      throw std::invalid_argument("values out of range");
+    return l;
+  } catch (const std::exception& e) {
+    throw output_error(std::string("slide.json: the tile layout is not readable (") + first_line(e.what()) + ")");
+  }
+}
+
+json SlideMaps::to_json() const {
+  json methods_json = json::array();
+  for (size_t m = 0; m < methods.size(); ++m)
+    methods_json.push_back({{"method", methods[m]}, {"units", units[m]}, {"signed", static_cast<bool>(is_signed[m])}});
+  return {{"labels", labels}, {"target", {{"index", target}, {"label", labels.at(target)}}}, {"methods", methods_json}};
+}
+
+SlideMaps SlideMaps::from_json(const json& j) {
+  try {
+    SlideMaps m;
+    m.labels = j.at("labels").get<std::vector<std::string>>();
+    m.target = j.at("target").at("index").get<int>();
+    for (const auto& entry : j.at("methods")) {
+      m.methods.push_back(entry.at("method").get<std::string>());
+      m.units.push_back(entry.at("units").get<std::string>());
+      m.is_signed.push_back(entry.at("signed").get<bool>());
+    }
+    if (m.target < 0 || m.target >= static_cast<int>(m.labels.size())) throw std::invalid_argument("target out of range");
+    return m;
+  } catch (const std::exception& e) {
+    throw output_error(std::string("slide.json: the maps' description is not readable (") + first_line(e.what()) + ")");
+  }
+}
+
+json encode_tile_map(const cv::Rect& rect, const cv::Mat& values) {
+  CV_Assert(values.type() == CV_32FC1 && values.isContinuous() && values.size() == rect.size());
+  double lo, hi;
+  cv::minMaxLoc(values, &lo, &hi);
+  return {{"rect", {rect.x, rect.y, rect.width, rect.height}},
+          {"peak", hi},
+          {"mean", cv::mean(values)[0]},
+          {"values", base64_encode(std::string(reinterpret_cast<const char*>(values.data), values.total() * sizeof(float)))}};
+}
+
+cv::Mat decode_tile_map(const json& entry, cv::Rect* rect) {
+  try {
+    const auto& r = entry.at("rect");
+    *rect = cv::Rect(r.at(0).get<int>(), r.at(1).get<int>(), r.at(2).get<int>(), r.at(3).get<int>());
+    const std::string bytes = base64_decode(entry.at("values").get<std::string>());
+    if (rect->width < 1 || rect->height < 1 || bytes.size() != static_cast<size_t>(rect->area()) * sizeof(float))
+      throw std::invalid_argument("the values do not fill the rectangle");
+    cv::Mat values(rect->size(), CV_32FC1);
+    std::memcpy(values.data, bytes.data(), bytes.size());
+    return values;
+  } catch (const std::exception& e) {
+    throw output_error(std::string("tiles.jsonl: a tile's map is not readable (") + first_line(e.what()) + ")");
+  }
+}
+
+json write_slide_outputs(const Slide& slide, const cv::Mat& thumbnail, const cv::Mat& tissue_mask,
+                         const SlideLayout& layout, const SlideMaps& maps, const std::vector<Record>& tiles,
+                         const SlideRendering& rendering, json report, const std::string& out_dir) {
+  const cv::Size thumb_size = thumbnail.size();
+  json outputs = json::object();
+  const cv::Mat background = overlay_background(thumbnail, rendering.background);
+  const std::string slide_name = fs::path(slide.info().path).filename().string();
+  std::vector<ViewerLayer> layers;
+
+  // Per class: one probability per tile, NaN where no tile was read (glass, or not yet done).
+  json probability_files = json::object();
+  std::vector<cv::Mat> grids;
+  for (size_t c = 0; c < maps.labels.size(); ++c)
+    grids.emplace_back(std::max(1, layout.rows), std::max(1, layout.columns), CV_32FC1, cv::Scalar(kNoData));
+  for (const auto& t : tiles) {
+    const int column = t.at("tile").at(0).get<int>(), row = t.at("tile").at(1).get<int>();
+    if (column < 0 || row < 0 || column >= layout.columns || row >= layout.rows) continue;
+    for (size_t c = 0; c < maps.labels.size(); ++c)
+      grids[c].at<float>(row, column) = t.at("probabilities").value(maps.labels[c], kNoData);
+  }
+  for (size_t c = 0; c < maps.labels.size(); ++c) {
+    const std::string label = file_safe(maps.labels[c]);
+    const std::string npy = "probability-" + label + ".npy", png = "overlay-" + label + ".png";
+    write_npy(path_in(out_dir, npy), grids[c].ptr<float>(), {static_cast<size_t>(grids[c].rows), static_cast<size_t>(grids[c].cols)});
+    // Each tile's own cell on the thumbnail.
+    cv::Mat on_thumb(thumb_size, CV_32FC1, cv::Scalar(kNoData));
+    for (int r = 0; r < layout.rows; ++r)
+      for (int k = 0; k < layout.columns; ++k)
+        if (const float p = grids[c].at<float>(r, k); p == p)
+          on_thumb(to_pixels(own_cell(layout, k, r), layout.thumbnail_downsample, thumb_size)).setTo(p);
+    ColourScale scale;
+    scale.colormap = rendering.colormap;
+    scale.alpha = rendering.alpha;
+    scale.units = "P(" + maps.labels[c] + ")";
+    write_png(path_in(out_dir, png),
+              compose_figure({draw_over(background, on_thumb, scale)}, {"P(" + maps.labels[c] + ") per tile"},
+                             {slide_name, std::to_string(tiles.size()) + " tiles of " + std::to_string(layout.tile) + " px"},
+                             &scale),
+              png);
+    probability_files[maps.labels[c]] = {{"map", npy}, {"overlay", png}};
+    ViewerLayer layer;
+    layer.name = "P(" + maps.labels[c] + ")";
+    layer.file = "probability-" + label + ".png";
+    layer.rgba = layer_rgba(grids[c], scale);
+    const cv::Rect2d first = own_cell(layout, 0, 0);
+    layer.bounds = cv::Rect2d(first.x, first.y, first.width * layout.columns, first.height * layout.rows);
+    layer.pixelated = true;
+    layer.legend = legend_of(scale);
+    layer.low = "0", layer.high = "1", layer.units = scale.units;
+    layers.push_back(std::move(layer));
+  }
+  outputs["probabilities"] = probability_files;
+
+  // Per method: the tiles' maps stitched on the canvas, overlapping tiles averaged.
+  json map_files = json::object();
+  const cv::Size canvas_size(layout.canvas_width, layout.canvas_height);
+  for (size_t m = 0; m < maps.methods.size(); ++m) {
+    cv::Mat sum(canvas_size, CV_32FC1, cv::Scalar(0)), weight(canvas_size, CV_32FC1, cv::Scalar(0));
+    for (const auto& t : tiles) {
+      if (!t.contains("maps") || !t["maps"].contains(maps.methods[m])) continue;
+      cv::Rect rect;
+      const cv::Mat values = decode_tile_map(t["maps"][maps.methods[m]], &rect);
+      if ((rect & cv::Rect(0, 0, canvas_size.width, canvas_size.height)) != rect)
+        throw output_error("tiles.jsonl: a tile's map lies outside the slide's canvas");
+      sum(rect) += values;
+      weight(rect) += 1.0;
+    }
+    cv::Mat stitched(canvas_size, CV_32FC1, cv::Scalar(kNoData));
+    cv::divide(sum, weight, stitched);
+    stitched.setTo(kNoData, weight == 0);
+    const std::string name = file_safe(maps.methods[m]);
+    const std::string npy = "map-" + name + ".npy", png = "overlay-" + name + ".png";
+    write_npy(path_in(out_dir, npy), stitched.ptr<float>(), {static_cast<size_t>(stitched.rows), static_cast<size_t>(stitched.cols)});
+    // One scale for the whole slide: 0..the largest value (a signed map: symmetric around 0).
+    double lo = 0, hi = 0;
+    if (cv::countNonZero(weight) > 0) cv::minMaxLoc(stitched, &lo, &hi, nullptr, nullptr, weight > 0);
+    ColourScale scale;
+    scale.colormap = rendering.colormap;
+    scale.alpha = rendering.alpha;
+    scale.units = maps.units[m];
+    if (maps.is_signed[m]) {
+      scale.kind = ColourScale::Kind::signed_;
+      const double limit = std::max({std::abs(lo), std::abs(hi), 1e-12});
+      scale.low = -limit, scale.high = limit;
+    } else {
+      scale.low = std::min(0.0, lo), scale.high = hi > scale.low ? hi : scale.low + 1;
+    }
+    const cv::Mat on_thumb = resized_with_gaps(stitched, thumb_size);
+    write_png(path_in(out_dir, png),
+              compose_figure({draw_over(background, on_thumb, scale)},
+                             {maps.methods[m] + " for " + maps.labels[maps.target] + ", stitched"},
+                             {slide_name, std::to_string(tiles.size()) + " tiles; overlapping tiles averaged"}, &scale),
+              png);
+    map_files[maps.methods[m]] = {{"map", npy}, {"overlay", png}, {"scale", {scale.low, scale.high}}, {"units", scale.units}};
+    // The peak of the stitched map, in level-0 pixels: where on the slide the map is strongest.
+    if (cv::countNonZero(weight) > 0) {
+      cv::Point peak;
+      cv::Mat finite = stitched.clone();
+      finite.setTo(-std::numeric_limits<float>::infinity(), weight == 0);
+      cv::minMaxLoc(finite, nullptr, nullptr, nullptr, &peak);
+      map_files[maps.methods[m]]["peak"] = {{"value", finite.at<float>(peak)},
+                                            {"x", (peak.x + 0.5) * layout.canvas_downsample},
+                                            {"y", (peak.y + 0.5) * layout.canvas_downsample}};
+    }
+    ViewerLayer layer;
+    layer.name = maps.methods[m];
+    layer.file = "map-" + name + ".png";
+    layer.rgba = layer_rgba(stitched, scale);
+    layer.bounds = cv::Rect2d(0, 0, canvas_size.width * layout.canvas_downsample, canvas_size.height * layout.canvas_downsample);
+    layer.legend = legend_of(scale);
+    layer.low = short_number(scale.low), layer.high = short_number(scale.high), layer.units = scale.units;
+    layers.push_back(std::move(layer));
+  }
+  outputs["maps"] = map_files;
+
+  // tiles.csv: a row per tile with a result, in grid order.
+  std::vector<const Record*> ordered;
+  for (const auto& t : tiles) ordered.push_back(&t);
+  std::sort(ordered.begin(), ordered.end(), [](const Record* a, const Record* b) {
+    return std::make_pair(a->at("tile").at(1).get<int>(), a->at("tile").at(0).get<int>()) <
+           std::make_pair(b->at("tile").at(1).get<int>(), b->at("tile").at(0).get<int>());
+  });
+  write_file_atomic(path_in(out_dir, "tiles.csv"), [&](std::ostream& out) {
+    out << "column,row,x,y,size,tissue";
+    for (const auto& label : maps.labels) out << "," << csv_field("p_" + label);
+    for (const auto& method : maps.methods) out << "," << csv_field(method + "_peak") << "," << csv_field(method + "_mean");
+    out << "\n";
+    out.precision(7);
+    for (const Record* t : ordered) {
+      out << t->at("tile").at(0).get<int>() << "," << t->at("tile").at(1).get<int>() << "," << t->at("x").get<int64_t>()
+          << "," << t->at("y").get<int64_t>() << "," << std::lround(layout.footprint()) << "," << t->at("tissue").get<double>();
+      for (const auto& label : maps.labels) out << "," << t->at("probabilities").value(label, kNoData);
+      for (const auto& method : maps.methods) {
+        if (t->contains("maps") && (*t)["maps"].contains(method))
+          out << "," << (*t)["maps"][method].value("peak", 0.0) << "," << (*t)["maps"][method].value("mean", 0.0);
+        else
+          out << ",,";
+      }
+      out << "\n";
+    }
+  });
+  outputs["tiles"] = "tiles.csv";
+  outputs["thumbnail"] = "thumbnail.png";
+  outputs["tissue"] = "tissue.png";
+
+  if (rendering.viewer) {
+    report["viewer"] = write_slide_viewer(slide, layout, maps, tiles, tissue_mask, layers, rendering.workers, out_dir);
+    outputs["viewer"] = "index.html";
+  }
+  report["layout"] = layout.to_json();
+  report["maps"] = maps.to_json();
+  report["outputs"] = outputs;
+  write_file_atomic(path_in(out_dir, "slide.json"), report.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+  return report;
+}
+
+}  // namespace xai

@@ -1,0 +1,685 @@
+#include "xai/slide_run.hpp"
+
+#include <opencv2/imgproc.hpp>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <mutex>
+#include <thread>
+
+#include "pipelines/bounded_queue.hpp"
+#include "xai/atomic_file.hpp"
+#include "xai/explain.hpp"
+#include "xai/figure.hpp"
+#include "xai/file_read.hpp"
+#include "xai/render.hpp"
+#include "xai/report.hpp"
+#include "xai/results_log.hpp"
+#include "xai/sha256.hpp"
+#include "xai/slide.hpp"
+#include "xai/slide_outputs.hpp"
+#include "xai/slide_viewer.hpp"
+#include "xai/text.hpp"
+#include "xai/tissue.hpp"
+
+namespace xai {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Reader threads yield to the model's threads (as batch's decoders do: batch.cpp).
+void yield_to_the_model() { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10); }
+
+// A level's resolution counts as the wanted one within 2% (scanners round: 0.2527 µm is "40x").
+constexpr double kResolutionTolerance = 0.02;
+// A stitched map is at most this many pixels on its longer side, and a tile at most this many on its
+// own: the journal holds every tile's map, so its size is bounded whatever the slide's.
+constexpr int kTileMapSide = 64;
+
+// Which level tiles are read from and at what resolution: --level as it is, else --mpp or the card's
+// mpp (the nearest level at or above that resolution, resized), else level 0.
+SlideLayout read_geometry(const Slide& slide, const SlideOptions& options, const ModelCard& card,
+                          std::vector<std::string>& warnings) {
+  const SlideInfo& info = slide.info();
+  SlideLayout layout;
+  const std::string& path = info.path;
+  const std::optional<double> slide_mpp = info.mpp_x;
+  if (options.level) {
+    if (*options.level < 0 || *options.level >= static_cast<int>(info.levels.size()))
+      throw usage_error(path + ": --level " + std::to_string(*options.level) + " does not exist (the slide has levels 0.." +
+                        std::to_string(info.levels.size() - 1) + ")");
+    layout.level = *options.level;
+    layout.downsample = info.levels[layout.level].downsample;
+    layout.resolution_from = "--level";
+  } else if (options.mpp || card.mpp) {
+    const double wanted = options.mpp ? *options.mpp : *card.mpp;
+    layout.resolution_from = options.mpp ? "--mpp" : "card";
+    if (!slide_mpp)
+      throw usage_error(path + ": the slide does not say its microns per pixel, so " +
+                        (options.mpp ? std::string("--mpp ") : std::string("the card's mpp ")) + short_number(wanted) +
+                        " cannot be honoured; pass --level N to read a level as it is");
+    layout.downsample = wanted / *slide_mpp;
+    if (layout.downsample < 1 - kResolutionTolerance)
+      throw usage_error(path + ": the model wants " + short_number(wanted) + " µm per pixel but the slide is scanned at " +
+                        short_number(*slide_mpp) + ": xai does not invent resolution (use a model for this scan, or --level 0)");
+    layout.downsample = std::max(1.0, layout.downsample);
+    layout.level = slide.level_for_downsample(layout.downsample * (1 + kResolutionTolerance));
+    // A level within the tolerance is read as it is.
+    if (std::abs(info.levels[layout.level].downsample / layout.downsample - 1) <= kResolutionTolerance)
+      layout.downsample = info.levels[layout.level].downsample;
+  } else {
+    layout.level = 0;
+    layout.downsample = info.levels[0].downsample;
+    layout.resolution_from = "level 0";
+    warnings.push_back("the model card gives no \"mpp\" (the resolution the model was trained at): tiles are read at "
+                       "level 0" + (slide_mpp ? " (" + short_number(*slide_mpp) + " µm per pixel)" : std::string()) +
+                       "; add \"mpp\" to the card, or pass --mpp or --level");
+  }
+  layout.level_downsample = info.levels[layout.level].downsample;
+  if (slide_mpp) layout.mpp = *slide_mpp * layout.downsample;
+  layout.tile = options.tile > 0 ? options.tile : std::max(card.input_height, card.input_width);
+  layout.stride = options.stride > 0 ? options.stride : layout.tile;
+  if (layout.stride > layout.tile)
+    throw usage_error("--stride " + std::to_string(layout.stride) + " is larger than the tile (" + std::to_string(layout.tile) +
+                      "): parts of the tissue would never be read");
+  layout.read_side = static_cast<int>(std::lround(layout.tile * layout.downsample / layout.level_downsample));
+  layout.width = info.levels[0].width;
+  layout.height = info.levels[0].height;
+  const double level_w = layout.width / layout.downsample, level_h = layout.height / layout.downsample;
+  layout.columns = level_w >= layout.tile ? static_cast<int>((level_w - layout.tile) / layout.stride) + 1 : 0;
+  layout.rows = level_h >= layout.tile ? static_cast<int>((level_h - layout.tile) / layout.stride) + 1 : 0;
+  if (layout.columns == 0 || layout.rows == 0)
+    throw usage_error(path + ": the slide (" + std::to_string(layout.width) + "x" + std::to_string(layout.height) +
+                      " px) holds no whole tile of " + std::to_string(layout.tile) + " px at this resolution");
+  layout.min_tissue = options.min_tissue;
+  // The stitched map: at most `map_size` pixels on its longer side, at most kTileMapSide per tile.
+  const double longest = static_cast<double>(std::max(layout.width, layout.height));
+  layout.canvas_downsample = std::max({longest / std::max(1, options.explain.map_size),
+                                       layout.footprint() / kTileMapSide, 1.0});
+  layout.canvas_width = std::max(1, static_cast<int>(std::ceil(layout.width / layout.canvas_downsample)));
+  layout.canvas_height = std::max(1, static_cast<int>(std::ceil(layout.height / layout.canvas_downsample)));
+  return layout;
+}
+
+// The class every tile's map explains: one for the whole slide (a map per tile's own predicted class
+// would stitch different questions into one picture).
+int slide_target(const ExplainOptions& options, const std::vector<std::string>& labels) {
+  const TargetSpec& target = options.cam.target;
+  if (target.kind == TargetSpec::Kind::given) return target.class_index;
+  if (target.kind == TargetSpec::Kind::top_k)
+    throw usage_error("slide: --top-k explains several classes per tile; a stitched map needs one: pass --target-class");
+  if (labels.size() == 2) return 1;  // a binary model: the positive class (benign/malignant: malignant)
+  throw usage_error("slide: the model has " + std::to_string(labels.size()) +
+                    " classes and a stitched map explains one: pass --target-class LABEL");
+}
+
+// The stitched units of a method's map: CAM maps are brought back to their raw scale (each tile's
+// map is normalised on its own), so tiles compare; the others are in their method's units already.
+std::string map_units(const ExplanationMethod& method) {
+  if (method.family() == MethodFamily::gradient_cam || method.family() == MethodFamily::probe_cam)
+    return "raw " + method.name() + ", one scale for all tiles";
+  return method.name() + " value";
+}
+
+cv::Mat comparable_values(const DenseMap& map, const ExplanationMethod& method) {
+  if ((method.family() == MethodFamily::gradient_cam || method.family() == MethodFamily::probe_cam) &&
+      map.details.contains("raw_range")) {
+    const double lo = map.details["raw_range"][0].get<double>(), hi = map.details["raw_range"][1].get<double>();
+    cv::Mat raw;
+    map.values.convertTo(raw, CV_32FC1, hi - lo, lo);
+    return raw;
+  }
+  return map.values;
+}
+
+struct TileItem {
+  size_t index = 0;  // into the run's tiles
+  std::optional<PreparedImage> prepared;
+  std::optional<std::string> error;
+};
+
+struct TileDone {
+  TileItem item;
+  std::optional<ComputedExplanation> computed;
+};
+
+class SlideRun {
+ public:
+  SlideRun(Model& model, const std::string& slide_path, const SlideOptions& options)
+      : model_(model), options_(options), slide_(Slide::open(slide_path)), start_(Clock::now()) {}
+
+  SlideSummary run();
+
+ private:
+  void plan();
+  void find_tissue();
+  std::string key_of(const Tile& tile) const {
+    return sha256_hex(fingerprint_ + '\n' + std::to_string(tile.column) + ',' + std::to_string(tile.row));
+  }
+  TileItem read_tile(size_t i) const;
+  void start_readers(const ResultsLog& log);
+  void explain(std::vector<TileItem>& batch);
+  void write_results(ResultsLog& log);
+  Record tile_record(const Tile& tile, const ComputedExplanation& computed, const PreparedImage& prepared) const;
+  void finish(bool complete);
+  void write_top_tiles(const std::vector<Record>& done);
+  void report_progress();
+  void shutdown();
+  bool stop_requested() const { return options_.stop && options_.stop->load() != 0; }
+
+  Model& model_;
+  const SlideOptions& options_;
+  Slide slide_;
+  const Clock::time_point start_;
+  ExplainPlan plan_;
+  SlideLayout layout_;
+  SlideMaps maps_;
+  std::string fingerprint_;
+  json identity_;
+  cv::Mat thumbnail_;
+  TissueMask tissue_;
+  std::vector<Tile> all_tiles_;  // over tissue, every shard's
+  std::vector<Tile> tiles_;      // this shard's
+  SlideSummary summary_;
+  json timings_ = json::object();
+  double model_seconds_ = 0;
+
+  BoundedQueue<TileItem> queue_{16};
+  BoundedQueue<std::vector<TileDone>> done_queue_{2};
+  std::vector<std::thread> readers_;
+  std::thread closer_, writer_;
+  std::atomic<size_t> next_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> skipped_{0};
+  std::exception_ptr writer_error_;
+  std::atomic<bool> halted_{false};
+  bool shut_down_ = false;
+};
+
+void SlideRun::plan() {
+  ExplainOptions explain = options_.explain;
+  const int target = slide_target(explain, model_.labels());
+  explain.cam.target = TargetSpec{TargetSpec::Kind::given, target, 1};
+  plan_ = plan_explanations(model_, explain);
+  if (plan_.layers.size() > 1)
+    throw usage_error("slide: one map per method is stitched: give one layer (-l), not " + std::to_string(plan_.layers.size()));
+  layout_ = read_geometry(slide_, options_, plan_.card, summary_.warnings);
+  maps_.labels = plan_.labels;
+  maps_.target = target;
+  for (const auto* method : plan_.methods) {
+    maps_.methods.push_back(method->name());
+    maps_.units.push_back(map_units(*method));
+    maps_.is_signed.push_back(method->family() == MethodFamily::perturbation || method->family() == MethodFamily::gradient);
+  }
+  summary_.target_label = plan_.labels.at(target);
+  json methods = json::array();
+  for (size_t m = 0; m < plan_.methods.size(); ++m) methods.push_back(result_identity(plan_, m, model_.sha256()));
+  // Every tile's result depends on these: a rerun with any of them changed starts over.
+  identity_ = {{"slide", slide_identity(slide_)}, {"methods", methods}, {"target", target},
+               {"layout", {{"level", layout_.level}, {"downsample", layout_.downsample}, {"tile", layout_.tile},
+                           {"stride", layout_.stride}, {"canvas_downsample", layout_.canvas_downsample}}}};
+  fingerprint_ = sha256_hex(identity_.dump());
+}
+
+void SlideRun::find_tissue() {
+  const auto t = Clock::now();
+  thumbnail_ = slide_.thumbnail(options_.thumbnail_size, &layout_.thumbnail_downsample);
+  tissue_ = detect_tissue(thumbnail_);
+  all_tiles_ = tissue_tiles(layout_.width, layout_.height, layout_.downsample, layout_.tile, layout_.stride, tissue_.mask,
+                            layout_.thumbnail_downsample, options_.min_tissue);
+  for (const Tile& tile : all_tiles_) {
+    const size_t index = static_cast<size_t>(tile.row) * layout_.columns + tile.column;
+    if (!options_.shard || static_cast<int>(index % options_.shard->count) == options_.shard->index) tiles_.push_back(tile);
+  }
+  summary_.grid_tiles = static_cast<size_t>(layout_.columns) * layout_.rows;
+  summary_.tissue_tiles = all_tiles_.size();
+  summary_.progress.total = tiles_.size();
+  const std::string out = options_.output_dir;
+  write_file_atomic((fs::path(out) / "thumbnail.png").string(), encode_png(thumbnail_, "thumbnail.png"));
+  write_file_atomic((fs::path(out) / "tissue.png").string(), encode_png(tissue_.mask, "tissue.png"));
+  timings_["tissue_seconds"] = seconds_since(t);
+}
+
+// Reads one tile at the layout's resolution and prepares it for the model (on a reader thread).
+TileItem SlideRun::read_tile(size_t i) const {
+  TileItem item;
+  item.index = i;
+  const Tile& tile = tiles_[i];
+  try {
+    item.prepared = prepare_slide_tile(slide_, layout_, tile.x, tile.y, plan_.card);
+  } catch (const std::exception& e) {
+    item.error = first_line(e.what());
+  }
+  return item;
+}
+
+void SlideRun::start_readers(const ResultsLog& log) {
+  const int workers = options_.workers > 0 ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (int w = 0; w < workers; ++w)
+    readers_.emplace_back([this, &log] {
+      yield_to_the_model();
+      for (size_t i = next_++; i < tiles_.size() && !stop_ && !stop_requested(); i = next_++) {
+        if (log.done(key_of(tiles_[i]))) {
+          ++skipped_;
+          continue;
+        }
+        queue_.push(read_tile(i));
+      }
+    });
+  closer_ = std::thread([this] {
+    for (auto& t : readers_) t.join();
+    queue_.producers_finished();
+  });
+}
+
+// A batch of tiles through the model; a batch that fails as a whole is retried tile by tile.
+void SlideRun::explain(std::vector<TileItem>& batch) {
+  if (batch.empty()) return;
+  const auto t = Clock::now();
+  std::vector<TileDone> group;
+  try {
+    std::vector<const PreparedImage*> images;
+    for (auto& item : batch) images.push_back(&*item.prepared);
+    std::vector<ComputedExplanation> computed = compute_explanations(model_, plan_, images);
+    for (size_t i = 0; i < batch.size(); ++i) group.push_back({std::move(batch[i]), std::move(computed[i])});
+  } catch (const std::exception&) {
+    for (auto& item : batch) {
+      try {
+        ComputedExplanation computed = std::move(compute_explanations(model_, plan_, {&*item.prepared}).front());
+        group.push_back({std::move(item), std::move(computed)});
+      } catch (const std::exception& e) {
+        item.error = first_line(e.what());
+        group.push_back({std::move(item), std::nullopt});
+      }
+    }
+  }
+  model_seconds_ += seconds_since(t);
+  done_queue_.push(std::move(group));
+  batch.clear();
+}
+
+Record SlideRun::tile_record(const Tile& tile, const ComputedExplanation& computed, const PreparedImage& prepared) const {
+  const Prediction& prediction = computed.results.front().prediction;
+  json probabilities = json::object();
+  for (size_t c = 0; c < plan_.labels.size(); ++c) probabilities[plan_.labels[c]] = prediction.probabilities.at(c);
+  json tile_maps = json::object();
+  const cv::Rect rect = layout_.canvas_rect(tile.x, tile.y);
+  for (size_t m = 0; m < plan_.methods.size(); ++m) {
+    const MethodResult& result = computed.results.at(m);
+    for (const DenseMap& map : dense_maps(result, display_size(prepared))) {
+      if (map.class_index != maps_.target) continue;
+      cv::Mat values = comparable_values(map, *plan_.methods[m]), small;
+      cv::resize(values, small, rect.size(), 0, 0, cv::INTER_AREA);
+      tile_maps[plan_.methods[m]->name()] = encode_tile_map(rect, small.isContinuous() ? small : small.clone());
+      break;
+    }
+  }
+  return {{"key", key_of(tile)},          {"status", "ok"},
+          {"tile", {tile.column, tile.row}}, {"x", tile.x},
+          {"y", tile.y},                  {"tissue", tile.tissue},
+          {"probabilities", probabilities}, {"stitch", tile_maps}};
+}
+
+// The writer: each group's records appended to the journal (synced) as soon as they are computed.
+void SlideRun::write_results(ResultsLog& log) {
+  while (auto group = done_queue_.pop()) {
+    std::vector<Record> records;
+    for (TileDone& d : *group) {
+      const Tile& tile = tiles_[d.item.index];
+      if (!d.computed) {
+        records.push_back({{"key", key_of(tile)}, {"status", "error"}, {"tile", {tile.column, tile.row}},
+                           {"error", d.item.error.value_or("failed")}});
+        summary_.progress.failed += 1;
+        if (summary_.first_error.empty())
+          summary_.first_error = slide_.info().path + ": tile " + std::to_string(tile.column) + "," +
+                                 std::to_string(tile.row) + ": " + d.item.error.value_or("failed");
+      } else {
+        records.push_back(tile_record(tile, *d.computed, *d.item.prepared));
+        summary_.explained += 1;
+      }
+    }
+    log.append(records);
+    report_progress();
+  }
+}
+
+void SlideRun::report_progress() {
+  summary_.progress.skipped = skipped_.load();
+  summary_.progress.finished = summary_.explained + summary_.progress.failed + summary_.progress.skipped;
+  summary_.progress.seconds = seconds_since(start_);
+  summary_.progress.rate = summary_.progress.seconds > 0 ? summary_.explained / summary_.progress.seconds : 0;
+  if (options_.on_progress) options_.on_progress(summary_.progress);
+}
+
+void SlideRun::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  done_queue_.producers_finished();
+  if (writer_.joinable()) writer_.join();
+  queue_.close();
+  stop_ = true;
+  if (closer_.joinable()) closer_.join();
+}
+
+// A tile line as the run writes it (a journal edited by hand, or another tool's, is not trusted).
+bool is_tile_record(const Record& r) {
+  const auto integer = [](const Record& v) { return v.is_number_integer(); };
+  if (r.value("status", "") != "ok" || !r.contains("tile") || !r["tile"].is_array() || r["tile"].size() != 2 ||
+      !integer(r["tile"][0]) || !integer(r["tile"][1]) || !r.contains("x") || !integer(r["x"]) || !r.contains("y") ||
+      !integer(r["y"]) || !r.contains("tissue") || !r["tissue"].is_number() || !r.contains("probabilities") ||
+      !r.contains("stitch") || !r["stitch"].is_object())
+    return false;
+  for (const auto& [label, p] : r["probabilities"].items())
+    if (!p.is_number()) return false;
+  for (const auto& [method, m] : r["stitch"].items())
+    if (!m.is_object() || !m.contains("peak") || !m["peak"].is_number() || !m.contains("mean") || !m["mean"].is_number())
+      return false;
+  return true;
+}
+
+// The journal's tiles as records for the outputs: the stitched maps under "maps", each tile once.
+std::vector<Record> journal_tiles(const std::string& journal) {
+  std::vector<Record> tiles;
+  std::set<std::string> seen;
+  for (auto& r : read_results(journal)) {
+    if (!is_tile_record(r)) continue;
+    if (!seen.insert(r["key"].get<std::string>()).second) continue;
+    r["maps"] = std::move(r["stitch"]);
+    r.erase("stitch");
+    tiles.push_back(std::move(r));
+  }
+  return tiles;
+}
+
+json slide_section(const Slide& slide) {
+  const SlideInfo& info = slide.info();
+  json levels = json::array();
+  for (const auto& l : info.levels) levels.push_back({{"size", {l.width, l.height}}, {"downsample", l.downsample}});
+  return {{"file", info.path},
+          {"format", info.vendor},
+          {"levels", levels},
+          {"mpp", info.mpp_x ? json({*info.mpp_x, info.mpp_y.value_or(*info.mpp_x)}) : json(nullptr)},
+          {"objective_power", info.objective_power ? json(*info.objective_power) : json(nullptr)},
+          {"properties", info.properties}};
+}
+
+void SlideRun::write_top_tiles(const std::vector<Record>& done) {
+  // This run's tiles only (a shard's own best: the best of all shards are among them).
+  std::map<std::pair<int, int>, size_t> mine;
+  for (size_t i = 0; i < tiles_.size(); ++i) mine[{tiles_[i].column, tiles_[i].row}] = i;
+  std::vector<std::pair<double, size_t>> ranked;
+  for (const auto& r : done) {
+    const auto at = mine.find({r["tile"][0].get<int>(), r["tile"][1].get<int>()});
+    if (at != mine.end()) ranked.push_back({r["probabilities"].value(maps_.labels[maps_.target], 0.0), at->second});
+  }
+  std::sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  ranked.resize(std::min<size_t>(ranked.size(), options_.top_tiles));
+  const fs::path dir = fs::path(options_.output_dir) / "top-tiles";
+  fs::create_directories(dir);
+  ExplainPlan plan = plan_;
+  plan.options.figures = true;
+  json list = json::array();
+  for (size_t rank = 0; rank < ranked.size(); ++rank) {
+    const Tile& tile = tiles_[ranked[rank].second];
+    TileItem item = read_tile(ranked[rank].second);
+    if (!item.prepared) throw input_error(slide_.info().path + ": top tile " + std::to_string(tile.column) + "," +
+                                          std::to_string(tile.row) + ": " + item.error.value_or("unreadable"));
+    const std::string stem = "c" + std::to_string(tile.column) + "-r" + std::to_string(tile.row);
+    const ComputedExplanation computed = std::move(compute_explanations(model_, plan, {&*item.prepared}).front());
+    const ExplainOutcome outcome = write_explanation(*item.prepared, computed, plan, {dir.string(), stem});
+    json files = json::array();
+    for (const auto& f : outcome.files) files.push_back(fs::path(f).lexically_relative(options_.output_dir).generic_string());
+    list.push_back({{"tile", {tile.column, tile.row}}, {"x", tile.x}, {"y", tile.y},
+                    {"probability", ranked[rank].first}, {"files", files}});
+  }
+  write_file_atomic((dir / "top-tiles.json").string(),
+                    json({{"class", maps_.labels[maps_.target]}, {"tiles", list}}).dump(2) + "\n");
+}
+
+void SlideRun::finish(bool complete) {
+  const auto t = Clock::now();
+  const std::string journal = (fs::path(options_.output_dir) / "tiles.jsonl").string();
+  const std::vector<Record> done = journal_tiles(journal);
+  summary_.done = done.size();
+  if (complete && options_.top_tiles > 0) write_top_tiles(done);
+  timings_["top_tiles_seconds"] = seconds_since(t);
+  timings_["model_seconds"] = model_seconds_;
+  timings_["tiles_seconds"] = summary_.progress.seconds;
+  timings_["tiles_per_second"] = summary_.progress.seconds > 0 ? summary_.explained / summary_.progress.seconds : 0;
+  json methods = json::array();
+  for (size_t m = 0; m < plan_.methods.size(); ++m)
+    methods.push_back({{"method", plan_.methods[m]->name()}, {"parameters", plan_.parameters[m]}});
+  json report = {
+      {"xai_version", xai_version()},
+      {"slide", slide_section(slide_)},
+      {"model", plan_.model},
+      {"methods", methods},
+      {"identity", identity_},
+      {"fingerprint", fingerprint_},
+      {"tissue", {{"method", "Otsu on HSV saturation (floor 20), small holes filled, specks removed"},
+                  {"threshold", tissue_.threshold}, {"fraction", tissue_.fraction}}},
+      {"shard", options_.shard ? json(std::to_string(options_.shard->index) + "/" + std::to_string(options_.shard->count))
+                               : json(nullptr)},
+      {"counts", {{"grid_tiles", summary_.grid_tiles},
+                  {"tissue_tiles", summary_.tissue_tiles},
+                  {"background_tiles_not_read", summary_.grid_tiles - summary_.tissue_tiles},
+                  {"shard_tiles", tiles_.size()},
+                  {"done", summary_.done},
+                  {"explained_this_run", summary_.explained},
+                  {"already_done", summary_.progress.skipped},
+                  {"failed", summary_.progress.failed}}},
+      {"complete", complete && summary_.progress.failed == 0},
+      {"warnings", summary_.warnings},
+      {"timings", timings_}};
+  if (options_.top_tiles > 0) report["top_tiles"] = {{"requested", options_.top_tiles}, {"index", "top-tiles/top-tiles.json"}};
+  SlideRendering rendering;
+  rendering.colormap = plan_.options.colormap;
+  rendering.alpha = plan_.options.alpha;
+  rendering.background = plan_.options.background;
+  rendering.thumbnail_size = options_.thumbnail_size;
+  // Shards leave the viewer to the merge: its pyramid covers every shard's tissue alike.
+  rendering.viewer = options_.viewer && !options_.shard && complete;
+  rendering.workers = options_.workers > 0 ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
+  report["rendering"] = {{"colormap", to_string(rendering.colormap)}, {"alpha", rendering.alpha},
+                         {"background", to_string(rendering.background)}, {"thumbnail_size", rendering.thumbnail_size}};
+  report["run"] = {{"batch_size", options_.batch_size}, {"workers", options_.workers}, {"min_tissue", options_.min_tissue},
+                   {"viewer", options_.viewer}};
+  write_slide_outputs(slide_, thumbnail_, tissue_.mask, layout_, maps_, done, rendering, report, options_.output_dir);
+}
+
+SlideSummary SlideRun::run() {
+  plan();
+  if (options_.viewer && !options_.shard) require_leaflet();  // before hours of tiles, not after
+  std::error_code ec;
+  fs::create_directories(options_.output_dir, ec);
+  if (ec || !fs::is_directory(options_.output_dir))
+    throw output_error(options_.output_dir + ": cannot create output directory");
+  const OutputLock lock(options_.output_dir);
+  remove_stale_temporaries(options_.output_dir);
+  find_tissue();
+  const std::string journal = (fs::path(options_.output_dir) / "tiles.jsonl").string();
+  {
+    ResultsLog log(journal);
+    struct Guard {
+      SlideRun* run;
+      ~Guard() { run->shutdown(); }
+    } guard{this};
+    start_readers(log);
+    writer_ = std::thread([this, &log] {
+      yield_to_the_model();
+      try {
+        write_results(log);
+      } catch (...) {
+        writer_error_ = std::current_exception();
+        halted_ = true;
+        done_queue_.close();
+      }
+    });
+    std::vector<TileItem> batch;
+    while (!halted_ && !stop_requested()) {
+      bool timed_out = false;
+      auto item = queue_.pop_for(std::chrono::milliseconds(50), timed_out);
+      if (timed_out) continue;
+      if (!item) break;
+      if (item->error) {
+        std::vector<TileDone> single;
+        single.push_back({std::move(*item), std::nullopt});
+        done_queue_.push(std::move(single));
+        continue;
+      }
+      batch.push_back(std::move(*item));
+      if (static_cast<int>(batch.size()) >= options_.batch_size) explain(batch);
+    }
+    if (!halted_ && !stop_requested()) explain(batch);
+    summary_.stopped = stop_requested();
+    shutdown();
+    if (writer_error_) std::rethrow_exception(writer_error_);
+  }
+  report_progress();
+  const bool complete = !summary_.stopped;
+  finish(complete);
+  if (summary_.code == ExitCode::ok && summary_.progress.failed > 0) summary_.code = ExitCode::partial;
+  return summary_;
+}
+
+}  // namespace
+
+PreparedImage prepare_slide_tile(const Slide& slide, const SlideLayout& layout, int64_t x, int64_t y, const ModelCard& card) {
+  cv::Mat region = slide.read_region(x, y, layout.level, layout.read_side, layout.read_side);
+  if (region.cols != layout.tile)
+    cv::resize(region, region, {layout.tile, layout.tile}, 0, 0, region.cols > layout.tile ? cv::INTER_AREA : cv::INTER_LINEAR);
+  Image image;
+  image.path = slide.info().path + "@" + std::to_string(x) + "," + std::to_string(y);
+  region.convertTo(image.pixels, CV_32FC3, 1.0 / 255);
+  image.source_channels = 3;
+  image.source_bit_depth = 8;
+  return prepare_decoded(std::move(image), card);
+}
+
+SlideSummary run_slide(Model& model, const std::string& slide_path, const SlideOptions& options) {
+  SlideRun run(model, slide_path, options);
+  return run.run();
+}
+
+bool is_slide_output(const std::string& dir) {
+  std::error_code ec;
+  return fs::is_regular_file(fs::path(dir) / "slide.json", ec) && fs::is_regular_file(fs::path(dir) / "tiles.jsonl", ec);
+}
+
+size_t merge_slide_outputs(const std::vector<std::string>& run_dirs, const std::string& out_dir) {
+  if (run_dirs.empty()) throw usage_error("merge: no slide outputs given");
+  std::vector<json> reports;
+  for (const auto& dir : run_dirs) {
+    const std::string path = (fs::path(dir) / "slide.json").string();
+    json report = json::parse(read_regular_file(path, 256ull << 20, ExitCode::output), nullptr, false);
+    if (report.is_discarded() || !report.contains("fingerprint") || !report.contains("layout"))
+      throw output_error(path + ": not a slide run's report");
+    if (!reports.empty() && report["fingerprint"] != reports.front()["fingerprint"])
+      throw usage_error(path + ": another slide, model or tile layout than " + run_dirs.front() +
+                        "/slide.json: only shards of one run merge");
+    reports.push_back(std::move(report));
+  }
+  const json& first = reports.front();
+  const Slide slide = Slide::open(first["slide"]["file"].get<std::string>());
+  if (slide_identity(slide) != first["identity"]["slide"].get<std::string>())
+    throw input_error(first["slide"]["file"].get<std::string>() + ": the slide file changed since the shards read it");
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec || !fs::is_directory(out_dir)) throw output_error(out_dir + ": cannot create output directory");
+  const OutputLock lock(out_dir);
+  // One journal of every shard's tiles, each tile once.
+  std::string text;
+  std::set<std::string> keys;
+  size_t failed = 0;
+  for (const auto& dir : run_dirs)
+    for (const auto& r : read_results((fs::path(dir) / "tiles.jsonl").string())) {
+      if (r.value("status", "") != "ok") {
+        ++failed;
+        continue;
+      }
+      if (keys.insert(r["key"].get<std::string>()).second) text += r.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    }
+  const std::string journal = (fs::path(out_dir) / "tiles.jsonl").string();
+  write_file_atomic(journal, text);
+  const std::vector<Record> done = journal_tiles(journal);
+  SlideLayout layout = SlideLayout::from_json(first["layout"]);
+  const SlideMaps maps = SlideMaps::from_json(first["maps"]);
+  if (!first.contains("rendering") || !first["rendering"].is_object())
+    throw output_error(run_dirs.front() + "/slide.json: not a slide run's report (no rendering)");
+  SlideRendering rendering;
+  rendering.colormap = parse_colormap(first["rendering"].value("colormap", "viridis"));
+  rendering.alpha = first["rendering"].value("alpha", 0.5);
+  rendering.background = parse_background(first["rendering"].value("background", "image"));
+  rendering.thumbnail_size = first["rendering"].value("thumbnail_size", 2048);
+  rendering.workers = std::max(1u, std::thread::hardware_concurrency());
+  const cv::Mat thumbnail = slide.thumbnail(rendering.thumbnail_size, &layout.thumbnail_downsample);
+  const TissueMask tissue = detect_tissue(thumbnail);
+  write_file_atomic((fs::path(out_dir) / "thumbnail.png").string(), encode_png(thumbnail, "thumbnail.png"));
+  write_file_atomic((fs::path(out_dir) / "tissue.png").string(), encode_png(tissue.mask, "tissue.png"));
+
+  // Top tiles: the K most probable of the shards' own K best, their files linked (or copied).
+  json top = json::array();
+  int requested = 0;
+  for (size_t i = 0; i < run_dirs.size(); ++i) {
+    if (!reports[i].contains("top_tiles")) continue;
+    requested = reports[i]["top_tiles"]["requested"].get<int>();
+    const std::string index = (fs::path(run_dirs[i]) / "top-tiles" / "top-tiles.json").string();
+    const json list = json::parse(read_regular_file(index, 64ull << 20, ExitCode::output), nullptr, false);
+    if (list.is_discarded() || !list.contains("tiles")) throw output_error(index + ": not readable");
+    for (json t : list["tiles"]) {
+      t["from"] = run_dirs[i];
+      top.push_back(std::move(t));
+    }
+  }
+  std::stable_sort(top.begin(), top.end(), [](const json& a, const json& b) {
+    return a["probability"].get<double>() > b["probability"].get<double>();
+  });
+  if (requested > 0) {
+    if (top.size() > static_cast<size_t>(requested)) top.erase(top.begin() + requested, top.end());
+    fs::create_directories(fs::path(out_dir) / "top-tiles");
+    for (auto& t : top) {
+      for (const auto& f : t["files"]) {
+        const std::string rel = f.get<std::string>();
+        if (!is_contained_relative_path(rel)) throw output_error("top-tiles.json: a file outside the run: " + rel);
+        const fs::path to = fs::path(out_dir) / rel;
+        fs::create_directories(to.parent_path());
+        fs::remove(to);
+        fs::create_hard_link(fs::path(t["from"].get<std::string>()) / rel, to, ec);
+        if (ec) fs::copy_file(fs::path(t["from"].get<std::string>()) / rel, to);
+      }
+      t.erase("from");
+    }
+    write_file_atomic((fs::path(out_dir) / "top-tiles" / "top-tiles.json").string(),
+                      json({{"class", maps.labels.at(maps.target)}, {"tiles", top}}).dump(2) + "\n");
+  }
+
+  json report = first;
+  report.erase("outputs");
+  report.erase("viewer");
+  report["shard"] = nullptr;
+  report["merged_from"] = run_dirs;
+  const size_t tissue_tiles = first["counts"]["tissue_tiles"].get<size_t>();
+  report["counts"]["shard_tiles"] = tissue_tiles;
+  report["counts"]["done"] = done.size();
+  report["counts"]["failed"] = failed;
+  report["counts"].erase("explained_this_run");
+  report["counts"].erase("already_done");
+  report["complete"] = done.size() == tissue_tiles;
+  write_slide_outputs(slide, thumbnail, tissue.mask, layout, maps, done, rendering, report, out_dir);
+  return done.size();
+}
+
+}  // namespace xai

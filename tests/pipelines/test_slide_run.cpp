@@ -1,0 +1,329 @@
+// xai slide on a synthetic whole slide (scripts/make_test_slide.py: a pyramidal TIFF of synthetic H&E
+// patches with malignant cells at known places, written by libvips) with the demo model. The truth is
+// the generator's: which cells are tissue, which are malignant; tile probabilities are checked against
+// the model run in Python on the regenerated patches (tests/reference/slide_reference.py).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <set>
+#include <sstream>
+
+#include "npy_reader.hpp"
+#include "test_helpers.hpp"
+#include "xai/model.hpp"
+#include "xai/results_log.hpp"
+#include "xai/slide_outputs.hpp"
+#include "xai/slide_run.hpp"
+
+namespace xai {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Cell = std::pair<int, int>;
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// tiles.csv as (column, row) -> the row's fields by header name.
+std::map<Cell, std::map<std::string, std::string>> read_tiles_csv(const fs::path& path) {
+  std::istringstream in(read_text(path));
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> header;
+  for (std::istringstream h(line); std::getline(h, line, ',');) header.push_back(line);
+  std::map<Cell, std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    std::map<std::string, std::string> fields;
+    std::istringstream f(line);
+    for (size_t i = 0; i < header.size() && std::getline(f, line, ','); ++i) fields[header[i]] = line;
+    rows[{std::stoi(fields["column"]), std::stoi(fields["row"])}] = fields;
+  }
+  return rows;
+}
+
+float max_abs_difference(const std::string& a, const std::string& b) {
+  const auto x = test::read_npy(a), y = test::read_npy(b);
+  if (x.shape != y.shape) return INFINITY;
+  float worst = 0;
+  for (size_t i = 0; i < x.data.size(); ++i) {
+    if (std::isnan(x.data[i]) != std::isnan(y.data[i])) return INFINITY;
+    if (!std::isnan(x.data[i])) worst = std::max(worst, std::abs(x.data[i] - y.data[i]));
+  }
+  return worst;
+}
+
+class SlideRunTest : public ::testing::Test {
+ protected:
+  // One slide and one complete run (Grad-CAM, top tiles, viewer) shared by the tests.
+  static void SetUpTestSuite() {
+    dir_ = new test::TempDir;
+    slide_ = dir_->file("slide.tif");
+    int status = 0;
+    const std::string out = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+                                                  "/scripts/make_test_slide.py " + slide_ + " 2>&1",
+                                              &status);
+    ASSERT_EQ(status, 0) << "making the test slide needs /usr/bin/python3 and Debian's libvips-tools: " << out;
+    truth_ = json::parse(read_text(dir_->file("slide.json")));
+    model_ = new Model(Model::load(test::model_path("demo-histo.pt")));
+    reference_ = run(dir_->file("whole"));
+  }
+  static void TearDownTestSuite() {
+    delete model_;
+    delete dir_;
+  }
+
+  static SlideOptions options(const std::string& out) {
+    SlideOptions o;
+    o.explain.methods = {"gradcam"};
+    o.output_dir = out;
+    o.top_tiles = 3;
+    o.workers = 2;
+    return o;
+  }
+  static SlideSummary run(const std::string& out, SlideOptions o) {
+    o.output_dir = out;
+    return run_slide(*model_, slide_, o);
+  }
+  static SlideSummary run(const std::string& out) { return run(out, options(out)); }
+  static json report(const std::string& out) { return json::parse(read_text(fs::path(out) / "slide.json")); }
+
+  static std::set<Cell> cells(const char* key) {
+    std::set<Cell> out;
+    for (const auto& c : truth_[key]) out.insert({c[0].get<int>(), c[1].get<int>()});
+    return out;
+  }
+
+  static inline test::TempDir* dir_ = nullptr;
+  static inline std::string slide_;
+  static inline json truth_;
+  static inline Model* model_ = nullptr;
+  static inline SlideSummary reference_;
+};
+
+TEST_F(SlideRunTest, ReadsOnlyTissueTilesAndTheMalignantRegionsGetTheTopProbabilities) {
+  const std::string out = dir_->file("whole");
+  const json r = report(out);
+  EXPECT_EQ(r["layout"]["level"], 0);  // the card's 0.5 µm/px is the slide's level 0
+  EXPECT_EQ(r["layout"]["tile"], 96);
+  EXPECT_EQ(r["layout"]["columns"], 24);
+  EXPECT_EQ(r["layout"]["rows"], 16);
+  EXPECT_EQ(r["maps"]["target"]["label"], "malignant");
+  EXPECT_TRUE(r["complete"].get<bool>()) << r.dump(2);
+  // No identifying properties: only the allow-listed technical ones.
+  for (const auto& [name, value] : r["slide"]["properties"].items())
+    EXPECT_TRUE(name.rfind("openslide.", 0) == 0 || name.rfind("tiff.", 0) == 0) << name;
+
+  const auto rows = read_tiles_csv(fs::path(out) / "tiles.csv");
+  const std::set<Cell> tissue = cells("tissue_cells"), malignant = cells("malignant_cells");
+  // Background (glass) tiles are never read; nearly every tissue cell is.
+  for (const auto& [cell, fields] : rows) EXPECT_TRUE(tissue.count(cell)) << "a glass tile was read: " << cell.first << "," << cell.second;
+  EXPECT_GE(rows.size(), tissue.size() * 95 / 100);
+  EXPECT_EQ(r["counts"]["tissue_tiles"].get<size_t>(), rows.size());
+  EXPECT_EQ(r["counts"]["background_tiles_not_read"].get<size_t>(), 24u * 16u - rows.size());
+
+  // The known malignant cells are the most probable tiles.
+  std::vector<std::pair<double, Cell>> ranked;
+  for (const auto& [cell, fields] : rows) ranked.push_back({std::stod(fields.at("p_malignant")), cell});
+  std::sort(ranked.rbegin(), ranked.rend());
+  size_t found = 0;
+  for (size_t i = 0; i < malignant.size(); ++i) found += malignant.count(ranked[i].second);
+  EXPECT_EQ(found, malignant.size()) << "known regions among the top " << malignant.size() << " tiles";
+  std::cout << "slide: " << found << " of " << malignant.size() << " known malignant regions are the top "
+            << malignant.size() << " tiles (next best: p=" << ranked[malignant.size()].first << ")\n";
+
+  // The stitched map's maximum falls inside a known region.
+  const double px = r["outputs"]["maps"]["gradcam"]["peak"]["x"], py = r["outputs"]["maps"]["gradcam"]["peak"]["y"];
+  const Cell peak_cell{static_cast<int>(px / 96), static_cast<int>(py / 96)};
+  EXPECT_TRUE(malignant.count(peak_cell)) << "peak at " << px << "," << py;
+
+  // Top tiles: the three malignant cells, each with its overlay and figure.
+  const json top = json::parse(read_text(fs::path(out) / "top-tiles" / "top-tiles.json"));
+  ASSERT_EQ(top["tiles"].size(), 3u);
+  for (const auto& t : top["tiles"]) {
+    EXPECT_TRUE(malignant.count({t["tile"][0].get<int>(), t["tile"][1].get<int>()})) << t.dump();
+    for (const auto& f : t["files"]) EXPECT_TRUE(fs::exists(fs::path(out) / f.get<std::string>())) << f;
+  }
+}
+
+TEST_F(SlideRunTest, TileProbabilitiesEqualThePythonModelOnTheRegeneratedPatches) {
+  const auto rows = read_tiles_csv(fs::path(dir_->file("whole")) / "tiles.csv");
+  std::string cells_arg;
+  std::vector<Cell> checked = {{6, 5}, {14, 8}, {17, 4}, {12, 8}, {5, 7}, {20, 6}};
+  for (const auto& c : checked) cells_arg += " " + std::to_string(c.first) + "," + std::to_string(c.second);
+  int status = 0;
+  const std::string out = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+                                                "/tests/reference/slide_reference.py " + dir_->file("slide.json") + " " +
+                                                test::model_path("demo-histo.pt") + " " + test::model_path("demo-histo.json") +
+                                                cells_arg,
+                                            &status);
+  ASSERT_EQ(status, 0) << out;
+  const json expected = json::parse(out);
+  for (const auto& c : checked) {
+    const std::string key = std::to_string(c.first) + "," + std::to_string(c.second);
+    ASSERT_TRUE(rows.count(c)) << key;
+    EXPECT_NEAR(std::stod(rows.at(c).at("p_benign")), expected[key][0].get<double>(), 1e-4) << key;
+    EXPECT_NEAR(std::stod(rows.at(c).at("p_malignant")), expected[key][1].get<double>(), 1e-4) << key;
+  }
+}
+
+TEST_F(SlideRunTest, OverlappingTilesAreAveragedInTheStitchedMap) {
+  const std::string out = dir_->file("overlap");
+  SlideOptions o = options(out);
+  o.stride = 48;
+  o.top_tiles = 0;
+  o.viewer = false;
+  run(out, o);
+  const json r = report(out);
+  const SlideLayout layout = SlideLayout::from_json(r["layout"]);
+  EXPECT_EQ(layout.stride, 48);
+  // Sum and count of every tile's map per canvas pixel, from the journal, independently of the run's
+  // stitching; the run's map must be their mean.
+  cv::Mat sum(layout.canvas_height, layout.canvas_width, CV_64FC1, cv::Scalar(0)), count = sum.clone();
+  size_t tiles = 0;
+  for (const auto& record : read_results((fs::path(out) / "tiles.jsonl").string())) {
+    cv::Rect rect;
+    const cv::Mat values = decode_tile_map(record["stitch"]["gradcam"], &rect);
+    cv::Mat as_double;
+    values.convertTo(as_double, CV_64FC1);
+    sum(rect) += as_double;
+    count(rect) += 1;
+    ++tiles;
+  }
+  EXPECT_GT(tiles, 3 * reference_.done);  // about four times the tiles of the run without overlap
+  const auto stitched = test::read_npy((fs::path(out) / "map-gradcam.npy").string());
+  ASSERT_EQ(stitched.shape, (std::vector<size_t>{static_cast<size_t>(layout.canvas_height), static_cast<size_t>(layout.canvas_width)}));
+  double worst = 0;
+  size_t overlapped = 0;
+  for (int y = 0; y < layout.canvas_height; ++y)
+    for (int x = 0; x < layout.canvas_width; ++x) {
+      const float v = stitched.data[static_cast<size_t>(y) * layout.canvas_width + x];
+      const double n = count.at<double>(y, x);
+      if (n == 0) {
+        EXPECT_TRUE(std::isnan(v));
+        continue;
+      }
+      overlapped += n >= 4;
+      worst = std::max(worst, std::abs(v - sum.at<double>(y, x) / n));
+    }
+  EXPECT_LT(worst, 1e-4);
+  EXPECT_GT(overlapped, 1000u);
+}
+
+TEST_F(SlideRunTest, ShardsMergeIntoWhatOneRunWrites) {
+  std::vector<std::string> parts;
+  for (int i = 0; i < 3; ++i) {
+    parts.push_back(dir_->file("shard" + std::to_string(i)));
+    SlideOptions o = options(parts.back());
+    o.shard = Shard{i, 3};
+    const SlideSummary s = run(parts.back(), o);
+    EXPECT_GT(s.explained, 0u);
+    EXPECT_FALSE(fs::exists(fs::path(parts.back()) / "index.html")) << "shards leave the viewer to the merge";
+  }
+  const std::string merged = dir_->file("merged");
+  const size_t done = merge_slide_outputs(parts, merged);
+  const std::string whole = dir_->file("whole");
+  EXPECT_EQ(done, reference_.done);
+  for (const char* name : {"probability-benign.npy", "probability-malignant.npy", "map-gradcam.npy"})
+    EXPECT_LT(max_abs_difference((fs::path(merged) / name).string(), (fs::path(whole) / name).string()), 1e-5) << name;
+  EXPECT_EQ(read_tiles_csv(fs::path(merged) / "tiles.csv").size(), read_tiles_csv(fs::path(whole) / "tiles.csv").size());
+  const json a = json::parse(read_text(fs::path(merged) / "top-tiles" / "top-tiles.json"));
+  const json b = json::parse(read_text(fs::path(whole) / "top-tiles" / "top-tiles.json"));
+  ASSERT_EQ(a["tiles"].size(), b["tiles"].size());
+  for (size_t i = 0; i < a["tiles"].size(); ++i) {
+    EXPECT_EQ(a["tiles"][i]["tile"], b["tiles"][i]["tile"]);
+    for (const auto& f : a["tiles"][i]["files"]) EXPECT_TRUE(fs::exists(fs::path(merged) / f.get<std::string>())) << f;
+  }
+  EXPECT_TRUE(report(merged)["complete"].get<bool>());
+  EXPECT_TRUE(fs::exists(fs::path(merged) / "index.html"));
+  // A shard of another run does not merge.
+  const std::string other = dir_->file("other");
+  SlideOptions o = options(other);
+  o.shard = Shard{0, 3};
+  o.stride = 48;
+  o.top_tiles = 0;
+  run(other, o);
+  EXPECT_THROW(merge_slide_outputs({parts[0], other}, dir_->file("mixed")), Error);
+}
+
+TEST_F(SlideRunTest, ResolutionsTheSlideCannotGiveAreRefused) {
+  SlideOptions o = options(dir_->file("finer"));
+  o.mpp = 0.25;  // the slide is scanned at 0.5
+  try {
+    run(dir_->file("finer"), o);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::usage);
+    EXPECT_NE(std::string(e.what()).find("does not invent resolution"), std::string::npos) << e.what();
+  }
+  // Coarser: the nearest level at or above the resolution, resized.
+  o = options(dir_->file("coarse"));
+  o.mpp = 1.5;
+  o.top_tiles = 0;
+  o.viewer = false;
+  run(dir_->file("coarse"), o);
+  const json r = report(dir_->file("coarse"));
+  EXPECT_EQ(r["layout"]["level"], 1);
+  EXPECT_NEAR(r["layout"]["downsample"].get<double>(), 3.0, 1e-9);
+  EXPECT_EQ(r["layout"]["read_side"], 144);  // 96 tile pixels of 3 level-0 pixels from level 1 (2x)
+  EXPECT_NEAR(r["layout"]["mpp"].get<double>(), 1.5, 1e-9);
+}
+
+// The viewer loads in a real browser: the pyramid's tiles and the heatmap layer load, nothing fails,
+// and every file the page names exists.
+TEST_F(SlideRunTest, ViewerLoadsInHeadlessChromium) {
+  if (std::string(XAI_CHROMIUM).empty()) GTEST_SKIP() << "chromium is not installed";
+  const fs::path out = dir_->file("whole");
+  std::string data = read_text(out / "viewer" / "viewer-data.js");
+  const std::string prefix = "const VIEWER = ";
+  ASSERT_EQ(data.rfind(prefix, 0), 0u);
+  const json viewer = json::parse(data.substr(prefix.size(), data.rfind(';') - prefix.size()));
+  size_t files = 0;
+  for (size_t z = 0; z < viewer["tiles"].size(); ++z)
+    for (const auto& name : viewer["tiles"][z]) {
+      EXPECT_TRUE(fs::exists(out / "viewer" / "tiles" / std::to_string(z) / (name.get<std::string>() + ".jpg"))) << name;
+      ++files;
+    }
+  EXPECT_GT(files, 10u);
+  for (const auto& layer : viewer["layers"]) EXPECT_TRUE(fs::exists(out / "viewer" / layer["file"].get<std::string>()));
+  for (const char* f : {"viewer/leaflet/leaflet.js", "viewer/leaflet/leaflet.css"}) EXPECT_TRUE(fs::exists(out / f)) << f;
+  EXPECT_EQ(viewer["layers"][viewer["shown"].get<int>()]["name"], "gradcam");
+
+  auto check = [&] {
+    const std::string dom = test::run_command(
+        "timeout 120 '" + std::string(XAI_CHROMIUM) +
+        "' --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --allow-file-access-from-files"
+        " --window-size=1200,900 --virtual-time-budget=15000 --dump-dom 'file://" + (out / "index.html").string() +
+        "#check' 2>/dev/null");
+    const std::string open = "<pre id=\"viewer-check\">";
+    const size_t at = dom.find(open);
+    if (at == std::string::npos) {
+      ADD_FAILURE() << "the page did not report:\n" << dom.substr(0, 2000);
+      return json();
+    }
+    return json::parse(dom.substr(at + open.size(), dom.find("</pre>", at) - at - open.size()));
+  };
+  const json seen = check();
+  EXPECT_GT(seen.value("tilesLoaded", 0), 0) << seen.dump();
+  EXPECT_EQ(seen.value("tilesFailed", -1), 0) << seen.dump();
+  EXPECT_TRUE(seen.value("errors", json::array()).empty()) << seen.dump();
+  EXPECT_EQ(seen.value("layersShown", json::array()), json::array({"gradcam"})) << seen.dump();
+  ASSERT_EQ(seen.value("heatImage", json::array()).size(), 1u) << seen.dump();
+  EXPECT_GT(seen["heatImage"][0].get<int>(), 0) << "the heatmap layer's image loaded";
+
+  // The check can fail: a layer image that went missing is reported.
+  const fs::path layer = out / "viewer" / "map-gradcam.png";
+  fs::rename(layer, out / "moved.png");
+  const json broken = check();
+  fs::rename(out / "moved.png", layer);
+  EXPECT_FALSE(broken.value("errors", json::array()).empty()) << broken.dump();
+}
+
+}  // namespace
+}  // namespace xai
