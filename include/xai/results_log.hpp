@@ -49,6 +49,10 @@ bool is_well_formed_record(const Record& record);
 // summary, gallery) instead of standing beside it.
 std::vector<Record> latest_per_input_and_method(std::vector<Record> records);
 
+// Rewrites the journal with latest_per_input_and_method() of its records, when that drops any (after a
+// run: during one, appends alone keep it crash-safe). Returns the records kept.
+std::vector<Record> compact_journal(const std::string& path);
+
 // Whether a file name read from a journal is one xai writes: relative, normalised, without "..",
 // so that it stays inside the folder it is resolved against.
 bool is_contained_relative_path(const std::string& path);

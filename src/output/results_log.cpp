@@ -90,6 +90,17 @@ std::vector<Record> latest_per_input_and_method(std::vector<Record> records) {
   return kept;
 }
 
+std::vector<Record> compact_journal(const std::string& path) {
+  const std::vector<Record> all = read_results(path);
+  std::vector<Record> latest = latest_per_input_and_method(all);
+  if (latest.size() < all.size()) {
+    std::string text;
+    for (const auto& record : latest) text += record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    write_file_atomic(path, text);
+  }
+  return latest;
+}
+
 bool is_contained_relative_path(const std::string& path) {
   if (path.empty() || path.find('\0') != std::string::npos) return false;
   const std::filesystem::path p(path);

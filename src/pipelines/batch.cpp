@@ -503,13 +503,7 @@ BatchSummary BatchRun::run() {
 
   // Superseded results (an input that changed, another target) leave the journal once the run is over;
   // during it, appends alone keep it crash-safe.
-  const std::vector<Record> all = read_results(journal);
-  const std::vector<Record> latest = latest_per_input_and_method(all);
-  if (latest.size() < all.size()) {
-    std::string text;
-    for (const auto& record : latest) text += record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-    write_file_atomic(journal, text);
-  }
+  const std::vector<Record> latest = compact_journal(journal);
   write_run_index(options_.output_dir, listed_results(latest));
   write_run_settings(inputs_);
   if (summary_.code == ExitCode::ok && summary_.progress.failed > 0) summary_.code = ExitCode::partial;

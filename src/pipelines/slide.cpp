@@ -91,7 +91,7 @@ SlideLayout read_geometry(const Slide& slide, const SlideOptions& options, const
   layout.tile = options.tile > 0 ? options.tile : std::max(card.input_height, card.input_width);
   layout.stride = options.stride > 0 ? options.stride : layout.tile;
   if (layout.stride > layout.tile)
-    throw usage_error("--stride " + std::to_string(layout.stride) + " is larger than the tile (" + std::to_string(layout.tile) +
+    throw usage_error("--tile-stride " + std::to_string(layout.stride) + " is larger than the tile (" + std::to_string(layout.tile) +
                       "): parts of the tissue would never be read");
   layout.read_side = static_cast<int>(std::lround(layout.tile * layout.downsample / layout.level_downsample));
   layout.width = info.levels[0].width;
@@ -143,6 +143,14 @@ cv::Mat comparable_values(const DenseMap& map, const ExplanationMethod& method) 
   return map.values;
 }
 
+// A tile's journal key: its place and everything its result depends on (SlideRun::plan's identity).
+std::string tile_key(const std::string& fingerprint, int column, int row) {
+  return sha256_hex(fingerprint + '\n' + std::to_string(column) + ',' + std::to_string(row));
+}
+
+// The journal's name of a tile ("input"): one line per tile survives a compaction.
+std::string tile_name(int column, int row) { return "tile " + std::to_string(column) + "," + std::to_string(row); }
+
 struct TileItem {
   size_t index = 0;  // into the run's tiles
   std::optional<PreparedImage> prepared;
@@ -164,9 +172,7 @@ class SlideRun {
  private:
   void plan();
   void find_tissue();
-  std::string key_of(const Tile& tile) const {
-    return sha256_hex(fingerprint_ + '\n' + std::to_string(tile.column) + ',' + std::to_string(tile.row));
-  }
+  std::string key_of(const Tile& tile) const { return tile_key(fingerprint_, tile.column, tile.row); }
   TileItem read_tile(size_t i) const;
   void start_readers(const ResultsLog& log);
   void explain(std::vector<TileItem>& batch);
@@ -325,7 +331,8 @@ Record SlideRun::tile_record(const Tile& tile, const ComputedExplanation& comput
       break;
     }
   }
-  return {{"key", key_of(tile)},          {"status", "ok"},
+  return {{"key", key_of(tile)},          {"input", tile_name(tile.column, tile.row)},
+          {"method", "slide"},            {"status", "ok"},
           {"tile", {tile.column, tile.row}}, {"x", tile.x},
           {"y", tile.y},                  {"tissue", tile.tissue},
           {"probabilities", probabilities}, {"stitch", tile_maps}};
@@ -338,7 +345,8 @@ void SlideRun::write_results(ResultsLog& log) {
     for (TileDone& d : *group) {
       const Tile& tile = tiles_[d.item.index];
       if (!d.computed) {
-        records.push_back({{"key", key_of(tile)}, {"status", "error"}, {"tile", {tile.column, tile.row}},
+        records.push_back({{"key", key_of(tile)}, {"input", tile_name(tile.column, tile.row)}, {"method", "slide"},
+                           {"status", "error"}, {"tile", {tile.column, tile.row}},
                            {"error", d.item.error.value_or("failed")}});
         summary_.progress.failed += 1;
         if (summary_.first_error.empty())
@@ -388,12 +396,15 @@ bool is_tile_record(const Record& r) {
   return true;
 }
 
-// The journal's tiles as records for the outputs: the stitched maps under "maps", each tile once.
-std::vector<Record> journal_tiles(const std::string& journal) {
+// The journal's tiles as records for the outputs: the stitched maps under "maps", each tile once, and
+// only results of this run's settings (`fingerprint`): lines an earlier run with other settings left
+// for tiles not redone yet are not mixed in.
+std::vector<Record> journal_tiles(const std::string& journal, const std::string& fingerprint) {
   std::vector<Record> tiles;
   std::set<std::string> seen;
   for (auto& r : read_results(journal)) {
     if (!is_tile_record(r)) continue;
+    if (r["key"] != tile_key(fingerprint, r["tile"][0].get<int>(), r["tile"][1].get<int>())) continue;
     if (!seen.insert(r["key"].get<std::string>()).second) continue;
     r["maps"] = std::move(r["stitch"]);
     r.erase("stitch");
@@ -452,7 +463,7 @@ void SlideRun::write_top_tiles(const std::vector<Record>& done) {
 void SlideRun::finish(bool complete) {
   const auto t = Clock::now();
   const std::string journal = (fs::path(options_.output_dir) / "tiles.jsonl").string();
-  const std::vector<Record> done = journal_tiles(journal);
+  const std::vector<Record> done = journal_tiles(journal, fingerprint_);
   summary_.done = done.size();
   if (complete && options_.top_tiles > 0) write_top_tiles(done);
   timings_["top_tiles_seconds"] = seconds_since(t);
@@ -548,6 +559,8 @@ SlideSummary SlideRun::run() {
     shutdown();
     if (writer_error_) std::rethrow_exception(writer_error_);
   }
+  // A tile redone with other settings leaves one line, the latest.
+  compact_journal(journal);
   report_progress();
   const bool complete = !summary_.stopped;
   finish(complete);
@@ -585,7 +598,9 @@ size_t merge_slide_outputs(const std::vector<std::string>& run_dirs, const std::
   for (const auto& dir : run_dirs) {
     const std::string path = (fs::path(dir) / "slide.json").string();
     json report = json::parse(read_regular_file(path, 256ull << 20, ExitCode::output), nullptr, false);
-    if (report.is_discarded() || !report.contains("fingerprint") || !report.contains("layout"))
+    if (report.is_discarded() || !report.is_object() || !report.contains("fingerprint") || !report["fingerprint"].is_string() ||
+        !report.contains("layout") || !report.contains("slide") || !report["slide"].contains("file") ||
+        !report["slide"]["file"].is_string() || !report.contains("identity") || !report.contains("counts"))
       throw output_error(path + ": not a slide run's report");
     if (!reports.empty() && report["fingerprint"] != reports.front()["fingerprint"])
       throw usage_error(path + ": another slide, model or tile layout than " + run_dirs.front() +
@@ -614,7 +629,7 @@ size_t merge_slide_outputs(const std::vector<std::string>& run_dirs, const std::
     }
   const std::string journal = (fs::path(out_dir) / "tiles.jsonl").string();
   write_file_atomic(journal, text);
-  const std::vector<Record> done = journal_tiles(journal);
+  const std::vector<Record> done = journal_tiles(journal, first["fingerprint"].get<std::string>());
   SlideLayout layout = SlideLayout::from_json(first["layout"]);
   const SlideMaps maps = SlideMaps::from_json(first["maps"]);
   if (!first.contains("rendering") || !first["rendering"].is_object())
