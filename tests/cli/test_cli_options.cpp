@@ -21,6 +21,9 @@ const std::string kExamples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
 const std::map<std::string, std::set<std::string>> kRefused = {
     {"explain", {"--batch-size"}},
     {"card", {"--no-inference-clone"}},
+    {"slide", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--dicom-window", "--frame", "--frames",
+               "--top-k", "--all-classes", "--layers", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill",
+               "--figure-size", "--num-features"}},
     {"batch", {"--lime-batch-size"}},
     {"compare", {"--figure-size", "--num-features", "--frames", "--top-k", "--all-classes", "--layers", "--card", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
     {"sanity", {"--figure-size", "--num-features", "--frames", "--top-k", "--all-classes", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
@@ -91,6 +94,14 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     big_jpeg_ = write_image("extra/big.jpg", test_image(1200, 900));
     turned_jpeg_ = in("extra/turned.jpg");
     write_bytes(turned_jpeg_, with_exif_orientation(read_bytes(write_image("extra/upright.jpg", test_image(80, 60))), 6));
+    // 8x6 cells of 64 px at 0.5 µm/px, one malignant.
+    slide_ = in("slide.tif");
+    int status = 0;
+    const std::string made = xai::test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+                                                        "/scripts/make_test_slide.py " + slide_.string() +
+                                                        " --grid 8x6 --patch 64 --malignant 3,2 2>&1",
+                                                    &status);
+    ASSERT_EQ(status, 0) << made;
     write_bytes(in("truth.csv"), "name,label\npatch,malignant\nmalignant-1,benign\nmalignant-2,malignant\n"
                                  "malignant-3,malignant\nbenign-1,benign\nbenign-2,benign\nbenign-3,malignant\n");
   }
@@ -220,6 +231,16 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--pipeline", {{"--pipeline", "3"}, {}}},
         {"--rounds", {{"--rounds", "2"}, {}}},
         {"--no-full-backward", {{"--no-full-backward"}, {}}},
+        // slide (and bench --slide): the small test slide made in SetUp.
+        {"--slide", {{"--slide", slide_.string()}, {"-t", "1"}}},
+        {"--level", {{"--level", "1"}, {}}},
+        {"--mpp", {{"--mpp", "1"}, {}}},
+        {"--tile", {{"--tile", "48"}, {}}},
+        {"--tile-stride", {{"--tile-stride", "32"}, {}}},
+        {"--min-tissue", {{"--min-tissue", "0.95"}, {}}},
+        {"--top-tiles", {{"--top-tiles", "1"}, {}}},
+        {"--thumbnail-size", {{"--thumbnail-size", "200"}, {}}},
+        {"--no-viewer", {{"--no-viewer"}, {}}},
     };
   }
 
@@ -240,6 +261,8 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     if (sub == "layers") return {{model_for(sub)}};
     if (sub == "card") return {{model_for(sub)}, {"-o", (out_dir() / "card.json").string()}};
     if (sub == "merge") return {{merge_source_.string()}, {"-o", out}};
+    // The tiny model has three classes: the stitched maps' class is given (by index: --labels renames them).
+    if (sub == "slide") return {{"-m", model_for(sub)}, {slide_.string()}, {"-o", out}, {"-t", "1"}};
     return {};
   }
 
@@ -259,7 +282,8 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
       // --pipeline times whole batch runs and --fidelity explains whole images: both refuse the
       // single-run timing flags.
       const bool fidelity = replaced == "--fidelity" || std::find(needs.begin(), needs.end(), "--fidelity") != needs.end();
-      if ((replaced == "--pipeline" || fidelity) && (part.front() == "--runs" || part.front() == "--warmup")) continue;
+      if ((replaced == "--pipeline" || replaced == "--slide" || fidelity) && (part.front() == "--runs" || part.front() == "--warmup"))
+        continue;
       args.insert(args.end(), part.begin(), part.end());
     }
     args.insert(args.end(), needs.begin(), needs.end());
@@ -305,6 +329,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
   }
 
   fs::path image_;
+  fs::path slide_;  // a small synthetic slide (slide, bench --slide)
   fs::path big_jpeg_, turned_jpeg_;
   fs::path merge_source_;
 };
@@ -360,7 +385,8 @@ TEST_P(CliOptions, EveryOptionChangesTheOutputOrIsRefused) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Subcommands, CliOptions,
-                         ::testing::Values("explain", "batch", "compare", "eval", "bench", "layers", "merge", "sanity", "diff", "card"),
+                         ::testing::Values("explain", "batch", "compare", "eval", "bench", "layers", "merge", "sanity", "diff", "card",
+                                           "slide"),
                          [](const auto& info) { return info.param; });
 
 // The global options, after the subcommand as well as before it.
