@@ -48,6 +48,10 @@ struct BatchBenchResult {
   double ratio = 0;                    // batch ÷ raw, median over rounds
   int rounds = 0;
   double min_ratio = 0, max_ratio = 0;  // the spread over rounds
+  // bench_slide also times the run's explanations of the same tiles in memory, batched (the model's
+  // share of the work): the slide run's rate over it is what the pipeline around the model costs.
+  double explain_images_per_second = 0;
+  double explain_ratio = 0, min_explain_ratio = 0, max_explain_ratio = 0;
 };
 
 // Runs the batch runner on `images` synthetic PNGs at the model's input size (in a temporary folder,

@@ -8,7 +8,7 @@
 namespace xai {
 
 TissueMask detect_tissue(const cv::Mat& thumbnail_bgr, double min_saturation, double hole_fraction,
-                         double speck_fraction) {
+                         double speck_fraction, double max_speck_pixels) {
   CV_Assert(thumbnail_bgr.type() == CV_8UC3 && !thumbnail_bgr.empty());
   cv::Mat hsv;
   cv::cvtColor(thumbnail_bgr, hsv, cv::COLOR_BGR2HSV);
@@ -41,7 +41,7 @@ TissueMask detect_tissue(const cv::Mat& thumbnail_bgr, double min_saturation, do
     return small;
   };
   mask.setTo(255, small_components(~mask, hole_fraction * area, true));
-  mask.setTo(0, small_components(mask, speck_fraction * area, false));
+  mask.setTo(0, small_components(mask, std::min(speck_fraction * area, max_speck_pixels), false));
   out.mask = mask;
   out.fraction = cv::countNonZero(mask) / area;
   return out;

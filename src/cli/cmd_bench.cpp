@@ -102,7 +102,9 @@ int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions&
                                         {"ratio", r.ratio},
                                         {"rounds", r.rounds},
                                         {"min_ratio", r.min_ratio},
-                                        {"max_ratio", r.max_ratio}}
+                                        {"max_ratio", r.max_ratio},
+                                        {"explain_images_per_second", slide ? nlohmann::ordered_json(r.explain_images_per_second) : nlohmann::ordered_json(nullptr)},
+                                        {"explain_ratio", slide ? nlohmann::ordered_json(r.explain_ratio) : nlohmann::ordered_json(nullptr)}}
                      .dump(2)
               << "\n";
     return 0;
@@ -120,6 +122,11 @@ int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions&
                       : " images/s (decode, explain, render, write)\n")
             << "ratio      " << r.ratio << (slide ? " (slide / raw; median of " : " (batch / raw; median of ") << r.rounds << " rounds, range " << r.min_ratio
             << "-" << r.max_ratio << ")\n";
+  if (slide)
+    std::cout << "explain    " << r.explain_images_per_second << " tiles/s (the same explanations of the same tiles in "
+              << "memory, batched)\n"
+              << "overhead   " << r.explain_ratio << " (slide / explain: what reading, stitching and writing cost; range "
+              << r.min_explain_ratio << "-" << r.max_explain_ratio << ")\n";
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -233,6 +234,7 @@ cv::Mat decode_tile_map(const json& entry, cv::Rect* rect) {
 json write_slide_outputs(const Slide& slide, const cv::Mat& thumbnail, const cv::Mat& tissue_mask,
                          const SlideLayout& layout, const SlideMaps& maps, const std::vector<Record>& tiles,
                          const SlideRendering& rendering, json report, const std::string& out_dir) {
+  const auto start = std::chrono::steady_clock::now();
   const cv::Size thumb_size = thumbnail.size();
   json outputs = json::object();
   const cv::Mat background = overlay_background(thumbnail, rendering.background);
@@ -382,6 +384,7 @@ json write_slide_outputs(const Slide& slide, const cv::Mat& thumbnail, const cv:
   report["layout"] = layout.to_json();
   report["maps"] = maps.to_json();
   report["outputs"] = outputs;
+  report["timings"]["outputs_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   write_file_atomic(path_in(out_dir, "slide.json"), report.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
   return report;
 }

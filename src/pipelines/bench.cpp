@@ -169,16 +169,19 @@ namespace {
 // Raw and pipeline passes alternate for `rounds` rounds, so a slow spell of the machine hits both;
 // medians (and the ratios' range) go into `result`.
 void alternate_rounds(BatchBenchResult& result, int rounds, int images, const std::function<void()>& raw_pass,
-                      const std::function<void()>& pipeline_pass) {
-  std::vector<double> raw_rates, pipeline_rates, ratios;
+                      const std::function<void()>& pipeline_pass, const std::function<void()>& explain_pass = {}) {
+  std::vector<double> raw_rates, pipeline_rates, ratios, explain_rates, explain_ratios;
+  auto rate = [&](const std::function<void()>& pass) {
+    const auto t = std::chrono::steady_clock::now();
+    pass();
+    return images / std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
   for (int round = 0; round < rounds; ++round) {
-    auto t = std::chrono::steady_clock::now();
-    raw_pass();
-    raw_rates.push_back(images / std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
-    t = std::chrono::steady_clock::now();
-    pipeline_pass();
-    pipeline_rates.push_back(images / std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+    raw_rates.push_back(rate(raw_pass));
+    if (explain_pass) explain_rates.push_back(rate(explain_pass));
+    pipeline_rates.push_back(rate(pipeline_pass));
     ratios.push_back(pipeline_rates.back() / raw_rates.back());
+    if (explain_pass) explain_ratios.push_back(pipeline_rates.back() / explain_rates.back());
   }
   result.rounds = rounds;
   result.raw_images_per_second = median(raw_rates);
@@ -186,6 +189,12 @@ void alternate_rounds(BatchBenchResult& result, int rounds, int images, const st
   result.ratio = median(ratios);
   result.min_ratio = *std::min_element(ratios.begin(), ratios.end());
   result.max_ratio = *std::max_element(ratios.begin(), ratios.end());
+  if (explain_pass) {
+    result.explain_images_per_second = median(explain_rates);
+    result.explain_ratio = median(explain_ratios);
+    result.min_explain_ratio = *std::min_element(explain_ratios.begin(), explain_ratios.end());
+    result.max_explain_ratio = *std::max_element(explain_ratios.begin(), explain_ratios.end());
+  }
 }
 
 }  // namespace
@@ -256,25 +265,42 @@ BatchBenchResult bench_slide(Model& model, const ExplainOptions& explain, const 
   const auto report = nlohmann::ordered_json::parse(read_regular_file(options.output_dir + "/slide.json", 256ull << 20, ExitCode::output));
   const SlideLayout layout = SlideLayout::from_json(report.at("layout"));
   const Slide slide = Slide::open(slide_path);
-  std::vector<InputBlob> blobs;
+  std::vector<PreparedImage> tiles;
   for (const auto& r : read_results(options.output_dir + "/tiles.jsonl"))
     if (r.value("status", "") == "ok")
-      blobs.push_back(prepare_slide_tile(slide, layout, r.at("x").get<int64_t>(), r.at("y").get<int64_t>(), model.card()).blob);
-  if (blobs.empty()) throw usage_error(slide_path + ": no tissue tiles to time");
+      tiles.push_back(prepare_slide_tile(slide, layout, r.at("x").get<int64_t>(), r.at("y").get<int64_t>(), model.card()));
+  if (tiles.empty()) throw usage_error(slide_path + ": no tissue tiles to time");
+  std::vector<InputBlob> blobs;
+  for (const auto& t : tiles) blobs.push_back(t.blob);
   const int images = static_cast<int>(blobs.size());
   auto raw_pass = [&] {
     for (int first = 0; first < images; first += batch_size)
       model.predict(std::vector<InputBlob>(blobs.begin() + first, blobs.begin() + std::min(images, first + batch_size)));
   };
+  // The same explanations of the same tiles in memory (the class the run explained): the model's share.
+  ExplainOptions fixed = explain;
+  fixed.cam.target = TargetSpec{TargetSpec::Kind::given, report.at("maps").at("target").at("index").get<int>(), 1};
+  const ExplainPlan plan = plan_explanations(model, fixed);
+  auto explain_pass = [&] {
+    for (int first = 0; first < images; first += batch_size) {
+      std::vector<const PreparedImage*> batch;
+      for (int i = first; i < std::min(images, first + batch_size); ++i) batch.push_back(&tiles[i]);
+      compute_explanations(model, plan, batch);
+    }
+  };
   raw_pass();
+  explain_pass();
   BatchBenchResult result;
   result.images = images;
   result.batch_size = batch_size;
   int round = 0;
-  alternate_rounds(result, rounds, images, raw_pass, [&] {
-    options.output_dir = (dir / ("out" + std::to_string(round++))).string();
-    run_slide(model, slide_path, options);
-  });
+  alternate_rounds(
+      result, rounds, images, raw_pass,
+      [&] {
+        options.output_dir = (dir / ("out" + std::to_string(round++))).string();
+        run_slide(model, slide_path, options);
+      },
+      explain_pass);
   return result;
 }
 
