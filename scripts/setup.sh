@@ -29,6 +29,8 @@ PACKAGES=(
   libopenslide-dev libtiff-dev libvips-tools
   # The slide viewer's map library, copied into each viewer so it works offline.
   libjs-leaflet
+  # The cluster recipes' test runs them on a single-node Slurm (tests/slurm/).
+  slurm-wlm munge
   # Python is only for exporting/training models and for the independent test references.
   python3 python3-torch python3-torchvision python3-numpy python3-opencv python3-skimage python3-sklearn
   python3-pydicom  # DICOM test files and the windowing reference
