@@ -38,8 +38,8 @@ struct ExplainOptions {
   // Overlays, figures and layer grids of images whose shorter side is below this are enlarged by a
   // whole factor (nearest neighbour) until it is not (--figure-size; 0: never).
   int figure_size = 384;
-  bool figures = false;
-  int num_features = 5;  // region maps: regions in the -top (most positive) and -bottom (most negative) views  // STEM.METHOD[...].figure.png per map (on in explain, --figures in batch)
+  bool figures = false;  // STEM.METHOD[...].figure.png per map (on in explain, --figures in batch)
+  int num_features = 5;  // region maps: regions in the -top (most positive) and -bottom (most negative) views
   // Longest side of a stored map (.npy): larger maps are reduced, keeping the aspect ratio (--map-size;
   // a 16000-pixel image's map would be a 1 GB file). Overlays stay at the image's size.
   int map_size = 2048;

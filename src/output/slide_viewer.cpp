@@ -236,9 +236,20 @@ if (location.hash === "#check") {
   const report = () => {
     if (reported) return;
     reported = true;
+    // A click at the centre of the tile most probable for the explained class, as a user's would be.
+    let popup = "", clicked = "";
+    const keys = Object.keys(D.data);
+    if (keys.length) {
+      clicked = keys.reduce((a, b) => D.data[b][D.target] > D.data[a][D.target] ? b : a);
+      const [c, r] = clicked.split(",").map(Number);
+      const half = D.tile * D.downsample / 2, step = D.stride * D.downsample;
+      map.fire("click", {latlng: at(c * step + half, r * step + half)});
+      const content = document.querySelector(".leaflet-popup-content");
+      popup = content ? content.textContent : "";
+    }
     const out = document.createElement("pre");
     out.id = "viewer-check";
-    out.textContent = JSON.stringify({tilesLoaded, tilesFailed, heatLoaded, heatFailed, errors: viewerErrors,
+    out.textContent = JSON.stringify({tilesLoaded, tilesFailed, heatLoaded, heatFailed, errors: viewerErrors, clicked, popup,
       layersShown: D.layers.filter(l => map.hasLayer(overlays[l.name])).map(l => l.name),
       heatImage: heat.filter(l => map.hasLayer(l)).map(l => l.getElement() ? l.getElement().naturalWidth : 0)});
     document.body.appendChild(out);
@@ -332,6 +343,7 @@ json write_slide_viewer(const Slide& slide, const SlideLayout& layout, const Sli
                             {"tile", layout.tile},
                             {"stride", layout.stride},
                             {"labels", maps.labels},
+                            {"target", maps.target},
                             {"tiles", pyramid.tiles},
                             {"layers", layer_list},
                             {"shown", shown},

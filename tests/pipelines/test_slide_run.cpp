@@ -317,6 +317,18 @@ TEST_F(SlideRunTest, ViewerLoadsInHeadlessChromium) {
   ASSERT_EQ(seen.value("heatImage", json::array()).size(), 1u) << seen.dump();
   EXPECT_GT(seen["heatImage"][0].get<int>(), 0) << "the heatmap layer's image loaded";
 
+  // Clicking the most probable tile names it and its probabilities, as tiles.csv has them.
+  const auto rows = read_tiles_csv(out / "tiles.csv");
+  const std::string clicked = seen.value("clicked", "");
+  ASSERT_FALSE(clicked.empty()) << seen.dump();
+  const Cell cell{std::stoi(clicked.substr(0, clicked.find(','))), std::stoi(clicked.substr(clicked.find(',') + 1))};
+  ASSERT_TRUE(rows.count(cell)) << clicked;
+  char expected[64];
+  std::snprintf(expected, sizeof expected, "P(malignant) = %.4f", std::stod(rows.at(cell).at("p_malignant")));
+  const std::string popup = seen.value("popup", "");
+  EXPECT_NE(popup.find("tile " + clicked), std::string::npos) << popup;
+  EXPECT_NE(popup.find(expected), std::string::npos) << popup << " vs " << expected;
+
   // The check can fail: a layer image that went missing is reported.
   const fs::path layer = out / "viewer" / "map-gradcam.png";
   fs::rename(layer, out / "moved.png");
