@@ -14,6 +14,7 @@
 #include "cli/flag_policy.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
+#include "cli/stop_signals.hpp"
 #include "xai/batch.hpp"
 #include "xai/slide_run.hpp"
 #include "cli/validators.hpp"
@@ -80,15 +81,6 @@ class ProgressPrinter {
   bool printed_final_ = false;
 };
 
-// SIGINT/SIGTERM during a batch: the first one asks the run to stop cleanly (the batch the model is on is
-// written, then the journal, summary and gallery); a second one ends the process at once.
-std::atomic<int> stop_signal{0};
-
-extern "C" void on_stop_signal(int signal) {
-  stop_signal.store(signal);
-  std::signal(signal, SIG_DFL);
-}
-
 int run_batch_command(const BatchFlags& flags) {
   flags.policy.check();
   Model model = flags.model.load();
@@ -107,19 +99,15 @@ int run_batch_command(const BatchFlags& flags) {
   const bool quiet = spdlog::default_logger()->level() > spdlog::level::info;  // -q, before or after `batch`
   auto printer = std::make_shared<ProgressPrinter>(quiet);
   options.on_progress = [printer](const BatchProgress& p) { (*printer)(p); };
-  options.stop = &stop_signal;
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
+  const StopSignals signals;
+  options.stop = signals.flag();
   const BatchSummary summary = run_batch(model, flags.inputs, options);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
   if (summary.stopped) {
-    const int signal = stop_signal.load();
-    std::cerr << "xai: batch: stopped by " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << " after "
+    std::cerr << "xai: batch: stopped by " << signals.name() << " after "
               << summary.explained << " explained (" << summary.progress.finished << "/" << summary.progress.total
               << " done); summary and gallery written; the same command resumes -> " << flags.output_dir
               << "/index.html\n";
-    return 128 + signal;
+    return signals.exit_code();
   }
   if (summary.progress.total == 0)
     spdlog::warn("batch: no images found in the inputs (xai reads files named .png, .jpg, .jpeg, .tif, .tiff, .bmp, "

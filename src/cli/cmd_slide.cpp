@@ -1,8 +1,6 @@
 // xai slide: a whole-slide image, tile by tile, into probability maps, stitched explanations and a viewer.
 #include <unistd.h>
 
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -13,6 +11,7 @@
 #include "cli/flag_policy.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
+#include "cli/stop_signals.hpp"
 #include "cli/validators.hpp"
 #include "xai/slide_run.hpp"
 
@@ -37,13 +36,6 @@ struct SlideFlags {
   int batch_size = SlideOptions{}.batch_size;
   int workers = 0;
 };
-
-std::atomic<int> slide_stop{0};
-
-extern "C" void on_slide_stop(int signal) {
-  slide_stop.store(signal);
-  std::signal(signal, SIG_DFL);
-}
 
 // A bar on a terminal; a line every 10 s (and at the end) in logs.
 void print_progress(const BatchProgress& p, bool tty, double& last) {
@@ -85,19 +77,15 @@ int run_slide_command(const SlideFlags& flags) {
   const bool tty = isatty(STDERR_FILENO);
   auto last = std::make_shared<double>(-1e9);
   if (!quiet) options.on_progress = [tty, last](const BatchProgress& p) { print_progress(p, tty, *last); };
-  options.stop = &slide_stop;
-  std::signal(SIGINT, on_slide_stop);
-  std::signal(SIGTERM, on_slide_stop);
+  const StopSignals signals;
+  options.stop = signals.flag();
   const SlideSummary summary = run_slide(model, flags.slide, options);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
   for (const auto& warning : summary.warnings) spdlog::warn("slide: {}", warning);
   if (summary.stopped) {
-    const int signal = slide_stop.load();
-    std::cerr << "xai: slide: stopped by " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << " after " << summary.done
+    std::cerr << "xai: slide: stopped by " << signals.name() << " after " << summary.done
               << " of " << summary.progress.total << " tiles; maps so far written; the same command resumes -> "
               << flags.output_dir << "/slide.json\n";
-    return 128 + signal;
+    return signals.exit_code();
   }
   if (!quiet)
     std::cerr << "xai: slide: " << summary.tissue_tiles << " tissue tiles of " << summary.grid_tiles << " ("

@@ -14,6 +14,7 @@
 
 #include "input/image_header.hpp"
 #include "pipelines/bounded_queue.hpp"
+#include "pipelines/helper_threads.hpp"
 #include "pipelines/memory_ledger.hpp"
 #include "xai/atomic_file.hpp"
 #include "xai/dicom.hpp"
@@ -36,11 +37,6 @@ std::string relative_to(const std::string& path, const std::string& base) {
   return fs::path(path).lexically_relative(base).generic_string();
 }
 
-// Decoding and writing threads run at a lower priority than the model's threads: the model's
-// parallel regions wait for their slowest thread, so a helper preempting one of them stalls all of
-// them, while a helper that waits costs nothing (the bounded queues keep it ahead when the model
-// pauses). Best effort: without the permission, threads keep the normal priority.
-void yield_to_the_model() { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10); }
 
 // One input on its way through the pipeline.
 struct WorkItem {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "pipelines/bounded_queue.hpp"
+#include "pipelines/helper_threads.hpp"
 #include "xai/atomic_file.hpp"
 #include "xai/explain.hpp"
 #include "xai/figure.hpp"
@@ -38,8 +39,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// Reader threads yield to the model's threads (as batch's decoders do: batch.cpp).
-void yield_to_the_model() { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10); }
 
 // A level's resolution counts as the wanted one within 2% (scanners round: 0.2527 µm is "40x").
 constexpr double kResolutionTolerance = 0.02;
