@@ -50,6 +50,25 @@ TEST(ModelCard, TokenGridOfTransformers) {
   }
 }
 
+// Whole slides: the resolution the model was trained at, read back by `xai card`'s writer too.
+TEST(ModelCard, MicronsPerPixelForSlides) {
+  test::TempDir dir;
+  const ModelCard card = read_model_card(write(dir, R"({"labels":["a","b"],"mpp":0.25})"));
+  ASSERT_TRUE(card.mpp.has_value());
+  EXPECT_DOUBLE_EQ(*card.mpp, 0.25);
+  EXPECT_DOUBLE_EQ(*parse_model_card(model_card_text(card), "again").mpp, 0.25);
+  EXPECT_FALSE(read_model_card(write(dir, R"({"labels":["a","b"]})")).mpp.has_value());
+  for (const char* text : {R"({"mpp":0})", R"({"mpp":-0.5})", R"({"mpp":"0.5"})", R"({"mpp":5000})"}) {
+    try {
+      read_model_card(write(dir, text));
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::model);
+      EXPECT_NE(std::string(e.what()).find("mpp must be"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(ModelCard, GrayWithoutStatisticsGetsGrayDefaults) {
   test::TempDir dir;
   const ModelCard card = read_model_card(write(dir, R"({"channels":"gray"})"));
