@@ -170,11 +170,13 @@ def select_cases(which: str, methods: List[str]) -> List[tuple]:
         groups, scorecam_ok = BIG_LAYERS, lambda arch, layer: (arch, layer) in BIG_SCORECAM
     elif which == "tiny":
         groups, scorecam_ok = TINY_LAYERS, lambda arch, layer: True
-    elif which == "transformers":
+    elif which in ("transformers", "transformers-mini"):
         groups, scorecam_ok = TRANSFORMER_LAYERS, lambda arch, layer: arch in TRANSFORMER_PROBE_ARCHS
         ablation_ok = lambda arch: arch in TRANSFORMER_PROBE_ARCHS  # noqa: E731
+        if which == "transformers-mini":  # the small configurations only: the default test run's case
+            groups = [g for g in groups if g[0] in TRANSFORMER_PROBE_ARCHS]
     else:
-        raise SystemExit(f"unknown --cases '{which}': use all, tiny or transformers")
+        raise SystemExit(f"unknown --cases '{which}': use all, tiny, transformers or transformers-mini")
     cases = []
     for arch, layer, target in groups:
         for method in methods:
@@ -911,7 +913,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", help="directory written by export_models.py (tiny: models/)")
     parser.add_argument("--out", required=True, help="reference output directory (holds manifest.json)")
-    parser.add_argument("--cases", default="all", help="all (resnet50, densenet121), tiny (committed tiny models) or transformers (ViT, Swin)")
+    parser.add_argument("--cases", default="all", help="all (resnet50, densenet121), tiny (committed tiny models), transformers (ViT, Swin) "
+                        "or transformers-mini (their small configurations only)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
     parser.add_argument(
         "--probe-size",

@@ -34,6 +34,8 @@ PACKAGES=(
   # Python is only for exporting/training models and for the independent test references.
   python3 python3-torch python3-torchvision python3-numpy python3-opencv python3-skimage python3-sklearn
   python3-pydicom  # DICOM test files and the windowing reference
+  # README's commands run as written in a test (tests/readme/), one of them piped into jq.
+  jq
   # libFuzzer with ASan/UBSan for the hostile-input fuzz targets (scripts/fuzz.sh, the fuzz_smoke test).
   clang libclang-rt-14-dev
 )

@@ -47,6 +47,7 @@ struct BatchSummary {
   ExitCode code = ExitCode::ok;  // ok, partial, or the first error's code with fail_fast
   std::string first_error;
   size_t skipped_outputs = 0;  // files under the inputs that are xai outputs, not inputs
+  size_t skipped_masks = 0;    // ground-truth masks under the inputs (discover_inputs), not inputs
   bool stopped = false;        // BatchOptions::stop was set before every input was done
   size_t unlisted_results = 0;  // journal results of inputs or methods not in this run (kept, not listed)
   size_t with_true_label = 0;   // listed inputs whose true label is known

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@ struct DiffOptions {
   double top_fraction = 0.2;  // for the IoU of the maps' top pixels
   int batch_size = 16;        // images per pass
   std::string output_dir;     // diff.json, diff.csv, index.html, STEM.diff.png
+  std::string labels_csv;     // true labels (name,label); also class-named folders: each model's top-1 accuracy
 };
 
 // One map of one image: the old model's against the new model's, compared in the image's frame.
@@ -32,7 +34,9 @@ struct ImageDrift {
   std::string figure;  // relative to the output folder
   int target = 0;      // the class both maps explain: the old model's prediction, or -t
   std::string old_label, new_label;            // each model's predicted class
-  double old_probability = 0, new_probability = 0;  // of the target
+  double old_probability = 0, new_probability = 0;  // each model's probability of the explained class (target)
+  double old_predicted_probability = 0, new_predicted_probability = 0;  // each model's of its own predicted class
+  std::optional<std::string> true_label;       // --labels-csv or a class-named folder
   bool prediction_changed = false;
   std::vector<MapDrift> maps;
   double drift = 0;  // the largest of its maps'
@@ -50,7 +54,11 @@ struct DiffResult {
   std::vector<DriftRow> rows;
   int prediction_changes = 0;
   double prediction_change_rate = 0;
+  int images_with_true_label = 0;
+  // Top-1 accuracy of each model over the images whose true label is known; none without any.
+  std::optional<double> old_top1_accuracy, new_top1_accuracy;
   size_t skipped_outputs = 0;
+  size_t skipped_masks = 0;  // ground-truth masks under the inputs, not inputs
   std::vector<std::string> warnings;  // "PATH: what"
   std::string report_path, csv_path, gallery_path;
   nlohmann::ordered_json report;

@@ -18,8 +18,13 @@ namespace xai {
 struct EvalOptions {
   ExplainOptions explain;           // methods (any registered), layers, LIME settings; the target is the positive class
   std::string masks_dir;            // MASKS/STEM.png or MASKS/STEM.mask.png; empty: STEM.mask.png beside the image
-  std::string labels_csv;           // "name,label" lines; empty: an image is positive when its mask has pixels
-  std::string positive_label;       // empty: label 1 (binary models)
+  // "name,label" lines; empty: a folder named like a class names its images' class, else an image is
+  // positive when its mask has pixels.
+  std::string labels_csv;
+  // The lesion classes (--positive-class, one or several); empty: label 1 of a binary model. One class is
+  // explained as such; with several, each image's predicted class is explained (a lesion class when the
+  // model is right).
+  std::vector<std::string> positive_labels;
   double top_fraction = 0.2;
   int batch_size = 16;              // images per forward pass
   // --save-overlays DIR: every map over its image with the mask's outline, mirroring the inputs' tree
@@ -46,15 +51,32 @@ struct FaithfulnessRow {
   std::optional<double> deletion_better_than_random, insertion_better_than_random;
 };
 
+// How well the model classifies the images, named for what each number is. A 4-class model right on 4
+// of 24 images has top-1 accuracy 0.167 even when it tells lesion from no lesion on 21 of them.
+struct ClassificationScores {
+  std::vector<std::string> positive_classes;
+  // Top-1 accuracy over all classes (predicted class == true class). None unless every image's class is
+  // known: from --labels-csv, a class-named folder, or a binary model's mask (lesion or the other class).
+  std::optional<double> top1_accuracy;
+  int known_classes = 0;  // images whose true class is known
+  // Positive vs rest: an image counts as right when (predicted ∈ positive classes) == (truth ∈ them).
+  int positive_vs_rest_correct = 0;
+  double positive_vs_rest_accuracy = 0;
+  std::optional<double> positive_vs_rest_roc_auc;  // score Σ p(positive class); none when one side is absent
+  // One-vs-rest ROC AUC of each class (model label order; none for a class absent from the truth or when
+  // not every image's class is known) and their mean over the defined ones (macro).
+  std::vector<std::optional<double>> one_vs_rest_roc_auc;
+  std::optional<double> macro_roc_auc;
+};
+
 struct EvalResult {
   std::vector<EvalSummaryRow> rows;
   std::vector<FaithfulnessRow> faithfulness;  // with ExplainOptions::faithfulness only
   int images = 0;
-  int positives = 0;
-  int correct = 0;                // all images whose truth is known
-  double accuracy = 0;
-  std::optional<double> roc_auc;  // of the positive class probability; none when one class is absent
+  int positives = 0;              // images whose truth is one of the positive classes
+  ClassificationScores classification;
   size_t skipped_outputs = 0;     // files under the inputs that are xai's outputs, not inputs
+  size_t skipped_masks = 0;       // masks under the inputs (--masks, masks/ folders, STEM.mask.png): not inputs
   std::vector<std::string> warnings;  // "PATH: what" for each image and method warning
   nlohmann::ordered_json report;  // everything above plus per-image results
 };

@@ -22,17 +22,20 @@ struct InputSelection {
   std::vector<std::string> include;  // glob patterns on the relative path or the file name; empty: images
   std::vector<std::string> exclude;
   std::vector<std::string> output_dirs;  // never searched: this run's outputs are not its inputs
+  std::vector<std::string> mask_dirs;    // never searched: ground-truth masks are not inputs (eval --masks)
 };
 
 struct DiscoveryCounts {
   size_t skipped_outputs = 0;  // files in output folders or named like xai's outputs
+  size_t skipped_masks = 0;    // ground-truth masks: STEM.mask.EXT, files in `masks/` folders or --masks
 };
 
-// Expands folders recursively (image extensions only unless `include` is given; `*.mask.png` files
-// are ground truth, not inputs), reads @LIST files (one path per line, '#' comments), applies the
-// globs, removes duplicates and sorts by relative path. Outputs are never inputs: inside folders,
-// `selection.output_dirs`, every folder named `xai-out` and every file named like an xai output
-// (is_xai_output_name) are skipped and counted. Files named explicitly are taken as they are.
+// Expands folders recursively (image extensions only unless `include` is given), reads @LIST files
+// (one path per line, '#' comments), applies the globs, removes duplicates and sorts by relative path.
+// Outputs are never inputs: inside folders, `selection.output_dirs`, every folder named `xai-out` and
+// every file named like an xai output (is_xai_output_name) are skipped and counted. Nor are masks:
+// `STEM.mask.EXT` files, folders named `masks` (or `mask`, any letter case) and `selection.mask_dirs`
+// are skipped and counted. Files named explicitly are taken as they are.
 // Throws usage_error for a missing input.
 std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, const InputSelection& selection = {},
                                        DiscoveryCounts* counts = nullptr);
@@ -55,6 +58,11 @@ Shard parse_shard(const std::string& text);
 bool in_shard(const InputFile& file, const Shard& shard);
 
 bool has_image_extension(const std::string& path);  // .png .jpg ... and DICOM's .dcm .dicom
+
+// The name an input's outputs start with (STEM.gradcam.png, STEM.json): the file name less its image
+// extension (x.png -> x); a name without a known one whole, so DICOM files named by UID keep their last
+// dotted part (1.2.840.498.1 and 1.2.840.498.2 stay apart, and adding one renames nothing).
+std::string input_stem(const std::filesystem::path& file);
 // A DICOM file named without an extension (or by a UID, all digits and dots): the "DICM" marker at byte 128.
 bool is_extensionless_dicom(const std::filesystem::path& path);
 

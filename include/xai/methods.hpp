@@ -26,6 +26,14 @@ enum class MethodFamily {
 };
 std::string to_string(MethodFamily family);
 
+// What a method's maps are, declared by the method once: every consumer (slide stitching, figures,
+// eval, batch, compare, diff, sanity) takes it from here or from the maps, which carry the same flags
+// (tests/methods/test_registry.cpp checks every method's maps against its declaration).
+struct MapKind {
+  bool is_signed = false;        // evidence for and against the class: drawn diverging around 0
+  bool display_min_max = false;  // unsigned on the method's own scale (RISE): stretched to [0,1] for display
+};
+
 // Settings a method may read. A command refuses a flag that none of the chosen methods reads,
 // instead of silently ignoring it.
 enum class Setting {
@@ -81,6 +89,7 @@ class ExplanationMethod {
   virtual ~ExplanationMethod() = default;
   virtual std::string name() const = 0;
   virtual MethodFamily family() const = 0;
+  virtual MapKind map_kind() const = 0;
   virtual std::vector<Setting> settings() const = 0;
   bool reads(Setting s) const;
 

@@ -60,8 +60,9 @@ class Model {
   const ModelCard& card() const;
   ModelCard& mutable_card();  // CLI overrides; call validate() after editing
   // The card's warnings, and what is assumed without a card (from the card as it is now, after
-  // command-line overrides).
-  std::vector<std::string> warnings() const;
+  // command-line overrides). `missing_card`: false where a card is being written (xai card), so the
+  // run does not warn of the very card it writes.
+  std::vector<std::string> warnings(bool missing_card = true) const;
 
   // Plain forward pass without gradients, one prediction per image.
   std::vector<Prediction> predict(const std::vector<InputBlob>& batch);

@@ -44,6 +44,7 @@ struct SanityResult {
   std::vector<SanityRow> rows;
   int images = 0;
   size_t skipped_outputs = 0;
+  size_t skipped_masks = 0;  // ground-truth masks under the inputs, not inputs
   std::vector<std::string> grids;      // written grid images
   std::string report_path, csv_path;
   std::vector<std::string> warnings;   // "PATH: what"

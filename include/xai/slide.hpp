@@ -26,7 +26,14 @@ struct SlideInfo {
   std::optional<double> mpp_x, mpp_y; // microns per level-0 pixel, when the file says
   std::optional<double> objective_power;
   std::map<std::string, std::string> properties;  // the allow-listed technical properties only
+  std::vector<std::string> warnings;              // what was read but not believed (an implausible resolution)
 };
+
+// Microns per pixel no microscope scans at: coarser than this is a file's default (a TIFF's 72 dpi is
+// 353 µm per pixel), not a scan's resolution, and is treated as unknown.
+constexpr double kCoarsestPlausibleMpp = 100.0;
+// Finer than light microscopy resolves (~0.1 µm): also a default or a unit mix-up, not a scan.
+constexpr double kFinestPlausibleMpp = 0.01;
 
 class Slide {
  public:

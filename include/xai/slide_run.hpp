@@ -23,6 +23,13 @@
 
 namespace xai {
 
+// Where the tissue is: detected on the thumbnail (Otsu's saturation threshold, or a fixed one for pale
+// stains), or the user's own mask (an image or GeoJSON polygons: include/xai/tissue_mask.hpp).
+struct TissueSettings {
+  std::optional<double> threshold;  // HSV saturation 0..255 (--tissue-threshold); none: Otsu, at least 20
+  std::string mask_path;            // --tissue-mask; empty: detected
+};
+
 struct SlideOptions {
   ExplainOptions explain;  // methods (one map each: one layer, one class), rendering; output_dir unused
   std::string output_dir;
@@ -31,6 +38,7 @@ struct SlideOptions {
   int tile = 0;               // tile side in pixels at the read resolution; 0: the model's input size
   int stride = 0;             // between tiles at the read resolution; 0: the tile (no overlap)
   double min_tissue = 0.5;    // a tile is read when at least this fraction of it is tissue
+  TissueSettings tissue;      // how tissue is found (detected, or the user's mask)
   int top_tiles = 0;          // also explain the K most probable tiles at full resolution (OUT/top-tiles/)
   int thumbnail_size = 2048;  // longest side of the thumbnail, tissue mask and overlays
   bool viewer = true;         // OUT/index.html with a deep-zoom pyramid of the slide
@@ -45,6 +53,9 @@ struct SlideSummary {
   BatchProgress progress;     // over this run's tiles (this shard's tissue tiles)
   size_t grid_tiles = 0;      // tiles of the whole grid
   size_t tissue_tiles = 0;    // of which over tissue (all shards)
+  size_t glass_tiles = 0;     // not read: no tissue on them
+  size_t below_min_tissue_tiles = 0;  // not read: some tissue, less than min_tissue of the tile
+  std::string tissue_found_by;        // "Otsu's saturation threshold 51", "a saturation threshold of 40", "PATH"
   size_t explained = 0;       // by this run
   size_t done = 0;            // tiles with a result in the journal (this run's and earlier ones')
   std::string target_label;   // the class every map explains

@@ -5,6 +5,9 @@
 
 namespace xai {
 
+// ASCII letters in lower case (other bytes as they are): for names compared without letter case.
+std::string lower(std::string text);
+
 // Levenshtein distance: insertions, deletions and substitutions each cost 1.
 size_t edit_distance(const std::string& a, const std::string& b);
 

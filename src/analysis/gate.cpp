@@ -67,7 +67,12 @@ GateCondition parse_condition(const std::string& text, const std::vector<std::st
     return usage_error("--fail-if '" + text + "': " + why);
   };
   const size_t op_at = text.find_first_of("<>=!");
-  if (op_at == std::string::npos) throw bad("expected METRIC<NUMBER (or <=, >, >=, ==, !=), e.g. pointing<0.9");
+  // Unquoted, `--fail-if flagged>0` reaches xai as "flagged": the shell took ">0" as a redirection
+  // (and wrote a file named 0).
+  if (op_at == std::string::npos)
+    throw bad("no comparison in it: expected METRIC<NUMBER (or <=, >, >=, ==, !=), e.g. 'pointing<0.9'. Quote the "
+              "condition: unquoted, the shell reads < and > as redirections (and may have written a file named after "
+              "the number)");
   GateCondition c;
   c.text = text;
   std::string name = trimmed(text.substr(0, op_at));

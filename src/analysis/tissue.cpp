@@ -8,7 +8,7 @@
 namespace xai {
 
 TissueMask detect_tissue(const cv::Mat& thumbnail_bgr, double min_saturation, double hole_fraction,
-                         double speck_fraction, double max_speck_pixels) {
+                         double speck_fraction, double max_speck_pixels, std::optional<double> fixed_threshold) {
   CV_Assert(thumbnail_bgr.type() == CV_8UC3 && !thumbnail_bgr.empty());
   cv::Mat hsv;
   cv::cvtColor(thumbnail_bgr, hsv, cv::COLOR_BGR2HSV);
@@ -16,7 +16,9 @@ TissueMask detect_tissue(const cv::Mat& thumbnail_bgr, double min_saturation, do
   cv::extractChannel(hsv, saturation, 1);
   TissueMask out;
   cv::Mat ignored;
-  out.threshold = std::max(min_saturation, cv::threshold(saturation, ignored, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU));
+  out.threshold = fixed_threshold ? *fixed_threshold
+                                  : std::max(min_saturation, cv::threshold(saturation, ignored, 0, 255,
+                                                                           cv::THRESH_BINARY | cv::THRESH_OTSU));
   cv::Mat mask = saturation > out.threshold;
   const double area = static_cast<double>(mask.total());
   // Holes: background components (of the inverted mask) that do not touch the border and are small.
@@ -48,7 +50,7 @@ TissueMask detect_tissue(const cv::Mat& thumbnail_bgr, double min_saturation, do
 }
 
 std::vector<Tile> tissue_tiles(int64_t width, int64_t height, double downsample, int tile, int stride,
-                               const cv::Mat& mask, double mask_downsample, double min_tissue) {
+                               const cv::Mat& mask, double mask_downsample, double min_tissue, SkippedTiles* skipped) {
   CV_Assert(tile > 0 && stride > 0 && downsample >= 1 && mask_downsample > 0 && mask.type() == CV_8UC1);
   const int64_t level_w = static_cast<int64_t>(width / downsample), level_h = static_cast<int64_t>(height / downsample);
   std::vector<Tile> tiles;
@@ -67,6 +69,7 @@ std::vector<Tile> tissue_tiles(int64_t width, int64_t height, double downsample,
       const double inside = integral.at<double>(my1, mx1) - integral.at<double>(my0, mx1) - integral.at<double>(my1, mx0) +
                             integral.at<double>(my0, mx0);
       const double fraction = inside / (static_cast<double>(mx1 - mx0) * (my1 - my0));
+      if (fraction < min_tissue && skipped) (fraction > 0 ? skipped->below_min_tissue : skipped->glass) += 1;
       if (fraction >= min_tissue)
         tiles.push_back({static_cast<int64_t>(std::llround(lx * downsample)),
                          static_cast<int64_t>(std::llround(ly * downsample)), column, row, fraction});

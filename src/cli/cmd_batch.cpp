@@ -112,10 +112,7 @@ int run_batch_command(const BatchFlags& flags) {
   if (summary.progress.total == 0)
     spdlog::warn("batch: no images found in the inputs (xai reads files named .png, .jpg, .jpeg, .tif, .tiff, .bmp, "
                  ".ppm, .pgm, .pbm, .webp; --include selects other names)");
-  if (summary.skipped_outputs > 0)
-    spdlog::info("batch: skipped {} file(s) that are xai outputs (in {}, xai-out/ folders, or named like "
-                 "STEM.gradcam.png): outputs are never inputs",
-                 summary.skipped_outputs, flags.output_dir);
+  log_skipped("batch", summary.skipped_outputs, summary.skipped_masks, flags.output_dir);
   if (summary.unlisted_results > 0)
     spdlog::info("batch: {} earlier result(s) of inputs or methods not in this run stay in {}/results.jsonl; "
                  "summary and gallery list this run's inputs and methods only",

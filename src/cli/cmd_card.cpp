@@ -75,6 +75,7 @@ Command add_card(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "card", "Write a model card (NAME.json) after a dry run: output count checked against --labels, layer chosen");
   flags->model.add_to(*sub, ModelFlags::Mode::positional_one);
+  flags->model.writes_card = true;
   flags->policy.refuse(*sub, "--no-inference-clone", "card runs the model once as loaded");
   sub->add_option("-o,--output", flags->output, "Where to write the card (default: NAME.json beside NAME.pt)");
   sub->add_option("--name", flags->name, "The model's name in reports (default: the file name)");

@@ -10,6 +10,7 @@
 #include "cli/flag_policy.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
+#include "xai/inputs.hpp"
 #include "xai/compare.hpp"
 #include "xai/error.hpp"
 #include "xai/evaluate.hpp"
@@ -40,7 +41,7 @@ int run_compare(const CompareFlags& flags) {
   const auto truths = flags.labels_csv.empty() ? std::map<std::string, std::string>{} : read_labels_csv(flags.labels_csv);
   for (const auto& image : flags.images) {
     options.true_label = flags.label;
-    auto it = truths.find(std::filesystem::path(image).stem().string());
+    auto it = truths.find(input_stem(image));
     if (it != truths.end()) options.true_label = it->second;
     const CompareOutcome outcome = compare_models(models, image, options);
     for (const auto& warning : outcome.warnings) spdlog::warn("{}: {}", image, warning);

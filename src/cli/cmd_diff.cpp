@@ -27,7 +27,7 @@ struct DiffFlags {
 };
 
 const std::vector<std::string> kDiffMetrics = {
-    "prediction_changes", "prediction_change_rate",                                    // the run
+    "prediction_changes", "prediction_change_rate", "old_top1_accuracy", "new_top1_accuracy",  // the run
     "drift_mean", "drift_p50", "drift_p90", "drift_max", "spearman_mean", "iou_top_mean",  // each method
     "drift", "spearman", "iou_top", "probability_change"};                              // each image
 
@@ -40,7 +40,9 @@ std::string row_name(const std::string& method, const std::string& old_layer, co
 std::vector<MetricRow> gate_rows(const DiffResult& result) {
   std::vector<MetricRow> rows = {{"run", "",
                                   {{"prediction_changes", static_cast<double>(result.prediction_changes)},
-                                   {"prediction_change_rate", result.prediction_change_rate}}}};
+                                   {"prediction_change_rate", result.prediction_change_rate},
+                                   {"old_top1_accuracy", result.old_top1_accuracy},
+                                   {"new_top1_accuracy", result.new_top1_accuracy}}}};
   for (const auto& r : result.rows)
     rows.push_back({row_name(r.method, r.old_layer, r.new_layer),
                     r.method,
@@ -71,6 +73,9 @@ void print_table(std::ostream& out, const DiffResult& result) {
     out << std::setw(28) << row_name(r.method, r.old_layer, r.new_layer) << std::setw(8) << r.count << std::setw(10)
         << r.drift_mean << std::setw(10) << r.drift_p50 << std::setw(10) << r.drift_p90 << std::setw(10)
         << r.drift_max << r.iou_top_mean << "\n";
+  if (result.old_top1_accuracy)
+    out << "top-1 accuracy over the " << result.images_with_true_label << " image(s) with a true label: old "
+        << *result.old_top1_accuracy << ", new " << *result.new_top1_accuracy << "\n";
   out << "-> " << result.gallery_path << " (largest drift first), " << result.report_path << ", " << result.csv_path
       << "\n";
 }
@@ -87,8 +92,7 @@ int run_diff(DiffFlags& flags) {
   for (Model& model : models) log_plan(flags.options.explain, model);
   const DiffResult result = diff_models(models[0], models[1], flags.inputs, flags.options);
   for (const auto& warning : result.warnings) spdlog::warn("{}", warning);
-  if (result.skipped_outputs > 0)
-    spdlog::info("diff: skipped {} file(s) that are xai outputs: outputs are never inputs", result.skipped_outputs);
+  log_skipped("diff", result.skipped_outputs, result.skipped_masks);
   print_table(std::cout, result);
   return flags.gate.finish(gate, gate_rows(result), "xai diff");
 }
@@ -117,8 +121,11 @@ Command add_diff(CLI::App& app) {
       ->check(finite_between(0.001, 1.0, "[0.001,1]"))
       ->capture_default_str();
   sub->add_option("--batch-size", flags->options.batch_size, "Images per forward pass")->check(kPositive)->capture_default_str();
+  sub->add_option("--labels-csv", flags->options.labels_csv,
+                  "CSV of name,label with true labels (also class-named folders): each model's top-1 accuracy");
   flags->gate.add_to(*sub, "drift_p90>0.3, prediction_changes>0, drift>0.8 (per image)",
-                     "prediction_changes prediction_change_rate (the run); drift_mean drift_p50 drift_p90 drift_max "
+                     "prediction_changes prediction_change_rate old_top1_accuracy new_top1_accuracy (the run, "
+                     "with true labels); drift_mean drift_p50 drift_p90 drift_max "
                      "spearman_mean iou_top_mean (each method); drift spearman iou_top probability_change (each image)");
   sub->add_option("inputs", flags->inputs, "Image files or folders")->required();
   return {sub, [flags] { return run_diff(*flags); }};

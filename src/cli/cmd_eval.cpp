@@ -30,7 +30,11 @@ struct EvalFlags {
   std::vector<std::string> inputs;
 };
 
-const std::vector<std::string> kLocalisationMetrics = {"accuracy", "roc_auc", "pointing", "energy_inside", "iou_top"};
+// "accuracy" is top-1 over all classes, "roc_auc" the macro one-vs-rest AUC: the numbers a reader
+// expects under those names; the lesion-vs-rest ones say so.
+const std::vector<std::string> kLocalisationMetrics = {"accuracy",          "top1_accuracy",     "roc_auc",
+                                                       "roc_auc_macro",     "positive_accuracy", "positive_roc_auc",
+                                                       "pointing",          "energy_inside",     "iou_top"};
 const std::vector<std::string> kFaithfulnessMetrics = {"deletion_auc", "insertion_auc", "random_deletion_auc",
                                                        "random_insertion_auc", "deletion_gain", "insertion_gain"};
 
@@ -52,7 +56,11 @@ std::optional<double> difference(const std::optional<double>& a, const std::opti
 
 // The eval's numbers as gate rows: the run (accuracy, ROC AUC), then one row per method × layer.
 std::vector<MetricRow> gate_rows(const EvalResult& result) {
-  std::vector<MetricRow> rows = {{"run", "", {{"accuracy", result.accuracy}, {"roc_auc", result.roc_auc}}}};
+  const ClassificationScores& c = result.classification;
+  std::vector<MetricRow> rows = {{"run", "", {{"accuracy", c.top1_accuracy}, {"top1_accuracy", c.top1_accuracy},
+                                              {"roc_auc", c.macro_roc_auc}, {"roc_auc_macro", c.macro_roc_auc},
+                                              {"positive_accuracy", c.positive_vs_rest_accuracy},
+                                              {"positive_roc_auc", c.positive_vs_rest_roc_auc}}}};
   auto row_for = [&](const std::string& method, const std::string& layer) -> MetricRow& {
     const std::string name = method + " " + layer;
     for (auto& r : rows)
@@ -84,26 +92,57 @@ std::string number_or_na(const std::optional<double>& value) {
   return out.str();
 }
 
-void print_table(std::ostream& out, const EvalResult& result, const EvalOptions& options) {
+std::string joined(const std::vector<std::string>& names, const char* separator = ", ") {
+  std::string text;
+  for (const auto& n : names) text += (text.empty() ? "" : separator) + n;
+  return text;
+}
+
+// A method's parameters as "key value, key value" (nested values compact): a line a person reads.
+std::string readable_parameters(const nlohmann::ordered_json& parameters) {
+  std::string text;
+  for (const auto& [key, value] : parameters.items())
+    text += (text.empty() ? "" : ", ") + key + " " + (value.is_string() ? value.get<std::string>() : value.dump());
+  return text;
+}
+
+// The classification numbers, each named for what it is.
+void print_classification(std::ostream& out, const EvalResult& result, const std::vector<std::string>& labels) {
+  const ClassificationScores& c = result.classification;
+  const std::string positive = joined(c.positive_classes, "+");
+  out << "images " << result.images << ", positives " << result.positives << " (" << positive << "), top-1 accuracy "
+      << (c.top1_accuracy ? number_or_na(c.top1_accuracy) + " (" + std::to_string(labels.size()) + " classes)"
+                          : "n/a (the true class of " + std::to_string(result.images - c.known_classes) +
+                                " image(s) is unknown: give --labels-csv or class-named folders)")
+      << "\n"
+      << positive << " vs rest: accuracy " << number_or_na(c.positive_vs_rest_accuracy) << ", ROC AUC "
+      << (c.positive_vs_rest_roc_auc ? number_or_na(c.positive_vs_rest_roc_auc) : "n/a (one side only)") << "\n";
+  if (labels.size() > 2 && c.top1_accuracy) {
+    out << "ROC AUC one-vs-rest:";
+    for (size_t k = 0; k < labels.size(); ++k) out << " " << labels[k] << " " << number_or_na(c.one_vs_rest_roc_auc[k]);
+    out << "; macro " << number_or_na(c.macro_roc_auc) << "\n";
+  }
+}
+
+void print_table(std::ostream& out, const EvalResult& result, const EvalOptions& options,
+                 const std::vector<std::string>& labels) {
   const double top_fraction = options.top_fraction;
   out << "model " << result.report["model"].get<std::string>() << " (" << result.report["output"].get<std::string>()
-      << " outputs), positive class '"
-      << result.report["positive_class"].get<std::string>() << "', " << options.batch_size << " images per pass"
+      << " outputs), positive class(es) '" << joined(result.classification.positive_classes, "', '") << "', "
+      << options.batch_size << " images per pass"
       << ", inference " << result.report["inference"].get<std::string>() << "\n";
-  out << std::fixed << std::setprecision(3) << "images " << result.images << ", positives " << result.positives
-      << ", accuracy " << result.accuracy << ", ROC AUC "
-      << (result.roc_auc ? number_or_na(result.roc_auc) : "n/a (one class only)") << "\n"
-      << std::left << std::setw(12) << "method" << std::setw(28) << "layer" << std::setw(8) << "n" << std::setw(10)
-      << "pointing" << std::setw(16) << "energy_in_mask" << "iou_top" << static_cast<int>(top_fraction * 100) << "%\n";
   for (size_t m = 0; m < result.report["methods"].size(); ++m)
-    out << "parameters " << result.report["methods"][m].get<std::string>() << " "
-        << result.report["parameters"][m].dump() << "\n";
+    out << "settings of " << result.report["methods"][m].get<std::string>() << ": "
+        << readable_parameters(result.report["parameters"][m]) << "\n";
+  print_classification(out, result, labels);
+  out << std::left << std::setw(12) << "method" << std::setw(28) << "layer" << std::setw(8) << "n" << std::setw(10)
+      << "pointing" << std::setw(16) << "energy_in_mask" << "iou_top" << static_cast<int>(top_fraction * 100) << "%\n";
   for (const auto& row : result.rows)
     out << std::setw(12) << row.method << std::setw(28) << row.layer << std::setw(8) << row.count << std::setw(10)
         << number_or_na(row.pointing_game) << std::setw(16) << number_or_na(row.energy_inside)
         << number_or_na(row.iou_top) << "\n";
   if (result.faithfulness.empty()) return;
-  out << "faithfulness (images predicted '" << result.report["positive_class"].get<std::string>()
+  out << "faithfulness (images predicted '" << joined(result.classification.positive_classes, "' or '")
       << "'; deletion: lower is better, insertion: higher; random: a random pixel order)\n"
       << std::setw(12) << "method" << std::setw(28) << "layer" << std::setw(8) << "n" << std::setw(10) << "deletion"
       << std::setw(10) << "random" << std::setw(11) << "insertion" << std::setw(10) << "random"
@@ -130,11 +169,9 @@ int run_eval(EvalFlags& flags) {
   log_plan(flags.options.explain, model);
   const EvalResult result = evaluate_localisation(model, flags.inputs, flags.options);
   for (const auto& warning : result.warnings) spdlog::warn("{}", warning);
-  if (result.skipped_outputs > 0)
-    spdlog::info("eval: skipped {} file(s) that are xai outputs (xai-out/ folders, or named like STEM.gradcam.png)",
-                 result.skipped_outputs);
+  log_skipped("eval", result.skipped_outputs, result.skipped_masks);
   // With the report on stdout, the table goes to stderr: stdout stays one JSON document (| jq).
-  print_table(flags.json_path == "-" ? std::cerr : std::cout, result, flags.options);
+  print_table(flags.json_path == "-" ? std::cerr : std::cout, result, flags.options, model.labels());
   if (!flags.json_path.empty()) {
     const std::string text = result.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (flags.json_path == "-")
@@ -164,8 +201,11 @@ Command add_eval(CLI::App& app) {
   sub->add_option("--masks", flags->options.masks_dir,
                   "Mask folder (MASKS/STEM.png or STEM.mask.png; default: STEM.mask.png beside each image)");
   sub->add_option("--labels-csv", flags->options.labels_csv,
-                  "CSV of name,label (default: an image is positive when its mask has pixels)");
-  sub->add_option("--positive-class", flags->options.positive_label, "The lesion class (default: label 1)");
+                  "CSV of name,label (default: a folder named like a class names its images' class, else an image is "
+                  "positive when its mask has pixels)");
+  sub->add_option("--positive-class", flags->options.positive_labels,
+                  "The lesion class(es), comma-separated (default: label 1 of a binary model)")
+      ->delimiter(',');
   sub->add_option("--top-fraction", flags->options.top_fraction, "Top fraction of the map for IoU")
       ->check(finite_between(0.001, 1.0, "[0.001,1]"))
       ->capture_default_str();
@@ -174,7 +214,8 @@ Command add_eval(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--json", flags->json_path, "Write the full report (per image too) here; '-' for stdout");
   flags->gate.add_to(*sub, "pointing<0.9, gradcam.deletion_auc>0.25",
-                     "accuracy roc_auc pointing energy_inside iou_top, with --faithfulness deletion_auc "
+                     "accuracy (top-1) roc_auc (macro one-vs-rest) positive_accuracy positive_roc_auc pointing "
+                     "energy_inside iou_top, with --faithfulness deletion_auc "
                      "insertion_auc deletion_gain insertion_gain random_deletion_auc random_insertion_auc");
   sub->add_option("inputs", flags->inputs, "Image files or folders")->required();
   return {sub, [flags] { return run_eval(*flags); }};

@@ -11,6 +11,7 @@
 #include "cli/flag_policy.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
+#include "xai/inputs.hpp"
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
 
@@ -37,11 +38,20 @@ void check_destinations(const ExplainCommandFlags& flags) {
   std::set<std::string> destinations;
   for (const auto& image : flags.images) {
     namespace fs = std::filesystem;
-    const auto key = (fs::path(output_dir_for(image, flags.output_dir)) / fs::path(image).stem()).lexically_normal();
+    const auto key = (fs::path(output_dir_for(image, flags.output_dir)) / input_stem(image)).lexically_normal();
     if (!destinations.insert(key.string()).second)
       throw usage_error(image + ": another input has the same name stem and would overwrite its outputs; "
                         "use separate -o directories or `xai batch`");
   }
+}
+
+// "0.9731"; "> 0.9999" rather than a rounded "1.0000" the model did not say (and never a bare "(1)",
+// which reads as a class index).
+std::string probability_text(double p) {
+  if (p >= 0.99995 && p < 1.0) return "> 0.9999";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4f", p);
+  return text;
 }
 
 int run_explain(const ExplainCommandFlags& flags) {
@@ -66,9 +76,9 @@ int run_explain(const ExplainCommandFlags& flags) {
     try {
       const ExplainOutcome outcome = explain_image(model, plan, input);
       for (const auto& warning : outcome.warnings) spdlog::warn("{}: {}", image, warning);
-      human << image << ": " << outcome.label << " ("
-            << outcome.prediction.probabilities.at(outcome.prediction.predicted) << ") -> " << outcome.files.front()
-            << "\n";
+      human << image << ": " << outcome.label << ", probability "
+            << probability_text(outcome.prediction.probabilities.at(outcome.prediction.predicted)) << " -> "
+            << outcome.files.front() << "\n";
       // --faithfulness: one line per map, from the report (what was written is what is shown).
       for (const auto& entry : outcome.report["explanations"]) {
         if (!entry.contains("faithfulness")) continue;

@@ -68,8 +68,7 @@ int run_sanity(SanityFlags& flags) {
   log_plan(flags.options.explain, model);
   const SanityResult result = check_sanity(model, flags.inputs, flags.options);
   for (const auto& warning : result.warnings) spdlog::warn("{}", warning);
-  if (result.skipped_outputs > 0)
-    spdlog::info("sanity: skipped {} file(s) that are xai outputs: outputs are never inputs", result.skipped_outputs);
+  log_skipped("sanity", result.skipped_outputs, result.skipped_masks);
   print_table(std::cout, result, flags.options);
   return flags.gate.finish(gate, gate_rows(result), "xai sanity");
 }

@@ -29,6 +29,8 @@ struct SlideFlags {
   int tile = 0;
   int tile_stride = 0;
   double min_tissue = SlideOptions{}.min_tissue;
+  double tissue_threshold = -1;
+  std::string tissue_mask;
   int top_tiles = 0;
   int thumbnail_size = SlideOptions{}.thumbnail_size;
   bool no_viewer = false;
@@ -66,6 +68,10 @@ int run_slide_command(const SlideFlags& flags) {
   options.tile = flags.tile;
   options.stride = flags.tile_stride;
   options.min_tissue = flags.min_tissue;
+  if (flags.tissue_threshold >= 0 && !flags.tissue_mask.empty())
+    throw usage_error("--tissue-threshold and --tissue-mask both say where the tissue is: give one");
+  if (flags.tissue_threshold >= 0) options.tissue.threshold = flags.tissue_threshold;
+  options.tissue.mask_path = flags.tissue_mask;
   options.top_tiles = flags.top_tiles;
   options.thumbnail_size = flags.thumbnail_size;
   options.viewer = !flags.no_viewer;
@@ -89,7 +95,12 @@ int run_slide_command(const SlideFlags& flags) {
   }
   if (!quiet)
     std::cerr << "xai: slide: " << summary.tissue_tiles << " tissue tiles of " << summary.grid_tiles << " ("
-              << summary.grid_tiles - summary.tissue_tiles << " background tiles not read); " << summary.explained
+              << summary.grid_tiles - summary.tissue_tiles << " not read: " << summary.glass_tiles << " glass, "
+              << summary.below_min_tissue_tiles << " with tissue on less than --min-tissue " << flags.min_tissue
+              << " of the tile; tissue by " << summary.tissue_found_by
+              << (flags.tissue_mask.empty() ? ": lower --tissue-threshold keeps paler tissue, --tissue-mask gives yours"
+                                            : "")
+              << "); " << summary.explained
               << " explained, " << summary.progress.skipped << " already done, " << summary.progress.failed
               << " failed; maps explain '" << summary.target_label << "' -> " << flags.output_dir
               << (options.viewer && !options.shard ? "/index.html" : "/slide.json") << "\n";
@@ -131,6 +142,13 @@ Command add_slide(CLI::App& app) {
   sub->add_option("--min-tissue", flags->min_tissue, "Read a tile when at least this fraction of it is tissue")
       ->check(finite_between(0.0, 1.0, "[0,1]"))
       ->capture_default_str();
+  sub->add_option("--tissue-threshold", flags->tissue_threshold,
+                  "HSV saturation (0-255) above which a thumbnail pixel is tissue (default: Otsu's, at least 20; "
+                  "lower keeps pale tissue)")
+      ->check(finite_between(0.0, 255.0, "[0,255]"));
+  sub->add_option("--tissue-mask", flags->tissue_mask,
+                  "Your own tissue mask instead of detection: an image of the slide's shape (non-zero = tissue) or "
+                  ".geojson polygons in level-0 pixels (QuPath's export)");
   sub->add_option("--top-tiles", flags->top_tiles,
                   "Also explain the K tiles most probable for the explained class at full resolution (top-tiles/)")
       ->check(kNonNegative);

@@ -19,6 +19,10 @@ int run(int argc, char** argv);
 // thousands of kernels one by one, ~0.4 s of every run. Sanitizer builds exit normally (leak checks).
 [[noreturn]] void exit_process(int code);
 
+// One info line for what discovery left out of a run's inputs ("batch: skipped 3 file(s) that are xai
+// outputs ..."; "... 18 ground-truth mask(s) ..."): nothing is left out without a word.
+void log_skipped(const char* command, size_t outputs, size_t masks, const std::string& output_dir = "");
+
 Command add_explain(CLI::App& app);
 Command add_layers(CLI::App& app);
 Command add_bench(CLI::App& app);

@@ -135,7 +135,7 @@ Model ModelFlags::load_one(const std::string& path) const {
     throw usage_error(std::string(e.what()) + " (after command-line overrides)");
   }
   if (check_outputs_at_load) loaded.labels();
-  for (const auto& warning : loaded.warnings()) spdlog::warn("{}", warning);
+  for (const auto& warning : loaded.warnings(!writes_card)) spdlog::warn("{}", warning);
   return loaded;
 }
 

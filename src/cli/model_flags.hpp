@@ -29,6 +29,8 @@ struct ModelFlags {
   // so those errors and warnings come first; `layers` (Mode::positional_one) lists a model's layers
   // even when its card does not fit.
   bool check_outputs_at_load = true;
+  // xai card: the card is what the command writes, so "no model card" is not a warning there.
+  bool writes_card = false;
 
   void add_to(CLI::App& command, Mode mode = Mode::optional_one);
   // Loads the model and applies overrides (warnings are printed once, here); throws xai::Error.

@@ -20,6 +20,16 @@
 
 namespace xai::cli {
 
+void log_skipped(const char* command, size_t outputs, size_t masks, const std::string& output_dir) {
+  if (outputs > 0)
+    spdlog::info("{}: skipped {} file(s) that are xai outputs ({}xai-out/ folders, or named like STEM.gradcam.png): "
+                 "outputs are never inputs",
+                 command, outputs, output_dir.empty() ? "" : "in " + output_dir + ", ");
+  if (masks > 0)
+    spdlog::info("{}: skipped {} ground-truth mask(s) (STEM.mask.png, masks/ folders{}): masks are not explained as images",
+                 command, masks, std::string(command) == "eval" ? ", --masks" : "");
+}
+
 int run(int argc, char** argv) {
   filter_decoder_noise();
   CLI::App app{"xai: explain image classifiers (CAM methods, LIME) on TorchScript models"};

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "input/dicom_decoder.hpp"
+#include "xai/text.hpp"
 #include "xai/error.hpp"
 #include "xai/statistics.hpp"
 
@@ -61,10 +62,6 @@ void register_codecs_once() {
   });
 }
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
 
 std::string text_of(DcmDataset& data, const DcmTagKey& tag) {
   OFString value;

@@ -26,12 +26,21 @@ bool matches(const std::string& pattern, const InputFile& file) {
 
 bool is_mask_file(const fs::path& path) { return path.stem().extension() == ".mask"; }
 
-bool is_output_dir(const fs::path& dir, const std::vector<fs::path>& output_dirs) {
-  if (dir.filename() == "xai-out") return true;
+bool is_one_of(const fs::path& dir, const std::vector<fs::path>& dirs) {
   std::error_code ec;
-  for (const auto& out : output_dirs)
-    if (fs::equivalent(dir, out, ec)) return true;
+  for (const auto& d : dirs)
+    if (fs::equivalent(dir, d, ec)) return true;
   return false;
+}
+
+bool is_output_dir(const fs::path& dir, const std::vector<fs::path>& output_dirs) {
+  return dir.filename() == "xai-out" || is_one_of(dir, output_dirs);
+}
+
+// Ground truth beside the images (eval's layout: IMAGES/masks/STEM.png) is never explained as an image.
+bool is_mask_dir(const fs::path& dir, const std::vector<fs::path>& mask_dirs) {
+  const std::string name = lower(dir.filename().string());
+  return name == "masks" || name == "mask" || is_one_of(dir, mask_dirs);
 }
 
 // Files below `dir` (an output folder): all of them are skipped, and counted.
@@ -49,7 +58,7 @@ size_t count_files(const fs::path& dir) {
 // Adds what `spec` names to `found`, and to `roots` the folder(s) its relative names start from: a
 // folder itself, a file's folder, a list's listed files' folders.
 void expand(const std::string& spec, std::vector<fs::path>& found, std::vector<fs::path>& roots, bool want_all_files,
-            const std::vector<fs::path>& output_dirs, DiscoveryCounts& counts) {
+            const std::vector<fs::path>& output_dirs, const std::vector<fs::path>& mask_dirs, DiscoveryCounts& counts) {
   std::error_code ec;
   if (!spec.empty() && spec[0] == '@') {
     const std::string list = spec.substr(1);
@@ -81,8 +90,16 @@ void expand(const std::string& spec, std::vector<fs::path>& found, std::vector<f
         it.disable_recursion_pending();
         continue;
       }
+      if (it->is_directory(ec) && is_mask_dir(p, mask_dirs)) {
+        counts.skipped_masks += count_files(p);
+        it.disable_recursion_pending();
+        continue;
+      }
       if (!it->is_regular_file(ec) && !it->is_symlink(ec)) continue;
-      if (is_mask_file(p)) continue;
+      if (is_mask_file(p)) {
+        counts.skipped_masks += 1;
+        continue;
+      }
       if (!want_all_files && !has_image_extension(p.string()) && !is_extensionless_dicom(p)) continue;
       if (is_xai_output_name(p.filename().string())) {
         counts.skipped_outputs += 1;
@@ -119,13 +136,18 @@ bool has_image_extension(const std::string& path) {
   return std::find(std::begin(known), std::end(known), ext) != std::end(known);
 }
 
+std::string input_stem(const fs::path& file) {
+  return has_image_extension(file.string()) ? file.stem().string() : file.filename().string();
+}
+
 std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, const InputSelection& selection,
                                        DiscoveryCounts* counts) {
   std::vector<fs::path> found;
   std::vector<fs::path> output_dirs(selection.output_dirs.begin(), selection.output_dirs.end());
+  std::vector<fs::path> mask_dirs(selection.mask_dirs.begin(), selection.mask_dirs.end());
   DiscoveryCounts local;
   std::vector<fs::path> roots;
-  for (const auto& spec : specs) expand(spec, found, roots, !selection.include.empty(), output_dirs, local);
+  for (const auto& spec : specs) expand(spec, found, roots, !selection.include.empty(), output_dirs, mask_dirs, local);
   if (counts) *counts = local;
 
   // Relative paths below the common folder of the INPUT arguments (not of what was found in them), so

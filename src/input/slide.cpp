@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 
@@ -85,6 +86,20 @@ Slide Slide::open(const std::string& path) {
     info.mpp_x = mpp_from_resolution(info.properties["tiff.XResolution"], info.properties["tiff.ResolutionUnit"]);
     if (info.properties.count("tiff.YResolution"))
       info.mpp_y = mpp_from_resolution(info.properties["tiff.YResolution"], info.properties["tiff.ResolutionUnit"]);
+  }
+  // A resolution no microscope produces is a writer's default (libvips and most TIFF writers put 72 dpi in
+  // every file): believed, it turns a 0.25 µm scan into 353 µm per pixel and refuses the run.
+  const auto implausible = [](const std::optional<double>& mpp) {
+    return mpp && (*mpp > kCoarsestPlausibleMpp || *mpp < kFinestPlausibleMpp);
+  };
+  if (implausible(info.mpp_x) || implausible(info.mpp_y)) {
+    char given[32];
+    std::snprintf(given, sizeof given, "%.4g", info.mpp_x ? *info.mpp_x : *info.mpp_y);
+    info.warnings.push_back(std::string("the file gives ") + given +
+                            " µm per pixel, which no microscope scans at (a writer's default resolution, such as a "
+                            "TIFF's 72 dpi): the slide's resolution is taken as unknown");
+    info.mpp_x.reset();
+    info.mpp_y.reset();
   }
   info.objective_power = number(openslide_get_property_value(impl->osr, OPENSLIDE_PROPERTY_NAME_OBJECTIVE_POWER));
   return Slide(std::move(impl));

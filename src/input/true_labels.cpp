@@ -1,3 +1,5 @@
+#include "xai/text.hpp"
+#include "xai/inputs.hpp"
 #include "xai/true_labels.hpp"
 
 #include <algorithm>
@@ -13,10 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
 
 }  // namespace
 
@@ -31,7 +29,7 @@ std::map<std::string, std::string> read_labels_csv(const std::string& path) {
     if (comma == std::string::npos) continue;
     std::string name = line.substr(0, comma), label = line.substr(comma + 1);
     if (name == "name" || name == "filename" || name == "image") continue;  // header
-    labels[fs::path(name).stem().string()] = label;
+    labels[input_stem(name)] = label;
   }
   return labels;
 }
@@ -53,7 +51,7 @@ TrueLabels::TrueLabels(const std::vector<std::string>& model_labels, const std::
 
 std::optional<TrueLabel> TrueLabels::of(const std::string& path) const {
   const fs::path p(path);
-  const auto listed = by_stem_.find(p.stem().string());
+  const auto listed = by_stem_.find(input_stem(p));
   if (listed != by_stem_.end()) return TrueLabel{listed->second, "labels-csv"};
   const std::string folder = lower(p.parent_path().filename().string());
   for (const auto& label : model_labels_)

@@ -18,6 +18,8 @@ class CamAdapter final : public ExplanationMethod {
   MethodFamily family() const override {
     return weighting_.probes ? MethodFamily::probe_cam : MethodFamily::gradient_cam;
   }
+  // Scaled to [0,1] per map (the raw range kept in the map's details).
+  MapKind map_kind() const override { return {/*is_signed=*/false, /*display_min_max=*/false}; }
   std::vector<Setting> settings() const override {
     if (weighting_.probes) return {Setting::layers, Setting::target, Setting::probe_batch, Setting::colormap};
     return {Setting::layers, Setting::target, Setting::colormap};

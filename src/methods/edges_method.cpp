@@ -31,6 +31,7 @@ class EdgesMethod final : public ExplanationMethod {
  public:
   std::string name() const override { return "edges"; }
   MethodFamily family() const override { return MethodFamily::control; }
+  MapKind map_kind() const override { return {/*is_signed=*/false, /*display_min_max=*/false}; }
   std::vector<Setting> settings() const override { return {Setting::target, Setting::colormap}; }
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard&) const override {

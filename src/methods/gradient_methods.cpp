@@ -38,6 +38,7 @@ class IntegratedGradientsMethod final : public ExplanationMethod {
  public:
   std::string name() const override { return "intgrad"; }
   MethodFamily family() const override { return MethodFamily::gradient; }
+  MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
   std::vector<Setting> settings() const override {
     return {Setting::target, Setting::probe_batch, Setting::steps, Setting::baseline};
   }
@@ -72,6 +73,7 @@ class SmoothGradMethod final : public ExplanationMethod {
  public:
   std::string name() const override { return "smoothgrad"; }
   MethodFamily family() const override { return MethodFamily::gradient; }
+  MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
   std::vector<Setting> settings() const override {
     return {Setting::target, Setting::probe_batch, Setting::samples, Setting::noise, Setting::seed};
   }

@@ -12,6 +12,7 @@ class LimeMethod final : public ExplanationMethod {
  public:
   std::string name() const override { return "lime"; }
   MethodFamily family() const override { return MethodFamily::perturbation; }
+  MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
   std::vector<Setting> settings() const override {
     return {Setting::target,      Setting::all_classes,  Setting::probe_batch, Setting::samples, Setting::adaptive,
             Setting::superpixels, Setting::hide,        Setting::kernel_width, Setting::seed, Setting::repeats};

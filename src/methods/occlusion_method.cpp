@@ -11,6 +11,7 @@ class OcclusionMethod final : public ExplanationMethod {
  public:
   std::string name() const override { return "occlusion"; }
   MethodFamily family() const override { return MethodFamily::perturbation; }
+  MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
   std::vector<Setting> settings() const override {
     return {Setting::target, Setting::all_classes, Setting::probe_batch, Setting::window, Setting::hide};
   }

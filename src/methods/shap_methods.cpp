@@ -91,6 +91,7 @@ class KernelShapMethod final : public ExplanationMethod {
  public:
   std::string name() const override { return "kernelshap"; }
   MethodFamily family() const override { return MethodFamily::perturbation; }
+  MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
   std::vector<Setting> settings() const override {
     return {Setting::target,      Setting::all_classes, Setting::probe_batch, Setting::samples,
             Setting::adaptive,    Setting::superpixels, Setting::hide,        Setting::seed};
@@ -176,6 +177,7 @@ class PartitionShapMethod final : public ExplanationMethod {
  public:
   std::string name() const override { return "partitionshap"; }
   MethodFamily family() const override { return MethodFamily::perturbation; }
+  MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
   std::vector<Setting> settings() const override {
     return {Setting::target,      Setting::probe_batch, Setting::max_evals, Setting::partition,
             Setting::superpixels, Setting::hide};

@@ -173,14 +173,14 @@ const std::string& Model::sha256() const { return impl_->sha256; }
 const std::string& Model::device() const { return impl_->device_name; }
 const ModelCard& Model::card() const { return impl_->card; }
 ModelCard& Model::mutable_card() { return impl_->card; }
-std::vector<std::string> Model::warnings() const {
+std::vector<std::string> Model::warnings(bool missing_card) const {
   const ModelCard& card = impl_->card;
   std::vector<std::string> warnings = card.warnings;
   warnings.insert(warnings.end(), impl_->output_warnings.begin(), impl_->output_warnings.end());
   if (!card.source.empty() && (!card.given.count("mean") || !card.given.count("std")))
     warnings.push_back(card.source + ": no mean/std: using the defaults for " + to_string(card.channels) + " images (" +
                        (card.channels == ChannelMode::rgb ? "ImageNet" : "0.5/0.5") + ")");
-  if (card.source.empty()) {
+  if (card.source.empty() && missing_card) {
     std::string assumed;
     for (const auto& d : card.defaulted()) assumed += (assumed.empty() ? "" : ", ") + d;
     warnings.push_back("no model card (" + fs::path(impl_->path).replace_extension(".json").string() + ")" +

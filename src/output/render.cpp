@@ -63,9 +63,11 @@ cv::Mat overlay_background(const cv::Mat& display_bgr, Background background) {
 }
 
 int enlargement_factor(const cv::Size& size, int minimum) {
-  const int shorter = std::min(size.width, size.height);
+  const int shorter = std::min(size.width, size.height), longer = std::max(size.width, size.height);
   if (minimum <= 0 || shorter <= 0 || shorter >= minimum) return 1;
-  return (minimum + shorter - 1) / shorter;
+  // A thin image (2000x1) must not become 768000x384: the longer side stays within 4x the minimum.
+  const int by_longer = std::max(1, 4 * minimum / longer);
+  return std::min((minimum + shorter - 1) / shorter, by_longer);
 }
 
 cv::Mat enlarge(const cv::Mat& image, int factor) {

@@ -67,13 +67,13 @@ std::vector<Destination> destinations_for(const std::vector<InputFile>& files, c
   std::map<std::string, std::set<std::string>> files_per_stem;
   for (const auto& f : files) {
     const fs::path rel(f.relative);
-    files_per_stem[(rel.parent_path() / rel.stem()).string()].insert(f.relative);
+    files_per_stem[(rel.parent_path() / input_stem(rel)).string()].insert(f.relative);
   }
   std::vector<Destination> destinations;
   for (const auto& f : files) {
     const fs::path rel(f.relative);
-    const bool shared = files_per_stem[(rel.parent_path() / rel.stem()).string()].size() > 1;
-    const std::string stem = shared ? rel.filename().string() : rel.stem().string();
+    const bool shared = files_per_stem[(rel.parent_path() / input_stem(rel)).string()].size() > 1;
+    const std::string stem = shared ? rel.filename().string() : input_stem(rel);
     destinations.push_back({(fs::path(output_dir) / rel.parent_path()).string(),
                             f.frame > 0 ? stem + frame_suffix(f.frame, f.frames) : stem});
   }
@@ -195,6 +195,7 @@ void BatchRun::discover(const std::vector<std::string>& inputs) {
   DiscoveryCounts counts;
   std::vector<InputFile> files = discover_inputs(inputs, selection, &counts);
   summary_.skipped_outputs = counts.skipped_outputs;
+  summary_.skipped_masks = counts.skipped_masks;
   for (auto& f : files)
     if (!options_.shard || in_shard(f, *options_.shard)) files_.push_back(std::move(f));
   // The frames of one file stay in its shard: each shard reads the files it owns.
@@ -443,7 +444,8 @@ void BatchRun::write_run_settings(const std::vector<std::string>& inputs) const 
       {"workers", options_.workers},
       {"fail_fast", options_.fail_fast},
       {"counts", {{"inputs", files_.size()}, {"explained", summary_.explained}, {"already_done", summary_.progress.skipped},
-                  {"failed", summary_.progress.failed}, {"skipped_outputs", summary_.skipped_outputs}}}};
+                  {"failed", summary_.progress.failed}, {"skipped_outputs", summary_.skipped_outputs},
+                  {"skipped_masks", summary_.skipped_masks}}}};
   write_file_atomic((fs::path(options_.output_dir) / "run.json").string(), settings.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 

@@ -1,3 +1,4 @@
+#include "xai/inputs.hpp"
 #include "xai/compare.hpp"
 
 #include <filesystem>
@@ -139,7 +140,7 @@ CompareOutcome compare_models(const std::vector<Model*>& models, const std::stri
   const json agreement = agreement_of(models, maps, outcome.warnings);
 
   const std::string dir = output_dir_for(image_path, options.explain.output_dir);
-  const std::string stem = fs::path(image_path).stem().string();
+  const std::string stem = input_stem(image_path);
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir)) throw output_error(dir + ": cannot create output directory");

@@ -18,6 +18,7 @@
 #include "xai/report.hpp"
 #include "xai/target.hpp"
 #include "xai/text.hpp"
+#include "xai/true_labels.hpp"
 
 namespace xai {
 namespace {
@@ -71,6 +72,7 @@ class DiffRun {
 
   DiffResult run(const std::vector<std::string>& inputs) {
     old_plan_ = plan_explanations(old_, options_.explain);
+    true_labels_.emplace(old_plan_.labels, options_.labels_csv);
     const ExplainPlan new_plan = plan_explanations(new_, options_.explain);
     require_same_visible_region(old_plan_.card, new_plan.card, "diff", old_.path(), new_.path());
     if (old_plan_.labels != new_plan.labels)
@@ -84,6 +86,7 @@ class DiffRun {
     files_ = discover_inputs(inputs, selection, &counts);
     if (files_.empty()) throw usage_error("no images found in the given inputs");
     result_.skipped_outputs = counts.skipped_outputs;
+    result_.skipped_masks = counts.skipped_masks;
     std::error_code ec;
     fs::create_directories(options_.output_dir, ec);
     if (ec || !fs::is_directory(options_.output_dir))
@@ -169,6 +172,9 @@ class DiffRun {
     drift.new_label = old_plan_.labels.at(b.prediction.predicted);
     drift.old_probability = a.prediction.probabilities.at(target);
     drift.new_probability = b.prediction.probabilities.at(target);
+    drift.old_predicted_probability = a.prediction.probabilities.at(a.prediction.predicted);
+    drift.new_predicted_probability = b.prediction.probabilities.at(b.prediction.predicted);
+    if (const auto truth = true_labels_->of(file.path)) drift.true_label = truth->label;
     drift.prediction_changed = a.prediction.predicted != b.prediction.predicted;
     std::vector<cv::Mat> tiles;
     std::vector<std::string> captions;
@@ -184,9 +190,8 @@ class DiffRun {
       captions.push_back("new " + b.names[k] + "\n" + drift.new_label + " p(" + label + ") " + fixed_decimals(drift.new_probability) +
                          " rho " + fixed_decimals(s.spearman));
     }
-    fs::path relative(file.relative);
-    relative.replace_extension();
-    drift.figure = relative.generic_string() + ".diff.png";
+    const fs::path relative(file.relative);
+    drift.figure = (relative.parent_path() / (input_stem(relative) + ".diff.png")).generic_string();
     const fs::path figure = fs::path(options_.output_dir) / drift.figure;
     std::error_code ec;
     fs::create_directories(figure.parent_path(), ec);
@@ -231,6 +236,17 @@ class DiffRun {
       result_.rows.push_back(row);
     }
     result_.prediction_change_rate = static_cast<double>(result_.prediction_changes) / result_.images.size();
+    int old_right = 0, new_right = 0;
+    for (const auto& image : result_.images) {
+      if (!image.true_label) continue;
+      result_.images_with_true_label += 1;
+      old_right += image.old_label == *image.true_label ? 1 : 0;
+      new_right += image.new_label == *image.true_label ? 1 : 0;
+    }
+    if (result_.images_with_true_label > 0) {
+      result_.old_top1_accuracy = static_cast<double>(old_right) / result_.images_with_true_label;
+      result_.new_top1_accuracy = static_cast<double>(new_right) / result_.images_with_true_label;
+    }
     std::stable_sort(result_.images.begin(), result_.images.end(),
                      [](const ImageDrift& x, const ImageDrift& y) { return x.drift > y.drift; });
     write_report();
@@ -255,9 +271,14 @@ class DiffRun {
                         {"spearman", m.spearman}, {"ssim", m.ssim}, {"iou_top", m.iou_top}, {"drift", m.drift}});
       images.push_back({{"path", image.path},
                         {"figure", image.figure},
-                        {"class", old_plan_.labels.at(image.target)},
-                        {"old", {{"predicted", image.old_label}, {"probability", image.old_probability}}},
-                        {"new", {{"predicted", image.new_label}, {"probability", image.new_probability}}},
+                        {"explained_class", old_plan_.labels.at(image.target)},
+                        {"true_label", image.true_label ? json(*image.true_label) : json(nullptr)},
+                        {"old", {{"predicted", image.old_label},
+                                 {"p_predicted", image.old_predicted_probability},
+                                 {"p_explained_class", image.old_probability}}},
+                        {"new", {{"predicted", image.new_label},
+                                 {"p_predicted", image.new_predicted_probability},
+                                 {"p_explained_class", image.new_probability}}},
                         {"prediction_changed", image.prediction_changed},
                         {"drift", image.drift},
                         {"maps", maps}});
@@ -278,8 +299,12 @@ class DiffRun {
                       {"batch_size", options_.batch_size},
                       {"images", result_.images.size()},
                       {"skipped_outputs", result_.skipped_outputs},
+                      {"skipped_masks", result_.skipped_masks},
                       {"prediction_changes", result_.prediction_changes},
                       {"prediction_change_rate", result_.prediction_change_rate},
+                      {"images_with_true_label", result_.images_with_true_label},
+                      {"old_top1_accuracy", result_.old_top1_accuracy ? json(*result_.old_top1_accuracy) : json(nullptr)},
+                      {"new_top1_accuracy", result_.new_top1_accuracy ? json(*result_.new_top1_accuracy) : json(nullptr)},
                       {"rows", rows},
                       {"warnings", result_.warnings},
                       {"per_image", images}};
@@ -289,15 +314,19 @@ class DiffRun {
 
   void write_csv() {
     std::ostringstream csv;
-    csv << "path,method,old_layer,new_layer,class,old_predicted,old_probability,new_predicted,new_probability,"
-           "prediction_changed,spearman,ssim,iou_top,drift\n";
+    // Each probability is named for its class: p(explained class) of both models, and each model's
+    // probability of its own prediction beside that prediction.
+    csv << "path,true_label,method,old_layer,new_layer,explained_class,old_p_explained_class,new_p_explained_class,"
+           "old_predicted,old_p_predicted,new_predicted,new_p_predicted,prediction_changed,spearman,ssim,iou_top,drift\n";
     for (const auto& image : result_.images)
       for (const auto& m : image.maps)
-        csv << csv_field(image.path) << ',' << csv_field(m.method) << ',' << csv_field(m.old_layer) << ','
-            << csv_field(m.new_layer) << ',' << csv_field(old_plan_.labels.at(image.target)) << ','
-            << csv_field(image.old_label) << ',' << image.old_probability << ',' << csv_field(image.new_label) << ','
-            << image.new_probability << ',' << (image.prediction_changed ? 1 : 0) << ',' << m.spearman << ','
-            << m.ssim << ',' << m.iou_top << ',' << m.drift << '\n';
+        csv << csv_field(image.path) << ',' << csv_field(image.true_label.value_or("")) << ',' << csv_field(m.method)
+            << ',' << csv_field(m.old_layer) << ',' << csv_field(m.new_layer) << ','
+            << csv_field(old_plan_.labels.at(image.target)) << ',' << image.old_probability << ','
+            << image.new_probability << ',' << csv_field(image.old_label) << ',' << image.old_predicted_probability
+            << ',' << csv_field(image.new_label) << ',' << image.new_predicted_probability << ','
+            << (image.prediction_changed ? 1 : 0) << ',' << m.spearman << ',' << m.ssim << ',' << m.iou_top << ','
+            << m.drift << '\n';
     result_.csv_path = (fs::path(options_.output_dir) / "diff.csv").string();
     write_file_atomic(result_.csv_path, csv.str());
   }
@@ -346,6 +375,7 @@ class DiffRun {
   Model& new_;
   const DiffOptions& options_;
   ExplainPlan old_plan_;
+  std::optional<TrueLabels> true_labels_;  // built with the plan: it needs the labels
   std::map<int, ExplainPlan> new_plans_;
   std::vector<InputFile> files_;
   DiffResult result_;

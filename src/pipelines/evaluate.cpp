@@ -26,7 +26,7 @@ using json = nlohmann::ordered_json;
 
 std::string find_mask(const std::string& image_path, const std::string& masks_dir) {
   const fs::path image(image_path);
-  const std::string stem = image.stem().string();
+  const std::string stem = input_stem(image);
   std::vector<fs::path> candidates;
   if (!masks_dir.empty()) {
     candidates = {fs::path(masks_dir) / (stem + ".png"), fs::path(masks_dir) / (stem + ".mask.png")};
@@ -90,57 +90,78 @@ std::string layer_name(const DenseMap& map) {
   return map.layer.empty() ? (map.segments.empty() ? "pixels" : "superpixels") : map.layer;
 }
 
+// What is known of an image's truth: whether it is a lesion (one of the positive classes), and its class
+// when that is known too.
+struct Truth {
+  bool positive = false;
+  std::optional<int> class_index;
+};
+
 class Evaluation {
  public:
-  Evaluation(Model& model, const EvalOptions& options) : model_(model), options_(options) {
+  Evaluation(Model& model, const EvalOptions& options)
+      : model_(model), options_(options), true_labels_(model.labels(), options.labels_csv) {
     const std::vector<std::string>& labels = model.labels();
-    positive_ = labels.size() == 2 ? 1 : -1;
-    if (!options.positive_label.empty()) positive_ = parse_class(options.positive_label, labels);
-    if (positive_ < 0) throw usage_error("--positive-class is required for a model with more than 2 classes");
+    for (const auto& label : options.positive_labels) {
+      const int c = parse_class(label, labels);
+      if (!is_positive(c)) positives_.push_back(c);
+    }
+    if (positives_.empty() && labels.size() == 2) positives_ = {1};
+    if (positives_.empty()) throw usage_error("--positive-class is required for a model with more than 2 classes");
+    if (positives_.size() == labels.size())
+      throw usage_error("--positive-class: every class is positive; leave at least one class out (the rest)");
     ExplainOptions explain = options.explain;
-    explain.cam.target.kind = TargetSpec::Kind::given;  // the lesion class, whatever was predicted
-    explain.cam.target.class_index = positive_;
+    if (positives_.size() == 1) {
+      explain.cam.target.kind = TargetSpec::Kind::given;  // the lesion class, whatever was predicted
+      explain.cam.target.class_index = positives_.front();
+    } else {
+      explain.cam.target.kind = TargetSpec::Kind::predicted;  // scored where it is the (right) lesion class
+    }
     plan_ = plan_explanations(model, explain);
-    if (!options.labels_csv.empty()) truth_by_name_ = read_labels_csv(options.labels_csv);
   }
 
   void add_batch(const std::vector<std::string>& paths, const std::vector<std::string>& relatives);
-  EvalResult finish(size_t skipped_outputs);
+  EvalResult finish(const DiscoveryCounts& counts);
 
  private:
-  bool truth_of(const std::string& path, const cv::Mat& mask) const;
+  bool is_positive(int c) const { return std::find(positives_.begin(), positives_.end(), c) != positives_.end(); }
+  Truth truth_of(const std::string& path, const cv::Mat& mask) const;
   json score_maps(const ComputedExplanation& computed, const cv::Mat& mask);
   json add_faithfulness(const ComputedExplanation& computed);
+  ClassificationScores classification() const;
   json save_overlays(const PreparedImage& image, const ComputedExplanation& computed, const cv::Mat& mask,
                      const std::string& relative) const;
 
   Model& model_;
   const EvalOptions& options_;
-  int positive_ = -1;
+  TrueLabels true_labels_;
+  std::vector<int> positives_;
   ExplainPlan plan_;
-  std::map<std::string, std::string> truth_by_name_;
   std::vector<RowSums> rows_;
   std::vector<FaithfulnessSums> faithfulness_;
-  std::vector<double> scores_;
-  std::vector<bool> truths_;
+  std::vector<std::vector<double>> probabilities_;  // per image
+  std::vector<Truth> truths_;
+  std::vector<int> predicted_;
   EvalResult result_;
   json per_image_ = json::array();
 };
 
-bool Evaluation::truth_of(const std::string& path, const cv::Mat& mask) const {
-  if (truth_by_name_.empty()) return !mask.empty() && cv::countNonZero(mask) > 0;
-  const std::string stem = fs::path(path).stem().string();
-  auto it = truth_by_name_.find(stem);
-  if (it == truth_by_name_.end()) throw usage_error(options_.labels_csv + ": no label for " + stem);
-  try {
-    return parse_class(it->second, plan_.labels) == positive_;
-  } catch (const Error&) {
-    // parse_class speaks of --target-class; here the class comes from the CSV.
-    std::string labels;
-    for (const auto& l : plan_.labels) labels += (labels.empty() ? "" : ", ") + l;
-    throw usage_error(options_.labels_csv + ": " + stem + " has label \"" + it->second +
-                      "\", which is not one of the model's classes (" + labels + ") nor a class index");
+Truth Evaluation::truth_of(const std::string& path, const cv::Mat& mask) const {
+  if (const auto label = true_labels_.of(path)) {
+    if (!options_.labels_csv.empty() && label->source != "labels-csv")
+      throw usage_error(options_.labels_csv + ": no label for " + input_stem(path));
+    const int c = parse_class(label->label, plan_.labels);
+    return {is_positive(c), c};
   }
+  if (!options_.labels_csv.empty()) throw usage_error(options_.labels_csv + ": no label for " + input_stem(path));
+  Truth truth;
+  truth.positive = !mask.empty() && cv::countNonZero(mask) > 0;
+  // A mask tells lesion or not; the class too when only one class is on that side.
+  if (truth.positive && positives_.size() == 1) truth.class_index = positives_.front();
+  if (!truth.positive && positives_.size() + 1 == plan_.labels.size())
+    for (int c = 0; c < static_cast<int>(plan_.labels.size()); ++c)
+      if (!is_positive(c)) truth.class_index = c;
+  return truth;
 }
 
 // Mask agreement of every map (method × layer) of one image; adds to the rows.
@@ -207,8 +228,7 @@ json Evaluation::save_overlays(const PreparedImage& image, const ComputedExplana
     cv::findContours(drawn, outline, cv::RETR_LIST, cv::CHAIN_APPROX_NONE);
   }
   const int thickness = std::max(1, std::min(background.cols, background.rows) / 200);
-  fs::path base = fs::path(options_.overlays_dir) / relative;
-  base.replace_extension();
+  const fs::path base = fs::path(options_.overlays_dir) / fs::path(relative).parent_path() / input_stem(relative);
   json files = json::array();
   for (const auto& result : computed.results) {
     const std::vector<DenseMap> maps = dense_maps(result, background.size());
@@ -239,33 +259,82 @@ void Evaluation::add_batch(const std::vector<std::string>& paths, const std::vec
     const std::string mask_path = find_mask(path, options_.masks_dir);
     cv::Mat mask;
     if (!mask_path.empty()) mask = visible_part(read_mask(mask_path, prepared[b].image.pixels.size()), prepared[b]);
-    const bool truth = truth_of(path, mask);
+    const Truth truth = truth_of(path, mask);
     const Prediction& prediction = computed[b].results.front().prediction;
-    const bool correct = (prediction.predicted == positive_) == truth;
+    const bool predicted_positive = is_positive(prediction.predicted);
+    // Right about the lesion: its very class where the class is known, else lesion or not.
+    const bool right_lesion = truth.positive && predicted_positive &&
+                              (!truth.class_index || *truth.class_index == prediction.predicted);
     result_.images += 1;
-    result_.positives += truth ? 1 : 0;
-    result_.correct += correct ? 1 : 0;
-    scores_.push_back(prediction.probabilities[positive_]);
+    result_.positives += truth.positive ? 1 : 0;
+    probabilities_.emplace_back(prediction.probabilities.begin(), prediction.probabilities.end());
     truths_.push_back(truth);
+    predicted_.push_back(prediction.predicted);
     for (const auto& warning : computed[b].warnings) result_.warnings.push_back(path + ": " + warning);
+    double positive_probability = 0;
+    for (int c : positives_) positive_probability += prediction.probabilities[c];
     json entry = {{"path", path},
-                  {"truth", truth ? plan_.labels[positive_] : "other"},
+                  {"truth", truth.class_index ? plan_.labels[*truth.class_index] : truth.positive ? "positive" : "other"},
+                  {"truth_positive", truth.positive},
                   {"predicted", plan_.labels[prediction.predicted]},
-                  {"probability", prediction.probabilities[positive_]},
+                  {"positive_probability", positive_probability},
                   {"mask", mask_path.empty() ? json(nullptr) : json(mask_path)}};
     if (!computed[b].warnings.empty()) entry["warnings"] = computed[b].warnings;
-    if (truth && correct && !mask.empty() && cv::countNonZero(mask) > 0) entry["agreement"] = score_maps(computed[b], mask);
-    if (plan_.options.faithfulness.enabled && prediction.predicted == positive_)
-      entry["faithfulness"] = add_faithfulness(computed[b]);
+    if (right_lesion && !mask.empty() && cv::countNonZero(mask) > 0) entry["agreement"] = score_maps(computed[b], mask);
+    if (plan_.options.faithfulness.enabled && predicted_positive) entry["faithfulness"] = add_faithfulness(computed[b]);
     if (!options_.overlays_dir.empty()) entry["overlays"] = save_overlays(prepared[b], computed[b], mask, relatives[b]);
     per_image_.push_back(entry);
   }
 }
 
-EvalResult Evaluation::finish(size_t skipped_outputs) {
-  result_.skipped_outputs = skipped_outputs;
-  result_.accuracy = result_.images ? static_cast<double>(result_.correct) / result_.images : 0.0;
-  result_.roc_auc = roc_auc(scores_, truths_);
+ClassificationScores Evaluation::classification() const {
+  ClassificationScores s;
+  for (int c : positives_) s.positive_classes.push_back(plan_.labels[c]);
+  const size_t n = truths_.size(), classes = plan_.labels.size();
+  int top1_correct = 0;
+  std::vector<double> positive_scores;
+  std::vector<bool> positive_truths;
+  for (size_t i = 0; i < n; ++i) {
+    const Truth& t = truths_[i];
+    if (t.class_index) {
+      s.known_classes += 1;
+      top1_correct += *t.class_index == predicted_[i] ? 1 : 0;
+    }
+    s.positive_vs_rest_correct += is_positive(predicted_[i]) == t.positive ? 1 : 0;
+    double score = 0;
+    for (int c : positives_) score += probabilities_[i][c];
+    positive_scores.push_back(score);
+    positive_truths.push_back(t.positive);
+  }
+  if (n > 0) s.positive_vs_rest_accuracy = static_cast<double>(s.positive_vs_rest_correct) / n;
+  s.positive_vs_rest_roc_auc = roc_auc(positive_scores, positive_truths);
+  s.one_vs_rest_roc_auc.assign(classes, std::nullopt);
+  // Only over a truth known for every image: a subset (say, the masked lesions) would bias both.
+  if (n == 0 || s.known_classes != static_cast<int>(n)) return s;
+  s.top1_accuracy = static_cast<double>(top1_correct) / n;
+  double sum = 0;
+  int defined = 0;
+  for (size_t c = 0; c < classes; ++c) {
+    std::vector<double> scores;
+    std::vector<bool> is_class;
+    for (size_t i = 0; i < n; ++i) {
+      scores.push_back(probabilities_[i][c]);
+      is_class.push_back(*truths_[i].class_index == static_cast<int>(c));
+    }
+    s.one_vs_rest_roc_auc[c] = roc_auc(scores, is_class);
+    if (s.one_vs_rest_roc_auc[c]) sum += *s.one_vs_rest_roc_auc[c], defined += 1;
+  }
+  if (defined > 0) s.macro_roc_auc = sum / defined;
+  return s;
+}
+
+EvalResult Evaluation::finish(const DiscoveryCounts& counts) {
+  result_.skipped_outputs = counts.skipped_outputs;
+  result_.skipped_masks = counts.skipped_masks;
+  result_.classification = classification();
+  const ClassificationScores& scores = result_.classification;
+  json one_vs_rest = json::object();
+  for (size_t c = 0; c < plan_.labels.size(); ++c) one_vs_rest[plan_.labels[c]] = optional_json(scores.one_vs_rest_roc_auc[c]);
   // Every method × layer has a row, also when no image could be scored (its means are then none).
   for (const auto& result_method : plan_.methods) {
     const bool any = std::any_of(rows_.begin(), rows_.end(), [&](const RowSums& r) { return r.method == result_method->name(); });
@@ -324,16 +393,22 @@ EvalResult Evaluation::finish(size_t skipped_outputs) {
                     {"model_sha256", model_.sha256()},
                     {"output", to_string(plan_.card.output)},
                     {"inference", plan_.model["inference"]},
-                    {"positive_class", plan_.labels[positive_]},
+                    {"positive_classes", scores.positive_classes},
                     {"methods", plan_.options.methods},
                     {"parameters", plan_.parameters},
                     {"batch_size", options_.batch_size},
                     {"top_fraction", options_.top_fraction},
                     {"images", result_.images},
                     {"positives", result_.positives},
-                    {"accuracy", result_.accuracy},
-                    {"roc_auc", optional_json(result_.roc_auc)},
-                    {"skipped_outputs", skipped_outputs},
+                    {"images_with_known_class", scores.known_classes},
+                    {"top1_accuracy", optional_json(scores.top1_accuracy)},
+                    {"positive_vs_rest", {{"classes", scores.positive_classes},
+                                          {"accuracy", scores.positive_vs_rest_accuracy},
+                                          {"roc_auc", optional_json(scores.positive_vs_rest_roc_auc)}}},
+                    {"roc_auc_one_vs_rest", one_vs_rest},
+                    {"roc_auc_macro", optional_json(scores.macro_roc_auc)},
+                    {"skipped_outputs", counts.skipped_outputs},
+                    {"skipped_masks", counts.skipped_masks},
                     {"localisation", rows},
                     {"faithfulness", plan_.options.faithfulness.enabled ? faithfulness : json(nullptr)},
                     {"per_image", per_image_}};
@@ -348,6 +423,7 @@ EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& i
   std::vector<std::string> files, relatives;
   InputSelection selection;
   if (!options.overlays_dir.empty()) selection.output_dirs = {options.overlays_dir};  // outputs are never inputs
+  if (!options.masks_dir.empty()) selection.mask_dirs = {options.masks_dir};          // nor are masks
   for (const auto& input : discover_inputs(inputs, selection, &counts)) {
     files.push_back(input.path);
     relatives.push_back(input.relative);
@@ -358,7 +434,7 @@ EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& i
     evaluation.add_batch(std::vector<std::string>(files.begin() + start, files.begin() + end),
                          std::vector<std::string>(relatives.begin() + start, relatives.begin() + end));
   }
-  return evaluation.finish(counts.skipped_outputs);
+  return evaluation.finish(counts);
 }
 
 }  // namespace xai

@@ -1,3 +1,4 @@
+#include "xai/inputs.hpp"
 #include "xai/explain.hpp"
 
 #include <chrono>
@@ -208,7 +209,7 @@ ExplainOutcome explain_image(Model& model, const ExplainPlan& plan, const InputF
   ImageLimits limits = plan.options.limits;
   if (input.frame > 0) limits.dicom.frame = input.frame;
   const PreparedImage prepared = prepare_image(input.path, plan.card, limits);
-  const std::string stem = utf8_path(fs::path(input.path).stem().string());
+  const std::string stem = utf8_path(input_stem(input.path));
   const Destination destination{output_dir_for(input.path, plan.options.output_dir),
                                 input.frame > 0 ? stem + frame_suffix(input.frame, input.frames) : stem};
   const ComputedExplanation computed = std::move(compute_explanations(model, plan, {&prepared}).front());

@@ -68,6 +68,7 @@ class SanityRun {
     }
     if (images_.empty()) throw usage_error("no images found in the given inputs");
     result_.skipped_outputs = counts.skipped_outputs;
+    result_.skipped_masks = counts.skipped_masks;
     result_.images = static_cast<int>(images_.size());
 
     plan_ = plan_explanations(model_, options_.explain);
@@ -180,9 +181,8 @@ class SanityRun {
   }
 
   std::string grid_path(const ImageRecord& image) const {
-    fs::path relative(image.file.relative);
-    relative.replace_extension();
-    return (fs::path(options_.output_dir) / (relative.string() + ".sanity.png")).string();
+    const fs::path relative(image.file.relative);
+    return (fs::path(options_.output_dir) / relative.parent_path() / (input_stem(relative) + ".sanity.png")).string();
   }
 
   void write_grid(const ImageRecord& image, const std::string& path) const {
@@ -275,6 +275,7 @@ class SanityRun {
                       {"batch_size", options_.batch_size},
                       {"images", result_.images},
                       {"skipped_outputs", result_.skipped_outputs},
+                      {"skipped_masks", result_.skipped_masks},
                       {"cascade", cascade},
                       {"rows", rows},
                       {"flagged", std::count_if(result_.rows.begin(), result_.rows.end(),

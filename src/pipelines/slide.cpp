@@ -29,6 +29,7 @@
 #include "xai/slide_viewer.hpp"
 #include "xai/text.hpp"
 #include "xai/tissue.hpp"
+#include "xai/tissue_mask.hpp"
 
 namespace xai {
 namespace {
@@ -61,7 +62,7 @@ SlideLayout read_geometry(const Slide& slide, const SlideOptions& options, const
     layout.level = *options.level;
     layout.downsample = info.levels[layout.level].downsample;
     layout.resolution_from = "--level";
-  } else if (options.mpp || card.mpp) {
+  } else if (options.mpp || (card.mpp && slide_mpp)) {
     const double wanted = options.mpp ? *options.mpp : *card.mpp;
     layout.resolution_from = options.mpp ? "--mpp" : "card";
     if (!slide_mpp)
@@ -81,9 +82,14 @@ SlideLayout read_geometry(const Slide& slide, const SlideOptions& options, const
     layout.level = 0;
     layout.downsample = info.levels[0].downsample;
     layout.resolution_from = "level 0";
-    warnings.push_back("the model card gives no \"mpp\" (the resolution the model was trained at): tiles are read at "
-                       "level 0" + (slide_mpp ? " (" + short_number(*slide_mpp) + " µm per pixel)" : std::string()) +
-                       "; add \"mpp\" to the card, or pass --mpp or --level");
+    if (card.mpp)  // the card's resolution needs the slide's to be honoured: read as scanned, and say so
+      warnings.push_back("the slide does not record its microns per pixel, so the card's mpp " + short_number(*card.mpp) +
+                         " cannot be matched: tiles are read at level 0 as they are (check that the scan's "
+                         "resolution is the model's, or pass --level)");
+    else
+      warnings.push_back("the model card gives no \"mpp\" (the resolution the model was trained at): tiles are read at "
+                         "level 0" + (slide_mpp ? " (" + short_number(*slide_mpp) + " µm per pixel)" : std::string()) +
+                         "; add \"mpp\" to the card, or pass --mpp or --level");
   }
   layout.level_downsample = info.levels[layout.level].downsample;
   if (slide_mpp) layout.mpp = *slide_mpp * layout.downsample;
@@ -153,10 +159,39 @@ std::string tile_name(int column, int row) { return "tile " + std::to_string(col
 // Specks are debris and dust: at most (100 µm)² when the slide says its resolution.
 constexpr double kSpeckMicrons = 100;
 
-TissueMask find_slide_tissue(const Slide& slide, const cv::Mat& thumbnail, double thumbnail_downsample) {
+TissueMask find_slide_tissue(const Slide& slide, const cv::Mat& thumbnail, double thumbnail_downsample,
+                             const TissueSettings& settings) {
+  if (!settings.mask_path.empty()) {
+    TissueMask user;
+    const SlideLevel& full = slide.info().levels.front();
+    user.mask = read_tissue_mask(settings.mask_path, thumbnail.size(), thumbnail_downsample, full.width, full.height);
+    user.fraction = cv::countNonZero(user.mask) / static_cast<double>(user.mask.total());
+    return user;
+  }
   const std::optional<double> mpp = slide.info().mpp_x;
   const double max_speck = mpp ? std::pow(kSpeckMicrons / (*mpp * thumbnail_downsample), 2) : 1e18;
-  return detect_tissue(thumbnail, 20, 0.002, 0.0005, max_speck);
+  return detect_tissue(thumbnail, 20, 0.002, 0.0005, max_speck, settings.threshold);
+}
+
+// slide.json's account of the tissue: where it came from, so a merge finds the same tiles.
+json tissue_section(const TissueSettings& settings, const TissueMask& tissue) {
+  if (!settings.mask_path.empty())
+    return {{"method", "the user's mask (--tissue-mask)"}, {"mask", settings.mask_path}, {"fraction", tissue.fraction}};
+  return {{"method", std::string(settings.threshold ? "a fixed HSV saturation threshold (--tissue-threshold)"
+                                                    : "Otsu on HSV saturation (floor 20)") +
+                         ", holes under 0.2 % of the thumbnail filled, specks under 0.05 % of it and under (100 µm)² removed"},
+          {"threshold", tissue.threshold},
+          {"threshold_given", settings.threshold ? json(*settings.threshold) : json(nullptr)},
+          {"fraction", tissue.fraction}};
+}
+
+TissueSettings tissue_settings_of(const json& section) {
+  TissueSettings settings;
+  if (!section.is_object()) return settings;
+  if (section.contains("mask") && section["mask"].is_string()) settings.mask_path = section["mask"].get<std::string>();
+  if (section.contains("threshold_given") && section["threshold_given"].is_number())
+    settings.threshold = section["threshold_given"].get<double>();
+  return settings;
 }
 
 struct TileItem {
@@ -228,13 +263,14 @@ void SlideRun::plan() {
   plan_ = plan_explanations(model_, explain);
   if (plan_.layers.size() > 1)
     throw usage_error("slide: one map per method is stitched: give one layer (-l), not " + std::to_string(plan_.layers.size()));
+  for (const auto& warning : slide_.info().warnings) summary_.warnings.push_back(warning);
   layout_ = read_geometry(slide_, options_, plan_.card, summary_.warnings);
   maps_.labels = plan_.labels;
   maps_.target = target;
   for (const auto* method : plan_.methods) {
     maps_.methods.push_back(method->name());
     maps_.units.push_back(map_units(*method));
-    maps_.is_signed.push_back(method->family() == MethodFamily::perturbation || method->family() == MethodFamily::gradient);
+    maps_.is_signed.push_back(method->map_kind().is_signed);
   }
   summary_.target_label = plan_.labels.at(target);
   json methods = json::array();
@@ -249,9 +285,15 @@ void SlideRun::plan() {
 void SlideRun::find_tissue() {
   const auto t = Clock::now();
   thumbnail_ = slide_.thumbnail(options_.thumbnail_size, &layout_.thumbnail_downsample);
-  tissue_ = find_slide_tissue(slide_, thumbnail_, layout_.thumbnail_downsample);
+  tissue_ = find_slide_tissue(slide_, thumbnail_, layout_.thumbnail_downsample, options_.tissue);
+  SkippedTiles skipped;
   all_tiles_ = tissue_tiles(layout_.width, layout_.height, layout_.downsample, layout_.tile, layout_.stride, tissue_.mask,
-                            layout_.thumbnail_downsample, options_.min_tissue);
+                            layout_.thumbnail_downsample, options_.min_tissue, &skipped);
+  summary_.tissue_found_by = !options_.tissue.mask_path.empty() ? options_.tissue.mask_path
+                            : options_.tissue.threshold ? "a saturation threshold of " + short_number(tissue_.threshold)
+                                                        : "Otsu's saturation threshold " + short_number(tissue_.threshold);
+  summary_.glass_tiles = skipped.glass;
+  summary_.below_min_tissue_tiles = skipped.below_min_tissue;
   for (const Tile& tile : all_tiles_) {
     const size_t index = static_cast<size_t>(tile.row) * layout_.columns + tile.column;
     if (!options_.shard || static_cast<int>(index % options_.shard->count) == options_.shard->index) tiles_.push_back(tile);
@@ -259,9 +301,6 @@ void SlideRun::find_tissue() {
   summary_.grid_tiles = static_cast<size_t>(layout_.columns) * layout_.rows;
   summary_.tissue_tiles = all_tiles_.size();
   summary_.progress.total = tiles_.size();
-  const std::string out = options_.output_dir;
-  write_file_atomic((fs::path(out) / "thumbnail.png").string(), encode_png(thumbnail_, "thumbnail.png"));
-  write_file_atomic((fs::path(out) / "tissue.png").string(), encode_png(tissue_.mask, "tissue.png"));
   timings_["tissue_seconds"] = seconds_since(t);
 }
 
@@ -488,14 +527,16 @@ void SlideRun::finish(bool complete) {
       {"methods", methods},
       {"identity", identity_},
       {"fingerprint", fingerprint_},
-      {"tissue", {{"method", "Otsu on HSV saturation (floor 20), holes under 0.2 % of the thumbnail filled, specks under "
-                             "0.05 % of it and under (100 µm)² removed"},
-                  {"threshold", tissue_.threshold}, {"fraction", tissue_.fraction}}},
+      {"tissue", tissue_section(options_.tissue, tissue_)},
       {"shard", options_.shard ? json(std::to_string(options_.shard->index) + "/" + std::to_string(options_.shard->count))
                                : json(nullptr)},
       {"counts", {{"grid_tiles", summary_.grid_tiles},
                   {"tissue_tiles", summary_.tissue_tiles},
                   {"background_tiles_not_read", summary_.grid_tiles - summary_.tissue_tiles},
+                  {"not_read", {{"glass", summary_.glass_tiles},
+                                {"below_min_tissue", summary_.below_min_tissue_tiles},
+                                {"why", "glass: no tissue on the tile; below_min_tissue: tissue on less than --min-tissue " +
+                                            short_number(options_.min_tissue) + " of the tile (see tissue.png)"}}},
                   {"shard_tiles", tiles_.size()},
                   {"done", summary_.done},
                   {"explained_this_run", summary_.explained},
@@ -523,13 +564,16 @@ void SlideRun::finish(bool complete) {
 SlideSummary SlideRun::run() {
   plan();
   if (options_.viewer && !options_.shard) require_leaflet();  // before hours of tiles, not after
+  find_tissue();  // before any output: a tissue mask that cannot be read leaves nothing behind
   std::error_code ec;
   fs::create_directories(options_.output_dir, ec);
   if (ec || !fs::is_directory(options_.output_dir))
     throw output_error(options_.output_dir + ": cannot create output directory");
   const OutputLock lock(options_.output_dir);
   remove_stale_temporaries(options_.output_dir);
-  find_tissue();
+  const std::string out = options_.output_dir;
+  write_file_atomic((fs::path(out) / "thumbnail.png").string(), encode_png(thumbnail_, "thumbnail.png"));
+  write_file_atomic((fs::path(out) / "tissue.png").string(), encode_png(tissue_.mask, "tissue.png"));
   const std::string journal = (fs::path(options_.output_dir) / "tiles.jsonl").string();
   {
     ResultsLog log(journal);
@@ -650,7 +694,8 @@ size_t merge_slide_outputs(const std::vector<std::string>& run_dirs, const std::
   rendering.thumbnail_size = first["rendering"].value("thumbnail_size", 2048);
   rendering.workers = std::max(1u, std::thread::hardware_concurrency());
   const cv::Mat thumbnail = slide.thumbnail(rendering.thumbnail_size, &layout.thumbnail_downsample);
-  const TissueMask tissue = find_slide_tissue(slide, thumbnail, layout.thumbnail_downsample);
+  const TissueMask tissue =
+      find_slide_tissue(slide, thumbnail, layout.thumbnail_downsample, tissue_settings_of(first.value("tissue", json())));
   write_file_atomic((fs::path(out_dir) / "thumbnail.png").string(), encode_png(thumbnail, "thumbnail.png"));
   write_file_atomic((fs::path(out_dir) / "tissue.png").string(), encode_png(tissue.mask, "tissue.png"));
 

@@ -90,6 +90,29 @@ TEST_F(CliDicom, BatchFindsDicomWithAndWithoutExtensionAmongOtherFiles) {
   expect_no_identifiers(out_dir());
 }
 
+// Issue 29, item 9: UID-named files lost their last dotted part in output names (1.2.840.99.7 ->
+// 1.2.840.99.*), so a sibling 1.2.840.99.8 made both "share a stem" and renamed the first one's outputs.
+TEST_F(CliDicom, UidNamedFilesKeepTheirWholeNameAndASiblingRenamesNothing) {
+  const fs::path series = in("series");
+  fs::create_directories(series);
+  fs::copy_file(in("dicom") / "xray.dcm", series / "1.2.840.99.7");
+  RunResult r = xai({"batch", "-m", model("tiny-scripted.pt"), series.string(), "-o", out_dir().string()});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_TRUE(fs::exists(out_dir() / "1.2.840.99.7.json")) << r;
+  EXPECT_TRUE(fs::exists(out_dir() / "1.2.840.99.7.gradcam.png"));
+  fs::copy_file(in("dicom") / "xray.dcm", series / "1.2.840.99.8");
+  r = xai({"batch", "-m", model("tiny-scripted.pt"), series.string(), "-o", out_dir().string()});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_NE(r.err.find("1 explained, 1 already done"), std::string::npos) << r;
+  for (const char* name : {"1.2.840.99.7.json", "1.2.840.99.8.json", "1.2.840.99.7.gradcam.png", "1.2.840.99.8.gradcam.png"})
+    EXPECT_TRUE(fs::exists(out_dir() / name)) << name;
+  EXPECT_FALSE(fs::exists(out_dir() / "1.2.840.99.json"));
+  // explain names its outputs the same way.
+  r = xai({"explain", "-q", "-m", model("tiny-scripted.pt"), (series / "1.2.840.99.8").string(), "-o", in("one").string()});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_TRUE(fs::exists(in("one") / "1.2.840.99.8.json"));
+}
+
 // --frames all: every frame of a multi-frame file is an input of its own (STEM.fNNN.*), each the same
 // as asking for that frame with --frame; a file declaring more frames than it holds fails alone.
 TEST_F(CliDicom, FramesAllExplainsEveryFrameAsItsOwnInput) {

@@ -195,7 +195,7 @@ TEST_F(CliFigures, LimeAllClassesPanelSharesOneScaleAndShowsTheMostNegativeRegio
 }
 
 TEST_F(CliFigures, EvalSavesOverlaysWithTheMasksOutline) {
-  const std::string examples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+  const std::string examples = xai::test::example_patches();
   const fs::path overlays = root_ / "overlays";
   const RunResult r = xai({"eval", examples, "--save-overlays", overlays.string(), "--json", "-"});
   ASSERT_EQ(r.code, 0) << r;

@@ -7,7 +7,7 @@ using namespace xai::e2e;
 namespace fs = std::filesystem;
 using Args = std::vector<std::string>;
 
-const std::string kExamples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+std::string examples_dir() { return xai::test::example_patches(); }
 
 // The JUnit file's test cases and failures, counted by Python's XML parser: "cases failures tests failures".
 std::string junit_counts(const fs::path& junit) {
@@ -24,7 +24,7 @@ std::string junit_counts(const fs::path& junit) {
 class CliGate : public CliTest {
  protected:
   RunResult eval(Args extra) {
-    Args args = {"eval", "-q", "-m", model_dir() + "/demo-histo.pt", kExamples};
+    Args args = {"eval", "-q", "-m", model_dir() + "/demo-histo.pt", examples_dir()};
     args.insert(args.end(), extra.begin(), extra.end());
     return xai(args);
   }
@@ -131,7 +131,7 @@ namespace fs = std::filesystem;
 // `xai sanity --fail-if flagged>0`: the edge control fails the gate, Grad-CAM alone passes it.
 TEST_F(CliTest, SanityGateFlagsTheEdgeControl) {
   const std::string demo = std::string(XAI_SOURCE_DIR) + "/models/demo-histo.pt";
-  const std::string examples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+  const std::string examples = xai::test::example_patches();
   const fs::path junit = root_ / "sanity.xml";
   const RunResult flagged = xai({"sanity", "-q", "-m", demo, "--method", "gradcam,edges", examples, "-o",
                                  out_dir().string(), "--fail-if", "flagged>0", "--junit", junit.string()});
@@ -156,7 +156,7 @@ TEST_F(CliTest, SanityGateFlagsTheEdgeControl) {
 // condition gives one JUnit case per image.
 TEST_F(CliTest, DiffGateWithRunMethodAndImageRows) {
   const std::string models = std::string(XAI_SOURCE_DIR) + "/models/";
-  const std::string examples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+  const std::string examples = xai::test::example_patches();
   const RunResult same = xai({"diff", "-q", "-m", models + "demo-histo.pt", "-m", models + "demo-histo.pt", examples,
                               "-o", out_dir().string(), "--fail-if", "drift_max>0", "--fail-if", "prediction_changes>0"});
   EXPECT_EQ(same.code, 0) << same;

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Args = std::vector<std::string>;
 
-const std::string kExamples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+std::string examples_dir() { return xai::test::example_patches(); }
 
 // Options that a subcommand takes with the shared groups but refuses (with a reason).
 const std::map<std::string, std::set<std::string>> kRefused = {
@@ -83,7 +83,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     cv::imwrite(in("batch/b.png").string(), test_image(64, 48, 2));
     cv::imwrite(in("batch/c.png").string(), test_image(64, 48, 3));
     fs::create_directories(in("eval"));
-    for (const auto& entry : fs::directory_iterator(kExamples)) fs::copy_file(entry.path(), in("eval") / entry.path().filename());
+    for (const auto& entry : fs::directory_iterator(examples_dir())) fs::copy_file(entry.path(), in("eval") / entry.path().filename());
     fs::create_directories(in("masks"));
     cv::imwrite(in("masks/malignant-1.png").string(), cv::Mat(96, 96, CV_8UC1, cv::Scalar(255)));
     cv::Mat regions(90, 120, CV_8UC1, cv::Scalar(0));
@@ -102,6 +102,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
                                                         " --grid 8x6 --patch 64 --malignant 3,2 2>&1",
                                                     &status);
     ASSERT_EQ(status, 0) << made;
+    cv::imwrite(in("slide-mask.png").string(), cv::Mat(6, 8, CV_8UC1, cv::Scalar(255)));  // every cell, glass too
     write_bytes(in("truth.csv"), "name,label\npatch,malignant\nmalignant-1,benign\nmalignant-2,malignant\n"
                                  "malignant-3,malignant\nbenign-1,benign\nbenign-2,benign\nbenign-3,malignant\n");
   }
@@ -238,6 +239,8 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--tile", {{"--tile", "48"}, {}}},
         {"--tile-stride", {{"--tile-stride", "32"}, {}}},
         {"--min-tissue", {{"--min-tissue", "0.95"}, {}}},
+        {"--tissue-threshold", {{"--tissue-threshold", "5"}, {}}},
+        {"--tissue-mask", {{"--tissue-mask", in("slide-mask.png").string()}, {}}},
         {"--top-tiles", {{"--top-tiles", "1"}, {}}},
         {"--thumbnail-size", {{"--thumbnail-size", "200"}, {}}},
         {"--no-viewer", {{"--no-viewer"}, {}}},

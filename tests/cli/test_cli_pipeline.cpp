@@ -1,5 +1,7 @@
 // End-to-end regressions of "one pipeline": every front end goes through the method registry, no
 // option is silently ignored, and outputs are never inputs. Each test names the problem it guards.
+#include <set>
+
 #include "cli_fixture.hpp"
 
 namespace {
@@ -8,7 +10,7 @@ using namespace xai::e2e;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const std::string kExamples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+std::string examples_dir() { return xai::test::example_patches(); }
 const std::string kDemo = std::string(XAI_SOURCE_DIR) + "/models/demo-histo.pt";
 
 class CliPipeline : public CliTest {
@@ -17,7 +19,7 @@ class CliPipeline : public CliTest {
   fs::path copy_examples(const std::string& name = "patches") {
     const fs::path dir = in(name);
     fs::create_directories(dir);
-    for (const auto& entry : fs::directory_iterator(kExamples)) fs::copy_file(entry.path(), dir / entry.path().filename());
+    for (const auto& entry : fs::directory_iterator(examples_dir())) fs::copy_file(entry.path(), dir / entry.path().filename());
     return dir;
   }
   std::vector<json> journal(const fs::path& out) {
@@ -89,9 +91,10 @@ TEST_F(CliPipeline, EvalAfterExplainSeesOnlyTheInputs) {
   ASSERT_EQ(r.code, 0) << r;
   const json report = json::parse(r.out);
   EXPECT_EQ(report.at("images"), 6) << r;
-  EXPECT_EQ(report.at("accuracy"), 1.0);
-  EXPECT_EQ(report.at("roc_auc"), 1.0);
+  EXPECT_EQ(report.at("top1_accuracy"), 1.0);
+  EXPECT_EQ(report.at("roc_auc_macro"), 1.0);
   EXPECT_EQ(report.at("skipped_outputs"), 6);  // two overlays and their figures in xai-out/, one of each beside the inputs
+  EXPECT_EQ(report.at("skipped_masks"), 3);    // the three STEM.mask.png
 }
 
 TEST_F(CliPipeline, BatchWithOutputInsideTheInputTreeSkipsItsOutputs) {
@@ -132,7 +135,7 @@ TEST_F(CliPipeline, BatchRecordsEveryLayer) {
 TEST_F(CliPipeline, EvalJsonOnStdoutIsOneDocumentAndUndefinedIsNull) {
   const fs::path dir = in("benign");
   fs::create_directories(dir);
-  for (const char* name : {"benign-1.png", "benign-2.png"}) fs::copy_file(kExamples + "/" + name, dir / name);
+  for (const char* name : {"benign-1.png", "benign-2.png"}) fs::copy_file(examples_dir() + "/" + name, dir / name);
   const RunResult r = xai({"eval", dir.string(), "--json", "-"});
   ASSERT_EQ(r.code, 0) << r;
   json report;
@@ -141,7 +144,9 @@ TEST_F(CliPipeline, EvalJsonOnStdoutIsOneDocumentAndUndefinedIsNull) {
   EXPECT_EQ(report["localisation"][0].at("count"), 0);
   EXPECT_TRUE(report["localisation"][0].at("pointing_game").is_null());
   EXPECT_TRUE(report["localisation"][0].at("iou_top").is_null());
-  EXPECT_TRUE(report.at("roc_auc").is_null());
+  EXPECT_TRUE(report.at("roc_auc_macro").is_null());
+  EXPECT_TRUE(report.at("positive_vs_rest").at("roc_auc").is_null());
+  EXPECT_EQ(report.at("top1_accuracy"), 1.0);  // the folder is named like a class: both are benign
   EXPECT_NE(r.err.find("n/a"), std::string::npos) << r;  // the table, on stderr
 }
 
@@ -261,7 +266,11 @@ TEST_F(CliPipeline, EvalOnTheBundledExamples) {
   const fs::path dir = copy_examples();
   RunResult r = xai({"eval", dir.string(), "-l", "layer2", "-l", "layer3"});
   ASSERT_EQ(r.code, 0) << r;
-  EXPECT_NE(r.out.find("images 6, positives 3, accuracy 1.000, ROC AUC 1.000"), std::string::npos) << r;
+  EXPECT_NE(r.out.find("images 6, positives 3 (malignant), top-1 accuracy 1.000 (2 classes)"), std::string::npos) << r;
+  EXPECT_NE(r.out.find("malignant vs rest: accuracy 1.000, ROC AUC 1.000"), std::string::npos) << r;
+  // The settings are a readable line, not a JSON dump inside the table (issue 29, item 10).
+  EXPECT_NE(r.out.find("settings of gradcam: layers [\"layer2\",\"layer3\"]"), std::string::npos) << r;
+  EXPECT_EQ(r.out.find("parameters gradcam {"), std::string::npos) << r;
   EXPECT_NE(r.out.find("layer2"), std::string::npos);
   EXPECT_NE(r.out.find("layer3"), std::string::npos);
   r = xai({"eval", dir.string(), "--method", "gradcam,lime", "--samples", "100", "--json", in("eval.json").string()});
@@ -278,6 +287,62 @@ TEST_F(CliPipeline, EvalOnTheBundledExamples) {
   }
   expect_error(xai({"eval", dir.string(), "-t", "benign"}), 2, {"--target-class", "--positive-class"});
   expect_error(xai({"eval", dir.string(), "--colormap", "turbo"}), 2, {"--colormap"});
+}
+
+// Issue 29, item 2: a masks/ folder beside the images was explained as 3 more images (summary.csv had
+// 18 extra rows on a real data set). Masks (STEM.mask.png, masks/ folders, eval's --masks) are skipped
+// and counted by every command that walks folders.
+TEST_F(CliPipeline, MasksAreNeverExplainedAsImages) {
+  const fs::path dir = copy_examples();
+  fs::create_directories(dir / "masks");
+  for (int i = 1; i <= 3; ++i) {
+    const std::string stem = "malignant-" + std::to_string(i);
+    fs::copy_file(dir / (stem + ".mask.png"), dir / "masks" / (stem + ".png"));
+  }
+  // batch: 6 images; 3 STEM.mask.png + 3 in masks/ skipped.
+  RunResult r = xai({"batch", "-m", model("tiny-binary-scripted.pt"), dir.string(), "-o", out_dir().string()});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_EQ(journal(out_dir()).size(), 6u);
+  EXPECT_EQ(read_json(out_dir() / "run.json")["counts"]["skipped_masks"], 6);
+  EXPECT_NE(r.err.find("skipped 6 ground-truth mask(s)"), std::string::npos) << r;
+  EXPECT_EQ(count_lines(read_bytes(out_dir() / "summary.csv")), 7u);  // header + 6 images
+  // diff: the same 6 images.
+  r = xai({"diff", "-m", model("tiny-binary-scripted.pt"), "-m", model("tiny-binary-traced.pt"), dir.string(), "-o",
+           in("diff").string()});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_EQ(read_json(in("diff") / "diff.json").at("images"), 6) << r;
+  EXPECT_EQ(read_json(in("diff") / "diff.json").at("skipped_masks"), 6) << r;
+  // eval with --masks naming another folder inside the inputs: that folder is ground truth, not images.
+  fs::create_directories(dir / "truth");
+  for (int i = 1; i <= 3; ++i)
+    fs::copy_file(dir / ("malignant-" + std::to_string(i) + ".mask.png"), dir / "truth" / ("malignant-" + std::to_string(i) + ".png"));
+  r = xai({"eval", dir.string(), "--masks", (dir / "truth").string(), "--json", "-"});
+  ASSERT_EQ(r.code, 0) << r;
+  const json report = json::parse(r.out);
+  EXPECT_EQ(report.at("images"), 6) << r;
+  EXPECT_EQ(report.at("skipped_masks"), 9);
+}
+
+// Issue 29, item 7: after README's quick start (which wrote examples/patches/xai-out/) the fixtures failed
+// to copy the examples folder, and 16 tests failed. Tests now take the committed examples only.
+TEST_F(CliPipeline, WhatAUserWroteIntoTheExamplesNeverReachesTheTests) {
+  const fs::path source = in("checkout-examples");
+  fs::create_directories(source / "xai-out");
+  for (const char* name : {"benign-1.png", "malignant-1.png", "malignant-1.mask.png"})
+    fs::copy_file(examples_dir() + "/" + name, source / name);
+  write_bytes(source / "xai-out" / "malignant-1.gradcam.png", "an output");
+  write_bytes(source / "malignant-1.gradcam.png", "an output beside the inputs");
+  write_bytes(source / "notes.txt", "a user's notes");
+  const fs::path copy = xai::test::pristine_copy(source, in("pristine"));
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(copy)) names.insert(entry.path().filename().string());
+  EXPECT_EQ(names, (std::set<std::string>{"benign-1.png", "malignant-1.png", "malignant-1.mask.png"}));
+  // README's quick start writes beside the working directory, not into the examples.
+  const RunResult r = xai({"explain", "--method", "gradcam", (copy / "malignant-1.png").string(), "-o", in("quick").string()});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_NE(r.out.find("malignant-1.png: malignant, probability "), std::string::npos) << r;
+  EXPECT_EQ(r.out.find("malignant (1)"), std::string::npos) << r;
+  EXPECT_FALSE(fs::exists(copy / "xai-out"));
 }
 
 }  // namespace

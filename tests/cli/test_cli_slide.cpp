@@ -136,7 +136,7 @@ TEST_F(CliSlide, ShardsMergeWithXaiMerge) {
     if (!std::isnan(a.data[i])) EXPECT_NEAR(a.data[i], b.data[i], 1e-5) << i;
   EXPECT_TRUE(fs::exists(out_dir() / "index.html"));
   // A batch folder and a slide folder do not merge together.
-  ASSERT_EQ(xai({"batch", "-m", model("tiny-scripted.pt"), std::string(XAI_SOURCE_DIR) + "/examples/patches", "-o",
+  ASSERT_EQ(xai({"batch", "-m", model("tiny-scripted.pt"), xai::test::example_patches(), "-o",
                  (root_ / "batch").string()})
                 .code,
             0);
@@ -159,6 +159,32 @@ TEST_F(CliSlide, RequestsTheSlideCannotHonourFailWithOneLine) {
   expect_error(xai({"slide", in("notes.tif").string(), "-m", std::string(XAI_SOURCE_DIR) + "/models/demo-histo.pt", "-o",
                     out_dir().string()}),
                3, {"notes.tif"});
+  expect_error(xai(slide_args(out_dir(), {"--tissue-threshold", "30", "--tissue-mask", in("m.png").string()})), 2,
+               {"--tissue-threshold", "--tissue-mask"});
+  expect_error(xai(slide_args(out_dir(), {"--tissue-threshold", "300"})), 2, {"--tissue-threshold"});
+  expect_error(xai(slide_args(out_dir(), {"--tissue-mask", in("missing.geojson").string()})), 3, {"missing.geojson"});
+}
+
+// Issue 29, item 4: a pyramidal TIFF written without a resolution (libvips' default 72 dpi: "353 µm per
+// pixel") was refused; the demo card's mpp is now matched only against a resolution a microscope gives.
+TEST_F(CliSlide, AWritersDefaultResolutionIsReadAtLevelZeroWithWarnings) {
+  const std::string patch = xai::test::example_patches() + "/malignant-1.png";
+  const std::string png = in("plain.png").string(), tif = in("plain.tif").string();
+  int status = 0;
+  std::string out = xai::test::run_command("vips arrayjoin '" + patch + " " + patch + " " + patch + " " + patch + "' " + png +
+                                               " --across 2 2>&1 && vips tiffsave " + png + " " + tif +
+                                               " --tile --pyramid --tile-width 64 --tile-height 64 2>&1",
+                                           &status);
+  ASSERT_EQ(status, 0) << out;
+  const RunResult plain = xai({"slide", tif, "-m", std::string(XAI_SOURCE_DIR) + "/models/demo-histo.pt", "-o",
+                               (root_ / "plain").string(), "--no-viewer", "--min-tissue", "0"});
+  ASSERT_EQ(plain.code, 0) << plain;
+  EXPECT_NE(plain.err.find("no microscope scans at"), std::string::npos) << plain;
+  EXPECT_NE(plain.err.find("cannot be matched: tiles are read at level 0"), std::string::npos) << plain;
+  const json report = read_json(root_ / "plain" / "slide.json");
+  EXPECT_EQ(report["layout"]["level"], 0);
+  EXPECT_EQ(report["counts"]["tissue_tiles"], 4) << report["counts"].dump();
+  EXPECT_TRUE(report["slide"]["mpp"].is_null());
 }
 
 }  // namespace

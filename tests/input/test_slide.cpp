@@ -57,6 +57,29 @@ TEST(Slide, PyramidalTiffLevelsRegionsMppAndThumbnail) {
         << name;
 }
 
+// Issue 29, item 4: libvips (like most TIFF writers) stores 72 dpi when told nothing, which read as a
+// scan at 353 µm per pixel and refused every run. No microscope scans that coarse: unknown, with a warning.
+TEST(Slide, AWritersDefaultResolutionIsUnknownNotBelieved) {
+  test::TempDir dir;
+  cv::Mat image(600, 900, CV_8UC3, cv::Scalar(200, 180, 220));
+  cv::imwrite(dir.file("slide.png"), image);
+  int status = 0;
+  const std::string out = test::run_command("vips tiffsave " + dir.file("slide.png") + " " + dir.file("slide.tif") +
+                                                " --tile --pyramid --tile-width 256 --tile-height 256"
+                                                " --xres 2.834645669 --yres 2.834645669 2>&1",  // 72 dpi, in pixels per mm
+                                            &status);
+  ASSERT_EQ(status, 0) << out;
+  const Slide slide = Slide::open(dir.file("slide.tif"));
+  EXPECT_FALSE(slide.info().mpp_x.has_value());
+  EXPECT_FALSE(slide.info().mpp_y.has_value());
+  ASSERT_EQ(slide.info().warnings.size(), 1u);
+  EXPECT_NE(slide.info().warnings[0].find("352.8 µm per pixel"), std::string::npos) << slide.info().warnings[0];
+  EXPECT_NE(slide.info().warnings[0].find("unknown"), std::string::npos);
+  // The raw tags stay in the properties (what the file says), only the resolution is not believed.
+  EXPECT_EQ(slide.info().properties.count("tiff.XResolution"), 1u);
+  EXPECT_GT(kCoarsestPlausibleMpp, 10.0);  // 0.1-10 µm/px: every scanner; 100: the bound
+}
+
 TEST(Slide, NotASlideIsAnInputError) {
   test::TempDir dir;
   std::ofstream(dir.file("notes.svs")) << "not a slide";

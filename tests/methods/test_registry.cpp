@@ -129,5 +129,43 @@ TEST(Registry, OnlyTheRequestedMethodsAreComputed) {
   EXPECT_EQ(model.forward_passes() - before, 1 + 1);
 }
 
+// Issue 29, item 3: `xai slide` drew RISE as signed (it guessed from the family). Every consumer now
+// reads the method's declared map kind; here every method's real maps must carry that same kind.
+TEST(Registry, EveryMethodsMapsHaveItsDeclaredKind) {
+  Model model = Model::load(test::model_path("tiny-scripted.pt"));
+  ExplainOptions options;
+  options.cam.layers = {"layer1"};
+  options.lime.samples = 20;
+  options.lime.batch_size = 64;
+  options.lime.superpixels.segments = 8;
+  options.rise.masks = 8;
+  options.rise.grid = 4;
+  options.occlusion.window = 16;
+  options.occlusion.stride = 16;
+  options.gradients.steps = 4;
+  options.gradients.samples = 2;
+  options.shap.samples = 40;
+  options.shap.max_evals = 40;
+  PreparedImage image;
+  image.image.pixels = cv::Mat(40, 40, CV_32FC3);
+  cv::randu(image.image.pixels, 0.0, 1.0);
+  image.view = model_view(image.image, model.card());
+  image.blob = normalise(image.view, model.card());
+  for (const auto& method : explanation_methods()) {
+    const MapKind kind = method->map_kind();
+    const std::vector<std::string> layers = method->reads(Setting::layers) ? options.cam.layers : std::vector<std::string>{};
+    const std::vector<MethodResult> results = method->compute(model, {&image}, options, layers);
+    ASSERT_EQ(results.size(), 1u) << method->name();
+    ASSERT_FALSE(results[0].maps.empty()) << method->name();
+    for (const DenseMap& map : results[0].maps) {
+      EXPECT_EQ(map.is_signed, kind.is_signed) << method->name();
+      EXPECT_EQ(map.display_min_max, kind.display_min_max) << method->name();
+    }
+  }
+  EXPECT_FALSE(find_method("rise").map_kind().is_signed);
+  EXPECT_TRUE(find_method("rise").map_kind().display_min_max);
+  EXPECT_TRUE(find_method("lime").map_kind().is_signed);
+}
+
 }  // namespace
 }  // namespace xai

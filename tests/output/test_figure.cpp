@@ -67,6 +67,9 @@ TEST(Render, SmallImagesAreEnlargedByWholeFactors) {
   EXPECT_EQ(enlargement_factor({400, 300}, 384), 2);
   EXPECT_EQ(enlargement_factor({384, 500}, 384), 1);
   EXPECT_EQ(enlargement_factor({10, 10}, 0), 1);
+  EXPECT_EQ(enlargement_factor({2000, 1}, 384), 1);  // not 384 (768000x384 px)
+  EXPECT_EQ(enlargement_factor({1, 300}, 384), 5);   // 1536 / 300: the longer side at most 4 x 384
+  EXPECT_EQ(enlargement_factor({96, 16}, 384), 16);
   cv::Mat tiny(2, 2, CV_8UC3);
   cv::randu(tiny, 0, 255);
   const cv::Mat big = enlarge(tiny, 3);

@@ -22,7 +22,7 @@ class DemoExample : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DemoExample, PredictsTheClassAndPointsAtTheLesion) {
   const std::string name = GetParam();
-  const std::string examples = std::string(XAI_SOURCE_DIR) + "/examples/patches/";
+  const std::string examples = xai::test::example_patches() + "/";
   xai::test::TempDir out;
   const auto report = nlohmann::json::parse(run(std::string(XAI_BINARY) + " explain --method gradcam " + examples +
                                                 name + ".png -o " + out.path.string() + " --json - 2>/dev/null"));

@@ -11,6 +11,7 @@
 
 #include "test_helpers.hpp"
 #include "xai/error.hpp"
+#include "xai/prepared_image.hpp"
 #include "xai/statistics.hpp"
 
 namespace xai {
@@ -18,7 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kExamples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+std::string examples_dir() { return xai::test::example_patches(); }
 
 TEST(Diff, QuantileInterpolatesBetweenOrderStatistics) {
   // numpy.quantile([4, 1, 3, 2], q) by hand: position q·(n−1) between the sorted values 1 2 3 4.
@@ -38,7 +39,7 @@ TEST(Diff, AModelAgainstItselfHasNoDrift) {
   options.explain.methods = {"gradcam", "lime"};
   options.explain.lime.samples = 50;
   options.output_dir = dir.file("out");
-  const DiffResult result = diff_models(a, b, {kExamples}, options);
+  const DiffResult result = diff_models(a, b, {examples_dir()}, options);
   ASSERT_EQ(result.images.size(), 6u);
   EXPECT_EQ(result.prediction_changes, 0);
   for (const auto& image : result.images) {
@@ -55,7 +56,7 @@ TEST(Diff, ARetrainedModelDriftsAndTheGalleryShowsTheLargestFirst) {
   test::TempDir dir;
   DiffOptions options;
   options.output_dir = dir.file("out");
-  const DiffResult result = diff_models(old_model, new_model, {kExamples}, options);
+  const DiffResult result = diff_models(old_model, new_model, {examples_dir()}, options);
   ASSERT_EQ(result.images.size(), 6u);
   ASSERT_EQ(result.rows.size(), 1u);
   const DriftRow& row = result.rows.front();
@@ -87,6 +88,48 @@ TEST(Diff, ARetrainedModelDriftsAndTheGalleryShowsTheLargestFirst) {
   EXPECT_EQ(result.report["new"]["sha256"], new_model.sha256());
 }
 
+// Issue 29, items 6 and 10: diff.csv printed p(old class) under "new_probability" beside new_predicted,
+// and diff refused --labels-csv. Every probability column now names its class; checked against both
+// models' own predictions, and each model's top-1 accuracy against the labels.
+TEST(Diff, EveryProbabilityColumnNamesItsClassAndTrueLabelsGiveAccuracy) {
+  Model old_model = Model::load(test::model_path("tiny-binary-scripted.pt"));
+  Model new_model = Model::load(test::model_path("demo-histo.pt"));
+  test::TempDir dir;
+  std::ofstream(dir.file("labels.csv")) << "name,label\nbenign-1,malignant\nbenign-2,benign\nbenign-3,benign\n"
+                                           "malignant-1,malignant\nmalignant-2,malignant\nmalignant-3,malignant\n";
+  DiffOptions options;
+  options.output_dir = dir.file("out");
+  options.labels_csv = dir.file("labels.csv");
+  const DiffResult result = diff_models(old_model, new_model, {examples_dir()}, options);
+  ASSERT_EQ(result.images.size(), 6u);
+  std::ifstream csv(result.csv_path);
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "path,true_label,method,old_layer,new_layer,explained_class,old_p_explained_class,"
+                    "new_p_explained_class,old_predicted,old_p_predicted,new_predicted,new_p_predicted,"
+                    "prediction_changed,spearman,ssim,iou_top,drift");
+  int old_right = 0, new_right = 0;
+  for (const auto& image : result.images) {
+    const Prediction a = old_model.predict({prepare_image(image.path, old_model.card(), {}).blob}).front();
+    const Prediction b = new_model.predict({prepare_image(image.path, new_model.card(), {}).blob}).front();
+    EXPECT_EQ(image.target, a.predicted) << image.path;  // the old model's prediction is explained
+    EXPECT_NEAR(image.old_probability, a.probabilities[a.predicted], 1e-6);
+    EXPECT_NEAR(image.new_probability, b.probabilities[a.predicted], 1e-6) << "p(explained class) of the new model";
+    EXPECT_NEAR(image.new_predicted_probability, b.probabilities[b.predicted], 1e-6);
+    const std::string truth = fs::path(image.path).stem() == "benign-1" ? "malignant"
+                              : fs::path(image.path).stem().string().rfind("benign", 0) == 0 ? "benign" : "malignant";
+    ASSERT_TRUE(image.true_label.has_value());
+    EXPECT_EQ(*image.true_label, truth);
+    old_right += old_model.labels()[a.predicted] == truth;
+    new_right += new_model.labels()[b.predicted] == truth;
+  }
+  ASSERT_TRUE(result.old_top1_accuracy && result.new_top1_accuracy);
+  EXPECT_DOUBLE_EQ(*result.old_top1_accuracy, old_right / 6.0);
+  EXPECT_DOUBLE_EQ(*result.new_top1_accuracy, new_right / 6.0);
+  EXPECT_DOUBLE_EQ(*result.new_top1_accuracy, 5.0 / 6.0);  // the demo is right on all six; one label is wrong
+  EXPECT_EQ(result.report["per_image"][0]["new"].at("p_explained_class"), result.images[0].new_probability);
+}
+
 TEST(Diff, ModelsWithOtherLabelsAreRefused) {
   Model demo = Model::load(test::model_path("demo-histo.pt"));
   Model tiny = Model::load(test::model_path("tiny-scripted.pt"));  // three labels
@@ -94,7 +137,7 @@ TEST(Diff, ModelsWithOtherLabelsAreRefused) {
   DiffOptions options;
   options.output_dir = dir.file("out");
   try {
-    diff_models(demo, tiny, {kExamples}, options);
+    diff_models(demo, tiny, {examples_dir()}, options);
     FAIL() << "expected a usage error";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ExitCode::usage);

@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 TEST(Sanity, EdgeControlIsFlaggedAndGradCamIsNot) {
   Model model = Model::load(test::model_path("demo-histo.pt"));
-  const std::string examples = std::string(XAI_SOURCE_DIR) + "/examples/patches";
+  const std::string examples = xai::test::example_patches();
   const InputBlob probe = test::random_blob(3, 96, 96, 4);
   const std::vector<float> before = model.predict({probe}).front().probabilities;
   test::TempDir dir;

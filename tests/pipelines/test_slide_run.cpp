@@ -14,6 +14,8 @@
 
 #include "npy_reader.hpp"
 #include "test_helpers.hpp"
+#include "xai/error.hpp"
+#include "xai/methods.hpp"
 #include "xai/model.hpp"
 #include "xai/results_log.hpp"
 #include "xai/slide_outputs.hpp"
@@ -273,6 +275,103 @@ TEST_F(SlideRunTest, ResolutionsTheSlideCannotGiveAreRefused) {
   EXPECT_NEAR(r["layout"]["downsample"].get<double>(), 3.0, 1e-9);
   EXPECT_EQ(r["layout"]["read_side"], 144);  // 96 tile pixels of 3 level-0 pixels from level 1 (2x)
   EXPECT_NEAR(r["layout"]["mpp"].get<double>(), 1.5, 1e-9);
+}
+
+// Issue 29, item 5: two pale tissue cells of the test slide were silently read as glass (214 of 216).
+// A lower saturation threshold, or the user's own mask (an image or GeoJSON), reads every tissue cell and
+// nothing else; slide.json says how many tiles were not read, and why.
+TEST_F(SlideRunTest, TissueThresholdAndUserMasksReadEveryTissueCell) {
+  const std::set<Cell> tissue = cells("tissue_cells");
+  const auto read_cells = [](const std::string& out) {
+    std::set<Cell> read;
+    for (const auto& [cell, fields] : read_tiles_csv(fs::path(out) / "tiles.csv")) read.insert(cell);
+    return read;
+  };
+  const auto quick = [&](const std::string& name) {
+    SlideOptions o = options(dir_->file(name));
+    o.top_tiles = 0;
+    o.viewer = false;
+    return o;
+  };
+  // The default (Otsu) misses pale cells and says so in its counts.
+  const json whole = report(dir_->file("whole"));
+  const size_t grid = whole["counts"]["grid_tiles"], tissue_tiles = whole["counts"]["tissue_tiles"];
+  EXPECT_EQ(whole["counts"]["not_read"]["glass"].get<size_t>() + whole["counts"]["not_read"]["below_min_tissue"].get<size_t>(),
+            grid - tissue_tiles);
+  EXPECT_GT(whole["counts"]["not_read"]["below_min_tissue"].get<size_t>(), 0u);
+
+  SlideOptions o = quick("threshold");
+  o.tissue.threshold = 40;
+  run(dir_->file("threshold"), o);
+  EXPECT_EQ(read_cells(dir_->file("threshold")), tissue);
+  EXPECT_EQ(report(dir_->file("threshold"))["tissue"]["threshold"], 40.0);
+
+  // An image mask at one pixel per cell (any size with the slide's shape).
+  cv::Mat cell_mask(16, 24, CV_8UC1, cv::Scalar(0));
+  for (const auto& [c, r] : tissue) cell_mask.at<uchar>(r, c) = 255;
+  cv::imwrite(dir_->file("cells.png"), cell_mask);
+  o = quick("image-mask");
+  o.tissue.mask_path = dir_->file("cells.png");
+  run(dir_->file("image-mask"), o);
+  EXPECT_EQ(read_cells(dir_->file("image-mask")), tissue);
+
+  // GeoJSON as QuPath exports it: a FeatureCollection of polygons in level-0 pixels, one per cell (a
+  // hole in one of them leaves its cell under --min-tissue).
+  json features = json::array();
+  const int side = truth_["patch"].get<int>();
+  const Cell holed = *tissue.begin();
+  for (const auto& [c, r] : tissue) {
+    const double x0 = c * side, y0 = r * side, x1 = x0 + side, y1 = y0 + side;
+    json rings = json::array({json::array({{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}, {x0, y0}})});
+    if (Cell{c, r} == holed)
+      rings.push_back(json::array({{x0 + 8, y0 + 8}, {x1 - 8, y0 + 8}, {x1 - 8, y1 - 8}, {x0 + 8, y1 - 8}, {x0 + 8, y0 + 8}}));
+    features.push_back({{"type", "Feature"}, {"geometry", {{"type", "Polygon"}, {"coordinates", rings}}},
+                        {"properties", {{"objectType", "annotation"}}}});
+  }
+  std::ofstream(dir_->file("tissue.geojson")) << json{{"type", "FeatureCollection"}, {"features", features}}.dump();
+  o = quick("geojson-mask");
+  o.tissue.mask_path = dir_->file("tissue.geojson");
+  run(dir_->file("geojson-mask"), o);
+  std::set<Cell> expected = tissue;
+  expected.erase(holed);
+  EXPECT_EQ(read_cells(dir_->file("geojson-mask")), expected);
+  const json r = report(dir_->file("geojson-mask"));
+  EXPECT_EQ(r["tissue"]["mask"], dir_->file("tissue.geojson"));
+  // The holed cell is among the tiles with too little tissue (as are neighbours the polygons' edges touch).
+  EXPECT_GE(r["counts"]["not_read"]["below_min_tissue"].get<size_t>(), 1u) << r["counts"].dump();
+  EXPECT_EQ(r["counts"]["not_read"]["glass"].get<size_t>() + r["counts"]["not_read"]["below_min_tissue"].get<size_t>() +
+                expected.size(),
+            r["counts"]["grid_tiles"].get<size_t>());
+
+  // A mask of another shape, or one that marks nothing, is refused naming the file.
+  cv::imwrite(dir_->file("square.png"), cv::Mat(16, 16, CV_8UC1, cv::Scalar(255)));
+  o = quick("bad-mask");
+  o.tissue.mask_path = dir_->file("square.png");
+  EXPECT_THROW(run(dir_->file("bad-mask"), o), Error);
+  std::ofstream(dir_->file("points.geojson")) << R"({"type":"Point","coordinates":[1,2]})";
+  o.tissue.mask_path = dir_->file("points.geojson");
+  EXPECT_THROW(run(dir_->file("bad-mask"), o), Error);
+}
+
+// Issue 29, item 3: RISE's map (a probability-weighted mask average, not signed) was stitched and drawn
+// as a signed map. The slide takes each method's kind from the registry.
+TEST_F(SlideRunTest, EachStitchedMapHasItsMethodsKind) {
+  SlideOptions o = options(dir_->file("rise"));
+  o.explain.methods = {"gradcam", "rise", "occlusion"};
+  o.explain.rise.masks = 8;
+  o.explain.rise.grid = 4;
+  o.explain.occlusion.window = 48;
+  o.explain.occlusion.stride = 48;
+  o.mpp = 1.5;  // the coarse level: a few tiles
+  o.top_tiles = 0;
+  o.viewer = false;
+  run(dir_->file("rise"), o);
+  const json methods = report(dir_->file("rise"))["maps"]["methods"];
+  ASSERT_EQ(methods.size(), 3u);
+  for (const auto& m : methods)
+    EXPECT_EQ(m["signed"].get<bool>(), find_method(m["method"].get<std::string>()).map_kind().is_signed) << m.dump();
+  EXPECT_FALSE(methods[1]["signed"].get<bool>());
+  EXPECT_TRUE(methods[2]["signed"].get<bool>());
 }
 
 // The viewer loads in a real browser: the pyramid's tiles and the heatmap layer load, nothing fails,

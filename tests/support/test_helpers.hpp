@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <random>
+#include <regex>
 #include <string>
 
 #include <opencv2/imgcodecs.hpp>
@@ -20,6 +21,29 @@ namespace xai::test {
 
 inline std::string model_path(const std::string& name) { return std::string(XAI_MODELS_DIR) + "/" + name; }
 inline std::string data_path(const std::string& name) { return std::string(XAI_TEST_DATA) + "/" + name; }
+
+// The example patches as committed (examples/patches/{benign,malignant}-N.png and their masks), copied
+// once per build folder: what a user has written into the checkout (the quick start's xai-out/, a
+// stray file) never reaches a test. `from` is for the test of this helper itself.
+inline std::string pristine_copy(const std::filesystem::path& from, const std::filesystem::path& to) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(to, ec)) return to.string();
+  // Built beside and renamed into place: tests running side by side never see half a copy.
+  const fs::path building = to.string() + ".building-" + std::to_string(::getpid());
+  fs::create_directories(building);
+  static const std::regex committed(R"((benign|malignant)-[0-9]+(\.mask)?\.png)");
+  for (const auto& entry : fs::directory_iterator(from))
+    if (entry.is_regular_file() && std::regex_match(entry.path().filename().string(), committed))
+      fs::copy_file(entry.path(), building / entry.path().filename());
+  fs::rename(building, to, ec);
+  if (ec) fs::remove_all(building, ec);  // another test was first: its copy is the same
+  return to.string();
+}
+inline std::string example_patches() {
+  return pristine_copy(std::filesystem::path(XAI_SOURCE_DIR) / "examples/patches",
+                       std::filesystem::path(XAI_BUILD_DIR) / "test-examples" / "patches");
+}
 
 // A deterministic smooth random input of the given shape (already normalised).
 inline InputBlob random_blob(int channels, int height, int width, unsigned seed) {
