@@ -32,6 +32,14 @@ TEST(Gate, RefusesWhatItCannotRead) {
   for (const char* bad : {"pointing", "pointing=1", "pointing<", "pointing<1x", "pointing<inf", "<1", ".pointing<1",
                           "nope<1", "pointing=<1", "pointing<>1"})
     EXPECT_THROW(parse_condition(bad, kKnown), Error) << bad;
+  // Issue 29, item 8: unquoted `--fail-if flagged>0` reaches xai as "flagged" (the shell took ">0"): the
+  // error says to quote it.
+  try {
+    parse_condition("pointing", kKnown);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Quote the condition"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Gate, ChecksEveryMatchingRow) {

@@ -28,6 +28,8 @@ TEST_F(CliCard, WritesACardThatExplainsLikeTheOverridesItRecords) {
   EXPECT_NE(r.out.find("wrote " + in("mine.json").string()), std::string::npos) << r;
   EXPECT_NE(r.out.find("0=benign, 1=malignant, 2=other"), std::string::npos) << r;
   EXPECT_NE(r.out.find("(automatic)"), std::string::npos) << r;
+  // Issue 29, item 10: it warned "no model card" while writing the card.
+  EXPECT_EQ(r.err.find("no model card"), std::string::npos) << r;
   const json card = read_json(in("mine.json"));
   EXPECT_EQ(card.at("labels"), (json{"benign", "malignant", "other"}));
   EXPECT_EQ(card.at("input_size"), (json{64, 64}));
