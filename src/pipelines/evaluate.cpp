@@ -147,13 +147,14 @@ class Evaluation {
 };
 
 Truth Evaluation::truth_of(const std::string& path, const cv::Mat& mask) const {
-  if (const auto label = true_labels_.of(path)) {
-    if (!options_.labels_csv.empty() && label->source != "labels-csv")
-      throw usage_error(options_.labels_csv + ": no label for " + input_stem(path));
+  // With --labels-csv every image must be listed there (a folder's name does not stand in for it).
+  const auto label = true_labels_.of(path);
+  if (!options_.labels_csv.empty() && (!label || label->source != "labels-csv"))
+    throw usage_error(options_.labels_csv + ": no label for " + input_stem(path));
+  if (label) {
     const int c = parse_class(label->label, plan_.labels);
     return {is_positive(c), c};
   }
-  if (!options_.labels_csv.empty()) throw usage_error(options_.labels_csv + ": no label for " + input_stem(path));
   Truth truth;
   truth.positive = !mask.empty() && cv::countNonZero(mask) > 0;
   // A mask tells lesion or not; the class too when only one class is on that side.
