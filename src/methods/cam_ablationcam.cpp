@@ -13,13 +13,17 @@ torch::Tensor ablationcam_map(const CamInputs& in) {
   torch::Tensor weights = torch::empty({n, c}, a.options());
   const int batch = std::max(1, in.probe.batch_size);
   for (int64_t i = 0; i < n; ++i) {
-    const double score = in.probe.scores[i].item<double>();
     for (int64_t first = 0; first < c; first += batch) {
       const int64_t count = std::min<int64_t>(batch, c - first);
-      torch::Tensor ablated = a[i].unsqueeze(0).repeat({count, 1, 1, 1});
-      for (int64_t k = 0; k < count; ++k) ablated[k][first + k].zero_();
+      // Row 0 stays un-ablated: y - y_k is a small difference of two large scores, and the plain
+      // forward pass computes y with other kernels (one image, not a batch) whose rounding differs
+      // by ~1e-6 of y, a shift every weight would share. From the same pass, it cancels.
+      torch::Tensor ablated = a[i].unsqueeze(0).repeat({count + 1, 1, 1, 1});
+      for (int64_t k = 0; k < count; ++k) ablated[k + 1][first + k].zero_();
       const torch::Tensor scores = in.probe.replaced_score(i, ablated);
-      weights[i].narrow(0, first, count).copy_((score - scores) / (score == 0 ? 1e-7 : score));
+      const torch::Tensor baseline = scores[0];
+      const double y = baseline.item<double>();
+      weights[i].narrow(0, first, count).copy_((baseline - scores.narrow(0, 1, count)) / (y == 0 ? 1e-7 : y));
     }
   }
   return weighted_channel_sum(a, weights);
