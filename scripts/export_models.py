@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Exports seeded random-weight test models as TorchScript plus model cards.
 
-    /usr/bin/python3 scripts/export_models.py --out DIR [--arch a,b] [--mode scripted,traced] [--seed 0]
-    /usr/bin/python3 scripts/export_models.py --tiny-to models/
+    .venv/bin/python scripts/export_models.py --out DIR [--arch a,b] [--mode scripted,traced] [--seed 0]
+    .venv/bin/python scripts/export_models.py --tiny-to models/
 
 For each arch it writes DIR/{arch}.weights.pt (eager state_dict, used by
 reference_cam.py) and, per mode, DIR/{stem}-{mode}.pt and DIR/{stem}-{mode}.json

@@ -8,7 +8,7 @@
 - linear-scripted.pt (+ .json card): two logits linear in an 8x8 RGB input (see LinearNet): the
   closed form of Integrated Gradients and SmoothGrad.
 
-    /usr/bin/python3 scripts/make_test_models.py tests/data
+    .venv/bin/python scripts/make_test_models.py tests/data
 """
 import json
 import os

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Independent eager Grad-CAM reference for the C++ implementation.
 
-    /usr/bin/python3 scripts/reference_cam.py --models DIR --out DIR/ref [--cases all|tiny|ARCH,..] [--target-other]
-    /usr/bin/python3 scripts/reference_cam.py --check --out DIR/ref
+    .venv/bin/python scripts/reference_cam.py --models DIR --out DIR/ref [--cases all|tiny|ARCH,..] [--target-other]
+    .venv/bin/python scripts/reference_cam.py --check --out DIR/ref
 
 Loads the eager models from DIR/{arch}.weights.pt (written by
 export_models.py; the TorchScript files are never run here) and computes

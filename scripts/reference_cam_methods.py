@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Independent eager reference for the CAM family beyond plain Grad-CAM.
 
-    /usr/bin/python3 scripts/reference_cam_methods.py --models DIR --out DIR/ref-methods [--cases all|tiny|transformers]
+    .venv/bin/python scripts/reference_cam_methods.py --models DIR --out DIR/ref-methods [--cases all|tiny|transformers]
                      [--methods gradcam,gradcam++,...]
-    /usr/bin/python3 scripts/reference_cam_methods.py --check --out DIR/ref-methods
+    .venv/bin/python scripts/reference_cam_methods.py --check --out DIR/ref-methods
 
 Same inputs, targets, hooks and file layout as reference_cam.py (whose helpers
 it imports): eager models from DIR/{arch}.weights.pt, never the TorchScript

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One command on a fresh Debian 12: install every Debian package xai needs, then build (Release).
-#   scripts/setup.sh               install packages (needs root or sudo) and build into build/
+# One command on a fresh Debian 12: install every Debian package xai needs, PyPI's torch into .venv (the
+# LibTorch xai builds against), then build (Release).
+#   scripts/setup.sh               install packages (needs root or sudo), the venv, and build into build/
 #   scripts/setup.sh --no-install  only build
 #   scripts/setup.sh --no-build    only install the packages
 #   scripts/setup.sh --with-browser  also Debian's chromium, so the tests load the batch gallery in
@@ -19,11 +20,7 @@ done
 
 PACKAGES=(
   build-essential cmake ccache pkg-config
-  libtorch-dev libopencv-dev libopencv-contrib-dev
-  # Debian's LibTorch does its matrix products (Linear layers: transformers, classifier heads) through the
-  # system BLAS, which is the reference BLAS unless OpenBLAS is installed: ViT-B/16 forward 11 s -> 0.5 s.
-  # The OpenMP build shares LibTorch's thread pool instead of starting its own threads.
-  libopenblas0-openmp
+  libopencv-dev libopencv-contrib-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libbenchmark-dev libjpeg-dev libeigen3-dev libdcmtk-dev
   # Whole-slide images (OpenSlide); libvips's command line writes the tests' pyramidal TIFF slides.
   libopenslide-dev libtiff-dev libvips-tools
@@ -31,8 +28,9 @@ PACKAGES=(
   libjs-leaflet
   # The cluster recipes' test runs them on a single-node Slurm (tests/slurm/).
   slurm-wlm munge
-  # Python is only for exporting/training models and for the independent test references.
-  python3 python3-torch python3-torchvision python3-numpy python3-opencv python3-skimage python3-sklearn
+  # Python is only for exporting/training models and for the independent test references: Debian's python3
+  # with its scientific packages, and a virtual environment over it (--system-site-packages) with PyPI's torch.
+  python3 python3-venv python3-numpy python3-opencv python3-skimage python3-sklearn
   python3-pydicom  # DICOM test files and the windowing reference
   # README's commands run as written in a test (tests/readme/), one of them piped into jq.
   jq
@@ -49,6 +47,19 @@ if ((install)); then
     echo "setup: installing ${missing[*]}"
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+# LibTorch from PyPI's torch wheel (README, Building): 2.11.0 is the device machine's version and CUDA 13.0,
+# the nvcc Debian machines here carry; the wheel holds the whole LibTorch (headers, libraries, CMake package).
+# Debian's python3 (not another python3 on PATH): the venv sees Debian's numpy, OpenCV, scikit-image, pydicom.
+TORCH_VERSION=2.11.0
+TORCHVISION_VERSION=0.26.0
+if ((install)); then
+  if ! .venv/bin/python -c "import torch, torchvision, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+    echo "setup: installing torch $TORCH_VERSION and torchvision $TORCHVISION_VERSION from PyPI into .venv (~4.6 GB)"
+    /usr/bin/python3 -m venv --system-site-packages .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
   fi
 fi
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Trains the bundled demo model models/demo-histo.pt on synthetic H&E patches (CPU, a few minutes).
 
-    nice -n 10 /usr/bin/python3 scripts/train_demo.py [--out models/demo-histo] [--examples examples/patches]
+    nice -n 10 .venv/bin/python scripts/train_demo.py [--out models/demo-histo] [--examples examples/patches]
         [--train-seed 1] [--train-count 6000] [--heldout-seed 2] [--heldout-count 2000]
         [--epochs 10] [--threads 2] [--cache /tmp/demo-histo-data.npz]
 
@@ -312,7 +312,7 @@ def main(argv=None) -> int:
                      "host": f"{os.cpu_count()} CPU cores, {args.threads} torch threads", "weights_seed": args.seed, "batch_size": args.batch_size,
                      "optimizer": f"AdamW, one-cycle lr max {args.lr}, weight decay 5e-4",
                      "augmentation": "random flips and 90-degree rotations",
-                     "command": "nice -n 10 /usr/bin/python3 scripts/train_demo.py --examples examples/patches",
+                     "command": "nice -n 10 .venv/bin/python scripts/train_demo.py --examples examples/patches",
                      "torch": torch.__version__},
         "notes": "Trained on synthetic patches from scripts/synth_patches.py; demonstrates xai, not a medical device.",
     }

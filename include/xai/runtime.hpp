@@ -1,7 +1,21 @@
 // Process-wide settings of the inference runtime.
 #pragma once
 
+#include <string>
+
 namespace xai {
+
+// What xai runs on, for `xai --version` and the reports: LibTorch as compiled against and as loaded (they
+// must be the same: a mismatch means another libtorch.so was found at run time), its CUDA, and the GPUs.
+struct RuntimeInfo {
+  std::string libtorch_compiled;  // TORCH_VERSION of the headers, "2.11.0"
+  std::string libtorch_loaded;    // what the loaded library says it is (at::show_config)
+  std::string cuda_compiled;      // the CUDA LibTorch was built with ("13.0"); empty: a CPU-only LibTorch
+  int gpus = 0;                   // CUDA devices visible now (0 without a driver or a GPU)
+};
+RuntimeInfo runtime_info();
+// "xai 0.1.0, LibTorch 2.11.0 (CUDA 13.0), no GPU visible": one line.
+std::string runtime_summary(const char* xai_version);
 
 // Intra-op threads for model execution; n <= 0 means one per CPU core. LibTorch from Debian
 // starts with one thread on some machines, where a ResNet50 forward pass is then many times slower.

@@ -35,7 +35,8 @@ int run(int argc, char** argv) {
   CLI::App app{"xai: explain image classifiers (CAM methods, LIME) on TorchScript models"};
   app.require_subcommand(1);
   app.fallthrough();  // -q, -v and --threads also after the subcommand
-  app.set_version_flag("--version", std::string("xai ") + xai::xai_version());
+  // Computed when asked: it asks the CUDA driver for GPUs.
+  app.set_version_flag("--version", [] { return xai::runtime_summary(xai::xai_version()); });
   bool quiet = false, verbose = false;
   int threads = 0;
   // More threads than cores only adds contention (1000 threads: 22 s instead of 1.4 s): at most 4 per core.

@@ -175,7 +175,7 @@ TEST(Faithfulness, MatchesANaiveTorchReference) {
   std::ofstream(dir.file("params.json"))
       << nlohmann::json{{"model", test::model_path("tiny-scripted.pt")}, {"class", 1}, {"fill", fill}, {"steps", 16}}.dump();
   int status = 0;
-  const std::string output = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+  const std::string output = test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) +
                                                    "/tests/reference/faithfulness_reference.py " + dir.path.string() + " 2>&1",
                                                &status);
   ASSERT_EQ(status, 0) << "the reference did not run: " << output;

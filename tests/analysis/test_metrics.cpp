@@ -90,7 +90,7 @@ TEST(Metrics, StructuralSimilarityEqualsScikitImage) {
   }
   int status = 0;
   const std::string output = test::run_command(
-      "/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) + "/tests/reference/ssim_reference.py " + dir.path.string() + " 2>&1",
+      XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) + "/tests/reference/ssim_reference.py " + dir.path.string() + " 2>&1",
       &status);
   ASSERT_EQ(status, 0) << "the reference did not run: " << output;
   std::istringstream lines(output);

@@ -16,7 +16,7 @@ class CliDicom : public CliTest {
   void SetUp() override {
     CliTest::SetUp();
     int status = 0;
-    const std::string output = xai::test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+    const std::string output = xai::test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) +
                                                           "/tests/reference/dicom_reference.py make " + in("dicom").string() + " 2>&1",
                                                       &status);
     ASSERT_EQ(status, 0) << output;

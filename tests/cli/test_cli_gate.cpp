@@ -12,7 +12,7 @@ std::string examples_dir() { return xai::test::example_patches(); }
 // The JUnit file's test cases and failures, counted by Python's XML parser: "cases failures tests failures".
 std::string junit_counts(const fs::path& junit) {
   const std::string check =
-      "/usr/bin/python3 -c \"import sys, xml.etree.ElementTree as ET; t = ET.parse(sys.argv[1]).getroot(); "
+      XAI_PYTHON " -c \"import sys, xml.etree.ElementTree as ET; t = ET.parse(sys.argv[1]).getroot(); "
       "cases = t.findall('.//testcase'); print(len(cases), len([c for c in cases if c.find('failure') is not None]), "
       "t.get('tests'), t.get('failures'))\" " + junit.string();
   int status = 0;

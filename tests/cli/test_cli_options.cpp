@@ -97,7 +97,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     // 8x6 cells of 64 px at 0.5 µm/px, one malignant.
     slide_ = in("slide.tif");
     int status = 0;
-    const std::string made = xai::test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+    const std::string made = xai::test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) +
                                                         "/scripts/make_test_slide.py " + slide_.string() +
                                                         " --grid 8x6 --patch 64 --malignant 3,2 2>&1",
                                                     &status);

@@ -24,7 +24,7 @@ class CliSlide : public CliTest {
     slide_ = in("slide.tif");
     fs::create_directories(slide_.parent_path());
     int status = 0;
-    const std::string out = xai::test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+    const std::string out = xai::test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) +
                                                        "/scripts/make_test_slide.py " + slide_.string() + " 2>&1",
                                                    &status);
     ASSERT_EQ(status, 0) << out;

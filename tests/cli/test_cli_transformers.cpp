@@ -15,7 +15,7 @@ class CliTransformers : public CliTest {
     models_ = fs::temp_directory_path() / ("xai-transformers-" + std::to_string(::getpid()));
     int status = 0;
     const std::string output = xai::test::run_command(
-        "/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) + "/scripts/export_models.py --out " + models_.string() +
+        XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) + "/scripts/export_models.py --out " + models_.string() +
             " --arch vit_mini,swin_mini --mode scripted 2>&1",
         &status);
     ASSERT_EQ(status, 0) << output;

@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 std::string pydicom_files() {
   int status = 0;
   std::string dir = test::run_command(
-      "/usr/bin/python3 -c \"import os, pydicom.data; print(os.path.dirname(pydicom.data.__file__))\" 2>/dev/null", &status);
+      XAI_PYTHON " -c \"import os, pydicom.data; print(os.path.dirname(pydicom.data.__file__))\" 2>/dev/null", &status);
   while (!dir.empty() && (dir.back() == '\n' || dir.back() == '\r')) dir.pop_back();
   return status == 0 ? dir + "/test_files/" : "";
 }
@@ -32,7 +32,7 @@ class Dicom : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new test::TempDir();
     int status = 0;
-    const std::string output = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+    const std::string output = test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) +
                                                      "/tests/reference/dicom_reference.py make " + dir_->path.string() + " 2>&1",
                                                  &status);
     ASSERT_EQ(status, 0) << output;
@@ -65,7 +65,7 @@ class Dicom : public ::testing::Test {
                       {"out", dir_->file("expected_" + std::to_string(i) + ".npy")}});
     std::ofstream(dir_->file("cases.json")) << list.dump();
     int status = 0;
-    const std::string output = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+    const std::string output = test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) +
                                                      "/tests/reference/dicom_reference.py expect " + dir_->path.string() + " 2>&1",
                                                  &status);
     ASSERT_EQ(status, 0) << output;

@@ -26,7 +26,7 @@ class PreprocessTorchvision : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new test::TempDir();
     int status = 0;
-    const std::string output = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+    const std::string output = test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) +
                                                      "/tests/reference/torchvision_reference.py make " +
                                                      dir_->path.string() + " 2>&1",
                                                  &status);
@@ -52,7 +52,7 @@ class PreprocessTorchvision : public ::testing::Test {
   // The reference's inputs and probabilities for DIR/cases.json.
   static void run_reference() {
     int status = 0;
-    const std::string output = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+    const std::string output = test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) +
                                                      "/tests/reference/torchvision_reference.py expect " +
                                                      dir_->path.string() + " " + XAI_MODELS_DIR + "/demo-histo.pt 2>&1",
                                                  &status);

@@ -60,7 +60,7 @@ TEST(Lime, RidgeDistancesAndKernelMatchScikitLearn) {
   write_npy(dir.file("y.npy"), y.data(), {size_t(samples)});
   write_npy(dir.file("w.npy"), wf.data(), {size_t(samples)});
   const std::string text =
-      run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) + "/tests/reference/lime_reference.py " +
+      run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) + "/tests/reference/lime_reference.py " +
                   dir.path.string());
   ASSERT_FALSE(text.empty()) << "the scikit-learn reference did not run (python3-sklearn installed?)";
   const auto reference = nlohmann::json::parse(text);

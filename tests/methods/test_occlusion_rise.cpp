@@ -113,7 +113,7 @@ TEST(OcclusionAndRise, MatchANaiveReferenceOnTheSameWindowsAndMasks) {
                                                            {"keep", 0.5}}
                                                 .dump();
   int status = 0;
-  test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) + "/tests/reference/perturbation_reference.py " +
+  test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) + "/tests/reference/perturbation_reference.py " +
                   dir.path.string() + " 2>&1",
               &status);
   ASSERT_EQ(status, 0) << "the reference did not run";

@@ -193,7 +193,7 @@ TEST(LinearImputation, EqualsScipyOnROADsSystem) {
   hidden.convertTo(hidden_float, CV_32F);
   write_npy(dir.file("hidden.npy"), hidden_float.ptr<float>(), {20, 26});
   int status = 0;
-  const std::string output = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+  const std::string output = test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) +
                                                    "/tests/reference/imputation_reference.py " + dir.path.string() + " 2>&1",
                                                &status);
   ASSERT_EQ(status, 0) << "the reference did not run: " << output;

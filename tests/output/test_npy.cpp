@@ -22,11 +22,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char kPython[] = "/usr/bin/python3";
+const char kPython[] = XAI_PYTHON;
 
 bool python_with_numpy_available() {
   static const int available = ::access(kPython, X_OK) == 0 &&
-                               std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;
+                               std::system(XAI_PYTHON " -c 'import numpy' >/dev/null 2>&1") == 0;
   return available;
 }
 

@@ -68,10 +68,10 @@ class SlideRunTest : public ::testing::Test {
     dir_ = new test::TempDir;
     slide_ = dir_->file("slide.tif");
     int status = 0;
-    const std::string out = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+    const std::string out = test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) +
                                                   "/scripts/make_test_slide.py " + slide_ + " 2>&1",
                                               &status);
-    ASSERT_EQ(status, 0) << "making the test slide needs /usr/bin/python3 and Debian's libvips-tools: " << out;
+    ASSERT_EQ(status, 0) << "making the test slide needs the tests' Python (XAI_PYTHON) and Debian's libvips-tools: " << out;
     truth_ = json::parse(read_text(dir_->file("slide.json")));
     model_ = new Model(Model::load(test::model_path("demo-histo.pt")));
     reference_ = run(dir_->file("whole"));
@@ -160,7 +160,7 @@ TEST_F(SlideRunTest, TileProbabilitiesEqualThePythonModelOnTheRegeneratedPatches
   std::vector<Cell> checked = {{6, 5}, {14, 8}, {17, 4}, {12, 8}, {5, 7}, {20, 6}};
   for (const auto& c : checked) cells_arg += " " + std::to_string(c.first) + "," + std::to_string(c.second);
   int status = 0;
-  const std::string out = test::run_command("/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
+  const std::string out = test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) +
                                                 "/tests/reference/slide_reference.py " + dir_->file("slide.json") + " " +
                                                 test::model_path("demo-histo.pt") + " " + test::model_path("demo-histo.json") +
                                                 cells_arg,
