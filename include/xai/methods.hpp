@@ -56,6 +56,7 @@ enum class Setting {
   noise,        // --noise (SmoothGrad)
   max_evals,    // --max-evals (Partition SHAP)
   partition,    // --partition (Partition SHAP)
+  precision,    // --precision: its forward-only passes (perturbed images, masked inputs) in bf16/fp16
 };
 std::string to_string(Setting setting);
 

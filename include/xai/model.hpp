@@ -22,7 +22,17 @@ struct ModelOptions {
   // inference-optimised clone (torch::jit::freeze + optimize_for_inference); gradient and capture
   // methods keep the module as loaded.
   bool inference_clone = true;
+  // Forward-only passes in a lower precision: "fp32" (the default), "bf16" or "fp16". The low-precision
+  // copy is checked against fp32 on a probe when first used; if its probabilities differ by more than
+  // kLowPrecisionTolerance (or it cannot run on the device), forward-only passes stay fp32 and
+  // Model::precision_note() says why. Gradient and capture passes always run in fp32.
+  std::string precision = "fp32";
 };
+
+// The most a low-precision copy's class probabilities may differ from fp32's on the probe (absolute).
+inline constexpr double kLowPrecisionTolerance = 0.01;
+// "fp32", "bf16", "fp16"; anything else: usage_error naming `flag`.
+void check_precision(const std::string& precision, const std::string& flag = "--precision");
 
 // What the model said about one image.
 struct Prediction {
@@ -94,6 +104,12 @@ class Model {
   // the clone could not be used)". Decided by prepare_inference() or the first forward-only pass; ""
   // before that.
   const std::string& inference() const;
+  // The precision of forward-only passes once decided (prepare_inference): "fp32", "bf16" or "fp16";
+  // what was asked for; and the probe's verdict ("probabilities within 0.0021 of fp32 on a probe", or why
+  // fp32 was kept).
+  const std::string& precision() const;
+  const std::string& requested_precision() const;
+  const std::string& precision_note() const;
   // Builds (or declines) the inference clone now, so that a report can say which ran.
   void prepare_inference();
   // How many perturbed images a forward-only pass takes when no --probe-batch is given: measured

@@ -77,6 +77,7 @@ Command add_card(CLI::App& app) {
   flags->model.add_to(*sub, ModelFlags::Mode::positional_one);
   flags->model.writes_card = true;
   flags->policy.refuse(*sub, "--no-inference-clone", "card runs the model once as loaded");
+  flags->policy.refuse(*sub, "--precision", "card runs the model once as loaded, in fp32");
   sub->add_option("-o,--output", flags->output, "Where to write the card (default: NAME.json beside NAME.pt)");
   sub->add_option("--name", flags->name, "The model's name in reports (default: the file name)");
   sub->add_option("-l,--layer", flags->layer, "The layer CAM methods explain by default (default: chosen automatically)");

@@ -118,6 +118,7 @@ Command add_layers(CLI::App& app) {
   flags->method.add_to(*sub);
   flags->policy.refuse(flags->method.all, "layers lists the model's modules and explains nothing");
   flags->policy.refuse(*sub, "--no-inference-clone", "layers runs the model as loaded (it lists modules, which a frozen clone no longer has)");
+  flags->policy.refuse(*sub, "--precision", "layers runs the model as loaded, in fp32");
   sub->add_flag("--json", flags->json, "Print JSON instead of a table");
   return {sub, [flags] { return run_layers(*flags); }};
 }

@@ -226,6 +226,14 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
       throw usage_error(flag_name(option) + ": not used by --method " + methods + " (it applies to " +
                         readers_of(setting) + ")");
   }
+  // --precision is a model flag (every model of the run loads with it), but only some methods' passes
+  // are forward-only; with none of them it would change nothing.
+  if (model.requested_precision() != "fp32" &&
+      std::none_of(options.methods.begin(), options.methods.end(),
+                   [](const std::string& m) { return find_method(m).reads(Setting::precision); }))
+    throw usage_error("--precision " + model.requested_precision() + ": not used by --method " + methods +
+                      " (gradients and captured layers run in fp32; it applies to the forward-only passes of " +
+                      readers_of(Setting::precision) + ")");
   auto given = [&](const char* name) {
     for (const auto& [option, setting] : setting_flags)
       if (flag_name(option) == name) return option->count() > 0;

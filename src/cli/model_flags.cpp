@@ -82,6 +82,12 @@ void ModelFlags::add_to(CLI::App& command, Mode mode) {
                                    "torchvision)"));
   all.push_back(command.add_option("--output-kind", output_kind, "Override the card: softmax or sigmoid"));
   all.push_back(command.add_option("--labels", labels, "Override the card: a file with one label per line, or a,b,c"));
+  all.push_back(command
+                    .add_option("--precision", precision,
+                                "Forward-only passes (perturbed images, Score-CAM's masked inputs) in fp32, bf16 or "
+                                "fp16; checked against fp32 on a probe (probabilities within 0.01, else fp32)")
+                    ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+                    ->capture_default_str());
   all.push_back(command.add_flag("--no-inference-clone", no_inference_clone,
                                  "Run forward-only passes on the model as loaded, not on a frozen, optimised clone"));
 }
@@ -109,6 +115,7 @@ Model ModelFlags::load_one(const std::string& path) const {
   ModelOptions options;
   options.device = device;
   options.inference_clone = !no_inference_clone;
+  options.precision = precision;
   if (!card.empty()) options.card_path = card;
   Model loaded = Model::load(path, options);
   ModelCard& c = loaded.mutable_card();

@@ -172,7 +172,7 @@ CamProbe make_probe(Model::Impl& impl, CaptureModel& capture, const CapturedForw
   const OutputKind kind = impl.card.output;
   probe.masked_probability = [&impl, &f, &r, &activation, kind](int64_t i, const torch::Tensor& masks) {
     c10::InferenceMode inference;
-    const torch::Tensor out = impl.run(impl.forward_only_module(), f.input[i].unsqueeze(0) * masks);
+    const torch::Tensor out = impl.forward_only(f.input[i].unsqueeze(0) * masks);
     return class_probabilities(out, kind).select(1, r.classes[i]).to(activation.scalar_type());
   };
   probe.replaced_score = [&impl, &capture, &f, &r, &activation, l, &layout, output](int64_t i,

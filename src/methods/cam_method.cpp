@@ -21,6 +21,8 @@ class CamAdapter final : public ExplanationMethod {
   // Scaled to [0,1] per map (the raw range kept in the map's details).
   MapKind map_kind() const override { return {/*is_signed=*/false, /*display_min_max=*/false}; }
   std::vector<Setting> settings() const override {
+    if (weighting_.forward_only)
+      return {Setting::layers, Setting::target, Setting::probe_batch, Setting::colormap, Setting::precision};
     if (weighting_.probes) return {Setting::layers, Setting::target, Setting::probe_batch, Setting::colormap};
     return {Setting::layers, Setting::target, Setting::colormap};
   }

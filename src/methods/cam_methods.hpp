@@ -36,6 +36,7 @@ struct CamMethod {
   bool needs_gradient;
   torch::Tensor (*map)(const CamInputs&);  // [N,h,w], before the ReLU
   bool probes = false;                     // runs extra forward passes (CamProbe)
+  bool forward_only = false;               // those passes are forward-only (--precision applies to them)
 };
 
 // A CAM method of the registry (src/methods/registry.cpp) by name; nullptr for another name.

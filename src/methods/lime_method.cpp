@@ -15,7 +15,8 @@ class LimeMethod final : public ExplanationMethod {
   MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
   std::vector<Setting> settings() const override {
     return {Setting::target,      Setting::all_classes,  Setting::probe_batch, Setting::samples, Setting::adaptive,
-            Setting::superpixels, Setting::hide,        Setting::kernel_width, Setting::seed, Setting::repeats};
+            Setting::superpixels, Setting::hide,        Setting::kernel_width, Setting::seed, Setting::repeats,
+            Setting::precision};
   }
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>&,

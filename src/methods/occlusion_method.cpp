@@ -13,7 +13,8 @@ class OcclusionMethod final : public ExplanationMethod {
   MethodFamily family() const override { return MethodFamily::perturbation; }
   MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
   std::vector<Setting> settings() const override {
-    return {Setting::target, Setting::all_classes, Setting::probe_batch, Setting::window, Setting::hide};
+    return {Setting::target, Setting::all_classes, Setting::probe_batch, Setting::window, Setting::hide,
+            Setting::precision};
   }
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard& card) const override {

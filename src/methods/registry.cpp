@@ -20,7 +20,7 @@ const std::vector<std::unique_ptr<ExplanationMethod>>& explanation_methods() {
     m.push_back(cam_method({"hirescam", true, &hirescam_map}));
     m.push_back(cam_method({"layercam", true, &layercam_map}));
     m.push_back(cam_method({"eigencam", false, &eigencam_map}));
-    m.push_back(cam_method({"scorecam", false, &scorecam_map, /*probes=*/true}));
+    m.push_back(cam_method({"scorecam", false, &scorecam_map, /*probes=*/true, /*forward_only=*/true}));
     m.push_back(cam_method({"ablationcam", false, &ablationcam_map, /*probes=*/true}));
     m.push_back(lime_method());
     m.push_back(kernel_shap_method());
@@ -93,6 +93,7 @@ std::string to_string(Setting setting) {
     case Setting::noise: return "noise";
     case Setting::max_evals: return "max evals";
     case Setting::partition: return "partition";
+    case Setting::precision: return "precision";
   }
   return "";
 }

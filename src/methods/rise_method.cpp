@@ -14,7 +14,7 @@ class RiseMethod final : public ExplanationMethod {
   MapKind map_kind() const override { return {/*is_signed=*/false, /*display_min_max=*/true}; }
   std::vector<Setting> settings() const override {
     return {Setting::target, Setting::all_classes, Setting::probe_batch, Setting::masks,
-            Setting::hide,   Setting::seed,        Setting::colormap};
+            Setting::hide,   Setting::seed,        Setting::colormap,    Setting::precision};
   }
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard&) const override {

@@ -94,7 +94,8 @@ class KernelShapMethod final : public ExplanationMethod {
   MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
   std::vector<Setting> settings() const override {
     return {Setting::target,      Setting::all_classes, Setting::probe_batch, Setting::samples,
-            Setting::adaptive,    Setting::superpixels, Setting::hide,        Setting::seed};
+            Setting::adaptive,    Setting::superpixels, Setting::hide,        Setting::seed,
+            Setting::precision};
   }
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard& card) const override {
@@ -180,7 +181,7 @@ class PartitionShapMethod final : public ExplanationMethod {
   MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
   std::vector<Setting> settings() const override {
     return {Setting::target,      Setting::probe_batch, Setting::max_evals, Setting::partition,
-            Setting::superpixels, Setting::hide};
+            Setting::superpixels, Setting::hide,        Setting::precision};
   }
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard& card) const override {

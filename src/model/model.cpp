@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <sstream>
 
 #include "model/torch_model.hpp"
 #include "xai/gradient_attribution.hpp"
@@ -77,7 +78,7 @@ Classifier model_classifier(Model& model, Prediction* unperturbed) {
         torch::from_blob(const_cast<float*>(batch.values), {batch.count, batch.channels, batch.height, batch.width},
                          torch::kFloat)
             .to(impl.device);
-    const torch::Tensor logits = impl.run(impl.forward_only_module(), input);
+    const torch::Tensor logits = impl.forward_only(input);
     if (first && unperturbed) {
       const torch::Tensor row = logits[0].to(torch::kCPU, torch::kFloat).contiguous();
       *unperturbed = make_prediction(std::vector<float>(row.data_ptr<float>(), row.data_ptr<float>() + row.numel()),
@@ -124,43 +125,123 @@ ScoreGradient model_score_gradient(Model& model) {
   };
 }
 
+namespace {
+
+// A frozen (constants folded), inference-optimised copy; freezing clones.
+std::unique_ptr<torch::jit::Module> optimised_clone(const torch::jit::Module& source) {
+  auto clone = std::make_unique<torch::jit::Module>(torch::jit::freeze(source));
+  *clone = torch::jit::optimize_for_inference(*clone);
+  return clone;
+}
+
+torch::ScalarType precision_dtype(const std::string& precision) {
+  if (precision == "bf16") return torch::kBFloat16;
+  if (precision == "fp16") return torch::kHalf;
+  return torch::kFloat;
+}
+
+std::string decimal(double value, int digits) {
+  std::ostringstream out;
+  out.precision(digits);
+  out << value;
+  return out.str();
+}
+
+}  // namespace
+
+void check_precision(const std::string& precision, const std::string& flag) {
+  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
+    throw usage_error(flag + " " + precision + ": expected fp32, bf16 or fp16");
+}
+
+double Model::Impl::probe_difference(torch::jit::Module& candidate, torch::ScalarType dtype) {
+  c10::InferenceMode inference_mode;
+  // A seeded probe of its own: the decision must not depend on what used the global generator before.
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(20221201);
+  const torch::Tensor probe =
+      (torch::rand({2, card.channel_count(), card.input_height, card.input_width}, generator,
+                   torch::TensorOptions().dtype(torch::kFloat)) * 2 - 1).to(device);
+  const long long counted = forward_passes;  // the check is not the run's work
+  const torch::Tensor expected = class_probabilities(run(module, probe), card.output);
+  const torch::Tensor got = class_probabilities(run(candidate, probe.to(dtype)).to(torch::kFloat), card.output);
+  forward_passes = counted;
+  return (expected - got).abs().max().item<double>();
+}
+
 torch::jit::Module& Model::Impl::forward_only_module() {
   if (!inference.empty()) return inference_module ? *inference_module : module;
-  if (!inference_clone) {
-    inference = "plain";
-    return module;
-  }
-  try {
-    auto clone = std::make_unique<torch::jit::Module>(torch::jit::freeze(module));  // freeze clones
-    *clone = torch::jit::optimize_for_inference(*clone);
-    // Trust, then verify: the clone must give the module's probabilities on a textured input.
-    c10::InferenceMode inference_mode;
-    // A seeded probe of its own: the decision must not depend on what used the global generator before.
-    auto generator = at::make_generator<at::CPUGeneratorImpl>(20221201);
-    const torch::Tensor probe =
-        (torch::rand({2, card.channel_count(), card.input_height, card.input_width}, generator,
-                     torch::TensorOptions().dtype(torch::kFloat)) * 2 - 1).to(device);
-    const long long counted = forward_passes;  // the check is not the run's work
-    const torch::Tensor expected = class_probabilities(run(module, probe), card.output);
-    const torch::Tensor got = class_probabilities(run(*clone, probe), card.output);
-    forward_passes = counted;
-    const double difference = (expected - got).abs().max().item<double>();
-    if (!(difference <= 1e-4)) {
-      inference = "plain (the optimised clone's probabilities differed by " + std::to_string(difference) + ")";
-      return module;
+  inference = "plain";
+  if (inference_clone) {
+    try {
+      // Trust, then verify: the clone must give the module's probabilities on a textured input.
+      auto clone = optimised_clone(module);
+      const double difference = probe_difference(*clone, torch::kFloat);
+      if (difference <= 1e-4) {
+        inference_module = std::move(clone);
+        inference = "optimised";
+      } else {
+        inference = "plain (the optimised clone's probabilities differed by " + std::to_string(difference) + ")";
+      }
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      inference = "plain (cannot freeze: " + first_line(e.what()) + ")";
     }
-    inference_module = std::move(clone);
-    inference = "optimised";
-    return *inference_module;
+  }
+  if (requested_precision != "fp32") choose_low_precision();
+  return inference_module ? *inference_module : module;
+}
+
+void Model::Impl::choose_low_precision() {
+  const std::string& asked = requested_precision;
+  const torch::ScalarType dtype = precision_dtype(asked);
+  try {
+    // The parameters are converted before freezing: a frozen module's weights are graph constants,
+    // which Module::to no longer reaches.
+    torch::jit::Module low = module.clone();
+    low.to(dtype);
+    std::unique_ptr<torch::jit::Module> candidate;
+    double difference = 0;
+    if (inference_clone) {
+      try {
+        candidate = optimised_clone(low);
+        difference = probe_difference(*candidate, dtype);
+      } catch (const Error&) {
+        throw;
+      } catch (const std::exception&) {
+        candidate.reset();  // some optimisations have no low-precision kernels: the plain copy then
+      }
+    }
+    if (!candidate) {
+      candidate = std::make_unique<torch::jit::Module>(std::move(low));
+      difference = probe_difference(*candidate, dtype);
+    }
+    if (!(difference <= kLowPrecisionTolerance)) {
+      precision_note = asked + " refused: its probabilities differed from fp32's by " + decimal(difference, 3) +
+                       " on a probe (more than " + decimal(kLowPrecisionTolerance, 3) + "); fp32 used";
+      return;
+    }
+    inference_module = std::move(candidate);
+    forward_dtype = dtype;
+    precision = asked;
+    precision_note = "probabilities within " + decimal(difference, 3) + " of fp32 on a probe";
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    inference = "plain (cannot freeze: " + first_line(e.what()) + ")";
-    return module;
+    precision_note = asked + " cannot run on " + device_name + " (" + first_line(e.what()) + "); fp32 used";
   }
 }
 
+torch::Tensor Model::Impl::forward_only(const torch::Tensor& input) {
+  torch::jit::Module& m = forward_only_module();
+  if (forward_dtype == torch::kFloat) return run(m, input);
+  return run(m, input.to(forward_dtype)).to(torch::kFloat);
+}
+
 const std::string& Model::inference() const { return impl_->inference; }
+const std::string& Model::precision() const { return impl_->precision; }
+const std::string& Model::requested_precision() const { return impl_->requested_precision; }
+const std::string& Model::precision_note() const { return impl_->precision_note; }
 void Model::prepare_inference() { impl_->forward_only_module(); }
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -209,6 +290,8 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   impl->device = parse_device(options.device);
   impl->device_name = options.device;
   impl->inference_clone = options.inference_clone;
+  check_precision(options.precision);
+  impl->requested_precision = options.precision;
   try {
     impl->module = torch::jit::load(path, impl->device);
   } catch (const c10::Error& e) {
@@ -265,7 +348,8 @@ torch::Tensor Model::Impl::run(torch::jit::Module& m, const torch::Tensor& input
     throw model_error(path + ": model returns " + output.tagKind() + ", expected a tensor of class scores");
   torch::Tensor logits = output.toTensor();
   const auto type = logits.scalar_type();
-  if (type != torch::kFloat && type != torch::kDouble)
+  // A low-precision copy (--precision) returns its own dtype; forward_only() casts it back.
+  if (type != torch::kFloat && type != torch::kDouble && type != input.scalar_type())
     throw model_error(path + ": model returns " + std::string(c10::toString(type)) +
                       " values, expected float32 class scores (logits)" +
                       (type == torch::kHalf || type == torch::kBFloat16 ? "; add .float() at the end of forward()" : ""));
@@ -338,7 +422,7 @@ std::vector<Prediction> Model::predict(const std::vector<InputBlob>& batch) {
   torch::Tensor logits;
   {
     c10::InferenceMode inference;
-    logits = impl_->run(impl_->forward_only_module(), impl_->to_tensor(batch)).to(torch::kCPU, torch::kFloat).contiguous();
+    logits = impl_->forward_only(impl_->to_tensor(batch)).to(torch::kCPU, torch::kFloat).contiguous();
   }
   std::vector<Prediction> predictions;
   for (int64_t i = 0; i < logits.size(0); ++i) {

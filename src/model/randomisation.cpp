@@ -135,6 +135,7 @@ Model randomised_copy(Model& model, const std::vector<std::string>& modules, uin
   impl->device = source.device;
   impl->card = source.card;
   impl->inference_clone = source.inference_clone;
+  impl->requested_precision = source.requested_precision;
   impl->module = source.module.clone(/*inplace=*/false);  // deep: its own parameter tensors
   impl->module.eval();
 

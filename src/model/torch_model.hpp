@@ -45,6 +45,17 @@ struct Model::Impl {
   // The module for passes without gradients: the frozen, optimised clone when it can be built and
   // agrees with the module as loaded (probabilities within 1e-4 on a test input), else the module.
   torch::jit::Module& forward_only_module();
+  // A forward-only pass: the forward-only module in its precision, the input cast to it and the output
+  // back to float32.
+  torch::Tensor forward_only(const torch::Tensor& input);
+  std::string requested_precision = "fp32";
+  std::string precision = "fp32";  // what forward-only passes use, once decided
+  std::string precision_note;
+  torch::ScalarType forward_dtype = torch::kFloat;
+  // The largest difference of class probabilities between the module as loaded and `candidate` (its
+  // parameters in `dtype`) on a seeded, textured probe input.
+  double probe_difference(torch::jit::Module& candidate, torch::ScalarType dtype);
+  void choose_low_precision();
   std::string default_layer;  // cached: finding it needs a dry run of the instrumented model
   // Model::layers(), cached for the input size it was measured at (the card may change before use).
   std::vector<LayerInfo> layer_infos;

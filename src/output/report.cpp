@@ -45,6 +45,15 @@ json dicom_json(const DicomInfo& d) {
           {"inverted", d.inverted}};
 }
 
+namespace {
+// What forward-only passes ran in: asked for, used, and the probe's verdict (fp32 needs none).
+json precision_json(const Model& model) {
+  json out = {{"requested", model.requested_precision()}, {"used", model.precision()}};
+  if (!model.precision_note().empty()) out["check"] = model.precision_note();
+  return out;
+}
+}  // namespace
+
 json model_json(Model& model) {
   const ModelCard& card = model.card();
   return {{"path", utf8_path(model.path())},
@@ -55,7 +64,8 @@ json model_json(Model& model) {
           {"labels", model.labels()},
           {"device", model.device()},
           {"threads", thread_count()},
-          {"inference", model.inference().empty() ? "not used (no forward-only pass)" : model.inference()}};
+          {"inference", model.inference().empty() ? "not used (no forward-only pass)" : model.inference()},
+          {"precision", precision_json(model)}};
 }
 
 json card_json(Model& model) {

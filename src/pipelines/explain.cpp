@@ -86,6 +86,10 @@ ExplainPlan plan_explanations(Model& model, const ExplainOptions& options) {
   plan.card = model.card();
   plan.layers = resolve_layers(model, options);
   for (const auto* method : plan.methods) plan.parameters.push_back(method->parameters(options, plan.layers, plan.card));
+  // A lower precision changes the numbers of the methods it applies to: part of their identity.
+  if (model.requested_precision() != "fp32")
+    for (size_t m = 0; m < plan.methods.size(); ++m)
+      if (plan.methods[m]->reads(Setting::precision)) plan.parameters[m]["precision"] = model.requested_precision();
   // Faithfulness settings are part of every method's parameters: in each report, and in batch's
   // resume key (a rerun with --faithfulness recomputes results that lack it).
   if (options.faithfulness.enabled)
@@ -99,6 +103,7 @@ ExplainPlan plan_explanations(Model& model, const ExplainOptions& options) {
     if (method->family() != MethodFamily::gradient_cam || options.faithfulness.enabled) model.prepare_inference();
   plan.model = model_json(model);
   plan.model_warnings = model.warnings();
+  if (model.precision() != model.requested_precision()) plan.model_warnings.push_back(model.precision_note());
   for (auto& warning : layer_warnings(model, options.cam.layers)) plan.model_warnings.push_back(std::move(warning));
   return plan;
 }

@@ -492,6 +492,18 @@ TEST_F(CliBadInput, CudaDeviceWithoutCuda) {
   expect_error(explain(model("tiny-scripted.pt"), image, {"--device", "tpu"}), 2, {"--device", "tpu"});
 }
 
+// --precision applies to forward-only passes; with only gradient methods it would change nothing.
+TEST_F(CliBadInput, PrecisionWithoutAForwardOnlyPassIsRefused) {
+  const fs::path image = write_image("patch.png", test_image(150, 97));
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--precision", "bf16"}), 2, {"--precision bf16", "gradcam", "lime"});
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--precision", "fp8"}), 2, {"--precision"});
+  const RunResult r = explain(model("tiny-scripted.pt"), image, {"--precision", "bf16", "--method", "gradcam,rise", "--rise-masks", "40"});
+  ASSERT_EQ(r.code, 0) << r;
+  const auto report = read_json(out_dir() / "patch.json");
+  EXPECT_EQ(report["model"]["precision"]["requested"], "bf16") << report["model"];
+  EXPECT_EQ(report["model"]["precision"]["used"], "bf16") << report["model"];
+}
+
 TEST_F(CliBadInput, OutputDirectoryCannotBeCreated) {
   const fs::path image = write_image("patch.png", test_image(150, 97));
   const fs::path blocker = root_ / "blocker";

@@ -20,7 +20,7 @@ std::string examples_dir() { return xai::test::example_patches(); }
 // Options that a subcommand takes with the shared groups but refuses (with a reason).
 const std::map<std::string, std::set<std::string>> kRefused = {
     {"explain", {"--batch-size"}},
-    {"card", {"--no-inference-clone"}},
+    {"card", {"--no-inference-clone", "--precision"}},
     {"slide", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--dicom-window", "--frame", "--frames",
                "--top-k", "--all-classes", "--layers", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill",
                "--figure-size", "--num-features"}},
@@ -34,7 +34,7 @@ const std::map<std::string, std::set<std::string>> kRefused = {
     {"layers", {"--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes", "--probe-batch",
                 "--colormap", "--alpha", "--background", "--figure-size", "--num-features", "--max-pixels", "--samples", "--segments", "--compactness", "--superpixels",
                 "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats", "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
-                "--no-inference-clone", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
+                "--no-inference-clone", "--precision", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
                 "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame", "--frames"}},
     {"merge", {"--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind",
                "--resize", "--interpolation",
@@ -42,7 +42,7 @@ const std::map<std::string, std::set<std::string>> kRefused = {
                "--probe-batch", "--colormap", "--alpha", "--background", "--figure-size", "--num-features", "--max-pixels", "--samples", "--segments", "--compactness",
                "--superpixels", "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats",
                "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
-               "--no-inference-clone", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
+               "--no-inference-clone", "--precision", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
                "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame", "--frames"}},
 };
 
@@ -149,6 +149,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--interpolation", {{"--interpolation", "bicubic"}, {"--resize", "shorter-side"}}},
         {"--labels", {{"--labels", binary ? "x,y" : "x,y,z"}, {}}},
         {"--no-inference-clone", {{"--no-inference-clone"}, lime}},
+        {"--precision", {{"--precision", "fp16"}, lime}},
         {"--method", {{"--method", "xgradcam"}, {}}},
         {"--layer", {{"-l", "layer1"}, {}}},
         {"--layers", {{"--layers", "auto-all"}, {}}},

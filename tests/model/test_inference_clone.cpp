@@ -1,12 +1,16 @@
 // The inference clone (frozen + optimize_for_inference) used for forward-only passes: the same
 // probabilities and the same LIME weights as the module as loaded, on every committed model; the
-// choice is reported, and a run that needs no forward-only pass never builds it.
+// choice is reported, and a run that needs no forward-only pass never builds it. The low-precision
+// copies (--precision bf16/fp16): used where their probabilities stay within the tolerance, refused where not.
 #include <gtest/gtest.h>
+
+#include <torch/script.h>
 
 #include <opencv2/imgproc.hpp>
 #include <random>
 
 #include "test_helpers.hpp"
+#include "xai/error.hpp"
 #include "xai/explain.hpp"
 #include "xai/lime.hpp"
 #include "xai/model.hpp"
@@ -80,6 +84,79 @@ TEST(InferenceClone, GradientCamRunsNeverBuildIt) {
   options.methods = {"gradcam", "occlusion"};
   plan = plan_explanations(model, options);
   EXPECT_EQ(plan.model["inference"], "optimised");
+}
+
+
+// A parameter-free model whose scores hang on the input's mean, shifted to 100 where bf16 and fp16 steps
+// are coarse (0.5 and 0.0625 apart; fp32's 7.6e-6): fp32 resolves the mean, the low precisions round it away.
+std::string ill_conditioned_model(const test::TempDir& dir) {
+  torch::jit::Module m("IllConditioned");
+  m.define(R"(
+def forward(self, x):
+    score = (x.mean(dim=[1, 2, 3]) + 100.0 - 100.0) * 1000.0
+    return torch.stack([score, -score], dim=1)
+)");
+  const std::string path = (dir.path / "ill-conditioned.pt").string();
+  m.save(path);
+  return path;
+}
+
+TEST(Precision, LowPrecisionIsUsedWhereItsProbabilitiesStayWithinTheToleranceAndRefusedElsewhere) {
+  test::TempDir dir;
+  const std::string sharp_path = ill_conditioned_model(dir);
+  for (const std::string precision : {"bf16", "fp16"}) {
+    SCOPED_TRACE(precision);
+    ModelOptions options;
+    options.precision = precision;
+    // A committed model: its probabilities on inputs other than the probe stay within the tolerance,
+    // and they are the low precision's own (not fp32's under another name).
+    Model full = Model::load(test::model_path("tiny-scripted.pt"));
+    Model low = Model::load(test::model_path("tiny-scripted.pt"), options);
+    const auto batch = random_batch(full.card(), 6, 11);
+    const auto a = full.predict(batch), b = low.predict(batch);
+    EXPECT_EQ(low.precision(), precision);
+    EXPECT_EQ(low.requested_precision(), precision);
+    EXPECT_EQ(low.precision_note().rfind("probabilities within ", 0), 0u) << low.precision_note();
+    double largest = 0;
+    bool logits_differ = false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      for (size_t c = 0; c < a[i].probabilities.size(); ++c)
+        largest = std::max(largest, std::abs(static_cast<double>(a[i].probabilities[c]) - b[i].probabilities[c]));
+      logits_differ = logits_differ || a[i].logits != b[i].logits;
+    }
+    EXPECT_TRUE(logits_differ) << "the low precision was not applied";
+    EXPECT_LE(largest, kLowPrecisionTolerance);
+
+    // The ill-conditioned model: refused, and its forward-only passes are fp32's exactly.
+    Model sharp_full = Model::load(sharp_path);
+    Model sharp_low = Model::load(sharp_path, options);
+    sharp_low.prepare_inference();
+    EXPECT_EQ(sharp_low.precision(), "fp32");
+    EXPECT_EQ(sharp_low.precision_note().rfind(precision + " refused: its probabilities differed from fp32's by ", 0), 0u)
+        << sharp_low.precision_note();
+    const auto sharp_batch = random_batch(sharp_full.card(), 4, 3);
+    const auto c = sharp_full.predict(sharp_batch), d = sharp_low.predict(sharp_batch);
+    for (size_t i = 0; i < c.size(); ++i) EXPECT_EQ(c[i].logits, d[i].logits);
+  }
+  ModelOptions bad;
+  bad.precision = "fp8";
+  EXPECT_THROW(Model::load(test::model_path("tiny-scripted.pt"), bad), Error);
+}
+
+// The precision is part of the identity of the methods it applies to (reports, batch's resume key), and
+// only of those.
+TEST(Precision, PlansNameItForTheMethodsItAppliesTo) {
+  ModelOptions low;
+  low.precision = "bf16";
+  Model model = Model::load(test::model_path("tiny-scripted.pt"), low);
+  ExplainOptions options;
+  options.methods = {"gradcam", "occlusion", "scorecam", "ablationcam"};
+  const ExplainPlan plan = plan_explanations(model, options);
+  EXPECT_FALSE(plan.parameters[0].contains("precision"));
+  EXPECT_EQ(plan.parameters[1]["precision"], "bf16");
+  EXPECT_EQ(plan.parameters[2]["precision"], "bf16");
+  EXPECT_FALSE(plan.parameters[3].contains("precision")) << "Ablation-CAM's passes go through the captured layer";
+  EXPECT_EQ(plan.model["precision"]["used"], "bf16");
 }
 
 }  // namespace
