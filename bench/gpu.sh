@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The GPU proof, repeatable on any machine with an NVIDIA GPU and a built xai (scripts/setup.sh there):
+#   bench/gpu.sh [OUT]          parity CPU vs GPU, then the speed table; writes OUT/gpu-report.md (+ .json)
+#   bench/gpu.sh --quick [OUT]  parity on ResNet50 only, one image (what ctest's gpu_parity runs)
+# Parity: the same image, method and seed explained with --device cpu and --device cuda; the maps must agree
+# within 1e-3 (CAM maps are normalised to [0,1]; LIME/Kernel SHAP/IG maps are compared relative to their
+# largest absolute value). Speed: `xai bench` on the GPU beside the CPU, ratios to a batched forward pass.
+# Models are exported here with seeded random weights (scripts/export_models.py; no downloads).
+# Exit codes: 0 every parity case within tolerance, 1 a case outside it or a run failed, 77 no GPU visible
+# (nothing measured: ctest reports the test as not run, never as passed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+if [[ "${1:-}" == "--quick" ]]; then quick=1; shift; fi
+out=${1:-gpu-out}
+xai=${XAI:-build/xai}
+python=${XAI_PYTHON:-.venv/bin/python}
+tolerance=1e-3
+# XAI_GPU_DEVICE=cpu compares the CPU with itself: a self-test of this script on a machine without a GPU.
+gpu=${XAI_GPU_DEVICE:-cuda}
+
+version=$("$xai" --version)
+echo "gpu: $version"
+if [[ "$version" == *"no GPU visible"* && "$gpu" != cpu ]]; then
+  echo "gpu: no GPU visible: nothing measured (not run)"
+  exit 77
+fi
+mkdir -p "$out/models"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader \
+  > "$out/gpu.txt" || echo "unknown GPU" > "$out/gpu.txt"
+
+archs="resnet50,densenet121,vit_b_16"
+methods="gradcam lime kernelshap intgrad scorecam"
+images=(examples/patches/malignant-1.png examples/patches/benign-1.png)
+if ((quick)); then archs="resnet50"; methods="gradcam lime intgrad"; images=(examples/patches/malignant-1.png); fi
+"$python" scripts/export_models.py --out "$out/models" --arch "$archs" --mode scripted > "$out/export.log"
+
+# Settings that keep the CPU side affordable; the same on both devices (same seeds: same perturbations).
+declare -A extra=(
+  [gradcam]="" [intgrad]="--steps 32"
+  [lime]="--samples 256 --seed 1" [kernelshap]="--samples 256 --seed 1"
+  [scorecam]="--probe-batch 64"
+)
+status=0
+echo "| model | method | max abs difference CPU vs GPU | within $tolerance |" > "$out/parity.md"
+echo "|---|---|---|---|" >> "$out/parity.md"
+for arch in ${archs//,/ }; do
+  model="$out/models/$arch-scripted.pt"
+  for method in $methods; do
+    # Score-CAM on the CPU is one forward pass per channel (2048 on ResNet50): one image is enough.
+    inputs=("${images[@]}")
+    [[ "$method" == scorecam ]] && inputs=("${images[0]}")
+    for side in cpu gpu; do
+      device=cpu
+      [[ "$side" == gpu ]] && device=$gpu
+      "$xai" explain -q --model "$model" --method "$method" ${extra[$method]} --device "$device" \
+        "${inputs[@]}" -o "$out/maps/$arch/$method/$side" > /dev/null || { echo "gpu: $arch $method on $device failed"; status=1; }
+    done
+    line=$("$python" - "$out/maps/$arch/$method" "$tolerance" <<'PY'
+import glob, os, sys
+import numpy as np
+root, tol = sys.argv[1], float(sys.argv[2])
+worst = 0.0
+cpu = sorted(glob.glob(os.path.join(root, "cpu", "*.npy")))
+if not cpu:
+    print("no maps"); sys.exit(1)
+for a in cpu:
+    b = a.replace(os.sep + "cpu" + os.sep, os.sep + "gpu" + os.sep)
+    if not os.path.exists(b):
+        print("missing " + os.path.basename(b)); sys.exit(1)
+    x, y = np.load(a).astype(np.float64), np.load(b).astype(np.float64)
+    scale = max(1.0, float(np.abs(x).max())) if x.min() >= 0 and x.max() <= 1 else max(1e-12, float(np.abs(x).max()))
+    worst = max(worst, float(np.abs(x - y).max()) / scale)
+print(f"{worst:.3g} {'yes' if worst <= tol else 'NO'}")
+sys.exit(0 if worst <= tol else 1)
+PY
+) || status=1
+    echo "gpu: parity $arch $method: $line"
+    echo "| $arch | $method | ${line% *} | ${line##* } |" >> "$out/parity.md"
+  done
+done
+
+if ((!quick)); then
+  echo "| model | method | device | forward ms (batch 1) | explain ms per image | explain ÷ forward |" > "$out/speed.md"
+  echo "|---|---|---|---|---|---|" >> "$out/speed.md"
+  for arch in ${archs//,/ }; do
+    model="$out/models/$arch-scripted.pt"
+    for method in gradcam lime kernelshap rise; do
+      for device in $gpu cpu; do
+        # The CPU rows of the slow methods are left to README's CPU tables.
+        if [[ "$device" == cpu && ( "$method" != gradcam || "$gpu" == cpu ) ]]; then continue; fi
+        "$xai" bench -q --model "$model" --method "$method" --device "$device" --runs 5 --json 2>/dev/null \
+          > "$out/bench-$arch-$method-$device.json" || { echo "gpu: bench $arch $method $device failed"; status=1; continue; }
+        "$python" - "$out/bench-$arch-$method-$device.json" "$arch" "$method" "$device" >> "$out/speed.md" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {r['forward_ms']:.2f} | {r['explain_ms']:.1f} | {r['ratio']:.2f} |")
+PY
+      done
+    done
+  done
+fi
+
+{
+  echo "# xai on a GPU, $(date -u +%Y-%m-%d)"
+  echo
+  echo "$version; $(cat "$out/gpu.txt")"
+  echo
+  echo "## Parity (CPU vs GPU, fp32)"
+  cat "$out/parity.md"
+  if [[ -f "$out/speed.md" ]]; then echo; echo "## Speed"; cat "$out/speed.md"; fi
+} > "$out/gpu-report.md"
+echo "gpu: report in $out/gpu-report.md"
+exit $status
