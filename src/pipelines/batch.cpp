@@ -16,6 +16,7 @@
 #include "pipelines/bounded_queue.hpp"
 #include "pipelines/helper_threads.hpp"
 #include "pipelines/memory_ledger.hpp"
+#include "pipelines/staged_run.hpp"
 #include "xai/atomic_file.hpp"
 #include "xai/dicom.hpp"
 #include "xai/file_read.hpp"
@@ -51,10 +52,7 @@ struct WorkItem {
 
 // An input whose model work is over: explained (computed), failed (item.error) or already done
 // (no prepared image). The writer renders, writes and records these in input order.
-struct Finished {
-  WorkItem item;
-  std::optional<ComputedExplanation> computed;
-};
+using Finished = StagedRun<WorkItem>::Done;
 
 Error as_error(const std::exception& e, const std::string& path) {
   if (const auto* error = dynamic_cast<const Error*>(&e)) return *error;
@@ -126,14 +124,11 @@ class BatchRun {
     return limits;
   }
   json finished_entries(size_t i, std::vector<size_t>& pending) const;
-  void start_decoders(const ResultsLog& log);
-  void explain_items(std::vector<WorkItem>& batch);
-  void write_groups(ResultsLog& log);
+  void write_group(std::vector<Finished>& group, ResultsLog& log);
   std::vector<Record> failure_records(const WorkItem& item, const Error& error);
   std::vector<Record> success_records(const WorkItem& item, const ExplainOutcome& outcome);
   std::vector<Record> listed_results(const std::vector<Record>& latest);
   void report_progress();
-  void shutdown();
   void write_run_settings(const std::vector<std::string>& inputs) const;
 
   Model& model_;
@@ -147,24 +142,10 @@ class BatchRun {
   std::vector<std::string> fingerprints_;
   BatchSummary summary_;
 
-  // Decoders → model thread: prepared items in input order.
   // Decoded images in flight: at most twice the per-image budget (--max-image-memory). Declared before
-  // the queues: the items they hold return their reservations when destroyed.
+  // the run's queues (in run()): the items they hold return their reservations when destroyed.
   mutable MemoryLedger memory_{2 * options_.explain.limits.max_decoded_bytes};
-  BoundedQueue<WorkItem> queue_{static_cast<size_t>(std::max(2, options_.batch_size * 2))};
-  std::vector<std::thread> decoders_;
-  std::thread closer_;
-  std::atomic<size_t> next_{0};
-  std::atomic<bool> stop_{false};
-  std::mutex order_mutex_;
-  std::condition_variable order_cv_;
-  size_t next_to_push_ = 0;
-  // Model thread → writer: finished groups. Only the writer touches summary_ until it is joined.
-  BoundedQueue<std::vector<Finished>> finished_queue_{2};
-  std::thread writer_;
-  std::exception_ptr writer_error_;  // the journal or a sync failed: the run cannot go on
-  std::atomic<bool> halted_{false};  // fail-fast tripped, or the writer failed
-  bool shut_down_ = false;
+  StagedRun<WorkItem>* staged_ = nullptr;  // the run in progress (run())
 };
 
 // The summary and gallery show this run: its inputs (as found now) × its methods. Results of inputs
@@ -254,60 +235,6 @@ WorkItem BatchRun::prepare(size_t i, const ResultsLog& log) const {
   return item;
 }
 
-// Decoding and preprocessing on worker threads, in input order through a bounded queue.
-void BatchRun::start_decoders(const ResultsLog& log) {
-  const int workers = options_.workers > 0 ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
-  for (int w = 0; w < workers; ++w)
-    decoders_.emplace_back([this, &log] {
-      yield_to_the_model();
-      for (size_t i = next_++; i < files_.size() && !stop_ && !stop_requested(); i = next_++) {
-        WorkItem item = prepare(i, log);
-        std::unique_lock<std::mutex> lock(order_mutex_);  // results and resumes are deterministic
-        order_cv_.wait(lock, [&] { return next_to_push_ == i || stop_; });
-        if (stop_) return;
-        queue_.push(std::move(item));
-        ++next_to_push_;
-        order_cv_.notify_all();
-      }
-    });
-  closer_ = std::thread([this] {
-    for (auto& t : decoders_) t.join();
-    queue_.producers_finished();
-  });
-}
-
-// Computes a batch (only each image's pending methods); if it fails as a whole, retries image by
-// image so one bad input cannot take the others down with it.
-void BatchRun::explain_items(std::vector<WorkItem>& batch) {
-  if (batch.empty()) return;
-  auto compute = [&](const std::vector<WorkItem*>& items) {
-    std::vector<const PreparedImage*> prepared;
-    std::vector<std::vector<size_t>> methods_for;
-    for (auto* item : items) prepared.push_back(&*item->prepared), methods_for.push_back(item->pending);
-    return compute_explanations(model_, plan_, prepared, methods_for);
-  };
-  std::vector<Finished> group;
-  std::vector<WorkItem*> all;
-  for (auto& item : batch) all.push_back(&item);
-  try {
-    std::vector<ComputedExplanation> computed = compute(all);
-    for (size_t i = 0; i < batch.size(); ++i) group.push_back({std::move(batch[i]), std::move(computed[i])});
-  } catch (const std::exception&) {
-    for (auto& item : batch) {
-      try {
-        ComputedExplanation computed = std::move(compute({&item}).front());
-        group.push_back({std::move(item), std::move(computed)});
-      } catch (const std::exception& e) {
-        item.error = as_error(e, files_[item.index].path);
-        group.push_back({std::move(item), std::nullopt});
-        if (options_.fail_fast) break;
-      }
-    }
-  }
-  finished_queue_.push(std::move(group));
-  batch.clear();
-}
-
 std::vector<Record> BatchRun::failure_records(const WorkItem& item, const Error& error) {
   std::vector<Record> records;
   for (size_t m : item.pending)
@@ -320,7 +247,7 @@ std::vector<Record> BatchRun::failure_records(const WorkItem& item, const Error&
     summary_.first_error = error.what();
     if (options_.fail_fast) {
       summary_.code = error.code();
-      halted_ = true;
+      staged_->halt();
     }
   }
   return records;
@@ -370,12 +297,12 @@ std::vector<Record> BatchRun::success_records(const WorkItem& item, const Explai
 
 // Output files go to disk with one file-system sync per group, and only then are their results
 // journaled: a journal line always refers to complete, durable files.
-void BatchRun::write_groups(ResultsLog& log) {
-  while (auto group = finished_queue_.pop()) {
+void BatchRun::write_group(std::vector<Finished>& group, ResultsLog& log) {
+  {
     std::vector<Record> records;
     bool wrote = false;
-    for (Finished& f : *group) {
-      if (halted_) break;
+    for (Finished& f : group) {
+      if (staged_->halted()) break;
       const WorkItem& item = f.item;
       std::vector<Record> lines;
       if (item.error) {
@@ -405,22 +332,6 @@ void BatchRun::report_progress() {
   summary_.progress.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
   summary_.progress.rate = summary_.progress.seconds > 0 ? summary_.explained / summary_.progress.seconds : 0;
   if (options_.on_progress) options_.on_progress(summary_.progress);
-}
-
-// Stops and joins every thread, also when the model thread leaves with an exception.
-void BatchRun::shutdown() {
-  if (shut_down_) return;
-  shut_down_ = true;
-  finished_queue_.producers_finished();
-  if (writer_.joinable()) writer_.join();
-  queue_.close();  // first: a decoder blocked in push() holds order_mutex_
-  memory_.stop();  // nor may one wait for memory
-  {
-    std::lock_guard<std::mutex> lock(order_mutex_);  // no decoder misses the wake-up
-    stop_ = true;
-  }
-  order_cv_.notify_all();
-  if (closer_.joinable()) closer_.join();
 }
 
 // OUT/run.json: how the last run into OUT was made (every setting, applied or not visible in the
@@ -458,46 +369,37 @@ BatchSummary BatchRun::run() {
   remove_stale_temporaries(options_.output_dir);  // left by a run killed while writing
   const std::string journal = (fs::path(options_.output_dir) / "results.jsonl").string();
   ResultsLog log(journal);
-  struct Guard {
-    BatchRun* run;
-    ~Guard() { run->shutdown(); }
-  } guard{this};
-  start_decoders(log);
-  writer_ = std::thread([this, &log] {
-    yield_to_the_model();
-    try {
-      write_groups(log);
-    } catch (...) {
-      writer_error_ = std::current_exception();
-      halted_ = true;
-      finished_queue_.close();
-    }
-  });
-
-  // The model thread: only the model runs here.
-  std::vector<WorkItem> batch;
-  while (!halted_ && !stop_requested()) {
-    bool timed_out = false;
-    auto item = queue_.pop_for(std::chrono::milliseconds(50), timed_out);
-    if (timed_out) {
-      // Decoders wait for the memory these images hold: run them now rather than wait for a full batch.
-      if (!batch.empty() && memory_.someone_waits()) explain_items(batch);
-      continue;
-    }
-    if (!item) break;
-    if (item->error || !item->prepared) {
-      std::vector<Finished> single;
-      single.push_back({std::move(*item), std::nullopt});
-      finished_queue_.push(std::move(single));
-    } else {
-      batch.push_back(std::move(*item));
-      if (static_cast<int>(batch.size()) >= options_.batch_size) explain_items(batch);
-    }
+  StagedRun<WorkItem>::Stages stages;
+  stages.inputs = files_.size();
+  stages.readers = options_.workers;
+  stages.batch_size = options_.batch_size;
+  stages.queue_capacity = static_cast<size_t>(std::max(2, options_.batch_size * 2));
+  stages.in_input_order = true;  // results and resumes are deterministic
+  stages.fail_fast = options_.fail_fast;
+  stages.stop = options_.stop;
+  stages.read = [this, &log](size_t i) { return std::optional<WorkItem>(prepare(i, log)); };
+  stages.ready = [](const WorkItem& item) { return !item.error && item.prepared.has_value(); };
+  stages.compute = [this](const std::vector<WorkItem*>& items) {  // only each image's pending methods
+    std::vector<const PreparedImage*> prepared;
+    std::vector<std::vector<size_t>> methods_for;
+    for (auto* item : items) prepared.push_back(&*item->prepared), methods_for.push_back(item->pending);
+    return compute_explanations(model_, plan_, prepared, methods_for);
+  };
+  stages.failed = [this](WorkItem& item, const std::exception& e) { item.error = as_error(e, files_[item.index].path); };
+  stages.write = [this, &log](std::vector<Finished>& group) { write_group(group, log); };
+  // Readers wait for the memory these images hold: run them now rather than wait for a full batch.
+  stages.flush_early = [this] { return memory_.someone_waits(); };
+  stages.release_readers = [this] { memory_.stop(); };
+  {
+    struct Forget {  // destroyed after the run below, whose threads (the writer) use staged_ until joined
+      StagedRun<WorkItem>*& run;
+      ~Forget() { run = nullptr; }
+    } forget{staged_};
+    StagedRun<WorkItem> staged(std::move(stages));
+    staged_ = &staged;
+    staged.run();
+    summary_.stopped = staged.stopped();
   }
-  if (!halted_ && !stop_requested()) explain_items(batch);  // stopping: a partial batch is left to the resume
-  summary_.stopped = stop_requested();
-  shutdown();
-  if (writer_error_) std::rethrow_exception(writer_error_);
 
   // Superseded results (an input that changed, another target) leave the journal once the run is over;
   // during it, appends alone keep it crash-safe.

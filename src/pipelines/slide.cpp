@@ -14,7 +14,7 @@
 #include <mutex>
 #include <thread>
 
-#include "pipelines/bounded_queue.hpp"
+#include "pipelines/staged_run.hpp"
 #include "pipelines/helper_threads.hpp"
 #include "xai/atomic_file.hpp"
 #include "xai/explain.hpp"
@@ -200,10 +200,7 @@ struct TileItem {
   std::optional<std::string> error;
 };
 
-struct TileDone {
-  TileItem item;
-  std::optional<ComputedExplanation> computed;
-};
+using TileDone = StagedRun<TileItem>::Done;
 
 class SlideRun {
  public:
@@ -217,14 +214,11 @@ class SlideRun {
   void find_tissue();
   std::string key_of(const Tile& tile) const { return tile_key(fingerprint_, tile.column, tile.row); }
   TileItem read_tile(size_t i) const;
-  void start_readers(const ResultsLog& log);
-  void explain(std::vector<TileItem>& batch);
-  void write_results(ResultsLog& log);
+  void write_group(std::vector<TileDone>& group, ResultsLog& log);
   Record tile_record(const Tile& tile, const ComputedExplanation& computed, const PreparedImage& prepared) const;
   void finish(bool complete);
   void write_top_tiles(const std::vector<Record>& done);
   void report_progress();
-  void shutdown();
   bool stop_requested() const { return options_.stop && options_.stop->load() != 0; }
 
   Model& model_;
@@ -243,17 +237,7 @@ class SlideRun {
   SlideSummary summary_;
   json timings_ = json::object();
   double model_seconds_ = 0;
-
-  BoundedQueue<TileItem> queue_{16};
-  BoundedQueue<std::vector<TileDone>> done_queue_{2};
-  std::vector<std::thread> readers_;
-  std::thread closer_, writer_;
-  std::atomic<size_t> next_{0};
-  std::atomic<bool> stop_{false};
-  std::atomic<size_t> skipped_{0};
-  std::exception_ptr writer_error_;
-  std::atomic<bool> halted_{false};
-  bool shut_down_ = false;
+  std::atomic<size_t> skipped_{0};  // tiles already done (in the journal)
 };
 
 void SlideRun::plan() {
@@ -317,51 +301,6 @@ TileItem SlideRun::read_tile(size_t i) const {
   return item;
 }
 
-void SlideRun::start_readers(const ResultsLog& log) {
-  const int workers = options_.workers > 0 ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
-  for (int w = 0; w < workers; ++w)
-    readers_.emplace_back([this, &log] {
-      yield_to_the_model();
-      for (size_t i = next_++; i < tiles_.size() && !stop_ && !stop_requested(); i = next_++) {
-        if (log.done(key_of(tiles_[i]))) {
-          ++skipped_;
-          continue;
-        }
-        queue_.push(read_tile(i));
-      }
-    });
-  closer_ = std::thread([this] {
-    for (auto& t : readers_) t.join();
-    queue_.producers_finished();
-  });
-}
-
-// A batch of tiles through the model; a batch that fails as a whole is retried tile by tile.
-void SlideRun::explain(std::vector<TileItem>& batch) {
-  if (batch.empty()) return;
-  const auto t = Clock::now();
-  std::vector<TileDone> group;
-  try {
-    std::vector<const PreparedImage*> images;
-    for (auto& item : batch) images.push_back(&*item.prepared);
-    std::vector<ComputedExplanation> computed = compute_explanations(model_, plan_, images);
-    for (size_t i = 0; i < batch.size(); ++i) group.push_back({std::move(batch[i]), std::move(computed[i])});
-  } catch (const std::exception&) {
-    for (auto& item : batch) {
-      try {
-        ComputedExplanation computed = std::move(compute_explanations(model_, plan_, {&*item.prepared}).front());
-        group.push_back({std::move(item), std::move(computed)});
-      } catch (const std::exception& e) {
-        item.error = first_line(e.what());
-        group.push_back({std::move(item), std::nullopt});
-      }
-    }
-  }
-  model_seconds_ += seconds_since(t);
-  done_queue_.push(std::move(group));
-  batch.clear();
-}
-
 Record SlideRun::tile_record(const Tile& tile, const ComputedExplanation& computed, const PreparedImage& prepared) const {
   const Prediction& prediction = computed.results.front().prediction;
   json probabilities = json::object();
@@ -386,10 +325,10 @@ Record SlideRun::tile_record(const Tile& tile, const ComputedExplanation& comput
 }
 
 // The writer: each group's records appended to the journal (synced) as soon as they are computed.
-void SlideRun::write_results(ResultsLog& log) {
-  while (auto group = done_queue_.pop()) {
+void SlideRun::write_group(std::vector<TileDone>& group, ResultsLog& log) {
+  {
     std::vector<Record> records;
-    for (TileDone& d : *group) {
+    for (TileDone& d : group) {
       const Tile& tile = tiles_[d.item.index];
       if (!d.computed) {
         records.push_back({{"key", key_of(tile)}, {"input", tile_name(tile.column, tile.row)}, {"method", "slide"},
@@ -415,16 +354,6 @@ void SlideRun::report_progress() {
   summary_.progress.seconds = seconds_since(start_);
   summary_.progress.rate = summary_.progress.seconds > 0 ? summary_.explained / summary_.progress.seconds : 0;
   if (options_.on_progress) options_.on_progress(summary_.progress);
-}
-
-void SlideRun::shutdown() {
-  if (shut_down_) return;
-  shut_down_ = true;
-  done_queue_.producers_finished();
-  if (writer_.joinable()) writer_.join();
-  queue_.close();
-  stop_ = true;
-  if (closer_.joinable()) closer_.join();
 }
 
 // A tile line as the run writes it (a journal edited by hand, or another tool's, is not trusted).
@@ -577,40 +506,30 @@ SlideSummary SlideRun::run() {
   const std::string journal = (fs::path(options_.output_dir) / "tiles.jsonl").string();
   {
     ResultsLog log(journal);
-    struct Guard {
-      SlideRun* run;
-      ~Guard() { run->shutdown(); }
-    } guard{this};
-    start_readers(log);
-    writer_ = std::thread([this, &log] {
-      yield_to_the_model();
-      try {
-        write_results(log);
-      } catch (...) {
-        writer_error_ = std::current_exception();
-        halted_ = true;
-        done_queue_.close();
+    StagedRun<TileItem>::Stages stages;
+    stages.inputs = tiles_.size();
+    stages.readers = options_.workers;
+    stages.batch_size = options_.batch_size;
+    stages.stop = options_.stop;
+    stages.read = [this, &log](size_t i) -> std::optional<TileItem> {
+      if (log.done(key_of(tiles_[i]))) {
+        ++skipped_;
+        return std::nullopt;
       }
-    });
-    std::vector<TileItem> batch;
-    while (!halted_ && !stop_requested()) {
-      bool timed_out = false;
-      auto item = queue_.pop_for(std::chrono::milliseconds(50), timed_out);
-      if (timed_out) continue;
-      if (!item) break;
-      if (item->error) {
-        std::vector<TileDone> single;
-        single.push_back({std::move(*item), std::nullopt});
-        done_queue_.push(std::move(single));
-        continue;
-      }
-      batch.push_back(std::move(*item));
-      if (static_cast<int>(batch.size()) >= options_.batch_size) explain(batch);
-    }
-    if (!halted_ && !stop_requested()) explain(batch);
-    summary_.stopped = stop_requested();
-    shutdown();
-    if (writer_error_) std::rethrow_exception(writer_error_);
+      return read_tile(i);
+    };
+    stages.ready = [](const TileItem& item) { return !item.error; };
+    stages.compute = [this](const std::vector<TileItem*>& items) {
+      std::vector<const PreparedImage*> images;
+      for (auto* item : items) images.push_back(&*item->prepared);
+      return compute_explanations(model_, plan_, images);
+    };
+    stages.failed = [](TileItem& item, const std::exception& e) { item.error = first_line(e.what()); };
+    stages.write = [this, &log](std::vector<TileDone>& group) { write_group(group, log); };
+    StagedRun<TileItem> staged(std::move(stages));
+    staged.run();
+    summary_.stopped = staged.stopped();
+    model_seconds_ = staged.model_seconds();
   }
   // A tile redone with other settings leaves one line, the latest.
   compact_journal(journal);
