@@ -318,12 +318,16 @@ torch::Tensor Model::Impl::to_tensor(const std::vector<InputBlob>& batch) const 
   if (batch.empty()) throw usage_error("empty batch");
   const auto& first = batch.front();
   const int64_t per_image = static_cast<int64_t>(first.values.size());
-  torch::Tensor input = torch::empty({static_cast<int64_t>(batch.size()), first.channels, first.height, first.width});
+  // For a GPU the batch is staged in pinned (page-locked) host memory, so the copy runs asynchronously on
+  // the GPU's stream: the kernels after it wait for it, the CPU does not.
+  const bool gpu = device.is_cuda();
+  torch::Tensor input = torch::empty({static_cast<int64_t>(batch.size()), first.channels, first.height, first.width},
+                                     torch::TensorOptions().dtype(torch::kFloat).pinned_memory(gpu));
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].values.size() != first.values.size()) throw usage_error("images in one batch differ in size");
     std::copy(batch[i].values.begin(), batch[i].values.end(), input.data_ptr<float>() + i * per_image);
   }
-  return input.to(device);
+  return input.to(device, /*non_blocking=*/gpu);
 }
 
 torch::Tensor Model::Impl::run(torch::jit::Module& m, const torch::Tensor& input, int64_t expected_batch) {
@@ -332,6 +336,11 @@ torch::Tensor Model::Impl::run(torch::jit::Module& m, const torch::Tensor& input
   c10::IValue output;
   try {
     output = m.forward({input});
+  } catch (const c10::OutOfMemoryError& e) {
+    // The GPU's memory, not the model, is what failed: say what to lower instead of a crash or a model error.
+    throw device_error(path + ": out of memory on " + device_name + " running " + std::to_string(input.size(0)) +
+                       " image(s) of " + std::to_string(input.size(2)) + "x" + std::to_string(input.size(3)) +
+                       " at once: lower --probe-batch (or --batch-size), or free the GPU (" + first_line(e.msg()) + ")");
   } catch (const c10::Error& e) {
     throw model_error(path + ": forward pass failed on input of shape " + c10::str(input.sizes()) + " (" +
                       first_line(e.msg()) + ")");
