@@ -57,8 +57,18 @@ for arch in ${archs//,/ }; do
         "${inputs[@]}" -o "$out/maps/$arch/$method/$side" > /dev/null || { echo "gpu: $arch $method on $device failed"; status=1; }
     done
     line=$("$python" - "$out/maps/$arch/$method" "$tolerance" <<'PY'
-import glob, os, sys
-import numpy as np
+import ast, glob, os, struct, sys
+import torch  # the GPU machine's Python may have torch without numpy
+
+def load(path):  # xai's .npy maps: little-endian float32, C order
+    with open(path, "rb") as f:
+        assert f.read(6) == b"\x93NUMPY", path
+        major = f.read(2)[0]
+        size = struct.unpack("<H" if major == 1 else "<I", f.read(2 if major == 1 else 4))[0]
+        header = ast.literal_eval(f.read(size).decode("latin1"))
+        assert header["descr"] == "<f4" and not header["fortran_order"], (path, header)
+        return torch.frombuffer(bytearray(f.read()), dtype=torch.float32).double()
+
 root, tol = sys.argv[1], float(sys.argv[2])
 worst = 0.0
 cpu = sorted(glob.glob(os.path.join(root, "cpu", "*.npy")))
@@ -68,9 +78,10 @@ for a in cpu:
     b = a.replace(os.sep + "cpu" + os.sep, os.sep + "gpu" + os.sep)
     if not os.path.exists(b):
         print("missing " + os.path.basename(b)); sys.exit(1)
-    x, y = np.load(a).astype(np.float64), np.load(b).astype(np.float64)
-    scale = max(1.0, float(np.abs(x).max())) if x.min() >= 0 and x.max() <= 1 else max(1e-12, float(np.abs(x).max()))
-    worst = max(worst, float(np.abs(x - y).max()) / scale)
+    x, y = load(a), load(b)
+    unit = x.min() >= 0 and x.max() <= 1  # CAM maps: on [0,1] already
+    scale = 1.0 if unit else max(1e-12, float(x.abs().max()))
+    worst = max(worst, float((x - y).abs().max()) / scale)
 print(f"{worst:.3g} {'yes' if worst <= tol else 'NO'}")
 sys.exit(0 if worst <= tol else 1)
 PY
@@ -98,6 +109,14 @@ print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {r['forward_ms']:.2f} 
 PY
       done
     done
+    # Grad-CAM against a batched forward pass at batch 64 (the GPU's working point).
+    "$xai" bench -q --model "$model" --method gradcam --device "$gpu" --batch-size 64 --runs 3 --json 2>/dev/null \
+      > "$out/bench-$arch-gradcam-b64.json" || { echo "gpu: bench $arch gradcam batch 64 failed"; status=1; continue; }
+    "$python" - "$out/bench-$arch-gradcam-b64.json" "$arch" "gradcam, batch 64" "$gpu" >> "$out/speed.md" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {r['forward_ms']:.2f} | {r['explain_ms']:.1f} | {r['ratio']:.2f} |")
+PY
   done
 fi
 

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "input/slide_numbers.hpp"
 #include "xai/error.hpp"
 
 namespace xai {
@@ -25,23 +26,7 @@ const char* const kAllowedProperties[] = {
     // A hash of the slide's pixels and technical metadata: identifies the file for resumes and merges.
     OPENSLIDE_PROPERTY_NAME_QUICKHASH1};
 
-std::optional<double> number(const char* text) {
-  if (!text) return std::nullopt;
-  char* end = nullptr;
-  const double v = std::strtod(text, &end);
-  if (end == text || !std::isfinite(v) || v <= 0) return std::nullopt;
-  return v;
-}
-
 }  // namespace
-
-std::optional<double> mpp_from_resolution(const std::string& resolution, const std::string& unit) {
-  const auto per_unit = number(resolution.c_str());
-  if (!per_unit) return std::nullopt;
-  if (unit == "centimeter") return 1e4 / *per_unit;
-  if (unit == "inch") return 25.4e3 / *per_unit;
-  return std::nullopt;
-}
 
 struct Slide::Impl {
   openslide_t* osr = nullptr;
@@ -80,8 +65,8 @@ Slide Slide::open(const std::string& path) {
   for (const char* name : kAllowedProperties)
     if (const char* value = openslide_get_property_value(impl->osr, name)) info.properties[name] = value;
   if (const char* vendor = openslide_get_property_value(impl->osr, OPENSLIDE_PROPERTY_NAME_VENDOR)) info.vendor = vendor;
-  info.mpp_x = number(openslide_get_property_value(impl->osr, OPENSLIDE_PROPERTY_NAME_MPP_X));
-  info.mpp_y = number(openslide_get_property_value(impl->osr, OPENSLIDE_PROPERTY_NAME_MPP_Y));
+  info.mpp_x = positive_number(openslide_get_property_value(impl->osr, OPENSLIDE_PROPERTY_NAME_MPP_X));
+  info.mpp_y = positive_number(openslide_get_property_value(impl->osr, OPENSLIDE_PROPERTY_NAME_MPP_Y));
   if (!info.mpp_x && info.properties.count("tiff.XResolution") && info.properties.count("tiff.ResolutionUnit")) {
     info.mpp_x = mpp_from_resolution(info.properties["tiff.XResolution"], info.properties["tiff.ResolutionUnit"]);
     if (info.properties.count("tiff.YResolution"))
@@ -101,7 +86,7 @@ Slide Slide::open(const std::string& path) {
     info.mpp_x.reset();
     info.mpp_y.reset();
   }
-  info.objective_power = number(openslide_get_property_value(impl->osr, OPENSLIDE_PROPERTY_NAME_OBJECTIVE_POWER));
+  info.objective_power = positive_number(openslide_get_property_value(impl->osr, OPENSLIDE_PROPERTY_NAME_OBJECTIVE_POWER));
   return Slide(std::move(impl));
 }
 
@@ -126,31 +111,6 @@ cv::Mat Slide::read_region(int64_t x0, int64_t y0, int level, int width, int hei
     }
   }
   return bgr;
-}
-
-int Slide::level_for_downsample(double downsample) const {
-  int best = 0;
-  const auto& levels = impl_->info.levels;
-  for (size_t l = 0; l < levels.size(); ++l)
-    if (levels[l].downsample <= downsample * (1 + 1e-9)) best = static_cast<int>(l);
-  return best;
-}
-
-cv::Mat Slide::thumbnail(int longest, double* downsample) const {
-  const SlideLevel& full = impl_->info.levels.front();
-  const double wanted = std::max(1.0, static_cast<double>(std::max(full.width, full.height)) / longest);
-  const int level = level_for_downsample(wanted);
-  const SlideLevel& l = impl_->info.levels[level];
-  if (l.width > 32768 || l.height > 32768)
-    throw input_error(impl_->info.path + ": no level small enough for a " + std::to_string(longest) + "-px thumbnail");
-  const cv::Mat region = read_region(0, 0, level, static_cast<int>(l.width), static_cast<int>(l.height));
-  const double f = std::min(1.0, static_cast<double>(longest) / std::max(l.width, l.height));
-  cv::Mat out = region;
-  if (f < 1.0)
-    cv::resize(region, out, cv::Size(std::max(1, static_cast<int>(std::lround(l.width * f))),
-                                     std::max(1, static_cast<int>(std::lround(l.height * f)))), 0, 0, cv::INTER_AREA);
-  if (downsample) *downsample = static_cast<double>(full.width) / out.cols;
-  return out;
 }
 
 }  // namespace xai
