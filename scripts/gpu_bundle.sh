@@ -45,7 +45,7 @@ fi
 
 # 2. xai against it, without the optional readers (DCMTK and OpenSlide would bring ~100 MB of libraries).
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DOpenCV_DIR="$ocv/install/lib/cmake/opencv4" \
-  -DXAI_WITH_DICOM=OFF -DXAI_WITH_SLIDES=OFF -DXAI_BUILD_TESTS=OFF -DXAI_BUILD_BENCH=OFF > build-gpu.configure.log
+  -DXAI_WITH_DICOM=OFF -DXAI_WITH_SLIDES=OFF -DXAI_BUILD_TESTS=OFF -DXAI_BUILD_BENCH=OFF > /dev/null
 cmake --build build-gpu -j "$(nproc)" --target xai
 
 # 3. The bundle.
