@@ -91,6 +91,15 @@ PY
   done
 done
 
+# One row of the speed table from an `xai bench --json` file: JSON MODEL METHOD DEVICE.
+speed_row() {
+  "$python" - "$@" >> "$out/speed.md" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {r['forward_ms']:.2f} | {r['explain_ms']:.1f} | {r['ratio']:.2f} |")
+PY
+}
+
 if ((!quick)); then
   echo "| model | method | device | forward ms (batch 1) | explain ms per image | explain ÷ forward |" > "$out/speed.md"
   echo "|---|---|---|---|---|---|" >> "$out/speed.md"
@@ -102,21 +111,13 @@ if ((!quick)); then
         if [[ "$device" == cpu && ( "$method" != gradcam || "$gpu" == cpu ) ]]; then continue; fi
         "$xai" bench -q --model "$model" --method "$method" --device "$device" --runs 5 --json 2>/dev/null \
           > "$out/bench-$arch-$method-$device.json" || { echo "gpu: bench $arch $method $device failed"; status=1; continue; }
-        "$python" - "$out/bench-$arch-$method-$device.json" "$arch" "$method" "$device" >> "$out/speed.md" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {r['forward_ms']:.2f} | {r['explain_ms']:.1f} | {r['ratio']:.2f} |")
-PY
+        speed_row "$out/bench-$arch-$method-$device.json" "$arch" "$method" "$device"
       done
     done
     # Grad-CAM against a batched forward pass at batch 64 (the GPU's working point).
     "$xai" bench -q --model "$model" --method gradcam --device "$gpu" --batch-size 64 --runs 3 --json 2>/dev/null \
       > "$out/bench-$arch-gradcam-b64.json" || { echo "gpu: bench $arch gradcam batch 64 failed"; status=1; continue; }
-    "$python" - "$out/bench-$arch-gradcam-b64.json" "$arch" "gradcam, batch 64" "$gpu" >> "$out/speed.md" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {r['forward_ms']:.2f} | {r['explain_ms']:.1f} | {r['ratio']:.2f} |")
-PY
+    speed_row "$out/bench-$arch-gradcam-b64.json" "$arch" "gradcam, batch 64" "$gpu"
   done
 fi
 

@@ -55,6 +55,7 @@ struct Model::Impl {
   // The largest difference of class probabilities between the module as loaded and `candidate` (its
   // parameters in `dtype`) on a seeded, textured probe input.
   double probe_difference(torch::jit::Module& candidate, torch::ScalarType dtype);
+  torch::Tensor probe_input, probe_expected;  // the probe and the module's probabilities on it, made once
   void choose_low_precision();
   std::string default_layer;  // cached: finding it needs a dry run of the instrumented model
   // Model::layers(), cached for the input size it was measured at (the card may change before use).
