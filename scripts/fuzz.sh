@@ -20,11 +20,11 @@ read -r -a opencv_libs <<<"$(pkg-config --libs opencv4)"
 common=(-g -O1 -std=c++17 -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined
         -Iinclude -Isrc "${opencv_flags[@]}")
 core=(src/core/error.cpp src/core/file_read.cpp src/core/sha256.cpp src/core/text.cpp src/core/statistics.cpp)
-image=(src/input/image.cpp src/input/image_header.cpp src/input/jpeg_decoder.cpp src/input/dicom.cpp)
+image=(src/input/image.cpp src/input/image_header.cpp src/input/jpeg_decoder.cpp src/input/dicom.cpp src/input/dicom_common.cpp)
 sources_of() {
   case "$1" in
     fuzz_image_front) echo "${image[*]}" ;;
-    fuzz_model_card) echo "src/model/model_card.cpp src/input/dicom.cpp" ;;
+    fuzz_model_card) echo "src/model/model_card.cpp src/input/dicom.cpp src/input/dicom_common.cpp" ;;
     fuzz_region_map) echo "src/methods/superpixels.cpp ${image[*]}" ;;
     fuzz_journal) echo "src/output/results_log.cpp src/output/gallery.cpp src/output/atomic_file.cpp" ;;
     *) echo "unknown target $1" >&2; exit 2 ;;
