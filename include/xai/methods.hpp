@@ -1,14 +1,17 @@
 // The registry of explanation methods: the one place every command (explain, batch, compare, eval,
-// bench) asks what a method is called, what it reads, how it computes, what its result looks like as
-// a dense map, and which parameters identify its result. Adding a method is one file in
-// src/methods/ plus one line in src/methods/registry.cpp (README, Development).
+// bench) asks what a method is called, what it reads, what it needs, how it computes, what its result
+// looks like as a dense map, and which parameters identify its result. Adding a method is one file in
+// src/methods/ plus one line in src/methods/registry.cpp (README, Development): commands, --help and
+// pipelines take everything from these declarations, never from a method's name.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "xai/explain_options.hpp"
@@ -60,6 +63,27 @@ enum class Setting {
 };
 std::string to_string(Setting setting);
 
+// A setting as one method reads it: the flag's value when given, else the method's own default.
+struct SettingUse {
+  SettingUse(Setting s) : setting(s) {}  // NOLINT: a plain Setting reads with the flag's default
+  SettingUse(Setting s, std::string default_text, int minimum = 0)
+      : setting(s), default_text(std::move(default_text)), minimum(minimum) {}
+  Setting setting;
+  std::string default_text;  // what the method uses when the flag is not given ("1000"), shown in --help
+  int minimum = 0;           // counts (--samples): the least the method accepts; 0: the flag's own check
+  bool operator==(Setting s) const { return setting == s; }
+};
+
+// What a method needs from the model, declared once: pipelines and commands branch on these.
+struct MethodNeeds {
+  // A captured layer's activation (the CAMs): one map per layer, at the layer's resolution, each scaled
+  // to [0,1] with its raw range kept in the map's details.
+  bool layer = false;
+  // Forward passes besides the one that captures the layer: the prediction of the unperturbed image,
+  // probes, perturbed, noisy or interpolated copies. Their forward-only ones run on the inference clone.
+  bool extra_passes = true;
+};
+
 // One explained map, at the image's resolution: a class (and, for CAMs, a layer).
 struct DenseMap {
   int class_index = 0;
@@ -91,8 +115,14 @@ class ExplanationMethod {
   virtual std::string name() const = 0;
   virtual MethodFamily family() const = 0;
   virtual MapKind map_kind() const = 0;
-  virtual std::vector<Setting> settings() const = 0;
+  virtual MethodNeeds needs() const = 0;
+  virtual std::vector<SettingUse> settings() const = 0;
   bool reads(Setting s) const;
+  // The method's use of `s` (nothing when it does not read it).
+  std::optional<SettingUse> use_of(Setting s) const;
+  // Why a setting the method reads changes nothing under `options` (Partition SHAP's superpixels when it
+  // splits along the axes); empty when it is used. A flag that no chosen method uses is refused with it.
+  virtual std::string unused_because(Setting s, const ExplainOptions& options) const { return {}; }
 
   // Everything that determines the result besides the model, the image and its preprocessing:
   // written in the report and hashed into batch's resume key, so the two never disagree.
@@ -106,9 +136,17 @@ class ExplanationMethod {
                                             const std::vector<std::string>& layers) const = 0;
 };
 
+// A CAM computed from the one pass that captures its layer (Grad-CAM and its kin, Eigen-CAM).
+inline bool single_pass_cam(const ExplanationMethod& method) {
+  const MethodNeeds needs = method.needs();
+  return needs.layer && !needs.extra_passes;
+}
+
 // Every method, in the order `--help` lists them.
 const std::vector<std::unique_ptr<ExplanationMethod>>& explanation_methods();
 std::vector<std::string> method_names();
+// The names of the methods for which `holds` is true, comma-separated (for messages and --help).
+std::string method_names_where(const std::function<bool(const ExplanationMethod&)>& holds);
 // Throws usage_error naming the available methods.
 const ExplanationMethod& find_method(const std::string& name);
 

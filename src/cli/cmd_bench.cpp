@@ -72,8 +72,9 @@ void check_mode(const BenchFlags& flags, const ExplainOptions& explain) {
       for (const CLI::Option* option : flags.method.all)
         if (flag_name(option) == name && option->count() > 0)
           throw usage_error(std::string(name) + ": bench draws nothing unless --pipeline runs whole batches");
-  if (flags.backward_option->count() > 0 && find_method(explain.methods.front()).family() != MethodFamily::gradient_cam)
-    throw usage_error("--no-full-backward: the full-backward comparison is only timed for gradient CAM methods");
+  if (flags.backward_option->count() > 0 && !single_pass_cam(find_method(explain.methods.front())))
+    throw usage_error("--no-full-backward: the full-backward comparison is only timed for single-pass CAM methods (" +
+                      method_names_where(single_pass_cam) + ")");
 }
 
 nlohmann::ordered_json plan_parameters(Model& model, const ExplainOptions& explain) {
@@ -183,7 +184,7 @@ nlohmann::ordered_json tuner_json(Model& model) {
 }
 
 std::string fixed_name(int samples, const std::string& method) {
-  return "fixed " + (samples > 0 ? std::to_string(samples) : std::string(method == "lime" ? "1000" : "2*regions+2048"));
+  return "fixed " + (samples > 0 ? std::to_string(samples) : find_method(method).use_of(Setting::samples)->default_text);
 }
 
 int run_fidelity_bench(const BenchFlags& flags, Model& optimised, const ExplainOptions& explain) {

@@ -20,18 +20,27 @@ std::string method_help() {
   return "Methods, comma-separated: " + names;
 }
 
-// The chosen methods that read `setting`, and all that would.
+// The methods that read `setting`.
 std::string readers_of(Setting setting) {
+  return method_names_where([&](const ExplanationMethod& m) { return m.reads(setting); });
+}
+
+// --help's account of who reads a setting, from the methods' declarations: "lime (default 1000), ...".
+std::string readers_help(Setting setting) {
   std::string names;
   for (const auto& method : explanation_methods())
-    if (method->reads(setting)) names += (names.empty() ? "" : ", ") + method->name();
-  return names;
+    if (const auto use = method->use_of(setting)) {
+      names += (names.empty() ? "" : ", ") + method->name();
+      if (!use->default_text.empty()) names += " (default " + use->default_text + ")";
+    }
+  return " [read by " + names + "]";
 }
 
 }  // namespace
 
 void MethodFlags::add_to(CLI::App& sub) {
   auto setting = [&](CLI::Option* option, Setting s) {
+    option->description(option->get_description() + readers_help(s));
     setting_flags.emplace_back(option, s);
     all.push_back(option);
     return option;
@@ -48,16 +57,16 @@ void MethodFlags::add_to(CLI::App& sub) {
                          Setting::target);
   setting(sub.add_option("-k,--top-k", top_k, "Explain each of the K most probable classes")->check(kPositive)->excludes(target),
           Setting::target);
-  setting(sub.add_flag("--all-classes", all_classes, "LIME, Kernel SHAP, occlusion, RISE: explain every class"),
+  setting(sub.add_flag("--all-classes", all_classes, "Explain every class"),
           Setting::all_classes);
   setting(sub.add_option("--probe-batch", probe_batch,
-                         "Perturbed or probe images per forward pass (perturbation methods: measured per model; IG/SmoothGrad 16, "
-                         "forward + backward; Score-CAM 32; Ablation-CAM: as many as fit in 256 MiB)")
+                         "Perturbed or probe images per forward pass (perturbation methods: measured per model; gradient "
+                         "methods 16, forward + backward; Score-CAM 32; Ablation-CAM: as many as fit in 256 MiB)")
               ->check(kPositive),
           Setting::probe_batch);
-  setting(sub.add_option("--colormap", colormap, "CAM overlays: jet, turbo, viridis or inferno")->capture_default_str(),
+  setting(sub.add_option("--colormap", colormap, "Unsigned maps' overlays: jet, turbo, viridis or inferno")->capture_default_str(),
           Setting::colormap);
-  setting(sub.add_option("--alpha", alpha, "CAM overlays: heatmap opacity")->check(finite_between(0.0, 1.0, "[0,1]"))->capture_default_str(),
+  setting(sub.add_option("--alpha", alpha, "Unsigned maps' overlays: heatmap opacity")->check(finite_between(0.0, 1.0, "[0,1]"))->capture_default_str(),
           Setting::colormap);
   all.push_back(sub.add_option("--background", background,
                                "What heatmaps are drawn over: image, or gray (the image's luma, so every colour is "
@@ -106,9 +115,9 @@ void MethodFlags::add_to(CLI::App& sub) {
                     ->check(CLI::IsMember({"all"}))
                     ->excludes(all.back()));
   setting(sub.add_option("--samples", samples,
-                         "LIME: perturbed samples (default 1000, row 0 is the original); Kernel SHAP: coalitions "
-                         "(default 2*regions+2048, all of them when 2^regions-2 fit); SmoothGrad: noisy copies (default 50). "
-                         "LIME, Kernel SHAP: auto samples in rounds until the weights settle (--tolerance, --max-samples)")
+                         "Samples per image: perturbed images (LIME's row 0 is the original), coalitions (Kernel SHAP: "
+                         "all of them when 2^regions-2 fit) or noisy copies; auto: in rounds until the weights settle "
+                         "(--tolerance, --max-samples)")
               ->check(CLI::IsMember({"auto"}) | kPositive),
           Setting::samples);
   setting(sub.add_option("--tolerance", lime.adaptive.tolerance,
@@ -129,23 +138,23 @@ void MethodFlags::add_to(CLI::App& sub) {
               ->capture_default_str(),
           Setting::adaptive);
   setting(sub.add_option("--num-features", num_features,
-                         "LIME, SHAP: regions in the STEM.METHOD-top.png view (the K most positive) and "
+                         "Region maps: regions in the STEM.METHOD-top.png view (the K most positive) and "
                          "STEM.METHOD-bottom.png (the K most negative)")
               ->check(kPositive)
               ->capture_default_str(),
           Setting::superpixels);
-  setting(sub.add_option("--segments", lime.superpixels.segments, "LIME, SHAP: target number of superpixels")
+  setting(sub.add_option("--segments", lime.superpixels.segments, "Target number of superpixels")
               ->check(kPositive)
               ->capture_default_str(),
           Setting::superpixels);
-  setting(sub.add_option("--compactness", compactness, "LIME, SHAP: SLIC compactness (default 10 for RGB models, 2 for gray ones)")
+  setting(sub.add_option("--compactness", compactness, "SLIC compactness (default 10 for RGB models, 2 for gray ones)")
               ->check(kPositiveReal),
           Setting::superpixels);
-  setting(sub.add_option("--superpixels", superpixels, "LIME, SHAP: slic, slico or mslic")->capture_default_str(),
+  setting(sub.add_option("--superpixels", superpixels, "Superpixels: slic, slico or mslic")->capture_default_str(),
           Setting::superpixels);
-  setting(sub.add_option("--regions", lime.regions_path, "LIME, SHAP: your own region map (8/16-bit PNG, one value per region)"),
+  setting(sub.add_option("--regions", lime.regions_path, "Your own region map (8/16-bit PNG, one value per region) instead of superpixels"),
           Setting::superpixels);
-  setting(sub.add_option("--hide", hide, "Perturbation methods: what hidden pixels show: mean (of the region; occlusion, RISE: of the image), "
+  setting(sub.add_option("--hide", hide, "What hidden pixels show: mean (of the region; occlusion, RISE: of the image), "
                          "constant, blur, blur(k,k) (a k x k box blur, as shap), inpaint (Telea, as shap's inpaint_telea) or linear "
                          "(noisy linear imputation from the neighbours, as ROAD)")->capture_default_str(),
           Setting::hide);
@@ -155,49 +164,49 @@ void MethodFlags::add_to(CLI::App& sub) {
               ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
               ->delimiter(','),
           Setting::hide);
-  setting(sub.add_option("--kernel-width", lime.kernel_width, "LIME: kernel width on cosine distance")
+  setting(sub.add_option("--kernel-width", lime.kernel_width, "Kernel width on cosine distance")
               ->check(finite_between(1e-6, 1e6, "[1e-6,1e6]"))
               ->capture_default_str(),
           Setting::kernel_width);
-  setting(sub.add_option("--seed", lime.seed, "LIME, Kernel SHAP, RISE, SmoothGrad: random seed (same seed, same output)")
+  setting(sub.add_option("--seed", lime.seed, "Random seed (same seed, same output)")
               ->check(kSeed)
               ->capture_default_str(),
           Setting::seed);
-  setting(sub.add_option("--repeats", lime.repeats, "LIME: rerun with R seeds and report stability")
+  setting(sub.add_option("--repeats", lime.repeats, "Rerun with R seeds and report stability")
               ->check(kPositive)
               ->capture_default_str(),
           Setting::repeats);
-  setting(sub.add_option("--window", occlusion.window, "Occlusion: side of the square window in model-input pixels "
+  setting(sub.add_option("--window", occlusion.window, "Side of the square occluding window in model-input pixels "
                                                        "(default: an eighth of the shorter side)")
               ->check(kPositive),
           Setting::window);
-  setting(sub.add_option("--stride", occlusion.stride, "Occlusion: step between windows (default: half the window)")
+  setting(sub.add_option("--stride", occlusion.stride, "Step between windows (default: half the window)")
               ->check(kPositive),
           Setting::window);
-  setting(sub.add_option("--rise-masks", rise.masks, "RISE: random masks N (eval's --masks is the ground-truth folder)")->check(kPositive)->capture_default_str(),
+  setting(sub.add_option("--rise-masks", rise.masks, "Random masks N (eval's --masks is the ground-truth folder)")->check(kPositive)->capture_default_str(),
           Setting::masks);
-  setting(sub.add_option("--grid", rise.grid, "RISE: mask grid cells s per side")->check(kPositive)->capture_default_str(),
+  setting(sub.add_option("--grid", rise.grid, "Random masks' grid cells s per side")->check(kPositive)->capture_default_str(),
           Setting::masks);
-  setting(sub.add_option("--keep", rise.keep, "RISE: probability p that a cell is shown")
+  setting(sub.add_option("--keep", rise.keep, "Probability p that a mask's cell is shown")
               ->check(finite_between(0.0, 1.0, "[0,1]"))
               ->capture_default_str(),
           Setting::masks);
-  setting(sub.add_option("--steps", gradients.steps, "Integrated Gradients: points on the path (trapezoid rule)")
+  setting(sub.add_option("--steps", gradients.steps, "Points on the path from the baseline (trapezoid rule)")
               ->check(integer_at_least(2, "AT LEAST 2"))
               ->capture_default_str(),
           Setting::steps);
-  setting(sub.add_option("--baseline", baseline, "Integrated Gradients: black, blur or mean")->capture_default_str(),
+  setting(sub.add_option("--baseline", baseline, "Path's start: black, blur or mean")->capture_default_str(),
           Setting::baseline);
-  setting(sub.add_option("--noise", gradients.noise, "SmoothGrad: noise sigma as a fraction of the input's range")
+  setting(sub.add_option("--noise", gradients.noise, "Gaussian noise sigma as a fraction of the input's range")
               ->check(finite_between(0.0, 1e6, "NONNEGATIVE"))
               ->capture_default_str(),
           Setting::noise);
-  setting(sub.add_option("--max-evals", shap.max_evals, "Partition SHAP: model evaluations")
+  setting(sub.add_option("--max-evals", shap.max_evals, "Model evaluations")
               ->check(integer_at_least(2, "AT LEAST 2"))
               ->capture_default_str(),
           Setting::max_evals);
   setting(sub.add_option("--partition", partition,
-                         "Partition SHAP: axes (halve the longer side down to pixels, as shap) or superpixels (a "
+                         "How the image is split: axes (halve the longer side down to pixels, as shap) or superpixels (a "
                          "merge tree over them)")
               ->capture_default_str(),
           Setting::partition);
@@ -263,10 +272,10 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   } else if (!samples.empty()) {
     const long long count = std::stoll(samples);  // an integer >= 1: checked by the option's validator
     if (count > std::numeric_limits<int>::max()) throw usage_error("--samples: " + samples + " is too large");
-    const bool sampled_regions = std::any_of(options.methods.begin(), options.methods.end(), [](const std::string& m) {
-      return m == "lime" || m == "kernelshap";
-    });
-    if (count < 2 && sampled_regions) throw usage_error("--samples must be at least 2 (got " + samples + ")");
+    for (const auto& m : options.methods)
+      if (const auto use = find_method(m).use_of(Setting::samples); use && count < use->minimum)
+        throw usage_error("--samples must be at least " + std::to_string(use->minimum) + " for " + m + " (got " +
+                          samples + ")");
     options.lime.samples = options.shap.samples = options.gradients.samples = static_cast<int>(count);
   }
   for (const char* name : {"--tolerance", "--max-samples"})
@@ -294,15 +303,21 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   options.gradients.baseline = parse_baseline(baseline);
   if (gradients.steps < 2) throw usage_error("--steps must be at least 2 (got " + std::to_string(gradients.steps) + ")");
   if (!(rise.keep > 0)) throw usage_error("--keep must be above 0");
-  // Partition SHAP splits along the axes unless told to use superpixels: a superpixel flag that only
-  // it could read would be ignored.
-  const bool superpixels_read = std::any_of(options.methods.begin(), options.methods.end(), [&](const std::string& m) {
-    return find_method(m).reads(Setting::superpixels) &&
-           (m != "partitionshap" || options.shap.partition == PartitionKind::superpixels);
-  });
-  if (!superpixels_read)
-    for (const char* name : {"--segments", "--superpixels", "--compactness", "--regions", "--num-features"})
-      if (given(name)) throw usage_error(std::string(name) + ": partitionshap splits along the axes; add --partition superpixels");
+  // A setting that its readers among the chosen methods read but, with the other settings given, do not
+  // use (Partition SHAP's superpixels when it splits along the axes) would be ignored too.
+  for (const auto& [option, setting] : setting_flags) {
+    if (option->count() == 0) continue;
+    std::string because;
+    bool used = false;
+    for (const auto& m : options.methods) {
+      const ExplanationMethod& method = find_method(m);
+      if (!method.reads(setting)) continue;
+      const std::string reason = method.unused_because(setting, options);
+      used = used || reason.empty();
+      if (because.empty()) because = reason;
+    }
+    if (!used) throw usage_error(flag_name(option) + ": " + because);
+  }
   if (lime.superpixels.segments < 2 && lime.regions_path.empty()) throw usage_error("--segments must be at least 2");
   options.cam.batch_size = probe_batch;  // 0: automatic
   if (probe_batch > 0) options.lime.batch_size = options.gradients.batch_size = probe_batch;

@@ -7,6 +7,8 @@
 
 namespace xai {
 
+namespace {
+
 torch::Tensor ablationcam_map(const CamInputs& in) {
   const torch::Tensor& a = in.activation;
   const int64_t n = a.size(0), c = a.size(1);
@@ -28,5 +30,9 @@ torch::Tensor ablationcam_map(const CamInputs& in) {
   }
   return weighted_channel_sum(a, weights);
 }
+
+}  // namespace
+
+std::unique_ptr<ExplanationMethod> ablationcam_method() { return cam_method({"ablationcam", /*needs_gradient=*/false, &ablationcam_map, /*probes=*/true}); }
 
 }  // namespace xai

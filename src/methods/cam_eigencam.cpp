@@ -4,6 +4,8 @@
 
 namespace xai {
 
+namespace {
+
 torch::Tensor eigencam_map(const CamInputs& in) {
   const int64_t n = in.activation.size(0), c = in.activation.size(1), h = in.activation.size(2), w = in.activation.size(3);
   std::vector<torch::Tensor> maps;
@@ -18,5 +20,9 @@ torch::Tensor eigencam_map(const CamInputs& in) {
   }
   return torch::stack(maps);
 }
+
+}  // namespace
+
+std::unique_ptr<ExplanationMethod> eigencam_method() { return cam_method({"eigencam", /*needs_gradient=*/false, &eigencam_map}); }
 
 }  // namespace xai

@@ -4,6 +4,8 @@
 
 namespace xai {
 
+namespace {
+
 torch::Tensor gradcam_plus_plus_map(const CamInputs& in) {
   const torch::Tensor& g = in.gradient;
   const torch::Tensor g2 = g * g, g3 = g2 * g;
@@ -12,5 +14,9 @@ torch::Tensor gradcam_plus_plus_map(const CamInputs& in) {
   alpha = torch::where(g != 0, alpha, torch::zeros_like(alpha));
   return weighted_channel_sum(in.activation, (torch::relu(g) * alpha).sum({2, 3}));
 }
+
+}  // namespace
+
+std::unique_ptr<ExplanationMethod> gradcam_plus_plus_method() { return cam_method({"gradcam++", /*needs_gradient=*/true, &gradcam_plus_plus_map}); }
 
 }  // namespace xai

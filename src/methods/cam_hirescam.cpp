@@ -4,6 +4,12 @@
 
 namespace xai {
 
+namespace {
+
 torch::Tensor hirescam_map(const CamInputs& in) { return (in.gradient * in.activation).sum(1); }
+
+}  // namespace
+
+std::unique_ptr<ExplanationMethod> hirescam_method() { return cam_method({"hirescam", /*needs_gradient=*/true, &hirescam_map}); }
 
 }  // namespace xai

@@ -4,6 +4,12 @@
 
 namespace xai {
 
+namespace {
+
 torch::Tensor layercam_map(const CamInputs& in) { return (torch::relu(in.gradient) * in.activation).sum(1); }
+
+}  // namespace
+
+std::unique_ptr<ExplanationMethod> layercam_method() { return cam_method({"layercam", /*needs_gradient=*/true, &layercam_map}); }
 
 }  // namespace xai

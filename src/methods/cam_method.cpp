@@ -20,7 +20,8 @@ class CamAdapter final : public ExplanationMethod {
   }
   // Scaled to [0,1] per map (the raw range kept in the map's details).
   MapKind map_kind() const override { return {/*is_signed=*/false, /*display_min_max=*/false}; }
-  std::vector<Setting> settings() const override {
+  MethodNeeds needs() const override { return {/*layer=*/true, /*extra_passes=*/weighting_.probes}; }
+  std::vector<SettingUse> settings() const override {
     if (weighting_.forward_only)
       return {Setting::layers, Setting::target, Setting::probe_batch, Setting::colormap, Setting::precision};
     if (weighting_.probes) return {Setting::layers, Setting::target, Setting::probe_batch, Setting::colormap};
@@ -92,9 +93,11 @@ std::unique_ptr<ExplanationMethod> cam_method(const CamMethod& weighting) {
   return std::make_unique<CamAdapter>(weighting);
 }
 
-const CamMethod* cam_weighting(const ExplanationMethod& method) {
-  const auto* cam = dynamic_cast<const CamAdapter*>(&method);
-  return cam ? &cam->weighting() : nullptr;
+const CamMethod* find_cam_method(const std::string& name) {
+  for (const auto& method : explanation_methods())
+    if (method->name() == name)
+      if (const auto* cam = dynamic_cast<const CamAdapter*>(method.get())) return &cam->weighting();
+  return nullptr;
 }
 
 json target_parameters(const TargetSpec& target) {

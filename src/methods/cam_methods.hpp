@@ -6,8 +6,11 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "xai/methods.hpp"
 
 namespace xai {
 
@@ -45,14 +48,8 @@ const CamMethod* find_cam_method(const std::string& name);
 // Σ_c w_c A_c for channel weights [N,C].
 torch::Tensor weighted_channel_sum(const torch::Tensor& activation, const torch::Tensor& weights);
 
-// Method pieces, one file each.
-torch::Tensor gradcam_map(const CamInputs& in);
-torch::Tensor gradcam_plus_plus_map(const CamInputs& in);
-torch::Tensor xgradcam_map(const CamInputs& in);
-torch::Tensor hirescam_map(const CamInputs& in);
-torch::Tensor layercam_map(const CamInputs& in);
-torch::Tensor eigencam_map(const CamInputs& in);
-torch::Tensor scorecam_map(const CamInputs& in);
-torch::Tensor ablationcam_map(const CamInputs& in);
+// The registry entry of a CAM method (one file each, src/methods/cam_NAME.cpp, defines its weighting and
+// its factory: `std::unique_ptr<ExplanationMethod> NAME_method() { return cam_method({...}); }`).
+std::unique_ptr<ExplanationMethod> cam_method(const CamMethod& weighting);
 
 }  // namespace xai

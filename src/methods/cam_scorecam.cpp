@@ -6,6 +6,8 @@
 
 namespace xai {
 
+namespace {
+
 torch::Tensor scorecam_map(const CamInputs& in) {
   namespace F = torch::nn::functional;
   const torch::Tensor& a = in.activation;
@@ -29,5 +31,9 @@ torch::Tensor scorecam_map(const CamInputs& in) {
   }
   return weighted_channel_sum(a, weights);
 }
+
+}  // namespace
+
+std::unique_ptr<ExplanationMethod> scorecam_method() { return cam_method({"scorecam", /*needs_gradient=*/false, &scorecam_map, /*probes=*/true, /*forward_only=*/true}); }
 
 }  // namespace xai

@@ -32,7 +32,8 @@ class EdgesMethod final : public ExplanationMethod {
   std::string name() const override { return "edges"; }
   MethodFamily family() const override { return MethodFamily::control; }
   MapKind map_kind() const override { return {/*is_signed=*/false, /*display_min_max=*/false}; }
-  std::vector<Setting> settings() const override { return {Setting::target, Setting::colormap}; }
+  MethodNeeds needs() const override { return {/*layer=*/false, /*extra_passes=*/true}; }
+  std::vector<SettingUse> settings() const override { return {Setting::target, Setting::colormap}; }
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard&) const override {
     return {{"filter", "sobel 3x3 magnitude of the luminance"}, {"target", target_description(options, false)}};

@@ -39,7 +39,8 @@ class IntegratedGradientsMethod final : public ExplanationMethod {
   std::string name() const override { return "intgrad"; }
   MethodFamily family() const override { return MethodFamily::gradient; }
   MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
-  std::vector<Setting> settings() const override {
+  MethodNeeds needs() const override { return {/*layer=*/false, /*extra_passes=*/true}; }
+  std::vector<SettingUse> settings() const override {
     return {Setting::target, Setting::probe_batch, Setting::steps, Setting::baseline};
   }
 
@@ -74,8 +75,9 @@ class SmoothGradMethod final : public ExplanationMethod {
   std::string name() const override { return "smoothgrad"; }
   MethodFamily family() const override { return MethodFamily::gradient; }
   MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
-  std::vector<Setting> settings() const override {
-    return {Setting::target, Setting::probe_batch, Setting::samples, Setting::noise, Setting::seed};
+  MethodNeeds needs() const override { return {/*layer=*/false, /*extra_passes=*/true}; }
+  std::vector<SettingUse> settings() const override {
+    return {Setting::target, Setting::probe_batch, {Setting::samples, "50"}, Setting::noise, Setting::seed};
   }
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard&) const override {

@@ -13,8 +13,9 @@ class LimeMethod final : public ExplanationMethod {
   std::string name() const override { return "lime"; }
   MethodFamily family() const override { return MethodFamily::perturbation; }
   MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
-  std::vector<Setting> settings() const override {
-    return {Setting::target,      Setting::all_classes,  Setting::probe_batch, Setting::samples, Setting::adaptive,
+  MethodNeeds needs() const override { return {/*layer=*/false, /*extra_passes=*/true}; }
+  std::vector<SettingUse> settings() const override {
+    return {Setting::target,      Setting::all_classes,  Setting::probe_batch, {Setting::samples, "1000", 2}, Setting::adaptive,
             Setting::superpixels, Setting::hide,        Setting::kernel_width, Setting::seed, Setting::repeats,
             Setting::precision};
   }

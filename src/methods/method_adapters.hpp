@@ -1,5 +1,6 @@
-// Internal: the registry's entries. Every CAM method is one adapter around its channel weighting
-// (cam_methods.hpp); the perturbation and gradient methods are a class each around their engine.
+// Internal: what the registry's entries share. Every CAM method is one adapter around its channel
+// weighting (cam_methods.hpp); the perturbation and gradient methods are a class each around their
+// engine. Each file defines its factory, which src/methods/registry.cpp registers in one line.
 #pragma once
 
 #include <chrono>
@@ -8,21 +9,6 @@
 #include "xai/methods.hpp"
 
 namespace xai {
-
-struct CamMethod;
-
-std::unique_ptr<ExplanationMethod> cam_method(const CamMethod& weighting);
-// The weighting of a CAM entry; nullptr for other methods.
-const CamMethod* cam_weighting(const ExplanationMethod& method);
-
-std::unique_ptr<ExplanationMethod> lime_method();
-std::unique_ptr<ExplanationMethod> kernel_shap_method();
-std::unique_ptr<ExplanationMethod> partition_shap_method();
-std::unique_ptr<ExplanationMethod> occlusion_method();
-std::unique_ptr<ExplanationMethod> rise_method();
-std::unique_ptr<ExplanationMethod> integrated_gradients_method();
-std::unique_ptr<ExplanationMethod> smoothgrad_method();
-std::unique_ptr<ExplanationMethod> edges_method();  // a control for sanity checks
 
 // What every perturbation and gradient adapter shares: the prediction of the unperturbed image,
 // its target classes, and the timing of a result.

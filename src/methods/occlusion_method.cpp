@@ -12,7 +12,8 @@ class OcclusionMethod final : public ExplanationMethod {
   std::string name() const override { return "occlusion"; }
   MethodFamily family() const override { return MethodFamily::perturbation; }
   MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
-  std::vector<Setting> settings() const override {
+  MethodNeeds needs() const override { return {/*layer=*/false, /*extra_passes=*/true}; }
+  std::vector<SettingUse> settings() const override {
     return {Setting::target, Setting::all_classes, Setting::probe_batch, Setting::window, Setting::hide,
             Setting::precision};
   }

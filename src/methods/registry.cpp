@@ -4,40 +4,56 @@
 #include <chrono>
 #include <opencv2/imgproc.hpp>
 
-#include "methods/cam_methods.hpp"
 #include "methods/method_adapters.hpp"
 #include "xai/error.hpp"
 #include "xai/methods.hpp"
 
 namespace xai {
 
+// One line per method, in the order --help lists them: XAI_METHOD(factory) declares the factory its own file
+// defines (src/methods/) and registers what it makes.
+#define XAI_METHOD(factory)                             \
+  {                                                     \
+    extern std::unique_ptr<ExplanationMethod> factory(); \
+    methods.push_back(factory());                       \
+  }
+
 const std::vector<std::unique_ptr<ExplanationMethod>>& explanation_methods() {
-  static const std::vector<std::unique_ptr<ExplanationMethod>> methods = [] {
-    std::vector<std::unique_ptr<ExplanationMethod>> m;
-    m.push_back(cam_method({"gradcam", true, &gradcam_map}));
-    m.push_back(cam_method({"gradcam++", true, &gradcam_plus_plus_map}));
-    m.push_back(cam_method({"xgradcam", true, &xgradcam_map}));
-    m.push_back(cam_method({"hirescam", true, &hirescam_map}));
-    m.push_back(cam_method({"layercam", true, &layercam_map}));
-    m.push_back(cam_method({"eigencam", false, &eigencam_map}));
-    m.push_back(cam_method({"scorecam", false, &scorecam_map, /*probes=*/true, /*forward_only=*/true}));
-    m.push_back(cam_method({"ablationcam", false, &ablationcam_map, /*probes=*/true}));
-    m.push_back(lime_method());
-    m.push_back(kernel_shap_method());
-    m.push_back(partition_shap_method());
-    m.push_back(occlusion_method());
-    m.push_back(rise_method());
-    m.push_back(integrated_gradients_method());
-    m.push_back(smoothgrad_method());
-    m.push_back(edges_method());
-    return m;
+  static const std::vector<std::unique_ptr<ExplanationMethod>> registered = [] {
+    std::vector<std::unique_ptr<ExplanationMethod>> methods;
+    XAI_METHOD(gradcam_method);
+    XAI_METHOD(gradcam_plus_plus_method);
+    XAI_METHOD(xgradcam_method);
+    XAI_METHOD(hirescam_method);
+    XAI_METHOD(layercam_method);
+    XAI_METHOD(eigencam_method);
+    XAI_METHOD(scorecam_method);
+    XAI_METHOD(ablationcam_method);
+    XAI_METHOD(lime_method);
+    XAI_METHOD(kernel_shap_method);
+    XAI_METHOD(partition_shap_method);
+    XAI_METHOD(occlusion_method);
+    XAI_METHOD(rise_method);
+    XAI_METHOD(integrated_gradients_method);
+    XAI_METHOD(smoothgrad_method);
+    XAI_METHOD(edges_method);
+    return methods;
   }();
-  return methods;
+  return registered;
 }
+
+#undef XAI_METHOD
 
 std::vector<std::string> method_names() {
   std::vector<std::string> names;
   for (const auto& method : explanation_methods()) names.push_back(method->name());
+  return names;
+}
+
+std::string method_names_where(const std::function<bool(const ExplanationMethod&)>& holds) {
+  std::string names;
+  for (const auto& method : explanation_methods())
+    if (holds(*method)) names += (names.empty() ? "" : ", ") + method->name();
   return names;
 }
 
@@ -49,16 +65,12 @@ const ExplanationMethod& find_method(const std::string& name) {
   throw usage_error("--method " + name + ": unknown method (available: " + available + ")");
 }
 
-const CamMethod* find_cam_method(const std::string& name) {
-  for (const auto& method : explanation_methods())
-    if (method->name() == name)
-      if (const CamMethod* cam = cam_weighting(*method)) return cam;
-  return nullptr;
-}
+bool ExplanationMethod::reads(Setting s) const { return use_of(s).has_value(); }
 
-bool ExplanationMethod::reads(Setting s) const {
-  const std::vector<Setting> all = settings();
-  return std::find(all.begin(), all.end(), s) != all.end();
+std::optional<SettingUse> ExplanationMethod::use_of(Setting s) const {
+  for (const SettingUse& use : settings())
+    if (use.setting == s) return use;
+  return std::nullopt;
 }
 
 std::string to_string(MethodFamily family) {

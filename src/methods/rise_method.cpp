@@ -12,7 +12,8 @@ class RiseMethod final : public ExplanationMethod {
   std::string name() const override { return "rise"; }
   MethodFamily family() const override { return MethodFamily::perturbation; }
   MapKind map_kind() const override { return {/*is_signed=*/false, /*display_min_max=*/true}; }
-  std::vector<Setting> settings() const override {
+  MethodNeeds needs() const override { return {/*layer=*/false, /*extra_passes=*/true}; }
+  std::vector<SettingUse> settings() const override {
     return {Setting::target, Setting::all_classes, Setting::probe_batch, Setting::masks,
             Setting::hide,   Setting::seed,        Setting::colormap,    Setting::precision};
   }

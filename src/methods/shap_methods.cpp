@@ -92,8 +92,9 @@ class KernelShapMethod final : public ExplanationMethod {
   std::string name() const override { return "kernelshap"; }
   MethodFamily family() const override { return MethodFamily::perturbation; }
   MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
-  std::vector<Setting> settings() const override {
-    return {Setting::target,      Setting::all_classes, Setting::probe_batch, Setting::samples,
+  MethodNeeds needs() const override { return {/*layer=*/false, /*extra_passes=*/true}; }
+  std::vector<SettingUse> settings() const override {
+    return {Setting::target,      Setting::all_classes, Setting::probe_batch, {Setting::samples, "2*regions+2048", 2},
             Setting::adaptive,    Setting::superpixels, Setting::hide,        Setting::seed,
             Setting::precision};
   }
@@ -179,9 +180,16 @@ class PartitionShapMethod final : public ExplanationMethod {
   std::string name() const override { return "partitionshap"; }
   MethodFamily family() const override { return MethodFamily::perturbation; }
   MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
-  std::vector<Setting> settings() const override {
+  MethodNeeds needs() const override { return {/*layer=*/false, /*extra_passes=*/true}; }
+  std::vector<SettingUse> settings() const override {
     return {Setting::target,      Setting::probe_batch, Setting::max_evals, Setting::partition,
             Setting::superpixels, Setting::hide,        Setting::precision};
+  }
+  // It splits along the axes unless told to use superpixels.
+  std::string unused_because(Setting s, const ExplainOptions& options) const override {
+    if (s == Setting::superpixels && options.shap.partition != PartitionKind::superpixels)
+      return "partitionshap splits along the axes; add --partition superpixels";
+    return {};
   }
 
   json parameters(const ExplainOptions& options, const std::vector<std::string>&, const ModelCard& card) const override {

@@ -122,7 +122,8 @@ BenchResult bench_method(Model& model, const BenchOptions& options) {
 
   result.forward_ms = median_ms(options.warmup, options.runs, [&] { model.predict(batch); });
   std::vector<ComputedExplanation> last;
-  const int warmup = method.family() == MethodFamily::gradient_cam ? options.warmup : std::min(options.warmup, 1);
+  // A single-pass method is quick: warm it as much as the forward pass; the others take long enough.
+  const int warmup = method.needs().extra_passes ? std::min(options.warmup, 1) : options.warmup;
   result.explain_ms = median_ms(warmup, options.runs, [&] { last = compute_explanations(model, plan, pointers); });
   result.ratio = result.explain_ms / result.forward_ms;
 
@@ -159,7 +160,7 @@ BenchResult bench_method(Model& model, const BenchOptions& options) {
     result.per_image_backward = backward;
     result.model_images_ratio = result.explain_ms / (result.model_images * result.per_image_forward_ms);
   }
-  if (options.full_backward && method.family() == MethodFamily::gradient_cam)
+  if (options.full_backward && single_pass_cam(method))
     result.full_backward_ms = full_backward_ms(model, batch, options.warmup, options.runs);
   return result;
 }

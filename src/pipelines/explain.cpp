@@ -97,10 +97,10 @@ ExplainPlan plan_explanations(Model& model, const ExplainOptions& options) {
       p["faithfulness"] = {{"steps", options.faithfulness.steps},
                            {"fill", to_string(options.faithfulness.fill)},
                            {"seed", options.faithfulness.seed}};
-  // Every family but the gradient CAMs runs forward-only passes (probes, perturbed images, the
-  // prediction), and so do faithfulness curves: decide now whether they run on the optimised clone, so the report can say so.
+  // Methods with extra passes (probes, perturbed images, the prediction) run forward-only passes, and so
+  // do faithfulness curves: decide now whether they run on the optimised clone, so the report can say so.
   for (const auto* method : plan.methods)
-    if (method->family() != MethodFamily::gradient_cam || options.faithfulness.enabled) model.prepare_inference();
+    if (method->needs().extra_passes || options.faithfulness.enabled) model.prepare_inference();
   plan.model = model_json(model);
   plan.model_warnings = model.warnings();
   if (model.precision() != model.requested_precision()) plan.model_warnings.push_back(model.precision_note());

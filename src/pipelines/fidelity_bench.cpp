@@ -46,8 +46,10 @@ Run run_method(Model& model, const PreparedImage& image, const ExplainOptions& o
 
 FidelityResult bench_fidelity(Model& plain, Model& optimised, const FidelityOptions& options) {
   const std::string method = options.explain.methods.front();
-  if (method != "lime" && method != "kernelshap")
-    throw usage_error("--fidelity: for the sampled surrogates lime and kernelshap (got " + method + ")");
+  // The sampled surrogates: they read --samples auto, whose stopping rule this measures.
+  const auto surrogate = [](const ExplanationMethod& m) { return m.reads(Setting::adaptive); };
+  if (!surrogate(find_method(method)))
+    throw usage_error("--fidelity: for the sampled surrogates " + method_names_where(surrogate) + " (got " + method + ")");
   if (options.images.empty()) throw usage_error("--fidelity: give the images to explain");
   FidelityResult result;
   result.method = method;

@@ -132,14 +132,12 @@ int slide_target(const ExplainOptions& options, const std::vector<std::string>& 
 // The stitched units of a method's map: CAM maps are brought back to their raw scale (each tile's
 // map is normalised on its own), so tiles compare; the others are in their method's units already.
 std::string map_units(const ExplanationMethod& method) {
-  if (method.family() == MethodFamily::gradient_cam || method.family() == MethodFamily::probe_cam)
-    return "raw " + method.name() + ", one scale for all tiles";
+  if (method.needs().layer) return "raw " + method.name() + ", one scale for all tiles";
   return method.name() + " value";
 }
 
 cv::Mat comparable_values(const DenseMap& map, const ExplanationMethod& method) {
-  if ((method.family() == MethodFamily::gradient_cam || method.family() == MethodFamily::probe_cam) &&
-      map.details.contains("raw_range")) {
+  if (method.needs().layer && map.details.contains("raw_range")) {
     const double lo = map.details["raw_range"][0].get<double>(), hi = map.details["raw_range"][1].get<double>();
     cv::Mat raw;
     map.values.convertTo(raw, CV_32FC1, hi - lo, lo);
