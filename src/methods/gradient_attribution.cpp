@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 #include <random>
 
+#include "methods/input_gradients.hpp"
 #include "xai/error.hpp"
 
 namespace xai {
@@ -48,29 +49,6 @@ std::vector<double> trapezoid_weights(int steps) {
   return w;
 }
 
-namespace {
-
-// Runs `count` images produced by `make(i, dst)` through forward + backward, `batch` at a time,
-// and hands each image's gradient and score to `take(i, gradient, score)`.
-template <typename Make, typename Take>
-void gradients_of(const ScoreGradient& gradient, const InputBlob& like, int cls, int count, int batch,
-                  InputAttribution& out, Make make, Take take) {
-  if (batch < 1) throw usage_error("--probe-batch must be positive");
-  const size_t per_image = like.values.size();
-  std::vector<float> images;
-  for (int first = 0; first < count; first += batch) {
-    const int n = std::min(batch, count - first);
-    images.resize(static_cast<size_t>(n) * per_image);
-    for (int i = 0; i < n; ++i) make(first + i, images.data() + i * per_image);
-    const auto start = std::chrono::steady_clock::now();
-    const ScoreGradients g =
-        gradient(ImageBatch{n, like.channels, like.height, like.width, images.data()}, std::vector<int>(n, cls));
-    out.model_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    out.gradient_images += n;
-    for (int i = 0; i < n; ++i) take(first + i, g.gradients.data() + i * per_image, g.scores.at(i));
-  }
-}
-
 // Σ over channels of values (CHW) → CV_32FC1, and the grand total.
 cv::Mat channel_sum(const std::vector<double>& chw, const InputBlob& like, double& total) {
   const size_t plane = static_cast<size_t>(like.height) * like.width;
@@ -85,7 +63,25 @@ cv::Mat channel_sum(const std::vector<double>& chw, const InputBlob& like, doubl
   return pixels;
 }
 
-}  // namespace
+void add_gaussian_noise(const std::vector<float>& input, double sigma, uint64_t seed, uint64_t draw, float* dst) {
+  // Marsaglia's polar method on the top 53 bits of a per-draw Mersenne Twister: the same noise
+  // everywhere (std::normal_distribution's algorithm is not specified) and whatever the batch size;
+  // no trigonometry, so generating it stays small next to a forward + backward.
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL + draw);
+  auto u = [&] { return static_cast<double>(rng() >> 11) * 0x1.0p-52 - 1.0; };  // [-1, 1)
+  const size_t n = input.size();
+  for (size_t i = 0; i < n; i += 2) {
+    double a, b, s;
+    do {
+      a = u();
+      b = u();
+      s = a * a + b * b;
+    } while (s >= 1.0 || s == 0.0);
+    const double scale = sigma * std::sqrt(-2.0 * std::log(s) / s);
+    dst[i] = static_cast<float>(input[i] + a * scale);
+    if (i + 1 < n) dst[i + 1] = static_cast<float>(input[i + 1] + b * scale);
+  }
+}
 
 InputAttribution integrated_gradients(const ScoreGradient& gradient, const InputBlob& input, const InputBlob& baseline,
                                       int cls, const GradientOptions& options) {
@@ -121,24 +117,7 @@ InputAttribution smoothgrad(const ScoreGradient& gradient, const InputBlob& inpu
   std::vector<double> sum(per_image, 0.0);
   gradients_of(
       gradient, input, cls, options.samples, options.batch_size, out,
-      [&](int k, float* dst) {
-        // Marsaglia's polar method on the top 53 bits of a per-sample Mersenne Twister: the same
-        // noise everywhere (std::normal_distribution's algorithm is not specified) and whatever the
-        // batch size; no trigonometry, so generating it stays small next to a forward + backward.
-        std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(k));
-        auto u = [&] { return static_cast<double>(rng() >> 11) * 0x1.0p-52 - 1.0; };  // [-1, 1)
-        for (size_t i = 0; i < per_image; i += 2) {
-          double a, b, s;
-          do {
-            a = u();
-            b = u();
-            s = a * a + b * b;
-          } while (s >= 1.0 || s == 0.0);
-          const double scale = sigma * std::sqrt(-2.0 * std::log(s) / s);
-          dst[i] = static_cast<float>(input.values[i] + a * scale);
-          if (i + 1 < per_image) dst[i + 1] = static_cast<float>(input.values[i + 1] + b * scale);
-        }
-      },
+      [&](int k, float* dst) { add_gaussian_noise(input.values, sigma, seed, static_cast<uint64_t>(k), dst); },
       [&](int, const float* g, double score) {
         for (size_t i = 0; i < per_image; ++i) sum[i] += g[i];
         out.score += score;

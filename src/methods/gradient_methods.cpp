@@ -2,37 +2,13 @@
 // per-pixel maps (channels summed); IG reports its completeness check.
 #include <cmath>
 
-#include "methods/method_adapters.hpp"
+#include "methods/input_gradients.hpp"
 #include "xai/gradient_attribution.hpp"
 
 namespace xai {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-// The shared loop: every image, every target class, one attribution each.
-template <typename Attribute>
-std::vector<MethodResult> attribute_each(const std::string& name, Model& model,
-                                         const std::vector<const PreparedImage*>& images,
-                                         const ExplainOptions& options, Attribute attribute) {
-  const ScoreGradient gradient = model_score_gradient(model);
-  return each_image(name, images, [&](const PreparedImage& image, MethodResult& r) {
-    const ImageTargets targets = image_targets(model, image, options, false);
-    r.prediction = targets.prediction;
-    for (int cls : targets.classes) {
-      const auto [a, details] = attribute(gradient, image, cls);
-      DenseMap m;
-      m.class_index = cls;
-      m.is_signed = true;
-      m.values = a.pixels;
-      m.details = details;
-      r.model_ms += a.model_ms;
-      r.model_images += a.gradient_images;
-      r.gradient_images += a.gradient_images;
-      r.maps.push_back(std::move(m));
-    }
-  });
-}
 
 class IntegratedGradientsMethod final : public ExplanationMethod {
  public:
