@@ -6,6 +6,7 @@
 #include <numeric>
 #include <opencv2/imgcodecs.hpp>
 
+#include "gradient_models.hpp"
 #include "test_helpers.hpp"
 #include "xai/error.hpp"
 #include "xai/gradient_attribution.hpp"
@@ -52,41 +53,15 @@ TEST(GradientAttribution, IntegratedGradientsOfAQuadraticIsExactWithTheTrapezoid
   EXPECT_EQ(a.gradient_images, 3);
 }
 
-// The linear model's W row for `cls`, by finite differences of forward passes (exact for a linear
-// model up to float rounding).
-std::vector<double> weights_by_forward_passes(Model& model, int cls) {
-  const int n = 3 * 8 * 8;
-  InputBlob zero{3, 8, 8, std::vector<float>(n, 0.0f)};
-  std::vector<InputBlob> batch = {zero};
-  for (int i = 0; i < n; ++i) {
-    InputBlob e = zero;
-    e.values[i] = 1.0f;
-    batch.push_back(e);
-  }
-  const std::vector<Prediction> p = model.predict(batch);
-  std::vector<double> w(n);
-  for (int i = 0; i < n; ++i) w[i] = double(p[i + 1].logits[cls]) - p[0].logits[cls];
-  return w;
-}
-
 class LinearModel : public ::testing::Test {
  protected:
   void SetUp() override {
-    cv::Mat picture(8, 8, CV_8UC3);
-    cv::randu(picture, 0, 255);
-    cv::imwrite(dir_.file("x.png"), picture);
-    image_ = prepare_image(dir_.file("x.png"), model_.card(), {});
-    options_.cam.target.kind = TargetSpec::Kind::given;
-    options_.cam.target.class_index = 1;
-    w_ = weights_by_forward_passes(model_, 1);
+    test::GradientCase c = test::gradient_case(dir_, model_, 1);
+    image_ = c.image;
+    options_ = c.options;
+    w_ = test::weights_by_forward_passes(model_, 1);
   }
-  // Σ over channels of values[c][p] · w[c][p].
-  cv::Mat channel_sum(const std::vector<double>& per_input) const {
-    cv::Mat m = cv::Mat::zeros(8, 8, CV_64FC1);
-    for (int c = 0; c < 3; ++c)
-      for (int p = 0; p < 64; ++p) m.ptr<double>()[p] += per_input[c * 64 + p];
-    return m;
-  }
+  cv::Mat channel_sum(const std::vector<double>& per_input) const { return test::channel_sum_8x8(per_input); }
   Model model_ = Model::load(test::data_path("linear-scripted.pt"));
   test::TempDir dir_;
   PreparedImage image_;
