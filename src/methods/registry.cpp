@@ -36,6 +36,7 @@ const std::vector<std::unique_ptr<ExplanationMethod>>& explanation_methods() {
     XAI_METHOD(rise_method);
     XAI_METHOD(integrated_gradients_method);
     XAI_METHOD(smoothgrad_method);
+    XAI_METHOD(inputxgradient_method);
     XAI_METHOD(edges_method);
     return methods;
   }();
