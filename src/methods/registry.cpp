@@ -37,6 +37,7 @@ const std::vector<std::unique_ptr<ExplanationMethod>>& explanation_methods() {
     XAI_METHOD(integrated_gradients_method);
     XAI_METHOD(smoothgrad_method);
     XAI_METHOD(inputxgradient_method);
+    XAI_METHOD(gradientshap_method);
     XAI_METHOD(edges_method);
     return methods;
   }();
