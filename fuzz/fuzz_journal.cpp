@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <string>
 
-#include "xai/gallery.hpp"
-#include "xai/results_log.hpp"
+#include "output/gallery.hpp"
+#include "output/results_log.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

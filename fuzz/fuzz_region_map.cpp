@@ -7,7 +7,7 @@
 
 #include "xai/error.hpp"
 #include "xai/image.hpp"
-#include "xai/superpixels.hpp"
+#include "methods/superpixels.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);

@@ -9,27 +9,13 @@
 #include <vector>
 
 #include "xai/atomic_file.hpp"
-#include "xai/explain_options.hpp"
+#include "xai/explain_plan.hpp"
+#include "xai/explanation_outcome.hpp"
 #include "xai/inputs.hpp"
-#include "xai/map_stats.hpp"
-#include "xai/methods.hpp"
 #include "xai/model.hpp"
 #include "xai/prepared_image.hpp"
 
 namespace xai {
-
-// What a run explains, resolved once before any image: the methods, the layers, each method's
-// parameters (the same record in every report and in batch's resume key), the model's labels.
-struct ExplainPlan {
-  ExplainOptions options;
-  std::vector<const ExplanationMethod*> methods;    // in request order
-  std::vector<std::string> layers;                  // for the CAM methods (empty when none is chosen)
-  std::vector<nlohmann::ordered_json> parameters;   // one per method
-  std::vector<std::string> labels;
-  ModelCard card;                                   // after command-line overrides
-  nlohmann::ordered_json model;                     // the report's "model" section
-  std::vector<std::string> model_warnings;          // reported once per run, and in each report
-};
 
 // Checks the methods and resolves layers, labels and parameters. Throws usage/model/layer errors.
 ExplainPlan plan_explanations(Model& model, const ExplainOptions& options);
@@ -43,52 +29,12 @@ nlohmann::ordered_json result_identity(const ExplainPlan& plan, size_t method, c
 // front end (MethodFlags::to_options) and kept in every report's warnings (plan_explanations).
 std::vector<std::string> layer_warnings(Model& model, const std::vector<std::string>& layers);
 
-// What the model produced for one image, before anything is rendered or written.
-struct ComputedExplanation {
-  std::vector<MethodResult> results;  // in plan order, for the methods computed for this image
-  std::vector<std::string> warnings;  // the image's and its methods'
-  nlohmann::ordered_json timings = nlohmann::ordered_json::object();
-};
-
 // Runs the plan's methods on prepared images: each method once for the whole batch (CAM methods in
 // one forward and backward). `methods_for[i]` lists the plan's method indices to compute for image i
 // (empty: all). Throws on the first failure; callers that need per-image errors retry one by one.
 std::vector<ComputedExplanation> compute_explanations(Model& model, const ExplainPlan& plan,
                                                       const std::vector<const PreparedImage*>& images,
                                                       const std::vector<std::vector<size_t>>& methods_for = {});
-
-// Where one image's outputs go: DIR/STEM.*
-struct Destination {
-  std::string dir;
-  std::string stem;
-};
-
-// One written map: a method's explanation of a class (at a layer).
-struct ExplainedMap {
-  std::string method;
-  int class_index = 0;
-  std::string label;
-  double probability = 0;
-  std::string layer;  // empty for perturbation methods
-  MapStats stats;
-  std::vector<std::pair<std::string, std::string>> files;  // role ("overlay", "map", ...) → path
-  cv::Size stored_size;  // of the .npy map: the image's, or smaller under ExplainOptions::map_size
-  // --faithfulness: deletion/insertion areas and gains (no curves; those are in the report); null otherwise.
-  nlohmann::ordered_json faithfulness;
-  // Figures: the file, where its colour bar is and what scale it shows; null otherwise.
-  nlohmann::ordered_json figure;
-};
-
-struct ExplainOutcome {
-  Prediction prediction;
-  std::string label;                  // the predicted class
-  std::vector<ExplainedMap> maps;     // in plan order
-  std::vector<std::string> warnings;  // the image's and its methods' (the model's are in plan.model_warnings)
-  std::vector<std::string> files;     // every file written, the report last
-  std::string report_path;
-  std::string thumbnail_path;         // empty unless asked for
-  nlohmann::ordered_json report;      // as written (for `--json -`)
-};
 
 // Renders one image's explanations and writes them with the JSON report into DIR/STEM.*: nothing is
 // written until everything is rendered, each file atomically, the report last. Needs no model; safe
@@ -104,6 +50,10 @@ ExplainOutcome write_explanation(const PreparedImage& image, const ComputedExpla
 // multi-frame DICOM file, written as STEM.fNNN.*.
 ExplainOutcome explain_image(Model& model, const ExplainPlan& plan, const std::string& image_path);
 ExplainOutcome explain_image(Model& model, const ExplainPlan& plan, const InputFile& input);
+
+// The inputs of a run: find_inputs (inputs.hpp) with xai's own output names skipped.
+std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, const InputSelection& selection = {},
+                                       DiscoveryCounts* counts = nullptr);
 
 // Where explain_image writes for this image.
 std::string output_dir_for(const std::string& image_path, const std::string& requested_dir);

@@ -5,15 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "xai/cam.hpp"
-#include "xai/faithfulness.hpp"
-#include "xai/gradient_attribution.hpp"
 #include "xai/image.hpp"
-#include "xai/lime.hpp"
-#include "xai/occlusion.hpp"
-#include "xai/render.hpp"
-#include "xai/rise.hpp"
-#include "xai/shapley.hpp"
+#include "xai/settings.hpp"
 
 namespace xai {
 

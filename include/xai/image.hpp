@@ -7,9 +7,35 @@
 #include <string>
 #include <vector>
 
-#include "xai/dicom.hpp"
+#include "xai/model_card.hpp"
 
 namespace xai {
+
+// How a DICOM input is read (the window and the frame).
+struct DicomReading {
+  DicomWindow window;
+  std::string window_from = "default";  // "--dicom-window", "card" (the model card's window) or "default" (tags)
+  int frame = 0;                        // 1-based; 0: the middle frame of a multi-frame file
+  // --frames all: every frame is an input of its own (expand_frames sets `frame` for each). A multi-frame
+  // file read with frame 0 here is one whose frames could not be counted: an error, not the middle frame.
+  bool all_frames = false;
+};
+
+// What the report says about a DICOM input: how its pixels became the model's input.
+struct DicomInfo {
+  std::string modality;              // "CT", "MR", "CR", "DX", "MG", "US", ... ("" when absent)
+  int rows = 0, columns = 0;
+  std::string photometric;           // as stored (MONOCHROME1/2, RGB, YBR_FULL, ...)
+  int bits_allocated = 0, bits_stored = 0;
+  bool is_signed = false;
+  std::string transfer_syntax;       // its name, e.g. "RLE Lossless"
+  int frames = 1, frame = 1;         // 1-based
+  double rescale_slope = 1, rescale_intercept = 0;
+  std::string window_source;         // "tags", "--dicom-window", "card", "preset brain (--dicom-window)", "minmax", ...
+  std::string voi_function = "LINEAR";
+  double window_center = 0, window_width = 0;
+  bool inverted = false;             // MONOCHROME1: shown as MONOCHROME2
+};
 
 // How images are read. The limits are checked against the file's header before anything is decoded.
 struct ImageLimits {

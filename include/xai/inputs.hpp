@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,15 +31,18 @@ struct DiscoveryCounts {
   size_t skipped_masks = 0;    // ground-truth masks: STEM.mask.EXT, files in `masks/` folders or --masks
 };
 
+// Whether a file name is one of xai's outputs (output/: is_xai_output_name, which knows the names).
+using OutputNameRule = std::function<bool(const std::string& file_name)>;
+
 // Expands folders recursively (image extensions only unless `include` is given), reads @LIST files
 // (one path per line, '#' comments), applies the globs, removes duplicates and sorts by relative path.
 // Outputs are never inputs: inside folders, `selection.output_dirs`, every folder named `xai-out` and
-// every file named like an xai output (is_xai_output_name) are skipped and counted. Nor are masks:
-// `STEM.mask.EXT` files, folders named `masks` (or `mask`, any letter case) and `selection.mask_dirs`
-// are skipped and counted. Files named explicitly are taken as they are.
-// Throws usage_error for a missing input.
-std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, const InputSelection& selection = {},
-                                       DiscoveryCounts* counts = nullptr);
+// every file `is_output_name` accepts are skipped and counted. Nor are masks: `STEM.mask.EXT` files,
+// folders named `masks` (or `mask`, any letter case) and `selection.mask_dirs` are skipped and counted.
+// Files named explicitly are taken as they are. Throws usage_error for a missing input.
+// Commands call discover_inputs (explain.hpp), which gives xai's own output-name rule.
+std::vector<InputFile> find_inputs(const std::vector<std::string>& specs, const InputSelection& selection,
+                                   const OutputNameRule& is_output_name, DiscoveryCounts* counts = nullptr);
 
 // --frames all: every multi-frame DICOM file becomes one input per frame (frame 1..N, in order, right
 // after each other); other files stay as they are. A DICOM file whose frames cannot be counted is kept

@@ -162,8 +162,4 @@ std::vector<std::string> resolve_layers(Model& model, const ExplainOptions& opti
 // The report's description of a target request: {"kind": "predicted"}, a class, or the top k.
 nlohmann::ordered_json target_parameters(const TargetSpec& target);
 
-// Whether a file name is one xai writes (STEM.METHOD.png, STEM.thumb.png, STEM.compare.png, ...):
-// discovery never takes xai's outputs as inputs.
-bool is_xai_output_name(const std::string& file_name);
-
 }  // namespace xai

@@ -9,11 +9,18 @@
 #include <vector>
 
 #include "xai/model_card.hpp"
-#include "xai/preprocess.hpp"
 
 namespace xai {
 
 class BatchTuner;
+
+// One image in the model's layout: channel-major (CHW), RGB order, normalised.
+struct InputBlob {
+  int channels = 0;
+  int height = 0;
+  int width = 0;
+  std::vector<float> values;  // channels * height * width
+};
 
 struct ModelOptions {
   std::string device = "cpu";          // "cpu", "cuda", "cuda:N"

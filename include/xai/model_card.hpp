@@ -7,10 +7,23 @@
 #include <string>
 #include <vector>
 
-#include "xai/dicom.hpp"
 #include "xai/feature_layout.hpp"
 
 namespace xai {
+
+// How stored values become the image's [0, 1] range.
+struct DicomWindow {
+  enum class Kind {
+    tags,        // the file's first Window Center/Width (the default; the value range when it has none)
+    given,       // --dicom-window C,W (or a named preset)
+    minmax,      // the frame's value range
+    percentile,  // the P-th to (100−P)-th percentile of the frame: robust to a few extreme pixels
+  };
+  Kind kind = Kind::tags;
+  double center = 0, width = 0;  // Kind::given
+  double percentile = 0;         // Kind::percentile, in (0, 50)
+  std::string preset;            // "brain", "lung", "bone", "soft-tissue" (Kind::given), for the report
+};
 
 enum class OutputKind {
   softmax,  // N logits, one class each, mutually exclusive
@@ -87,6 +100,15 @@ ModelCard parse_model_card(const std::string& text, const std::string& path);
 // The card as JSON text (every field xai reads, stated: nothing left to defaults), for `xai card`;
 // parse_model_card reads it back to the same card.
 std::string model_card_text(const ModelCard& card);
+
+// "tags", "minmax", "percentile:P", "C,W", or a CT preset (brain 40,80; lung −600,1500; bone 400,1800;
+// soft-tissue 50,400). Throws usage_error.
+DicomWindow parse_window(const std::string& text);
+
+// A class named by its label (exact, then case-insensitive) or its index among `labels`. Throws
+// usage_error "TEXT: not a class index or label (0=a, 1=b)" or "TEXT: out of range ..."; the caller
+// says where TEXT came from.
+int parse_class(const std::string& text, const std::vector<std::string>& labels);
 
 // NAME.json beside NAME.pt, if it exists.
 std::optional<std::string> card_path_for(const std::string& model_path);

@@ -9,7 +9,7 @@
 
 #include "xai/image.hpp"
 #include "xai/model_card.hpp"
-#include "xai/preprocess.hpp"
+#include "xai/model.hpp"
 
 namespace xai {
 

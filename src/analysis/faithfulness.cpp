@@ -1,4 +1,4 @@
-#include "xai/faithfulness.hpp"
+#include "analysis/faithfulness.hpp"
 
 #include <algorithm>
 #include <cmath>

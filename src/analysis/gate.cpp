@@ -1,4 +1,4 @@
-#include "xai/gate.hpp"
+#include "analysis/gate.hpp"
 
 #include <cmath>
 #include <cstdlib>

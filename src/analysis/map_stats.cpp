@@ -1,6 +1,6 @@
 #include "xai/map_stats.hpp"
 
-#include "xai/metrics.hpp"
+#include "analysis/metrics.hpp"
 
 #include <opencv2/imgproc.hpp>
 

@@ -1,4 +1,4 @@
-#include "xai/tissue.hpp"
+#include "analysis/tissue.hpp"
 
 #include <opencv2/imgproc.hpp>
 

@@ -16,7 +16,7 @@
 #include "cli/model_flags.hpp"
 #include "cli/stop_signals.hpp"
 #include "xai/batch.hpp"
-#include "xai/slide_run.hpp"
+#include "pipelines/slide_run.hpp"
 #include "cli/validators.hpp"
 
 namespace xai::cli {

@@ -11,13 +11,14 @@
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "cli/validators.hpp"
-#include "xai/batch_tuner.hpp"
-#include "xai/bench.hpp"
-#include "xai/perturbation.hpp"
+#include "model/batch_tuner.hpp"
+#include "pipelines/bench.hpp"
+#include "methods/perturbation.hpp"
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
 #include "xai/inputs.hpp"
-#include "xai/report.hpp"
+#include "output/report.hpp"
+#include "output/render.hpp"
 
 namespace xai::cli {
 namespace {

@@ -11,9 +11,9 @@
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/inputs.hpp"
-#include "xai/compare.hpp"
+#include "pipelines/compare.hpp"
 #include "xai/error.hpp"
-#include "xai/evaluate.hpp"
+#include "pipelines/evaluate.hpp"
 
 namespace xai::cli {
 namespace {

@@ -11,7 +11,7 @@
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "cli/validators.hpp"
-#include "xai/drift.hpp"
+#include "pipelines/drift.hpp"
 #include "xai/error.hpp"
 
 namespace xai::cli {

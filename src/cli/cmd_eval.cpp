@@ -14,8 +14,8 @@
 #include "cli/validators.hpp"
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
-#include "xai/evaluate.hpp"
-#include "xai/gate.hpp"
+#include "pipelines/evaluate.hpp"
+#include "analysis/gate.hpp"
 
 namespace xai::cli {
 namespace {

@@ -10,7 +10,7 @@
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/error.hpp"
-#include "xai/report.hpp"
+#include "output/report.hpp"
 
 namespace xai::cli {
 namespace {

@@ -11,7 +11,7 @@
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "cli/validators.hpp"
-#include "xai/sanity.hpp"
+#include "pipelines/sanity.hpp"
 
 namespace xai::cli {
 namespace {

@@ -13,7 +13,7 @@
 #include "cli/model_flags.hpp"
 #include "cli/stop_signals.hpp"
 #include "cli/validators.hpp"
-#include "xai/slide_run.hpp"
+#include "pipelines/slide_run.hpp"
 
 namespace xai::cli {
 namespace {

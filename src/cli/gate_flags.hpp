@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "xai/gate.hpp"
+#include "analysis/gate.hpp"
 
 namespace xai::cli {
 

@@ -7,12 +7,27 @@
 #include "cli/validators.hpp"
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
-#include "xai/text.hpp"
+#include "core/text.hpp"
+#include "output/render.hpp"
+#include "methods/gradient_attribution.hpp"
+#include "methods/perturbation.hpp"
+#include "methods/shapley.hpp"
+#include "methods/superpixels.hpp"
 
 #include <spdlog/spdlog.h>
 
 namespace xai::cli {
 namespace {
+
+// A library parser's value, its error prefixed with the flag that gave the text.
+template <typename Parse>
+auto parsed_from(const std::string& flag, Parse parse) {
+  try {
+    return parse();
+  } catch (const Error& e) {
+    throw Error(e.code(), flag + " " + e.what());
+  }
+}
 
 std::string method_help() {
   std::string names;
@@ -344,7 +359,7 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   options.limits.max_decoded_bytes = static_cast<uint64_t>(max_image_memory_mib) << 20;
   options.limits.apply_exif_orientation = apply_exif_orientation;
   if (!window.empty()) {
-    options.limits.dicom.window = parse_window(window);
+    options.limits.dicom.window = parsed_from("--dicom-window", [&] { return parse_window(window); });
     options.limits.dicom.window_from = "--dicom-window";
   }
   options.limits.dicom.frame = frame;
@@ -352,7 +367,8 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   options.map_size = map_size;
   if (!target_class.empty()) {
     options.cam.target.kind = TargetSpec::Kind::given;
-    options.cam.target.class_index = parse_class(target_class, model.labels());
+    options.cam.target.class_index =
+        parsed_from("--target-class", [&] { return parse_class(target_class, model.labels()); });
   } else if (top_k > 0) {
     options.cam.target.kind = TargetSpec::Kind::top_k;
     options.cam.target.k = top_k;

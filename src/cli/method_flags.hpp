@@ -12,6 +12,7 @@
 #include "xai/explain_options.hpp"
 #include "xai/methods.hpp"
 #include "xai/model.hpp"
+#include "output/render.hpp"
 
 namespace xai::cli {
 

@@ -15,8 +15,8 @@
 #include "cli/decoder_noise_filter.hpp"
 #include "cli/validators.hpp"
 #include "xai/error.hpp"
-#include "xai/report.hpp"
-#include "xai/runtime.hpp"
+#include "output/report.hpp"
+#include "model/runtime.hpp"
 
 namespace xai::cli {
 

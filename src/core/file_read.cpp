@@ -1,4 +1,4 @@
-#include "xai/file_read.hpp"
+#include "core/file_read.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

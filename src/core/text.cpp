@@ -1,4 +1,4 @@
-#include "xai/text.hpp"
+#include "core/text.hpp"
 
 #include <cstdio>
 

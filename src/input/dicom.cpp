@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include "input/dicom_decoder.hpp"
-#include "xai/text.hpp"
+#include "core/text.hpp"
 #include "xai/error.hpp"
-#include "xai/statistics.hpp"
+#include "core/statistics.hpp"
 
 namespace xai {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "xai/dicom.hpp"
+#include "input/dicom.hpp"
 
 namespace xai {
 

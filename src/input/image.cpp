@@ -13,9 +13,9 @@
 #include "input/dicom_decoder.hpp"
 #include "input/image_header.hpp"
 #include "input/jpeg_decoder.hpp"
-#include "xai/file_read.hpp"
+#include "core/file_read.hpp"
 #include "xai/error.hpp"
-#include "xai/sha256.hpp"
+#include "core/sha256.hpp"
 
 namespace xai {
 namespace {

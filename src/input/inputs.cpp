@@ -9,10 +9,9 @@
 #include <set>
 #include <sstream>
 
-#include "xai/dicom.hpp"
+#include "input/dicom.hpp"
 #include "xai/error.hpp"
-#include "xai/methods.hpp"
-#include "xai/text.hpp"
+#include "core/text.hpp"
 
 namespace xai {
 namespace {
@@ -58,7 +57,8 @@ size_t count_files(const fs::path& dir) {
 // Adds what `spec` names to `found`, and to `roots` the folder(s) its relative names start from: a
 // folder itself, a file's folder, a list's listed files' folders.
 void expand(const std::string& spec, std::vector<fs::path>& found, std::vector<fs::path>& roots, bool want_all_files,
-            const std::vector<fs::path>& output_dirs, const std::vector<fs::path>& mask_dirs, DiscoveryCounts& counts) {
+            const std::vector<fs::path>& output_dirs, const std::vector<fs::path>& mask_dirs,
+            const OutputNameRule& is_output_name, DiscoveryCounts& counts) {
   std::error_code ec;
   if (!spec.empty() && spec[0] == '@') {
     const std::string list = spec.substr(1);
@@ -101,7 +101,7 @@ void expand(const std::string& spec, std::vector<fs::path>& found, std::vector<f
         continue;
       }
       if (!want_all_files && !has_image_extension(p.string()) && !is_extensionless_dicom(p)) continue;
-      if (is_xai_output_name(p.filename().string())) {
+      if (is_output_name(p.filename().string())) {
         counts.skipped_outputs += 1;
         continue;
       }
@@ -140,14 +140,15 @@ std::string input_stem(const fs::path& file) {
   return has_image_extension(file.string()) ? file.stem().string() : file.filename().string();
 }
 
-std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, const InputSelection& selection,
-                                       DiscoveryCounts* counts) {
+std::vector<InputFile> find_inputs(const std::vector<std::string>& specs, const InputSelection& selection,
+                                  const OutputNameRule& is_output_name, DiscoveryCounts* counts) {
   std::vector<fs::path> found;
   std::vector<fs::path> output_dirs(selection.output_dirs.begin(), selection.output_dirs.end());
   std::vector<fs::path> mask_dirs(selection.mask_dirs.begin(), selection.mask_dirs.end());
   DiscoveryCounts local;
   std::vector<fs::path> roots;
-  for (const auto& spec : specs) expand(spec, found, roots, !selection.include.empty(), output_dirs, mask_dirs, local);
+  for (const auto& spec : specs)
+    expand(spec, found, roots, !selection.include.empty(), output_dirs, mask_dirs, is_output_name, local);
   if (counts) *counts = local;
 
   // Relative paths below the common folder of the INPUT arguments (not of what was found in them), so

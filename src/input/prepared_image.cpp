@@ -2,7 +2,8 @@
 
 #include <chrono>
 
-#include "xai/sha256.hpp"
+#include "core/sha256.hpp"
+#include "input/preprocess.hpp"
 
 namespace xai {
 namespace {

@@ -1,4 +1,4 @@
-#include "xai/preprocess.hpp"
+#include "input/preprocess.hpp"
 
 #include <opencv2/imgproc.hpp>
 
@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "xai/error.hpp"
-#include "xai/resample.hpp"
+#include "input/resample.hpp"
 
 namespace xai {
 namespace {

@@ -1,4 +1,4 @@
-#include "xai/resample.hpp"
+#include "input/resample.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "xai/slide.hpp"
+#include "input/slide.hpp"
 
 #include <openslide.h>
 #include <tiffio.h>

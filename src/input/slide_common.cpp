@@ -8,7 +8,7 @@
 
 #include "input/slide_numbers.hpp"
 #include "xai/error.hpp"
-#include "xai/slide.hpp"
+#include "input/slide.hpp"
 
 namespace xai {
 

@@ -1,7 +1,7 @@
 // A build without OpenSlide (-DXAI_WITH_SLIDES=OFF, e.g. the GPU bundle): `xai slide` refuses the file in one
 // line; everything else reads as usual.
 #include "xai/error.hpp"
-#include "xai/slide.hpp"
+#include "input/slide.hpp"
 
 namespace xai {
 

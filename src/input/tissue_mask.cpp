@@ -1,4 +1,4 @@
-#include "xai/tissue_mask.hpp"
+#include "input/tissue_mask.hpp"
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
@@ -8,9 +8,9 @@
 #include <cstring>
 
 #include "xai/error.hpp"
-#include "xai/file_read.hpp"
+#include "core/file_read.hpp"
 #include "xai/image.hpp"
-#include "xai/text.hpp"
+#include "core/text.hpp"
 
 namespace xai {
 namespace {

@@ -1,6 +1,6 @@
-#include "xai/text.hpp"
+#include "core/text.hpp"
 #include "xai/inputs.hpp"
-#include "xai/true_labels.hpp"
+#include "input/true_labels.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "xai/error.hpp"
-#include "xai/target.hpp"
+#include "methods/target.hpp"
 
 namespace xai {
 namespace {

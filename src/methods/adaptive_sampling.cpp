@@ -1,9 +1,9 @@
-#include "xai/adaptive_sampling.hpp"
+#include "methods/adaptive_sampling.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "xai/metrics.hpp"
+#include "core/statistics.hpp"
 
 namespace xai {
 

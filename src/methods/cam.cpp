@@ -1,4 +1,4 @@
-#include "xai/cam.hpp"
+#include "methods/cam.hpp"
 
 #include <torch/csrc/autograd/autograd.h>
 

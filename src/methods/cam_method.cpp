@@ -4,6 +4,7 @@
 
 #include "methods/cam_methods.hpp"
 #include "methods/method_adapters.hpp"
+#include "methods/cam.hpp"
 
 namespace xai {
 namespace {

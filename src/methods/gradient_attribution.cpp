@@ -1,4 +1,4 @@
-#include "xai/gradient_attribution.hpp"
+#include "methods/gradient_attribution.hpp"
 
 #include <algorithm>
 #include <chrono>

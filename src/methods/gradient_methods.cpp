@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "methods/input_gradients.hpp"
-#include "xai/gradient_attribution.hpp"
+#include "methods/gradient_attribution.hpp"
 
 namespace xai {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "methods/method_adapters.hpp"
 #include "xai/error.hpp"
-#include "xai/gradient_attribution.hpp"
+#include "methods/gradient_attribution.hpp"
 
 namespace xai {
 

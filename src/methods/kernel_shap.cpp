@@ -5,7 +5,7 @@
 #include <random>
 
 #include "xai/error.hpp"
-#include "xai/shapley.hpp"
+#include "methods/shapley.hpp"
 
 namespace xai {
 namespace {

@@ -1,4 +1,4 @@
-#include "xai/lime.hpp"
+#include "methods/lime.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -8,9 +8,9 @@
 #include <random>
 
 #include "xai/error.hpp"
-#include "xai/metrics.hpp"
-#include "xai/preprocess.hpp"
-#include "xai/ridge.hpp"
+#include "core/statistics.hpp"
+#include "input/preprocess.hpp"
+#include "methods/ridge.hpp"
 
 namespace xai {
 namespace {

@@ -1,7 +1,7 @@
 // The registry entry of LIME: the engine (lime.cpp) on the prepared image's model view, its
 // per-class superpixel weights kept as region maps.
 #include "methods/method_adapters.hpp"
-#include "xai/lime.hpp"
+#include "methods/lime.hpp"
 
 namespace xai {
 namespace {

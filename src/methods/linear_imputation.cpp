@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "xai/error.hpp"
-#include "xai/perturbation.hpp"
+#include "methods/perturbation.hpp"
 
 namespace xai {
 

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "xai/methods.hpp"
+#include "methods/adaptive_sampling.hpp"
 
 namespace xai {
 

@@ -2,7 +2,10 @@
 #include <numeric>
 
 #include "methods/method_adapters.hpp"
-#include "xai/target.hpp"
+#include "methods/target.hpp"
+#include "methods/adaptive_sampling.hpp"
+#include "methods/superpixels.hpp"
+#include "methods/perturbation.hpp"
 
 namespace xai {
 

@@ -1,4 +1,4 @@
-#include "xai/occlusion.hpp"
+#include "methods/occlusion.hpp"
 
 #include <algorithm>
 

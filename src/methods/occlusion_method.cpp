@@ -1,6 +1,6 @@
 // The registry entry of occlusion: sliding windows (occlusion.cpp) on the perturbation core.
 #include "methods/method_adapters.hpp"
-#include "xai/occlusion.hpp"
+#include "methods/occlusion.hpp"
 
 namespace xai {
 namespace {

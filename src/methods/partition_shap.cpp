@@ -6,7 +6,7 @@
 #include <set>
 
 #include "xai/error.hpp"
-#include "xai/shapley.hpp"
+#include "methods/shapley.hpp"
 
 namespace xai {
 

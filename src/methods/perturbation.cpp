@@ -1,4 +1,4 @@
-#include "xai/perturbation.hpp"
+#include "methods/perturbation.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <opencv2/photo.hpp>
 #include <random>
 
-#include "xai/batch_tuner.hpp"
+#include "model/batch_tuner.hpp"
 #include "xai/error.hpp"
 
 namespace xai {

@@ -7,6 +7,8 @@
 #include "methods/method_adapters.hpp"
 #include "xai/error.hpp"
 #include "xai/methods.hpp"
+#include "methods/superpixels.hpp"
+#include "methods/cam.hpp"
 
 namespace xai {
 
@@ -133,25 +135,6 @@ std::vector<std::string> resolve_layers(Model& model, const ExplainOptions& opti
   if (!any_layered) return {};
   if (!options.cam.layers.empty()) return options.cam.layers;
   return {model.default_layer()};
-}
-
-bool is_xai_output_name(const std::string& file_name) {
-  // STEM.PART[.PART...].EXT: an output when a part after the stem names what xai writes.
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (size_t dot = file_name.find('.'); dot != std::string::npos; dot = file_name.find('.', start)) {
-    parts.push_back(file_name.substr(start, dot - start));
-    start = dot + 1;
-  }
-  if (parts.size() < 2) return false;  // STEM.EXT: an input
-  const std::vector<std::string> names = method_names();
-  for (size_t i = 1; i < parts.size(); ++i) {
-    const std::string& part = parts[i];
-    if (part == "thumb" || part == "compare" || part == "sanity" || part == "diff") return true;
-    for (const auto& name : names)
-      if (part == name || part.rfind(name + "-", 0) == 0) return true;
-  }
-  return false;
 }
 
 }  // namespace xai

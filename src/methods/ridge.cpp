@@ -1,4 +1,4 @@
-#include "xai/ridge.hpp"
+#include "methods/ridge.hpp"
 
 #include "xai/error.hpp"
 

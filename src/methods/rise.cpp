@@ -1,4 +1,4 @@
-#include "xai/rise.hpp"
+#include "methods/rise.hpp"
 
 #include <cmath>
 #include <random>

@@ -1,6 +1,6 @@
 // The registry entry of RISE: random masks (rise.cpp) on the perturbation core.
 #include "methods/method_adapters.hpp"
-#include "xai/rise.hpp"
+#include "methods/rise.hpp"
 
 namespace xai {
 namespace {

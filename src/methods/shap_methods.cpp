@@ -4,10 +4,11 @@
 #include "methods/method_adapters.hpp"
 #include <map>
 
-#include "xai/adaptive_sampling.hpp"
+#include "methods/adaptive_sampling.hpp"
 #include "xai/error.hpp"
-#include "xai/shapley.hpp"
-#include "xai/superpixels.hpp"
+#include "methods/shapley.hpp"
+#include "methods/superpixels.hpp"
+#include "methods/perturbation.hpp"
 
 namespace xai {
 namespace {

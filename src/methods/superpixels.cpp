@@ -1,4 +1,4 @@
-#include "xai/superpixels.hpp"
+#include "methods/superpixels.hpp"
 
 #include <cmath>
 #include <opencv2/imgcodecs.hpp>
@@ -144,6 +144,14 @@ cv::Mat explanation_regions(const cv::Size& image_size, const cv::Rect& visible,
   else
     bgr = view;
   return within_limit(compute_superpixels(bgr, superpixels), "--segments " + std::to_string(superpixels.segments));
+}
+
+cv::Mat segment_value_map(const cv::Mat& segments, const std::vector<double>& values) {
+  CV_Assert(segments.type() == CV_32SC1);
+  cv::Mat map(segments.size(), CV_32FC1);
+  for (int y = 0; y < segments.rows; ++y)
+    for (int x = 0; x < segments.cols; ++x) map.at<float>(y, x) = static_cast<float>(values.at(segments.at<int>(y, x)));
+  return map;
 }
 
 }  // namespace xai

@@ -1,4 +1,4 @@
-#include "xai/batch_tuner.hpp"
+#include "model/batch_tuner.hpp"
 
 #include <algorithm>
 

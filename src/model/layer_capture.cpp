@@ -9,7 +9,7 @@
 #include <unordered_set>
 
 #include "xai/error.hpp"
-#include "xai/text.hpp"
+#include "core/text.hpp"
 
 namespace xai {
 namespace {

@@ -12,10 +12,8 @@
 #include <sstream>
 
 #include "model/torch_model.hpp"
-#include "xai/gradient_attribution.hpp"
-#include "xai/perturbation.hpp"
 #include "xai/error.hpp"
-#include "xai/sha256.hpp"
+#include "core/sha256.hpp"
 
 namespace xai {
 namespace {
@@ -67,62 +65,6 @@ Prediction make_prediction(const std::vector<float>& logits, OutputKind kind) {
   p.predicted = static_cast<int>(std::max_element(p.probabilities.begin(), p.probabilities.end()) -
                                  p.probabilities.begin());
   return p;
-}
-
-Classifier model_classifier(Model& model, Prediction* unperturbed) {
-  Model::Impl& impl = model.impl();
-  model.labels();  // checks the outputs against the card once
-  return [&impl, unperturbed, first = true](const ImageBatch& batch) mutable {
-    c10::InferenceMode inference;
-    const torch::Tensor input =
-        torch::from_blob(const_cast<float*>(batch.values), {batch.count, batch.channels, batch.height, batch.width},
-                         torch::kFloat)
-            .to(impl.device);
-    const torch::Tensor logits = impl.forward_only(input);
-    if (first && unperturbed) {
-      const torch::Tensor row = logits[0].to(torch::kCPU, torch::kFloat).contiguous();
-      *unperturbed = make_prediction(std::vector<float>(row.data_ptr<float>(), row.data_ptr<float>() + row.numel()),
-                                     impl.card.output);
-    }
-    first = false;
-    const torch::Tensor probabilities =
-        class_probabilities(logits, impl.card.output).to(torch::kCPU, torch::kDouble).contiguous();
-    const double* p = probabilities.data_ptr<double>();
-    return std::vector<double>(p, p + probabilities.numel());
-  };
-}
-
-ScoreGradient model_score_gradient(Model& model) {
-  Model::Impl& impl = model.impl();
-  model.labels();  // checks the outputs against the card once
-  return [&impl](const ImageBatch& batch, const std::vector<int>& classes) {
-    torch::AutoGradMode grad_mode(true);
-    torch::Tensor input =
-        torch::from_blob(const_cast<float*>(batch.values), {batch.count, batch.channels, batch.height, batch.width},
-                         torch::kFloat)
-            .to(impl.device)
-            .clone()
-            .requires_grad_(true);
-    const torch::Tensor logits = impl.run(impl.module, input);
-    // The explained score: the class's logit, or for a single-logit binary model's negative class
-    // the negated logit (as Grad-CAM's).
-    std::vector<int64_t> column(classes.size());
-    std::vector<float> sign(classes.size(), 1.0f);
-    for (size_t i = 0; i < classes.size(); ++i) {
-      column[i] = logits.size(1) == 1 ? 0 : classes[i];
-      if (logits.size(1) == 1 && classes[i] == 0) sign[i] = -1.0f;
-    }
-    const torch::Tensor scores =
-        logits.gather(1, torch::tensor(column, torch::kLong).to(logits.device()).unsqueeze(1)).squeeze(1) *
-        torch::tensor(sign).to(logits.device());
-    impl.require_gradient(scores);
-    const torch::Tensor gradient = torch::autograd::grad({scores.sum()}, {input})[0].to(torch::kCPU).contiguous();
-    const torch::Tensor cpu_scores = scores.detach().to(torch::kCPU, torch::kDouble).contiguous();
-    ScoreGradients out;
-    out.scores.assign(cpu_scores.data_ptr<double>(), cpu_scores.data_ptr<double>() + cpu_scores.numel());
-    out.gradients.assign(gradient.data_ptr<float>(), gradient.data_ptr<float>() + gradient.numel());
-    return out;
-  };
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #include "xai/model_card.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cmath>
@@ -10,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "xai/error.hpp"
-#include "xai/file_read.hpp"
-#include "xai/text.hpp"
+#include "core/file_read.hpp"
+#include "core/text.hpp"
 
 namespace xai {
 
@@ -209,7 +210,11 @@ ModelCard parse_model_card(const std::string& text, const std::string& path) {
     if (j.contains("window") && !j.at("window").is_null()) {
       const json& w = j.at("window");
       if (w.is_string()) {
-        card.window = parse_window(w.get<std::string>());
+        try {
+          card.window = parse_window(w.get<std::string>());
+        } catch (const Error& e) {
+          throw model_error(path + ": window " + e.what());
+        }
       } else if (w.is_object() && w.contains("center") && w.contains("width") && w.at("center").is_number() &&
                  w.at("width").is_number() && w.size() == 2) {
         card.window = parse_window(std::to_string(w.at("center").get<double>()) + "," +
@@ -295,6 +300,76 @@ std::string model_card_text(const ModelCard& card) {
   if (card.mpp) j["mpp"] = *card.mpp;
   if (card.tokens) j["tokens"] = {{"grid", {card.tokens->height, card.tokens->width}}, {"prefix", card.tokens->prefix}};
   return j.dump(2) + "\n";
+}
+
+namespace {
+
+std::string numbered(const std::vector<std::string>& labels) {
+  std::string out;
+  for (size_t i = 0; i < labels.size(); ++i) out += (i ? ", " : "") + std::to_string(i) + "=" + labels[i];
+  return out;
+}
+
+}  // namespace
+
+DicomWindow parse_window(const std::string& text) {
+  DicomWindow w;
+  const std::string t = lower(text);
+  if (t == "tags") return w;
+  if (t == "minmax") {
+    w.kind = DicomWindow::Kind::minmax;
+    return w;
+  }
+  struct Preset {
+    const char* name;
+    double center, width;
+  };
+  static const Preset presets[] = {{"brain", 40, 80}, {"lung", -600, 1500}, {"bone", 400, 1800}, {"soft-tissue", 50, 400}};
+  for (const auto& p : presets)
+    if (t == p.name) {
+      w.kind = DicomWindow::Kind::given;
+      w.center = p.center;
+      w.width = p.width;
+      w.preset = p.name;
+      return w;
+    }
+  const std::string bad = text + ": expected C,W (centre and width, width >= 1), tags, minmax, percentile:P (0 < P < 50) "
+                          "or a CT preset (brain, lung, bone, soft-tissue)";
+  if (t.rfind("percentile:", 0) == 0) {
+    char* end = nullptr;
+    const std::string number = t.substr(11);
+    const double p = std::strtod(number.c_str(), &end);
+    if (number.empty() || *end != '\0' || !std::isfinite(p) || p <= 0 || p >= 50) throw usage_error(bad);
+    w.kind = DicomWindow::Kind::percentile;
+    w.percentile = p;
+    return w;
+  }
+  const size_t comma = t.find(',');
+  if (comma == std::string::npos) throw usage_error(bad);
+  char* end = nullptr;
+  const std::string a = t.substr(0, comma), b = t.substr(comma + 1);
+  const double center = std::strtod(a.c_str(), &end);
+  if (a.empty() || *end != '\0') throw usage_error(bad);
+  const double width = std::strtod(b.c_str(), &end);
+  if (b.empty() || *end != '\0' || !std::isfinite(center) || !std::isfinite(width) || width < 1) throw usage_error(bad);
+  w.kind = DicomWindow::Kind::given;
+  w.center = center;
+  w.width = width;
+  return w;
+}
+
+int parse_class(const std::string& text, const std::vector<std::string>& labels) {
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] == text) return static_cast<int>(i);
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (lower(labels[i]) == lower(text)) return static_cast<int>(i);
+  if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit) && text.size() < 9) {
+    const int index = std::stoi(text);
+    if (index < static_cast<int>(labels.size())) return index;
+    throw usage_error(text + ": out of range, the model has " +
+                      std::to_string(labels.size()) + " classes (" + numbered(labels) + ")");
+  }
+  throw usage_error(text + ": not a class index or label (" + numbered(labels) + ")");
 }
 
 std::optional<std::string> card_path_for(const std::string& model_path) {

@@ -1,6 +1,6 @@
 // Cascading model-parameter randomisation (randomisation.hpp): stages from the output down, and
 // deep copies of the model with chosen modules re-initialised.
-#include "xai/randomisation.hpp"
+#include "model/randomisation.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 

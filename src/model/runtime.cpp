@@ -1,4 +1,4 @@
-#include "xai/runtime.hpp"
+#include "model/runtime.hpp"
 
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "model/layer_capture.hpp"
-#include "xai/batch_tuner.hpp"
+#include "model/batch_tuner.hpp"
 #include "xai/model.hpp"
 
 namespace xai {

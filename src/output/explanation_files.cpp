@@ -1,4 +1,4 @@
-#include "xai/explanation_files.hpp"
+#include "output/explanation_files.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -7,10 +7,11 @@
 #include <opencv2/imgproc.hpp>
 #include <set>
 
-#include "xai/figure.hpp"
-#include "xai/npy.hpp"
-#include "xai/render.hpp"
-#include "xai/text.hpp"
+#include "core/image_geometry.hpp"
+#include "output/figure.hpp"
+#include "output/npy.hpp"
+#include "output/render.hpp"
+#include "core/text.hpp"
 
 namespace xai {
 namespace {
@@ -269,6 +270,25 @@ RenderedExplanation render_explanation(const PreparedImage& image, const Compute
     out.files.push_back({out.thumbnail, thumbnail_png(display, out.thumbnail)});
   }
   return out;
+}
+
+bool is_xai_output_name(const std::string& file_name) {
+  // STEM.PART[.PART...].EXT: an output when a part after the stem names what xai writes.
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t dot = file_name.find('.'); dot != std::string::npos; dot = file_name.find('.', start)) {
+    parts.push_back(file_name.substr(start, dot - start));
+    start = dot + 1;
+  }
+  if (parts.size() < 2) return false;  // STEM.EXT: an input
+  const std::vector<std::string> names = method_names();
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const std::string& part = parts[i];
+    if (part == "thumb" || part == "compare" || part == "sanity" || part == "diff") return true;
+    for (const auto& name : names)
+      if (part == name || part.rfind(name + "-", 0) == 0) return true;
+  }
+  return false;
 }
 
 }  // namespace xai

@@ -1,4 +1,4 @@
-#include "xai/figure.hpp"
+#include "output/figure.hpp"
 
 #include <opencv2/imgproc.hpp>
 

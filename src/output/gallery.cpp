@@ -1,4 +1,4 @@
-#include "xai/gallery.hpp"
+#include "output/gallery.hpp"
 
 #include <algorithm>
 #include <filesystem>

@@ -1,4 +1,4 @@
-#include "xai/npy.hpp"
+#include "output/npy.hpp"
 
 #include <cerrno>
 #include <cfloat>

@@ -1,10 +1,12 @@
-#include "xai/render.hpp"
+#include "output/render.hpp"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "core/image_geometry.hpp"
 #include "xai/error.hpp"
-#include "xai/figure.hpp"
+#include "methods/superpixels.hpp"
+#include "output/figure.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -112,14 +114,6 @@ cv::Mat segment_boundaries(const cv::Mat& segments) {
 
 }  // namespace
 
-cv::Mat segment_value_map(const cv::Mat& segments, const std::vector<double>& values) {
-  CV_Assert(segments.type() == CV_32SC1);
-  cv::Mat map(segments.size(), CV_32FC1);
-  for (int y = 0; y < segments.rows; ++y)
-    for (int x = 0; x < segments.cols; ++x) map.at<float>(y, x) = static_cast<float>(values.at(segments.at<int>(y, x)));
-  return map;
-}
-
 cv::Mat render_signed_map(const cv::Mat& image_bgr, const cv::Mat& values, double scale) {
   CV_Assert(image_bgr.type() == CV_8UC3 && values.type() == CV_32FC1 && values.size() == image_bgr.size());
   cv::Mat out = image_bgr.clone();
@@ -201,19 +195,6 @@ std::string encode_png(const cv::Mat& image, const std::string& what) {
   }
   if (!ok) throw output_error(what + ": cannot encode PNG");
   return std::string(bytes.begin(), bytes.end());
-}
-
-cv::Size fitted_size(const cv::Size& size, int longest) {
-  const double f = static_cast<double>(longest) / std::max(size.width, size.height);
-  return {std::max(1, static_cast<int>(std::lround(size.width * f))),
-          std::max(1, static_cast<int>(std::lround(size.height * f)))};
-}
-
-cv::Mat shrink_to_fit(const cv::Mat& image, int longest, int interpolation) {
-  if (longest <= 0 || std::max(image.cols, image.rows) <= longest) return image;
-  cv::Mat reduced;
-  cv::resize(image, reduced, fitted_size(image.size(), longest), 0, 0, interpolation);
-  return reduced;
 }
 
 }  // namespace xai

@@ -1,11 +1,11 @@
-#include "xai/report.hpp"
+#include "output/report.hpp"
 
 #include <algorithm>
 
-#include "xai/explanation_files.hpp"
-#include "xai/preprocess.hpp"
-#include "xai/runtime.hpp"
-#include "xai/text.hpp"
+#include "output/explanation_files.hpp"
+#include "input/preprocess.hpp"
+#include "model/runtime.hpp"
+#include "core/text.hpp"
 
 namespace xai {
 

@@ -1,4 +1,4 @@
-#include "xai/results_log.hpp"
+#include "output/results_log.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>

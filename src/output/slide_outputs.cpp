@@ -1,4 +1,4 @@
-#include "xai/slide_outputs.hpp"
+#include "output/slide_outputs.hpp"
 
 #include <opencv2/imgproc.hpp>
 
@@ -12,12 +12,12 @@
 
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
-#include "xai/figure.hpp"
-#include "xai/gallery.hpp"
-#include "xai/npy.hpp"
-#include "xai/slide.hpp"
-#include "xai/slide_viewer.hpp"
-#include "xai/text.hpp"
+#include "output/figure.hpp"
+#include "output/gallery.hpp"
+#include "output/npy.hpp"
+#include "input/slide.hpp"
+#include "output/slide_viewer.hpp"
+#include "core/text.hpp"
 
 namespace xai {
 namespace {

@@ -1,4 +1,4 @@
-#include "xai/slide_viewer.hpp"
+#include "output/slide_viewer.hpp"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -13,11 +13,11 @@
 
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
-#include "xai/figure.hpp"
-#include "xai/render.hpp"
-#include "xai/report.hpp"
-#include "xai/sha256.hpp"
-#include "xai/slide.hpp"
+#include "output/figure.hpp"
+#include "output/render.hpp"
+#include "output/report.hpp"
+#include "core/sha256.hpp"
+#include "input/slide.hpp"
 
 namespace xai {
 namespace {

@@ -18,14 +18,15 @@
 #include "pipelines/memory_ledger.hpp"
 #include "pipelines/staged_run.hpp"
 #include "xai/atomic_file.hpp"
-#include "xai/dicom.hpp"
-#include "xai/file_read.hpp"
-#include "xai/gallery.hpp"
-#include "xai/report.hpp"
-#include "xai/results_log.hpp"
-#include "xai/sha256.hpp"
-#include "xai/text.hpp"
-#include "xai/true_labels.hpp"
+#include "input/dicom.hpp"
+#include "core/file_read.hpp"
+#include "output/gallery.hpp"
+#include "output/report.hpp"
+#include "output/results_log.hpp"
+#include "core/sha256.hpp"
+#include "core/text.hpp"
+#include "input/true_labels.hpp"
+#include "output/render.hpp"
 
 namespace xai {
 namespace {

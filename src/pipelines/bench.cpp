@@ -1,4 +1,4 @@
-#include "xai/bench.hpp"
+#include "pipelines/bench.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -7,14 +7,14 @@
 
 #include "model/torch_model.hpp"
 #include "xai/batch.hpp"
-#include "xai/batch_tuner.hpp"
-#include "xai/file_read.hpp"
-#include "xai/results_log.hpp"
-#include "xai/slide.hpp"
-#include "xai/slide_run.hpp"
-#include "xai/perturbation.hpp"
+#include "model/batch_tuner.hpp"
+#include "core/file_read.hpp"
+#include "output/results_log.hpp"
+#include "input/slide.hpp"
+#include "pipelines/slide_run.hpp"
+#include "methods/perturbation.hpp"
 #include "xai/explain.hpp"
-#include "xai/gradient_attribution.hpp"
+#include "methods/gradient_attribution.hpp"
 #include <opencv2/imgproc.hpp>
 
 #include <unistd.h>

@@ -1,16 +1,17 @@
 #include "xai/inputs.hpp"
-#include "xai/compare.hpp"
+#include "pipelines/compare.hpp"
 
 #include <filesystem>
 #include <opencv2/imgproc.hpp>
 
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
-#include "xai/explanation_files.hpp"
+#include "output/explanation_files.hpp"
 #include "xai/map_stats.hpp"
-#include "xai/metrics.hpp"
-#include "xai/render.hpp"
-#include "xai/report.hpp"
+#include "analysis/metrics.hpp"
+#include "output/render.hpp"
+#include "output/report.hpp"
+#include "input/preprocess.hpp"
 
 namespace xai {
 namespace {

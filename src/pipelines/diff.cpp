@@ -5,20 +5,22 @@
 #include <opencv2/imgproc.hpp>
 #include <sstream>
 
+#include "core/image_geometry.hpp"
 #include "xai/atomic_file.hpp"
-#include "xai/drift.hpp"
+#include "pipelines/drift.hpp"
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
-#include "xai/explanation_files.hpp"
-#include "xai/gallery.hpp"
+#include "output/explanation_files.hpp"
+#include "output/gallery.hpp"
 #include "xai/inputs.hpp"
-#include "xai/metrics.hpp"
-#include "xai/render.hpp"
-#include "xai/statistics.hpp"
-#include "xai/report.hpp"
-#include "xai/target.hpp"
-#include "xai/text.hpp"
-#include "xai/true_labels.hpp"
+#include "analysis/metrics.hpp"
+#include "output/render.hpp"
+#include "core/statistics.hpp"
+#include "output/report.hpp"
+#include "methods/target.hpp"
+#include "core/text.hpp"
+#include "input/true_labels.hpp"
+#include "input/preprocess.hpp"
 
 namespace xai {
 namespace {

@@ -1,4 +1,4 @@
-#include "xai/evaluate.hpp"
+#include "pipelines/evaluate.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -9,14 +9,14 @@
 
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
-#include "xai/explanation_files.hpp"
-#include "xai/render.hpp"
-#include "xai/text.hpp"
+#include "output/explanation_files.hpp"
+#include "output/render.hpp"
+#include "core/text.hpp"
 #include "xai/explain.hpp"
 #include "xai/image.hpp"
 #include "xai/inputs.hpp"
-#include "xai/metrics.hpp"
-#include "xai/target.hpp"
+#include "analysis/metrics.hpp"
+#include "methods/target.hpp"
 
 namespace xai {
 namespace {
@@ -103,7 +103,12 @@ class Evaluation {
       : model_(model), options_(options), true_labels_(model.labels(), options.labels_csv) {
     const std::vector<std::string>& labels = model.labels();
     for (const auto& label : options.positive_labels) {
-      const int c = parse_class(label, labels);
+      int c = 0;
+      try {
+        c = parse_class(label, labels);
+      } catch (const Error& e) {
+        throw Error(e.code(), "--positive-class " + std::string(e.what()));
+      }
       if (!is_positive(c)) positives_.push_back(c);
     }
     if (positives_.empty() && labels.size() == 2) positives_ = {1};

@@ -7,10 +7,11 @@
 
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
-#include "xai/explanation_files.hpp"
-#include "xai/faithfulness.hpp"
-#include "xai/report.hpp"
-#include "xai/text.hpp"
+#include "output/explanation_files.hpp"
+#include "analysis/faithfulness.hpp"
+#include "output/report.hpp"
+#include "core/text.hpp"
+#include "input/dicom.hpp"
 
 namespace xai {
 namespace {
@@ -219,6 +220,11 @@ ExplainOutcome explain_image(Model& model, const ExplainPlan& plan, const InputF
                                 input.frame > 0 ? stem + frame_suffix(input.frame, input.frames) : stem};
   const ComputedExplanation computed = std::move(compute_explanations(model, plan, {&prepared}).front());
   return write_explanation(prepared, computed, plan, destination);
+}
+
+std::vector<InputFile> discover_inputs(const std::vector<std::string>& specs, const InputSelection& selection,
+                                       DiscoveryCounts* counts) {
+  return find_inputs(specs, selection, is_xai_output_name, counts);
 }
 
 }  // namespace xai

@@ -6,9 +6,9 @@
 #include <opencv2/imgproc.hpp>
 #include <sstream>
 
-#include "xai/adaptive_sampling.hpp"
+#include "methods/adaptive_sampling.hpp"
 #include "xai/atomic_file.hpp"
-#include "xai/bench.hpp"
+#include "pipelines/bench.hpp"
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
 #include "xai/prepared_image.hpp"

@@ -6,8 +6,8 @@
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
 #include "xai/batch.hpp"
-#include "xai/gallery.hpp"
-#include "xai/results_log.hpp"
+#include "output/gallery.hpp"
+#include "output/results_log.hpp"
 
 namespace xai {
 

@@ -1,4 +1,4 @@
-#include "xai/sanity.hpp"
+#include "pipelines/sanity.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -6,17 +6,18 @@
 #include <opencv2/imgproc.hpp>
 #include <sstream>
 
+#include "core/image_geometry.hpp"
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
-#include "xai/explanation_files.hpp"
-#include "xai/gallery.hpp"
+#include "output/explanation_files.hpp"
+#include "output/gallery.hpp"
 #include "xai/inputs.hpp"
-#include "xai/metrics.hpp"
-#include "xai/render.hpp"
-#include "xai/report.hpp"
-#include "xai/target.hpp"
-#include "xai/text.hpp"
+#include "analysis/metrics.hpp"
+#include "output/render.hpp"
+#include "output/report.hpp"
+#include "methods/target.hpp"
+#include "core/text.hpp"
 
 namespace xai {
 namespace {

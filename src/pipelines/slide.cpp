@@ -1,4 +1,4 @@
-#include "xai/slide_run.hpp"
+#include "pipelines/slide_run.hpp"
 
 #include <opencv2/imgproc.hpp>
 
@@ -18,18 +18,18 @@
 #include "pipelines/helper_threads.hpp"
 #include "xai/atomic_file.hpp"
 #include "xai/explain.hpp"
-#include "xai/figure.hpp"
-#include "xai/file_read.hpp"
-#include "xai/render.hpp"
-#include "xai/report.hpp"
-#include "xai/results_log.hpp"
-#include "xai/sha256.hpp"
-#include "xai/slide.hpp"
-#include "xai/slide_outputs.hpp"
-#include "xai/slide_viewer.hpp"
-#include "xai/text.hpp"
-#include "xai/tissue.hpp"
-#include "xai/tissue_mask.hpp"
+#include "output/figure.hpp"
+#include "core/file_read.hpp"
+#include "output/render.hpp"
+#include "output/report.hpp"
+#include "output/results_log.hpp"
+#include "core/sha256.hpp"
+#include "input/slide.hpp"
+#include "output/slide_outputs.hpp"
+#include "output/slide_viewer.hpp"
+#include "core/text.hpp"
+#include "analysis/tissue.hpp"
+#include "input/tissue_mask.hpp"
 
 namespace xai {
 namespace {

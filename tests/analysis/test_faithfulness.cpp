@@ -1,6 +1,6 @@
 // Deletion and insertion curves: closed forms on a fake classifier, and a naive torch reference on a
 // real TorchScript model (tests/reference/faithfulness_reference.py).
-#include "xai/faithfulness.hpp"
+#include "analysis/faithfulness.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +17,7 @@
 #include "xai/explain_options.hpp"
 #include "xai/methods.hpp"
 #include "xai/model.hpp"
-#include "xai/npy.hpp"
+#include "output/npy.hpp"
 #include "xai/prepared_image.hpp"
 
 namespace xai {

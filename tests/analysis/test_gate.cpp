@@ -1,5 +1,5 @@
 // The --fail-if gate: parsing, checking rows (n/a and unmatched conditions fail), JUnit XML.
-#include "xai/gate.hpp"
+#include "analysis/gate.hpp"
 
 #include <gtest/gtest.h>
 

@@ -5,9 +5,9 @@
 #include <sstream>
 
 #include "test_helpers.hpp"
-#include "xai/evaluate.hpp"
-#include "xai/metrics.hpp"
-#include "xai/npy.hpp"
+#include "pipelines/evaluate.hpp"
+#include "analysis/metrics.hpp"
+#include "output/npy.hpp"
 
 namespace xai {
 namespace {

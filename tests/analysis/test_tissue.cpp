@@ -4,7 +4,7 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "xai/tissue.hpp"
+#include "analysis/tissue.hpp"
 
 namespace xai {
 namespace {

@@ -6,7 +6,7 @@
 #include <regex>
 
 #include "cli_fixture.hpp"
-#include "xai/sha256.hpp"
+#include "core/sha256.hpp"
 
 namespace {
 

@@ -8,7 +8,7 @@
 
 #include "cli_fixture.hpp"
 #include "npy_reader.hpp"
-#include "xai/results_log.hpp"
+#include "output/results_log.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "xai/file_read.hpp"
+#include "core/file_read.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

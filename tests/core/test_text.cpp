@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "xai/text.hpp"
+#include "core/text.hpp"
 
 namespace xai {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "npy_reader.hpp"
 #include "test_helpers.hpp"
-#include "xai/dicom.hpp"
+#include "input/dicom.hpp"
 #include "xai/error.hpp"
 #include "xai/image.hpp"
 #include "xai/inputs.hpp"

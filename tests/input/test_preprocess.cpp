@@ -4,7 +4,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "xai/error.hpp"
-#include "xai/preprocess.hpp"
+#include "input/preprocess.hpp"
 
 namespace xai {
 namespace {

@@ -10,7 +10,7 @@
 #include "test_helpers.hpp"
 #include "xai/image.hpp"
 #include "xai/model.hpp"
-#include "xai/preprocess.hpp"
+#include "input/preprocess.hpp"
 
 namespace xai {
 namespace {

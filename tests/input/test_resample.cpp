@@ -2,7 +2,7 @@
 // shrinking (tests/input/test_preprocess_torchvision.cpp checks whole images against PIL itself).
 #include <gtest/gtest.h>
 
-#include "xai/resample.hpp"
+#include "input/resample.hpp"
 
 namespace xai {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "test_helpers.hpp"
 #include "xai/error.hpp"
-#include "xai/slide.hpp"
+#include "input/slide.hpp"
 
 namespace xai {
 namespace {

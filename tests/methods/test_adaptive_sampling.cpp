@@ -10,9 +10,10 @@
 #include <random>
 
 #include "test_helpers.hpp"
-#include "xai/adaptive_sampling.hpp"
+#include "methods/adaptive_sampling.hpp"
 #include "xai/methods.hpp"
-#include "xai/metrics.hpp"
+#include "analysis/metrics.hpp"
+#include "core/statistics.hpp"
 #include "xai/model.hpp"
 
 namespace {

@@ -5,7 +5,7 @@
 #include "model/layer_capture.hpp"
 #include "test_helpers.hpp"
 #include "model/torch_model.hpp"
-#include "xai/cam.hpp"
+#include "methods/cam.hpp"
 
 namespace xai {
 namespace {

@@ -9,7 +9,7 @@
 #include "gradient_models.hpp"
 #include "test_helpers.hpp"
 #include "xai/error.hpp"
-#include "xai/gradient_attribution.hpp"
+#include "methods/gradient_attribution.hpp"
 #include "xai/methods.hpp"
 #include "xai/model.hpp"
 

@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "gradient_models.hpp"
-#include "xai/gradient_attribution.hpp"
+#include "methods/gradient_attribution.hpp"
 #include "xai/methods.hpp"
 
 namespace xai {

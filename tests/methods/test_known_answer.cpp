@@ -10,7 +10,7 @@
 #include "test_helpers.hpp"
 #include "xai/methods.hpp"
 #include "xai/model.hpp"
-#include "xai/superpixels.hpp"
+#include "methods/superpixels.hpp"
 
 namespace xai {
 namespace {

@@ -11,9 +11,9 @@
 
 #include "test_helpers.hpp"
 #include "xai/error.hpp"
-#include "xai/lime.hpp"
-#include "xai/npy.hpp"
-#include "xai/ridge.hpp"
+#include "methods/lime.hpp"
+#include "output/npy.hpp"
+#include "methods/ridge.hpp"
 
 namespace xai {
 namespace {

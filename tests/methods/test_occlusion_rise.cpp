@@ -11,9 +11,9 @@
 #include "test_helpers.hpp"
 #include "xai/error.hpp"
 #include "xai/methods.hpp"
-#include "xai/npy.hpp"
-#include "xai/occlusion.hpp"
-#include "xai/rise.hpp"
+#include "output/npy.hpp"
+#include "methods/occlusion.hpp"
+#include "methods/rise.hpp"
 
 namespace xai {
 namespace {

@@ -7,10 +7,10 @@
 
 #include "npy_reader.hpp"
 #include "test_helpers.hpp"
-#include "xai/batch_tuner.hpp"
+#include "model/batch_tuner.hpp"
 #include "xai/error.hpp"
-#include "xai/npy.hpp"
-#include "xai/perturbation.hpp"
+#include "output/npy.hpp"
+#include "methods/perturbation.hpp"
 
 namespace xai {
 namespace {

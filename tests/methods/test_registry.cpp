@@ -53,15 +53,6 @@ TEST(Registry, EveryMethodOnceWithItsFamily) {
   }
 }
 
-TEST(Registry, OutputNamesAreRecognised) {
-  for (const char* name : {"x.gradcam.png", "x.gradcam.benign.png", "x.gradcam.layer-layer4.png",
-                           "x.gradcam-layers.png", "x.lime-top.png", "x.lime-segments.png", "x.thumb.png",
-                           "x.compare.png", "a.b.scorecam.png"})
-    EXPECT_TRUE(is_xai_output_name(name)) << name;
-  for (const char* name : {"x.png", "gradcam.png", "slide.2024.png", "x.mask.png", "limes.png"})
-    EXPECT_FALSE(is_xai_output_name(name)) << name;
-}
-
 TEST(Registry, RegionMapsAreExactPerRegion) {
   MethodResult result;
   DenseMap region;

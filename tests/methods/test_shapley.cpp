@@ -10,8 +10,9 @@
 #include <numeric>
 
 #include "xai/error.hpp"
-#include "xai/metrics.hpp"
-#include "xai/shapley.hpp"
+#include "analysis/metrics.hpp"
+#include "core/statistics.hpp"
+#include "methods/shapley.hpp"
 
 namespace xai {
 namespace {

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "xai/error.hpp"
-#include "xai/target.hpp"
+#include "methods/target.hpp"
 
 namespace xai {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "xai/batch_tuner.hpp"
+#include "model/batch_tuner.hpp"
 
 namespace {
 

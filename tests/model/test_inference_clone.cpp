@@ -12,7 +12,7 @@
 #include "test_helpers.hpp"
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
-#include "xai/lime.hpp"
+#include "methods/lime.hpp"
 #include "xai/model.hpp"
 
 namespace xai {

@@ -4,7 +4,7 @@
 #include "model/layer_capture.hpp"
 #include "test_helpers.hpp"
 #include "model/torch_model.hpp"
-#include "xai/cam.hpp"
+#include "methods/cam.hpp"
 #include "xai/error.hpp"
 #include "xai/model.hpp"
 

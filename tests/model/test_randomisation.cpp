@@ -1,6 +1,6 @@
 // Cascading randomisation: the stages of known architectures, and copies that change exactly the
 // chosen modules, by PyTorch's reset_parameters rules, the same way every time.
-#include "xai/randomisation.hpp"
+#include "model/randomisation.hpp"
 
 #include <gtest/gtest.h>
 

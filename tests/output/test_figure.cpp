@@ -3,8 +3,8 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "xai/figure.hpp"
-#include "xai/render.hpp"
+#include "output/figure.hpp"
+#include "output/render.hpp"
 
 namespace xai {
 namespace {

@@ -1,4 +1,4 @@
-#include "xai/npy.hpp"
+#include "output/npy.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

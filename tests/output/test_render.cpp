@@ -3,7 +3,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "xai/error.hpp"
-#include "xai/render.hpp"
+#include "output/render.hpp"
 
 namespace xai {
 namespace {

@@ -1,9 +1,9 @@
 // The journal reader: what resume, merge, summary and gallery are given to read.
-#include "xai/results_log.hpp"
+#include "output/results_log.hpp"
 
 #include <gtest/gtest.h>
 
-#include "xai/gallery.hpp"
+#include "output/gallery.hpp"
 
 namespace xai {
 namespace {

@@ -12,12 +12,12 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "xai/cam.hpp"
+#include "methods/cam.hpp"
 #include "xai/methods.hpp"
 #include "xai/model.hpp"
-#include "xai/npy.hpp"
+#include "output/npy.hpp"
 #include "npy_reader.hpp"
-#include "xai/runtime.hpp"
+#include "model/runtime.hpp"
 
 namespace {
 

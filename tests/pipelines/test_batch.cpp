@@ -19,7 +19,7 @@
 
 #include "test_helpers.hpp"
 #include "xai/batch.hpp"
-#include "xai/results_log.hpp"
+#include "output/results_log.hpp"
 
 namespace xai {
 namespace {

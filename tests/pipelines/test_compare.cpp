@@ -5,7 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "test_helpers.hpp"
-#include "xai/compare.hpp"
+#include "pipelines/compare.hpp"
 #include "xai/error.hpp"
 
 namespace xai {

@@ -1,6 +1,6 @@
 // Explanation drift between model versions: none between a model and itself, some between the demo
 // model and its retrain (models/demo-histo-v2.pt: another weights seed and training set).
-#include "xai/drift.hpp"
+#include "pipelines/drift.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include "test_helpers.hpp"
 #include "xai/error.hpp"
 #include "xai/prepared_image.hpp"
-#include "xai/statistics.hpp"
+#include "core/statistics.hpp"
 
 namespace xai {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "test_helpers.hpp"
 #include "xai/error.hpp"
-#include "xai/evaluate.hpp"
+#include "pipelines/evaluate.hpp"
 #include "xai/prepared_image.hpp"
 
 namespace xai {

@@ -1,6 +1,6 @@
 // The sanity check on the demo model: Grad-CAM's maps follow the weights, a model-independent edge
 // map does not (Adebayo et al. 2018's finding for edge detectors), and the model is never modified.
-#include "xai/sanity.hpp"
+#include "pipelines/sanity.hpp"
 
 #include <gtest/gtest.h>
 

@@ -17,9 +17,9 @@
 #include "xai/error.hpp"
 #include "xai/methods.hpp"
 #include "xai/model.hpp"
-#include "xai/results_log.hpp"
-#include "xai/slide_outputs.hpp"
-#include "xai/slide_run.hpp"
+#include "output/results_log.hpp"
+#include "output/slide_outputs.hpp"
+#include "pipelines/slide_run.hpp"
 
 namespace xai {
 namespace {

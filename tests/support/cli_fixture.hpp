@@ -28,12 +28,12 @@
 #include <string>
 #include <vector>
 
-#include "xai/npy.hpp"
+#include "output/npy.hpp"
 #include "child_io.hpp"
 #include "npy_reader.hpp"
 #include "test_helpers.hpp"
-#include "xai/render.hpp"
-#include "xai/sha256.hpp"
+#include "output/render.hpp"
+#include "core/sha256.hpp"
 
 namespace xai::e2e {
 

@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "xai/error.hpp"
-#include "xai/npy.hpp"
+#include "output/npy.hpp"
 
 namespace xai::test {
 

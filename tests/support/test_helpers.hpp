@@ -15,7 +15,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "xai/preprocess.hpp"
+#include "input/preprocess.hpp"
 
 namespace xai::test {
 

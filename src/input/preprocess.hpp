@@ -6,17 +6,10 @@
 #include <vector>
 
 #include "xai/image.hpp"
+#include "xai/model.hpp"
 #include "xai/model_card.hpp"
 
 namespace xai {
-
-// One image in the model's layout: channel-major (CHW), RGB order, normalised.
-struct InputBlob {
-  int channels = 0;
-  int height = 0;
-  int width = 0;
-  std::vector<float> values;  // channels * height * width
-};
 
 // 1. colour conversion to the card's channels (gray → RGB repeats the channel; RGB → gray uses
 //    ITU-R 601 luma, as PIL's convert("L")); 2. resize to the card's input size: `stretch` straight

@@ -11,7 +11,7 @@
 
 #include "xai/explain_options.hpp"
 #include "xai/model.hpp"
-#include "xai/true_labels.hpp"
+#include "input/true_labels.hpp"
 
 namespace xai {
 

@@ -11,22 +11,10 @@
 #include <opencv2/core.hpp>
 #include <vector>
 
-#include "xai/perturbation.hpp"
+#include "methods/perturbation.hpp"
+#include "xai/settings.hpp"
 
 namespace xai {
-
-struct FaithfulnessOptions {
-  bool enabled = false;
-  int steps = 20;                        // curve points at fractions 0, 1/steps, ..., 1
-  // What removed pixels show, and where insertion starts: the image's mean colour. Measured on the demo
-  // model's 96-pixel patches: an 11x11 blur (Petsiuk et al.'s insertion start) keeps enough of the
-  // lesion's texture that the probability barely moves (deletion areas 0.97-1.0, map and random
-  // alike), black reads as "malignant"; the mean removes the evidence (Grad-CAM 0.04-0.18, random
-  // 0.19-0.39). It is also close to Petsiuk et al.'s deletion fill (zeros after normalisation).
-  FillSpec fill{HideMode::mean, {}, 0};
-  uint64_t seed = 0;                     // the random order, and the order among tied map values
-  int batch_size = 0;                    // images per forward pass (0: the model's tuned size)
-};
 
 struct FaithfulnessCurve {
   std::vector<double> probabilities;  // steps + 1 values, at fractions k / steps

@@ -5,17 +5,14 @@
 #include <string>
 #include <vector>
 
-namespace xai {
+#include "xai/settings.hpp"
 
-enum class Colormap { jet, turbo, viridis, inferno };
+namespace xai {
 
 Colormap parse_colormap(const std::string& name);  // throws usage_error
 std::string to_string(Colormap colormap);
 std::vector<std::string> colormap_names();
 
-// What the heatmap is drawn over: the image as it is, or its luma in three equal channels (--background
-// gray: coloured tissue and a colour map compete; over gray, every colour is the map's).
-enum class Background { image, gray };
 Background parse_background(const std::string& name);  // throws usage_error
 std::string to_string(Background background);
 cv::Mat overlay_background(const cv::Mat& display_bgr, Background background);
@@ -51,15 +48,6 @@ cv::Mat render_signed_segments(const cv::Mat& image_bgr, const cv::Mat& segments
 // visible on dark images (MRI) and on pink stain alike.
 cv::Mat render_top_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights,
                             int count = 5, bool negative = false);
-
-// Per-pixel map from per-segment values (CV_32FC1, the size of `segments`).
-cv::Mat segment_value_map(const cv::Mat& segments, const std::vector<double>& values);
-
-// `size` scaled so that its longer side is `longest`, each side at least 1 pixel (a 1x100000 image
-// scaled by a factor would get a side of 0, which cv::resize refuses).
-cv::Size fitted_size(const cv::Size& size, int longest);
-// `image` reduced to at most `longest` pixels on its longer side (unchanged when it fits).
-cv::Mat shrink_to_fit(const cv::Mat& image, int longest, int interpolation);
 
 struct ColourScale;  // figure.hpp
 

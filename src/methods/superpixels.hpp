@@ -8,22 +8,14 @@
 #include <vector>
 
 #include "xai/image.hpp"
+#include "xai/settings.hpp"
 
 namespace xai {
-
-enum class SuperpixelAlgorithm { slic, slico, mslic };
 
 // Region counts for LIME and SHAP: more than kManyRegions gets a warning (slow, many samples needed),
 // more than kMaxRegions is refused (9216 regions made LIME run minutes without a word).
 constexpr int kManyRegions = 500;
 constexpr int kMaxRegions = 2048;
-
-struct SuperpixelOptions {
-  SuperpixelAlgorithm algorithm = SuperpixelAlgorithm::slic;
-  int segments = 50;                 // target count; SLIC gets close, not exact
-  std::optional<float> compactness;  // default: default_compactness(channels)
-  int iterations = 10;
-};
 
 SuperpixelAlgorithm parse_superpixel_algorithm(const std::string& name);  // throws usage_error
 std::string to_string(SuperpixelAlgorithm algorithm);
@@ -58,5 +50,8 @@ cv::Mat segments_at_size(const cv::Mat& segments, const cv::Size& size);
 // there are more than kManyRegions; throws usage_error above kMaxRegions.
 cv::Mat explanation_regions(const cv::Size& image_size, const cv::Rect& visible, const cv::Mat& view, const SuperpixelOptions& superpixels,
                             const std::string& regions_path, std::vector<std::string>& warnings);
+
+// Per-pixel map from per-segment values (CV_32FC1, the size of `segments`).
+cv::Mat segment_value_map(const cv::Mat& segments, const std::vector<double>& values);
 
 }  // namespace xai

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "xai/render.hpp"
+#include "output/render.hpp"
 
 namespace xai {
 

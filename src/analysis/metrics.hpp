@@ -23,9 +23,6 @@ MaskAgreement mask_agreement(const cv::Mat& map, const cv::Mat& mask, double top
 // Ties at the map's minimum are left out unless the map is constant (then every pixel is "top").
 cv::Mat top_fraction_mask(const cv::Mat& map, double fraction);
 
-// Spearman rank correlation (ties get their mean rank); 0 when either side is constant.
-double spearman(const std::vector<double>& a, const std::vector<double>& b);
-
 // IoU of the two maps' top-fraction pixels (same size, CV_32FC1).
 double top_fraction_iou(const cv::Mat& a, const cv::Mat& b, double fraction = 0.2);
 

@@ -19,7 +19,7 @@
 #include "xai/inputs.hpp"
 #include "xai/model.hpp"
 #include "xai/prepared_image.hpp"
-#include "xai/slide_outputs.hpp"
+#include "output/slide_outputs.hpp"
 
 namespace xai {
 

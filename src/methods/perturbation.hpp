@@ -11,30 +11,14 @@
 #include <vector>
 
 #include "xai/model_card.hpp"
-#include "xai/preprocess.hpp"
+#include "input/preprocess.hpp"
+#include "xai/settings.hpp"
 
 namespace xai {
 
 class BatchTuner;
 class Model;
 struct Prediction;
-
-enum class HideMode {
-  mean,      // a hidden region shows its own mean colour (the `lime` package's default)
-  constant,  // a fixed colour (`hide_color`)
-  blur,      // a blurred copy of the image: fewer out-of-distribution artefacts
-  inpaint,   // the hidden pixels inpainted from the shown ones (OpenCV Telea, as shap's "inpaint_telea")
-  linear,    // noisy linear imputation from the neighbours (ROAD, Rong et al. 2022): hides the mask's shape
-};
-
-// What hidden pixels show. `blur_kernel` > 0: a k×k box blur (shap.maskers.Image "blur(k,k)");
-// 0: a Gaussian on the scale of a region. `color` is for HideMode::constant (one value, or one per
-// channel, each in [0,1]).
-struct FillSpec {
-  HideMode mode = HideMode::mean;
-  std::vector<float> color;
-  int blur_kernel = 0;
-};
 
 // "mean", "constant", "blur", "blur(k,k)", "inpaint" / "inpaint_telea", "linear" / "road"; throws usage_error.
 FillSpec parse_fill(const std::string& name);

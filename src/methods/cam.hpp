@@ -7,7 +7,8 @@
 #include <vector>
 
 #include "xai/model.hpp"
-#include "xai/target.hpp"
+#include "methods/target.hpp"
+#include "xai/settings.hpp"
 
 namespace xai {
 
@@ -32,14 +33,6 @@ struct TargetExplanation {
 struct CamExplanation {
   Prediction prediction;
   std::vector<TargetExplanation> targets;  // one per explained class, in rank order
-};
-
-struct CamRequest {
-  std::string method = "gradcam";
-  std::vector<std::string> layers;  // empty: the model's default layer
-  TargetSpec target;
-  int batch_size = 0;  // Score-CAM and Ablation-CAM: probes per forward pass; 0: automatic (Score-CAM 32,
-                       // Ablation-CAM as many as fit in 256 MiB of activations)
 };
 
 // One forward pass for the whole batch, then one gradient pass per target rank that runs only

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "xai/results_log.hpp"
-#include "xai/slide_outputs.hpp"
+#include "output/results_log.hpp"
+#include "output/slide_outputs.hpp"
 
 namespace xai {
 

@@ -10,20 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "xai/settings.hpp"
+
 namespace xai {
 
-enum class PartitionKind {
-  axes,         // split the longer side of a rectangle in half, down to single pixels (shap's Image masker)
-  superpixels,  // a merge tree over the superpixels: the most similar neighbours merge first
-};
 PartitionKind parse_partition(const std::string& name);  // throws usage_error
 std::string to_string(PartitionKind kind);
-
-struct ShapOptions {
-  int samples = 0;      // Kernel SHAP coalitions besides "all shown" and "all hidden"; 0: 2·regions + 2048
-  int max_evals = 500;  // Partition SHAP model evaluations, both ends included
-  PartitionKind partition = PartitionKind::axes;
-};
 
 // shap's automatic budget: 2·features + 2048.
 int kernel_shap_default_samples(int features);

@@ -14,8 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "xai/explain.hpp"
-#include "xai/figure.hpp"
+#include "xai/explain_plan.hpp"
+#include "xai/explanation_outcome.hpp"
+#include "xai/prepared_image.hpp"
+#include "output/figure.hpp"
 
 namespace xai {
 
@@ -46,5 +48,9 @@ std::optional<ColourScale> common_colour_scale(const std::vector<ColourScale>& s
 // A dense map over the image (8-bit BGR, same size): a colour-mapped overlay for [0,1] maps; signed
 // region maps as positive green / negative red regions with their boundaries.
 cv::Mat render_map(const cv::Mat& display_bgr, const DenseMap& map, Colormap colormap, double alpha);
+
+// Whether a file name is one xai writes (STEM.METHOD.png, STEM.thumb.png, STEM.compare.png, ...):
+// discovery never takes xai's outputs as inputs.
+bool is_xai_output_name(const std::string& file_name);
 
 }  // namespace xai

@@ -12,7 +12,7 @@
 
 #include "xai/explain_options.hpp"
 #include "xai/model.hpp"
-#include "xai/randomisation.hpp"
+#include "model/randomisation.hpp"
 
 namespace xai {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "xai/results_log.hpp"
+#include "output/results_log.hpp"
 
 namespace xai {
 

@@ -6,14 +6,10 @@
 #include <opencv2/core.hpp>
 #include <vector>
 
-#include "xai/perturbation.hpp"
+#include "methods/perturbation.hpp"
+#include "xai/settings.hpp"
 
 namespace xai {
-
-struct OcclusionOptions {
-  int window = 0;  // side of the square window in model-input pixels; 0: an eighth of the shorter side
-  int stride = 0;  // 0: half the window
-};
 
 // The window and stride for an image of `size` (defaults resolved); throws usage_error for a window
 // larger than the image or a non-positive value.

@@ -7,15 +7,10 @@
 #include <opencv2/core.hpp>
 #include <vector>
 
-#include "xai/perturbation.hpp"
+#include "methods/perturbation.hpp"
+#include "xai/settings.hpp"
 
 namespace xai {
-
-struct RiseOptions {
-  int masks = 4000;   // N (the paper's for ResNet50)
-  int grid = 7;       // s
-  double keep = 0.5;  // p
-};
 
 void validate(const RiseOptions& options, const cv::Size& size);  // throws usage_error
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "xai/render.hpp"
-#include "xai/results_log.hpp"
+#include "output/render.hpp"
+#include "output/results_log.hpp"
 
 namespace xai {
 

@@ -8,30 +8,15 @@
 #include <string>
 #include <vector>
 
-#include "xai/adaptive_sampling.hpp"
+#include "methods/adaptive_sampling.hpp"
 #include "xai/image.hpp"
 #include "xai/model.hpp"
-#include "xai/perturbation.hpp"
-#include "xai/superpixels.hpp"
-#include "xai/target.hpp"
+#include "methods/perturbation.hpp"
+#include "methods/superpixels.hpp"
+#include "methods/target.hpp"
+#include "xai/settings.hpp"
 
 namespace xai {
-
-struct LimeOptions {
-  int samples = 1000;                // row 0 is the unperturbed image
-  AdaptiveSampling adaptive;
-  bool paired = false;  // EXPERIMENT: complementary pairs         // --samples auto: `samples` is ignored, rounds up to max_samples
-  SuperpixelOptions superpixels;
-  std::string regions_path;          // a user's region map instead of SLIC
-  FillSpec hide;                     // what switched-off superpixels show (--hide, --hide-color)
-  double kernel_width = 0.25;
-  double ridge_alpha = 1.0;
-  uint64_t seed = 0;
-  int batch_size = 0;                // perturbed images per forward pass (--probe-batch); 0: measured per model
-  TargetSpec target;
-  bool all_classes = false;
-  int repeats = 1;                   // > 1: rerun with seeds seed..seed+R-1 and report stability
-};
 
 struct LimeClassResult {
   int class_index = 0;
@@ -63,7 +48,6 @@ struct LimeExplanation {
 // `view` is the image as the model sees it (model_view); `image` is the original (for --regions).
 LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& view, const LimeOptions& options);
 LimeExplanation explain_lime(Model& model, const Image& image, const LimeOptions& options);
-
 
 // Building blocks, exposed for tests against the reference formulas.
 // Cosine distance of each row to the all-on row (sklearn's convention: an all-off row is at 1).

@@ -9,13 +9,9 @@
 
 #include <vector>
 
-namespace xai {
+#include "xai/settings.hpp"
 
-struct AdaptiveSampling {
-  bool enabled = false;     // --samples auto
-  double tolerance = 0.03;  // stop when the estimated agreement with the limit is ≥ 1 − tolerance
-  int max_samples = 5000;   // stop here even if not settled (a warning says so)
-};
+namespace xai {
 
 // If an estimate's noise variance falls as 1/n and two independent n/2-sample estimates agree with
 // correlation r, the n-sample estimate agrees with the limit with correlation sqrt(2r / (1 + r))

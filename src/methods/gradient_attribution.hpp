@@ -9,27 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "xai/perturbation.hpp"
+#include "methods/perturbation.hpp"
+#include "xai/settings.hpp"
 
 namespace xai {
 
 class Model;
 
-enum class Baseline {
-  black,  // every pixel 0 before normalisation
-  blur,   // a Gaussian blur of the image (σ: 1/20 of the shorter side): structure gone, colours kept
-  mean,   // the image's mean colour
-};
 Baseline parse_baseline(const std::string& name);  // throws usage_error
 std::string to_string(Baseline baseline);
-
-struct GradientOptions {
-  int steps = 64;     // Integrated Gradients: gradient evaluations along the path, both ends included
-  Baseline baseline = Baseline::black;
-  double noise = 0.15;  // SmoothGrad: σ as a fraction of the input's range (max − min)
-  int samples = 50;     // SmoothGrad: noisy copies
-  int batch_size = 16;  // images per forward + backward (--probe-batch)
-};
 
 // The baseline image in the model's view (RGB or gray, [0,1]).
 cv::Mat baseline_view(const cv::Mat& view, Baseline baseline);
