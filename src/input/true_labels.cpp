@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "xai/error.hpp"
-#include "methods/target.hpp"
+#include "xai/model_card.hpp"
 
 namespace xai {
 namespace {

@@ -24,7 +24,7 @@
 namespace xai {
 
 // Where the tissue is: detected on the thumbnail (Otsu's saturation threshold, or a fixed one for pale
-// stains), or the user's own mask (an image or GeoJSON polygons: include/xai/tissue_mask.hpp).
+// stains), or the user's own mask (an image or GeoJSON polygons: src/input/tissue_mask.hpp).
 struct TissueSettings {
   std::optional<double> threshold;  // HSV saturation 0..255 (--tissue-threshold); none: Otsu, at least 20
   std::string mask_path;            // --tissue-mask; empty: detected
