@@ -11,7 +11,6 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
-#include "cli/flag_policy.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "cli/stop_signals.hpp"
@@ -27,14 +26,12 @@ struct BatchFlags {
   std::string labels_csv;
   ModelFlags model;
   MethodFlags method;
-  FlagPolicy policy;
   std::string output_dir;
   std::vector<std::string> include, exclude;
   std::string shard;
   int batch_size = 8;
   int workers = 0;
   bool fail_fast = false;
-  int unused_lime_batch_size = 0;
   std::vector<std::string> inputs;
 };
 
@@ -82,7 +79,6 @@ class ProgressPrinter {
 };
 
 int run_batch_command(const BatchFlags& flags) {
-  flags.policy.check();
   Model model = flags.model.load();
   BatchOptions options;
   options.explain = flags.method.to_options(model);
@@ -149,16 +145,13 @@ Command add_batch(CLI::App& app) {
                   "gallery's misclassified filter and summary.csv's truth column");
   sub->add_flag("--figures", flags->figures,
                 "Also STEM.METHOD.figure.png per map (the original beside the overlay, a header, a colour bar)");
-  flags->policy.refuse(sub->add_option("--lime-batch-size", flags->unused_lime_batch_size, "(renamed --probe-batch)"),
-                       "renamed: perturbed images per forward pass is --probe-batch");
   sub->add_option("inputs", flags->inputs, "Folders (recursive), files, or @LIST files of paths")->required();
   return {sub, [flags] { return run_batch_command(*flags); }};
 }
 
+// merge loads no model and explains nothing: it takes neither shared group (flag_policy.cpp says why,
+// should one be given).
 struct MergeFlags {
-  ModelFlags model;  // taken and refused, like every group that does not apply
-  MethodFlags method;
-  FlagPolicy policy;
   std::vector<std::string> dirs;
   std::string out;
 };
@@ -167,15 +160,9 @@ Command add_merge(CLI::App& app) {
   auto flags = std::make_shared<MergeFlags>();
   CLI::App* sub = app.add_subcommand(
       "merge", "Combine batch outputs (e.g. shards) into one folder; or the shards of one `xai slide` run");
-  flags->model.add_to(*sub);
-  flags->method.add_to(*sub);
-  const std::string reason = "merge combines finished runs as they are: it loads no model and explains nothing";
-  flags->policy.refuse(flags->model.all, reason);
-  flags->policy.refuse(flags->method.all, reason);
   sub->add_option("-o,--output-dir", flags->out, "Merged output folder")->required();
   sub->add_option("runs", flags->dirs, "Batch output folders, or slide output folders")->required();
   return {sub, [flags] {
-            flags->policy.check();
             const size_t slides = std::count_if(flags->dirs.begin(), flags->dirs.end(), is_slide_output);
             if (slides > 0 && slides < flags->dirs.size())
               throw usage_error("merge: some folders hold slide runs and some batch runs: merge one kind at a time");

@@ -26,7 +26,6 @@ namespace {
 struct BenchFlags {
   ModelFlags model;
   MethodFlags method;
-  FlagPolicy policy;
   int batch_size = 1;
   int warmup = 3;
   int runs = 20;
@@ -69,10 +68,9 @@ void check_mode(const BenchFlags& flags, const ExplainOptions& explain) {
       throw usage_error(flag_name(option) + ": not used with --pipeline (it times whole batch runs, --rounds of them)");
   if (!pipeline && flags.rounds_option->count() > 0) throw usage_error("--rounds: only used with --pipeline or --slide");
   if (!pipeline)
-    for (const char* name : {"--colormap", "--alpha", "--background", "--figure-size"})
-      for (const CLI::Option* option : flags.method.all)
-        if (flag_name(option) == name && option->count() > 0)
-          throw usage_error(std::string(name) + ": bench draws nothing unless --pipeline runs whole batches");
+    for (const CLI::Option* option : flags.method.drawing)
+      if (option->count() > 0)
+        throw usage_error(flag_name(option) + ": bench draws nothing unless --pipeline runs whole batches");
   if (flags.backward_option->count() > 0 && !single_pass_cam(find_method(explain.methods.front())))
     throw usage_error("--no-full-backward: the full-backward comparison is only timed for single-pass CAM methods (" +
                       method_names_where(single_pass_cam) + ")");
@@ -276,7 +274,6 @@ int run_fidelity_bench(const BenchFlags& flags, Model& optimised, const ExplainO
 }
 
 int run_bench(const BenchFlags& flags) {
-  flags.policy.check();
   if (flags.method.method_list().size() != 1) throw usage_error("--method: bench times one method at a time");
   Model model = flags.model.load();
   const ExplainOptions explain = flags.method.to_options(model);
@@ -301,11 +298,6 @@ Command add_bench(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("bench", "Time an explanation against a plain forward pass");
   flags->model.add_to(*sub);
   flags->method.add_to(*sub);
-  for (const char* name : {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size", "--dicom-window", "--frame", "--frames",
-                           "--num-features"})
-    flags->policy.refuse(*sub, name, "bench runs on synthetic images at the model's input size");
-  for (const char* name : {"--faithfulness", "--faithfulness-steps", "--faithfulness-fill"})
-    flags->policy.refuse(*sub, name, "bench times methods; measure faithfulness with explain, batch or eval");
   flags->batch_option = sub->add_option("--batch-size", flags->batch_size, "Images per pass (--pipeline: default 8)")
                             ->check(kPositive)
                             ->capture_default_str();

@@ -5,7 +5,6 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "cli/flag_policy.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
@@ -17,7 +16,6 @@ namespace fs = std::filesystem;
 
 struct CardFlags {
   ModelFlags model;
-  FlagPolicy policy;
   std::string output;  // empty: NAME.json beside NAME.pt
   std::string name;
   std::string layer;
@@ -25,7 +23,6 @@ struct CardFlags {
 };
 
 int run_card(const CardFlags& flags) {
-  flags.policy.check();
   const std::string destination =
       flags.output.empty() ? fs::path(flags.model.model).replace_extension(".json").string() : flags.output;
   std::error_code ec;
@@ -76,8 +73,6 @@ Command add_card(CLI::App& app) {
       "card", "Write a model card (NAME.json) after a dry run: output count checked against --labels, layer chosen");
   flags->model.add_to(*sub, ModelFlags::Mode::positional_one);
   flags->model.writes_card = true;
-  flags->policy.refuse(*sub, "--no-inference-clone", "card runs the model once as loaded");
-  flags->policy.refuse(*sub, "--precision", "card runs the model once as loaded, in fp32");
   sub->add_option("-o,--output", flags->output, "Where to write the card (default: NAME.json beside NAME.pt)");
   sub->add_option("--name", flags->name, "The model's name in reports (default: the file name)");
   sub->add_option("-l,--layer", flags->layer, "The layer CAM methods explain by default (default: chosen automatically)");

@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "cli/flag_policy.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/inputs.hpp"
@@ -21,7 +20,6 @@ namespace {
 struct CompareFlags {
   ModelFlags model;
   MethodFlags method;
-  FlagPolicy policy;
   std::string output_dir;
   std::string label;
   std::string labels_csv;
@@ -29,7 +27,6 @@ struct CompareFlags {
 };
 
 int run_compare(const CompareFlags& flags) {
-  flags.policy.check();
   std::vector<Model> owned = flags.model.load_all();
   std::vector<Model*> models;
   for (auto& model : owned) models.push_back(&model);
@@ -57,16 +54,6 @@ Command add_compare(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("compare", "Explain the same images with several models, side by side");
   flags->model.add_to(*sub, ModelFlags::Mode::several);
   flags->method.add_to(*sub);
-  flags->policy.refuse(*sub, "--top-k", "compare explains one class per model and scores the pair: use -t CLASS");
-  flags->policy.refuse(*sub, "--map-size", "compare writes side-by-side overlays, no .npy maps");
-  flags->policy.refuse(*sub, "--figure-size", "compare's grid draws every tile at 224 px");
-  flags->policy.refuse(*sub, "--num-features", "compare draws each map whole, no top/bottom region views");
-  flags->policy.refuse(*sub, "--frames", "--frames all (each frame an input of its own) is for explain and batch; --frame N picks one frame");
-  flags->policy.refuse(*sub, "--all-classes", "compare explains one class per model and scores the pair: use -t CLASS");
-  for (const char* name : {"--faithfulness", "--faithfulness-steps", "--faithfulness-fill"})
-    flags->policy.refuse(*sub, name, "compare scores agreement between models; measure faithfulness with explain, batch or eval");
-  flags->policy.refuse(*sub, "--layers",
-                       "models have different stages: name the layers to compare with -l (each model must have them)");
   sub->add_option("-o,--output-dir", flags->output_dir, "Output directory (default: xai-out beside each image)");
   sub->add_option("--label", flags->label, "The true label of the image(s), shown in captions");
   sub->add_option("--labels-csv", flags->labels_csv, "CSV of name,label with true labels");

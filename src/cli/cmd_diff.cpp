@@ -6,7 +6,6 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "cli/flag_policy.hpp"
 #include "cli/gate_flags.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
@@ -20,7 +19,6 @@ namespace {
 struct DiffFlags {
   ModelFlags model;
   MethodFlags method;
-  FlagPolicy policy;
   GateFlags gate;
   DiffOptions options;
   std::vector<std::string> inputs;
@@ -81,7 +79,6 @@ void print_table(std::ostream& out, const DiffResult& result) {
 }
 
 int run_diff(DiffFlags& flags) {
-  flags.policy.check();
   if (flags.model.models.size() != 2)
     throw usage_error("--model: diff takes exactly two models, the old then the new (got " +
                       std::to_string(flags.model.models.size()) + ")");
@@ -104,17 +101,6 @@ Command add_diff(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("diff", "Explanation drift: the same images through an old and a new model");
   flags->model.add_to(*sub, ModelFlags::Mode::several);
   flags->method.add_to(*sub);
-  const std::string one_class = "diff compares the two models' maps of one class per image (the old model's prediction, or -t CLASS)";
-  flags->policy.refuse(*sub, "--top-k", one_class);
-  flags->policy.refuse(*sub, "--all-classes", one_class);
-  flags->policy.refuse(*sub, "--map-size", "diff writes figures and drift numbers, no .npy maps");
-  flags->policy.refuse(*sub, "--figure-size", "diff's figures draw every tile at 224 px");
-  flags->policy.refuse(*sub, "--num-features", "diff draws each map whole, no top/bottom region views");
-  flags->policy.refuse(*sub, "--frames", "--frames all (each frame an input of its own) is for explain and batch; --frame N picks one frame");
-  flags->policy.refuse(*sub, "--layers",
-                       "the models may have different stages: name a layer both have with -l, or leave each its default");
-  for (const char* name : {"--faithfulness", "--faithfulness-steps", "--faithfulness-fill"})
-    flags->policy.refuse(*sub, name, "diff measures how maps move between models; measure faithfulness with explain, batch or eval");
   sub->add_option("-o,--output-dir", flags->options.output_dir, "Output folder: index.html, diff.json, diff.csv, STEM.diff.png")
       ->required();
   sub->add_option("--top-fraction", flags->options.top_fraction, "Top fraction of each map for the IoU")

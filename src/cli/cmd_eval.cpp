@@ -7,8 +7,8 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "cli/flag_policy.hpp"
 #include "cli/gate_flags.hpp"
+#include "cli/flag_policy.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "cli/validators.hpp"
@@ -23,7 +23,6 @@ namespace {
 struct EvalFlags {
   ModelFlags model;
   MethodFlags method;
-  FlagPolicy policy;
   EvalOptions options;
   std::string json_path;
   GateFlags gate;
@@ -156,13 +155,10 @@ void print_table(std::ostream& out, const EvalResult& result, const EvalOptions&
 }
 
 int run_eval(EvalFlags& flags) {
-  flags.policy.check();
   // The look of overlays applies to the overlays --save-overlays writes; without them eval draws nothing.
   if (flags.options.overlays_dir.empty())
-    for (const CLI::Option* option : flags.method.all)
-      for (const char* name : {"--colormap", "--alpha", "--background", "--figure-size"})
-        if (option->count() > 0 && flag_name(option) == name)
-          throw usage_error(std::string(name) + ": eval writes no images unless --save-overlays DIR");
+    for (const CLI::Option* option : flags.method.drawing)
+      if (option->count() > 0) throw usage_error(flag_name(option) + ": eval writes no images unless --save-overlays DIR");
   const std::vector<GateCondition> gate = parse_gate(flags);
   Model model = flags.model.load();
   flags.options.explain = flags.method.to_options(model);
@@ -189,13 +185,6 @@ Command add_eval(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("eval", "Measure how well explanations point at ground-truth masks");
   flags->model.add_to(*sub);
   flags->method.add_to(*sub);
-  const std::string target_reason = "eval explains the lesion class: choose it with --positive-class";
-  flags->policy.refuse(*sub, "--target-class", target_reason);
-  flags->policy.refuse(*sub, "--top-k", target_reason);
-  flags->policy.refuse(*sub, "--all-classes", target_reason);
-  flags->policy.refuse(*sub, "--map-size", "eval writes no maps (it measures them against masks)");
-  flags->policy.refuse(*sub, "--num-features", "eval's overlays show each map whole, no top/bottom region views");
-  flags->policy.refuse(*sub, "--frames", "--frames all (each frame an input of its own) is for explain and batch; --frame N picks one frame");
   sub->add_option("--save-overlays", flags->options.overlays_dir,
                   "Write every map over its image with the mask's outline into this folder (STEM.METHOD.png)");
   sub->add_option("--masks", flags->options.masks_dir,

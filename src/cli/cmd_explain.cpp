@@ -8,7 +8,6 @@
 #include <set>
 
 #include "cli/commands.hpp"
-#include "cli/flag_policy.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/inputs.hpp"
@@ -21,11 +20,9 @@ namespace {
 struct ExplainCommandFlags {
   ModelFlags model;
   MethodFlags method;
-  FlagPolicy policy;
   std::string output_dir;
   std::string json;
   std::vector<std::string> images;
-  int unused_batch_size = 0;
   bool no_figure = false;
 };
 
@@ -55,7 +52,6 @@ std::string probability_text(double p) {
 }
 
 int run_explain(const ExplainCommandFlags& flags) {
-  flags.policy.check();
   check_destinations(flags);
   Model model = flags.model.load();
   ExplainOptions options = flags.method.to_options(model);
@@ -113,8 +109,6 @@ Command add_explain(CLI::App& app) {
   sub->add_option("--json", flags->json, "Also print the report: '-' for stdout");
   sub->add_flag("--no-figure", flags->no_figure,
                 "Skip STEM.METHOD.figure.png (the original beside the overlay, with a header and a colour bar)");
-  flags->policy.refuse(sub->add_option("--batch-size", flags->unused_batch_size, "(batch, eval, bench only)"),
-                       "explain takes one image per pass; perturbed images per forward pass is --probe-batch");
   sub->add_option("images", flags->images, "Image files (PNG, JPEG, TIFF, BMP, ...)")->required();
   return {sub, [flags] { return run_explain(*flags); }};
 }

@@ -6,7 +6,6 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
-#include "cli/flag_policy.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/error.hpp"
@@ -17,8 +16,6 @@ namespace {
 
 struct LayersFlags {
   ModelFlags model;
-  MethodFlags method;  // taken and refused: layers explains nothing
-  FlagPolicy policy;
   bool json = false;
 };
 
@@ -49,7 +46,6 @@ std::string feature_map_text(const FeatureLayout& layout) {
 }
 
 int run_layers(const LayersFlags& flags) {
-  flags.policy.check();
   Model model = flags.model.load();
   const std::vector<LayerInfo> layers = model.layers();
   std::string automatic;
@@ -115,10 +111,6 @@ Command add_layers(CLI::App& app) {
   auto flags = std::make_shared<LayersFlags>();
   CLI::App* sub = app.add_subcommand("layers", "List a model's layers with output shapes");
   flags->model.add_to(*sub, ModelFlags::Mode::positional_one);
-  flags->method.add_to(*sub);
-  flags->policy.refuse(flags->method.all, "layers lists the model's modules and explains nothing");
-  flags->policy.refuse(*sub, "--no-inference-clone", "layers runs the model as loaded (it lists modules, which a frozen clone no longer has)");
-  flags->policy.refuse(*sub, "--precision", "layers runs the model as loaded, in fp32");
   sub->add_flag("--json", flags->json, "Print JSON instead of a table");
   return {sub, [flags] { return run_layers(*flags); }};
 }

@@ -6,7 +6,6 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "cli/flag_policy.hpp"
 #include "cli/gate_flags.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
@@ -19,7 +18,6 @@ namespace {
 struct SanityFlags {
   ModelFlags model;
   MethodFlags method;
-  FlagPolicy policy;
   GateFlags gate;
   SanityOptions options;
   bool no_grids = false;
@@ -60,7 +58,6 @@ void print_table(std::ostream& out, const SanityResult& result, const SanityOpti
 }
 
 int run_sanity(SanityFlags& flags) {
-  flags.policy.check();
   const std::vector<GateCondition> gate = flags.gate.parse(kSanityMetrics);
   Model model = flags.model.load();
   flags.options.explain = flags.method.to_options(model);
@@ -81,15 +78,6 @@ Command add_sanity(CLI::App& app) {
       "sanity", "Randomise the model's weights stage by stage from the output and flag methods whose maps stay the same");
   flags->model.add_to(*sub);
   flags->method.add_to(*sub);
-  const std::string one_class = "sanity compares the maps of one class per image (the trained model's prediction, or -t CLASS)";
-  flags->policy.refuse(*sub, "--top-k", one_class);
-  flags->policy.refuse(*sub, "--all-classes", one_class);
-  flags->policy.refuse(*sub, "--map-size", "sanity writes grids and similarities, no .npy maps");
-  flags->policy.refuse(*sub, "--figure-size", "sanity's grids draw every tile at their fixed size");
-  flags->policy.refuse(*sub, "--num-features", "sanity draws each map whole, no top/bottom region views");
-  flags->policy.refuse(*sub, "--frames", "--frames all (each frame an input of its own) is for explain and batch; --frame N picks one frame");
-  for (const char* name : {"--faithfulness", "--faithfulness-steps", "--faithfulness-fill"})
-    flags->policy.refuse(*sub, name, "sanity measures how maps change with the weights; measure faithfulness with explain, batch or eval");
   sub->add_option("-o,--output-dir", flags->options.output_dir, "Output folder: sanity.json, sanity.csv, STEM.sanity.png")
       ->required();
   sub->add_option("--max-similarity", flags->options.max_similarity,

@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
-#include "cli/flag_policy.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "cli/stop_signals.hpp"
@@ -21,7 +20,6 @@ namespace {
 struct SlideFlags {
   ModelFlags model;
   MethodFlags method;
-  FlagPolicy policy;
   std::string slide;
   std::string output_dir;
   int level = -1;
@@ -53,7 +51,6 @@ void print_progress(const BatchProgress& p, bool tty, double& last) {
 }
 
 int run_slide_command(const SlideFlags& flags) {
-  flags.policy.check();
   if (flags.level >= 0 && flags.mpp > 0) throw usage_error("--level and --mpp both say where to read tiles: give one");
   if (flags.method.figure_size != ExplainOptions{}.figure_size && flags.top_tiles == 0)
     throw usage_error("--figure-size applies to the top tiles' figures: give --top-tiles K");
@@ -118,15 +115,6 @@ Command add_slide(CLI::App& app) {
                "probability maps, stitched explanations and a deep-zoom viewer");
   flags->model.add_to(*sub);
   flags->method.add_to(*sub);
-  const std::string not_files = "slide tiles are read from the slide, not decoded from image files";
-  for (const char* name : {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--dicom-window", "--frame", "--frames"})
-    flags->policy.refuse(*sub, name, not_files);
-  const std::string one_map = "slide stitches one map per method, of one class over the whole slide (-t CLASS)";
-  flags->policy.refuse(*sub, "--top-k", one_map);
-  flags->policy.refuse(*sub, "--all-classes", one_map);
-  flags->policy.refuse(*sub, "--layers", one_map + " at one layer (-l LAYER)");
-  for (const char* name : {"--faithfulness", "--faithfulness-steps", "--faithfulness-fill"})
-    flags->policy.refuse(*sub, name, "slide does not measure faithfulness; measure it on tiles with explain, batch or eval");
   sub->add_option("-o,--output-dir", flags->output_dir, "Output folder")->required();
   sub->add_option("--level", flags->level, "Read tiles from this pyramid level as it is (0: full resolution)")
       ->check(kNonNegative);

@@ -79,20 +79,21 @@ void MethodFlags::add_to(CLI::App& sub) {
                          "methods 16, forward + backward; Score-CAM 32; Ablation-CAM: as many as fit in 256 MiB)")
               ->check(kPositive),
           Setting::probe_batch);
-  setting(sub.add_option("--colormap", colormap, "Unsigned maps' overlays: jet, turbo, viridis or inferno")->capture_default_str(),
-          Setting::colormap);
-  setting(sub.add_option("--alpha", alpha, "Unsigned maps' overlays: heatmap opacity")->check(finite_between(0.0, 1.0, "[0,1]"))->capture_default_str(),
-          Setting::colormap);
-  all.push_back(sub.add_option("--background", background,
+  drawing.push_back(setting(sub.add_option("--colormap", colormap, "Unsigned maps' overlays: jet, turbo, viridis or inferno")->capture_default_str(),
+          Setting::colormap));
+  drawing.push_back(setting(sub.add_option("--alpha", alpha, "Unsigned maps' overlays: heatmap opacity")->check(finite_between(0.0, 1.0, "[0,1]"))->capture_default_str(),
+          Setting::colormap));
+  drawing.push_back(sub.add_option("--background", background,
                                "What heatmaps are drawn over: image, or gray (the image's luma, so every colour is "
                                "the map's)")
                     ->check(CLI::IsMember({"image", "gray"}))
                     ->capture_default_str());
-  all.push_back(sub.add_option("--figure-size", figure_size,
+  drawing.push_back(sub.add_option("--figure-size", figure_size,
                                "Overlays, figures and layer grids of images whose shorter side is below N pixels are "
                                "enlarged by a whole factor (nearest neighbour) to reach it; 0: never")
                     ->check(CLI::Range(0, 4096))
                     ->capture_default_str());
+  all.insert(all.end(), drawing.end() - 2, drawing.end());
   all.push_back(sub.add_option("--max-pixels", max_pixels, "Refuse larger images")->check(kPositive)->capture_default_str());
   all.push_back(sub.add_option("--max-image-memory", max_image_memory_mib,
                                "Decoded memory per image, MiB: larger images are refused (JPEGs are decoded at 1/2, 1/4 "
@@ -107,14 +108,15 @@ void MethodFlags::add_to(CLI::App& sub) {
   all.push_back(sub.add_flag("--faithfulness", faithfulness,
                              "Deletion and insertion curves of every map, and of a random pixel order (their areas: "
                              "deletion_auc, insertion_auc and their gains over random)"));
-  all.push_back(sub.add_option("--faithfulness-steps", faithfulness_steps,
+  faithfulness_settings.push_back(sub.add_option("--faithfulness-steps", faithfulness_steps,
                                "--faithfulness: curve points after the first (pixels removed or inserted in equal parts)")
                     ->check(CLI::Range(1, 1000))
                     ->capture_default_str());
-  all.push_back(sub.add_option("--faithfulness-fill", faithfulness_fill,
+  faithfulness_settings.push_back(sub.add_option("--faithfulness-fill", faithfulness_fill,
                                "--faithfulness: what removed pixels show, and where insertion starts: mean (the image's "
                                "mean colour), blur, blur(k,k), constant (black), inpaint, or linear (ROAD's noisy linear imputation)")
                     ->capture_default_str());
+  all.insert(all.end(), faithfulness_settings.begin(), faithfulness_settings.end());
   all.push_back(sub.add_flag("--apply-exif-orientation", apply_exif_orientation,
                              "Turn images upright by their EXIF orientation (default: explain the stored pixels, as "
                              "PIL-based training sees them, with a warning)"));
@@ -299,10 +301,8 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   options.shap.partition = parse_partition(partition);
   if (shap.max_evals < 2) throw usage_error("--max-evals must be at least 2");
   options.faithfulness.enabled = faithfulness;
-  for (const char* name : {"--faithfulness-steps", "--faithfulness-fill"})
-    for (const CLI::Option* option : all)
-      if (flag_name(option) == name && option->count() > 0 && !faithfulness)
-        throw usage_error(std::string(name) + ": only with --faithfulness");
+  for (const CLI::Option* option : faithfulness_settings)
+    if (option->count() > 0 && !faithfulness) throw usage_error(flag_name(option) + ": only with --faithfulness");
   options.faithfulness.steps = faithfulness_steps;
   try {
     options.faithfulness.fill = parse_fill(faithfulness_fill);

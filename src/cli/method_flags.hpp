@@ -1,7 +1,7 @@
-// The shared option groups that say how to explain: methods, layers, target, every method setting,
-// rendering and input limits. Every subcommand registers them (so a flag means the same everywhere);
-// what a subcommand cannot apply it refuses (FlagPolicy), and a method setting that none of the
-// chosen methods reads is refused by to_options().
+// The shared option group that says how to explain: methods, layers, target, every method setting,
+// rendering and input limits. Every subcommand that explains registers it (so a flag means the same
+// everywhere); what a subcommand can never apply is refused by flag_policy.cpp's table, and a method
+// setting that none of the chosen methods reads is refused by to_options().
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -52,6 +52,8 @@ struct MethodFlags {
   std::string faithfulness_fill = "mean";
   std::vector<std::pair<const CLI::Option*, Setting>> setting_flags;  // which setting each flag sets
   std::vector<CLI::Option*> all;  // every option of the group
+  std::vector<CLI::Option*> drawing;  // how maps are drawn: --colormap, --alpha, --background, --figure-size
+  std::vector<CLI::Option*> faithfulness_settings;  // --faithfulness-steps, --faithfulness-fill
 
   void add_to(CLI::App& command);
   // Validates the flags against the chosen methods and resolves label names against the model.

@@ -105,7 +105,6 @@ Model ModelFlags::load() const {
 
 std::vector<Model> ModelFlags::load_all() const {
   if (models.size() < 2) throw usage_error("--model: give at least two models to compare");
-  if (!card.empty()) throw usage_error("--card: one card cannot describe several models; put NAME.json beside each");
   std::vector<Model> loaded;
   for (const auto& path : models) loaded.push_back(load_one(path));
   return loaded;

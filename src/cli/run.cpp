@@ -13,6 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/decoder_noise_filter.hpp"
+#include "cli/flag_policy.hpp"
 #include "cli/validators.hpp"
 #include "xai/error.hpp"
 #include "output/report.hpp"
@@ -29,6 +30,20 @@ void log_skipped(const char* command, size_t outputs, size_t masks, const std::s
     spdlog::info("{}: skipped {} ground-truth mask(s) (STEM.mask.png, masks/ folders{}): masks are not explained as images",
                  command, masks, std::string(command) == "eval" ? ", --masks" : "");
 }
+
+namespace {
+
+// The table's refusal for a word after the subcommand's name, if any (empty when there is none).
+std::string refusal_after_subcommand(const CLI::App& app, int argc, char** argv) {
+  const auto subcommands = app.get_subcommands([](const CLI::App*) { return true; });
+  for (int i = 1; i < argc; ++i)
+    for (const CLI::App* sub : subcommands)
+      if (sub->get_name() == argv[i])
+        return refusal_in(sub->get_name(), std::vector<std::string>(argv + i + 1, argv + argc));
+  return {};
+}
+
+}  // namespace
 
 int run(int argc, char** argv) {
   filter_decoder_noise();
@@ -59,6 +74,7 @@ int run(int argc, char** argv) {
                                                     add_batch(app), add_merge(app),
                                                     add_compare(app), add_sanity(app),
                                                     add_diff(app), add_card(app), add_slide(app)};
+  for (const auto& command : commands) hide_refused_flags(*command.app);
 
   try {
     app.parse(argc, argv);
@@ -69,7 +85,9 @@ int run(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "xai: error: " << e.what() << " (see --help)\n";
+    // A flag the command never takes (flag_policy.cpp) gets its reason rather than CLI11's "not expected".
+    const std::string refusal = refusal_after_subcommand(app, argc, argv);
+    std::cerr << "xai: error: " << (refusal.empty() ? std::string(e.what()) + " (see --help)" : refusal) << "\n";
     return static_cast<int>(xai::ExitCode::usage);
   }
 
@@ -82,7 +100,10 @@ int run(int argc, char** argv) {
     xai::set_thread_count(threads);
     xai::keep_freed_memory();
     for (const auto& command : commands)
-      if (command.app->parsed()) return command.run();
+      if (command.app->parsed()) {
+        check_refused_flags(*command.app);
+        return command.run();
+      }
     return static_cast<int>(xai::ExitCode::usage);
   } catch (const xai::Error& e) {
     std::cerr << "xai: error: " << e.what() << "\n";

@@ -68,140 +68,198 @@ struct Canvas {
   int factor = 1;
 };
 
-// The outputs of one method's result.
-void render_result(const Canvas& canvas, const cv::Size& image_size, const MethodResult& result, size_t result_index,
-                   const ExplainPlan& plan, const std::string& stem, RenderedExplanation& out) {
-  std::set<int> classes;
-  std::set<std::string> layers;
-  for (const auto& m : result.maps) {
-    classes.insert(m.class_index);
-    layers.insert(m.layer);
+// One method's result being rendered: what every stage of render_result reads.
+struct ResultRendering {
+  const Canvas& canvas;
+  const MethodResult& result;
+  const ExplainPlan& plan;
+  const std::string& stem;
+  // Files are named by class and by layer only when the result has several of them.
+  bool per_class = false, per_layer = false;
+
+  ResultRendering(const Canvas& canvas, const MethodResult& result, const ExplainPlan& plan, const std::string& stem)
+      : canvas(canvas), result(result), plan(plan), stem(stem) {
+    std::set<int> classes;
+    std::set<std::string> layers;
+    for (const auto& m : result.maps) {
+      classes.insert(m.class_index);
+      layers.insert(m.layer);
+    }
+    per_class = classes.size() > 1;
+    per_layer = layers.size() > 1;
   }
-  const bool per_class = classes.size() > 1, per_layer = layers.size() > 1;
-  auto suffix_for = [&](const DenseMap& m) {
+
+  // STEM.METHOD[.LABEL][.layer-LAYER]: the name every file of one map starts with.
+  std::string base_of(const DenseMap& m) const {
     std::string s;
     if (per_class) s += "." + file_safe(plan.labels.at(m.class_index));
     if (per_layer) s += ".layer-" + file_safe(m.layer);
-    return s;
-  };
-  // Maps at the image's size for the stored .npy and the statistics; at the enlarged size for drawing
-  // (continuous maps interpolate from their own resolution; region maps stay exact per region).
-  const std::vector<DenseMap> dense = dense_maps(result, image_size);
-  const std::vector<DenseMap> drawn = canvas.factor > 1 ? dense_maps(result, canvas.background.size()) : dense;
-  std::map<int, std::pair<std::vector<cv::Mat>, std::vector<std::string>>> layer_tiles;  // per class
-  bool wrote_segments = false;
-  const size_t first_map = out.maps.size();
-  for (size_t k = 0; k < dense.size(); ++k) {
-    const DenseMap& m = dense[k];
-    const std::string base = stem + "." + result.method + suffix_for(m);
-    const cv::Mat overlaid = render_map(canvas.background, drawn[k], plan.options.colormap, plan.options.alpha);
-    ExplainedMap written;
-    written.method = result.method;
-    written.class_index = m.class_index;
-    written.label = plan.labels.at(m.class_index);
-    written.probability = result.prediction.probabilities.at(m.class_index);
-    written.layer = m.layer;
-    written.stats = compute_map_stats(m.values);
-    if (m.details.contains("faithfulness"))
-      for (const char* key : {"deletion_auc", "insertion_auc", "deletion_gain", "insertion_gain"})
-        written.faithfulness[key] = m.details["faithfulness"][key];
-    out.files.push_back({base + ".png", encode_png(overlaid, base)});
-    written.files.push_back({"overlay", base + ".png"});
-    const cv::Mat stored = stored_map(m, plan.options.map_size);
-    written.stored_size = stored.size();
-    out.files.push_back({base + ".npy", npy_of(stored)});
-    written.files.push_back({"map", base + ".npy"});
-    if (plan.options.figures) {
-      const ColourScale scale = colour_scale_of(m, plan.options);
-      FigureLayout layout;
-      const cv::Mat figure = compose_figure(
-          {shrink_to_fit(canvas.original, kLargestPanel, cv::INTER_AREA), shrink_to_fit(overlaid, kLargestPanel, cv::INTER_AREA)},
-          {"original", result.method + (m.layer.empty() ? "" : " (" + m.layer + ")")},
-          figure_header(plan, result, m.class_index, m.layer), &scale, 0, &layout);
-      out.files.push_back({base + ".figure.png", encode_png(figure, base + ".figure")});
-      written.files.push_back({"figure", base + ".figure.png"});
-      written.figure = {{"file", base + ".figure.png"},
-                        {"colour_bar", {{"x", layout.bar.x}, {"y", layout.bar.y}, {"width", layout.bar.width},
-                                        {"height", layout.bar.height}}},
-                        {"scale", {{"low", scale.low}, {"high", scale.high}, {"units", scale.units},
-                                   {"kind", scale.kind == ColourScale::Kind::signed_ ? "signed" : "colormap"},
-                                   {"saturates", scale.saturates}}}};
-    }
-    if (!m.segments.empty()) {
-      // Region maps: the K most positive regions shown as they are, and as a separate view the K most negative.
-      const std::string label_part = per_class ? "." + file_safe(written.label) : "";
-      for (const bool negative : {false, true}) {
-        const std::string view = stem + "." + result.method + (negative ? "-bottom" : "-top") + label_part;
-        out.files.push_back({view + ".png", encode_png(render_top_segments(canvas.original, drawn[k].segments,
-                                                                           m.region_weights, plan.options.num_features,
-                                                                           negative), view)});
-        written.files.push_back({negative ? "bottom" : "top", view + ".png"});
-      }
-      const std::string segments = stem + "." + result.method + "-segments.png";
-      if (!wrote_segments) {
-        cv::Mat labels;
-        m.segments.convertTo(labels, CV_16U);
-        out.files.push_back({segments, encode_png(labels, segments)});
-        wrote_segments = true;
-      }
-      written.files.push_back({"segments", segments});
-    }
-    if (per_layer) {
-      auto& [tiles, captions] = layer_tiles[m.class_index];
-      if (tiles.empty()) {  // the original first, to compare each layer's map against
-        tiles.push_back(canvas.original);
-        captions.push_back("original\n ");
-      }
-      tiles.push_back(overlaid);
-      const cv::Size native = result.maps[k].values.size();
-      captions.push_back(m.layer + "\n" + std::to_string(native.height) + "x" + std::to_string(native.width) +
-                         (m.details.value("constant", false) ? " (constant)" : ""));
-    }
-    out.maps.push_back(std::move(written));
-    out.sources.push_back({result_index, k});
+    return stem + "." + result.method + s;
   }
-  for (const auto& [cls, grid] : layer_tiles) {
-    // The layer-by-layer view: where along the network the evidence forms.
+};
+
+// Per class: the layer-by-layer grid's tiles and their captions.
+struct LayerGrid {
+  std::vector<cv::Mat> tiles;
+  std::vector<std::string> captions;
+};
+
+// What the report says about one map, before any file is named.
+ExplainedMap describe_map(const DenseMap& m, const ResultRendering& r) {
+  ExplainedMap written;
+  written.method = r.result.method;
+  written.class_index = m.class_index;
+  written.label = r.plan.labels.at(m.class_index);
+  written.probability = r.result.prediction.probabilities.at(m.class_index);
+  written.layer = m.layer;
+  written.stats = compute_map_stats(m.values);
+  if (m.details.contains("faithfulness"))
+    for (const char* key : {"deletion_auc", "insertion_auc", "deletion_gain", "insertion_gain"})
+      written.faithfulness[key] = m.details["faithfulness"][key];
+  return written;
+}
+
+// BASE.png (the overlay) and BASE.npy (the map as stored).
+void add_map_files(const ResultRendering& r, const DenseMap& m, const cv::Mat& overlaid, const std::string& base,
+                   ExplainedMap& written, RenderedExplanation& out) {
+  out.files.push_back({base + ".png", encode_png(overlaid, base)});
+  written.files.push_back({"overlay", base + ".png"});
+  const cv::Mat stored = stored_map(m, r.plan.options.map_size);
+  written.stored_size = stored.size();
+  out.files.push_back({base + ".npy", npy_of(stored)});
+  written.files.push_back({"map", base + ".npy"});
+}
+
+// BASE.figure.png: the original beside the overlay, with a header and a colour bar.
+void add_figure(const ResultRendering& r, const DenseMap& m, const cv::Mat& overlaid, const std::string& base,
+                ExplainedMap& written, RenderedExplanation& out) {
+  const ColourScale scale = colour_scale_of(m, r.plan.options);
+  FigureLayout layout;
+  const cv::Mat figure = compose_figure(
+      {shrink_to_fit(r.canvas.original, kLargestPanel, cv::INTER_AREA), shrink_to_fit(overlaid, kLargestPanel, cv::INTER_AREA)},
+      {"original", r.result.method + (m.layer.empty() ? "" : " (" + m.layer + ")")},
+      figure_header(r.plan, r.result, m.class_index, m.layer), &scale, 0, &layout);
+  out.files.push_back({base + ".figure.png", encode_png(figure, base + ".figure")});
+  written.files.push_back({"figure", base + ".figure.png"});
+  written.figure = {{"file", base + ".figure.png"},
+                    {"colour_bar", {{"x", layout.bar.x}, {"y", layout.bar.y}, {"width", layout.bar.width},
+                                    {"height", layout.bar.height}}},
+                    {"scale", {{"low", scale.low}, {"high", scale.high}, {"units", scale.units},
+                               {"kind", scale.kind == ColourScale::Kind::signed_ ? "signed" : "colormap"},
+                               {"saturates", scale.saturates}}}};
+}
+
+// Region maps: the K most positive regions shown as they are, and as a separate view the K most
+// negative; the regions themselves once per result (every map of a method shares them).
+void add_region_views(const ResultRendering& r, const DenseMap& m, const DenseMap& drawn, bool& wrote_segments,
+                      ExplainedMap& written, RenderedExplanation& out) {
+  const std::string label_part = r.per_class ? "." + file_safe(written.label) : "";
+  for (const bool negative : {false, true}) {
+    const std::string view = r.stem + "." + r.result.method + (negative ? "-bottom" : "-top") + label_part;
+    out.files.push_back({view + ".png", encode_png(render_top_segments(r.canvas.original, drawn.segments,
+                                                                       m.region_weights, r.plan.options.num_features,
+                                                                       negative), view)});
+    written.files.push_back({negative ? "bottom" : "top", view + ".png"});
+  }
+  const std::string segments = r.stem + "." + r.result.method + "-segments.png";
+  if (!wrote_segments) {
+    cv::Mat labels;
+    m.segments.convertTo(labels, CV_16U);
+    out.files.push_back({segments, encode_png(labels, segments)});
+    wrote_segments = true;
+  }
+  written.files.push_back({"segments", segments});
+}
+
+// One layer's overlay into its class's grid, captioned with the map's native size.
+void add_to_layer_grid(const Canvas& canvas, const DenseMap& m, const cv::Mat& overlaid, const cv::Size& native,
+                       LayerGrid& grid) {
+  if (grid.tiles.empty()) {  // the original first, to compare each layer's map against
+    grid.tiles.push_back(canvas.original);
+    grid.captions.push_back("original\n ");
+  }
+  grid.tiles.push_back(overlaid);
+  grid.captions.push_back(m.layer + "\n" + std::to_string(native.height) + "x" + std::to_string(native.width) +
+                          (m.details.value("constant", false) ? " (constant)" : ""));
+}
+
+// The layer-by-layer view, one per class: where along the network the evidence forms.
+void write_layer_grids(const ResultRendering& r, const std::map<int, LayerGrid>& grids, size_t first_map,
+                       RenderedExplanation& out) {
+  for (const auto& [cls, grid] : grids) {
     const std::string name =
-        stem + "." + result.method + "-layers" + (per_class ? "." + file_safe(plan.labels.at(cls)) : "") + ".png";
-    const int columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(grid.first.size()))));
-    std::vector<std::string> header = figure_header(plan, result, cls, "");
+        r.stem + "." + r.result.method + "-layers" + (r.per_class ? "." + file_safe(r.plan.labels.at(cls)) : "") + ".png";
+    const int columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(grid.tiles.size()))));
+    std::vector<std::string> header = figure_header(r.plan, r.result, cls, "");
     header.back() += "   (each layer's map on its own 0..1 scale)";
     ColourScale scale;
-    scale.colormap = plan.options.colormap;
+    scale.colormap = r.plan.options.colormap;
     scale.units = "relative (0 = map minimum, 1 = maximum)";
-    const int tile = std::max(224, std::min(plan.options.figure_size, kLargestPanel / 2));
-    out.files.push_back({name, encode_png(tile_grid(grid.first, grid.second, columns, tile, header, &scale), name)});
+    const int tile = std::max(224, std::min(r.plan.options.figure_size, kLargestPanel / 2));
+    out.files.push_back({name, encode_png(tile_grid(grid.tiles, grid.captions, columns, tile, header, &scale), name)});
     out.grids.push_back(name);
     for (size_t i = first_map; i < out.maps.size(); ++i)  // each layer's map names the grid it is in
       if (out.maps[i].class_index == cls) out.maps[i].files.push_back({"layers", name});
   }
-  if (per_class && !per_layer && !dense.empty() && dense.front().is_signed) {
-    // Every class side by side on one scale (each class's own overlay is scaled to its own largest
-    // weight): which class the evidence favours, and by how much, can be read across the panels.
-    double limit = 0;
-    for (const auto& m : dense) limit = std::max(limit, -colour_scale_of(m, plan.options).low);
-    std::vector<cv::Mat> panels{canvas.original};
-    std::vector<std::string> titles{"original\n "};
-    for (const auto& m : drawn) {
-      panels.push_back(m.segments.empty() ? render_signed_map(canvas.background, m.values, limit)
-                                          : render_signed_segments(canvas.background, m.segments, m.region_weights, limit));
-      titles.push_back(plan.labels.at(m.class_index) + "\np=" + percent(result.prediction.probabilities.at(m.class_index)));
-    }
-    ColourScale scale = colour_scale_of(dense.front(), plan.options);
-    scale.low = -limit;
-    scale.high = limit;
-    std::vector<std::string> header = figure_header(plan, result, dense.front().class_index, "");
-    header[1] = "predicted: " + plan.labels.at(result.prediction.predicted) + " (p=" +
-                percent(result.prediction.probabilities.at(result.prediction.predicted)) + ")";
-    header.back() += "   every class on one scale";
-    const int tile = std::max(160, std::min(plan.options.figure_size, kLargestPanel / 2));
-    const int columns = std::min<int>(static_cast<int>(panels.size()), 5);
-    const std::string name = stem + "." + result.method + "-classes.png";
-    out.files.push_back({name, encode_png(tile_grid(panels, titles, columns, tile, header, &scale), name)});
-    out.grids.push_back(name);
-    for (size_t i = first_map; i < out.maps.size(); ++i) out.maps[i].files.push_back({"classes", name});
+}
+
+// Every class side by side on one scale (each class's own overlay is scaled to its own largest
+// weight): which class the evidence favours, and by how much, can be read across the panels.
+void write_class_comparison(const ResultRendering& r, const std::vector<DenseMap>& dense,
+                            const std::vector<DenseMap>& drawn, size_t first_map, RenderedExplanation& out) {
+  const ExplainPlan& plan = r.plan;
+  const Prediction& prediction = r.result.prediction;
+  double limit = 0;
+  for (const auto& m : dense) limit = std::max(limit, -colour_scale_of(m, plan.options).low);
+  std::vector<cv::Mat> panels{r.canvas.original};
+  std::vector<std::string> titles{"original\n "};
+  for (const auto& m : drawn) {
+    panels.push_back(m.segments.empty() ? render_signed_map(r.canvas.background, m.values, limit)
+                                        : render_signed_segments(r.canvas.background, m.segments, m.region_weights, limit));
+    titles.push_back(plan.labels.at(m.class_index) + "\np=" + percent(prediction.probabilities.at(m.class_index)));
   }
+  ColourScale scale = colour_scale_of(dense.front(), plan.options);
+  scale.low = -limit;
+  scale.high = limit;
+  std::vector<std::string> header = figure_header(plan, r.result, dense.front().class_index, "");
+  header[1] = "predicted: " + plan.labels.at(prediction.predicted) + " (p=" +
+              percent(prediction.probabilities.at(prediction.predicted)) + ")";
+  header.back() += "   every class on one scale";
+  const int tile = std::max(160, std::min(plan.options.figure_size, kLargestPanel / 2));
+  const int columns = std::min<int>(static_cast<int>(panels.size()), 5);
+  const std::string name = r.stem + "." + r.result.method + "-classes.png";
+  out.files.push_back({name, encode_png(tile_grid(panels, titles, columns, tile, header, &scale), name)});
+  out.grids.push_back(name);
+  for (size_t i = first_map; i < out.maps.size(); ++i) out.maps[i].files.push_back({"classes", name});
+}
+
+// The outputs of one method's result: per map its files and report entry, then the grids that
+// compare its maps.
+void render_result(const Canvas& canvas, const cv::Size& image_size, const MethodResult& result, size_t result_index,
+                   const ExplainPlan& plan, const std::string& stem, RenderedExplanation& out) {
+  const ResultRendering r(canvas, result, plan, stem);
+  // Maps at the image's size for the stored .npy and the statistics; at the enlarged size for drawing
+  // (continuous maps interpolate from their own resolution; region maps stay exact per region).
+  const std::vector<DenseMap> dense = dense_maps(result, image_size);
+  const std::vector<DenseMap> drawn = canvas.factor > 1 ? dense_maps(result, canvas.background.size()) : dense;
+  std::map<int, LayerGrid> layer_grids;  // per class
+  bool wrote_segments = false;
+  const size_t first_map = out.maps.size();
+  for (size_t k = 0; k < dense.size(); ++k) {
+    const DenseMap& m = dense[k];
+    const std::string base = r.base_of(m);
+    const cv::Mat overlaid = render_map(canvas.background, drawn[k], plan.options.colormap, plan.options.alpha);
+    ExplainedMap written = describe_map(m, r);
+    add_map_files(r, m, overlaid, base, written, out);
+    if (plan.options.figures) add_figure(r, m, overlaid, base, written, out);
+    if (!m.segments.empty()) add_region_views(r, m, drawn[k], wrote_segments, written, out);
+    if (r.per_layer) add_to_layer_grid(canvas, m, overlaid, result.maps[k].values.size(), layer_grids[m.class_index]);
+    out.maps.push_back(std::move(written));
+    out.sources.push_back({result_index, k});
+  }
+  write_layer_grids(r, layer_grids, first_map, out);
+  if (r.per_class && !r.per_layer && !dense.empty() && dense.front().is_signed)
+    write_class_comparison(r, dense, drawn, first_map, out);
 }
 
 }  // namespace

@@ -129,6 +129,206 @@ void write_png(const std::string& path, const cv::Mat& image, const std::string&
   write_file_atomic(path, encode_png(image, what));
 }
 
+// What every output of one slide is drawn from.
+struct SlideOutputContext {
+  const SlideLayout& layout;
+  const SlideMaps& maps;
+  const std::vector<Record>& tiles;
+  const SlideRendering& rendering;
+  const std::string& out_dir;
+  cv::Size thumb_size;
+  cv::Mat background;      // the thumbnail as overlays are drawn over it
+  std::string slide_name;  // the figures' caption
+};
+
+// Per class: one probability per tile, NaN where no tile was read (glass, or not yet done).
+std::vector<cv::Mat> probability_grids(const SlideOutputContext& s) {
+  std::vector<cv::Mat> grids;
+  for (size_t c = 0; c < s.maps.labels.size(); ++c)
+    grids.emplace_back(std::max(1, s.layout.rows), std::max(1, s.layout.columns), CV_32FC1, cv::Scalar(kNoData));
+  for (const auto& t : s.tiles) {
+    const int column = t.at("tile").at(0).get<int>(), row = t.at("tile").at(1).get<int>();
+    if (column < 0 || row < 0 || column >= s.layout.columns || row >= s.layout.rows) continue;
+    for (size_t c = 0; c < s.maps.labels.size(); ++c)
+      grids[c].at<float>(row, column) = t.at("probabilities").value(s.maps.labels[c], kNoData);
+  }
+  return grids;
+}
+
+// Each tile's own cell on the thumbnail, NaN where no tile was read.
+cv::Mat grid_on_thumbnail(const cv::Mat& grid, const SlideLayout& layout, const cv::Size& thumb_size) {
+  cv::Mat on_thumb(thumb_size, CV_32FC1, cv::Scalar(kNoData));
+  for (int r = 0; r < layout.rows; ++r)
+    for (int k = 0; k < layout.columns; ++k)
+      if (const float p = grid.at<float>(r, k); p == p)
+        on_thumb(to_pixels(own_cell(layout, k, r), layout.thumbnail_downsample, thumb_size)).setTo(p);
+  return on_thumb;
+}
+
+// The viewer's layer of one class: a block per tile over the tiles' cells.
+ViewerLayer probability_layer(const SlideLayout& layout, const cv::Mat& grid, const ColourScale& scale,
+                              const std::string& label, const std::string& file_label) {
+  ViewerLayer layer;
+  layer.name = "P(" + label + ")";
+  layer.file = "probability-" + file_label + ".png";
+  layer.rgba = layer_rgba(grid, scale);
+  const cv::Rect2d first = own_cell(layout, 0, 0);
+  layer.bounds = cv::Rect2d(first.x, first.y, first.width * layout.columns, first.height * layout.rows);
+  layer.pixelated = true;
+  layer.legend = legend_of(scale);
+  layer.low = "0", layer.high = "1", layer.units = scale.units;
+  return layer;
+}
+
+// probability-LABEL.npy and overlay-LABEL.png per class; returns slide.json's "probabilities".
+json write_probability_maps(const SlideOutputContext& s, std::vector<ViewerLayer>& layers) {
+  json files = json::object();
+  const std::vector<cv::Mat> grids = probability_grids(s);
+  for (size_t c = 0; c < s.maps.labels.size(); ++c) {
+    const std::string label = file_safe(s.maps.labels[c]);
+    const std::string npy = "probability-" + label + ".npy", png = "overlay-" + label + ".png";
+    write_npy(path_in(s.out_dir, npy), grids[c].ptr<float>(), {static_cast<size_t>(grids[c].rows), static_cast<size_t>(grids[c].cols)});
+    const cv::Mat on_thumb = grid_on_thumbnail(grids[c], s.layout, s.thumb_size);
+    ColourScale scale;
+    scale.colormap = s.rendering.colormap;
+    scale.alpha = s.rendering.alpha;
+    scale.units = "P(" + s.maps.labels[c] + ")";
+    write_png(path_in(s.out_dir, png),
+              compose_figure({draw_over(s.background, on_thumb, scale)}, {"P(" + s.maps.labels[c] + ") per tile"},
+                             {s.slide_name, std::to_string(s.tiles.size()) + " tiles of " + std::to_string(s.layout.tile) + " px"},
+                             &scale),
+              png);
+    files[s.maps.labels[c]] = {{"map", npy}, {"overlay", png}};
+    layers.push_back(probability_layer(s.layout, grids[c], scale, s.maps.labels[c], label));
+  }
+  return files;
+}
+
+// A method's tiles' maps on the canvas: their sum and how many tiles cover each pixel.
+struct Stitched {
+  cv::Mat values;  // overlapping tiles averaged; NaN where no tile lies
+  cv::Mat weight;
+};
+
+Stitched stitch_tile_maps(const SlideOutputContext& s, const std::string& method) {
+  const cv::Size canvas_size(s.layout.canvas_width, s.layout.canvas_height);
+  cv::Mat sum(canvas_size, CV_32FC1, cv::Scalar(0)), weight(canvas_size, CV_32FC1, cv::Scalar(0));
+  for (const auto& t : s.tiles) {
+    if (!t.contains("maps") || !t["maps"].contains(method)) continue;
+    cv::Rect rect;
+    const cv::Mat values = decode_tile_map(t["maps"][method], &rect);
+    if ((rect & cv::Rect(0, 0, canvas_size.width, canvas_size.height)) != rect)
+      throw output_error("tiles.jsonl: a tile's map lies outside the slide's canvas");
+    sum(rect) += values;
+    weight(rect) += 1.0;
+  }
+  cv::Mat stitched(canvas_size, CV_32FC1, cv::Scalar(kNoData));
+  cv::divide(sum, weight, stitched);
+  stitched.setTo(kNoData, weight == 0);
+  return {stitched, weight};
+}
+
+// One scale for the whole slide: 0..the largest value (a signed map: symmetric around 0).
+ColourScale stitched_scale(const Stitched& map, const SlideRendering& rendering, const std::string& units, bool is_signed) {
+  double lo = 0, hi = 0;
+  if (cv::countNonZero(map.weight) > 0) cv::minMaxLoc(map.values, &lo, &hi, nullptr, nullptr, map.weight > 0);
+  ColourScale scale;
+  scale.colormap = rendering.colormap;
+  scale.alpha = rendering.alpha;
+  scale.units = units;
+  if (is_signed) {
+    scale.kind = ColourScale::Kind::signed_;
+    const double limit = std::max({std::abs(lo), std::abs(hi), 1e-12});
+    scale.low = -limit, scale.high = limit;
+  } else {
+    scale.low = std::min(0.0, lo), scale.high = hi > scale.low ? hi : scale.low + 1;
+  }
+  return scale;
+}
+
+// The peak of the stitched map, in level-0 pixels: where on the slide the map is strongest.
+json stitched_peak(const Stitched& map, double canvas_downsample) {
+  cv::Point peak;
+  cv::Mat finite = map.values.clone();
+  finite.setTo(-std::numeric_limits<float>::infinity(), map.weight == 0);
+  cv::minMaxLoc(finite, nullptr, nullptr, nullptr, &peak);
+  return {{"value", finite.at<float>(peak)},
+          {"x", (peak.x + 0.5) * canvas_downsample},
+          {"y", (peak.y + 0.5) * canvas_downsample}};
+}
+
+// The viewer's layer of one method: the stitched map over the whole canvas.
+ViewerLayer stitched_layer(const SlideLayout& layout, const Stitched& map, const ColourScale& scale,
+                           const std::string& method, const std::string& file_name) {
+  ViewerLayer layer;
+  layer.name = method;
+  layer.file = "map-" + file_name + ".png";
+  layer.rgba = layer_rgba(map.values, scale);
+  layer.bounds = cv::Rect2d(0, 0, layout.canvas_width * layout.canvas_downsample, layout.canvas_height * layout.canvas_downsample);
+  layer.legend = legend_of(scale);
+  layer.low = short_number(scale.low), layer.high = short_number(scale.high), layer.units = scale.units;
+  return layer;
+}
+
+// Per method: the tiles' maps stitched on the canvas, overlapping tiles averaged, as map-METHOD.npy
+// and overlay-METHOD.png; returns slide.json's "maps".
+json write_stitched_maps(const SlideOutputContext& s, std::vector<ViewerLayer>& layers) {
+  json files = json::object();
+  for (size_t m = 0; m < s.maps.methods.size(); ++m) {
+    const std::string& method = s.maps.methods[m];
+    const Stitched map = stitch_tile_maps(s, method);
+    const std::string name = file_safe(method);
+    const std::string npy = "map-" + name + ".npy", png = "overlay-" + name + ".png";
+    write_npy(path_in(s.out_dir, npy), map.values.ptr<float>(), {static_cast<size_t>(map.values.rows), static_cast<size_t>(map.values.cols)});
+    const ColourScale scale = stitched_scale(map, s.rendering, s.maps.units[m], s.maps.is_signed[m]);
+    const cv::Mat on_thumb = resized_with_gaps(map.values, s.thumb_size);
+    write_png(path_in(s.out_dir, png),
+              compose_figure({draw_over(s.background, on_thumb, scale)},
+                             {method + " for " + s.maps.labels[s.maps.target] + ", stitched"},
+                             {s.slide_name, std::to_string(s.tiles.size()) + " tiles; overlapping tiles averaged"}, &scale),
+              png);
+    files[method] = {{"map", npy}, {"overlay", png}, {"scale", {scale.low, scale.high}}, {"units", scale.units}};
+    if (cv::countNonZero(map.weight) > 0) files[method]["peak"] = stitched_peak(map, s.layout.canvas_downsample);
+    layers.push_back(stitched_layer(s.layout, map, scale, method, name));
+  }
+  return files;
+}
+
+// The tiles with a result in grid order: row by row, left to right.
+std::vector<const Record*> in_grid_order(const std::vector<Record>& tiles) {
+  std::vector<const Record*> ordered;
+  for (const auto& t : tiles) ordered.push_back(&t);
+  std::sort(ordered.begin(), ordered.end(), [](const Record* a, const Record* b) {
+    return std::make_pair(a->at("tile").at(1).get<int>(), a->at("tile").at(0).get<int>()) <
+           std::make_pair(b->at("tile").at(1).get<int>(), b->at("tile").at(0).get<int>());
+  });
+  return ordered;
+}
+
+// tiles.csv: a row per tile with a result, in grid order.
+void write_tiles_csv(const SlideOutputContext& s) {
+  const std::vector<const Record*> ordered = in_grid_order(s.tiles);
+  write_file_atomic(path_in(s.out_dir, "tiles.csv"), [&](std::ostream& out) {
+    out << "column,row,x,y,size,tissue";
+    for (const auto& label : s.maps.labels) out << "," << csv_field("p_" + label);
+    for (const auto& method : s.maps.methods) out << "," << csv_field(method + "_peak") << "," << csv_field(method + "_mean");
+    out << "\n";
+    out.precision(7);
+    for (const Record* t : ordered) {
+      out << t->at("tile").at(0).get<int>() << "," << t->at("tile").at(1).get<int>() << "," << t->at("x").get<int64_t>()
+          << "," << t->at("y").get<int64_t>() << "," << std::lround(s.layout.footprint()) << "," << t->at("tissue").get<double>();
+      for (const auto& label : s.maps.labels) out << "," << t->at("probabilities").value(label, kNoData);
+      for (const auto& method : s.maps.methods) {
+        if (t->contains("maps") && (*t)["maps"].contains(method))
+          out << "," << (*t)["maps"][method].value("peak", 0.0) << "," << (*t)["maps"][method].value("mean", 0.0);
+        else
+          out << ",,";
+      }
+      out << "\n";
+    }
+  });
+}
+
 }  // namespace
 
 cv::Rect SlideLayout::canvas_rect(int64_t x0, int64_t y0) const {
@@ -235,144 +435,14 @@ json write_slide_outputs(const Slide& slide, const cv::Mat& thumbnail, const cv:
                          const SlideLayout& layout, const SlideMaps& maps, const std::vector<Record>& tiles,
                          const SlideRendering& rendering, json report, const std::string& out_dir) {
   const auto start = std::chrono::steady_clock::now();
-  const cv::Size thumb_size = thumbnail.size();
+  const SlideOutputContext context{layout, maps, tiles, rendering, out_dir, thumbnail.size(),
+                                   overlay_background(thumbnail, rendering.background),
+                                   fs::path(slide.info().path).filename().string()};
   json outputs = json::object();
-  const cv::Mat background = overlay_background(thumbnail, rendering.background);
-  const std::string slide_name = fs::path(slide.info().path).filename().string();
   std::vector<ViewerLayer> layers;
-
-  // Per class: one probability per tile, NaN where no tile was read (glass, or not yet done).
-  json probability_files = json::object();
-  std::vector<cv::Mat> grids;
-  for (size_t c = 0; c < maps.labels.size(); ++c)
-    grids.emplace_back(std::max(1, layout.rows), std::max(1, layout.columns), CV_32FC1, cv::Scalar(kNoData));
-  for (const auto& t : tiles) {
-    const int column = t.at("tile").at(0).get<int>(), row = t.at("tile").at(1).get<int>();
-    if (column < 0 || row < 0 || column >= layout.columns || row >= layout.rows) continue;
-    for (size_t c = 0; c < maps.labels.size(); ++c)
-      grids[c].at<float>(row, column) = t.at("probabilities").value(maps.labels[c], kNoData);
-  }
-  for (size_t c = 0; c < maps.labels.size(); ++c) {
-    const std::string label = file_safe(maps.labels[c]);
-    const std::string npy = "probability-" + label + ".npy", png = "overlay-" + label + ".png";
-    write_npy(path_in(out_dir, npy), grids[c].ptr<float>(), {static_cast<size_t>(grids[c].rows), static_cast<size_t>(grids[c].cols)});
-    // Each tile's own cell on the thumbnail.
-    cv::Mat on_thumb(thumb_size, CV_32FC1, cv::Scalar(kNoData));
-    for (int r = 0; r < layout.rows; ++r)
-      for (int k = 0; k < layout.columns; ++k)
-        if (const float p = grids[c].at<float>(r, k); p == p)
-          on_thumb(to_pixels(own_cell(layout, k, r), layout.thumbnail_downsample, thumb_size)).setTo(p);
-    ColourScale scale;
-    scale.colormap = rendering.colormap;
-    scale.alpha = rendering.alpha;
-    scale.units = "P(" + maps.labels[c] + ")";
-    write_png(path_in(out_dir, png),
-              compose_figure({draw_over(background, on_thumb, scale)}, {"P(" + maps.labels[c] + ") per tile"},
-                             {slide_name, std::to_string(tiles.size()) + " tiles of " + std::to_string(layout.tile) + " px"},
-                             &scale),
-              png);
-    probability_files[maps.labels[c]] = {{"map", npy}, {"overlay", png}};
-    ViewerLayer layer;
-    layer.name = "P(" + maps.labels[c] + ")";
-    layer.file = "probability-" + label + ".png";
-    layer.rgba = layer_rgba(grids[c], scale);
-    const cv::Rect2d first = own_cell(layout, 0, 0);
-    layer.bounds = cv::Rect2d(first.x, first.y, first.width * layout.columns, first.height * layout.rows);
-    layer.pixelated = true;
-    layer.legend = legend_of(scale);
-    layer.low = "0", layer.high = "1", layer.units = scale.units;
-    layers.push_back(std::move(layer));
-  }
-  outputs["probabilities"] = probability_files;
-
-  // Per method: the tiles' maps stitched on the canvas, overlapping tiles averaged.
-  json map_files = json::object();
-  const cv::Size canvas_size(layout.canvas_width, layout.canvas_height);
-  for (size_t m = 0; m < maps.methods.size(); ++m) {
-    cv::Mat sum(canvas_size, CV_32FC1, cv::Scalar(0)), weight(canvas_size, CV_32FC1, cv::Scalar(0));
-    for (const auto& t : tiles) {
-      if (!t.contains("maps") || !t["maps"].contains(maps.methods[m])) continue;
-      cv::Rect rect;
-      const cv::Mat values = decode_tile_map(t["maps"][maps.methods[m]], &rect);
-      if ((rect & cv::Rect(0, 0, canvas_size.width, canvas_size.height)) != rect)
-        throw output_error("tiles.jsonl: a tile's map lies outside the slide's canvas");
-      sum(rect) += values;
-      weight(rect) += 1.0;
-    }
-    cv::Mat stitched(canvas_size, CV_32FC1, cv::Scalar(kNoData));
-    cv::divide(sum, weight, stitched);
-    stitched.setTo(kNoData, weight == 0);
-    const std::string name = file_safe(maps.methods[m]);
-    const std::string npy = "map-" + name + ".npy", png = "overlay-" + name + ".png";
-    write_npy(path_in(out_dir, npy), stitched.ptr<float>(), {static_cast<size_t>(stitched.rows), static_cast<size_t>(stitched.cols)});
-    // One scale for the whole slide: 0..the largest value (a signed map: symmetric around 0).
-    double lo = 0, hi = 0;
-    if (cv::countNonZero(weight) > 0) cv::minMaxLoc(stitched, &lo, &hi, nullptr, nullptr, weight > 0);
-    ColourScale scale;
-    scale.colormap = rendering.colormap;
-    scale.alpha = rendering.alpha;
-    scale.units = maps.units[m];
-    if (maps.is_signed[m]) {
-      scale.kind = ColourScale::Kind::signed_;
-      const double limit = std::max({std::abs(lo), std::abs(hi), 1e-12});
-      scale.low = -limit, scale.high = limit;
-    } else {
-      scale.low = std::min(0.0, lo), scale.high = hi > scale.low ? hi : scale.low + 1;
-    }
-    const cv::Mat on_thumb = resized_with_gaps(stitched, thumb_size);
-    write_png(path_in(out_dir, png),
-              compose_figure({draw_over(background, on_thumb, scale)},
-                             {maps.methods[m] + " for " + maps.labels[maps.target] + ", stitched"},
-                             {slide_name, std::to_string(tiles.size()) + " tiles; overlapping tiles averaged"}, &scale),
-              png);
-    map_files[maps.methods[m]] = {{"map", npy}, {"overlay", png}, {"scale", {scale.low, scale.high}}, {"units", scale.units}};
-    // The peak of the stitched map, in level-0 pixels: where on the slide the map is strongest.
-    if (cv::countNonZero(weight) > 0) {
-      cv::Point peak;
-      cv::Mat finite = stitched.clone();
-      finite.setTo(-std::numeric_limits<float>::infinity(), weight == 0);
-      cv::minMaxLoc(finite, nullptr, nullptr, nullptr, &peak);
-      map_files[maps.methods[m]]["peak"] = {{"value", finite.at<float>(peak)},
-                                            {"x", (peak.x + 0.5) * layout.canvas_downsample},
-                                            {"y", (peak.y + 0.5) * layout.canvas_downsample}};
-    }
-    ViewerLayer layer;
-    layer.name = maps.methods[m];
-    layer.file = "map-" + name + ".png";
-    layer.rgba = layer_rgba(stitched, scale);
-    layer.bounds = cv::Rect2d(0, 0, canvas_size.width * layout.canvas_downsample, canvas_size.height * layout.canvas_downsample);
-    layer.legend = legend_of(scale);
-    layer.low = short_number(scale.low), layer.high = short_number(scale.high), layer.units = scale.units;
-    layers.push_back(std::move(layer));
-  }
-  outputs["maps"] = map_files;
-
-  // tiles.csv: a row per tile with a result, in grid order.
-  std::vector<const Record*> ordered;
-  for (const auto& t : tiles) ordered.push_back(&t);
-  std::sort(ordered.begin(), ordered.end(), [](const Record* a, const Record* b) {
-    return std::make_pair(a->at("tile").at(1).get<int>(), a->at("tile").at(0).get<int>()) <
-           std::make_pair(b->at("tile").at(1).get<int>(), b->at("tile").at(0).get<int>());
-  });
-  write_file_atomic(path_in(out_dir, "tiles.csv"), [&](std::ostream& out) {
-    out << "column,row,x,y,size,tissue";
-    for (const auto& label : maps.labels) out << "," << csv_field("p_" + label);
-    for (const auto& method : maps.methods) out << "," << csv_field(method + "_peak") << "," << csv_field(method + "_mean");
-    out << "\n";
-    out.precision(7);
-    for (const Record* t : ordered) {
-      out << t->at("tile").at(0).get<int>() << "," << t->at("tile").at(1).get<int>() << "," << t->at("x").get<int64_t>()
-          << "," << t->at("y").get<int64_t>() << "," << std::lround(layout.footprint()) << "," << t->at("tissue").get<double>();
-      for (const auto& label : maps.labels) out << "," << t->at("probabilities").value(label, kNoData);
-      for (const auto& method : maps.methods) {
-        if (t->contains("maps") && (*t)["maps"].contains(method))
-          out << "," << (*t)["maps"][method].value("peak", 0.0) << "," << (*t)["maps"][method].value("mean", 0.0);
-        else
-          out << ",,";
-      }
-      out << "\n";
-    }
-  });
+  outputs["probabilities"] = write_probability_maps(context, layers);
+  outputs["maps"] = write_stitched_maps(context, layers);
+  write_tiles_csv(context);
   outputs["tiles"] = "tiles.csv";
   outputs["thumbnail"] = "thumbnail.png";
   outputs["tissue"] = "tissue.png";
