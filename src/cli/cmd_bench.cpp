@@ -182,10 +182,6 @@ nlohmann::ordered_json tuner_json(Model& model) {
   return {{"chosen", tuner.chosen()}, {"per_image_ms", per_image}};
 }
 
-std::string fixed_name(int samples, const std::string& method) {
-  return "fixed " + (samples > 0 ? std::to_string(samples) : find_method(method).use_of(Setting::samples)->default_text);
-}
-
 int run_fidelity_bench(const BenchFlags& flags, Model& optimised, const ExplainOptions& explain) {
   ModelFlags plain_flags = flags.model;
   plain_flags.no_inference_clone = true;
@@ -194,25 +190,7 @@ int run_fidelity_bench(const BenchFlags& flags, Model& optimised, const ExplainO
   options.explain = explain;
   for (const auto& file : discover_inputs(flags.images)) options.images.push_back(file.path);
   options.reference_samples = flags.reference_samples;
-  const std::string& method = explain.methods.front();
-  const double tolerance = explain.lime.adaptive.tolerance;
-  auto tolerance_name = [](double t) {
-    std::ostringstream s;
-    s << "auto, tolerance " << t;
-    return s.str();
-  };
-  // The first row is how it ran before: the module as loaded, independent draws, 64 images per pass
-  // (unless --probe-batch says otherwise).
-  const bool batch_given = explain.lime.batch_size > 0;
-  options.rows = {{fixed_name(flags.fixed_samples, method) + ", plain module" + (batch_given ? "" : ", batch 64"), false,
-                   flags.fixed_samples, 0, batch_given ? 0 : kDefaultProbeBatch},
-                  {fixed_name(flags.fixed_samples, method) + ", optimised", true, flags.fixed_samples, 0},
-                  {tolerance_name(tolerance) + ", optimised", true, 0, tolerance}};
-  if (flags.curve) {
-    for (int n : {250, 500, 2000}) options.rows.push_back({fixed_name(n, method) + ", optimised", true, n, 0});
-    for (double t : {0.1, 0.05, 0.01})
-      if (t != tolerance) options.rows.push_back({tolerance_name(t) + ", optimised", true, 0, t});
-  }
+  options.rows = fidelity_rows(explain, flags.fixed_samples, flags.curve);
   optimised.prepare_inference();
   plain.prepare_inference();
   const FidelityResult r = bench_fidelity(plain, optimised, options);
@@ -224,20 +202,6 @@ int run_fidelity_bench(const BenchFlags& flags, Model& optimised, const ExplainO
   }
   const double today_ms = r.rows.front().median_ms;
   if (flags.json) {
-    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-    for (const auto& row : r.rows)
-      rows.push_back({{"name", row.spec.name},
-                      {"optimised", row.spec.optimised},
-                      {"samples", row.spec.samples > 0 ? nlohmann::ordered_json(row.spec.samples)
-                                                       : nlohmann::ordered_json(row.spec.tolerance > 0 ? "auto" : "default")},
-                      {"tolerance", row.spec.tolerance},
-                      {"median_fidelity", row.median_fidelity},
-                      {"median_samples", row.median_samples},
-                      {"median_ms", row.median_ms},
-                      {"time_ratio_to_first_row", row.median_ms / today_ms},
-                      {"fidelity", row.fidelity},
-                      {"samples_used", row.samples},
-                      {"ms", row.ms}});
     std::cout << nlohmann::ordered_json{{"model", optimised.path()},
                                         {"method", r.method},
                                         {"parameters", plan_parameters(optimised, explain)},
@@ -249,7 +213,7 @@ int run_fidelity_bench(const BenchFlags& flags, Model& optimised, const ExplainO
                                         {"images", r.images},
                                         {"regions", r.regions},
                                         {"reference_ms", r.reference_ms},
-                                        {"rows", rows}}
+                                        {"rows", fidelity_rows_json(r)}}
                      .dump(2)
               << "\n";
     return 0;

@@ -29,14 +29,6 @@ struct EvalFlags {
   std::vector<std::string> inputs;
 };
 
-// "accuracy" is top-1 over all classes, "roc_auc" the macro one-vs-rest AUC: the numbers a reader
-// expects under those names; the lesion-vs-rest ones say so.
-const std::vector<std::string> kLocalisationMetrics = {"accuracy",          "top1_accuracy",     "roc_auc",
-                                                       "roc_auc_macro",     "positive_accuracy", "positive_roc_auc",
-                                                       "pointing",          "energy_inside",     "iou_top"};
-const std::vector<std::string> kFaithfulnessMetrics = {"deletion_auc", "insertion_auc", "random_deletion_auc",
-                                                       "random_insertion_auc", "deletion_gain", "insertion_gain"};
-
 std::vector<GateCondition> parse_gate(const EvalFlags& flags) {
   std::vector<std::string> known = kLocalisationMetrics;
   known.insert(known.end(), kFaithfulnessMetrics.begin(), kFaithfulnessMetrics.end());
@@ -46,42 +38,6 @@ std::vector<GateCondition> parse_gate(const EvalFlags& flags) {
         std::find(kFaithfulnessMetrics.begin(), kFaithfulnessMetrics.end(), c.metric) != kFaithfulnessMetrics.end())
       throw usage_error("--fail-if '" + c.text + "': " + c.metric + " is measured with --faithfulness");
   return conditions;
-}
-
-std::optional<double> difference(const std::optional<double>& a, const std::optional<double>& b) {
-  if (!a || !b) return std::nullopt;
-  return *a - *b;
-}
-
-// The eval's numbers as gate rows: the run (accuracy, ROC AUC), then one row per method × layer.
-std::vector<MetricRow> gate_rows(const EvalResult& result) {
-  const ClassificationScores& c = result.classification;
-  std::vector<MetricRow> rows = {{"run", "", {{"accuracy", c.top1_accuracy}, {"top1_accuracy", c.top1_accuracy},
-                                              {"roc_auc", c.macro_roc_auc}, {"roc_auc_macro", c.macro_roc_auc},
-                                              {"positive_accuracy", c.positive_vs_rest_accuracy},
-                                              {"positive_roc_auc", c.positive_vs_rest_roc_auc}}}};
-  auto row_for = [&](const std::string& method, const std::string& layer) -> MetricRow& {
-    const std::string name = method + " " + layer;
-    for (auto& r : rows)
-      if (r.name == name) return r;
-    rows.push_back({name, method, {}});
-    return rows.back();
-  };
-  for (const auto& r : result.rows) {
-    MetricRow& row = row_for(r.method, r.layer);
-    row.metrics.insert(row.metrics.end(),
-                       {{"pointing", r.pointing_game}, {"energy_inside", r.energy_inside}, {"iou_top", r.iou_top}});
-  }
-  for (const auto& f : result.faithfulness) {
-    MetricRow& row = row_for(f.method, f.layer);
-    row.metrics.insert(row.metrics.end(), {{"deletion_auc", f.deletion_auc},
-                                           {"insertion_auc", f.insertion_auc},
-                                           {"random_deletion_auc", f.random_deletion_auc},
-                                           {"random_insertion_auc", f.random_insertion_auc},
-                                           {"deletion_gain", difference(f.random_deletion_auc, f.deletion_auc)},
-                                           {"insertion_gain", difference(f.insertion_auc, f.random_insertion_auc)}});
-  }
-  return rows;
 }
 
 std::string number_or_na(const std::optional<double>& value) {
@@ -126,13 +82,12 @@ void print_classification(std::ostream& out, const EvalResult& result, const std
 void print_table(std::ostream& out, const EvalResult& result, const EvalOptions& options,
                  const std::vector<std::string>& labels) {
   const double top_fraction = options.top_fraction;
-  out << "model " << result.report["model"].get<std::string>() << " (" << result.report["output"].get<std::string>()
+  out << "model " << result.model_path << " (" << result.output_kind
       << " outputs), positive class(es) '" << joined(result.classification.positive_classes, "', '") << "', "
       << options.batch_size << " images per pass"
-      << ", inference " << result.report["inference"].get<std::string>() << "\n";
-  for (size_t m = 0; m < result.report["methods"].size(); ++m)
-    out << "settings of " << result.report["methods"][m].get<std::string>() << ": "
-        << readable_parameters(result.report["parameters"][m]) << "\n";
+      << ", inference " << result.inference << "\n";
+  for (size_t m = 0; m < result.methods.size(); ++m)
+    out << "settings of " << result.methods[m] << ": " << readable_parameters(result.parameters[m]) << "\n";
   print_classification(out, result, labels);
   out << std::left << std::setw(12) << "method" << std::setw(28) << "layer" << std::setw(8) << "n" << std::setw(10)
       << "pointing" << std::setw(16) << "energy_in_mask" << "iou_top" << static_cast<int>(top_fraction * 100) << "%\n";
@@ -175,7 +130,7 @@ int run_eval(EvalFlags& flags) {
     else
       write_file_atomic(flags.json_path, text);
   }
-  return flags.gate.finish(gate, gate_rows(result), "xai eval");
+  return flags.gate.finish(gate, evaluation_metric_rows(result), "xai eval");
 }
 
 }  // namespace

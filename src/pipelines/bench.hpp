@@ -102,6 +102,14 @@ struct FidelityResult {
   std::string plain_inference, optimised_inference;
 };
 
+// The experiment `xai bench --fidelity` runs: the method's fixed count (`fixed_samples`, 0: its default)
+// as it ran before (the module as loaded, independent draws, 64 images per pass unless the options give
+// --probe-batch) and on the inference clone, then --samples auto at the options' tolerance; with `curve`
+// also fixed 250, 500, 2000 and tolerances 0.1, 0.05, 0.01.
+std::vector<FidelityRowSpec> fidelity_rows(const ExplainOptions& explain, int fixed_samples, bool curve);
+// Each row's numbers for the JSON report, with its median time over the first row's.
+nlohmann::ordered_json fidelity_rows_json(const FidelityResult& result);
+
 // `plain` and `optimised` are the same model loaded without and with the inference clone.
 FidelityResult bench_fidelity(Model& plain, Model& optimised, const FidelityOptions& options);
 

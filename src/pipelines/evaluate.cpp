@@ -384,6 +384,8 @@ EvalResult Evaluation::finish(const DiscoveryCounts& counts) {
         row.random_insertion_auc = sums.random_insertion / n;
         row.deletion_better_than_random = sums.deletion_wins / n;
         row.insertion_better_than_random = sums.insertion_wins / n;
+        row.deletion_gain = *row.random_deletion_auc - *row.deletion_auc;
+        row.insertion_gain = *row.insertion_auc - *row.random_insertion_auc;
       }
       result_.faithfulness.push_back(row);
       faithfulness.push_back({{"method", row.method}, {"layer", row.layer}, {"count", row.count},
@@ -392,9 +394,16 @@ EvalResult Evaluation::finish(const DiscoveryCounts& counts) {
                               {"random_deletion_auc", optional_json(row.random_deletion_auc)},
                               {"random_insertion_auc", optional_json(row.random_insertion_auc)},
                               {"deletion_better_than_random", optional_json(row.deletion_better_than_random)},
-                              {"insertion_better_than_random", optional_json(row.insertion_better_than_random)}});
+                              {"insertion_better_than_random", optional_json(row.insertion_better_than_random)},
+                              {"deletion_gain", optional_json(row.deletion_gain)},
+                              {"insertion_gain", optional_json(row.insertion_gain)}});
     }
   }
+  result_.model_path = model_.path();
+  result_.output_kind = to_string(plan_.card.output);
+  result_.inference = plan_.model["inference"].get<std::string>();
+  result_.methods = plan_.options.methods;
+  result_.parameters = plan_.parameters;
   result_.report = {{"model", model_.path()},
                     {"model_sha256", model_.sha256()},
                     {"output", to_string(plan_.card.output)},
@@ -441,6 +450,44 @@ EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& i
                          std::vector<std::string>(relatives.begin() + start, relatives.begin() + end));
   }
   return evaluation.finish(counts);
+}
+
+// "accuracy" is top-1 over all classes, "roc_auc" the macro one-vs-rest AUC: the numbers a reader
+// expects under those names; the lesion-vs-rest ones say so.
+const std::vector<std::string> kLocalisationMetrics = {"accuracy",          "top1_accuracy",     "roc_auc",
+                                                       "roc_auc_macro",     "positive_accuracy", "positive_roc_auc",
+                                                       "pointing",          "energy_inside",     "iou_top"};
+const std::vector<std::string> kFaithfulnessMetrics = {"deletion_auc", "insertion_auc", "random_deletion_auc",
+                                                       "random_insertion_auc", "deletion_gain", "insertion_gain"};
+
+std::vector<MetricRow> evaluation_metric_rows(const EvalResult& result) {
+  const ClassificationScores& c = result.classification;
+  std::vector<MetricRow> rows = {{"run", "", {{"accuracy", c.top1_accuracy}, {"top1_accuracy", c.top1_accuracy},
+                                              {"roc_auc", c.macro_roc_auc}, {"roc_auc_macro", c.macro_roc_auc},
+                                              {"positive_accuracy", c.positive_vs_rest_accuracy},
+                                              {"positive_roc_auc", c.positive_vs_rest_roc_auc}}}};
+  auto row_for = [&](const std::string& method, const std::string& layer) -> MetricRow& {
+    const std::string name = method + " " + layer;
+    for (auto& r : rows)
+      if (r.name == name) return r;
+    rows.push_back({name, method, {}});
+    return rows.back();
+  };
+  for (const auto& r : result.rows) {
+    MetricRow& row = row_for(r.method, r.layer);
+    row.metrics.insert(row.metrics.end(),
+                       {{"pointing", r.pointing_game}, {"energy_inside", r.energy_inside}, {"iou_top", r.iou_top}});
+  }
+  for (const auto& f : result.faithfulness) {
+    MetricRow& row = row_for(f.method, f.layer);
+    row.metrics.insert(row.metrics.end(), {{"deletion_auc", f.deletion_auc},
+                                           {"insertion_auc", f.insertion_auc},
+                                           {"random_deletion_auc", f.random_deletion_auc},
+                                           {"random_insertion_auc", f.random_insertion_auc},
+                                           {"deletion_gain", f.deletion_gain},
+                                           {"insertion_gain", f.insertion_gain}});
+  }
+  return rows;
 }
 
 }  // namespace xai

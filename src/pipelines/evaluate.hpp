@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/gate.hpp"
 #include "xai/explain_options.hpp"
 #include "xai/model.hpp"
 #include "input/true_labels.hpp"
@@ -49,6 +50,8 @@ struct FaithfulnessRow {
   std::optional<double> deletion_auc, insertion_auc, random_deletion_auc, random_insertion_auc;
   // Fraction of the images where the map beats its random order (lower deletion / higher insertion area).
   std::optional<double> deletion_better_than_random, insertion_better_than_random;
+  // How much the map beats its random order: random − map for deletion, map − random for insertion.
+  std::optional<double> deletion_gain, insertion_gain;
 };
 
 // How well the model classifies the images, named for what each number is. A 4-class model right on 4
@@ -70,6 +73,9 @@ struct ClassificationScores {
 };
 
 struct EvalResult {
+  std::string model_path, output_kind, inference;  // what ran: the model, softmax/sigmoid, its inference clone
+  std::vector<std::string> methods;
+  nlohmann::ordered_json parameters;  // per method, as reported
   std::vector<EvalSummaryRow> rows;
   std::vector<FaithfulnessRow> faithfulness;  // with ExplainOptions::faithfulness only
   int images = 0;
@@ -83,6 +89,12 @@ struct EvalResult {
 
 // `inputs`: image files or directories (searched recursively for image files).
 EvalResult evaluate_localisation(Model& model, const std::vector<std::string>& inputs, const EvalOptions& options);
+
+// The numbers a gate (--fail-if) can test, by name: the run's classification, then one row per
+// method × layer with its localisation and, when measured, faithfulness numbers.
+extern const std::vector<std::string> kLocalisationMetrics;  // accuracy, roc_auc, pointing, ...
+extern const std::vector<std::string> kFaithfulnessMetrics;  // deletion_auc, ..., deletion_gain, insertion_gain
+std::vector<MetricRow> evaluation_metric_rows(const EvalResult& result);
 
 // Area under the ROC curve by the rank statistic (ties count half).
 std::optional<double> roc_auc(const std::vector<double>& scores, const std::vector<bool>& positive);

@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "methods/adaptive_sampling.hpp"
+#include "methods/perturbation.hpp"
+#include "xai/methods.hpp"
 #include "xai/atomic_file.hpp"
 #include "pipelines/bench.hpp"
 #include "xai/error.hpp"
@@ -43,6 +45,56 @@ Run run_method(Model& model, const PreparedImage& image, const ExplainOptions& o
 }
 
 }  // namespace
+
+namespace {
+
+std::string fixed_name(int samples, const std::string& method) {
+  return "fixed " + (samples > 0 ? std::to_string(samples) : find_method(method).use_of(Setting::samples)->default_text);
+}
+
+std::string tolerance_name(double tolerance) {
+  std::ostringstream s;
+  s << "auto, tolerance " << tolerance;
+  return s.str();
+}
+
+}  // namespace
+
+std::vector<FidelityRowSpec> fidelity_rows(const ExplainOptions& explain, int fixed_samples, bool curve) {
+  const std::string& method = explain.methods.front();
+  const double tolerance = explain.lime.adaptive.tolerance;
+  const bool batch_given = explain.lime.batch_size > 0;
+  std::vector<FidelityRowSpec> rows = {
+      {fixed_name(fixed_samples, method) + ", plain module" + (batch_given ? "" : ", batch 64"), false, fixed_samples, 0,
+       batch_given ? 0 : kDefaultProbeBatch},
+      {fixed_name(fixed_samples, method) + ", optimised", true, fixed_samples, 0},
+      {tolerance_name(tolerance) + ", optimised", true, 0, tolerance}};
+  if (curve) {
+    for (int n : {250, 500, 2000}) rows.push_back({fixed_name(n, method) + ", optimised", true, n, 0});
+    for (double t : {0.1, 0.05, 0.01})
+      if (t != tolerance) rows.push_back({tolerance_name(t) + ", optimised", true, 0, t});
+  }
+  return rows;
+}
+
+nlohmann::ordered_json fidelity_rows_json(const FidelityResult& result) {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  const double first_ms = result.rows.empty() ? 0 : result.rows.front().median_ms;
+  for (const auto& row : result.rows)
+    rows.push_back({{"name", row.spec.name},
+                    {"optimised", row.spec.optimised},
+                    {"samples", row.spec.samples > 0 ? nlohmann::ordered_json(row.spec.samples)
+                                                     : nlohmann::ordered_json(row.spec.tolerance > 0 ? "auto" : "default")},
+                    {"tolerance", row.spec.tolerance},
+                    {"median_fidelity", row.median_fidelity},
+                    {"median_samples", row.median_samples},
+                    {"median_ms", row.median_ms},
+                    {"time_ratio_to_first_row", row.median_ms / first_ms},
+                    {"fidelity", row.fidelity},
+                    {"samples_used", row.samples},
+                    {"ms", row.ms}});
+  return rows;
+}
 
 FidelityResult bench_fidelity(Model& plain, Model& optimised, const FidelityOptions& options) {
   const std::string method = options.explain.methods.front();
