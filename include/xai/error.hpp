@@ -2,6 +2,7 @@
 // *what kind* of failure happened without knowing about the command line.
 #pragma once
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -37,6 +38,16 @@ inline Error model_error(const std::string& m) { return Error(ExitCode::model, m
 inline Error layer_error(const std::string& m) { return Error(ExitCode::layer, m); }
 inline Error output_error(const std::string& m) { return Error(ExitCode::output, m); }
 inline Error device_error(const std::string& m) { return Error(ExitCode::device, m); }
+
+// How messages name a setting. The library names each by its key, the field of the settings structs
+// that holds it ("samples", "kernel_width", "max_decoded_bytes", "target_class"), so an embedder reads
+// "samples must be at least 2"; an application that exposes the settings under other names installs a
+// namer once, before any work starts (the CLI: "--samples must be at least 2"). The namer gets the key and
+// returns the name; unknown keys should come back unchanged.
+using SettingNamer = std::function<std::string(const std::string& key)>;
+void set_setting_namer(SettingNamer namer);
+// The setting's name in messages: the installed namer's, else the key itself.
+std::string setting_name(const std::string& key);
 
 // Collapses a multi-line message (LibTorch's errors carry stack traces) to its first
 // meaningful line, so CLI errors stay one line.

@@ -14,7 +14,9 @@ namespace xai {
 // How a DICOM input is read (the window and the frame).
 struct DicomReading {
   DicomWindow window;
-  std::string window_from = "default";  // "--dicom-window", "card" (the model card's window) or "default" (tags)
+  // Where `window` comes from: "option" (the caller's DicomWindow; set it with the window, and the model card's
+  // window does not replace it), "card" (the model card's window) or "default" (tags).
+  std::string window_from = "default";
   int frame = 0;                        // 1-based; 0: the middle frame of a multi-frame file
   // --frames all: every frame is an input of its own (expand_frames sets `frame` for each). A multi-frame
   // file read with frame 0 here is one whose frames could not be counted: an error, not the middle frame.
@@ -31,7 +33,9 @@ struct DicomInfo {
   std::string transfer_syntax;       // its name, e.g. "RLE Lossless"
   int frames = 1, frame = 1;         // 1-based
   double rescale_slope = 1, rescale_intercept = 0;
-  std::string window_source;         // "tags", "--dicom-window", "card", "preset brain (--dicom-window)", "minmax", ...
+  // "tags", "card", "minmax", ...; the caller's window by its setting's name (setting_name, xai/error.hpp):
+  // "dicom_window", "preset brain (dicom_window)" (the CLI: "--dicom-window", "preset brain (--dicom-window)").
+  std::string window_source;
   std::string voi_function = "LINEAR";
   double window_center = 0, window_width = 0;
   bool inverted = false;             // MONOCHROME1: shown as MONOCHROME2

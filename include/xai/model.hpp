@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "xai/error.hpp"
 #include "xai/model_card.hpp"
 
 namespace xai {
@@ -38,8 +39,9 @@ struct ModelOptions {
 
 // The most a low-precision copy's class probabilities may differ from fp32's on the probe (absolute).
 inline constexpr double kLowPrecisionTolerance = 0.01;
-// "fp32", "bf16", "fp16"; anything else: usage_error naming `flag`.
-void check_precision(const std::string& precision, const std::string& flag = "--precision");
+// "fp32", "bf16", "fp16"; anything else: usage_error naming the setting `name` (by default the library's
+// setting_name, xai/error.hpp).
+void check_precision(const std::string& precision, const std::string& name = setting_name("precision"));
 
 // What the model said about one image.
 struct Prediction {

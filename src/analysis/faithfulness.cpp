@@ -59,7 +59,7 @@ json Faithfulness::to_json() const {
 Faithfulness measure_faithfulness(const Classifier& classify, const PerturbationBase& base, const cv::Mat& map,
                                   int class_index, const FaithfulnessOptions& options, BatchTuner* tuner,
                                   const RandomOrderCurves* known_random) {
-  if (options.steps < 1) throw usage_error("--faithfulness-steps must be at least 1");
+  if (options.steps < 1) throw usage_error(setting_name("faithfulness_steps") + " must be at least 1");
   const cv::Size size(base.original.width, base.original.height);
   if (map.size() != size || map.type() != CV_32FC1)
     throw Error(ExitCode::internal, "faithfulness: the map is not at the model's input size");

@@ -64,7 +64,7 @@ std::string xml_escaped(const std::string& s) {
 
 GateCondition parse_condition(const std::string& text, const std::vector<std::string>& known_metrics) {
   auto bad = [&](const std::string& why) {
-    return usage_error("--fail-if '" + text + "': " + why);
+    return usage_error(setting_name("fail_if") + " '" + text + "': " + why);
   };
   const size_t op_at = text.find_first_of("<>=!");
   // Unquoted, `--fail-if flagged>0` reaches xai as "flagged": the shell took ">0" as a redirection

@@ -360,7 +360,7 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   options.limits.apply_exif_orientation = apply_exif_orientation;
   if (!window.empty()) {
     options.limits.dicom.window = parsed_from("--dicom-window", [&] { return parse_window(window); });
-    options.limits.dicom.window_from = "--dicom-window";
+    options.limits.dicom.window_from = "option";
   }
   options.limits.dicom.frame = frame;
   options.limits.dicom.all_frames = frames == "all";

@@ -14,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "cli/decoder_noise_filter.hpp"
 #include "cli/flag_policy.hpp"
+#include "cli/setting_names.hpp"
 #include "cli/validators.hpp"
 #include "xai/error.hpp"
 #include "output/report.hpp"
@@ -47,6 +48,7 @@ std::string refusal_after_subcommand(const CLI::App& app, int argc, char** argv)
 
 int run(int argc, char** argv) {
   filter_decoder_noise();
+  name_settings_by_flags();  // the library's messages name settings by the flags that set them
   CLI::App app{"xai: explain image classifiers (CAM methods, LIME) on TorchScript models"};
   app.require_subcommand(1);
   app.fallthrough();  // -q, -v and --threads also after the subcommand

@@ -11,7 +11,7 @@ namespace xai {
 
 // The bytes of `path`, or an Error with `code` and one line naming the file: missing, a directory,
 // not a regular file (FIFO, device, socket; symbolic links are followed), unreadable, or larger than
-// `max_bytes` ("what" names the limit in that message, e.g. "--max-image-memory").
+// `max_bytes` (`limit_name` names the limit in that message, e.g. setting_name("max_decoded_bytes")).
 std::string read_regular_file(const std::string& path, uint64_t max_bytes, ExitCode code,
                               const std::string& limit_name = "");
 

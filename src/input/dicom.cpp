@@ -167,7 +167,7 @@ void check_supported(DcmDataset& data, const DicomInfo& info, const SampleLayout
   if (info.rows <= 0 || info.columns <= 0) throw input_error(name + ": DICOM file without Rows/Columns");
   if (static_cast<long long>(info.rows) * info.columns > max_pixels)
     throw input_error(name + ": " + std::to_string(info.columns) + "x" + std::to_string(info.rows) +
-                      " pixels is over the limit (--max-pixels)");
+                      " pixels is over the limit (" + setting_name("max_pixels") + ")");
   if (info.bits_allocated != 8 && info.bits_allocated != 16)
     throw input_error(name + ": DICOM with " + std::to_string(info.bits_allocated) +
                       " bits allocated is not supported (8 or 16)");
@@ -201,15 +201,15 @@ void decompress_pixel_data(DcmDataset& data, DicomInfo& info, const std::string&
 void choose_frame(const DicomReading& reading, const std::string& name, DicomInfo& info,
                   std::vector<std::string>& warnings) {
   if (reading.all_frames && reading.frame == 0 && info.frames > 1)
-    throw input_error(name + ": --frames all: the file declares " + std::to_string(info.frames) +
+    throw input_error(name + ": " + setting_name("all_frames") + ": the file declares " + std::to_string(info.frames) +
                       " frames, more than its pixel data holds (truncated file?)");
   info.frame = reading.frame > 0 ? reading.frame : (info.frames + 1) / 2;
   if (info.frame > info.frames)
-    throw input_error(name + ": --frame " + std::to_string(reading.frame) + ", but the file has " +
+    throw input_error(name + ": " + setting_name("frame") + " " + std::to_string(reading.frame) + ", but the file has " +
                       std::to_string(info.frames) + " frame(s)");
   if (info.frames > 1 && reading.frame == 0)
     warnings.push_back("multi-frame DICOM: explained frame " + std::to_string(info.frame) + " of " +
-                       std::to_string(info.frames) + " (the middle one; --frame N chooses)");
+                       std::to_string(info.frames) + " (the middle one; " + setting_name("frame") + " N chooses)");
 }
 
 // The pixel data's bytes, whatever VR it was stored with (8-bit samples may be stored as OW).
@@ -322,11 +322,14 @@ DicomWindow resolve_window(DcmDataset& data, const DicomReading& reading, DicomI
     } else {
       window.kind = DicomWindow::Kind::minmax;
       info.window_source = "minmax (no window in the file)";
-      if (reading.window_from == "--dicom-window")
-        warnings.push_back("--dicom-window tags: the file has no Window Center/Width; its value range is used");
+      if (reading.window_from == "option")
+        warnings.push_back(setting_name("dicom_window") +
+                           " tags: the file has no Window Center/Width; its value range is used");
     }
   } else if (window.kind == DicomWindow::Kind::given) {
-    info.window_source = window.preset.empty() ? reading.window_from : "preset " + window.preset + " (" + reading.window_from + ")";
+    // The caller's window is reported by the name of the setting that gave it (the CLI: "--dicom-window").
+    const std::string from = reading.window_from == "option" ? setting_name("dicom_window") : reading.window_from;
+    info.window_source = window.preset.empty() ? from : "preset " + window.preset + " (" + from + ")";
     if (!window.preset.empty() && info.modality != "CT")
       warnings.push_back("window preset " + window.preset + " is for CT (Hounsfield units), but the modality is " +
                          (info.modality.empty() ? "not given" : info.modality));
@@ -423,9 +426,9 @@ DecodedDicom decode_dicom(const std::string& bytes, const std::string& name, con
   choose_frame(reading, name, info, out.warnings);
   const StoredSamples sample(frame_data(data, info, layout.samples, name), info, layout.high_bit);
   if (layout.colour) {
-    if (reading.window_from == "--dicom-window")
-      out.warnings.push_back("--dicom-window applies to monochrome DICOM images; this one is " + info.photometric +
-                             " and is shown as stored");
+    if (reading.window_from == "option")
+      out.warnings.push_back(setting_name("dicom_window") + " applies to monochrome DICOM images; this one is " +
+                             info.photometric + " and is shown as stored");
     out.pixels = colour_image(sample, info, layout.planar);
     info.window_source = "none (colour)";
     return out;

@@ -71,14 +71,14 @@ int check_declared_size(const ImageHeader& header, const std::string& name, cons
     }
   throw input_error(name + ": a " + size_text(header.width, header.height) + " image needs " +
                     human_bytes(header.decoded_bytes()) + " decoded, over the image memory budget of " +
-                    human_bytes(limits.max_decoded_bytes) + " (raise it with --max-image-memory)");
+                    human_bytes(limits.max_decoded_bytes) + " (raise it with " + setting_name("max_decoded_bytes") + ")");
 }
 
 }  // namespace
 
 std::string read_image_bytes(const std::string& path, const ImageLimits& limits) {
   // A file larger than the decoded budget cannot be an image that fits it (compression only shrinks).
-  return read_regular_file(path, limits.max_decoded_bytes, ExitCode::input, "--max-image-memory");
+  return read_regular_file(path, limits.max_decoded_bytes, ExitCode::input, setting_name("max_decoded_bytes"));
 }
 
 RawPixels decode_pixels(const std::string& bytes, const std::string& name, const ImageLimits& limits) {
@@ -108,7 +108,7 @@ RawPixels decode_pixels(const std::string& bytes, const std::string& name, const
       out.warnings.push_back("decoded at 1/" + std::to_string(denominator) + " scale (" +
                              size_text(jpeg.pixels.cols, jpeg.pixels.rows) + " of " +
                              size_text(header.width, header.height) + ") to stay within the image memory budget of " +
-                             human_bytes(limits.max_decoded_bytes) + " (--max-image-memory)");
+                             human_bytes(limits.max_decoded_bytes) + " (" + setting_name("max_decoded_bytes") + ")");
   }
   if (out.pixels.empty()) {
     const std::string to_decode = header.format == ImageFormat::png ? png_bytes_to_decode(bytes, name) : bytes;
@@ -133,11 +133,12 @@ RawPixels decode_pixels(const std::string& bytes, const std::string& name, const
     if (limits.apply_exif_orientation) {
       out.pixels = apply_orientation(out.pixels, header.exif_orientation);
       out.warnings.push_back("EXIF orientation " + std::to_string(header.exif_orientation) +
-                             " applied (--apply-exif-orientation): the pixels were turned as a viewer shows them");
+                             " applied (" + setting_name("apply_exif_orientation") +
+                             "): the pixels were turned as a viewer shows them");
     } else {
       out.warnings.push_back("EXIF orientation " + std::to_string(header.exif_orientation) +
-                             " not applied: the pixels are explained as stored (as PIL-based training sees them); "
-                             "--apply-exif-orientation turns them as a viewer shows them");
+                             " not applied: the pixels are explained as stored (as PIL-based training sees them); " +
+                             setting_name("apply_exif_orientation") + " turns them as a viewer shows them");
     }
   }
   return out;
@@ -159,12 +160,12 @@ Image decode_image(const std::string& bytes, const std::string& name, const Imag
     return image;
   }
   RawPixels decoded = decode_pixels(bytes, name, limits);
-  // In a folder that mixes DICOM with other images, --dicom-window and --frame apply to the DICOM files.
-  if (limits.dicom.window_from == "--dicom-window")
-    decoded.warnings.push_back("--dicom-window applies to DICOM files only; this " + read_image_header(bytes).format_name +
-                               " image is read as stored");
+  // In a folder that mixes DICOM with other images, the caller's window and frame apply to the DICOM files.
+  if (limits.dicom.window_from == "option")
+    decoded.warnings.push_back(setting_name("dicom_window") + " applies to DICOM files only; this " +
+                               read_image_header(bytes).format_name + " image is read as stored");
   if (limits.dicom.frame > 0 || limits.dicom.all_frames)
-    decoded.warnings.push_back(std::string(limits.dicom.all_frames ? "--frames all" : "--frame") +
+    decoded.warnings.push_back((limits.dicom.all_frames ? setting_name("all_frames") : setting_name("frame")) +
                                " applies to DICOM files only; this " + read_image_header(bytes).format_name +
                                " image has one frame");
   const cv::Mat& raw = decoded.pixels;

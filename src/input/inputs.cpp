@@ -215,7 +215,7 @@ Shard parse_shard(const std::string& text) {
   std::istringstream in(text);
   in >> shard.index >> slash >> shard.count;
   if (!in || slash != '/' || in.peek() != EOF || shard.count < 1 || shard.index < 0 || shard.index >= shard.count)
-    throw usage_error("--shard " + text + ": expected I/N with 0 <= I < N, e.g. 0/4");
+    throw usage_error(setting_name("shard") + " " + text + ": expected I/N with 0 <= I < N, e.g. 0/4");
   return shard;
 }
 

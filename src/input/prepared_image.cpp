@@ -20,7 +20,7 @@ PreparedImage prepare_image_bytes(const std::string& bytes, const std::string& s
                                   const ModelCard& card, const ImageLimits& limits) {
   const auto t = Clock::now();
   ImageLimits reading = limits;
-  if (card.window && reading.dicom.window_from != "--dicom-window") {  // the card's window unless --dicom-window
+  if (card.window && reading.dicom.window_from != "option") {  // the card's window unless the caller gave one
     reading.dicom.window = *card.window;
     reading.dicom.window_from = "card";
   }

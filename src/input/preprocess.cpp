@@ -96,7 +96,7 @@ void require_same_visible_region(const ModelCard& a, const ModelCard& b, const s
   if (geometry(a) == geometry(b)) return;
   throw usage_error(what + ": " + name_a + " sees " + geometry(a) + " and " + name_b + " sees " + geometry(b) +
                     ": their maps cover different parts of the image and cannot be compared pixel by pixel "
-                    "(give both the same --resize and --input-size)");
+                    "(give both the same " + setting_name("resize") + " and " + setting_name("input_size") + ")");
 }
 
 cv::Mat model_view(const Image& image, const ModelCard& card) {

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 std::map<std::string, std::string> read_labels_csv(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw usage_error("--labels-csv " + path + ": cannot read");
+  if (!in) throw usage_error(setting_name("labels_csv") + " " + path + ": cannot read");
   std::map<std::string, std::string> labels;
   std::string line;
   while (std::getline(in, line)) {
@@ -43,7 +43,7 @@ TrueLabels::TrueLabels(const std::vector<std::string>& model_labels, const std::
     } catch (const Error&) {
       std::string known;
       for (const auto& l : model_labels_) known += (known.empty() ? "" : ", ") + l;
-      throw usage_error("--labels-csv " + csv_path + ": " + stem + " has label \"" + label +
+      throw usage_error(setting_name("labels_csv") + " " + csv_path + ": " + stem + " has label \"" + label +
                         "\", which is not one of the model's classes (" + known + ") nor a class index");
     }
   }

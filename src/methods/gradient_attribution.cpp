@@ -15,7 +15,7 @@ Baseline parse_baseline(const std::string& name) {
   if (name == "black") return Baseline::black;
   if (name == "blur") return Baseline::blur;
   if (name == "mean") return Baseline::mean;
-  throw usage_error("--baseline " + name + ": expected black, blur or mean");
+  throw usage_error(setting_name("baseline") + " " + name + ": expected black, blur or mean");
 }
 
 std::string to_string(Baseline baseline) {
@@ -42,7 +42,7 @@ cv::Mat baseline_view(const cv::Mat& view, Baseline baseline) {
 }
 
 std::vector<double> trapezoid_weights(int steps) {
-  if (steps < 2) throw usage_error("--steps must be at least 2 (got " + std::to_string(steps) + ")");
+  if (steps < 2) throw usage_error(setting_name("steps") + " must be at least 2 (got " + std::to_string(steps) + ")");
   std::vector<double> w(steps, 1.0 / (steps - 1));
   w.front() /= 2;
   w.back() /= 2;
@@ -108,8 +108,8 @@ InputAttribution integrated_gradients(const ScoreGradient& gradient, const Input
 
 InputAttribution smoothgrad(const ScoreGradient& gradient, const InputBlob& input, int cls,
                             const GradientOptions& options, uint64_t seed) {
-  if (options.samples < 1) throw usage_error("--samples must be positive");
-  if (!(options.noise >= 0)) throw usage_error("--noise must be at least 0");
+  if (options.samples < 1) throw usage_error(setting_name("samples") + " must be positive");
+  if (!(options.noise >= 0)) throw usage_error(setting_name("noise") + " must be at least 0");
   const size_t per_image = input.values.size();
   const auto [lo, hi] = std::minmax_element(input.values.begin(), input.values.end());
   const double sigma = options.noise * (*hi - *lo);

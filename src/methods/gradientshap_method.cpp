@@ -41,8 +41,8 @@ class GradientShapMethod final : public ExplanationMethod {
   std::vector<MethodResult> compute(Model& model, const std::vector<const PreparedImage*>& images,
                                     const ExplainOptions& options, const std::vector<std::string>&) const override {
     const int samples = options.gradients.samples;
-    if (samples < 1) throw usage_error("--samples must be positive");
-    if (!(options.gradients.noise >= 0)) throw usage_error("--noise must be at least 0");
+    if (samples < 1) throw usage_error(setting_name("samples") + " must be positive");
+    if (!(options.gradients.noise >= 0)) throw usage_error(setting_name("noise") + " must be at least 0");
     const uint64_t seed = options.lime.seed;
     return attribute_each(name(), model, images, options, [&](const ScoreGradient& g, const PreparedImage& image, int cls) {
       const InputBlob& x = image.blob;

@@ -21,7 +21,7 @@ namespace xai {
 template <typename Make, typename Take>
 void gradients_of(const ScoreGradient& gradient, const InputBlob& like, int cls, int count, int batch,
                   InputAttribution& out, Make make, Take take) {
-  if (batch < 1) throw usage_error("--probe-batch must be positive");
+  if (batch < 1) throw usage_error(setting_name("probe_batch") + " must be positive");
   const size_t per_image = like.values.size();
   std::vector<float> images;
   for (int first = 0; first < count; first += batch) {

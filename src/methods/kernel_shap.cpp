@@ -52,7 +52,7 @@ int kernel_shap_default_samples(int features) { return 2 * features + 2048; }
 
 Coalitions kernel_shap_coalitions(int features, int budget, uint64_t seed) {
   if (features < 1) throw usage_error("Kernel SHAP needs at least one region");
-  if (budget < 2) throw usage_error("--samples must be at least 2 (got " + std::to_string(budget) + ")");
+  if (budget < 2) throw usage_error(setting_name("samples") + " must be at least 2 (got " + std::to_string(budget) + ")");
   const int M = features;
   Coalitions c;
   c.features = M;

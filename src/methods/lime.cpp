@@ -60,7 +60,7 @@ std::vector<LimeClassResult> fit_surrogates(const std::vector<uint8_t>& switches
   for (int i = 1; i < samples; ++i) perturbed_weight += weights[i];
   if (!std::all_of(weights.begin(), weights.end(), [](double w) { return std::isfinite(w); }) ||
       (samples > 1 && !(perturbed_weight > 0)))
-    throw usage_error("--kernel-width " + std::to_string(options.kernel_width) +
+    throw usage_error(setting_name("kernel_width") + " " + std::to_string(options.kernel_width) +
                       ": so narrow that every perturbed sample gets weight 0 (LIME's default is 0.25)");
   cv::Mat X(samples, features, CV_64FC1);
   for (int i = 0; i < samples; ++i)
@@ -142,12 +142,13 @@ LimeExplanation explain_lime(Model& model, const Image& image, const LimeOptions
 LimeExplanation explain_lime(Model& model, const Image& image, const cv::Mat& view, const LimeOptions& options) {
   if (options.adaptive.enabled) {
     if (!(options.adaptive.tolerance > 0 && options.adaptive.tolerance < 1))
-      throw usage_error("--tolerance must be between 0 and 1");
-    if (options.adaptive.max_samples < 2) throw usage_error("--max-samples must be at least 2");
-  } else if (options.samples < 2) throw usage_error("--samples must be at least 2 (got " + std::to_string(options.samples) + ")");
-  if (options.batch_size < 0) throw usage_error("--probe-batch must be positive");
-  if (!(options.kernel_width > 0)) throw usage_error("--kernel-width must be positive");
-  if (options.repeats < 1) throw usage_error("--repeats must be at least 1");
+      throw usage_error(setting_name("tolerance") + " must be between 0 and 1");
+    if (options.adaptive.max_samples < 2) throw usage_error(setting_name("max_samples") + " must be at least 2");
+  } else if (options.samples < 2)
+    throw usage_error(setting_name("samples") + " must be at least 2 (got " + std::to_string(options.samples) + ")");
+  if (options.batch_size < 0) throw usage_error(setting_name("probe_batch") + " must be positive");
+  if (!(options.kernel_width > 0)) throw usage_error(setting_name("kernel_width") + " must be positive");
+  if (options.repeats < 1) throw usage_error(setting_name("repeats") + " must be at least 1");
   const std::vector<std::string>& labels = model.labels();
   const ModelCard& card = model.card();
 

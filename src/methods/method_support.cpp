@@ -6,6 +6,7 @@
 #include "methods/adaptive_sampling.hpp"
 #include "methods/superpixels.hpp"
 #include "methods/perturbation.hpp"
+#include "xai/error.hpp"
 
 namespace xai {
 
@@ -67,7 +68,7 @@ void add_sampling_outcome(MethodResult& r, const SamplingOutcome& outcome, const
       r.warnings.push_back(r.method + ": not settled after " + std::to_string(outcome.samples) +
                            " samples (estimated agreement with the converged explanation " +
                            std::to_string(outcome.agreement) + ", asked for " + std::to_string(1 - adaptive.tolerance) +
-                           "): raise --max-samples or --tolerance");
+                           "): raise " + setting_name("max_samples") + " or " + setting_name("tolerance"));
   }
   r.summary["sampling"] = s;
 }

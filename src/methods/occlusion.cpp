@@ -11,10 +11,10 @@ OcclusionOptions resolve_occlusion(const OcclusionOptions& options, const cv::Si
   const int side = std::min(size.width, size.height);
   if (r.window == 0) r.window = std::max(1, side / 8);
   if (r.stride == 0) r.stride = std::max(1, r.window / 2);
-  if (r.window < 1) throw usage_error("--window must be positive (got " + std::to_string(r.window) + ")");
-  if (r.stride < 1) throw usage_error("--stride must be positive (got " + std::to_string(r.stride) + ")");
+  if (r.window < 1) throw usage_error(setting_name("window") + " must be positive (got " + std::to_string(r.window) + ")");
+  if (r.stride < 1) throw usage_error(setting_name("stride") + " must be positive (got " + std::to_string(r.stride) + ")");
   if (r.window > side)
-    throw usage_error("--window " + std::to_string(r.window) + ": larger than the model's input (" +
+    throw usage_error(setting_name("window") + " " + std::to_string(r.window) + ": larger than the model's input (" +
                       std::to_string(size.width) + "x" + std::to_string(size.height) + ")");
   return r;
 }

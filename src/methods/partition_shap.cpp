@@ -13,7 +13,7 @@ namespace xai {
 PartitionKind parse_partition(const std::string& name) {
   if (name == "axes") return PartitionKind::axes;
   if (name == "superpixels") return PartitionKind::superpixels;
-  throw usage_error("--partition " + name + ": expected axes or superpixels");
+  throw usage_error(setting_name("partition") + " " + name + ": expected axes or superpixels");
 }
 
 std::string to_string(PartitionKind kind) { return kind == PartitionKind::axes ? "axes" : "superpixels"; }
@@ -156,7 +156,8 @@ Hierarchy merge_hierarchy(const cv::Mat& view, const cv::Mat& segments, int coun
 }
 
 OwenResult owen_values(const Hierarchy& h, const CoalitionValue& value, int max_evals, int batch) {
-  if (max_evals < 2) throw usage_error("--max-evals must be at least 2 (got " + std::to_string(max_evals) + ")");
+  if (max_evals < 2)
+    throw usage_error(setting_name("max_evals") + " must be at least 2 (got " + std::to_string(max_evals) + ")");
   const size_t pixels = static_cast<size_t>(h.height) * h.width;
   using Mask = std::shared_ptr<const std::vector<uint8_t>>;
   struct Item {

@@ -37,7 +37,7 @@ FillSpec parse_fill(const std::string& name) {
     fill.blur_kernel = kx;
     return fill;
   }
-  throw usage_error("--hide " + name + ": expected mean, constant, blur, blur(k,k), inpaint or linear");
+  throw usage_error(setting_name("hide") + " " + name + ": expected mean, constant, blur, blur(k,k), inpaint or linear");
 }
 
 std::string to_string(HideMode mode) {
@@ -89,9 +89,10 @@ cv::Mat fill_image(const cv::Mat& view, const cv::Mat& segments, int count, cons
     }
     case HideMode::constant: {
       if (color.size() != 1 && color.size() != static_cast<size_t>(channels))
-        throw usage_error("--hide-color needs 1 or " + std::to_string(channels) + " values in [0,1]");
+        throw usage_error(setting_name("hide_color") + " needs 1 or " + std::to_string(channels) + " values in [0,1]");
       for (float v : color)
-        if (!(v >= 0.0f && v <= 1.0f)) throw usage_error("--hide-color values must be in [0,1] (0 = black, 1 = white)");
+        if (!(v >= 0.0f && v <= 1.0f))
+          throw usage_error(setting_name("hide_color") + " values must be in [0,1] (0 = black, 1 = white)");
       const cv::Scalar colour = color.size() == 1 ? cv::Scalar::all(color[0]) : cv::Scalar(color[0], color[1], color[2]);
       return cv::Mat(view.size(), view.type(), colour);
     }
@@ -185,7 +186,7 @@ MaskedProbabilities masked_probabilities(const Classifier& classify, const Input
 
 MaskedProbabilities masked_probabilities(const Classifier& classify, const PerturbationBase& base, int samples,
                                          const MaskWriter& masks, int batch_size, BatchTuner* tuner) {
-  if (batch_size < 0) throw usage_error("--probe-batch must be positive");
+  if (batch_size < 0) throw usage_error(setting_name("probe_batch") + " must be positive");
   if (batch_size == 0 && !tuner) batch_size = kDefaultProbeBatch;
   const InputBlob& original = base.original;
   const bool per_mask = static_cast<bool>(base.mask_fill);

@@ -66,7 +66,7 @@ const ExplanationMethod& find_method(const std::string& name) {
     if (method->name() == name) return *method;
   std::string available;
   for (const auto& n : method_names()) available += (available.empty() ? "" : ", ") + n;
-  throw usage_error("--method " + name + ": unknown method (available: " + available + ")");
+  throw usage_error(setting_name("methods") + " " + name + ": unknown method (available: " + available + ")");
 }
 
 bool ExplanationMethod::reads(Setting s) const { return use_of(s).has_value(); }

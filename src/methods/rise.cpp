@@ -8,11 +8,14 @@
 namespace xai {
 
 void validate(const RiseOptions& o, const cv::Size& size) {
-  if (o.masks < 1) throw usage_error("--rise-masks must be positive (got " + std::to_string(o.masks) + ")");
-  if (o.grid < 1) throw usage_error("--grid must be positive (got " + std::to_string(o.grid) + ")");
+  if (o.masks < 1)
+    throw usage_error(setting_name("rise_masks") + " must be positive (got " + std::to_string(o.masks) + ")");
+  if (o.grid < 1) throw usage_error(setting_name("grid") + " must be positive (got " + std::to_string(o.grid) + ")");
   if (o.grid > std::min(size.width, size.height))
-    throw usage_error("--grid " + std::to_string(o.grid) + ": more cells than the model's input has pixels across");
-  if (!(o.keep > 0 && o.keep <= 1)) throw usage_error("--keep must be in (0, 1] (got " + std::to_string(o.keep) + ")");
+    throw usage_error(setting_name("grid") + " " + std::to_string(o.grid) +
+                      ": more cells than the model's input has pixels across");
+  if (!(o.keep > 0 && o.keep <= 1))
+    throw usage_error(setting_name("keep") + " must be in (0, 1] (got " + std::to_string(o.keep) + ")");
 }
 
 namespace {

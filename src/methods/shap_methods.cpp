@@ -189,7 +189,7 @@ class PartitionShapMethod final : public ExplanationMethod {
   // It splits along the axes unless told to use superpixels.
   std::string unused_because(Setting s, const ExplainOptions& options) const override {
     if (s == Setting::superpixels && options.shap.partition != PartitionKind::superpixels)
-      return "partitionshap splits along the axes; add --partition superpixels";
+      return "partitionshap splits along the axes; add " + setting_name("partition") + " superpixels";
     return {};
   }
 

@@ -15,7 +15,7 @@ SuperpixelAlgorithm parse_superpixel_algorithm(const std::string& name) {
   if (name == "slic") return SuperpixelAlgorithm::slic;
   if (name == "slico") return SuperpixelAlgorithm::slico;
   if (name == "mslic") return SuperpixelAlgorithm::mslic;
-  throw usage_error("--superpixels " + name + ": expected slic, slico or mslic");
+  throw usage_error(setting_name("superpixels") + " " + name + ": expected slic, slico or mslic");
 }
 
 std::string to_string(SuperpixelAlgorithm algorithm) {
@@ -56,7 +56,7 @@ int label_count(const cv::Mat& labels) {
 
 cv::Mat compute_superpixels(const cv::Mat& image, const SuperpixelOptions& options) {
   CV_Assert(image.depth() == CV_32F && (image.channels() == 1 || image.channels() == 3));
-  if (options.segments < 2) throw usage_error("--segments must be at least 2");
+  if (options.segments < 2) throw usage_error(setting_name("segments") + " must be at least 2");
   const double area = static_cast<double>(image.rows) * image.cols;
   const int region_size = static_cast<int>(std::lround(std::sqrt(area / options.segments)));
   if (region_size < 3)
@@ -81,7 +81,8 @@ cv::Mat compute_superpixels(const cv::Mat& image, const SuperpixelOptions& optio
   slic->getLabels(labels);
   int count = 0;
   cv::Mat consecutive = relabel_consecutive(labels, &count);
-  if (count < 2) throw usage_error("superpixel segmentation produced a single region; lower --compactness");
+  if (count < 2)
+    throw usage_error("superpixel segmentation produced a single region; lower " + setting_name("compactness"));
   return consecutive;
 }
 
@@ -124,7 +125,7 @@ cv::Mat explanation_regions(const cv::Size& image_size, const cv::Rect& visible,
                         "regions x regions); merge regions or ask for fewer");
     if (count > kManyRegions)
       warnings.push_back(std::to_string(count) + " regions: the weights of so many need many samples (" +
-                         "--samples auto says when they settle) and the run takes long");
+                         setting_name("samples") + " auto says when they settle) and the run takes long");
     return segments;
   };
   if (!regions_path.empty()) {
@@ -136,14 +137,15 @@ cv::Mat explanation_regions(const cv::Size& image_size, const cv::Rect& visible,
       warnings.push_back(std::to_string(before - after) +
                          " region(s) vanished when the region map was resized to the model's input");
     if (after < 2) throw input_error(regions_path + ": fewer than 2 regions remain at the model's input size");
-    return within_limit(segments, "--regions " + regions_path);
+    return within_limit(segments, setting_name("regions_path") + " " + regions_path);
   }
   cv::Mat bgr;  // a new buffer: converting into a header that shares `view` would swap its channels
   if (view.channels() == 3)
     cv::cvtColor(view, bgr, cv::COLOR_RGB2BGR);
   else
     bgr = view;
-  return within_limit(compute_superpixels(bgr, superpixels), "--segments " + std::to_string(superpixels.segments));
+  return within_limit(compute_superpixels(bgr, superpixels),
+                     setting_name("segments") + " " + std::to_string(superpixels.segments));
 }
 
 cv::Mat segment_value_map(const cv::Mat& segments, const std::vector<double>& values) {

@@ -18,8 +18,8 @@ std::vector<int> resolve_targets(const TargetSpec& spec, const Prediction& predi
       return {spec.class_index};
     case TargetSpec::Kind::top_k: {
       if (spec.k < 1 || static_cast<size_t>(spec.k) > label_count)
-        throw usage_error("--top-k " + std::to_string(spec.k) + ": must be between 1 and the number of classes (" +
-                          std::to_string(label_count) + ")");
+        throw usage_error(setting_name("top_k") + " " + std::to_string(spec.k) +
+                          ": must be between 1 and the number of classes (" + std::to_string(label_count) + ")");
       std::vector<int> order(prediction.probabilities.size());
       std::iota(order.begin(), order.end(), 0);
       std::stable_sort(order.begin(), order.end(), [&](int a, int b) {

@@ -69,7 +69,7 @@ std::vector<std::string> Model::stage_layers() {
   };
   std::vector<std::string> stages = children_of("");
   while (stages.size() == 1) stages = children_of(stages.front());
-  if (stages.empty()) throw layer_error(impl_->path + ": no stage with a spatial output; give --layer");
+  if (stages.empty()) throw layer_error(impl_->path + ": no stage with a spatial output; give " + setting_name("layer"));
   if (stages.size() < 4) {
     // Few coarse stages (Xception's entry, middle and exit flows): show the blocks inside them.
     std::vector<std::string> blocks;
@@ -114,7 +114,8 @@ std::string Model::default_layer() {
     for (const auto& info : all)
       if (!info.layout.problem.empty())
         throw layer_error(impl_->path + ": no layer to explain by default: '" + info.path + "' has " + info.layout.problem);
-    throw layer_error(impl_->path + ": no layer with a spatial (N,C,H,W) output or transformer tokens; give --layer");
+    throw layer_error(impl_->path + ": no layer with a spatial (N,C,H,W) output or transformer tokens; give " +
+                      setting_name("layer"));
   }
   impl_->default_layer = best->path;
   return best->path;

@@ -24,20 +24,20 @@ torch::Device parse_device(const std::string& name) {
   if (name == "cpu") return torch::Device(torch::kCPU);
   if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
     if (!torch::cuda::is_available())
-      throw device_error("--device " + name +
+      throw device_error(setting_name("device") + " " + name +
                          ": CUDA is not available (this LibTorch build is CPU-only or no GPU is visible); "
-                         "use --device cpu");
+                         "use " + setting_name("device") + " cpu");
     try {
       torch::Device device(name);
       if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
-        throw device_error("--device " + name + ": only " + std::to_string(torch::cuda::device_count()) +
-                           " CUDA device(s) visible");
+        throw device_error(setting_name("device") + " " + name + ": only " +
+                           std::to_string(torch::cuda::device_count()) + " CUDA device(s) visible");
       return device;
     } catch (const c10::Error& e) {
-      throw device_error("--device " + name + ": " + first_line(e.msg()));
+      throw device_error(setting_name("device") + " " + name + ": " + first_line(e.msg()));
     }
   }
-  throw usage_error("--device " + name + ": expected cpu, cuda or cuda:N");
+  throw usage_error(setting_name("device") + " " + name + ": expected cpu, cuda or cuda:N");
 }
 
 }  // namespace
@@ -91,9 +91,9 @@ std::string decimal(double value, int digits) {
 
 }  // namespace
 
-void check_precision(const std::string& precision, const std::string& flag) {
+void check_precision(const std::string& precision, const std::string& name) {
   if (precision != "fp32" && precision != "bf16" && precision != "fp16")
-    throw usage_error(flag + " " + precision + ": expected fp32, bf16 or fp16");
+    throw usage_error(name + " " + precision + ": expected fp32, bf16 or fp16");
 }
 
 double Model::Impl::probe_difference(torch::jit::Module& candidate, torch::ScalarType dtype) {
@@ -283,7 +283,8 @@ torch::Tensor Model::Impl::run(torch::jit::Module& m, const torch::Tensor& input
     // The GPU's memory, not the model, is what failed: say what to lower instead of a crash or a model error.
     throw device_error(path + ": out of memory on " + device_name + " running " + std::to_string(input.size(0)) +
                        " image(s) of " + std::to_string(input.size(2)) + "x" + std::to_string(input.size(3)) +
-                       " at once: lower --probe-batch (or --batch-size), or free the GPU (" + first_line(e.msg()) + ")");
+                       " at once: lower " + setting_name("probe_batch") + " (or " + setting_name("batch_size") +
+                       "), or free the GPU (" + first_line(e.msg()) + ")");
   } catch (const c10::Error& e) {
     throw model_error(path + ": forward pass failed on input of shape " + c10::str(input.sizes()) + " (" +
                       first_line(e.msg()) + ")");
@@ -324,7 +325,7 @@ void Model::Impl::require_gradient(const torch::Tensor& scores) const {
   if (!scores.requires_grad())
     throw model_error(path + ": the model's output carries no gradient (forward() runs under torch.no_grad() or "
                              "detaches its output): gradient methods cannot run on it; perturbation methods can "
-                             "(--method lime, occlusion, rise, kernelshap)");
+                             "(" + setting_name("methods") + " lime, occlusion, rise, kernelshap)");
 }
 
 void Model::Impl::check_outputs(const torch::Tensor& logits) {

@@ -33,7 +33,7 @@ constexpr NamedColormap kColormaps[] = {
 Colormap parse_colormap(const std::string& name) {
   for (const auto& c : kColormaps)
     if (name == c.name) return c.colormap;
-  throw usage_error("--colormap " + name + ": expected jet, turbo, viridis or inferno");
+  throw usage_error(setting_name("colormap") + " " + name + ": expected jet, turbo, viridis or inferno");
 }
 
 std::string to_string(Colormap colormap) {
@@ -51,7 +51,7 @@ std::vector<std::string> colormap_names() {
 Background parse_background(const std::string& name) {
   if (name == "image") return Background::image;
   if (name == "gray" || name == "grey") return Background::gray;
-  throw usage_error("--background " + name + ": expected image or gray");
+  throw usage_error(setting_name("background") + " " + name + ": expected image or gray");
 }
 
 std::string to_string(Background background) { return background == Background::gray ? "gray" : "image"; }

@@ -22,7 +22,7 @@ struct SlideLayout {
   double level_downsample = 1;  // of that level
   double downsample = 1;        // level-0 pixels per tile pixel
   std::optional<double> mpp;    // microns per tile pixel, when the slide says its resolution
-  std::string resolution_from;  // "--level", "--mpp", "card", "level 0"
+  std::string resolution_from;  // setting_name("level") or ("mpp"): the options; "card", "level 0"
   int tile = 0, stride = 0;     // at the read resolution
   int read_side = 0;            // pixels read from `level` per tile side (resized to `tile` when different)
   int columns = 0, rows = 0;    // the grid over the whole slide

@@ -271,7 +271,7 @@ void require_leaflet() {
   const fs::path dir = leaflet_dir();
   if (!fs::is_regular_file(dir / "leaflet.js") || !fs::is_regular_file(dir / "leaflet.css"))
     throw usage_error("the slide viewer needs Leaflet (Debian's libjs-leaflet) in " + dir.string() +
-                      ": install it, set XAI_LEAFLET_DIR, or pass --no-viewer");
+                      ": install it, set XAI_LEAFLET_DIR, or pass " + setting_name("no_viewer"));
 }
 
 std::string slide_identity(const Slide& slide) {

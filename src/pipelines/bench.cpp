@@ -103,7 +103,7 @@ double full_backward_ms(Model& model, const std::vector<InputBlob>& batch, int w
 }  // namespace
 
 BenchResult bench_method(Model& model, const BenchOptions& options) {
-  if (options.explain.methods.size() != 1) throw usage_error("bench: give one --method");
+  if (options.explain.methods.size() != 1) throw usage_error("bench: give one " + setting_name("methods"));
   const ExplainPlan plan = plan_explanations(model, options.explain);
   const ExplanationMethod& method = *plan.methods.front();
   BenchResult result;

@@ -92,7 +92,7 @@ json agreement_of(const std::vector<Model*>& models, const std::vector<ModelMaps
 
 CompareOutcome compare_models(const std::vector<Model*>& models, const std::string& image_path,
                               const CompareOptions& options) {
-  if (models.size() < 2) throw usage_error("compare needs at least two --model");
+  if (models.size() < 2) throw usage_error("compare needs at least two " + setting_name("model"));
   std::vector<ExplainPlan> plans;
   for (Model* model : models) plans.push_back(plan_explanations(*model, options.explain));
   for (size_t m = 1; m < models.size(); ++m)

@@ -107,14 +107,16 @@ class Evaluation {
       try {
         c = parse_class(label, labels);
       } catch (const Error& e) {
-        throw Error(e.code(), "--positive-class " + std::string(e.what()));
+        throw Error(e.code(), setting_name("positive_classes") + " " + std::string(e.what()));
       }
       if (!is_positive(c)) positives_.push_back(c);
     }
     if (positives_.empty() && labels.size() == 2) positives_ = {1};
-    if (positives_.empty()) throw usage_error("--positive-class is required for a model with more than 2 classes");
+    if (positives_.empty())
+      throw usage_error(setting_name("positive_classes") + " is required for a model with more than 2 classes");
     if (positives_.size() == labels.size())
-      throw usage_error("--positive-class: every class is positive; leave at least one class out (the rest)");
+      throw usage_error(setting_name("positive_classes") +
+                        ": every class is positive; leave at least one class out (the rest)");
     ExplainOptions explain = options.explain;
     if (positives_.size() == 1) {
       explain.cam.target.kind = TargetSpec::Kind::given;  // the lesion class, whatever was predicted

@@ -74,13 +74,13 @@ std::vector<std::string> layer_warnings(Model& model, const std::vector<std::str
 }
 
 ExplainPlan plan_explanations(Model& model, const ExplainOptions& options) {
-  if (options.methods.empty()) throw usage_error("--method: give at least one method");
+  if (options.methods.empty()) throw usage_error(setting_name("methods") + ": give at least one method");
   ExplainPlan plan;
   plan.options = options;
   for (const auto& name : options.methods) {
     const ExplanationMethod& method = find_method(name);
     for (const auto* chosen : plan.methods)
-      if (chosen == &method) throw usage_error("--method " + name + ": given twice");
+      if (chosen == &method) throw usage_error(setting_name("methods") + " " + name + ": given twice");
     plan.methods.push_back(&method);
   }
   plan.labels = model.labels();  // checks the card against the model before any image

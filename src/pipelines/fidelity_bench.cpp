@@ -101,8 +101,9 @@ FidelityResult bench_fidelity(Model& plain, Model& optimised, const FidelityOpti
   // The sampled surrogates: they read --samples auto, whose stopping rule this measures.
   const auto surrogate = [](const ExplanationMethod& m) { return m.reads(Setting::adaptive); };
   if (!surrogate(find_method(method)))
-    throw usage_error("--fidelity: for the sampled surrogates " + method_names_where(surrogate) + " (got " + method + ")");
-  if (options.images.empty()) throw usage_error("--fidelity: give the images to explain");
+    throw usage_error(setting_name("fidelity") + ": for the sampled surrogates " + method_names_where(surrogate) +
+                      " (got " + method + ")");
+  if (options.images.empty()) throw usage_error(setting_name("fidelity") + ": give the images to explain");
   FidelityResult result;
   result.method = method;
   result.plain_inference = plain.inference();

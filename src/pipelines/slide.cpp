@@ -57,22 +57,23 @@ SlideLayout read_geometry(const Slide& slide, const SlideOptions& options, const
   const std::optional<double> slide_mpp = info.mpp_x;
   if (options.level) {
     if (*options.level < 0 || *options.level >= static_cast<int>(info.levels.size()))
-      throw usage_error(path + ": --level " + std::to_string(*options.level) + " does not exist (the slide has levels 0.." +
-                        std::to_string(info.levels.size() - 1) + ")");
+      throw usage_error(path + ": " + setting_name("level") + " " + std::to_string(*options.level) +
+                        " does not exist (the slide has levels 0.." + std::to_string(info.levels.size() - 1) + ")");
     layout.level = *options.level;
     layout.downsample = info.levels[layout.level].downsample;
-    layout.resolution_from = "--level";
+    layout.resolution_from = setting_name("level");
   } else if (options.mpp || (card.mpp && slide_mpp)) {
     const double wanted = options.mpp ? *options.mpp : *card.mpp;
-    layout.resolution_from = options.mpp ? "--mpp" : "card";
+    layout.resolution_from = options.mpp ? setting_name("mpp") : "card";
     if (!slide_mpp)
       throw usage_error(path + ": the slide does not say its microns per pixel, so " +
-                        (options.mpp ? std::string("--mpp ") : std::string("the card's mpp ")) + short_number(wanted) +
-                        " cannot be honoured; pass --level N to read a level as it is");
+                        (options.mpp ? setting_name("mpp") + " " : std::string("the card's mpp ")) + short_number(wanted) +
+                        " cannot be honoured; pass " + setting_name("level") + " N to read a level as it is");
     layout.downsample = wanted / *slide_mpp;
     if (layout.downsample < 1 - kResolutionTolerance)
       throw usage_error(path + ": the model wants " + short_number(wanted) + " µm per pixel but the slide is scanned at " +
-                        short_number(*slide_mpp) + ": xai does not invent resolution (use a model for this scan, or --level 0)");
+                        short_number(*slide_mpp) + ": xai does not invent resolution (use a model for this scan, or " +
+                        setting_name("level") + " 0)");
     layout.downsample = std::max(1.0, layout.downsample);
     layout.level = slide.level_for_downsample(layout.downsample * (1 + kResolutionTolerance));
     // A level within the tolerance is read as it is.
@@ -85,19 +86,19 @@ SlideLayout read_geometry(const Slide& slide, const SlideOptions& options, const
     if (card.mpp)  // the card's resolution needs the slide's to be honoured: read as scanned, and say so
       warnings.push_back("the slide does not record its microns per pixel, so the card's mpp " + short_number(*card.mpp) +
                          " cannot be matched: tiles are read at level 0 as they are (check that the scan's "
-                         "resolution is the model's, or pass --level)");
+                         "resolution is the model's, or pass " + setting_name("level") + ")");
     else
       warnings.push_back("the model card gives no \"mpp\" (the resolution the model was trained at): tiles are read at "
                          "level 0" + (slide_mpp ? " (" + short_number(*slide_mpp) + " µm per pixel)" : std::string()) +
-                         "; add \"mpp\" to the card, or pass --mpp or --level");
+                         "; add \"mpp\" to the card, or pass " + setting_name("mpp") + " or " + setting_name("level"));
   }
   layout.level_downsample = info.levels[layout.level].downsample;
   if (slide_mpp) layout.mpp = *slide_mpp * layout.downsample;
   layout.tile = options.tile > 0 ? options.tile : std::max(card.input_height, card.input_width);
   layout.stride = options.stride > 0 ? options.stride : layout.tile;
   if (layout.stride > layout.tile)
-    throw usage_error("--tile-stride " + std::to_string(layout.stride) + " is larger than the tile (" + std::to_string(layout.tile) +
-                      "): parts of the tissue would never be read");
+    throw usage_error(setting_name("tile_stride") + " " + std::to_string(layout.stride) + " is larger than the tile (" +
+                      std::to_string(layout.tile) + "): parts of the tissue would never be read");
   layout.read_side = static_cast<int>(std::lround(layout.tile * layout.downsample / layout.level_downsample));
   layout.width = info.levels[0].width;
   layout.height = info.levels[0].height;
@@ -123,10 +124,11 @@ int slide_target(const ExplainOptions& options, const std::vector<std::string>& 
   const TargetSpec& target = options.cam.target;
   if (target.kind == TargetSpec::Kind::given) return target.class_index;
   if (target.kind == TargetSpec::Kind::top_k)
-    throw usage_error("slide: --top-k explains several classes per tile; a stitched map needs one: pass --target-class");
+    throw usage_error("slide: " + setting_name("top_k") +
+                      " explains several classes per tile; a stitched map needs one: pass " + setting_name("target_class"));
   if (labels.size() == 2) return 1;  // a binary model: the positive class (benign/malignant: malignant)
   throw usage_error("slide: the model has " + std::to_string(labels.size()) +
-                    " classes and a stitched map explains one: pass --target-class LABEL");
+                    " classes and a stitched map explains one: pass " + setting_name("target_class") + " LABEL");
 }
 
 // The stitched units of a method's map: CAM maps are brought back to their raw scale (each tile's
@@ -174,9 +176,11 @@ TissueMask find_slide_tissue(const Slide& slide, const cv::Mat& thumbnail, doubl
 // slide.json's account of the tissue: where it came from, so a merge finds the same tiles.
 json tissue_section(const TissueSettings& settings, const TissueMask& tissue) {
   if (!settings.mask_path.empty())
-    return {{"method", "the user's mask (--tissue-mask)"}, {"mask", settings.mask_path}, {"fraction", tissue.fraction}};
-  return {{"method", std::string(settings.threshold ? "a fixed HSV saturation threshold (--tissue-threshold)"
-                                                    : "Otsu on HSV saturation (floor 20)") +
+    return {{"method", "the user's mask (" + setting_name("tissue_mask") + ")"},
+            {"mask", settings.mask_path},
+            {"fraction", tissue.fraction}};
+  return {{"method", (settings.threshold ? "a fixed HSV saturation threshold (" + setting_name("tissue_threshold") + ")"
+                                        : std::string("Otsu on HSV saturation (floor 20)")) +
                          ", holes under 0.2 % of the thumbnail filled, specks under 0.05 % of it and under (100 µm)² removed"},
           {"threshold", tissue.threshold},
           {"threshold_given", settings.threshold ? json(*settings.threshold) : json(nullptr)},
@@ -462,8 +466,9 @@ void SlideRun::finish(bool complete) {
                   {"background_tiles_not_read", summary_.grid_tiles - summary_.tissue_tiles},
                   {"not_read", {{"glass", summary_.glass_tiles},
                                 {"below_min_tissue", summary_.below_min_tissue_tiles},
-                                {"why", "glass: no tissue on the tile; below_min_tissue: tissue on less than --min-tissue " +
-                                            short_number(options_.min_tissue) + " of the tile (see tissue.png)"}}},
+                                {"why", "glass: no tissue on the tile; below_min_tissue: tissue on less than " +
+                                            setting_name("min_tissue") + " " + short_number(options_.min_tissue) +
+                                            " of the tile (see tissue.png)"}}},
                   {"shard_tiles", tiles_.size()},
                   {"done", summary_.done},
                   {"explained_this_run", summary_.explained},

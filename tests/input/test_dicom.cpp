@@ -51,7 +51,7 @@ class Dicom : public ::testing::Test {
     ImageLimits limits;
     if (c.window != "tags") {
       limits.dicom.window = parse_window(c.window);
-      limits.dicom.window_from = "--dicom-window";
+      limits.dicom.window_from = "option";
     }
     limits.dicom.frame = c.frame;
     return load_image(c.file, limits);
@@ -169,7 +169,7 @@ TEST_F(Dicom, ReportFieldsAndWindowParsing) {
   EXPECT_DOUBLE_EQ(ct.dicom->window_center, 40);
   EXPECT_DOUBLE_EQ(ct.dicom->rescale_slope, 0.5);
   EXPECT_DOUBLE_EQ(ct.dicom->rescale_intercept, -1024);
-  EXPECT_EQ(read({generated("ct.dcm"), "lung"}).dicom->window_source, "preset lung (--dicom-window)");
+  EXPECT_EQ(read({generated("ct.dcm"), "lung"}).dicom->window_source, "preset lung (dicom_window)");
   const Image multi = read({generated("multi.dcm")});
   EXPECT_EQ(multi.dicom->frame, 2);
   EXPECT_EQ(multi.dicom->frames, 3);

@@ -118,7 +118,8 @@ TEST(Image, MemoryBudgetRefusesBeforeDecodingAndScalesJpegs) {
   budget.max_decoded_bytes = 1 << 20;  // 1 MiB
   // 400x300 gray PNG: 120000 px x (1 byte + 4 float) = 600 KB fits; 3 channels (15 bytes/px) do not.
   EXPECT_NO_THROW(decode_image(encode(cv::Mat(300, 400, CV_8UC1, cv::Scalar(9)), ".png"), "a.png", budget));
-  expect_input_error(encode(cv::Mat(300, 400, CV_8UC3, cv::Scalar(9)), ".png"), "--max-image-memory", budget);
+  expect_input_error(encode(cv::Mat(300, 400, CV_8UC3, cv::Scalar(9)), ".png"), "(raise it with max_decoded_bytes)",
+                     budget);
   // A JPEG over the budget is decoded by libjpeg at the largest 1/2^k scale that fits; OpenCV's
   // IMREAD_REDUCED_COLOR_2/4 use libjpeg's scaling too and are the reference.
   cv::Mat photo(600, 800, CV_8UC3);

@@ -207,10 +207,10 @@ TEST(Lime, BadSettingsAreClearErrors) {
   const Image image = noise_image(64, 4);
   LimeOptions options;
   options.samples = 0;
-  expect_error(model, image, options, ExitCode::usage, "--samples");
+  expect_error(model, image, options, ExitCode::usage, "samples must be at least 2");
   options = {};
   options.superpixels.segments = 0;
-  expect_error(model, image, options, ExitCode::usage, "--segments");
+  expect_error(model, image, options, ExitCode::usage, "segments must be at least 2");
   options = {};
   options.superpixels.segments = 2000;  // 64x64 pixels cannot hold 2000 superpixels
   expect_error(model, image, options, ExitCode::usage, "too small");
