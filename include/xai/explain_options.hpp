@@ -26,6 +26,7 @@ struct ExplainOptions {
   // colour-blind readers and in grayscale print, and no false boundaries appear (jet's bright
   // cyan and yellow bands look like edges that are not in the map).
   Colormap colormap = Colormap::viridis;
+  SignedColormap signed_colormap = SignedColormap::orange_blue;
   double alpha = 0.5;  // overlay opacity of the heatmap
   Background background = Background::image;  // --background gray: heatmaps over the image's luma
   // Overlays, figures and layer grids of images whose shorter side is below this are enlarged by a

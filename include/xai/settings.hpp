@@ -125,6 +125,12 @@ struct CamRequest {
 
 enum class Colormap { jet, turbo, viridis, inferno };
 
+// How signed maps (evidence for and against the class: LIME, SHAP, occlusion, gradients) are coloured:
+// a hue for each sign, its opacity growing with |value|, zero leaving the image as it is. The default,
+// orange for + and blue for -, stays two hues for people with red-green colour blindness (about 1 man
+// in 12); red-blue is ColorBrewer RdBu's ends; red-green (green +, red -, LIME's own pictures) only on request.
+enum class SignedColormap { orange_blue, red_blue, red_green };
+
 // What the heatmap is drawn over: the image as it is, or its luma in three equal channels (--background
 // gray: coloured tissue and a colour map compete; over gray, every colour is the map's).
 enum class Background { image, gray };

@@ -51,6 +51,51 @@ std::string readers_help(Setting setting) {
   return " [read by " + names + "]";
 }
 
+bool draws_signed(const ExplanationMethod& method) { return method.map_kind().is_signed; }
+bool draws_unsigned(const ExplanationMethod& method) { return !method.map_kind().is_signed; }
+
+std::string joined_names(const std::vector<std::string>& names) {
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i) text += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return text;
+}
+
+std::string colormap_help() {
+  return "Colour maps, NAME or NAME,NAME (one of each kind): unsigned maps (" + method_names_where(draws_unsigned) +
+         ") " + joined_names(colormap_names()) + " (default " + to_string(ExplainOptions{}.colormap) +
+         "); signed maps (" + method_names_where(draws_signed) + ") " + joined_names(signed_colormap_names()) +
+         " (default " + to_string(ExplainOptions{}.signed_colormap) + ": colour-blind safe; red-green only on request)";
+}
+
+// --colormap's names, each applied to the maps of its kind; a kind that no chosen method draws would
+// be ignored: refused.
+void apply_colormaps(const std::string& given, const std::string& methods, ExplainOptions& options) {
+  if (given.empty()) return;
+  bool unsigned_given = false, signed_given = false;
+  std::stringstream list(given);
+  for (std::string name; std::getline(list, name, ',');) {
+    const auto& plain = colormap_names();
+    const auto& diverging = signed_colormap_names();
+    const bool is_plain = std::find(plain.begin(), plain.end(), name) != plain.end();
+    if (!is_plain && std::find(diverging.begin(), diverging.end(), name) == diverging.end())
+      throw usage_error("--colormap " + name + ": expected " + joined_names(plain) + " (unsigned maps) or " +
+                        joined_names(diverging) + " (signed maps)");
+    bool& seen = is_plain ? unsigned_given : signed_given;
+    if (seen) throw usage_error("--colormap " + given + ": one colour map of each kind (unsigned, signed)");
+    seen = true;
+    const auto draws = is_plain ? draws_unsigned : draws_signed;
+    if (std::none_of(options.methods.begin(), options.methods.end(),
+                     [&](const std::string& m) { return draws(find_method(m)); }))
+      throw usage_error("--colormap " + name + ": for " + (is_plain ? "unsigned" : "signed") + " maps; --method " +
+                        methods + " draws none (" + (is_plain ? "unsigned: " : "signed: ") +
+                        method_names_where(draws) + ")");
+    if (is_plain)
+      options.colormap = parse_colormap(name);
+    else
+      options.signed_colormap = parse_signed_colormap(name);
+  }
+}
+
 }  // namespace
 
 void MethodFlags::add_to(CLI::App& sub) {
@@ -79,8 +124,9 @@ void MethodFlags::add_to(CLI::App& sub) {
                          "methods 16, forward + backward; Score-CAM 32; Ablation-CAM: as many as fit in 256 MiB)")
               ->check(kPositive),
           Setting::probe_batch);
-  drawing.push_back(setting(sub.add_option("--colormap", colormap, "Unsigned maps' overlays: jet, turbo, viridis or inferno")->capture_default_str(),
-          Setting::colormap));
+  // Not a setting of its own: each name applies to the maps of its kind (apply_colormaps).
+  drawing.push_back(sub.add_option("--colormap", colormap, colormap_help()));
+  all.push_back(drawing.back());
   drawing.push_back(setting(sub.add_option("--alpha", alpha, "Unsigned maps' overlays: heatmap opacity")->check(finite_between(0.0, 1.0, "[0,1]"))->capture_default_str(),
           Setting::colormap));
   drawing.push_back(sub.add_option("--background", background,
@@ -350,7 +396,7 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
                                ? std::string("given twice")
                                : "its files would overwrite those of --layer " + options.cam.layers[j]));
   for (const auto& warning : layer_warnings(model, options.cam.layers)) spdlog::warn("{}", warning);
-  options.colormap = parse_colormap(colormap);
+  apply_colormaps(colormap, methods, options);
   options.alpha = alpha;
   options.background = parse_background(background);
   options.num_features = num_features;

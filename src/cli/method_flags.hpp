@@ -24,7 +24,7 @@ struct MethodFlags {
   int top_k = 0;
   bool all_classes = false;
   int probe_batch = 0;
-  std::string colormap = to_string(ExplainOptions{}.colormap);
+  std::string colormap;  // --colormap NAME[,NAME]: empty, the defaults of both kinds
   double alpha = 0.5;
   std::string background = "image";
   int figure_size = ExplainOptions{}.figure_size;

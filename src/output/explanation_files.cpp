@@ -214,8 +214,10 @@ void write_class_comparison(const ResultRendering& r, const std::vector<DenseMap
   std::vector<cv::Mat> panels{r.canvas.original};
   std::vector<std::string> titles{"original\n "};
   for (const auto& m : drawn) {
-    panels.push_back(m.segments.empty() ? render_signed_map(r.canvas.background, m.values, limit)
-                                        : render_signed_segments(r.canvas.background, m.segments, m.region_weights, limit));
+    panels.push_back(m.segments.empty()
+                         ? render_signed_map(r.canvas.background, m.values, limit, plan.options.signed_colormap)
+                         : render_signed_segments(r.canvas.background, m.segments, m.region_weights, limit,
+                                                  plan.options.signed_colormap));
     titles.push_back(plan.labels.at(m.class_index) + "\np=" + percent(prediction.probabilities.at(m.class_index)));
   }
   ColourScale scale = colour_scale_of(dense.front(), plan.options);
@@ -248,7 +250,8 @@ void render_result(const Canvas& canvas, const cv::Size& image_size, const Metho
   for (size_t k = 0; k < dense.size(); ++k) {
     const DenseMap& m = dense[k];
     const std::string base = r.base_of(m);
-    const cv::Mat overlaid = render_map(canvas.background, drawn[k], plan.options.colormap, plan.options.alpha);
+    const cv::Mat overlaid = render_map(canvas.background, drawn[k], plan.options.colormap, plan.options.alpha,
+                                      plan.options.signed_colormap);
     ExplainedMap written = describe_map(m, r);
     add_map_files(r, m, overlaid, base, written, out);
     if (plan.options.figures) add_figure(r, m, overlaid, base, written, out);
@@ -264,10 +267,11 @@ void render_result(const Canvas& canvas, const cv::Size& image_size, const Metho
 
 }  // namespace
 
-cv::Mat render_map(const cv::Mat& display_bgr, const DenseMap& map, Colormap colormap, double alpha) {
+cv::Mat render_map(const cv::Mat& display_bgr, const DenseMap& map, Colormap colormap, double alpha,
+                   SignedColormap signed_colormap) {
   if (map.is_signed && !map.segments.empty())
-    return render_signed_segments(display_bgr, map.segments, map.region_weights);
-  if (map.is_signed) return render_signed_map(display_bgr, map.values, robust_magnitude(map.values));
+    return render_signed_segments(display_bgr, map.segments, map.region_weights, 0, signed_colormap);
+  if (map.is_signed) return render_signed_map(display_bgr, map.values, robust_magnitude(map.values), signed_colormap);
   if (map.display_min_max) {
     cv::Mat stretched;
     cv::normalize(map.values, stretched, 0.0, 1.0, cv::NORM_MINMAX);
@@ -279,6 +283,7 @@ cv::Mat render_map(const cv::Mat& display_bgr, const DenseMap& map, Colormap col
 ColourScale colour_scale_of(const DenseMap& map, const ExplainOptions& options) {
   ColourScale scale;
   scale.colormap = options.colormap;
+  scale.signed_colormap = options.signed_colormap;
   scale.alpha = options.alpha;
   if (map.is_signed) {
     // As render_map draws it: region weights relative to the largest; dense values to a robust

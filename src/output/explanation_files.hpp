@@ -47,7 +47,8 @@ std::optional<ColourScale> common_colour_scale(const std::vector<ColourScale>& s
 
 // A dense map over the image (8-bit BGR, same size): a colour-mapped overlay for [0,1] maps; signed
 // region maps as positive green / negative red regions with their boundaries.
-cv::Mat render_map(const cv::Mat& display_bgr, const DenseMap& map, Colormap colormap, double alpha);
+cv::Mat render_map(const cv::Mat& display_bgr, const DenseMap& map, Colormap colormap, double alpha,
+                   SignedColormap signed_colormap);
 
 // Whether a file name is one xai writes (STEM.METHOD.png, STEM.thumb.png, STEM.compare.png, ...):
 // discovery never takes xai's outputs as inputs.

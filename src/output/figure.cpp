@@ -57,7 +57,7 @@ cv::Mat scale_colours(const ColourScale& scale, const cv::Mat& values) {
   // As render_signed_map draws a value over the image, drawn over mid gray.
   const double limit = std::max(std::abs(scale.low), std::abs(scale.high));
   const cv::Mat gray(values.size(), CV_8UC3, cv::Scalar(kNeutral[0], kNeutral[1], kNeutral[2]));
-  return render_signed_map(gray, values, limit);
+  return render_signed_map(gray, values, limit, scale.signed_colormap);
 }
 
 }  // namespace

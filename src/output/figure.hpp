@@ -14,10 +14,11 @@ namespace xai {
 struct ColourScale {
   enum class Kind {
     colormap,  // [low, high] through the colour map (CAMs: 0..1 relative; RISE: its own range)
-    signed_,   // -limit..+limit: red (negative) through the image to green (positive), as render_signed_map
+    signed_,   // -limit..+limit: the negative colour through the image to the positive one, as render_signed_map
   };
   Kind kind = Kind::colormap;
   Colormap colormap = Colormap::viridis;
+  SignedColormap signed_colormap = SignedColormap::orange_blue;
   double alpha = 0.5;  // the overlay's opacity: the bar shows the colours as blended over mid gray
   double low = 0, high = 1;  // colormap: the values at the bar's ends; signed_: -limit, +limit
   std::string units;         // under the bar ("relative", "LIME weight", ...)

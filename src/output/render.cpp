@@ -28,7 +28,44 @@ constexpr NamedColormap kColormaps[] = {
     {Colormap::inferno, "inferno", cv::COLORMAP_INFERNO},
 };
 
+struct NamedSignedColormap {
+  SignedColormap colormap;
+  const char* name;
+  cv::Vec3b positive, negative;  // BGR
+};
+
+// Orange #e66101 and blue #2166ac (ColorBrewer PuOr's and RdBu's ends); red #b2182b (RdBu); the green
+// and red xai drew before (LIME's convention).
+const NamedSignedColormap kSignedColormaps[] = {
+    {SignedColormap::orange_blue, "orange-blue", {1, 97, 230}, {172, 102, 33}},
+    {SignedColormap::red_blue, "red-blue", {43, 24, 178}, {172, 102, 33}},
+    {SignedColormap::red_green, "red-green", {0, 200, 0}, {0, 0, 220}},
+};
+
+const NamedSignedColormap& signed_entry(SignedColormap colormap) {
+  for (const auto& c : kSignedColormaps)
+    if (c.colormap == colormap) return c;
+  return kSignedColormaps[0];
+}
+
 }  // namespace
+
+SignedColormap parse_signed_colormap(const std::string& name) {
+  for (const auto& c : kSignedColormaps)
+    if (name == c.name) return c.colormap;
+  throw usage_error(setting_name("colormap") + " " + name + ": expected orange-blue, red-blue or red-green");
+}
+
+std::string to_string(SignedColormap colormap) { return signed_entry(colormap).name; }
+
+std::vector<std::string> signed_colormap_names() {
+  std::vector<std::string> names;
+  for (const auto& c : kSignedColormaps) names.push_back(c.name);
+  return names;
+}
+
+cv::Vec3b positive_colour(SignedColormap colormap) { return signed_entry(colormap).positive; }
+cv::Vec3b negative_colour(SignedColormap colormap) { return signed_entry(colormap).negative; }
 
 Colormap parse_colormap(const std::string& name) {
   for (const auto& c : kColormaps)
@@ -114,14 +151,15 @@ cv::Mat segment_boundaries(const cv::Mat& segments) {
 
 }  // namespace
 
-cv::Mat render_signed_map(const cv::Mat& image_bgr, const cv::Mat& values, double scale) {
+cv::Mat render_signed_map(const cv::Mat& image_bgr, const cv::Mat& values, double scale, SignedColormap colormap) {
   CV_Assert(image_bgr.type() == CV_8UC3 && values.type() == CV_32FC1 && values.size() == image_bgr.size());
   cv::Mat out = image_bgr.clone();
+  const cv::Vec3d positive = positive_colour(colormap), negative = negative_colour(colormap);
   for (int y = 0; y < out.rows; ++y)
     for (int x = 0; x < out.cols; ++x) {
       const double w = values.at<float>(y, x);
       const double strength = scale > 0 ? 0.6 * std::min(1.0, std::abs(w) / scale) : 0.0;
-      const cv::Vec3d colour = w >= 0 ? cv::Vec3d(0, 200, 0) : cv::Vec3d(0, 0, 220);  // BGR green / red
+      const cv::Vec3d& colour = w >= 0 ? positive : negative;
       cv::Vec3b& p = out.at<cv::Vec3b>(y, x);
       for (int c = 0; c < 3; ++c) p[c] = cv::saturate_cast<uchar>((1 - strength) * p[c] + strength * colour[c]);
     }
@@ -142,11 +180,11 @@ double robust_magnitude(const cv::Mat& values) {
 }
 
 cv::Mat render_signed_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights,
-                               double limit) {
+                               double limit, SignedColormap colormap) {
   CV_Assert(image_bgr.type() == CV_8UC3 && segments.size() == image_bgr.size());
   double largest = 0;
   for (double w : weights) largest = std::max(largest, std::abs(w));
-  cv::Mat out = render_signed_map(image_bgr, segment_value_map(segments, weights), limit > 0 ? limit : largest);
+  cv::Mat out = render_signed_map(image_bgr, segment_value_map(segments, weights), limit > 0 ? limit : largest, colormap);
   out.setTo(cv::Scalar(0, 255, 255), segment_boundaries(segments));
   return out;
 }

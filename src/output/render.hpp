@@ -12,6 +12,12 @@ namespace xai {
 Colormap parse_colormap(const std::string& name);  // throws usage_error
 std::string to_string(Colormap colormap);
 std::vector<std::string> colormap_names();
+SignedColormap parse_signed_colormap(const std::string& name);  // throws usage_error
+std::string to_string(SignedColormap colormap);
+std::vector<std::string> signed_colormap_names();
+// The colours of the two signs (8-bit BGR).
+cv::Vec3b positive_colour(SignedColormap colormap);
+cv::Vec3b negative_colour(SignedColormap colormap);
 
 Background parse_background(const std::string& name);  // throws usage_error
 std::string to_string(Background background);
@@ -30,17 +36,18 @@ cv::Mat colorize(const cv::Mat& map, Colormap colormap);
 // (1 - alpha) * image + alpha * colour(map); `map` must have the image's size; `image` is 8-bit BGR.
 cv::Mat overlay(const cv::Mat& image_bgr, const cv::Mat& map, Colormap colormap, double alpha);
 
-// Signed values over the image: positive green, negative red, opacity by |value| / scale (capped).
-cv::Mat render_signed_map(const cv::Mat& image_bgr, const cv::Mat& values, double scale);
+// Signed values over the image in the colours of `colormap` (positive_colour, negative_colour), opacity
+// 0.6 * |value| / scale (capped at 0.6).
+cv::Mat render_signed_map(const cv::Mat& image_bgr, const cv::Mat& values, double scale, SignedColormap colormap);
 // The 99.5th percentile of |values| (their largest when that is 0): a scale a few extreme pixels of
 // a gradient map do not wash out.
 double robust_magnitude(const cv::Mat& values);
 
-// LIME's signed superpixel weights over the image: positive green, negative red, opacity by
+// LIME's signed superpixel weights over the image as render_signed_map draws values, opacity by
 // |weight| relative to `limit` (0: the largest |weight|), superpixel boundaries in yellow. `segments`
 // (CV_32SC1) has the image's size; `weights` has one entry per label.
 cv::Mat render_signed_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights,
-                               double limit = 0);
+                               double limit, SignedColormap colormap);
 
 // The `count` superpixels with the largest positive weights shown as they are, the rest dimmed
 // (the reference's get_image_and_mask(positive_only=True, num_features=count, hide_rest=True));

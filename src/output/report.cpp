@@ -161,6 +161,7 @@ json build_report(const PreparedImage& image, const ComputedExplanation& compute
           {"model", plan.model},
           {"preprocessing", preprocessing_json(image.image, plan.card)},
           {"rendering", {{"colormap", to_string(plan.options.colormap)},
+                         {"signed_colormap", to_string(plan.options.signed_colormap)},
                          {"alpha", plan.options.alpha},
                          {"background", to_string(plan.options.background)},
                          {"enlarged", enlargement_factor(display_size(image), plan.options.figure_size)}}},

@@ -49,7 +49,7 @@ cv::Mat draw_over(const cv::Mat& background, const cv::Mat& values, const Colour
   filled.setTo(0, ~covered);
   cv::Mat drawn;
   if (scale.kind == ColourScale::Kind::signed_) {
-    drawn = render_signed_map(background, filled, scale.high);
+    drawn = render_signed_map(background, filled, scale.high, scale.signed_colormap);
   } else {
     cv::Mat levels = (filled - scale.low) / std::max(1e-12, scale.high - scale.low);
     levels = cv::max(cv::min(levels, 1.0), 0.0);
@@ -234,6 +234,7 @@ ColourScale stitched_scale(const Stitched& map, const SlideRendering& rendering,
   if (cv::countNonZero(map.weight) > 0) cv::minMaxLoc(map.values, &lo, &hi, nullptr, nullptr, map.weight > 0);
   ColourScale scale;
   scale.colormap = rendering.colormap;
+  scale.signed_colormap = rendering.signed_colormap;
   scale.alpha = rendering.alpha;
   scale.units = units;
   if (is_signed) {

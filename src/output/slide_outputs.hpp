@@ -57,6 +57,7 @@ cv::Mat decode_tile_map(const nlohmann::ordered_json& entry, cv::Rect* rect);
 
 struct SlideRendering {
   Colormap colormap = Colormap::viridis;
+  SignedColormap signed_colormap = SignedColormap::orange_blue;
   double alpha = 0.5;
   Background background = Background::image;  // what the overlays are drawn over
   int thumbnail_size = 2048;

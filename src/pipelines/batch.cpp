@@ -81,7 +81,8 @@ std::vector<Destination> destinations_for(const std::vector<InputFile>& files, c
 
 // How maps are drawn: a rerun with other settings redraws.
 json rendering_identity(const ExplainOptions& options) {
-  return {{"colormap", to_string(options.colormap)}, {"alpha", options.alpha},
+  return {{"colormap", to_string(options.colormap)}, {"signed_colormap", to_string(options.signed_colormap)},
+          {"alpha", options.alpha},
           {"background", to_string(options.background)}, {"figure_size", options.figure_size},
           {"figures", options.figures}, {"num_features", options.num_features}};
 }
@@ -350,7 +351,9 @@ void BatchRun::write_run_settings(const std::vector<std::string>& inputs) const 
       {"shard", options_.shard ? json(std::to_string(options_.shard->index) + "/" + std::to_string(options_.shard->count))
                                : json(nullptr)},
       {"methods", methods},
-      {"rendering", {{"colormap", to_string(plan_.options.colormap)}, {"alpha", plan_.options.alpha}}},
+      {"rendering", {{"colormap", to_string(plan_.options.colormap)},
+                     {"signed_colormap", to_string(plan_.options.signed_colormap)},
+                     {"alpha", plan_.options.alpha}}},
       {"max_pixels", plan_.options.limits.max_pixels},
       {"batch_size", options_.batch_size},
       {"workers", options_.workers},

@@ -45,7 +45,7 @@ ModelMaps explain_with(Model& model, const ExplainPlan& plan, const std::string&
     for (const auto& [key, value] : result.summary.items()) summary[key] = value;
     for (auto& dense : dense_maps(result, display.size())) {
       out.summaries.push_back(summary);
-      out.overlays.push_back(render_map(background, dense, plan.options.colormap, plan.options.alpha));
+      out.overlays.push_back(render_map(background, dense, plan.options.colormap, plan.options.alpha, plan.options.signed_colormap));
       out.scales.push_back(colour_scale_of(dense, plan.options));
       out.maps.emplace_back(result.method, std::move(dense));
     }

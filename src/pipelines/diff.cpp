@@ -126,7 +126,7 @@ class DiffRun {
         side.methods.push_back(result.method);
         side.layers.push_back(dense.layer);
         side.names.push_back(dense.layer.empty() ? result.method : result.method + " " + dense.layer);
-        side.overlays.push_back(render_map(background, dense, plan.options.colormap, plan.options.alpha));
+        side.overlays.push_back(render_map(background, dense, plan.options.colormap, plan.options.alpha, plan.options.signed_colormap));
         side.scales.push_back(colour_scale_of(dense, plan.options));
         side.maps.push_back(std::move(dense.values));
       }

@@ -241,7 +241,7 @@ json Evaluation::save_overlays(const PreparedImage& image, const ComputedExplana
   for (const auto& result : computed.results) {
     const std::vector<DenseMap> maps = dense_maps(result, background.size());
     for (const DenseMap& map : maps) {
-      cv::Mat drawn = render_map(background, map, o.colormap, o.alpha);
+      cv::Mat drawn = render_map(background, map, o.colormap, o.alpha, o.signed_colormap);
       // A white line in a dark halo: visible over every colour of every map.
       cv::drawContours(drawn, outline, -1, cv::Scalar(0, 0, 0), 3 * thickness, cv::LINE_AA);
       cv::drawContours(drawn, outline, -1, cv::Scalar(255, 255, 255), thickness, cv::LINE_AA);

@@ -132,7 +132,7 @@ class SanityRun {
         names.push_back({result.method, dense.layer});
         if (options_.grids) {
           tiles.push_back(shrink_to_fit(render_map(overlay_background(display, plan.options.background), dense,
-                                                   plan.options.colormap, plan.options.alpha),
+                                                   plan.options.colormap, plan.options.alpha, plan.options.signed_colormap),
                                         kTileSize, cv::INTER_AREA));
           image.scales.push_back(colour_scale_of(dense, plan.options));
         }

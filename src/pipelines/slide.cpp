@@ -480,13 +480,15 @@ void SlideRun::finish(bool complete) {
   if (options_.top_tiles > 0) report["top_tiles"] = {{"requested", options_.top_tiles}, {"index", "top-tiles/top-tiles.json"}};
   SlideRendering rendering;
   rendering.colormap = plan_.options.colormap;
+  rendering.signed_colormap = plan_.options.signed_colormap;
   rendering.alpha = plan_.options.alpha;
   rendering.background = plan_.options.background;
   rendering.thumbnail_size = options_.thumbnail_size;
   // Shards leave the viewer to the merge: its pyramid covers every shard's tissue alike.
   rendering.viewer = options_.viewer && !options_.shard && complete;
   rendering.workers = options_.workers > 0 ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
-  report["rendering"] = {{"colormap", to_string(rendering.colormap)}, {"alpha", rendering.alpha},
+  report["rendering"] = {{"colormap", to_string(rendering.colormap)},
+                         {"signed_colormap", to_string(rendering.signed_colormap)}, {"alpha", rendering.alpha},
                          {"background", to_string(rendering.background)}, {"thumbnail_size", rendering.thumbnail_size}};
   report["run"] = {{"batch_size", options_.batch_size}, {"workers", options_.workers}, {"min_tissue", options_.min_tissue},
                    {"viewer", options_.viewer}};
@@ -593,6 +595,8 @@ SlideRendering merged_rendering(const json& first, const std::string& first_dir)
     throw output_error(first_dir + "/slide.json: not a slide run's report (no rendering)");
   SlideRendering rendering;
   rendering.colormap = parse_colormap(first["rendering"].value("colormap", "viridis"));
+  // Runs from before signed colour maps were chosen drew red-green: merged, they stay as they were drawn.
+  rendering.signed_colormap = parse_signed_colormap(first["rendering"].value("signed_colormap", "red-green"));
   rendering.alpha = first["rendering"].value("alpha", 0.5);
   rendering.background = parse_background(first["rendering"].value("background", "image"));
   rendering.thumbnail_size = first["rendering"].value("thumbnail_size", 2048);

@@ -121,8 +121,26 @@ TEST_F(CliFigures, LimeFigureShowsItsWeightsOnASymmetricScale) {
   const cv::Vec3b top = figure.at<cv::Vec3b>(bar.at("y").get<int>(), bar.at("x").get<int>() + 4);
   const cv::Vec3b bottom = figure.at<cv::Vec3b>(bar.at("y").get<int>() + bar.at("height").get<int>() - 1,
                                                 bar.at("x").get<int>() + 4);
-  EXPECT_GT(top[1], top[2] + 60);        // green: evidence for the class
-  EXPECT_GT(bottom[2], bottom[1] + 60);  // red: against
+  EXPECT_GT(top[2], top[0] + 60);        // orange: evidence for the class
+  EXPECT_GT(bottom[0], bottom[2] + 60);  // blue: against
+  // Red-green on request; a colour map of a kind no chosen method draws is refused.
+  ASSERT_EQ(explain(model("tiny-scripted.pt"), image,
+                    {"--method", "lime", "--samples", "60", "--segments", "12", "--colormap", "red-green"}).code, 0);
+  EXPECT_EQ(read_json(out_dir() / "patch.json").at("rendering").at("signed_colormap"), "red-green");
+  const cv::Mat red_green = cv::imread((out_dir() / "patch.lime.figure.png").string());
+  EXPECT_GT(red_green.at<cv::Vec3b>(bar.at("y").get<int>(), bar.at("x").get<int>() + 4)[1], top[1] + 30);  // green
+  fs::remove_all(out_dir());  // a refused run writes nothing: checked on an empty folder
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--method", "lime", "--colormap", "viridis"}), 2,
+               {"--colormap viridis", "unsigned"});
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--colormap", "red-blue"}), 2, {"--colormap red-blue", "signed"});
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--method", "gradcam,lime", "--colormap", "jet,turbo"}), 2,
+               {"one colour map of each kind"});
+  const RunResult both = explain(model("tiny-scripted.pt"), image,
+                                 {"--method", "gradcam,lime", "--samples", "60", "--colormap", "inferno,red-blue"});
+  ASSERT_EQ(both.code, 0) << both;
+  const json rendering = read_json(out_dir() / "patch.json").at("rendering");
+  EXPECT_EQ(rendering.at("colormap"), "inferno");
+  EXPECT_EQ(rendering.at("signed_colormap"), "red-blue");
 }
 
 TEST_F(CliFigures, BatchWritesFiguresWhenAsked) {

@@ -38,7 +38,7 @@ TEST(Registry, EveryMethodOnceWithItsFamily) {
       EXPECT_FALSE(method->reads(Setting::layers)) << method->name();
   }
   EXPECT_TRUE(find_method("rise").reads(Setting::colormap)) << "an unsigned heat map";
-  EXPECT_FALSE(find_method("kernelshap").reads(Setting::colormap)) << "signed maps are drawn green and red";
+  EXPECT_FALSE(find_method("kernelshap").reads(Setting::colormap)) << "signed maps take a signed colour map";
   EXPECT_TRUE(find_method("ablationcam").reads(Setting::probe_batch));
   EXPECT_FALSE(find_method("gradcam").reads(Setting::probe_batch));
   EXPECT_FALSE(find_method("lime").reads(Setting::layers));

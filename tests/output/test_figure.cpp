@@ -36,9 +36,10 @@ TEST(Figure, PanelsSitWhereTheLayoutSaysAndTheBarRunsFromHighToLow) {
   EXPECT_EQ(bottom, opencv_colour(0, cv::COLORMAP_VIRIDIS));
 }
 
-TEST(Figure, SignedBarIsSymmetricGreenOverRed) {
+TEST(Figure, SignedBarIsSymmetricPositiveOverNegative) {
   ColourScale scale;
   scale.kind = ColourScale::Kind::signed_;
+  scale.signed_colormap = SignedColormap::red_green;
   scale.low = -0.02;
   scale.high = 0.02;
   FigureLayout layout;
@@ -52,6 +53,11 @@ TEST(Figure, SignedBarIsSymmetricGreenOverRed) {
   EXPECT_EQ(bottom, cv::Vec3b(51, 51, 183));
   EXPECT_NEAR(middle[0], 128, 3);  // near 0: the image itself
   EXPECT_NEAR(middle[1], 128, 3);
+  // The default colours: orange #e66101 over blue #2166ac, each at 60 % over mid gray.
+  scale.signed_colormap = SignedColormap::orange_blue;
+  const cv::Mat safe = compose_figure({panel}, {"lime"}, {}, &scale, 0, &layout);
+  EXPECT_EQ(safe.at<cv::Vec3b>(layout.bar.y, layout.bar.x + 5), cv::Vec3b(52, 109, 189));
+  EXPECT_EQ(safe.at<cv::Vec3b>(layout.bar.br().y - 1, layout.bar.x + 5), cv::Vec3b(154, 112, 71));
 }
 
 TEST(Figure, ShortNumbersKeepThreeDigits) {
