@@ -61,18 +61,6 @@ std::string fixed_seconds(double s) {
   return out.str();
 }
 
-// Long option names of a subcommand, from its --help.
-std::vector<std::string> options_in_help(const std::string& help) {
-  std::vector<std::string> names;
-  std::istringstream lines(help);
-  const std::regex option(R"(^  (-[A-Za-z0-9],)?(--[a-z][a-z0-9-]*))");
-  for (std::string line; std::getline(lines, line);) {
-    std::smatch m;
-    if (std::regex_search(line, m, option) && m[2] != "--help") names.push_back(m[2]);
-  }
-  return names;
-}
-
 class CliOptions : public CliTest, public ::testing::WithParamInterface<std::string> {
  protected:
   // One option's test: `args` added to the command (replacing a base option of the same name),

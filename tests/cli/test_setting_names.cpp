@@ -42,18 +42,6 @@ std::map<std::string, std::string> keys_named_by_the_library() {
   return keys;
 }
 
-// Long option names in a --help text ("  -m,--model TEXT ...", "  --frames TEXT ...").
-std::set<std::string> options_in_help(const std::string& help) {
-  std::set<std::string> names;
-  std::istringstream lines(help);
-  const std::regex option(R"(^  (-[A-Za-z0-9],)?(--[a-z][a-z0-9-]*))");
-  for (std::string line; std::getline(lines, line);) {
-    std::smatch m;
-    if (std::regex_search(line, m, option)) names.insert(m[2]);
-  }
-  return names;
-}
-
 // The subcommands listed in the top-level --help, under "Subcommands:".
 std::vector<std::string> subcommands_in_help(const std::string& help) {
   std::vector<std::string> names;
@@ -98,12 +86,13 @@ TEST_F(SettingFlags, EveryFlagInTheTableIsOneTheCommandLineHas) {
   ASSERT_EQ(top.code, 0) << top;
   const std::vector<std::string> subcommands = subcommands_in_help(top.out);
   ASSERT_GE(subcommands.size(), 5u) << top.out;
-  std::set<std::string> flags = options_in_help(top.out);
+  const std::vector<std::string> top_flags = options_in_help(top.out);
+  std::set<std::string> flags(top_flags.begin(), top_flags.end());
   for (const auto& sub : subcommands) {
     const RunResult help = xai({sub, "--help"});
     ASSERT_EQ(help.code, 0) << help;
-    const std::set<std::string> options = options_in_help(help.out);
-    EXPECT_GT(options.size(), 1u) << sub << " --help\n" << help.out;
+    const std::vector<std::string> options = options_in_help(help.out);
+    EXPECT_FALSE(options.empty()) << sub << " --help\n" << help.out;
     flags.insert(options.begin(), options.end());
   }
   for (const auto& [key, name] : xai::cli::setting_flags_by_key()) {

@@ -23,6 +23,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -43,6 +44,18 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 inline const std::string kModels = XAI_MODELS_DIR;
+
+// Long option names in a --help text ("  -m,--model TEXT ...", "  --frames TEXT ..."), --help itself left out.
+inline std::vector<std::string> options_in_help(const std::string& help) {
+  std::vector<std::string> names;
+  std::istringstream lines(help);
+  const std::regex option(R"(^  (-[A-Za-z0-9],)?(--[a-z][a-z0-9-]*))");
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, option) && m[2] != "--help") names.push_back(m[2]);
+  }
+  return names;
+}
 inline const std::string kTestData = XAI_TEST_DATA;
 
 inline std::string model(const std::string& name) { return kModels + "/" + name; }
