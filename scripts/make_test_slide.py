@@ -11,7 +11,11 @@ glass: near-white with sensor noise); each tissue cell is a benign patch of scri
 are malignant patches of the same generator. Written with libvips (`vips tiffsave --tile --pyramid`,
 256-px tiles, lossless deflate, resolution set so that OpenSlide reads MPP microns per pixel).
 OUT.json beside it holds the truth: grid, patch size, mpp, tissue cells, malignant cells and each
-malignant patch's lesion box in slide pixels. Synthetic data; not a model of real pathology.
+malignant patch's lesion box in slide pixels. The lesions' outlines (traced from each malignant
+patch's lesion mask, level-0 pixels) are also written as a pathologist's tools write annotations:
+OUT.geojson as QuPath exports them (FeatureCollection, objectType "annotation", class "Tumor") and
+OUT.xml as ASAP writes them (Camelyon16's format: group "_0"). Synthetic data; not a model of real
+pathology.
 """
 import argparse
 import json
@@ -19,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import xml.etree.ElementTree as ET
 
 import cv2
 import numpy as np
@@ -56,7 +61,8 @@ def main(argv=None):
             if is_malignant:
                 ys, xs = np.nonzero(mask)
                 lesions.append({"cell": [c, r], "box": [int(c * p + xs.min()), int(r * p + ys.min()),
-                                                        int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]})
+                                                        int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)],
+                                 "outlines": lesion_outlines(mask, c * p, r * p)})
     with tempfile.TemporaryDirectory() as tmp:
         png = os.path.join(tmp, "slide.png")
         cv2.imwrite(png, cv2.cvtColor(slide, cv2.COLOR_RGB2BGR))
@@ -66,9 +72,50 @@ def main(argv=None):
                         "--yres", str(per_mm)], check=True)
     truth = {"grid": [cols, rows], "patch": p, "seed": args.seed, "mpp": args.mpp, "size": [cols * p, rows * p],
              "tissue_cells": tissue, "malignant_cells": sorted([list(m) for m in malignant]), "lesions": lesions}
-    with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
+    stem = os.path.splitext(args.out)[0]
+    with open(stem + ".json", "w") as f:
         json.dump(truth, f, indent=1)
+    outlines = [(lesion["cell"], ring) for lesion in lesions for ring in lesion["outlines"]]
+    write_geojson(stem + ".geojson", outlines)
+    write_asap_xml(stem + ".xml", outlines)
     return 0
+
+
+def lesion_outlines(mask, x0, y0):
+    """The lesion mask's outer boundaries as closed rings of level-0 pixel corners' positions."""
+    contours, _ = cv2.findContours((mask > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    rings = []
+    for contour in contours:
+        if len(contour) < 3:
+            continue
+        # Boundary pixels' centres (x + 0.5): the polygon a viewer draws around those pixels.
+        ring = [[x0 + float(x) + 0.5, y0 + float(y) + 0.5] for [[x, y]] in contour]
+        rings.append(ring + [ring[0]])
+    return rings
+
+
+def write_geojson(path, outlines):
+    features = [{"type": "Feature",
+                 "geometry": {"type": "Polygon", "coordinates": [ring]},
+                 "properties": {"objectType": "annotation", "name": f"lesion in cell {cell[0]},{cell[1]}",
+                                "classification": {"name": "Tumor", "color": [200, 0, 0]}}}
+                for cell, ring in outlines]
+    with open(path, "w") as f:
+        json.dump({"type": "FeatureCollection", "features": features}, f)
+
+
+def write_asap_xml(path, outlines):
+    root = ET.Element("ASAP_Annotations")
+    annotations = ET.SubElement(root, "Annotations")
+    for i, (cell, ring) in enumerate(outlines):
+        a = ET.SubElement(annotations, "Annotation", Name=f"Annotation {i}", Type="Polygon", PartOfGroup="_0",
+                          Color="#F4FA58")
+        coordinates = ET.SubElement(a, "Coordinates")
+        for order, (x, y) in enumerate(ring[:-1]):  # ASAP closes the ring itself
+            ET.SubElement(coordinates, "Coordinate", Order=str(order), X=repr(x), Y=repr(y))
+    groups = ET.SubElement(root, "AnnotationGroups")
+    ET.SubElement(ET.SubElement(groups, "Group", Name="_0", PartOfGroup="None", Color="#FF0000"), "Attributes")
+    ET.ElementTree(root).write(path, xml_declaration=True, encoding="utf-8")
 
 
 if __name__ == "__main__":

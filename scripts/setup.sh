@@ -22,6 +22,7 @@ PACKAGES=(
   build-essential cmake ccache pkg-config
   libopencv-dev libopencv-contrib-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libbenchmark-dev libjpeg-dev libeigen3-dev libdcmtk-dev
+  libpugixml-dev  # ASAP annotation XML (Camelyon16 ground truth)
   # Whole-slide images (OpenSlide); libvips's command line writes the tests' pyramidal TIFF slides.
   libopenslide-dev libtiff-dev libvips-tools
   # The slide viewer's map library, copied into each viewer so it works offline.

@@ -64,6 +64,7 @@ struct Image {
   int source_channels = 0;   // channels in the file (4 when it had alpha)
   int source_bit_depth = 0;  // 8, 16 or 32 (DICOM: bits stored)
   std::optional<DicomInfo> dicom;  // DICOM inputs: modality, window, frame, rescale (never patient data)
+  std::optional<StainVectors> stain_source;  // the stains replaced by normalisation (the card's stain), if any
   std::vector<std::string> warnings;
 
   int width() const { return pixels.cols; }

@@ -25,6 +25,24 @@ struct DicomWindow {
   std::string preset;            // "brain", "lung", "bone", "soft-tissue" (Kind::given), for the report
 };
 
+// H&E stain normalisation (Macenko et al. 2009): an image's two stain colours and how strongly each is
+// present, mapped onto a reference's, so that a model trained on one lab's staining sees another's as
+// it was trained (src/input/stain.hpp).
+// Two stains in optical density (unit vectors, RGB order) and the 99th percentile of each stain's
+// concentration in the image they were estimated from.
+struct StainVectors {
+  std::array<double, 3> hematoxylin{};
+  std::array<double, 3> eosin{};
+  std::array<double, 2> max_concentrations{};
+};
+
+struct StainNormalization {
+  std::string method = "macenko";
+  std::string reference;        // where the target came from: an image's path, or "card"
+  StainVectors target;          // the reference's stains
+  std::optional<StainVectors> source;  // fixed source stains (a whole slide's); none: each image's own
+};
+
 enum class OutputKind {
   softmax,  // N logits, one class each, mutually exclusive
   sigmoid,  // independent logits; a single logit means a binary model (labels: negative, positive)
@@ -70,6 +88,9 @@ struct ModelCard {
   // Whole slides: the microns per pixel the model was trained at ("mpp": 0.5); `xai slide` reads tiles
   // at this resolution unless --mpp or --level says otherwise.
   std::optional<double> mpp;
+  // H&E stain normalisation before the model (--stain-normalize macenko --stain-reference IMAGE): each
+  // image's stains mapped onto the reference's (a whole slide's estimated once, from its thumbnail).
+  std::optional<StainNormalization> stain;
   std::string source;        // path of the card, or "" when defaults were used
   std::set<std::string> given;        // fields set by the card or the command line; the rest are defaults
   std::vector<std::string> warnings;  // unknown keys, defaulted statistics

@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cli/annotation_flags.hpp"
 #include "cli/commands.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
@@ -154,6 +155,7 @@ Command add_batch(CLI::App& app) {
 struct MergeFlags {
   std::vector<std::string> dirs;
   std::string out;
+  AnnotationFlags annotations;  // slide shards: scored once merged
 };
 
 Command add_merge(CLI::App& app) {
@@ -161,16 +163,20 @@ Command add_merge(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "merge", "Combine batch outputs (e.g. shards) into one folder; or the shards of one `xai slide` run");
   sub->add_option("-o,--output-dir", flags->out, "Merged output folder")->required();
+  flags->annotations.add_to(*sub);
   sub->add_option("runs", flags->dirs, "Batch output folders, or slide output folders")->required();
   return {sub, [flags] {
+            const std::vector<GateCondition> gate = flags->annotations.parse();
             const size_t slides = std::count_if(flags->dirs.begin(), flags->dirs.end(), is_slide_output);
             if (slides > 0 && slides < flags->dirs.size())
               throw usage_error("merge: some folders hold slide runs and some batch runs: merge one kind at a time");
             if (slides > 0) {
               const size_t n = merge_slide_outputs(flags->dirs, flags->out);
               std::cerr << "xai: merge: " << n << " tiles -> " << flags->out << "/slide.json\n";
-              return 0;
+              return flags->annotations.given() ? flags->annotations.score(flags->out, gate) : 0;
             }
+            if (flags->annotations.given())
+              throw usage_error("--annotations scores slide runs; these are batch outputs (score images with `xai eval`)");
             const size_t n = merge_batch_outputs(flags->dirs, flags->out);
             std::cerr << "xai: merge: " << n << " results -> " << flags->out << "/index.html\n";
             return 0;

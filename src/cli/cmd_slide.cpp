@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cli/annotation_flags.hpp"
 #include "cli/commands.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
@@ -35,6 +36,8 @@ struct SlideFlags {
   std::string shard;
   int batch_size = SlideOptions{}.batch_size;
   int workers = 0;
+  double contours = -1;
+  AnnotationFlags annotations;
 };
 
 // A bar on a terminal; a line every 10 s (and at the end) in logs.
@@ -56,6 +59,9 @@ int run_slide_command(const SlideFlags& flags) {
     throw usage_error("--figure-size applies to the top tiles' figures: give --top-tiles K");
   if (flags.method.num_features != ExplainOptions{}.num_features && flags.top_tiles == 0)
     throw usage_error("--num-features applies to the top tiles' region views: give --top-tiles K");
+  if (flags.annotations.given() && !flags.shard.empty())
+    throw usage_error("--annotations scores the whole slide; a shard has part of it: give --annotations to `xai merge`");
+  const std::vector<GateCondition> gate = flags.annotations.parse();
   Model model = flags.model.load();
   SlideOptions options;
   options.explain = flags.method.to_options(model);
@@ -72,6 +78,7 @@ int run_slide_command(const SlideFlags& flags) {
   options.top_tiles = flags.top_tiles;
   options.thumbnail_size = flags.thumbnail_size;
   options.viewer = !flags.no_viewer;
+  if (flags.contours >= 0) options.contours = flags.contours;
   if (!flags.shard.empty()) options.shard = parse_shard(flags.shard);
   options.batch_size = flags.batch_size;
   options.workers = flags.workers;
@@ -103,7 +110,12 @@ int run_slide_command(const SlideFlags& flags) {
               << (options.viewer && !options.shard ? "/index.html" : "/slide.json") << "\n";
   if (summary.code != ExitCode::ok && !summary.first_error.empty())
     std::cerr << "xai: error: " << summary.first_error << " (failed tiles are retried by the same command)\n";
-  return static_cast<int>(summary.code);
+  if (summary.code != ExitCode::ok) {
+    if (flags.annotations.given())
+      std::cerr << "xai: annotations: not scored: some tiles failed (the same command retries them, then scores)\n";
+    return static_cast<int>(summary.code);
+  }
+  return flags.annotations.given() ? flags.annotations.score(flags.output_dir, gate) : 0;
 }
 
 }  // namespace
@@ -145,6 +157,11 @@ Command add_slide(CLI::App& app) {
       ->check(integer_at_least(64, "SIZE"))
       ->capture_default_str();
   sub->add_flag("--no-viewer", flags->no_viewer, "Skip index.html and its deep-zoom pyramid");
+  sub->add_option("--contours", flags->contours,
+                  "tiles.geojson (QuPath's objects) also outlines each stitched map's regions at or above this "
+                  "fraction of its peak, as annotation polygons")
+      ->check(finite_between(0.01, 1.0, "(0,1]"));
+  flags->annotations.add_to(*sub);
   sub->add_option("--shard", flags->shard, "I/N: this job's part of the tiles (0-based); `xai merge` joins the parts");
   sub->add_option("--batch-size", flags->batch_size, "Tiles per forward pass")->check(kPositive)->capture_default_str();
   sub->add_option("--workers", flags->workers, "Tile reading threads (default: one per core)")->check(kNonNegative);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "input/stain.hpp"
 #include "xai/error.hpp"
 
 namespace xai::cli {
@@ -88,6 +89,13 @@ void ModelFlags::add_to(CLI::App& command, Mode mode) {
                                 "fp16; checked against fp32 on a probe (probabilities within 0.01, else fp32)")
                     ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
                     ->capture_default_str());
+  all.push_back(command.add_option("--stain-normalize", stain_normalize,
+                                   "H&E stain normalisation before the model: macenko (each image's stains, or a whole "
+                                   "slide's from its thumbnail, mapped onto --stain-reference's)")
+                    ->check(CLI::IsMember({"macenko"})));
+  all.push_back(command.add_option("--stain-reference", stain_reference,
+                                   "--stain-normalize: the image whose stains inputs are mapped onto (e.g. a patch "
+                                   "of the training set)"));
   all.push_back(command.add_flag("--no-inference-clone", no_inference_clone,
                                  "Run forward-only passes on the model as loaded, not on a frozen, optimised clone"));
 }
@@ -135,6 +143,14 @@ Model ModelFlags::load_one(const std::string& path) const {
   if (!interpolation.empty()) c.interpolation = parse_interpolation(interpolation), c.given.insert("interpolation");
   if (!output_kind.empty()) c.output = parse_output_kind(output_kind), c.given.insert("output");
   if (!labels.empty()) c.labels = read_labels(labels), c.given.insert("labels");
+  if (!stain_reference.empty() && stain_normalize.empty())
+    throw usage_error("--stain-reference " + stain_reference + ": applies with --stain-normalize macenko");
+  if (!stain_normalize.empty()) {
+    if (stain_reference.empty())
+      throw usage_error("--stain-normalize " + stain_normalize + ": needs --stain-reference IMAGE (the stains to map onto)");
+    c.stain = macenko_reference(stain_reference);
+    c.given.insert("stain");
+  }
   try {
     c.validate();
   } catch (const Error& e) {

@@ -26,6 +26,8 @@ struct ModelFlags {
   std::string resize;         // "stretch", "shorter-side[:N]"
   std::string interpolation;  // area, bilinear, bicubic
   std::string labels;  // file with one label per line, or a comma-separated list
+  std::string stain_normalize;  // "macenko"
+  std::string stain_reference;  // the image whose stains the inputs are mapped onto
   // Run the model once at load (outputs against the labels, outputs that are already probabilities),
   // so those errors and warnings come first; `layers` (Mode::positional_one) lists a model's layers
   // even when its card does not fit.

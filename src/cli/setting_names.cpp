@@ -9,6 +9,7 @@ const std::map<std::string, std::string>& setting_flags_by_key() {
   // and that every flag here is one the command line has).
   static const std::map<std::string, std::string> table = {
       {"all_frames", "--frames all"},
+      {"annotation_classes", "--annotation-classes"},
       {"apply_exif_orientation", "--apply-exif-orientation"},
       {"background", "--background"},
       {"baseline", "--baseline"},

@@ -4,6 +4,8 @@
 
 #include "core/sha256.hpp"
 #include "input/preprocess.hpp"
+#include "input/stain.hpp"
+#include "xai/error.hpp"
 
 namespace xai {
 namespace {
@@ -12,6 +14,16 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// The card's stain normalisation, on the decoded image: everything after it (the model's view, the
+// display, the maps' background) sees the normalised colours.
+void apply_stain_normalization(Image& image, const StainNormalization& stain) {
+  if (image.is_gray())
+    throw input_error(image.path + ": stain normalisation needs a colour (H&E) image; this one is grayscale");
+  const StainVectors source = stain.source ? *stain.source : estimate_stains(image.pixels, image.path);
+  image.pixels = normalise_stains(image.pixels, source, stain.target);
+  image.stain_source = source;
 }
 
 }  // namespace
@@ -37,6 +49,7 @@ PreparedImage prepare_decoded(Image image, const ModelCard& card) {
   prepared.path = image.path;
   const auto t = Clock::now();
   prepared.image = std::move(image);
+  if (card.stain) apply_stain_normalization(prepared.image, *card.stain);
   prepared.view = model_view(prepared.image, card);
   prepared.visible = visible_region(prepared.image.pixels.size(), card);
   prepared.blob = normalise(prepared.view, card);

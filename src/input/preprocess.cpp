@@ -131,6 +131,9 @@ InputBlob preprocess(const Image& image, const ModelCard& card) { return normali
 std::string describe_preprocessing(const Image& image, const ModelCard& card) {
   std::ostringstream out;
   const cv::Size from(image.width(), image.height()), to = resized_size(from, card);
+  if (card.stain)
+    out << "stains (" << card.stain->method << ") " << (card.stain->source ? "of the slide" : "of the image")
+        << " -> the reference's; ";
   out << (image.is_gray() ? "gray" : "rgb") << "->" << to_string(card.channels) << "; ";
   if (from == to) {
     out << "no resize";

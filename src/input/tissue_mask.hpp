@@ -1,6 +1,7 @@
 // A slide's tissue as the user knows it: their own mask instead of xai's detection (pale tissue, pen
 // marks, a region of interest). An image (any size with the slide's shape; non-zero is tissue) or GeoJSON
-// polygons in level-0 pixel coordinates, as QuPath exports annotations (holes are interior rings).
+// polygons in level-0 pixel coordinates, as QuPath exports annotations (holes are interior rings), or
+// ASAP XML (src/input/annotations.hpp).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,7 @@
 #include "output/report.hpp"
 
+#include "input/stain.hpp"
+
 #include <algorithm>
 
 #include "output/explanation_files.hpp"
@@ -56,7 +58,7 @@ json precision_json(const Model& model) {
 
 json model_json(Model& model) {
   const ModelCard& card = model.card();
-  return {{"path", utf8_path(model.path())},
+  json out = {{"path", utf8_path(model.path())},
           {"sha256", model.sha256()},
           {"name", card.name},
           {"card", card.source.empty() ? json(nullptr) : json(card.source)},
@@ -66,11 +68,13 @@ json model_json(Model& model) {
           {"threads", thread_count()},
           {"inference", model.inference().empty() ? "not used (no forward-only pass)" : model.inference()},
           {"precision", precision_json(model)}};
+  if (card.stain) out["stain_normalization"] = stain_json(*card.stain);
+  return out;
 }
 
 json card_json(Model& model) {
   const ModelCard& card = model.card();
-  return {{"input_size", {card.input_height, card.input_width}},
+  json out = {{"input_size", {card.input_height, card.input_width}},
           {"channels", to_string(card.channels)},
           {"mean", card.mean},
           {"std", card.std},
@@ -79,6 +83,8 @@ json card_json(Model& model) {
           {"output", to_string(card.output)},
           {"labels", model.labels()},
           {"device", model.device()}};
+  if (card.stain) out["stain_normalization"] = stain_json(*card.stain);
+  return out;
 }
 
 json preprocessing_json(const Image& image, const ModelCard& card) {
@@ -89,6 +95,10 @@ json preprocessing_json(const Image& image, const ModelCard& card) {
               {"resize", resize_spec(card)},
               {"interpolation", to_string(card.interpolation)},
               {"steps", describe_preprocessing(image, card)}};
+  if (card.stain) {
+    out["stain_normalization"] = stain_json(*card.stain);
+    if (image.stain_source) out["stain_normalization"]["source"] = stain_json(*image.stain_source);
+  }
   if (card.resize != ResizeMode::stretch) {
     // What the maps cover: the centre crop's footprint in the original image's pixels.
     const cv::Rect r = visible_region(image.pixels.size(), card);

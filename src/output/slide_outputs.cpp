@@ -16,7 +16,9 @@
 #include "output/gallery.hpp"
 #include "output/npy.hpp"
 #include "input/slide.hpp"
+#include "output/slide_geojson.hpp"
 #include "output/slide_viewer.hpp"
+#include "core/file_read.hpp"
 #include "core/text.hpp"
 
 namespace xai {
@@ -77,6 +79,15 @@ cv::Mat resized_with_gaps(const cv::Mat& values, const cv::Size& size) {
   return out;
 }
 
+// A signed value's colour on white: the sign's colour of the scale's map, as strong as |value| / limit.
+cv::Vec3b diverging_colour(double value, const ColourScale& scale) {
+  const double t = std::clamp(value / std::max(1e-12, scale.high), -1.0, 1.0);
+  const cv::Vec3b end = t >= 0 ? positive_colour(scale.signed_colormap) : negative_colour(scale.signed_colormap);
+  cv::Vec3b c;
+  for (int k = 0; k < 3; ++k) c[k] = cv::saturate_cast<uchar>(255 + std::abs(t) * (end[k] - 255.0));
+  return c;
+}
+
 // RGBA for the viewer: the scale's colours, opaque where there is a value.
 cv::Mat layer_rgba(const cv::Mat& values, const ColourScale& scale) {
   const cv::Mat covered = values == values;
@@ -84,14 +95,10 @@ cv::Mat layer_rgba(const cv::Mat& values, const ColourScale& scale) {
   filled.setTo(0, ~covered);
   cv::Mat bgr;
   if (scale.kind == ColourScale::Kind::signed_) {
-    // Diverging: red (negative) to green (positive) through white, as the overlays' colours.
+    // Diverging through white in the overlays' colours (the run's signed colour map).
     bgr.create(values.size(), CV_8UC3);
     for (int y = 0; y < values.rows; ++y)
-      for (int x = 0; x < values.cols; ++x) {
-        const float v = std::clamp(filled.at<float>(y, x) / static_cast<float>(std::max(1e-12, scale.high)), -1.0f, 1.0f);
-        const uchar fade = static_cast<uchar>(255 * (1 - std::abs(v)));
-        bgr.at<cv::Vec3b>(y, x) = v >= 0 ? cv::Vec3b(fade, 255, fade) : cv::Vec3b(fade, fade, 255);
-      }
+      for (int x = 0; x < values.cols; ++x) bgr.at<cv::Vec3b>(y, x) = diverging_colour(filled.at<float>(y, x), scale);
   } else {
     cv::Mat levels = (filled - scale.low) / std::max(1e-12, scale.high - scale.low);
     bgr = colorize(cv::max(cv::min(levels, 1.0), 0.0), scale.colormap);
@@ -112,9 +119,7 @@ std::string legend_of(const ColourScale& scale) {
     const double v = scale.low + (scale.high - scale.low) * i / 10.0;
     cv::Vec3b c;
     if (scale.kind == ColourScale::Kind::signed_) {
-      const double t = std::clamp(v / std::max(1e-12, scale.high), -1.0, 1.0);
-      const uchar fade = static_cast<uchar>(255 * (1 - std::abs(t)));
-      c = t >= 0 ? cv::Vec3b(fade, 255, fade) : cv::Vec3b(fade, fade, 255);
+      c = diverging_colour(v, scale);
     } else {
       c = colorize(cv::Mat(1, 1, CV_32FC1, cv::Scalar(i / 10.0)), scale.colormap).at<cv::Vec3b>(0, 0);
     }
@@ -210,10 +215,10 @@ struct Stitched {
   cv::Mat weight;
 };
 
-Stitched stitch_tile_maps(const SlideOutputContext& s, const std::string& method) {
-  const cv::Size canvas_size(s.layout.canvas_width, s.layout.canvas_height);
+Stitched stitch_tile_maps(const SlideLayout& layout, const std::vector<Record>& tiles, const std::string& method) {
+  const cv::Size canvas_size(layout.canvas_width, layout.canvas_height);
   cv::Mat sum(canvas_size, CV_32FC1, cv::Scalar(0)), weight(canvas_size, CV_32FC1, cv::Scalar(0));
-  for (const auto& t : s.tiles) {
+  for (const auto& t : tiles) {
     if (!t.contains("maps") || !t["maps"].contains(method)) continue;
     cv::Rect rect;
     const cv::Mat values = decode_tile_map(t["maps"][method], &rect);
@@ -273,11 +278,12 @@ ViewerLayer stitched_layer(const SlideLayout& layout, const Stitched& map, const
 
 // Per method: the tiles' maps stitched on the canvas, overlapping tiles averaged, as map-METHOD.npy
 // and overlay-METHOD.png; returns slide.json's "maps".
-json write_stitched_maps(const SlideOutputContext& s, std::vector<ViewerLayer>& layers) {
+json write_stitched_maps(const SlideOutputContext& s, std::vector<ViewerLayer>& layers,
+                         std::vector<StitchedMapView>& stitched) {
   json files = json::object();
   for (size_t m = 0; m < s.maps.methods.size(); ++m) {
     const std::string& method = s.maps.methods[m];
-    const Stitched map = stitch_tile_maps(s, method);
+    const Stitched map = stitch_tile_maps(s.layout, s.tiles, method);
     const std::string name = file_safe(method);
     const std::string npy = "map-" + name + ".npy", png = "overlay-" + name + ".png";
     write_npy(path_in(s.out_dir, npy), map.values.ptr<float>(), {static_cast<size_t>(map.values.rows), static_cast<size_t>(map.values.cols)});
@@ -291,6 +297,7 @@ json write_stitched_maps(const SlideOutputContext& s, std::vector<ViewerLayer>& 
     files[method] = {{"map", npy}, {"overlay", png}, {"scale", {scale.low, scale.high}}, {"units", scale.units}};
     if (cv::countNonZero(map.weight) > 0) files[method]["peak"] = stitched_peak(map, s.layout.canvas_downsample);
     layers.push_back(stitched_layer(s.layout, map, scale, method, name));
+    stitched.push_back({method, map.values, static_cast<bool>(s.maps.is_signed[m])});
   }
   return files;
 }
@@ -330,11 +337,41 @@ void write_tiles_csv(const SlideOutputContext& s) {
   });
 }
 
+// The explained top tiles (top-tiles/top-tiles.json, written before the outputs), or none.
+json top_tiles_of(const json& report, const std::string& out_dir) {
+  if (!report.contains("top_tiles")) return json::array();
+  const std::string index = path_in(out_dir, report["top_tiles"].value("index", "top-tiles/top-tiles.json"));
+  std::error_code ec;
+  if (!fs::is_regular_file(index, ec)) return json::array();
+  const json top = json::parse(read_regular_file(index, 64ull << 20, ExitCode::output), nullptr, false);
+  return top.is_object() && top.contains("tiles") && top["tiles"].is_array() ? top["tiles"] : json::array();
+}
+
 }  // namespace
 
 cv::Rect SlideLayout::canvas_rect(int64_t x0, int64_t y0) const {
   const cv::Rect2d footprint(static_cast<double>(x0), static_cast<double>(y0), this->footprint(), this->footprint());
   return to_pixels(footprint, canvas_downsample, {canvas_width, canvas_height});
+}
+
+cv::Mat stitched_map(const SlideLayout& layout, const std::vector<Record>& tiles, const std::string& method) {
+  return stitch_tile_maps(layout, tiles, method).values;
+}
+
+cv::Mat probability_canvas(const SlideLayout& layout, const std::vector<Record>& tiles, const std::string& label) {
+  const cv::Size canvas_size(layout.canvas_width, layout.canvas_height);
+  cv::Mat sum(canvas_size, CV_32FC1, cv::Scalar(0)), weight(canvas_size, CV_32FC1, cv::Scalar(0));
+  for (const auto& t : tiles) {
+    const double p = t.at("probabilities").value(label, std::numeric_limits<double>::quiet_NaN());
+    if (!(p == p)) continue;
+    const cv::Rect rect = layout.canvas_rect(t.at("x").get<int64_t>(), t.at("y").get<int64_t>());
+    sum(rect) += p;
+    weight(rect) += 1.0;
+  }
+  cv::Mat canvas;
+  cv::divide(sum, weight, canvas);
+  canvas.setTo(kNoData, weight == 0);
+  return canvas;
 }
 
 json SlideLayout::to_json() const {
@@ -442,9 +479,16 @@ json write_slide_outputs(const Slide& slide, const cv::Mat& thumbnail, const cv:
   json outputs = json::object();
   std::vector<ViewerLayer> layers;
   outputs["probabilities"] = write_probability_maps(context, layers);
-  outputs["maps"] = write_stitched_maps(context, layers);
+  std::vector<StitchedMapView> stitched;
+  outputs["maps"] = write_stitched_maps(context, layers, stitched);
   write_tiles_csv(context);
   outputs["tiles"] = "tiles.csv";
+  write_file_atomic(path_in(out_dir, "tiles.geojson"),
+                    slide_geojson(layout, maps, tiles, top_tiles_of(report, out_dir), stitched, rendering.contours).dump() + "\n");
+  outputs["geojson"] = "tiles.geojson";
+  // A score against annotations described the outputs as they were; rebuilt, they are scored anew.
+  std::error_code ec;
+  fs::remove(path_in(out_dir, "annotations.json"), ec);
   outputs["thumbnail"] = "thumbnail.png";
   outputs["tissue"] = "tissue.png";
 

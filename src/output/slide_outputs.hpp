@@ -55,6 +55,11 @@ nlohmann::ordered_json encode_tile_map(const cv::Rect& rect, const cv::Mat& valu
 // Throws output_error when the entry is malformed or does not fit `rect`.
 cv::Mat decode_tile_map(const nlohmann::ordered_json& entry, cv::Rect* rect);
 
+// A method's tile maps stitched on the layout's canvas, overlapping tiles averaged; NaN where no tile lies.
+cv::Mat stitched_map(const SlideLayout& layout, const std::vector<Record>& tiles, const std::string& method);
+// Each tile's probability of `label` over its footprint on the canvas (overlaps averaged); NaN elsewhere.
+cv::Mat probability_canvas(const SlideLayout& layout, const std::vector<Record>& tiles, const std::string& label);
+
 struct SlideRendering {
   Colormap colormap = Colormap::viridis;
   SignedColormap signed_colormap = SignedColormap::orange_blue;
@@ -63,11 +68,14 @@ struct SlideRendering {
   int thumbnail_size = 2048;
   bool viewer = true;
   int workers = 1;  // threads for the viewer's pyramid
+  // tiles.geojson: also each stitched map's regions at or above this fraction of its peak, as polygons.
+  std::optional<double> contours;
 };
 
 // Everything else slide.json says (slide, model, methods, counts, timings), merged into it as given.
 // Writes OUT/thumbnail.png (when missing), probability-<label>.npy, map-<method>.npy,
-// overlay-<label>.png, overlay-<method>.png, tiles.csv, and, with the viewer, index.html and viewer/.
+// overlay-<label>.png, overlay-<method>.png, tiles.csv, tiles.geojson (QuPath's objects:
+// output/slide_geojson.hpp), and, with the viewer, index.html and viewer/.
 // `tiles`: the journal's successful records, one per tile. Returns slide.json as written.
 nlohmann::ordered_json write_slide_outputs(const Slide& slide, const cv::Mat& thumbnail, const cv::Mat& tissue_mask,
                                            const SlideLayout& layout,

@@ -9,6 +9,7 @@
 #include "xai/error.hpp"
 #include "output/explanation_files.hpp"
 #include "analysis/faithfulness.hpp"
+#include "input/stain.hpp"
 #include "output/report.hpp"
 #include "core/text.hpp"
 #include "input/dicom.hpp"
@@ -118,6 +119,10 @@ nlohmann::ordered_json result_identity(const ExplainPlan& plan, size_t method, c
     preprocessing["resize"] = resize_spec(plan.card);
     preprocessing["interpolation"] = to_string(plan.card.interpolation);
   }
+  // The slide's own source stains are not here: they follow from the slide, which keys its tiles.
+  if (plan.card.stain)
+    preprocessing["stain_normalization"] = {{"method", plan.card.stain->method},
+                                            {"target", stain_json(plan.card.stain->target)}};
   return {{"model", model_sha},
           {"preprocessing", preprocessing},
           {"method", plan.methods.at(method)->name()},

@@ -25,6 +25,7 @@
 #include "output/results_log.hpp"
 #include "core/sha256.hpp"
 #include "input/slide.hpp"
+#include "input/stain.hpp"
 #include "output/slide_outputs.hpp"
 #include "output/slide_viewer.hpp"
 #include "core/text.hpp"
@@ -275,6 +276,13 @@ void SlideRun::find_tissue() {
   SkippedTiles skipped;
   all_tiles_ = tissue_tiles(layout_.width, layout_.height, layout_.downsample, layout_.tile, layout_.stride, tissue_.mask,
                             layout_.thumbnail_downsample, options_.min_tissue, &skipped);
+  if (plan_.card.stain && !plan_.card.stain->source) {
+    // One set of source stains for the whole slide, from its tissue on the thumbnail: every tile is mapped
+    // alike (a tile's own estimate would make neighbouring tiles' colours jump).
+    cv::Mat thumbnail01;
+    thumbnail_.convertTo(thumbnail01, CV_32FC3, 1.0 / 255);
+    plan_.card.stain->source = estimate_stains(thumbnail01, slide_.info().path + " (its thumbnail's tissue)", tissue_.mask);
+  }
   summary_.tissue_found_by = !options_.tissue.mask_path.empty() ? options_.tissue.mask_path
                             : options_.tissue.threshold ? "a saturation threshold of " + short_number(tissue_.threshold)
                                                         : "Otsu's saturation threshold " + short_number(tissue_.threshold);
@@ -477,6 +485,7 @@ void SlideRun::finish(bool complete) {
       {"complete", complete && summary_.progress.failed == 0},
       {"warnings", summary_.warnings},
       {"timings", timings_}};
+  if (plan_.card.stain) report["stain_normalization"] = stain_json(*plan_.card.stain);
   if (options_.top_tiles > 0) report["top_tiles"] = {{"requested", options_.top_tiles}, {"index", "top-tiles/top-tiles.json"}};
   SlideRendering rendering;
   rendering.colormap = plan_.options.colormap;
@@ -484,12 +493,14 @@ void SlideRun::finish(bool complete) {
   rendering.alpha = plan_.options.alpha;
   rendering.background = plan_.options.background;
   rendering.thumbnail_size = options_.thumbnail_size;
+  rendering.contours = options_.contours;
   // Shards leave the viewer to the merge: its pyramid covers every shard's tissue alike.
   rendering.viewer = options_.viewer && !options_.shard && complete;
   rendering.workers = options_.workers > 0 ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
   report["rendering"] = {{"colormap", to_string(rendering.colormap)},
                          {"signed_colormap", to_string(rendering.signed_colormap)}, {"alpha", rendering.alpha},
-                         {"background", to_string(rendering.background)}, {"thumbnail_size", rendering.thumbnail_size}};
+                         {"background", to_string(rendering.background)}, {"thumbnail_size", rendering.thumbnail_size},
+                         {"contours", rendering.contours ? json(*rendering.contours) : json(nullptr)}};
   report["run"] = {{"batch_size", options_.batch_size}, {"workers", options_.workers}, {"min_tissue", options_.min_tissue},
                    {"viewer", options_.viewer}};
   write_slide_outputs(slide_, thumbnail_, tissue_.mask, layout_, maps_, done, rendering, report, options_.output_dir);
@@ -600,6 +611,8 @@ SlideRendering merged_rendering(const json& first, const std::string& first_dir)
   rendering.alpha = first["rendering"].value("alpha", 0.5);
   rendering.background = parse_background(first["rendering"].value("background", "image"));
   rendering.thumbnail_size = first["rendering"].value("thumbnail_size", 2048);
+  if (first["rendering"].contains("contours") && first["rendering"]["contours"].is_number())
+    rendering.contours = first["rendering"]["contours"].get<double>();
   rendering.workers = std::max(1u, std::thread::hardware_concurrency());
   return rendering;
 }
@@ -692,6 +705,15 @@ SlideSummary run_slide(Model& model, const std::string& slide_path, const SlideO
 bool is_slide_output(const std::string& dir) {
   std::error_code ec;
   return fs::is_regular_file(fs::path(dir) / "slide.json", ec) && fs::is_regular_file(fs::path(dir) / "tiles.jsonl", ec);
+}
+
+std::vector<Record> slide_run_tiles(const std::string& run_dir, json* report) {
+  if (!is_slide_output(run_dir)) throw input_error(run_dir + ": not a slide run's outputs (no slide.json and tiles.jsonl)");
+  const std::string report_path = (fs::path(run_dir) / "slide.json").string();
+  *report = json::parse(read_regular_file(report_path, 256ull << 20, ExitCode::input), nullptr, false);
+  if (report->is_discarded() || !report->is_object() || !(*report)["fingerprint"].is_string())
+    throw input_error(report_path + ": not a slide run's report (no fingerprint)");
+  return journal_tiles((fs::path(run_dir) / "tiles.jsonl").string(), (*report)["fingerprint"].get<std::string>());
 }
 
 size_t merge_slide_outputs(const std::vector<std::string>& run_dirs, const std::string& out_dir) {

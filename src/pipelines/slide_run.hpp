@@ -42,6 +42,7 @@ struct SlideOptions {
   int top_tiles = 0;          // also explain the K most probable tiles at full resolution (OUT/top-tiles/)
   int thumbnail_size = 2048;  // longest side of the thumbnail, tissue mask and overlays
   bool viewer = true;         // OUT/index.html with a deep-zoom pyramid of the slide
+  std::optional<double> contours;  // tiles.geojson: each stitched map's regions >= this fraction of its peak
   std::optional<Shard> shard; // this job's part of the tiles (tile index modulo N)
   int batch_size = 8;
   int workers = 0;            // tile readers; 0: one per core
@@ -76,6 +77,10 @@ PreparedImage prepare_slide_tile(const Slide& slide, const SlideLayout& layout, 
 
 // Whether DIR holds a slide run's outputs (its slide.json).
 bool is_slide_output(const std::string& dir);
+
+// A finished (or partial) slide run's tiles with a result, as the outputs are drawn from them, and its
+// slide.json in `report`. Throws input_error when `run_dir` holds no slide run.
+std::vector<Record> slide_run_tiles(const std::string& run_dir, nlohmann::ordered_json* report);
 
 // Combines shard outputs of one slide (same slide, model and settings; checked) into `out_dir`: the
 // journals are joined and every output is rebuilt from them as a single run would; top tiles are the

@@ -21,7 +21,7 @@ std::string examples_dir() { return xai::test::example_patches(); }
 // Options of the shared groups (and retired ones) that a subcommand refuses, with a reason.
 const std::map<std::string, std::set<std::string>> kRefused = {
     {"explain", {"--batch-size"}},
-    {"card", {"--no-inference-clone", "--precision"}},
+    {"card", {"--no-inference-clone", "--precision", "--stain-normalize", "--stain-reference"}},
     {"slide", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--dicom-window", "--frame", "--frames",
                "--top-k", "--all-classes", "--layers", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill",
                "--figure-size", "--num-features"}},
@@ -30,21 +30,24 @@ const std::map<std::string, std::set<std::string>> kRefused = {
     {"sanity", {"--figure-size", "--num-features", "--frames", "--top-k", "--all-classes", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
     {"diff", {"--figure-size", "--num-features", "--frames", "--top-k", "--all-classes", "--layers", "--card", "--map-size", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
     {"eval", {"--background", "--figure-size", "--num-features", "--frames", "--target-class", "--top-k", "--all-classes", "--colormap", "--alpha", "--map-size"}},
-    {"bench", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size", "--dicom-window", "--frame", "--frames", "--colormap", "--alpha", "--background", "--figure-size", "--num-features", "--rounds",
+    {"bench", {"--stain-normalize", "--stain-reference", "--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--map-size", "--dicom-window", "--frame", "--frames", "--colormap", "--alpha", "--background", "--figure-size", "--num-features", "--rounds",
                "--faithfulness", "--faithfulness-steps", "--faithfulness-fill"}},
-    {"layers", {"--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes", "--probe-batch",
+    {"layers", {"--stain-normalize", "--stain-reference", "--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes", "--probe-batch",
                 "--colormap", "--alpha", "--background", "--figure-size", "--num-features", "--max-pixels", "--samples", "--segments", "--compactness", "--superpixels",
                 "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats", "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
                 "--no-inference-clone", "--precision", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
                 "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame", "--frames"}},
-    {"merge", {"--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind",
+    {"merge", {"--stain-normalize", "--stain-reference", "--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind",
                "--resize", "--interpolation",
                "--labels", "--method", "--layer", "--layers", "--target-class", "--top-k", "--all-classes",
                "--probe-batch", "--colormap", "--alpha", "--background", "--figure-size", "--num-features", "--max-pixels", "--samples", "--segments", "--compactness",
                "--superpixels", "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats",
                "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
                "--no-inference-clone", "--precision", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
-               "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame", "--frames"}},
+               "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame", "--frames",
+               // The matrix merges batch outputs: these score slide runs (tests/cli/test_cli_slide.cpp).
+               "--annotations", "--annotation-classes", "--annotation-cover", "--at-fpr", "--top-fraction", "--fail-if",
+               "--junit"}},
 };
 
 // Of those, the ones refused only without another flag that makes them apply (bench draws with
@@ -53,6 +56,8 @@ const std::map<std::string, std::set<std::string>> kRefusedUnlessEnabled = {
     {"bench", {"--colormap", "--alpha", "--background", "--figure-size", "--rounds"}},
     {"eval", {"--colormap", "--alpha", "--background", "--figure-size"}},
     {"slide", {"--figure-size", "--num-features"}},
+    {"merge", {"--annotations", "--annotation-classes", "--annotation-cover", "--at-fpr", "--top-fraction", "--fail-if",
+               "--junit"}},
 };
 
 std::string fixed_seconds(double s) {
@@ -100,6 +105,13 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
                                                     &status);
     ASSERT_EQ(status, 0) << made;
     cv::imwrite(in("slide-mask.png").string(), cv::Mat(6, 8, CV_8UC1, cv::Scalar(255)));  // every cell, glass too
+    // Half of the malignant cell (3,2) as "Tumor", and the cell below it as "Stroma" (level-0 pixels).
+    write_bytes(in("two-classes.geojson"),
+                R"({"type": "FeatureCollection", "features": [
+                     {"type": "Feature", "properties": {"classification": {"name": "Tumor"}},
+                      "geometry": {"type": "Polygon", "coordinates": [[[192,128],[224,128],[224,192],[192,192],[192,128]]]}},
+                     {"type": "Feature", "properties": {"classification": {"name": "Stroma"}},
+                      "geometry": {"type": "Polygon", "coordinates": [[[192,192],[256,192],[256,256],[192,256],[192,192]]]}}]})");
     write_bytes(in("truth.csv"), "name,label\npatch,malignant\nmalignant-1,benign\nmalignant-2,malignant\n"
                                  "malignant-3,malignant\nbenign-1,benign\nbenign-2,benign\nbenign-3,malignant\n");
   }
@@ -108,6 +120,8 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     // eval needs a model that gets the examples right, or no image is scored at all.
     return sub == "eval" ? std::string(XAI_SOURCE_DIR) + "/models/demo-histo.pt" : model("tiny-scripted.pt");
   }
+
+  static std::string stain_reference(const std::string& example) { return examples_dir() + "/" + example; }
 
   std::string existing_card() {
     write_bytes(in("existing.json"), "{}");
@@ -129,7 +143,19 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     const Args occlusion = {"--method", "occlusion", "--window", "24"};
     const Args fidelity = {"--fidelity", "--method", "lime", "--samples", "auto", "--max-samples", "60", "--segments", "6",
                            "--reference-samples", "80", "--fixed-samples", "30", image_.string()};
+    // slide's gate and --top-fraction score the run against annotations (two classes, so that choosing
+    // one changes the truth).
+    const Args annotated = {"--annotations", in("two-classes.geojson").string()};
+    const bool slide = sub == "slide";
     return {
+        {"--annotations", {annotated, {}}},
+        {"--annotation-classes", {{"--annotation-classes", "Stroma"}, annotated}},
+        {"--annotation-cover", {{"--annotation-cover", "0.9"}, annotated}},
+        {"--at-fpr", {{"--at-fpr", "0.5"}, annotated}},
+        {"--contours", {{"--contours", "0.5"}, {}}},
+        {"--stain-normalize", {{"--stain-normalize", "macenko"}, {"--stain-reference", stain_reference("malignant-1.png")}}},
+        {"--stain-reference", {{"--stain-reference", stain_reference("benign-2.png")},
+                               {"--stain-normalize", "macenko", "--stain-reference", stain_reference("malignant-1.png")}}},
         // diff takes exactly two models (with the same labels): the row replaces both.
         {"--model", {sub == "diff" ? Args{"-m", model("tiny-scripted.pt"), "-m", model("tiny-scripted.pt")}
                                    : Args{"-m", model("tiny-binary-traced.pt")},
@@ -214,9 +240,11 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--labels-csv", {{"--labels-csv", in("truth.csv").string()}, {}}},
         {"--masks", {{"--masks", in("masks").string()}, {}}},
         {"--positive-class", {{"--positive-class", "benign"}, {}}},
-        {"--top-fraction", {{"--top-fraction", "0.5"}, {}}},
-        {"--fail-if", {{"--fail-if", gate_metric(sub) + ">=0"}, {}}},
-        {"--junit", {{"--junit", (root_ / "elsewhere" / "gate.xml").string()}, {"--fail-if", gate_metric(sub) + "<-5"}}},
+        {"--top-fraction", {{"--top-fraction", "0.5"}, slide ? annotated : Args{}}},
+        {"--fail-if", {{"--fail-if", gate_metric(sub) + ">=0"}, slide ? annotated : Args{}}},
+        {"--junit", {{"--junit", (root_ / "elsewhere" / "gate.xml").string()},
+                     slide ? Args{"--annotations", annotated[1], "--fail-if", "tile_auc<-5"}
+                           : Args{"--fail-if", gate_metric(sub) + "<-5"}}},
         {"--max-similarity", {{"--max-similarity", "-0.5"}, {}}},
         {"--flag-after", {{"--flag-after", "1"}, {}}},
         {"--randomise-seed", {{"--randomise-seed", "3"}, {}}},
@@ -246,7 +274,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
   }
 
   static std::string gate_metric(const std::string& sub) {
-    return sub == "sanity" ? "flagged" : sub == "diff" ? "drift_max" : "accuracy";
+    return sub == "sanity" ? "flagged" : sub == "diff" ? "drift_max" : sub == "slide" ? "tile_auc" : "accuracy";
   }
 
   // The command without the option under test, as (option, values) pairs so a row can replace one.

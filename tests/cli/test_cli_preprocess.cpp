@@ -69,4 +69,31 @@ TEST_F(CliPreprocess, BadResizeSettingsAreUsageErrors) {
   EXPECT_FALSE(fs::exists(out_dir() / "patch.json"));
 }
 
+// Stain normalisation end to end: the report says which stains were replaced by which (the numbers are
+// checked against numpy in tests/input/test_stain.cpp); the settings that cannot apply are refused in
+// one line.
+TEST_F(CliPreprocess, StainNormalisationIsReportedAndItsSettingsChecked) {
+  const std::string demo = std::string(XAI_SOURCE_DIR) + "/models/demo-histo.pt";
+  const fs::path patch = fs::path(xai::test::example_patches()) / "malignant-1.png";
+  const std::string reference = std::string(XAI_SOURCE_DIR) + "/examples/ihc-crop.png";
+  const RunResult r = explain(demo, patch, {"--stain-normalize", "macenko", "--stain-reference", reference, "--no-figure"});
+  ASSERT_EQ(r.code, 0) << r;
+  const json report = read_json(out_dir() / "malignant-1.json");
+  const json& stain = report.at("preprocessing").at("stain_normalization");
+  EXPECT_EQ(stain.at("method"), "macenko");
+  EXPECT_EQ(stain.at("reference"), reference);
+  EXPECT_EQ(stain.at("source").at("hematoxylin").size(), 3u);
+  EXPECT_NE(stain.at("source"), stain.at("target"));
+  EXPECT_NE(report.at("preprocessing").at("steps").get<std::string>().find("stains (macenko) of the image"),
+            std::string::npos);
+
+  fs::remove_all(out_dir());  // the refusals below must write nothing
+  expect_error(explain(demo, patch, {"--stain-normalize", "macenko"}), 2, {"--stain-normalize", "--stain-reference"});
+  expect_error(explain(demo, patch, {"--stain-reference", reference}), 2, {"--stain-reference", "--stain-normalize"});
+  expect_error(explain(demo, patch, {"--stain-normalize", "reinhard", "--stain-reference", reference}), 2,
+               {"--stain-normalize"});
+  expect_error(explain(demo, patch, {"--stain-normalize", "macenko", "--stain-reference", in("missing.png").string()}),
+               3, {"missing.png"});
+}
+
 }  // namespace

@@ -135,6 +135,16 @@ TEST_F(CliSlide, ShardsMergeWithXaiMerge) {
   for (size_t i = 0; i < a.data.size(); ++i)
     if (!std::isnan(a.data[i])) EXPECT_NEAR(a.data[i], b.data[i], 1e-5) << i;
   EXPECT_TRUE(fs::exists(out_dir() / "index.html"));
+  // Scored once merged: the same tiles' numbers as the whole run scored.
+  const std::string truth = fs::path(slide_).replace_extension(".geojson").string();
+  Args scored_merge = merge;
+  scored_merge.insert(scored_merge.end(), {"--annotations", truth});
+  ASSERT_EQ(xai(scored_merge).code, 0);
+  ASSERT_EQ(xai(slide_args(whole, {"--no-viewer", "--annotations", truth})).code, 0);
+  EXPECT_EQ(read_json(out_dir() / "annotations.json")["tiles"]["positive"],
+            read_json(whole / "annotations.json")["tiles"]["positive"]);
+  EXPECT_NEAR(read_json(out_dir() / "annotations.json")["tiles"]["roc_auc"].get<double>(),
+              read_json(whole / "annotations.json")["tiles"]["roc_auc"].get<double>(), 1e-6);
   // A batch folder and a slide folder do not merge together.
   ASSERT_EQ(xai({"batch", "-m", model("tiny-scripted.pt"), xai::test::example_patches(), "-o",
                  (root_ / "batch").string()})
@@ -163,6 +173,40 @@ TEST_F(CliSlide, RequestsTheSlideCannotHonourFailWithOneLine) {
                {"--tissue-threshold", "--tissue-mask"});
   expect_error(xai(slide_args(out_dir(), {"--tissue-threshold", "300"})), 2, {"--tissue-threshold"});
   expect_error(xai(slide_args(out_dir(), {"--tissue-mask", in("missing.geojson").string()})), 3, {"missing.geojson"});
+}
+
+// --annotations scores the run against the generator's lesion outlines (ASAP XML here) and gates it;
+// everything that goes with it is refused without it; the file is checked before any tile is read.
+TEST_F(CliSlide, AnnotationsScoreTheRunAndGateIt) {
+  const std::string xml = fs::path(slide_).replace_extension(".xml").string();
+  expect_error(xai(slide_args(out_dir(), {"--annotation-cover", "0.5"})), 2, {"--annotation-cover", "--annotations"});
+  expect_error(xai(slide_args(out_dir(), {"--fail-if", "tile_auc<1"})), 2, {"--fail-if", "--annotations"});
+  expect_error(xai(slide_args(out_dir(), {"--annotations", xml, "--shard", "0/2"})), 2, {"--annotations", "xai merge"});
+  expect_error(xai(slide_args(out_dir(), {"--annotations", xml, "--fail-if", "accuracy<1"})), 2, {"accuracy"});
+  expect_error(xai(slide_args(out_dir(), {"--annotations", xml, "--annotation-classes", "Tumor"})), 2,
+               {"--annotation-classes Tumor", "'_0'"});
+  expect_error(xai(slide_args(out_dir(), {"--annotations", in("missing.geojson").string()})), 3, {"missing.geojson"});
+
+  const fs::path out = root_ / "scored", junit = root_ / "gate.xml";
+  const RunResult scored = xai(slide_args(out, {"--no-viewer", "--contours", "0.5", "--annotations", xml, "--fail-if",
+                                                "tile_auc<0.9", "--junit", junit.string()}));
+  ASSERT_EQ(scored.code, 0) << scored;
+  EXPECT_NE(scored.err.find("xai: annotations: 3 of"), std::string::npos) << scored;
+  EXPECT_NE(scored.err.find("gradcam: pointing"), std::string::npos) << scored;
+  const json report = read_json(out / "annotations.json");
+  EXPECT_EQ(report["annotations"]["format"], "asap-xml");
+  EXPECT_GE(report["tiles"]["roc_auc"].get<double>(), 0.9);
+  EXPECT_NE(read_bytes(junit).find("<testcase"), std::string::npos);
+  // The contours of the stitched map are annotation polygons in tiles.geojson.
+  const json geojson = read_json(out / "tiles.geojson");
+  size_t contours = 0;
+  for (const auto& f : geojson["features"]) contours += f["geometry"]["type"] == "MultiPolygon";
+  EXPECT_EQ(contours, 1u);
+
+  // The finished run again (nothing to compute): a failing gate is exit 9 with its line.
+  const RunResult gated = xai(slide_args(out, {"--no-viewer", "--annotations", xml, "--fail-if", "tile_auc>0.5"}));
+  EXPECT_EQ(gated.code, 9) << gated;
+  EXPECT_NE(gated.err.find("gate failed: tiles: tile_auc"), std::string::npos) << gated;
 }
 
 // Issue 29, item 4: a pyramidal TIFF written without a resolution (libvips' default 72 dpi: "353 µm per

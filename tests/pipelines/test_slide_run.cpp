@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <set>
 #include <sstream>
 
@@ -19,6 +20,8 @@
 #include "xai/model.hpp"
 #include "output/results_log.hpp"
 #include "output/slide_outputs.hpp"
+#include "input/stain.hpp"
+#include "pipelines/slide_annotations.hpp"
 #include "pipelines/slide_run.hpp"
 
 namespace xai {
@@ -351,6 +354,193 @@ TEST_F(SlideRunTest, TissueThresholdAndUserMasksReadEveryTissueCell) {
   std::ofstream(dir_->file("points.geojson")) << R"({"type":"Point","coordinates":[1,2]})";
   o.tissue.mask_path = dir_->file("points.geojson");
   EXPECT_THROW(run(dir_->file("bad-mask"), o), Error);
+}
+
+// tiles.geojson (QuPath's File > Import objects) holds exactly tiles.csv: every tile object lies on
+// its own grid cell in level-0 pixels and carries the same numbers; the top tiles are annotations.
+TEST_F(SlideRunTest, TilesGeoJsonMapsBackOntoTheTilesOfTilesCsv) {
+  const fs::path out = dir_->file("whole");
+  const auto rows = read_tiles_csv(out / "tiles.csv");
+  const json g = json::parse(read_text(out / "tiles.geojson"));
+  ASSERT_EQ(g["type"], "FeatureCollection");
+  const int side = truth_["patch"].get<int>();
+  size_t tile_objects = 0;
+  std::set<Cell> annotated;
+  for (const auto& f : g["features"]) {
+    // QuPath's GeoJSON: a Feature with a closed Polygon ring and properties.objectType.
+    ASSERT_EQ(f["type"], "Feature");
+    ASSERT_EQ(f["geometry"]["type"], "Polygon");
+    const json& ring = f["geometry"]["coordinates"][0];
+    ASSERT_EQ(ring.size(), 5u);
+    EXPECT_EQ(ring.front(), ring.back());
+    double x0 = 1e30, y0 = 1e30, x1 = -1e30, y1 = -1e30;
+    for (const auto& p : ring) {
+      x0 = std::min(x0, p[0].get<double>()), y0 = std::min(y0, p[1].get<double>());
+      x1 = std::max(x1, p[0].get<double>()), y1 = std::max(y1, p[1].get<double>());
+    }
+    EXPECT_EQ(x1 - x0, side);
+    EXPECT_EQ(y1 - y0, side);
+    // The cell the footprint covers, from its coordinates alone.
+    const Cell cell{static_cast<int>(x0) / side, static_cast<int>(y0) / side};
+    EXPECT_EQ(x0, cell.first * side);
+    EXPECT_EQ(y0, cell.second * side);
+    const std::string type = f["properties"]["objectType"];
+    if (type == "annotation") {
+      annotated.insert(cell);
+      continue;
+    }
+    ASSERT_EQ(type, "tile");
+    ++tile_objects;
+    ASSERT_TRUE(rows.count(cell)) << "a tile object on a cell tiles.csv does not have: " << cell.first << "," << cell.second;
+    const auto& row = rows.at(cell);
+    const json& m = f["properties"]["measurements"];
+    EXPECT_EQ(m["column"].get<int>(), cell.first);
+    EXPECT_EQ(m["row"].get<int>(), cell.second);
+    EXPECT_NEAR(m["P(malignant)"].get<double>(), std::stod(row.at("p_malignant")), 1e-6);
+    EXPECT_NEAR(m["P(benign)"].get<double>(), std::stod(row.at("p_benign")), 1e-6);
+    EXPECT_NEAR(m["gradcam peak"].get<double>(), std::stod(row.at("gradcam_peak")), 1e-6);
+    EXPECT_NEAR(m["gradcam mean"].get<double>(), std::stod(row.at("gradcam_mean")), 1e-6);
+    EXPECT_EQ(f["properties"]["classification"]["name"],
+              std::stod(row.at("p_malignant")) > std::stod(row.at("p_benign")) ? "malignant" : "benign");
+  }
+  EXPECT_EQ(tile_objects, rows.size());
+  const json top = json::parse(read_text(out / "top-tiles" / "top-tiles.json"));
+  std::set<Cell> top_cells;
+  for (const auto& t : top["tiles"]) top_cells.insert({t["tile"][0].get<int>(), t["tile"][1].get<int>()});
+  EXPECT_EQ(annotated, top_cells);
+}
+
+// The generator's lesion outlines, as QuPath (GeoJSON) and ASAP (XML, Camelyon16's groups) write them,
+// score the run the same way; the numbers are recomputed here from tiles.csv and the truth's cells.
+TEST_F(SlideRunTest, AnnotationsScoreTheRunAgainstTheGeneratorsTruth) {
+  const std::string out = dir_->file("whole");
+  SlideAnnotationSettings settings;
+  settings.path = dir_->file("slide.geojson");
+  const SlideAnnotationScore from_geojson = score_slide_run(out, settings);
+  settings.path = dir_->file("slide.xml");
+  const SlideAnnotationScore from_xml = score_slide_run(out, settings);
+  const auto& r = from_geojson.report;
+  EXPECT_EQ(r["annotations"]["truth_classes"].dump(), "[\"Tumor\"]");
+  EXPECT_EQ(from_xml.report["annotations"]["truth_classes"].dump(), "[\"_0\"]");
+  EXPECT_EQ(r["tiles"], from_xml.report["tiles"]);
+  EXPECT_EQ(r["localisation"], from_xml.report["localisation"]);
+  EXPECT_TRUE(fs::exists(fs::path(out) / "annotations.json"));
+
+  // Positive tiles are exactly the malignant cells that were read.
+  const auto rows = read_tiles_csv(fs::path(out) / "tiles.csv");
+  const std::set<Cell> malignant = cells("malignant_cells");
+  std::vector<double> pos, neg;
+  for (const auto& [cell, fields] : rows) (malignant.count(cell) ? pos : neg).push_back(std::stod(fields.at("p_malignant")));
+  EXPECT_EQ(r["tiles"]["positive"].get<size_t>(), pos.size());
+  EXPECT_EQ(r["tiles"]["negative"].get<size_t>(), neg.size());
+  // ROC AUC by its definition: the fraction of (positive, negative) pairs ranked right, ties half.
+  double right = 0;
+  for (double p : pos)
+    for (double n : neg) right += p > n ? 1.0 : p == n ? 0.5 : 0.0;
+  EXPECT_NEAR(r["tiles"]["roc_auc"].get<double>(), right / (pos.size() * neg.size()), 1e-6);
+  // Sensitivity at FPR <= 0.05: every threshold tried, the best one kept.
+  double best = 0;
+  for (double t : pos) {
+    double fp = 0, tp = 0;
+    for (double n : neg) fp += n >= t - 1e-7;
+    for (double p : pos) tp += p >= t - 1e-7;
+    if (fp / neg.size() <= 0.05) best = std::max(best, tp / pos.size());
+  }
+  EXPECT_NEAR(r["tiles"]["sensitivity"]["value"].get<double>(), best, 1e-9);
+
+  // Localisation, recomputed from map-gradcam.npy and the outlines filled here: the pointing game (is
+  // the stitched map's maximum inside an outline?) and the energy inside.
+  const auto& gradcam = r["localisation"]["maps"]["gradcam"];
+  const auto map = test::read_npy((fs::path(out) / "map-gradcam.npy").string());
+  const json layout = report(out)["layout"];
+  const double ds = layout["canvas"]["downsample"];
+  // Inside an outline when the pixel's centre is (cv::pointPolygonTest, near the outlines only).
+  cv::Mat truth_mask = cv::Mat::zeros(static_cast<int>(map.shape[0]), static_cast<int>(map.shape[1]), CV_8UC1);
+  for (const auto& lesion : truth_["lesions"])
+    for (const auto& outline : lesion["outlines"]) {
+      std::vector<cv::Point2f> ring;
+      for (const auto& p : outline) ring.emplace_back(p[0].get<float>(), p[1].get<float>());
+      const cv::Rect box = cv::boundingRect(ring);
+      for (int y = std::max(0, static_cast<int>(box.y / ds) - 1); y <= (box.y + box.height) / ds + 1 && y < truth_mask.rows; ++y)
+        for (int x = std::max(0, static_cast<int>(box.x / ds) - 1); x <= (box.x + box.width) / ds + 1 && x < truth_mask.cols; ++x)
+          if (const double side = cv::pointPolygonTest(ring, cv::Point2f((x + 0.5) * ds, (y + 0.5) * ds), false); side >= 0)
+            truth_mask.at<uchar>(y, x) = std::max<uchar>(truth_mask.at<uchar>(y, x), side > 0 ? 255 : 128);
+    }
+  // A pixel centre exactly on an outline may go either way: the energy must lie between counting such
+  // pixels out and counting them in.
+  double inside = 0, inside_with_edges = 0, total = 0, peak = -1;
+  bool peak_inside = false;
+  for (size_t i = 0; i < map.data.size(); ++i) {
+    if (std::isnan(map.data[i])) continue;
+    const double v = std::max(0.0f, map.data[i]);
+    total += v;
+    if (truth_mask.data[i] == 255) inside += v;
+    if (truth_mask.data[i] != 0) inside_with_edges += v;
+    if (v > peak) peak = v, peak_inside = truth_mask.data[i] == 255;
+  }
+  EXPECT_EQ(gradcam["pointing"].get<double>(), peak_inside ? 1.0 : 0.0);
+  EXPECT_GE(gradcam["energy_inside"].get<double>(), inside / total - 1e-6);
+  EXPECT_LE(gradcam["energy_inside"].get<double>(), inside_with_edges / total + 1e-6);
+  EXPECT_GT(gradcam["energy_inside"].get<double>(), 0.0);
+  std::cout << "slide annotations: tile AUC " << r["tiles"]["roc_auc"] << ", sensitivity "
+            << r["tiles"]["sensitivity"]["value"] << " at FPR <= 0.05; gradcam energy inside "
+            << gradcam["energy_inside"] << ", iou_top " << gradcam["iou_top"] << "\n";
+
+  // A class the file does not have is refused, naming the classes it has.
+  settings.classes = {"Necrosis"};
+  try {
+    score_slide_run(out, settings);
+    ADD_FAILURE() << "an unknown class was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::usage);
+    EXPECT_NE(std::string(e.what()).find("'_0'"), std::string::npos) << e.what();
+  }
+}
+
+// Stain normalisation on a slide: one set of source stains for the whole slide, estimated from the
+// thumbnail's tissue, equal to numpy's on the run's own thumbnail.png and tissue.png; every tile mapped
+// with it (the tiles' probabilities change).
+TEST_F(SlideRunTest, StainNormalisationUsesTheSlidesStainsFromItsThumbnail) {
+  const std::string out = dir_->file("stain");
+  const std::string reference = std::string(XAI_SOURCE_DIR) + "/examples/ihc-crop.png";
+  const ModelCard original = model_->card();
+  model_->mutable_card().stain = macenko_reference(reference);
+  SlideOptions o = options(out);
+  o.top_tiles = 0;
+  o.viewer = false;
+  const SlideSummary summary = run(out, o);
+  model_->mutable_card() = original;
+  ASSERT_EQ(summary.code, ExitCode::ok);
+  const json r = report(out);
+  ASSERT_TRUE(r.contains("stain_normalization")) << r.dump(2);
+  const json& stain = r["stain_normalization"];
+  EXPECT_EQ(stain["reference"], reference);
+
+  int status = 0;
+  const std::string numpy_text = test::run_command(
+      std::string(XAI_PYTHON) + " " + XAI_SOURCE_DIR + "/tests/reference/macenko_reference.py " + out + "/thumbnail.png " +
+          reference + " " + dir_->file("stain-thumbnail.npy") + " " + out + "/tissue.png",
+      &status);
+  ASSERT_EQ(status, 0) << numpy_text;
+  const json numpy = json::parse(numpy_text);
+  for (const char* part : {"source", "target"})
+    for (const char* stain_name : {"hematoxylin", "eosin"})
+      for (int c = 0; c < 3; ++c)
+        EXPECT_NEAR(stain[part][stain_name][c].get<double>(), numpy[part][stain_name][c].get<double>(), 1e-6)
+            << part << " " << stain_name;
+  for (int k = 0; k < 2; ++k)
+    EXPECT_NEAR(stain["source"]["max_concentrations"][k].get<double>(),
+                numpy["source"]["max_concentrations"][k].get<double>(), 1e-5);
+
+  const auto plain = read_tiles_csv(fs::path(dir_->file("whole")) / "tiles.csv");
+  const auto normalised = read_tiles_csv(fs::path(out) / "tiles.csv");
+  ASSERT_EQ(plain.size(), normalised.size());
+  double moved = 0;
+  for (const auto& [cell, fields] : plain)
+    moved = std::max(moved, std::abs(std::stod(fields.at("p_malignant")) - std::stod(normalised.at(cell).at("p_malignant"))));
+  EXPECT_GT(moved, 1e-3) << "normalised tiles gave the same probabilities";
+  // Tiles are keyed by the target stains: a normalised run does not resume an unnormalised one's tiles.
+  EXPECT_NE(r["fingerprint"], report(dir_->file("whole"))["fingerprint"]);
 }
 
 // Issue 29, item 3: RISE's map (a probability-weighted mask average, not signed) was stitched and drawn
