@@ -14,8 +14,11 @@ OUT.json beside it holds the truth: grid, patch size, mpp, tissue cells, maligna
 malignant patch's lesion box in slide pixels. The lesions' outlines (traced from each malignant
 patch's lesion mask, level-0 pixels) are also written as a pathologist's tools write annotations:
 OUT.geojson as QuPath exports them (FeatureCollection, objectType "annotation", class "Tumor") and
-OUT.xml as ASAP writes them (Camelyon16's format: group "_0"). Synthetic data; not a model of real
-pathology.
+OUT.xml as ASAP writes them (Camelyon16's format: group "_0"). With --dicom DIR the same slide is also
+written as a DICOM whole-slide image (VL Whole Slide Microscopy, one instance per level): level 0 TILED_FULL
+uncompressed RGB (the TIFF's pixels exactly), level 1 (1/2) TILED_SPARSE uncompressed without its
+all-glass tiles, level 2 (1/4) TILED_FULL JPEG baseline; 256-px tiles, Pixel Spacing from --mpp.
+Synthetic data; not a model of real pathology.
 """
 import argparse
 import json
@@ -40,6 +43,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--malignant", nargs="*", default=["6,5", "14,8", "17,4"], help="COL,ROW cells")
     parser.add_argument("--mpp", type=float, default=0.5)
+    parser.add_argument("--dicom", help="also write the slide as a DICOM whole-slide image into this folder")
     args = parser.parse_args(argv)
     cols, rows = (int(v) for v in args.grid.split("x"))
     malignant = {tuple(int(v) for v in cell.split(",")) for cell in args.malignant}
@@ -72,6 +76,8 @@ def main(argv=None):
                         "--yres", str(per_mm)], check=True)
     truth = {"grid": [cols, rows], "patch": p, "seed": args.seed, "mpp": args.mpp, "size": [cols * p, rows * p],
              "tissue_cells": tissue, "malignant_cells": sorted([list(m) for m in malignant]), "lesions": lesions}
+    if args.dicom:
+        write_dicom_slide(slide, args.dicom, args.mpp)
     stem = os.path.splitext(args.out)[0]
     with open(stem + ".json", "w") as f:
         json.dump(truth, f, indent=1)
@@ -102,6 +108,80 @@ def write_geojson(path, outlines):
                 for cell, ring in outlines]
     with open(path, "w") as f:
         json.dump({"type": "FeatureCollection", "features": features}, f)
+
+
+def write_dicom_slide(rgb, folder, mpp, tile=256):
+    """The slide as DICOM WSI instances of one series (PS3.3 A.32.8), one file per level."""
+    import pydicom
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.encaps import encapsulate
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, generate_uid
+
+    os.makedirs(folder, exist_ok=True)
+    study, series, frame_of_reference = generate_uid(), generate_uid(), generate_uid()
+    levels = [(rgb, "TILED_FULL", False), (None, "TILED_SPARSE", False), (None, "TILED_FULL", True)]
+    image = rgb
+    for index, (_, organisation, jpeg) in enumerate(levels):
+        if index > 0:
+            image = cv2.resize(image, ((image.shape[1] + 1) // 2, (image.shape[0] + 1) // 2), interpolation=cv2.INTER_AREA)
+        height, width = image.shape[:2]
+        across, down = (width + tile - 1) // tile, (height + tile - 1) // tile
+        padded = np.full((down * tile, across * tile, 3), 255, np.uint8)
+        padded[:height, :width] = image
+        frames, positions = [], []
+        for r in range(down):
+            for c in range(across):
+                block = padded[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile]
+                if organisation == "TILED_SPARSE" and block.min() >= 200:
+                    continue  # glass: left out, as scanners leave out what they did not scan
+                frames.append(block)
+                positions.append((c * tile + 1, r * tile + 1))
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.77.1.6"
+        ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit if jpeg else ExplicitVRLittleEndian
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame_of_reference
+        ds.Modality = "SM"
+        ds.ImageType = ["DERIVED" if index else "ORIGINAL", "PRIMARY", "VOLUME", "NONE"]
+        ds.InstanceNumber = index + 1
+        ds.Rows = ds.Columns = tile
+        ds.TotalPixelMatrixColumns, ds.TotalPixelMatrixRows = width, height
+        ds.TotalPixelMatrixFocalPlanes = 1
+        ds.NumberOfFrames = len(frames)
+        ds.DimensionOrganizationType = organisation
+        ds.SamplesPerPixel = 3
+        ds.PhotometricInterpretation = "YBR_FULL_422" if jpeg else "RGB"
+        ds.PlanarConfiguration = 0
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+        measures = Dataset()
+        measures.PixelSpacing = [mpp * 2 ** index / 1000.0] * 2
+        measures.SliceThickness = 0.001
+        shared = Dataset()
+        shared.PixelMeasuresSequence = Sequence([measures])
+        ds.SharedFunctionalGroupsSequence = Sequence([shared])
+        if organisation == "TILED_SPARSE":
+            per_frame = []
+            for x, y in positions:
+                position = Dataset()
+                position.ColumnPositionInTotalImagePixelMatrix, position.RowPositionInTotalImagePixelMatrix = x, y
+                item = Dataset()
+                item.PlanePositionSlideSequence = Sequence([position])
+                per_frame.append(item)
+            ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+        if jpeg:
+            encoded = [cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+                       for f in frames]
+            ds.PixelData = encapsulate(encoded)
+            ds["PixelData"].is_undefined_length = True
+            ds.LossyImageCompression = "01"
+        else:
+            ds.PixelData = np.stack(frames).tobytes()
+        ds.is_little_endian, ds.is_implicit_VR = True, False
+        ds.save_as(os.path.join(folder, f"level-{index}.dcm"), write_like_original=False)
 
 
 def write_asap_xml(path, outlines):

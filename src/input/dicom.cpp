@@ -51,18 +51,6 @@ struct TemporaryCopy {
   TemporaryCopy& operator=(const TemporaryCopy&) = delete;
 };
 
-void register_codecs_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    // DCMTK logs parser complaints to stderr by default: xai reports one line per file itself.
-    OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
-    DJDecoderRegistration::registerCodecs(EDC_photometricInterpretation);
-    DJLSDecoderRegistration::registerCodecs();
-    DcmRLEDecoderRegistration::registerCodecs();
-  });
-}
-
-
 std::string text_of(DcmDataset& data, const DcmTagKey& tag) {
   OFString value;
   if (data.findAndGetOFString(tag, value).bad()) return "";
@@ -383,8 +371,19 @@ cv::Mat windowed_image(const std::vector<double>& values, DicomInfo& info) {
 
 }  // namespace
 
+void register_dicom_codecs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // DCMTK logs parser complaints to stderr by default: xai reports one line per file itself.
+    OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+    DJDecoderRegistration::registerCodecs(EDC_photometricInterpretation);
+    DJLSDecoderRegistration::registerCodecs();
+    DcmRLEDecoderRegistration::registerCodecs();
+  });
+}
+
 int dicom_frame_count(const std::string& path) {
-  register_codecs_once();
+  register_dicom_codecs();
   std::error_code ec;
   const uintmax_t file_bytes = std::filesystem::file_size(path, ec);
   if (ec) return 0;
@@ -412,7 +411,7 @@ int dicom_frame_count(const std::string& path) {
 
 DecodedDicom decode_dicom(const std::string& bytes, const std::string& name, const DicomReading& reading,
                           long long max_pixels) {
-  register_codecs_once();
+  register_dicom_codecs();
   // Values over kDeferredBytes are read when used; every declared length is checked against the
   // file's size before anything is used.
   const TemporaryCopy copy(bytes);

@@ -15,6 +15,9 @@ struct DecodedDicom {
   std::vector<std::string> warnings;
 };
 
+// DCMTK's decoders (JPEG, JPEG-LS, RLE), registered once per process; DCMTK's own logging silenced.
+void register_dicom_codecs();
+
 // Throws input_error("NAME: ...") for anything that cannot be read: not DICOM, truncated, no pixel
 // data, a transfer syntax DCMTK cannot decode (named), unsupported sample layouts, a frame out of range.
 // `max_pixels`: the same limit as other images, checked before the pixels are decoded.

@@ -28,25 +28,21 @@ const char* const kAllowedProperties[] = {
 
 }  // namespace
 
-struct Slide::Impl {
+class OpenSlideSource : public SlideSource {
+ public:
   openslide_t* osr = nullptr;
-  SlideInfo info;
-  ~Impl() {
+  ~OpenSlideSource() override {
     if (osr) openslide_close(osr);
   }
+  cv::Mat read_region(int64_t x0, int64_t y0, int level, int width, int height) const override;
 };
 
-Slide::Slide(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Slide::Slide(Slide&&) noexcept = default;
-Slide& Slide::operator=(Slide&&) noexcept = default;
-Slide::~Slide() = default;
-
-Slide Slide::open(const std::string& path) {
+std::unique_ptr<SlideSource> open_openslide(const std::string& path) {
   // libtiff prints warnings about harmless oddities of pyramid levels ("Raster width of 256 shall not
   // be larger than image width of 144") straight to stderr; OpenSlide reports real errors itself.
   static std::once_flag quiet;
   std::call_once(quiet, [] { TIFFSetWarningHandler(nullptr); });
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<OpenSlideSource>();
   impl->osr = openslide_open(path.c_str());
   if (!impl->osr) throw input_error(path + ": not a slide OpenSlide can read (or not readable)");
   if (const char* error = openslide_get_error(impl->osr)) throw input_error(path + ": " + error);
@@ -87,16 +83,13 @@ Slide Slide::open(const std::string& path) {
     info.mpp_y.reset();
   }
   info.objective_power = positive_number(openslide_get_property_value(impl->osr, OPENSLIDE_PROPERTY_NAME_OBJECTIVE_POWER));
-  return Slide(std::move(impl));
+  return impl;
 }
 
-const SlideInfo& Slide::info() const { return impl_->info; }
-
-cv::Mat Slide::read_region(int64_t x0, int64_t y0, int level, int width, int height) const {
-  CV_Assert(level >= 0 && level < static_cast<int>(impl_->info.levels.size()) && width > 0 && height > 0);
+cv::Mat OpenSlideSource::read_region(int64_t x0, int64_t y0, int level, int width, int height) const {
   cv::Mat argb(height, width, CV_32SC1);
-  openslide_read_region(impl_->osr, reinterpret_cast<uint32_t*>(argb.data), x0, y0, level, width, height);
-  if (const char* error = openslide_get_error(impl_->osr)) throw input_error(impl_->info.path + ": " + error);
+  openslide_read_region(osr, reinterpret_cast<uint32_t*>(argb.data), x0, y0, level, width, height);
+  if (const char* error = openslide_get_error(osr)) throw input_error(info.path + ": " + error);
   // Premultiplied ARGB over white: colour + (255 - alpha); fully transparent (no scan) becomes white.
   cv::Mat bgr(height, width, CV_8UC3);
   for (int y = 0; y < height; ++y) {

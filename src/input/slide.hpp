@@ -1,5 +1,6 @@
 // Whole-slide images (Aperio .svs, Hamamatsu .ndpi, MIRAX, tiled pyramidal TIFF, ...) through
-// OpenSlide: the pyramid's levels, microns per pixel, regions as 8-bit BGR, and a thumbnail.
+// OpenSlide, and DICOM whole-slide images (Supplement 145) through DCMTK: the pyramid's levels, microns
+// per pixel, regions as 8-bit BGR, and a thumbnail.
 // Properties that could identify a patient (labels, barcodes, dates, free text) are never exposed:
 // only an allow-list of technical ones.
 #pragma once
@@ -35,9 +36,26 @@ constexpr double kCoarsestPlausibleMpp = 100.0;
 // Finer than light microscopy resolves (~0.1 µm): also a default or a unit mix-up, not a scan.
 constexpr double kFinestPlausibleMpp = 0.01;
 
+// Where a slide's pixels come from: OpenSlide (src/input/slide.cpp) or a DICOM series (slide_dicom.cpp).
+class SlideSource {
+ public:
+  virtual ~SlideSource() = default;
+  // As Slide::read_region; safe to call from several threads at once.
+  virtual cv::Mat read_region(int64_t x0, int64_t y0, int level, int width, int height) const = 0;
+  SlideInfo info;
+};
+
+// Each throws input_error("PATH: ...") when it cannot read the slide (or was built without its library).
+std::unique_ptr<SlideSource> open_openslide(const std::string& path);
+// A DICOM whole-slide image: a folder of its instances (one per pyramid level), or one of them (its
+// folder's instances of the same series are the other levels).
+std::unique_ptr<SlideSource> open_dicom_slide(const std::string& path);
+// Whether `path` is read as a DICOM whole-slide image: a folder, or a file with DICOM's "DICM" marker.
+bool is_dicom_slide_path(const std::string& path);
+
 class Slide {
  public:
-  // Throws input_error("PATH: ...") when OpenSlide cannot read the file (with its reason).
+  // Throws input_error("PATH: ...") when the file cannot be read as a slide (with the reason).
   static Slide open(const std::string& path);
   Slide(Slide&&) noexcept;
   Slide& operator=(Slide&&) noexcept;

@@ -1,10 +1,12 @@
-// The parts of slide reading that need no slide library: resolution tags, level choice, the thumbnail
-// (from read_region). Built with and without OpenSlide (-DXAI_WITH_SLIDES).
+// The parts of slide reading that need no slide library: which reader a path goes to, resolution tags,
+// level choice, the thumbnail (from read_region). Built with and without OpenSlide (-DXAI_WITH_SLIDES).
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "input/slide_numbers.hpp"
 #include "xai/error.hpp"
@@ -26,6 +28,36 @@ std::optional<double> mpp_from_resolution(const std::string& resolution, const s
   if (unit == "centimeter") return 1e4 / *per_unit;
   if (unit == "inch") return 25.4e3 / *per_unit;
   return std::nullopt;
+}
+
+bool is_dicom_slide_path(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return true;
+  std::ifstream in(path, std::ios::binary);
+  char marker[132] = {};
+  return in.read(marker, sizeof marker) && std::string(marker + 128, 4) == "DICM";
+}
+
+struct Slide::Impl {
+  std::unique_ptr<SlideSource> source;
+};
+
+Slide::Slide(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Slide::Slide(Slide&&) noexcept = default;
+Slide& Slide::operator=(Slide&&) noexcept = default;
+Slide::~Slide() = default;
+
+Slide Slide::open(const std::string& path) {
+  auto impl = std::make_unique<Impl>();
+  impl->source = is_dicom_slide_path(path) ? open_dicom_slide(path) : open_openslide(path);
+  return Slide(std::move(impl));
+}
+
+const SlideInfo& Slide::info() const { return impl_->source->info; }
+
+cv::Mat Slide::read_region(int64_t x0, int64_t y0, int level, int width, int height) const {
+  CV_Assert(level >= 0 && level < static_cast<int>(info().levels.size()) && width > 0 && height > 0);
+  return impl_->source->read_region(x0, y0, level, width, height);
 }
 
 int Slide::level_for_downsample(double downsample) const {

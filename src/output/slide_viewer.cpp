@@ -278,6 +278,8 @@ std::string slide_identity(const Slide& slide) {
   const SlideInfo& info = slide.info();
   const auto hash = info.properties.find("openslide.quickhash-1");
   if (hash != info.properties.end()) return "quickhash-1:" + hash->second;
+  const auto dicom = info.properties.find("dicom.hash");
+  if (dicom != info.properties.end()) return "dicom:" + dicom->second;
   std::string levels;
   for (const auto& l : info.levels) levels += std::to_string(l.width) + "x" + std::to_string(l.height) + ";";
   std::error_code ec;

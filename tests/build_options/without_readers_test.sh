@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A build without the optional readers (-DXAI_WITH_DICOM=OFF -DXAI_WITH_SLIDES=OFF, what scripts/gpu_bundle.sh
-# ships): it explains a PNG as usual, and refuses a DICOM file and a slide with exit 3 and one line each.
+# ships): it explains a PNG as usual, and refuses a DICOM file, a slide and a DICOM slide with exit 3 and one line each.
 #   tests/build_options/without_readers_test.sh BUILD/xai
 set -euo pipefail
 xai=$1
@@ -25,7 +25,8 @@ expect_refusal() {  # NAME SAYS COMMAND...
 }
 dicom=$(/usr/bin/python3 -c "import pydicom.data; print(pydicom.data.get_testdata_file('CT_small.dcm'))")
 expect_refusal DICOM "without DICOM support" "$xai" explain -q "$dicom" -o "$work/dicom"
-/usr/bin/python3 "$root/scripts/make_test_slide.py" "$work/slide.tif" > /dev/null
+/usr/bin/python3 "$root/scripts/make_test_slide.py" "$work/slide.tif" --dicom "$work/dicom-slide" > /dev/null
 expect_refusal slide "built without it (-DXAI_WITH_SLIDES=OFF)" "$xai" slide -q "$work/slide.tif" -o "$work/slide"
 [[ ! -e "$work/slide" ]] || fail "slide: an output folder was left behind"
-echo "without_readers: a PNG explained; DICOM and a slide refused in one line each"
+expect_refusal "DICOM slide" "without DICOM support" "$xai" slide -q "$work/dicom-slide" -o "$work/dicom-out"
+echo "without_readers: a PNG explained; DICOM, a slide and a DICOM slide refused in one line each"

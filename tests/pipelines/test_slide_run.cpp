@@ -543,6 +543,32 @@ TEST_F(SlideRunTest, StainNormalisationUsesTheSlidesStainsFromItsThumbnail) {
   EXPECT_NE(r["fingerprint"], report(dir_->file("whole"))["fingerprint"]);
 }
 
+// The same slide as a DICOM whole-slide image (scripts/make_test_slide.py --dicom: level 0 holds the
+// TIFF's pixels exactly) gives the same tiles and probabilities as the TIFF.
+TEST_F(SlideRunTest, ADicomWholeSlideImageGivesTheTiffsTiles) {
+  int status = 0;
+  const std::string made = test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) + "/scripts/make_test_slide.py " +
+                                                 dir_->file("again.tif") + " --dicom " + dir_->file("dicom") + " 2>&1",
+                                             &status);
+  ASSERT_EQ(status, 0) << made;
+  const std::string out = dir_->file("from-dicom");
+  SlideOptions o = options(out);
+  o.top_tiles = 0;
+  o.viewer = false;
+  const SlideSummary summary = run_slide(*model_, dir_->file("dicom"), o);
+  ASSERT_EQ(summary.code, ExitCode::ok);
+  const auto tiff = read_tiles_csv(fs::path(dir_->file("whole")) / "tiles.csv");
+  const auto dicom = read_tiles_csv(fs::path(out) / "tiles.csv");
+  ASSERT_EQ(tiff.size(), dicom.size());
+  for (const auto& [cell, fields] : tiff) {
+    ASSERT_TRUE(dicom.count(cell)) << cell.first << "," << cell.second;
+    EXPECT_NEAR(std::stod(fields.at("p_malignant")), std::stod(dicom.at(cell).at("p_malignant")), 1e-6);
+  }
+  const json r = report(out);
+  EXPECT_EQ(r["slide"]["format"], "dicom");
+  EXPECT_EQ(r["layout"]["level"], 0);  // the card's 0.5 µm/px from the Pixel Spacing
+}
+
 // Issue 29, item 3: RISE's map (a probability-weighted mask average, not signed) was stitched and drawn
 // as a signed map. The slide takes each method's kind from the registry.
 TEST_F(SlideRunTest, EachStitchedMapHasItsMethodsKind) {
