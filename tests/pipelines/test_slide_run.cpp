@@ -404,6 +404,11 @@ TEST_F(SlideRunTest, TilesGeoJsonMapsBackOntoTheTilesOfTilesCsv) {
               std::stod(row.at("p_malignant")) > std::stod(row.at("p_benign")) ? "malignant" : "benign");
   }
   EXPECT_EQ(tile_objects, rows.size());
+  // xai's own annotation reader takes the file back: one polygon per tile object and top tile, classes as given.
+  const SlideAnnotations back = read_slide_annotations((out / "tiles.geojson").string());
+  EXPECT_EQ(back.polygons.size(), g["features"].size());
+  const std::vector<std::string> classes = back.class_names();
+  EXPECT_NE(std::find(classes.begin(), classes.end(), "xai top tile"), classes.end());
   const json top = json::parse(read_text(out / "top-tiles" / "top-tiles.json"));
   std::set<Cell> top_cells;
   for (const auto& t : top["tiles"]) top_cells.insert({t["tile"][0].get<int>(), t["tile"][1].get<int>()});
