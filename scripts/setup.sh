@@ -23,6 +23,8 @@ PACKAGES=(
   libopencv-dev libopencv-contrib-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libbenchmark-dev libjpeg-dev libeigen3-dev libdcmtk-dev
   libpugixml-dev  # ASAP annotation XML (Camelyon16 ground truth)
+  libcairo2-dev fonts-dejavu-core  # journal figures (PDF, SVG, print PNG); the tests read PDFs with poppler-utils
+  poppler-utils
   # Whole-slide images (OpenSlide); libvips's command line writes the tests' pyramidal TIFF slides.
   libopenslide-dev libtiff-dev libvips-tools
   # The slide viewer's map library, copied into each viewer so it works offline.

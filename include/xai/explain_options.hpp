@@ -33,6 +33,8 @@ struct ExplainOptions {
   // whole factor (nearest neighbour) until it is not (--figure-size; 0: never).
   int figure_size = 384;
   bool figures = false;  // STEM.METHOD[...].figure.png per map (on in explain, --figures in batch)
+  FigureFormat figure_format = FigureFormat::png;  // the figures' file format (--figure-format)
+  double figure_dpi = 0;  // > 0: figures laid out for print and rasterised at this dpi (--dpi; png only)
   int num_features = 5;  // region maps: regions in the -top (most positive) and -bottom (most negative) views
   // Longest side of a stored map (.npy): larger maps are reduced, keeping the aspect ratio (--map-size;
   // a 16000-pixel image's map would be a 1 GB file). Overlays stay at the image's size.

@@ -135,4 +135,9 @@ enum class SignedColormap { orange_blue, red_blue, red_green };
 // gray: coloured tissue and a colour map compete; over gray, every colour is the map's).
 enum class Background { image, gray };
 
+// How figures are written: png (the default: a screen figure, every data pixel as it is) or, laid out
+// for a journal column (85 mm, 174 mm for wide grids; 7-8 pt text), svg or pdf (vector text and colour
+// bars, images embedded at full resolution) or png at a stated dpi.
+enum class FigureFormat { png, svg, pdf };
+
 }  // namespace xai

@@ -12,6 +12,7 @@
 
 #include "cli/annotation_flags.hpp"
 #include "cli/commands.hpp"
+#include "cli/figure_flags.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "cli/stop_signals.hpp"
@@ -24,6 +25,7 @@ namespace {
 
 struct BatchFlags {
   bool figures = false;
+  FigureFlags figure;
   std::string labels_csv;
   ModelFlags model;
   MethodFlags method;
@@ -84,6 +86,7 @@ int run_batch_command(const BatchFlags& flags) {
   BatchOptions options;
   options.explain = flags.method.to_options(model);
   options.explain.figures = flags.figures;
+  flags.figure.apply(options.explain, flags.figures ? "" : "batch writes figures with --figures");
   options.labels_csv = flags.labels_csv;
   options.output_dir = flags.output_dir;
   log_plan(options.explain, model);
@@ -144,6 +147,7 @@ Command add_batch(CLI::App& app) {
   sub->add_option("--labels-csv", flags->labels_csv,
                   "True labels, name,label lines (else from folders named like a class: benign/, malignant/): the "
                   "gallery's misclassified filter and summary.csv's truth column");
+  flags->figure.add_to(*sub);
   sub->add_flag("--figures", flags->figures,
                 "Also STEM.METHOD.figure.png per map (the original beside the overlay, a header, a colour bar)");
   sub->add_option("inputs", flags->inputs, "Folders (recursive), files, or @LIST files of paths")->required();

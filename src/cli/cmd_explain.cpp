@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cli/commands.hpp"
+#include "cli/figure_flags.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/inputs.hpp"
@@ -24,6 +25,7 @@ struct ExplainCommandFlags {
   std::string json;
   std::vector<std::string> images;
   bool no_figure = false;
+  FigureFlags figure;
 };
 
 void check_destinations(const ExplainCommandFlags& flags) {
@@ -57,6 +59,7 @@ int run_explain(const ExplainCommandFlags& flags) {
   ExplainOptions options = flags.method.to_options(model);
   options.output_dir = flags.output_dir;
   options.figures = !flags.no_figure;
+  flags.figure.apply(options, flags.no_figure ? "--no-figure" : "");
   const ExplainPlan plan = plan_explanations(model, options);
   log_plan(options, model);
 
@@ -107,6 +110,7 @@ Command add_explain(CLI::App& app) {
   flags->method.add_to(*sub);
   sub->add_option("-o,--output-dir", flags->output_dir, "Output directory (default: xai-out beside each image)");
   sub->add_option("--json", flags->json, "Also print the report: '-' for stdout");
+  flags->figure.add_to(*sub);
   sub->add_flag("--no-figure", flags->no_figure,
                 "Skip STEM.METHOD.figure.png (the original beside the overlay, with a header and a colour bar)");
   sub->add_option("images", flags->images, "Image files (PNG, JPEG, TIFF, BMP, ...)")->required();

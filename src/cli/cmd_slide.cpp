@@ -9,6 +9,7 @@
 
 #include "cli/annotation_flags.hpp"
 #include "cli/commands.hpp"
+#include "cli/figure_flags.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "cli/stop_signals.hpp"
@@ -38,6 +39,7 @@ struct SlideFlags {
   int workers = 0;
   double contours = -1;
   AnnotationFlags annotations;
+  FigureFlags figure;
 };
 
 // A bar on a terminal; a line every 10 s (and at the end) in logs.
@@ -65,6 +67,7 @@ int run_slide_command(const SlideFlags& flags) {
   Model model = flags.model.load();
   SlideOptions options;
   options.explain = flags.method.to_options(model);
+  flags.figure.apply(options.explain, flags.top_tiles > 0 ? "" : "the top tiles' figures: give --top-tiles K");
   options.output_dir = flags.output_dir;
   if (flags.level >= 0) options.level = flags.level;
   if (flags.mpp > 0) options.mpp = flags.mpp;
@@ -162,6 +165,7 @@ Command add_slide(CLI::App& app) {
                   "fraction of its peak, as annotation polygons")
       ->check(finite_between(0.01, 1.0, "(0,1]"));
   flags->annotations.add_to(*sub);
+  flags->figure.add_to(*sub);
   sub->add_option("--shard", flags->shard, "I/N: this job's part of the tiles (0-based); `xai merge` joins the parts");
   sub->add_option("--batch-size", flags->batch_size, "Tiles per forward pass")->check(kPositive)->capture_default_str();
   sub->add_option("--workers", flags->workers, "Tile reading threads (default: one per core)")->check(kNonNegative);

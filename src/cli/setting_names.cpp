@@ -21,6 +21,8 @@ const std::map<std::string, std::string>& setting_flags_by_key() {
       {"fail_if", "--fail-if"},
       {"faithfulness_steps", "--faithfulness-steps"},
       {"fidelity", "--fidelity"},
+      {"figure_dpi", "--dpi"},
+      {"figure_format", "--figure-format"},
       {"frame", "--frame"},
       {"grid", "--grid"},
       {"hide", "--hide"},

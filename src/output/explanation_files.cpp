@@ -9,6 +9,7 @@
 
 #include "core/image_geometry.hpp"
 #include "output/figure.hpp"
+#include "output/print_figure.hpp"
 #include "output/npy.hpp"
 #include "output/render.hpp"
 #include "core/text.hpp"
@@ -130,20 +131,36 @@ void add_map_files(const ResultRendering& r, const DenseMap& m, const cv::Mat& o
   written.files.push_back({"map", base + ".npy"});
 }
 
-// BASE.figure.png: the original beside the overlay, with a header and a colour bar.
+// BASE.figure.png: the original beside the overlay, with a header and a colour bar; laid out for print
+// (print_figure.hpp) as BASE.figure.svg/.pdf, or .png at a dpi, when asked.
 void add_figure(const ResultRendering& r, const DenseMap& m, const cv::Mat& overlaid, const std::string& base,
                 ExplainedMap& written, RenderedExplanation& out) {
   const ColourScale scale = colour_scale_of(m, r.plan.options);
-  FigureLayout layout;
-  const cv::Mat figure = compose_figure(
-      {shrink_to_fit(r.canvas.original, kLargestPanel, cv::INTER_AREA), shrink_to_fit(overlaid, kLargestPanel, cv::INTER_AREA)},
-      {"original", r.result.method + (m.layer.empty() ? "" : " (" + m.layer + ")")},
-      figure_header(r.plan, r.result, m.class_index, m.layer), &scale, 0, &layout);
-  out.files.push_back({base + ".figure.png", encode_png(figure, base + ".figure")});
-  written.files.push_back({"figure", base + ".figure.png"});
-  written.figure = {{"file", base + ".figure.png"},
-                    {"colour_bar", {{"x", layout.bar.x}, {"y", layout.bar.y}, {"width", layout.bar.width},
-                                    {"height", layout.bar.height}}},
+  const std::vector<std::string> titles = {"original", r.result.method + (m.layer.empty() ? "" : " (" + m.layer + ")")};
+  const std::vector<std::string> header = figure_header(r.plan, r.result, m.class_index, m.layer);
+  const FigureFormat format = r.plan.options.figure_format;
+  const double dpi = r.plan.options.figure_dpi;
+  const std::string name = base + ".figure." + to_string(format);
+  nlohmann::ordered_json bar;
+  if (format == FigureFormat::png && dpi <= 0) {
+    FigureLayout layout;
+    const cv::Mat figure = compose_figure(
+        {shrink_to_fit(r.canvas.original, kLargestPanel, cv::INTER_AREA), shrink_to_fit(overlaid, kLargestPanel, cv::INTER_AREA)},
+        titles, header, &scale, 0, &layout);
+    out.files.push_back({name, encode_png(figure, base + ".figure")});
+    bar = {{"x", layout.bar.x}, {"y", layout.bar.y}, {"width", layout.bar.width}, {"height", layout.bar.height}};
+  } else {
+    // Print: the panels at their full resolution, laid out in points.
+    PrintLayout layout;
+    out.files.push_back({name, print_figure({r.canvas.original, overlaid}, titles, header, &scale, 0, format, dpi, &layout)});
+    bar = {{"x", layout.bar.x}, {"y", layout.bar.y}, {"width", layout.bar.width}, {"height", layout.bar.height},
+           {"units", layout.units}};
+  }
+  written.files.push_back({"figure", name});
+  written.figure = {{"file", name},
+                    {"format", to_string(format)},
+                    {"dpi", dpi > 0 ? nlohmann::ordered_json(dpi) : nlohmann::ordered_json(nullptr)},
+                    {"colour_bar", bar},
                     {"scale", {{"low", scale.low}, {"high", scale.high}, {"units", scale.units},
                                {"kind", scale.kind == ColourScale::Kind::signed_ ? "signed" : "colormap"},
                                {"saturates", scale.saturates}}}};

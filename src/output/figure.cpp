@@ -62,6 +62,15 @@ cv::Mat scale_colours(const ColourScale& scale, const cv::Mat& values) {
 
 }  // namespace
 
+cv::Mat scale_colour_column(const ColourScale& scale, int rows) {
+  cv::Mat values(rows, 1, CV_32FC1);
+  for (int row = 0; row < rows; ++row) {
+    const double t = rows > 1 ? static_cast<double>(row) / (rows - 1) : 0.0;
+    values.at<float>(row, 0) = static_cast<float>(scale.high - t * (scale.high - scale.low));
+  }
+  return scale_colours(scale, values);
+}
+
 cv::Vec3b scale_colour(const ColourScale& scale, double value) {
   return scale_colours(scale, cv::Mat(1, 1, CV_32FC1, cv::Scalar(value))).at<cv::Vec3b>(0, 0);
 }
@@ -122,13 +131,8 @@ cv::Mat compose_figure(const std::vector<cv::Mat>& panels, const std::vector<std
     // The colour bar, as tall as a row of panels: top row `high`, bottom row `low`.
     const int bar_x = kPadding + grid_w + kPadding;
     placed.bar = cv::Rect(bar_x, top, kBarWidth, panel_h);
-    cv::Mat values(panel_h, 1, CV_32FC1);
-    for (int row = 0; row < panel_h; ++row) {
-      const double t = panel_h > 1 ? static_cast<double>(row) / (panel_h - 1) : 0.0;
-      values.at<float>(row, 0) = static_cast<float>(scale->high - t * (scale->high - scale->low));
-    }
     cv::Mat strip = canvas(placed.bar);  // a view: resize writes into the canvas
-    cv::resize(scale_colours(*scale, values), strip, placed.bar.size(), 0, 0, cv::INTER_NEAREST);
+    cv::resize(scale_colour_column(*scale, panel_h), strip, placed.bar.size(), 0, 0, cv::INTER_NEAREST);
     cv::rectangle(canvas, cv::Rect(bar_x - 1, top - 1, kBarWidth + 2, panel_h + 2), cv::Scalar(90, 90, 90), 1);
     const int label_x = bar_x + kBarWidth + 6;
     draw_text(canvas, high_label, {label_x, top + 10}, kLabelScale);

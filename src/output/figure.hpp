@@ -27,6 +27,8 @@ struct ColourScale {
 
 // The colour a value gets on the bar (8-bit BGR), for tests and for the bar itself.
 cv::Vec3b scale_colour(const ColourScale& scale, double value);
+// The bar's colours top (`high`) to bottom (`low`), `rows` x 1, 8-bit BGR.
+cv::Mat scale_colour_column(const ColourScale& scale, int rows);
 
 // Where the parts of a composed figure are, in its pixels.
 struct FigureLayout {

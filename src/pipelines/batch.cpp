@@ -1,4 +1,5 @@
 #include "xai/batch.hpp"
+#include "output/print_figure.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -81,10 +82,14 @@ std::vector<Destination> destinations_for(const std::vector<InputFile>& files, c
 
 // How maps are drawn: a rerun with other settings redraws.
 json rendering_identity(const ExplainOptions& options) {
-  return {{"colormap", to_string(options.colormap)}, {"signed_colormap", to_string(options.signed_colormap)},
-          {"alpha", options.alpha},
-          {"background", to_string(options.background)}, {"figure_size", options.figure_size},
-          {"figures", options.figures}, {"num_features", options.num_features}};
+  json identity = {{"colormap", to_string(options.colormap)}, {"signed_colormap", to_string(options.signed_colormap)},
+                   {"alpha", options.alpha},
+                   {"background", to_string(options.background)}, {"figure_size", options.figure_size},
+                   {"figures", options.figures}, {"num_features", options.num_features}};
+  // Only when not the default: earlier runs' results keep their keys.
+  if (options.figures && options.figure_format != FigureFormat::png) identity["figure_format"] = to_string(options.figure_format);
+  if (options.figures && options.figure_dpi > 0) identity["figure_dpi"] = options.figure_dpi;
+  return identity;
 }
 
 // What identifies a result: the method's parameters (the record its report lists), the model and

@@ -11,6 +11,7 @@
 #include "analysis/faithfulness.hpp"
 #include "input/stain.hpp"
 #include "output/report.hpp"
+#include "output/print_figure.hpp"
 #include "core/text.hpp"
 #include "input/dicom.hpp"
 
@@ -76,6 +77,9 @@ std::vector<std::string> layer_warnings(Model& model, const std::vector<std::str
 
 ExplainPlan plan_explanations(Model& model, const ExplainOptions& options) {
   if (options.methods.empty()) throw usage_error(setting_name("methods") + ": give at least one method");
+  if (options.figure_dpi > 0 && options.figure_format != FigureFormat::png)
+    throw usage_error(setting_name("figure_dpi") + ": " + to_string(options.figure_format) +
+                      " figures are vector graphics (their images embedded at full resolution): a dpi is for png");
   ExplainPlan plan;
   plan.options = options;
   for (const auto& name : options.methods) {

@@ -249,4 +249,40 @@ TEST_F(CliFigures, EvalSavesOverlaysWithTheMasksOutline) {
   EXPECT_NE(refused.err.find("--save-overlays"), std::string::npos) << refused;
 }
 
+// Journal figures end to end: --figure-format svg/pdf writes STEM.METHOD.figure.svg/.pdf (pdftotext
+// reads the header back), --dpi a print PNG; the report names the file, format and dpi; where no
+// figure is written, or a dpi would be ignored, the options are refused.
+TEST_F(CliFigures, FigureFormatsAndDpiForJournals) {
+  const fs::path image = write_image("patch.png", test_image(96, 96));
+  ASSERT_EQ(explain(model("tiny-scripted.pt"), image, {"--figure-format", "pdf"}).code, 0);
+  EXPECT_TRUE(fs::exists(out_dir() / "patch.gradcam.figure.pdf"));
+  EXPECT_FALSE(fs::exists(out_dir() / "patch.gradcam.figure.png"));
+  const json pdf_entry = read_json(out_dir() / "patch.json").at("explanations").at(0);
+  EXPECT_EQ(pdf_entry.at("files").at("figure"), "patch.gradcam.figure.pdf");
+  EXPECT_EQ(pdf_entry.at("figure").at("format"), "pdf");
+  EXPECT_EQ(pdf_entry.at("figure").at("colour_bar").at("units"), "pt");
+  int status = 0;
+  const std::string text = xai::test::run_command("pdftotext " + (out_dir() / "patch.gradcam.figure.pdf").string() + " -", &status);
+  ASSERT_EQ(status, 0);
+  EXPECT_NE(text.find("method: gradcam"), std::string::npos) << text;
+
+  ASSERT_EQ(explain(model("tiny-scripted.pt"), image, {"--figure-format", "svg", "--method", "lime", "--samples", "40"}).code, 0);
+  const std::string svg = read_bytes(out_dir() / "patch.lime.figure.svg");
+  EXPECT_NE(svg.find("<text"), std::string::npos);
+  EXPECT_NE(svg.find("method: lime"), std::string::npos);
+
+  ASSERT_EQ(explain(model("tiny-scripted.pt"), image, {"--dpi", "600"}).code, 0);
+  const json png_entry = read_json(out_dir() / "patch.json").at("explanations").at(0);
+  EXPECT_EQ(png_entry.at("figure").at("dpi"), 600.0);
+  EXPECT_EQ(cv::imread((out_dir() / "patch.gradcam.figure.png").string()).cols, static_cast<int>(std::ceil(85 / 25.4 * 600)));
+
+  fs::remove_all(out_dir());
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--figure-format", "svg", "--dpi", "300"}), 2, {"--dpi", "svg"});
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--figure-format", "pdf", "--no-figure"}), 2,
+               {"--figure-format", "--no-figure"});
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--figure-format", "eps"}), 2, {"--figure-format"});
+  expect_error(xai({"batch", "-m", model("tiny-scripted.pt"), image.string(), "-o", out_dir().string(), "--dpi", "300"}), 2,
+               {"--dpi", "--figures"});
+}
+
 }  // namespace

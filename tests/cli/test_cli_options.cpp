@@ -147,12 +147,16 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     // one changes the truth).
     const Args annotated = {"--annotations", in("two-classes.geojson").string()};
     const bool slide = sub == "slide";
+    // Figures are written by explain, by batch with --figures, by slide for its top tiles.
+    const Args figure_needs = sub == "batch" ? Args{"--figures"} : slide ? Args{"--top-tiles", "1"} : Args{};
     return {
         {"--annotations", {annotated, {}}},
         {"--annotation-classes", {{"--annotation-classes", "Stroma"}, annotated}},
         {"--annotation-cover", {{"--annotation-cover", "0.9"}, annotated}},
         {"--at-fpr", {{"--at-fpr", "0.5"}, annotated}},
         {"--contours", {{"--contours", "0.5"}, {}}},
+        {"--figure-format", {{"--figure-format", "svg"}, figure_needs}},
+        {"--dpi", {{"--dpi", "150"}, figure_needs}},
         {"--stain-normalize", {{"--stain-normalize", "macenko"}, {"--stain-reference", stain_reference("malignant-1.png")}}},
         {"--stain-reference", {{"--stain-reference", stain_reference("benign-2.png")},
                                {"--stain-normalize", "macenko", "--stain-reference", stain_reference("malignant-1.png")}}},

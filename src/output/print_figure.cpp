@@ -1,0 +1,407 @@
+#include "output/print_figure.hpp"
+
+#include <cairo-pdf.h>
+#include <cairo.h>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "core/text.hpp"
+#include "xai/error.hpp"
+
+namespace xai {
+namespace {
+
+constexpr double kPointsPerMm = 72.0 / 25.4;
+constexpr double kNarrowWidth = 85 * kPointsPerMm;  // one journal column
+constexpr double kWideWidth = 174 * kPointsPerMm;   // a page's two columns
+constexpr double kMargin = 4, kGap = 4, kBarWidth = 8, kBarGap = 3;
+constexpr double kHeaderSize = 8, kTitleSize = 7, kLabelSize = 6.5, kSmallestSize = 5;
+constexpr const char* kFontFamily = "DejaVu Sans";
+constexpr int kBarRows = 257;  // the bar's colours; every 8th is a stop of the vector gradient
+
+// A cairo context that only measures text.
+class TextMeter {
+ public:
+  TextMeter()
+      : surface_(cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 1, 1)), cr_(cairo_create(surface_)) {
+    cairo_select_font_face(cr_, kFontFamily, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+  }
+  ~TextMeter() {
+    cairo_destroy(cr_);
+    cairo_surface_destroy(surface_);
+  }
+  TextMeter(const TextMeter&) = delete;
+  TextMeter& operator=(const TextMeter&) = delete;
+  double width(const std::string& text, double size) {
+    cairo_set_font_size(cr_, size);
+    cairo_text_extents_t extents;
+    cairo_text_extents(cr_, text.c_str(), &extents);
+    return extents.x_advance;
+  }
+  // The size at most `size` at which `text` fits in `room` (never below kSmallestSize).
+  double fitted(const std::string& text, double size, double room) {
+    const double w = width(text, size);
+    return w <= room || w <= 0 ? size : std::max(kSmallestSize, size * room / w);
+  }
+
+ private:
+  cairo_surface_t* surface_;
+  cairo_t* cr_;
+};
+
+struct Text {
+  std::string text;
+  double x = 0, y = 0;  // the baseline's start (its end when right-aligned)
+  double size = kTitleSize;
+  bool right_aligned = false;
+};
+
+struct PlacedImage {
+  cv::Mat bgr;
+  cv::Rect2d at;
+};
+
+// The figure in points, for any backend.
+struct Scene {
+  double width = 0, height = 0;
+  std::vector<PlacedImage> images;
+  std::vector<Text> texts;
+  std::optional<ColourScale> scale;
+  cv::Rect2d bar;
+};
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+Scene lay_out(const std::vector<cv::Mat>& panels, const std::vector<std::string>& titles,
+              const std::vector<std::string>& header, const ColourScale* scale, int columns) {
+  CV_Assert(!panels.empty() && panels.size() == titles.size());
+  TextMeter meter;
+  Scene scene;
+  const int count = static_cast<int>(panels.size());
+  columns = columns > 0 ? std::min(columns, count) : count;
+  const int rows = (count + columns - 1) / columns;
+  int panel_px_w = 1, panel_px_h = 1;
+  size_t title_lines = 1;
+  for (int i = 0; i < count; ++i) {
+    panel_px_w = std::max(panel_px_w, panels[i].cols), panel_px_h = std::max(panel_px_h, panels[i].rows);
+    title_lines = std::max(title_lines, lines_of(titles[i]).size());
+  }
+  std::string high_label, mid_label, low_label;
+  double bar_block = 0;
+  if (scale) {
+    high_label = (scale->saturates ? "≥" : "") + short_number(scale->high);
+    low_label = (scale->saturates ? "≤" : "") + short_number(scale->low);
+    mid_label = short_number((scale->low + scale->high) / 2);
+    bar_block = kGap + kBarWidth + kBarGap +
+                std::max({meter.width(high_label, kLabelSize), meter.width(low_label, kLabelSize),
+                          meter.width(mid_label, kLabelSize)});
+  }
+  scene.width = columns <= 2 ? kNarrowWidth : kWideWidth;
+  const double cell_w = (scene.width - 2 * kMargin - (columns - 1) * kGap - bar_block) / columns;
+  const double panel_h = std::min(cell_w * panel_px_h / panel_px_w, 2 * cell_w);
+  const double title_line = kTitleSize * 1.25, header_line = kHeaderSize * 1.3;
+  const double cell_h = panel_h + 2 + title_lines * title_line;
+  double y = kMargin;
+  for (const auto& line : header) {
+    y += header_line;
+    scene.texts.push_back({line, kMargin, y - kHeaderSize * 0.3, meter.fitted(line, kHeaderSize, scene.width - 2 * kMargin)});
+  }
+  if (!header.empty()) y += 2;
+  const double top = y;
+  for (int i = 0; i < count; ++i) {
+    const double x = kMargin + (i % columns) * (cell_w + kGap), cell_y = top + (i / columns) * (cell_h + kGap);
+    // The panel at its own aspect, as large as the cell allows, centred in it.
+    const double fit = std::min(cell_w / panels[i].cols, panel_h / panels[i].rows);
+    const double w = panels[i].cols * fit, h = panels[i].rows * fit;
+    scene.images.push_back({panels[i], cv::Rect2d(x + (cell_w - w) / 2, cell_y + (panel_h - h) / 2, w, h)});
+    const std::vector<std::string> lines = lines_of(titles[i]);
+    for (size_t l = 0; l < lines.size(); ++l)
+      scene.texts.push_back({lines[l], x, cell_y + panel_h + 2 + (l + 1) * title_line - kTitleSize * 0.25,
+                             meter.fitted(lines[l], kTitleSize, cell_w)});
+  }
+  const double grid_w = columns * cell_w + (columns - 1) * kGap;
+  const double grid_h = rows * cell_h + (rows - 1) * kGap;
+  y = top + grid_h;
+  if (scale) {
+    scene.scale = *scale;
+    const double bar_x = kMargin + grid_w + kGap;
+    scene.bar = cv::Rect2d(bar_x, top, kBarWidth, panel_h);
+    const double label_x = bar_x + kBarWidth + kBarGap;
+    scene.texts.push_back({high_label, label_x, top + kLabelSize * 0.75, kLabelSize});
+    scene.texts.push_back({mid_label, label_x, top + panel_h / 2 + kLabelSize * 0.35, kLabelSize});
+    scene.texts.push_back({low_label, label_x, top + panel_h, kLabelSize});
+    y += kLabelSize * 1.5;
+    scene.texts.push_back({scale->units, scene.width - kMargin, y,
+                           meter.fitted(scale->units, kLabelSize, scene.width - 2 * kMargin), true});
+  }
+  scene.height = y + kMargin;
+  return scene;
+}
+
+// ---- cairo: PDF and PNG ----
+
+struct CairoImage {
+  std::vector<unsigned char> pixels;
+  cairo_surface_t* surface = nullptr;
+  explicit CairoImage(const cv::Mat& bgr) {
+    CV_Assert(bgr.type() == CV_8UC3);
+    const int stride = cairo_format_stride_for_width(CAIRO_FORMAT_RGB24, bgr.cols);
+    pixels.assign(static_cast<size_t>(stride) * bgr.rows, 255);
+    for (int y = 0; y < bgr.rows; ++y)
+      for (int x = 0; x < bgr.cols; ++x) {
+        const cv::Vec3b p = bgr.at<cv::Vec3b>(y, x);
+        unsigned char* out = &pixels[static_cast<size_t>(y) * stride + 4 * x];  // B, G, R, unused (little-endian)
+        out[0] = p[0], out[1] = p[1], out[2] = p[2];
+      }
+    surface = cairo_image_surface_create_for_data(pixels.data(), CAIRO_FORMAT_RGB24, bgr.cols, bgr.rows, stride);
+  }
+  ~CairoImage() { cairo_surface_destroy(surface); }
+  CairoImage(const CairoImage&) = delete;
+  CairoImage& operator=(const CairoImage&) = delete;
+};
+
+void paint_image(cairo_t* cr, const cv::Mat& bgr, const cv::Rect2d& at, cairo_filter_t filter) {
+  const CairoImage image(bgr);
+  cairo_save(cr);
+  cairo_translate(cr, at.x, at.y);
+  cairo_scale(cr, at.width / bgr.cols, at.height / bgr.rows);
+  cairo_set_source_surface(cr, image.surface, 0, 0);
+  cairo_pattern_set_filter(cairo_get_source(cr), filter);
+  cairo_paint(cr);
+  cairo_restore(cr);
+}
+
+// `raster`: the bar as an image of its colours (exact at its ends after scaling to pixels); otherwise
+// a vector gradient.
+void draw_scene(cairo_t* cr, const Scene& scene, bool raster) {
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_paint(cr);
+  for (const auto& image : scene.images) paint_image(cr, image.bgr, image.at, raster ? CAIRO_FILTER_GOOD : CAIRO_FILTER_NEAREST);
+  if (scene.scale) {
+    const cv::Mat colours = scale_colour_column(*scene.scale, kBarRows);
+    if (raster) {
+      paint_image(cr, colours, scene.bar, CAIRO_FILTER_NEAREST);
+    } else {
+      cairo_pattern_t* gradient = cairo_pattern_create_linear(0, scene.bar.y, 0, scene.bar.y + scene.bar.height);
+      for (int row = 0; row < kBarRows; row += 8) {
+        const cv::Vec3b c = colours.at<cv::Vec3b>(row, 0);
+        cairo_pattern_add_color_stop_rgb(gradient, static_cast<double>(row) / (kBarRows - 1), c[2] / 255.0, c[1] / 255.0,
+                                         c[0] / 255.0);
+      }
+      cairo_rectangle(cr, scene.bar.x, scene.bar.y, scene.bar.width, scene.bar.height);
+      cairo_set_source(cr, gradient);
+      cairo_fill(cr);
+      cairo_pattern_destroy(gradient);
+    }
+    cairo_rectangle(cr, scene.bar.x - 0.25, scene.bar.y - 0.25, scene.bar.width + 0.5, scene.bar.height + 0.5);
+    cairo_set_source_rgb(cr, 90 / 255.0, 90 / 255.0, 90 / 255.0);
+    cairo_set_line_width(cr, 0.5);
+    cairo_stroke(cr);
+  }
+  cairo_select_font_face(cr, kFontFamily, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_source_rgb(cr, 30 / 255.0, 30 / 255.0, 30 / 255.0);
+  for (const auto& text : scene.texts) {
+    cairo_set_font_size(cr, text.size);
+    double x = text.x;
+    if (text.right_aligned) {
+      cairo_text_extents_t extents;
+      cairo_text_extents(cr, text.text.c_str(), &extents);
+      x -= extents.x_advance;
+    }
+    cairo_move_to(cr, x, text.y);
+    cairo_show_text(cr, text.text.c_str());
+  }
+}
+
+cairo_status_t append_to_string(void* closure, const unsigned char* data, unsigned int length) {
+  static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+  return CAIRO_STATUS_SUCCESS;
+}
+
+void check(cairo_status_t status, const std::string& what) {
+  if (status != CAIRO_STATUS_SUCCESS) throw output_error(what + ": cairo: " + cairo_status_to_string(status));
+}
+
+std::string pdf_of(const Scene& scene, const std::string& title) {
+  std::string bytes;
+  cairo_surface_t* surface = cairo_pdf_surface_create_for_stream(append_to_string, &bytes, scene.width, scene.height);
+  cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_TITLE, title.c_str());
+  cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATOR, "xai");
+  cairo_t* cr = cairo_create(surface);
+  draw_scene(cr, scene, false);
+  const cairo_status_t drawn = cairo_status(cr);
+  cairo_destroy(cr);
+  cairo_surface_finish(surface);
+  const cairo_status_t finished = cairo_surface_status(surface);
+  cairo_surface_destroy(surface);
+  check(drawn, "PDF figure");
+  check(finished, "PDF figure");
+  return bytes;
+}
+
+uint32_t crc32_of(const std::string& bytes) {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t n = 0; n < 256; ++n) {
+      uint32_t c = n;
+      for (int k = 0; k < 8; ++k) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      t[n] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xffffffffu;
+  for (unsigned char b : bytes) c = table[(c ^ b) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
+void append_big_endian(std::string& out, uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xff));
+}
+
+// The PNG with a pHYs chunk after its header, so that layout programs place it at `dpi`.
+std::string with_resolution(const std::string& png, double dpi) {
+  constexpr size_t kAfterHeader = 8 + 25;  // signature, then IHDR (length, type, 13 bytes, CRC)
+  if (png.size() < kAfterHeader || png.compare(12, 4, "IHDR") != 0) return png;
+  const uint32_t per_metre = static_cast<uint32_t>(std::lround(dpi / 0.0254));
+  std::string body = "pHYs";
+  append_big_endian(body, per_metre);
+  append_big_endian(body, per_metre);
+  body.push_back(1);  // the unit: metres
+  std::string chunk;
+  append_big_endian(chunk, 9);
+  chunk += body;
+  append_big_endian(chunk, crc32_of(body));
+  return png.substr(0, kAfterHeader) + chunk + png.substr(kAfterHeader);
+}
+
+std::string png_of(const Scene& scene, double dpi) {
+  const double zoom = dpi / 72.0;
+  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, static_cast<int>(std::ceil(scene.width * zoom)),
+                                                        static_cast<int>(std::ceil(scene.height * zoom)));
+  cairo_t* cr = cairo_create(surface);
+  cairo_scale(cr, zoom, zoom);
+  draw_scene(cr, scene, true);
+  const cairo_status_t drawn = cairo_status(cr);
+  cairo_destroy(cr);
+  std::string bytes;
+  const cairo_status_t written = cairo_surface_write_to_png_stream(surface, append_to_string, &bytes);
+  cairo_surface_destroy(surface);
+  check(drawn, "PNG figure");
+  check(written, "PNG figure");
+  return with_resolution(bytes, dpi);
+}
+
+// ---- SVG, written here: cairo draws SVG text as glyph outlines; journals want <text> ----
+
+std::string escaped(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string hex_colour(const cv::Vec3b& bgr) {
+  char text[8];
+  std::snprintf(text, sizeof text, "#%02x%02x%02x", bgr[2], bgr[1], bgr[0]);
+  return text;
+}
+
+std::string number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f", value);
+  return text;
+}
+
+std::string svg_of(const Scene& scene, const std::string& title) {
+  std::ostringstream out;
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      << "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\""
+      << number(scene.width / kPointsPerMm) << "mm\" height=\"" << number(scene.height / kPointsPerMm)
+      << "mm\" viewBox=\"0 0 " << number(scene.width) << " " << number(scene.height) << "\">\n"
+      << "<title>" << escaped(title) << "</title>\n"
+      << "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
+  for (const auto& image : scene.images)
+    out << "<image x=\"" << number(image.at.x) << "\" y=\"" << number(image.at.y) << "\" width=\"" << number(image.at.width)
+        << "\" height=\"" << number(image.at.height)
+        << "\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" xlink:href=\"data:image/png;base64,"
+        << base64_encode(encode_png(image.bgr, "figure panel")) << "\"/>\n";
+  if (scene.scale) {
+    const cv::Mat colours = scale_colour_column(*scene.scale, kBarRows);
+    out << "<defs><linearGradient id=\"colour-bar\" x1=\"0\" y1=\"0\" x2=\"0\" y2=\"1\">";
+    for (int row = 0; row < kBarRows; row += 8)
+      out << "<stop offset=\"" << static_cast<double>(row) / (kBarRows - 1) << "\" stop-color=\""
+          << hex_colour(colours.at<cv::Vec3b>(row, 0)) << "\"/>";
+    out << "</linearGradient></defs>\n"
+        << "<rect id=\"colour-bar-strip\" x=\"" << number(scene.bar.x) << "\" y=\"" << number(scene.bar.y) << "\" width=\""
+        << number(scene.bar.width) << "\" height=\"" << number(scene.bar.height)
+        << "\" fill=\"url(#colour-bar)\" stroke=\"#5a5a5a\" stroke-width=\"0.5\"/>\n";
+  }
+  for (const auto& text : scene.texts)
+    out << "<text x=\"" << number(text.x) << "\" y=\"" << number(text.y) << "\" font-family=\"" << kFontFamily
+        << ", sans-serif\" font-size=\"" << number(text.size) << "\" fill=\"#1e1e1e\""
+        << (text.right_aligned ? " text-anchor=\"end\"" : "") << ">" << escaped(text.text) << "</text>\n";
+  out << "</svg>\n";
+  return out.str();
+}
+
+cv::Rect2d scaled(const cv::Rect2d& r, double zoom) { return {r.x * zoom, r.y * zoom, r.width * zoom, r.height * zoom}; }
+
+}  // namespace
+
+FigureFormat parse_figure_format(const std::string& name) {
+  if (name == "png") return FigureFormat::png;
+  if (name == "svg") return FigureFormat::svg;
+  if (name == "pdf") return FigureFormat::pdf;
+  throw usage_error(setting_name("figure_format") + " " + name + ": expected png, svg or pdf");
+}
+
+std::string to_string(FigureFormat format) {
+  switch (format) {
+    case FigureFormat::png: return "png";
+    case FigureFormat::svg: return "svg";
+    case FigureFormat::pdf: return "pdf";
+  }
+  return "";
+}
+
+std::string print_figure(const std::vector<cv::Mat>& panels, const std::vector<std::string>& titles,
+                         const std::vector<std::string>& header, const ColourScale* scale, int columns,
+                         FigureFormat format, double dpi, PrintLayout* layout) {
+  const Scene scene = lay_out(panels, titles, header, scale, columns);
+  const std::string title = header.empty() ? "xai figure" : header.front();
+  const double zoom = format == FigureFormat::png ? dpi / 72.0 : 1.0;
+  if (layout) {
+    layout->width = scene.width * zoom, layout->height = scene.height * zoom;
+    layout->panels.clear();
+    for (const auto& image : scene.images) layout->panels.push_back(scaled(image.at, zoom));
+    layout->bar = scaled(scene.bar, zoom);
+    layout->units = format == FigureFormat::png ? "px" : "pt";
+  }
+  switch (format) {
+    case FigureFormat::png: return png_of(scene, dpi);
+    case FigureFormat::pdf: return pdf_of(scene, title);
+    case FigureFormat::svg: return svg_of(scene, title);
+  }
+  return {};
+}
+
+}  // namespace xai
