@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/figure_flags.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
 #include "xai/inputs.hpp"
@@ -24,6 +25,7 @@ struct CompareFlags {
   std::string label;
   std::string labels_csv;
   std::vector<std::string> images;
+  FigureFlags figure;
 };
 
 int run_compare(const CompareFlags& flags) {
@@ -34,6 +36,7 @@ int run_compare(const CompareFlags& flags) {
   // Label names for --target-class resolve against the first model; indices work for all.
   options.explain = flags.method.to_options(*models.front());
   options.explain.output_dir = flags.output_dir;
+  flags.figure.apply(options.explain, "");
   for (Model* model : models) log_plan(options.explain, *model);
   const auto truths = flags.labels_csv.empty() ? std::map<std::string, std::string>{} : read_labels_csv(flags.labels_csv);
   for (const auto& image : flags.images) {
@@ -55,6 +58,7 @@ Command add_compare(CLI::App& app) {
   flags->model.add_to(*sub, ModelFlags::Mode::several);
   flags->method.add_to(*sub);
   sub->add_option("-o,--output-dir", flags->output_dir, "Output directory (default: xai-out beside each image)");
+  flags->figure.add_to(*sub);
   sub->add_option("--label", flags->label, "The true label of the image(s), shown in captions");
   sub->add_option("--labels-csv", flags->labels_csv, "CSV of name,label with true labels");
   sub->add_option("images", flags->images, "Image files")->required();

@@ -6,6 +6,8 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/figure_flags.hpp"
+#include "output/print_figure.hpp"
 #include "cli/gate_flags.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
@@ -21,6 +23,7 @@ struct SanityFlags {
   GateFlags gate;
   SanityOptions options;
   bool no_grids = false;
+  FigureFlags figure;
   std::vector<std::string> inputs;
 };
 
@@ -54,7 +57,8 @@ void print_table(std::ostream& out, const SanityResult& result, const SanityOpti
     out << "  " << (row.flagged ? "FLAGGED" : "no") << "\n";
   }
   out << "-> " << result.report_path << ", " << result.csv_path
-      << (result.grids.empty() ? "" : ", " + std::to_string(result.grids.size()) + " grid(s) *.sanity.png") << "\n";
+      << (result.grids.empty() ? "" : ", " + std::to_string(result.grids.size()) + " grid(s) *.sanity." +
+                                                                   to_string(options.explain.figure_format)) << "\n";
 }
 
 int run_sanity(SanityFlags& flags) {
@@ -62,6 +66,7 @@ int run_sanity(SanityFlags& flags) {
   Model model = flags.model.load();
   flags.options.explain = flags.method.to_options(model);
   flags.options.grids = !flags.no_grids;
+  flags.figure.apply(flags.options.explain, flags.no_grids ? "--no-grids" : "");
   log_plan(flags.options.explain, model);
   const SanityResult result = check_sanity(model, flags.inputs, flags.options);
   for (const auto& warning : result.warnings) spdlog::warn("{}", warning);
@@ -95,6 +100,7 @@ Command add_sanity(CLI::App& app) {
       ->check(finite_between(0.001, 1.0, "[0.001,1]"))
       ->capture_default_str();
   sub->add_option("--batch-size", flags->options.batch_size, "Images per forward pass")->check(kPositive)->capture_default_str();
+  flags->figure.add_to(*sub);
   sub->add_flag("--no-grids", flags->no_grids, "Do not write the per-image grids (STEM.sanity.png)");
   flags->gate.add_to(*sub, "flagged>0, gradcam.spearman>0.3", "flagged (0/1) spearman ssim iou_top (at --flag-after) spearman_full (after every stage)");
   sub->add_option("inputs", flags->inputs, "Image files or folders")->required();

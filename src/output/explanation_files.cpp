@@ -205,7 +205,8 @@ void write_layer_grids(const ResultRendering& r, const std::map<int, LayerGrid>&
                        RenderedExplanation& out) {
   for (const auto& [cls, grid] : grids) {
     const std::string name =
-        r.stem + "." + r.result.method + "-layers" + (r.per_class ? "." + file_safe(r.plan.labels.at(cls)) : "") + ".png";
+        r.stem + "." + r.result.method + "-layers" + (r.per_class ? "." + file_safe(r.plan.labels.at(cls)) : "") + "." +
+        to_string(r.plan.options.figure_format);
     const int columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(grid.tiles.size()))));
     std::vector<std::string> header = figure_header(r.plan, r.result, cls, "");
     header.back() += "   (each layer's map on its own 0..1 scale)";
@@ -213,7 +214,8 @@ void write_layer_grids(const ResultRendering& r, const std::map<int, LayerGrid>&
     scale.colormap = r.plan.options.colormap;
     scale.units = "relative (0 = map minimum, 1 = maximum)";
     const int tile = std::max(224, std::min(r.plan.options.figure_size, kLargestPanel / 2));
-    out.files.push_back({name, encode_png(tile_grid(grid.tiles, grid.captions, columns, tile, header, &scale), name)});
+    out.files.push_back({name, encode_grid(grid.tiles, grid.captions, columns, tile, header, &scale,
+                                           r.plan.options.figure_format, r.plan.options.figure_dpi, name)});
     out.grids.push_back(name);
     for (size_t i = first_map; i < out.maps.size(); ++i)  // each layer's map names the grid it is in
       if (out.maps[i].class_index == cls) out.maps[i].files.push_back({"layers", name});
@@ -246,8 +248,9 @@ void write_class_comparison(const ResultRendering& r, const std::vector<DenseMap
   header.back() += "   every class on one scale";
   const int tile = std::max(160, std::min(plan.options.figure_size, kLargestPanel / 2));
   const int columns = std::min<int>(static_cast<int>(panels.size()), 5);
-  const std::string name = r.stem + "." + r.result.method + "-classes.png";
-  out.files.push_back({name, encode_png(tile_grid(panels, titles, columns, tile, header, &scale), name)});
+  const std::string name = r.stem + "." + r.result.method + "-classes." + to_string(plan.options.figure_format);
+  out.files.push_back({name, encode_grid(panels, titles, columns, tile, header, &scale, plan.options.figure_format,
+                                         plan.options.figure_dpi, name)});
   out.grids.push_back(name);
   for (size_t i = first_map; i < out.maps.size(); ++i) out.maps[i].files.push_back({"classes", name});
 }

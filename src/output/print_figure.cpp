@@ -404,4 +404,12 @@ std::string print_figure(const std::vector<cv::Mat>& panels, const std::vector<s
   return {};
 }
 
+std::string encode_grid(const std::vector<cv::Mat>& tiles, const std::vector<std::string>& captions, int columns,
+                        int tile_size, const std::vector<std::string>& header, const ColourScale* scale,
+                        FigureFormat format, double dpi, const std::string& what) {
+  if (format == FigureFormat::png && dpi <= 0)
+    return encode_png(tile_grid(tiles, captions, columns, tile_size, header, scale), what);
+  return print_figure(tiles, captions, header, scale, columns, format, dpi);
+}
+
 }  // namespace xai

@@ -30,4 +30,10 @@ std::string print_figure(const std::vector<cv::Mat>& panels, const std::vector<s
                          const std::vector<std::string>& header, const ColourScale* scale, int columns,
                          FigureFormat format, double dpi, PrintLayout* layout = nullptr);
 
+// A grid of tiles (tile_grid's: `tile_size` a cell, captions under each) as a file of `format`: the
+// screen PNG when png without a dpi, else laid out for print by print_figure (tiles at full resolution).
+std::string encode_grid(const std::vector<cv::Mat>& tiles, const std::vector<std::string>& captions, int columns,
+                        int tile_size, const std::vector<std::string>& header, const ColourScale* scale,
+                        FigureFormat format, double dpi, const std::string& what);
+
 }  // namespace xai

@@ -1,6 +1,8 @@
 #include "xai/inputs.hpp"
 #include "pipelines/compare.hpp"
 
+#include "output/print_figure.hpp"
+
 #include <filesystem>
 #include <opencv2/imgproc.hpp>
 
@@ -145,7 +147,7 @@ CompareOutcome compare_models(const std::vector<Model*>& models, const std::stri
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir)) throw output_error(dir + ": cannot create output directory");
-  outcome.grid_path = (fs::path(dir) / (stem + ".compare.png")).string();
+  outcome.grid_path = (fs::path(dir) / (stem + ".compare." + to_string(options.explain.figure_format))).string();
   outcome.report_path = (fs::path(dir) / (stem + ".compare.json")).string();
   outcome.report = {{"schema_version", kReportSchemaVersion},
                     {"xai_version", xai_version()},
@@ -167,8 +169,8 @@ CompareOutcome compare_models(const std::vector<Model*>& models, const std::stri
       "compare: " + fs::path(image_path).filename().string() +
           (options.true_label.empty() ? "" : "   true label: " + options.true_label),
       "methods: " + methods + (scale ? "" : "   (maps on their own scales: no shared colour bar)")};
-  write_file_atomic(outcome.grid_path, encode_png(tile_grid(tiles, captions, columns, 224, header, scale ? &*scale : nullptr),
-                                                  outcome.grid_path));
+  write_file_atomic(outcome.grid_path, encode_grid(tiles, captions, columns, 224, header, scale ? &*scale : nullptr,
+                                                   options.explain.figure_format, options.explain.figure_dpi, outcome.grid_path));
   write_file_atomic(outcome.report_path, outcome.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   return outcome;
 }

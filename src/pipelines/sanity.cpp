@@ -1,5 +1,7 @@
 #include "pipelines/sanity.hpp"
 
+#include "output/print_figure.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -183,7 +185,7 @@ class SanityRun {
 
   std::string grid_path(const ImageRecord& image) const {
     const fs::path relative(image.file.relative);
-    return (fs::path(options_.output_dir) / relative.parent_path() / (input_stem(relative) + ".sanity.png")).string();
+    return (fs::path(options_.output_dir) / relative.parent_path() / (input_stem(relative) + ".sanity." + to_string(options_.explain.figure_format))).string();
   }
 
   void write_grid(const ImageRecord& image, const std::string& path) const {
@@ -209,7 +211,8 @@ class SanityRun {
         "sanity: " + image.file.path + "   explained: " + plan_.labels.at(image.target),
         "each row: a map of the trained model, then with layers randomised from the top" +
             std::string(scale ? "" : "   (maps on their own scales)")};
-    write_file_atomic(path, encode_png(tile_grid(tiles, captions, columns, kTileSize, header, scale ? &*scale : nullptr), path));
+    write_file_atomic(path, encode_grid(tiles, captions, columns, kTileSize, header, scale ? &*scale : nullptr,
+                                        options_.explain.figure_format, options_.explain.figure_dpi, path));
   }
 
   void write_outputs() {

@@ -285,4 +285,32 @@ TEST_F(CliFigures, FigureFormatsAndDpiForJournals) {
                {"--dpi", "--figures"});
 }
 
+// The grids take the same formats: explain's layer grid, compare's and sanity's grids.
+TEST_F(CliFigures, GridsInJournalFormats) {
+  const fs::path image = write_image("patch.png", test_image(96, 96));
+  ASSERT_EQ(explain(model("tiny-scripted.pt"), image, {"--layers", "auto-all", "--figure-format", "pdf"}).code, 0);
+  int status = 0;
+  const std::string layers = xai::test::run_command("pdftotext " + (out_dir() / "patch.gradcam-layers.pdf").string() + " -", &status);
+  ASSERT_EQ(status, 0);
+  EXPECT_NE(layers.find("each layer's map on its own 0..1 scale"), std::string::npos) << layers;
+
+  const fs::path compared = root_ / "compared";
+  ASSERT_EQ(xai({"compare", "-m", model("tiny-scripted.pt"), "-m", model("tiny-traced.pt"), image.string(), "-o",
+                 compared.string(), "--figure-format", "svg"}).code, 0);
+  const std::string svg = read_bytes(compared / "patch.compare.svg");
+  EXPECT_NE(svg.find("<text"), std::string::npos);
+  EXPECT_NE(svg.find("compare: patch.png"), std::string::npos);
+  EXPECT_EQ(read_json(compared / "patch.compare.json").at("grid"), "patch.compare.svg");
+
+  const fs::path sane = root_ / "sanity";
+  const RunResult sanity = xai({"sanity", "-m", model("tiny-scripted.pt"), image.string(), "-o", sane.string(),
+                                "--figure-format", "pdf"});
+  ASSERT_EQ(sanity.code, 0) << sanity;
+  EXPECT_TRUE(fs::exists(sane / "patch.sanity.pdf")) << sanity;
+  fs::remove_all(out_dir());  // the refusal must write nothing
+  expect_error(xai({"sanity", "-m", model("tiny-scripted.pt"), image.string(), "-o", out_dir().string(),
+                    "--no-grids", "--figure-format", "pdf"}),
+               2, {"--figure-format", "--no-grids"});
+}
+
 }  // namespace
