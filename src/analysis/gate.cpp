@@ -1,5 +1,7 @@
 #include "analysis/gate.hpp"
 
+#include "core/text.hpp"
+
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -44,20 +46,6 @@ std::string number(double v) {
   out.precision(4);
   out << v;
   return out.str();
-}
-
-std::string xml_escaped(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '"') out += "&quot;";
-    else if (c == '\'') out += "&apos;";
-    else if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') out += ' ';  // not allowed in XML 1.0
-    else out += c;
-  }
-  return out;
 }
 
 }  // namespace
@@ -144,16 +132,16 @@ std::string junit_xml(const std::string& suite, const std::vector<GateCheck>& ch
   std::ostringstream xml;
   xml << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       << "<testsuites name=\"xai\" tests=\"" << checks.size() << "\" failures=\"" << failures << "\" errors=\"0\">\n"
-      << "  <testsuite name=\"" << xml_escaped(suite) << "\" tests=\"" << checks.size() << "\" failures=\"" << failures
+      << "  <testsuite name=\"" << markup_escaped(suite) << "\" tests=\"" << checks.size() << "\" failures=\"" << failures
       << "\" errors=\"0\" skipped=\"0\">\n";
   for (const auto& c : checks) {
-    xml << "    <testcase classname=\"" << xml_escaped(suite + "." + c.row) << "\" name=\""
-        << xml_escaped("fail-if " + c.condition) << "\">";
+    xml << "    <testcase classname=\"" << markup_escaped(suite + "." + c.row) << "\" name=\""
+        << markup_escaped("fail-if " + c.condition) << "\">";
     if (c.failed)
-      xml << "\n      <failure message=\"" << xml_escaped(c.message) << "\">" << xml_escaped(c.message)
+      xml << "\n      <failure message=\"" << markup_escaped(c.message) << "\">" << markup_escaped(c.message)
           << "</failure>\n    ";
     else
-      xml << "<system-out>" << xml_escaped(c.row + ": " + (c.value ? number(*c.value) : std::string("n/a"))) << "</system-out>";
+      xml << "<system-out>" << markup_escaped(c.row + ": " + (c.value ? number(*c.value) : std::string("n/a"))) << "</system-out>";
     xml << "</testcase>\n";
   }
   xml << "  </testsuite>\n</testsuites>\n";

@@ -136,4 +136,18 @@ std::string base64_decode(const std::string& text) {
   return out;
 }
 
+std::string markup_escaped(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '"') out += "&quot;";
+    else if (c == '\'') out += "&apos;";
+    else if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
 }  // namespace xai

@@ -26,6 +26,10 @@ std::string utf8_path(const std::string& path);
 // `value` with `digits` decimals ("0.68"), for captions and pages.
 std::string fixed_decimals(double value, int digits = 2);
 
+// Text for XML and HTML (SVG, JUnit, pages): & < > " ' as entities, control characters XML 1.0 forbids as
+// spaces.
+std::string markup_escaped(const std::string& text);
+
 // Base64 (RFC 4648, with padding): binary data inside JSON lines (a slide tile's map in its journal).
 std::string base64_encode(const std::string& bytes);
 // Throws std::invalid_argument on a character outside the alphabet or a wrong length.

@@ -305,20 +305,6 @@ std::string png_of(const Scene& scene, double dpi) {
 
 // ---- SVG, written here: cairo draws SVG text as glyph outlines; journals want <text> ----
 
-std::string escaped(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string hex_colour(const cv::Vec3b& bgr) {
   char text[8];
   std::snprintf(text, sizeof text, "#%02x%02x%02x", bgr[2], bgr[1], bgr[0]);
@@ -337,7 +323,7 @@ std::string svg_of(const Scene& scene, const std::string& title) {
       << "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\""
       << number(scene.width / kPointsPerMm) << "mm\" height=\"" << number(scene.height / kPointsPerMm)
       << "mm\" viewBox=\"0 0 " << number(scene.width) << " " << number(scene.height) << "\">\n"
-      << "<title>" << escaped(title) << "</title>\n"
+      << "<title>" << markup_escaped(title) << "</title>\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
   for (const auto& image : scene.images)
     out << "<image x=\"" << number(image.at.x) << "\" y=\"" << number(image.at.y) << "\" width=\"" << number(image.at.width)
@@ -358,7 +344,7 @@ std::string svg_of(const Scene& scene, const std::string& title) {
   for (const auto& text : scene.texts)
     out << "<text x=\"" << number(text.x) << "\" y=\"" << number(text.y) << "\" font-family=\"" << kFontFamily
         << ", sans-serif\" font-size=\"" << number(text.size) << "\" fill=\"#1e1e1e\""
-        << (text.right_aligned ? " text-anchor=\"end\"" : "") << ">" << escaped(text.text) << "</text>\n";
+        << (text.right_aligned ? " text-anchor=\"end\"" : "") << ">" << markup_escaped(text.text) << "</text>\n";
   out << "</svg>\n";
   return out.str();
 }

@@ -17,6 +17,7 @@
 #include "output/render.hpp"
 #include "output/report.hpp"
 #include "core/sha256.hpp"
+#include "core/text.hpp"
 #include "input/slide.hpp"
 
 namespace xai {
@@ -355,9 +356,7 @@ json write_slide_viewer(const Slide& slide, const SlideLayout& layout, const Sli
                     Durability::deferred);
   std::string page = kPage;
   const std::string title_token = "@TITLE@";
-  std::string title;
-  for (char c : slide_name) title += c == '<' ? std::string("&lt;") : c == '&' ? std::string("&amp;") : std::string(1, c);
-  page.replace(page.find(title_token), title_token.size(), title);
+  page.replace(page.find(title_token), title_token.size(), markup_escaped(slide_name));
   sync_file_system(out_dir);
   write_file_atomic((fs::path(out_dir) / "index.html").string(), page);
   return {{"page", "index.html"},

@@ -40,21 +40,6 @@ struct Side {
   std::vector<ColourScale> scales;  // per map
 };
 
-std::string html_text(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string url_path(const std::string& relative) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
@@ -346,27 +331,27 @@ class DiffRun {
             ".changed{border-color:#c33;box-shadow:0 0 0 2px #f3c0c0}\n"
             ".path{font-family:monospace;word-break:break-all}\n"
             "</style>\n</head>\n<body>\n";
-    html << "<h1>Explanation drift</h1>\n<p>old <span class=\"path\">" << html_text(old_.path())
-         << "</span> &rarr; new <span class=\"path\">" << html_text(new_.path()) << "</span>; " << result_.images.size()
+    html << "<h1>Explanation drift</h1>\n<p>old <span class=\"path\">" << markup_escaped(old_.path())
+         << "</span> &rarr; new <span class=\"path\">" << markup_escaped(new_.path()) << "</span>; " << result_.images.size()
          << " image(s), " << result_.prediction_changes
          << " prediction change(s). Drift = 1 &minus; Spearman &rho; of the two maps of the same class "
             "(0 same ranking, 1 unrelated). Largest drift first.</p>\n";
     html << "<table class=\"summary\"><tr><th>method</th><th>old layer</th><th>new layer</th><th>images</th>"
             "<th>drift mean</th><th>p50</th><th>p90</th><th>max</th><th>IoU top</th></tr>\n";
     for (const auto& r : result_.rows)
-      html << "<tr><td>" << html_text(r.method) << "</td><td>" << html_text(r.old_layer) << "</td><td>"
-           << html_text(r.new_layer) << "</td><td>" << r.count << "</td><td>" << fixed_decimals(r.drift_mean, 3) << "</td><td>"
+      html << "<tr><td>" << markup_escaped(r.method) << "</td><td>" << markup_escaped(r.old_layer) << "</td><td>"
+           << markup_escaped(r.new_layer) << "</td><td>" << r.count << "</td><td>" << fixed_decimals(r.drift_mean, 3) << "</td><td>"
            << fixed_decimals(r.drift_p50, 3) << "</td><td>" << fixed_decimals(r.drift_p90, 3) << "</td><td>" << fixed_decimals(r.drift_max, 3)
            << "</td><td>" << fixed_decimals(r.iou_top_mean, 3) << "</td></tr>\n";
     html << "</table>\n<div class=\"cards\">\n";
     for (const auto& image : result_.images) {
       html << "<div class=\"card" << (image.prediction_changed ? " changed" : "") << "\">\n<div class=\"path\">"
-           << html_text(image.path) << "</div>\n<div>drift " << fixed_decimals(image.drift, 3) << "; predicted "
-           << html_text(image.old_label) << " &rarr; " << html_text(image.new_label)
-           << (image.prediction_changed ? " <strong>(changed)</strong>" : "") << "; p(" << html_text(old_plan_.labels.at(image.target))
+           << markup_escaped(image.path) << "</div>\n<div>drift " << fixed_decimals(image.drift, 3) << "; predicted "
+           << markup_escaped(image.old_label) << " &rarr; " << markup_escaped(image.new_label)
+           << (image.prediction_changed ? " <strong>(changed)</strong>" : "") << "; p(" << markup_escaped(old_plan_.labels.at(image.target))
            << ") " << fixed_decimals(image.old_probability, 3) << " &rarr; " << fixed_decimals(image.new_probability, 3) << "</div>\n"
-           << "<img loading=\"lazy\" src=\"" << html_text(url_path(image.figure)) << "\" alt=\"old and new maps of "
-           << html_text(image.path) << "\">\n</div>\n";
+           << "<img loading=\"lazy\" src=\"" << markup_escaped(url_path(image.figure)) << "\" alt=\"old and new maps of "
+           << markup_escaped(image.path) << "\">\n</div>\n";
     }
     html << "</div>\n</body>\n</html>\n";
     result_.gallery_path = (fs::path(options_.output_dir) / "index.html").string();
