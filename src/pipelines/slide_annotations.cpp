@@ -154,8 +154,15 @@ SlideAnnotationScore score_slide_run(const std::string& run_dir, const SlideAnno
   score.rows.push_back({"tiles", "", {{"tile_auc", auc}, {"tile_sensitivity", point.sensitivity}}});
   json localisation = json::object();
   const std::string probability_name = "P(" + label + ")";
-  const MaskAgreement by_probability = map_agreement(probability_canvas(layout, tiles, label), truth, settings.top_fraction);
+  MaskAgreement by_probability = map_agreement(probability_canvas(layout, tiles, label), truth, settings.top_fraction);
+  // A probability map is flat over each tile: its maximum is a whole tile, and the first pixel of it (its
+  // top-left corner) says nothing. The pointing game asks whether the most probable tile is a positive one.
+  if (!by_probability.mask_empty && !scores.empty()) {
+    const size_t top = static_cast<size_t>(std::max_element(scores.begin(), scores.end()) - scores.begin());
+    by_probability.pointing_hit = positive[top];
+  }
   localisation[probability_name] = agreement_json(by_probability);
+  localisation[probability_name]["pointing_by"] = "the most probable tile: positive or not";
   score.rows.push_back(agreement_row(probability_name, by_probability));
   for (size_t m = 0; m < maps.methods.size(); ++m) {
     const MaskAgreement a = map_agreement(stitched_map(layout, tiles, maps.methods[m]), truth, settings.top_fraction);

@@ -452,6 +452,8 @@ TEST_F(SlideRunTest, AnnotationsScoreTheRunAgainstTheGeneratorsTruth) {
     if (fp / neg.size() <= 0.05) best = std::max(best, tp / pos.size());
   }
   EXPECT_NEAR(r["tiles"]["sensitivity"]["value"].get<double>(), best, 1e-9);
+  // The probability map points with its most probable tile, which is a malignant one (the run's own test).
+  EXPECT_EQ(r["localisation"]["maps"]["P(malignant)"]["pointing"].get<double>(), 1.0);
 
   // Localisation, recomputed from map-gradcam.npy and the outlines filled here: the pointing game (is
   // the stitched map's maximum inside an outline?) and the energy inside.
