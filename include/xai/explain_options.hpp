@@ -33,6 +33,9 @@ struct ExplainOptions {
   // whole factor (nearest neighbour) until it is not (--figure-size; 0: never).
   int figure_size = 384;
   bool figures = false;  // STEM.METHOD[...].figure.png per map (on in explain, --figures in batch)
+  // STEM.panel.png: one figure for the image, the original then one column per method (and layer), one
+  // row per explained class, each map with its own colour bar and units (--panel).
+  bool panel = false;
   FigureFormat figure_format = FigureFormat::png;  // the figures' file format (--figure-format)
   double figure_dpi = 0;  // > 0: figures laid out for print and rasterised at this dpi (--dpi; png only)
   int num_features = 5;  // region maps: regions in the -top (most positive) and -bottom (most negative) views

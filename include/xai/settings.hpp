@@ -42,12 +42,14 @@ struct FillSpec {
   int blur_kernel = 0;
 };
 
-// Which class an explanation is about: the predicted one, a given one, or the top k.
+// Which class an explanation is about: the predicted one, a given one, the top k, or every class whose
+// probability reaches a threshold (a multi-label model's findings; the most probable when none does).
 struct TargetSpec {
-  enum class Kind { predicted, given, top_k };
+  enum class Kind { predicted, given, top_k, above };
   Kind kind = Kind::predicted;
-  int class_index = -1;  // for Kind::given
-  int k = 1;             // for Kind::top_k
+  int class_index = -1;    // for Kind::given
+  int k = 1;               // for Kind::top_k
+  double threshold = 0.5;  // for Kind::above
 };
 
 struct LimeOptions {

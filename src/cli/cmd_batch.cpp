@@ -25,6 +25,7 @@ namespace {
 
 struct BatchFlags {
   bool figures = false;
+  bool panel = false;
   FigureFlags figure;
   std::string labels_csv;
   ModelFlags model;
@@ -86,7 +87,8 @@ int run_batch_command(const BatchFlags& flags) {
   BatchOptions options;
   options.explain = flags.method.to_options(model);
   options.explain.figures = flags.figures;
-  flags.figure.apply(options.explain, flags.figures ? "" : "batch writes figures with --figures");
+  options.explain.panel = flags.panel;
+  flags.figure.apply(options.explain, flags.figures || flags.panel ? "" : "batch writes figures with --figures or --panel");
   options.labels_csv = flags.labels_csv;
   options.output_dir = flags.output_dir;
   log_plan(options.explain, model);
@@ -150,6 +152,7 @@ Command add_batch(CLI::App& app) {
   flags->figure.add_to(*sub);
   sub->add_flag("--figures", flags->figures,
                 "Also STEM.METHOD.figure.png per map (the original beside the overlay, a header, a colour bar)");
+  sub->add_flag("--panel", flags->panel, kPanelHelp);
   sub->add_option("inputs", flags->inputs, "Folders (recursive), files, or @LIST files of paths")->required();
   return {sub, [flags] { return run_batch_command(*flags); }};
 }

@@ -25,6 +25,7 @@ struct ExplainCommandFlags {
   std::string json;
   std::vector<std::string> images;
   bool no_figure = false;
+  bool panel = false;
   FigureFlags figure;
 };
 
@@ -59,7 +60,8 @@ int run_explain(const ExplainCommandFlags& flags) {
   ExplainOptions options = flags.method.to_options(model);
   options.output_dir = flags.output_dir;
   options.figures = !flags.no_figure;
-  flags.figure.apply(options, flags.no_figure ? "--no-figure" : "");
+  options.panel = flags.panel;
+  flags.figure.apply(options, flags.no_figure && !flags.panel ? "--no-figure" : "");
   const ExplainPlan plan = plan_explanations(model, options);
   log_plan(options, model);
 
@@ -113,6 +115,7 @@ Command add_explain(CLI::App& app) {
   flags->figure.add_to(*sub);
   sub->add_flag("--no-figure", flags->no_figure,
                 "Skip STEM.METHOD.figure.png (the original beside the overlay, with a header and a colour bar)");
+  sub->add_flag("--panel", flags->panel, kPanelHelp);
   sub->add_option("images", flags->images, "Image files (PNG, JPEG, TIFF, BMP, ...)")->required();
   return {sub, [flags] { return run_explain(*flags); }};
 }

@@ -9,6 +9,11 @@
 
 namespace xai::cli {
 
+// --panel's help (explain, batch): one figure per image with every method side by side.
+inline constexpr const char* kPanelHelp =
+    "Also STEM.panel.png: the original, then one column per method (and layer), one row per explained class "
+    "(--targets above:P for a multi-label model's findings), each map with its own colour bar and units";
+
 struct FigureFlags {
   std::string format = "png";
   double dpi = 0;

@@ -29,6 +29,21 @@ auto parsed_from(const std::string& flag, Parse parse) {
   }
 }
 
+// --targets above:P, P in (0, 1].
+double parse_above_threshold(const std::string& text) {
+  const std::string prefix = "above:";
+  double p = 0;
+  size_t used = 0;
+  if (text.compare(0, prefix.size(), prefix) == 0) try {
+      p = std::stod(text.substr(prefix.size()), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+  if (used == 0 || prefix.size() + used != text.size() || !(p > 0 && p <= 1))
+    throw usage_error("--targets " + text + ": expected above:P with a probability 0 < P <= 1 (e.g. above:0.5)");
+  return p;
+}
+
 std::string method_help() {
   std::string names;
   for (const auto& name : method_names()) names += (names.empty() ? "" : ", ") + name;
@@ -110,12 +125,20 @@ void MethodFlags::add_to(CLI::App& sub) {
               ->allow_extra_args(false)
               ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll),
           Setting::layers);
-  setting(sub.add_option("--layers", layer_set, "auto-all: one map per stage output (ResNet layer1-4, DenseNet blocks, ...)")
-              ->check(CLI::IsMember({"auto-all"})),
+  setting(sub.add_option("--layers", layer_set,
+                         "auto-all: one map per stage output (ResNet layer1-4, DenseNet blocks, ...); compare: stages "
+                         "(stage k of each model side by side, from each model's own stage outputs)")
+              ->check(CLI::IsMember({"auto-all", "stages"})),
           Setting::layers);
   auto* target = setting(sub.add_option("-t,--target-class", target_class, "Class to explain: index or label"),
                          Setting::target);
   setting(sub.add_option("-k,--top-k", top_k, "Explain each of the K most probable classes")->check(kPositive)->excludes(target),
+          Setting::target);
+  setting(sub.add_option("--targets", targets,
+                         "above:P: explain every class whose probability is at least P (a multi-label model's "
+                         "findings, most probable first; when none reaches P, the most probable, with a warning)")
+              ->excludes(target)
+              ->excludes(sub.get_option("--top-k")),
           Setting::target);
   setting(sub.add_flag("--all-classes", all_classes, "Explain every class"),
           Setting::all_classes);
@@ -314,8 +337,8 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   if (!lime.regions_path.empty())
     for (const char* name : {"--segments", "--superpixels", "--compactness"})
       if (given(name)) throw usage_error(std::string(name) + ": has no effect with --regions (your regions are used as they are)");
-  if (all_classes && (given("--target-class") || given("--top-k")))
-    throw usage_error("--all-classes explains every class: drop --target-class/--top-k");
+  if (all_classes && (given("--target-class") || given("--top-k") || given("--targets")))
+    throw usage_error("--all-classes explains every class: drop --target-class/--top-k/--targets");
   options.lime = lime;
   options.lime.all_classes = all_classes;
   options.lime.hide = parse_fill(hide);
@@ -383,6 +406,13 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   options.cam.batch_size = probe_batch;  // 0: automatic
   if (probe_batch > 0) options.lime.batch_size = options.gradients.batch_size = probe_batch;
   options.cam.layers = layers;
+  if (layer_set == "stages" && !matches_stages)
+    throw usage_error("--layers stages: stage k of several models is for compare; here --layers auto-all gives every stage");
+  if (layer_set == "stages" && !layers.empty())
+    throw usage_error("--layers stages chooses each model's layers: drop --layer");
+  if (layer_set == "auto-all" && matches_stages)
+    throw usage_error("--layers auto-all: models have different stages; --layers stages compares stage k of each model "
+                      "(or name layers every model has with -l)");
   if (layer_set == "auto-all") {
     for (const auto& stage : model.stage_layers())
       if (std::find(options.cam.layers.begin(), options.cam.layers.end(), stage) == options.cam.layers.end())
@@ -418,6 +448,9 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
   } else if (top_k > 0) {
     options.cam.target.kind = TargetSpec::Kind::top_k;
     options.cam.target.k = top_k;
+  } else if (!targets.empty()) {
+    options.cam.target.kind = TargetSpec::Kind::above;
+    options.cam.target.threshold = parse_above_threshold(targets);
   }
   return options;
 }

@@ -19,9 +19,11 @@ namespace xai::cli {
 struct MethodFlags {
   std::string methods = "gradcam";
   std::vector<std::string> layers;
+  bool matches_stages = false;  // compare: --layers stages (the library matches each model's stages)
   std::string layer_set;  // "auto-all": every stage output
   std::string target_class;
   int top_k = 0;
+  std::string targets;  // --targets above:P
   bool all_classes = false;
   int probe_batch = 0;
   std::string colormap;  // --colormap NAME[,NAME]: empty, the defaults of both kinds

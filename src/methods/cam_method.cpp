@@ -106,6 +106,7 @@ json target_parameters(const TargetSpec& target) {
     case TargetSpec::Kind::predicted: return {{"kind", "predicted"}};
     case TargetSpec::Kind::given: return {{"kind", "class"}, {"class", target.class_index}};
     case TargetSpec::Kind::top_k: return {{"kind", "top_k"}, {"k", target.k}};
+    case TargetSpec::Kind::above: return {{"kind", "above"}, {"threshold", target.threshold}};
   }
   return nullptr;
 }

@@ -2,11 +2,34 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <numeric>
 
 #include "xai/error.hpp"
 
 namespace xai {
+namespace {
+
+std::vector<int> classes_by_probability(const Prediction& prediction) {
+  std::vector<int> order(prediction.probabilities.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return prediction.probabilities[a] > prediction.probabilities[b]; });
+  return order;
+}
+
+}  // namespace
+
+std::string target_warning(const TargetSpec& spec, const Prediction& prediction, const std::vector<std::string>& labels) {
+  if (spec.kind != TargetSpec::Kind::above || prediction.probabilities.empty()) return {};
+  const int top = classes_by_probability(prediction).front();
+  if (prediction.probabilities[top] >= spec.threshold) return {};
+  char text[160];
+  std::snprintf(text, sizeof text, "no class reaches probability %g: the most probable, %s (p=%.3f), is explained",
+                spec.threshold, labels.at(top).c_str(), prediction.probabilities[top]);
+  return text;
+}
+
 std::vector<int> resolve_targets(const TargetSpec& spec, const Prediction& prediction, size_t label_count) {
   switch (spec.kind) {
     case TargetSpec::Kind::predicted:
@@ -20,12 +43,15 @@ std::vector<int> resolve_targets(const TargetSpec& spec, const Prediction& predi
       if (spec.k < 1 || static_cast<size_t>(spec.k) > label_count)
         throw usage_error(setting_name("top_k") + " " + std::to_string(spec.k) +
                           ": must be between 1 and the number of classes (" + std::to_string(label_count) + ")");
-      std::vector<int> order(prediction.probabilities.size());
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-        return prediction.probabilities[a] > prediction.probabilities[b];
-      });
+      std::vector<int> order = classes_by_probability(prediction);
       order.resize(spec.k);
+      return order;
+    }
+    case TargetSpec::Kind::above: {
+      std::vector<int> order = classes_by_probability(prediction);
+      size_t reached = 0;
+      while (reached < order.size() && prediction.probabilities[order[reached]] >= spec.threshold) ++reached;
+      order.resize(std::max<size_t>(reached, 1));  // none reached it: the most probable (target_warning says so)
       return order;
     }
   }

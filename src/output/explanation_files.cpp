@@ -99,6 +99,55 @@ struct ResultRendering {
   }
 };
 
+std::string size_text(const cv::Size& size) { return std::to_string(size.width) + "x" + std::to_string(size.height); }
+
+// What a map was computed as, beside how it is drawn: a 7x7 CAM drawn over a 224-pixel image looks
+// smooth only because it was upsampled.
+std::string native_text(const DenseMap& computed, const DenseMap& dense, const cv::Size& image_size) {
+  if (!dense.segments.empty()) return std::to_string(dense.region_weights.size()) + " regions";
+  const cv::Size native = computed.values.size();
+  return size_text(native) + " map" + (native.width < image_size.width || native.height < image_size.height ? ", upsampled" : "");
+}
+
+// What the model saw of the input: its size, the part it sees (a centre crop) and the size it was resized to.
+std::string input_note(const PreparedImage& image, const ModelCard& card) {
+  const cv::Size original(image.image.pixels.cols, image.image.pixels.rows);
+  const cv::Size model(card.input_width, card.input_height);
+  const bool cropped = !image.visible.empty() && image.visible.size() != original;
+  std::string note = "input " + size_text(original) + " px";
+  if (cropped) note += ": the model sees its centre " + size_text(image.visible.size()) + " (shown)";
+  if (original != model || cropped)
+    note += std::string(cropped ? ", " : ": ") + "resized to " + size_text(model) + " for the model";
+  else
+    note += ", the model's own size";
+  if (!cropped && card.resize == ResizeMode::stretch &&
+      std::abs(static_cast<double>(original.width) / original.height - static_cast<double>(model.width) / model.height) > 0.01)
+    note += " (stretched: its aspect changes)";
+  return note;
+}
+
+// Which classes the rows are, in words.
+std::string targets_text(const ExplainOptions& options) {
+  const TargetSpec& t = options.cam.target;
+  if (options.lime.all_classes) return "explained: every class";
+  switch (t.kind) {
+    case TargetSpec::Kind::predicted: return "explained: the predicted class";
+    case TargetSpec::Kind::given: return "explained: a given class";
+    case TargetSpec::Kind::top_k: return "explained: the " + std::to_string(t.k) + " most probable classes";
+    case TargetSpec::Kind::above: return "explained: every class with p >= " + short_number(t.threshold);
+  }
+  return "";
+}
+
+// One map as the panel figure shows it.
+struct PanelEntry {
+  std::string column;  // METHOD or METHOD (LAYER)
+  std::string native;  // what the map was computed as: "7x7 map, upsampled", "48 regions"
+  int class_index = 0;
+  cv::Mat overlaid;
+  ColourScale scale;
+};
+
 // Per class: the layer-by-layer grid's tiles and their captions.
 struct LayerGrid {
   std::vector<cv::Mat> tiles;
@@ -258,7 +307,8 @@ void write_class_comparison(const ResultRendering& r, const std::vector<DenseMap
 // The outputs of one method's result: per map its files and report entry, then the grids that
 // compare its maps.
 void render_result(const Canvas& canvas, const cv::Size& image_size, const MethodResult& result, size_t result_index,
-                   const ExplainPlan& plan, const std::string& stem, RenderedExplanation& out) {
+                   const ExplainPlan& plan, const std::string& stem, RenderedExplanation& out,
+                   std::vector<PanelEntry>& panel) {
   const ResultRendering r(canvas, result, plan, stem);
   // Maps at the image's size for the stored .npy and the statistics; at the enlarged size for drawing
   // (continuous maps interpolate from their own resolution; region maps stay exact per region).
@@ -277,12 +327,59 @@ void render_result(const Canvas& canvas, const cv::Size& image_size, const Metho
     if (plan.options.figures) add_figure(r, m, overlaid, base, written, out);
     if (!m.segments.empty()) add_region_views(r, m, drawn[k], wrote_segments, written, out);
     if (r.per_layer) add_to_layer_grid(canvas, m, overlaid, result.maps[k].values.size(), layer_grids[m.class_index]);
+    if (plan.options.panel)
+      panel.push_back({result.method + (m.layer.empty() ? "" : " (" + m.layer + ")"),
+                       native_text(result.maps[k], m, image_size), m.class_index, overlaid, colour_scale_of(m, plan.options)});
     out.maps.push_back(std::move(written));
     out.sources.push_back({result_index, k});
   }
   write_layer_grids(r, layer_grids, first_map, out);
   if (r.per_class && !r.per_layer && !dense.empty() && dense.front().is_signed)
     write_class_comparison(r, dense, drawn, first_map, out);
+}
+
+// STEM.panel.EXT: the question "what does each method see?" in one figure: the original, then one
+// column per method (and layer) with each map's own colour bar and units; one row per explained class,
+// its original captioned with the class and its probability.
+void write_panel(const Canvas& canvas, const std::vector<PanelEntry>& entries, const ExplainPlan& plan,
+                 const Prediction& prediction, const std::string& input_note, const std::string& stem,
+                 RenderedExplanation& out) {
+  std::vector<std::string> columns;
+  std::vector<int> classes;
+  for (const auto& e : entries) {
+    if (std::find(columns.begin(), columns.end(), e.column) == columns.end()) columns.push_back(e.column);
+    if (std::find(classes.begin(), classes.end(), e.class_index) == classes.end()) classes.push_back(e.class_index);
+  }
+  const cv::Mat panel_original = shrink_to_fit(canvas.original, kLargestPanel / 2, cv::INTER_AREA);
+  std::vector<FigurePanel> panels;
+  for (const int cls : classes) {
+    panels.push_back({panel_original, plan.labels.at(cls) + "\np=" + percent(prediction.probabilities.at(cls)),
+                      std::nullopt});
+    for (const auto& column : columns) {
+      const auto found = std::find_if(entries.begin(), entries.end(),
+                                      [&](const PanelEntry& e) { return e.column == column && e.class_index == cls; });
+      if (found == entries.end()) {  // a method that explained other classes: an empty cell says so
+        panels.push_back({cv::Mat(panel_original.size(), CV_8UC3, cv::Scalar(255, 255, 255)), column + "\n(not explained)",
+                          std::nullopt});
+        continue;
+      }
+      panels.push_back({shrink_to_fit(found->overlaid, kLargestPanel / 2, cv::INTER_AREA), column + "\n" + found->native,
+                        found->scale});
+    }
+  }
+  std::string methods;
+  for (const auto& column : columns) methods += (methods.empty() ? "" : ", ") + column;
+  std::vector<std::string> header = {
+      "model: " + model_title(plan),
+      "predicted: " + plan.labels.at(prediction.predicted) + " (p=" +
+          percent(prediction.probabilities.at(prediction.predicted)) + ")   " + targets_text(plan.options),
+      "methods: " + methods + "   (each map on its own scale)"};
+  header.push_back(input_note);
+  const std::string name = stem + ".panel." + to_string(plan.options.figure_format);
+  out.files.push_back({name, print_panels(panels, header, nullptr, static_cast<int>(columns.size()) + 1,
+                                          plan.options.figure_format, plan.options.figure_dpi)});
+  out.grids.push_back(name);
+  for (auto& map : out.maps) map.files.push_back({"panel", name});
 }
 
 }  // namespace
@@ -346,8 +443,11 @@ RenderedExplanation render_explanation(const PreparedImage& image, const Compute
   canvas.original = enlarge(display, canvas.factor);
   canvas.background = enlarge(overlay_background(display, plan.options.background), canvas.factor);
   RenderedExplanation out;
+  std::vector<PanelEntry> panel;
   for (size_t r = 0; r < computed.results.size(); ++r)
-    render_result(canvas, display.size(), computed.results[r], r, plan, stem, out);
+    render_result(canvas, display.size(), computed.results[r], r, plan, stem, out, panel);
+  if (plan.options.panel && !panel.empty())
+    write_panel(canvas, panel, plan, computed.results.front().prediction, input_note(image, plan.card), stem, out);
   if (thumbnail) {
     out.thumbnail = stem + ".thumb.png";
     out.files.push_back({out.thumbnail, thumbnail_png(display, out.thumbnail)});
@@ -367,7 +467,9 @@ bool is_xai_output_name(const std::string& file_name) {
   const std::vector<std::string> names = method_names();
   for (size_t i = 1; i < parts.size(); ++i) {
     const std::string& part = parts[i];
-    if (part == "thumb" || part == "compare" || part == "sanity" || part == "diff") return true;
+    if (part == "thumb" || part == "compare" || part == "sanity" || part == "diff" || part == "panel" ||
+        part == "agreement")
+      return true;
     for (const auto& name : names)
       if (part == name || part.rfind(name + "-", 0) == 0) return true;
   }

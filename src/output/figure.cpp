@@ -14,6 +14,9 @@ constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
 constexpr int kPadding = 10;
 constexpr int kBarWidth = 18;
 constexpr double kHeaderScale = 0.5, kTitleScale = 0.45, kLabelScale = 0.42;
+// Text longer than its room is drawn smaller, down to this, before the room grows: figures sized by
+// their panels, not by their longest caption.
+constexpr double kSmallestScale = 0.32;
 constexpr int kHeaderLine = 20, kTitleLine = 18, kLabelLine = 16;
 const cv::Scalar kInk(30, 30, 30);
 const cv::Vec3b kNeutral(128, 128, 128);  // "the image" under a signed colour: mid gray
@@ -21,6 +24,12 @@ const cv::Vec3b kNeutral(128, 128, 128);  // "the image" under a signed colour: 
 int text_width(const std::string& text, double scale) {
   int baseline = 0;
   return cv::getTextSize(text, kFont, scale, 1, &baseline).width;
+}
+
+// The scale at most `scale` at which `text` fits in `room` pixels (never below kSmallestScale).
+double fitted_scale(const std::string& text, double scale, int room) {
+  const int width = text_width(text, scale);
+  return width <= room || width <= 0 ? scale : std::max(kSmallestScale, scale * room / width);
 }
 
 void draw_text(cv::Mat& canvas, const std::string& text, cv::Point at, double scale) {
@@ -90,8 +99,9 @@ cv::Mat compose_figure(const std::vector<cv::Mat>& panels, const std::vector<std
     title_text.push_back(split_lines(titles[i]));
     title_lines = std::max<int>(title_lines, static_cast<int>(title_text.back().size()));
   }
+  // Titles fit their cell, drawn smaller when they must; only what does not fit even so widens it.
   for (int i = 0; i < count; ++i)
-    for (const auto& line : title_text[i]) cell_w = std::max(cell_w, text_width(line, kTitleScale));
+    for (const auto& line : title_text[i]) cell_w = std::max(cell_w, text_width(line, kSmallestScale));
   const int cell_h = panel_h + title_lines * kTitleLine;
   // The bar's labels: the ends and the middle, and the units beneath.
   std::string high_label, mid_label, low_label;
@@ -103,20 +113,23 @@ cv::Mat compose_figure(const std::vector<cv::Mat>& panels, const std::vector<std
     bar_block_w = kPadding + kBarWidth + 6 +
                   std::max({text_width(high_label, kLabelScale), text_width(low_label, kLabelScale),
                             text_width(mid_label, kLabelScale)});
-    units_w = text_width(scale->units, kLabelScale);
+    units_w = text_width(scale->units, kSmallestScale);
   }
   const int grid_w = columns * cell_w + (columns - 1) * kPadding;
   const int grid_h = rows * cell_h + (rows - 1) * kPadding;
   const int header_h = header.empty() ? 0 : static_cast<int>(header.size()) * kHeaderLine + kPadding / 2;
+  // The header fits the panels' width, drawn smaller when it must.
   int header_w = 0;
-  for (const auto& line : header) header_w = std::max(header_w, text_width(line, kHeaderScale));
+  for (const auto& line : header) header_w = std::max(header_w, text_width(line, kSmallestScale));
   const int width = kPadding * 2 + std::max({grid_w + bar_block_w, header_w, units_w});
+  const int text_room = width - 2 * kPadding;
   const int top = kPadding + header_h;
   const int height = top + grid_h + (scale ? kLabelLine + 4 : 0) + kPadding;
   cv::Mat canvas(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
 
   for (size_t l = 0; l < header.size(); ++l)
-    draw_text(canvas, header[l], {kPadding, kPadding + kHeaderLine * static_cast<int>(l + 1) - 6}, kHeaderScale);
+    draw_text(canvas, header[l], {kPadding, kPadding + kHeaderLine * static_cast<int>(l + 1) - 6},
+              fitted_scale(header[l], kHeaderScale, text_room));
   FigureLayout placed;
   for (int i = 0; i < count; ++i) {
     const int x = kPadding + (i % columns) * (cell_w + kPadding), y = top + (i / columns) * (cell_h + kPadding);
@@ -125,7 +138,8 @@ cv::Mat compose_figure(const std::vector<cv::Mat>& panels, const std::vector<std
     panels[i].copyTo(canvas(where));
     placed.panels.push_back(where);
     for (size_t l = 0; l < title_text[i].size(); ++l)
-      draw_text(canvas, title_text[i][l], {x, y + panel_h + kTitleLine * static_cast<int>(l + 1) - 4}, kTitleScale);
+      draw_text(canvas, title_text[i][l], {x, y + panel_h + kTitleLine * static_cast<int>(l + 1) - 4},
+                fitted_scale(title_text[i][l], kTitleScale, cell_w));
   }
   if (scale) {
     // The colour bar, as tall as a row of panels: top row `high`, bottom row `low`.
@@ -139,8 +153,9 @@ cv::Mat compose_figure(const std::vector<cv::Mat>& panels, const std::vector<std
     draw_text(canvas, mid_label, {label_x, top + panel_h / 2 + 5}, kLabelScale);
     draw_text(canvas, low_label, {label_x, top + panel_h}, kLabelScale);
     // Units on the last line, right-aligned to the bar's labels so long ones stay on the canvas.
-    const int units_x = std::max(kPadding, kPadding + grid_w + bar_block_w - units_w);
-    draw_text(canvas, scale->units, {units_x, top + grid_h + kLabelLine}, kLabelScale);
+    const double units_scale = fitted_scale(scale->units, kLabelScale, text_room);
+    const int units_x = std::max(kPadding, kPadding + grid_w + bar_block_w - text_width(scale->units, units_scale));
+    draw_text(canvas, scale->units, {units_x, top + grid_h + kLabelLine}, units_scale);
   }
   if (layout) *layout = placed;
   return canvas;

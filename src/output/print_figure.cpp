@@ -58,9 +58,16 @@ class TextMeter {
 
 struct Text {
   std::string text;
-  double x = 0, y = 0;  // the baseline's start (its end when right-aligned)
+  double x = 0, y = 0;  // the baseline's start (its end when right-aligned, its middle when centred)
   double size = kTitleSize;
   bool right_aligned = false;
+  bool centred = false;
+  cv::Vec3b ink{30, 30, 30};  // BGR
+};
+
+struct FilledRect {
+  cv::Rect2d at;
+  cv::Vec3b bgr;
 };
 
 struct PlacedImage {
@@ -68,13 +75,24 @@ struct PlacedImage {
   cv::Rect2d at;
 };
 
+// A colour bar: the figure's (vertical, `high` at the top) or a panel's own (horizontal, under it,
+// `low` at the left).
+struct PlacedBar {
+  ColourScale scale;
+  cv::Rect2d at;
+  bool horizontal = false;
+  int raster_pixels = 0;  // PNG: its length in whole pixels (one colour each, the ends exact); 0: vector
+};
+
 // The figure in points, for any backend.
 struct Scene {
   double width = 0, height = 0;
   std::vector<PlacedImage> images;
   std::vector<Text> texts;
-  std::optional<ColourScale> scale;
-  cv::Rect2d bar;
+  std::vector<FilledRect> rects;
+  std::vector<PlacedBar> bars;
+  std::optional<size_t> figure_bar;        // index into bars
+  std::vector<std::optional<size_t>> panel_bars;  // per panel
 };
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -84,9 +102,38 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-Scene lay_out(const std::vector<cv::Mat>& panels, const std::vector<std::string>& titles,
-              const std::vector<std::string>& header, const ColourScale* scale, int columns) {
-  CV_Assert(!panels.empty() && panels.size() == titles.size());
+// The words of `text` in lines of at most `room` points at `size`.
+std::vector<std::string> wrapped(TextMeter& meter, const std::string& text, double size, double room) {
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  for (std::string word; in >> word;) {
+    if (!lines.empty() && meter.width(lines.back() + " " + word, size) <= room)
+      lines.back() += " " + word;
+    else
+      lines.push_back(word);
+  }
+  return lines;
+}
+
+struct BarLabels {
+  std::string high, mid, low;
+};
+
+BarLabels bar_labels(const ColourScale& scale) {
+  return {(scale.saturates ? "≥" : "") + short_number(scale.high), short_number((scale.low + scale.high) / 2),
+          (scale.saturates ? "≤" : "") + short_number(scale.low)};
+}
+
+// A panel's own bar under it: the strip, its end and middle values, and its units in at most two lines.
+constexpr double kPanelBarHeight = 5, kPanelBarGap = 2;
+constexpr int kPanelUnitLines = 2;
+double panel_bar_block(int unit_lines) {
+  return kPanelBarGap + kPanelBarHeight + 1 + kLabelSize * 1.2 + unit_lines * kLabelSize * 1.15;
+}
+
+Scene lay_out(const std::vector<FigurePanel>& panels, const std::vector<std::string>& header, const ColourScale* scale,
+              int columns) {
+  CV_Assert(!panels.empty());
   TextMeter meter;
   Scene scene;
   const int count = static_cast<int>(panels.size());
@@ -94,25 +141,32 @@ Scene lay_out(const std::vector<cv::Mat>& panels, const std::vector<std::string>
   const int rows = (count + columns - 1) / columns;
   int panel_px_w = 1, panel_px_h = 1;
   size_t title_lines = 1;
-  for (int i = 0; i < count; ++i) {
-    panel_px_w = std::max(panel_px_w, panels[i].cols), panel_px_h = std::max(panel_px_h, panels[i].rows);
-    title_lines = std::max(title_lines, lines_of(titles[i]).size());
+  bool panel_scales = false;
+  for (const auto& panel : panels) {
+    panel_px_w = std::max(panel_px_w, panel.image.cols), panel_px_h = std::max(panel_px_h, panel.image.rows);
+    title_lines = std::max(title_lines, lines_of(panel.title).size());
+    panel_scales = panel_scales || panel.scale.has_value();
   }
-  std::string high_label, mid_label, low_label;
+  BarLabels labels;
   double bar_block = 0;
   if (scale) {
-    high_label = (scale->saturates ? "≥" : "") + short_number(scale->high);
-    low_label = (scale->saturates ? "≤" : "") + short_number(scale->low);
-    mid_label = short_number((scale->low + scale->high) / 2);
+    labels = bar_labels(*scale);
     bar_block = kGap + kBarWidth + kBarGap +
-                std::max({meter.width(high_label, kLabelSize), meter.width(low_label, kLabelSize),
-                          meter.width(mid_label, kLabelSize)});
+                std::max({meter.width(labels.high, kLabelSize), meter.width(labels.low, kLabelSize),
+                          meter.width(labels.mid, kLabelSize)});
   }
   scene.width = columns <= 2 ? kNarrowWidth : kWideWidth;
   const double cell_w = (scene.width - 2 * kMargin - (columns - 1) * kGap - bar_block) / columns;
   const double panel_h = std::min(cell_w * panel_px_h / panel_px_w, 2 * cell_w);
   const double title_line = kTitleSize * 1.25, header_line = kHeaderSize * 1.3;
-  const double cell_h = panel_h + 2 + title_lines * title_line;
+  // Panels' own bars: as many unit lines as the longest needs (at most two).
+  int unit_lines = 0;
+  for (const auto& panel : panels)
+    if (panel.scale)
+      unit_lines = std::max(unit_lines, std::min<int>(kPanelUnitLines,
+                                                      wrapped(meter, panel.scale->units, kLabelSize, cell_w).size()));
+  const double own_bar_h = panel_scales ? panel_bar_block(unit_lines) : 0;
+  const double cell_h = panel_h + own_bar_h + 2 + title_lines * title_line;
   double y = kMargin;
   for (const auto& line : header) {
     y += header_line;
@@ -121,12 +175,32 @@ Scene lay_out(const std::vector<cv::Mat>& panels, const std::vector<std::string>
   if (!header.empty()) y += 2;
   const double top = y;
   for (int i = 0; i < count; ++i) {
+    const FigurePanel& panel = panels[i];
     const double x = kMargin + (i % columns) * (cell_w + kGap), cell_y = top + (i / columns) * (cell_h + kGap);
     // The panel at its own aspect, as large as the cell allows, centred in it.
-    const double fit = std::min(cell_w / panels[i].cols, panel_h / panels[i].rows);
-    const double w = panels[i].cols * fit, h = panels[i].rows * fit;
-    scene.images.push_back({panels[i], cv::Rect2d(x + (cell_w - w) / 2, cell_y + (panel_h - h) / 2, w, h)});
-    const std::vector<std::string> lines = lines_of(titles[i]);
+    const double fit = std::min(cell_w / panel.image.cols, panel_h / panel.image.rows);
+    const double w = panel.image.cols * fit, h = panel.image.rows * fit;
+    scene.images.push_back({panel.image, cv::Rect2d(x + (cell_w - w) / 2, cell_y + (panel_h - h) / 2, w, h)});
+    scene.panel_bars.emplace_back();
+    const double titles_h = 2 + title_lines * title_line;
+    if (panel.scale) {
+      const double bar_y = cell_y + panel_h + titles_h + kPanelBarGap;
+      scene.panel_bars.back() = scene.bars.size();
+      scene.bars.push_back({*panel.scale, cv::Rect2d(x, bar_y, cell_w, kPanelBarHeight), true});
+      const BarLabels own = bar_labels(*panel.scale);
+      const double label_y = bar_y + kPanelBarHeight + 1 + kLabelSize;
+      scene.texts.push_back({own.low, x, label_y, kLabelSize});
+      scene.texts.push_back({own.high, x + cell_w, label_y, kLabelSize, true});
+      const auto units = wrapped(meter, panel.scale->units, kLabelSize, cell_w);
+      for (size_t l = 0; l < units.size() && l < kPanelUnitLines; ++l) {
+        // A second line that would not be the last keeps what is left of the text, fitted.
+        std::string line = units[l];
+        if (l + 1 == kPanelUnitLines)
+          for (size_t rest = l + 1; rest < units.size(); ++rest) line += " " + units[rest];
+        scene.texts.push_back({line, x, label_y + (l + 1) * kLabelSize * 1.15, meter.fitted(line, kLabelSize, cell_w)});
+      }
+    }
+    const std::vector<std::string> lines = lines_of(panel.title);
     for (size_t l = 0; l < lines.size(); ++l)
       scene.texts.push_back({lines[l], x, cell_y + panel_h + 2 + (l + 1) * title_line - kTitleSize * 0.25,
                              meter.fitted(lines[l], kTitleSize, cell_w)});
@@ -135,16 +209,83 @@ Scene lay_out(const std::vector<cv::Mat>& panels, const std::vector<std::string>
   const double grid_h = rows * cell_h + (rows - 1) * kGap;
   y = top + grid_h;
   if (scale) {
-    scene.scale = *scale;
     const double bar_x = kMargin + grid_w + kGap;
-    scene.bar = cv::Rect2d(bar_x, top, kBarWidth, panel_h);
+    scene.figure_bar = scene.bars.size();
+    scene.bars.push_back({*scale, cv::Rect2d(bar_x, top, kBarWidth, panel_h), false});
     const double label_x = bar_x + kBarWidth + kBarGap;
-    scene.texts.push_back({high_label, label_x, top + kLabelSize * 0.75, kLabelSize});
-    scene.texts.push_back({mid_label, label_x, top + panel_h / 2 + kLabelSize * 0.35, kLabelSize});
-    scene.texts.push_back({low_label, label_x, top + panel_h, kLabelSize});
+    scene.texts.push_back({labels.high, label_x, top + kLabelSize * 0.75, kLabelSize});
+    scene.texts.push_back({labels.mid, label_x, top + panel_h / 2 + kLabelSize * 0.35, kLabelSize});
+    scene.texts.push_back({labels.low, label_x, top + panel_h, kLabelSize});
     y += kLabelSize * 1.5;
     scene.texts.push_back({scale->units, scene.width - kMargin, y,
                            meter.fitted(scale->units, kLabelSize, scene.width - 2 * kMargin), true});
+  }
+  scene.height = y + kMargin;
+  return scene;
+}
+
+Scene lay_out_table(const TableFigure& table) {
+  CV_Assert(table.values.size() == table.row_labels.size() && table.cells.size() == table.row_labels.size());
+  TextMeter meter;
+  Scene scene;
+  const size_t columns = std::max<size_t>(1, table.column_labels.size());
+  double label_w = 0;
+  for (const auto& label : table.row_labels) label_w = std::max(label_w, meter.width(label, kTitleSize));
+  scene.width = columns <= 3 && label_w < kNarrowWidth / 3 ? kNarrowWidth : kWideWidth;
+  label_w = std::min(label_w, 0.45 * scene.width) + 2 * kGap;
+  const BarLabels labels = bar_labels(table.scale);
+  const double bar_block = kGap + kBarWidth + kBarGap +
+                           std::max({meter.width(labels.high, kLabelSize), meter.width(labels.low, kLabelSize),
+                                     meter.width(labels.mid, kLabelSize)});
+  const double cell_w = (scene.width - 2 * kMargin - label_w - bar_block) / columns;
+  const double cell_h = 14, header_line = kHeaderSize * 1.3;
+  double y = kMargin;
+  for (const auto& line : table.header) {
+    y += header_line;
+    scene.texts.push_back({line, kMargin, y - kHeaderSize * 0.3, meter.fitted(line, kHeaderSize, scene.width - 2 * kMargin)});
+  }
+  y += kTitleSize * 1.6;
+  const double left = kMargin + label_w;
+  for (size_t c = 0; c < table.column_labels.size(); ++c) {
+    Text heading{table.column_labels[c], left + (c + 0.5) * cell_w, y - 2,
+                 meter.fitted(table.column_labels[c], kTitleSize, cell_w - 2)};
+    heading.centred = true;
+    scene.texts.push_back(heading);
+  }
+  const double top = y;
+  for (size_t r = 0; r < table.row_labels.size(); ++r) {
+    const double row_y = top + r * cell_h;
+    scene.texts.push_back({table.row_labels[r], left - kGap, row_y + cell_h / 2 + kTitleSize * 0.35,
+                           meter.fitted(table.row_labels[r], kTitleSize, label_w - kGap), true});
+    for (size_t c = 0; c < columns && c < table.values[r].size(); ++c) {
+      const double value = table.values[r][c];
+      const cv::Rect2d cell(left + c * cell_w + 0.5, row_y + 0.5, cell_w - 1, cell_h - 1);
+      const cv::Vec3b colour = std::isfinite(value) ? scale_colour(table.scale, value) : cv::Vec3b(235, 235, 235);
+      scene.rects.push_back({cell, colour});
+      // Light text on dark cells (Rec. 601 luma).
+      const double luma = 0.299 * colour[2] + 0.587 * colour[1] + 0.114 * colour[0];
+      Text text{c < table.cells[r].size() ? table.cells[r][c] : "", cell.x + cell.width / 2,
+                row_y + cell_h / 2 + kLabelSize * 0.35, 0};
+      text.size = meter.fitted(text.text, kLabelSize, cell_w - 3);
+      text.centred = true;
+      text.ink = luma < 110 ? cv::Vec3b(255, 255, 255) : cv::Vec3b(30, 30, 30);
+      scene.texts.push_back(text);
+    }
+  }
+  const double rows_h = std::max(40.0, table.row_labels.size() * cell_h);
+  const double bar_x = left + columns * cell_w + kGap;
+  scene.figure_bar = scene.bars.size();
+  scene.bars.push_back({table.scale, cv::Rect2d(bar_x, top, kBarWidth, rows_h), false});
+  const double label_x = bar_x + kBarWidth + kBarGap;
+  scene.texts.push_back({labels.high, label_x, top + kLabelSize * 0.75, kLabelSize});
+  scene.texts.push_back({labels.mid, label_x, top + rows_h / 2 + kLabelSize * 0.35, kLabelSize});
+  scene.texts.push_back({labels.low, label_x, top + rows_h, kLabelSize});
+  y = top + rows_h + kLabelSize * 1.5;
+  scene.texts.push_back({table.scale.units, scene.width - kMargin, y,
+                         meter.fitted(table.scale.units, kLabelSize, scene.width - 2 * kMargin), true});
+  for (const auto& note : table.notes) {
+    y += kLabelSize * 1.3;
+    scene.texts.push_back({note, kMargin, y, meter.fitted(note, kLabelSize, scene.width - 2 * kMargin)});
   }
   scene.height = y + kMargin;
   return scene;
@@ -183,42 +324,60 @@ void paint_image(cairo_t* cr, const cv::Mat& bgr, const cv::Rect2d& at, cairo_fi
   cairo_restore(cr);
 }
 
+// A bar's colours in drawing order: top to bottom (high first) for the figure's, left to right (low
+// first, a 1-row image) for a panel's.
+cv::Mat bar_colours(const PlacedBar& bar) {
+  const cv::Mat column = scale_colour_column(bar.scale, bar.raster_pixels > 1 ? bar.raster_pixels : kBarRows);
+  if (!bar.horizontal) return column;
+  cv::Mat flipped;
+  cv::flip(column, flipped, 0);
+  return flipped.t();
+}
+
 // `raster`: the bar as an image of its colours (exact at its ends after scaling to pixels); otherwise
 // a vector gradient.
 void draw_scene(cairo_t* cr, const Scene& scene, bool raster) {
   cairo_set_source_rgb(cr, 1, 1, 1);
   cairo_paint(cr);
   for (const auto& image : scene.images) paint_image(cr, image.bgr, image.at, raster ? CAIRO_FILTER_GOOD : CAIRO_FILTER_NEAREST);
-  if (scene.scale) {
-    const cv::Mat colours = scale_colour_column(*scene.scale, kBarRows);
+  for (const auto& rect : scene.rects) {
+    cairo_rectangle(cr, rect.at.x, rect.at.y, rect.at.width, rect.at.height);
+    cairo_set_source_rgb(cr, rect.bgr[2] / 255.0, rect.bgr[1] / 255.0, rect.bgr[0] / 255.0);
+    cairo_fill(cr);
+  }
+  for (const auto& bar : scene.bars) {
+    const cv::Mat colours = bar_colours(bar);
     if (raster) {
-      paint_image(cr, colours, scene.bar, CAIRO_FILTER_NEAREST);
+      paint_image(cr, colours, bar.at, CAIRO_FILTER_NEAREST);
     } else {
-      cairo_pattern_t* gradient = cairo_pattern_create_linear(0, scene.bar.y, 0, scene.bar.y + scene.bar.height);
-      for (int row = 0; row < kBarRows; row += 8) {
-        const cv::Vec3b c = colours.at<cv::Vec3b>(row, 0);
-        cairo_pattern_add_color_stop_rgb(gradient, static_cast<double>(row) / (kBarRows - 1), c[2] / 255.0, c[1] / 255.0,
+      cairo_pattern_t* gradient =
+          bar.horizontal ? cairo_pattern_create_linear(bar.at.x, 0, bar.at.x + bar.at.width, 0)
+                         : cairo_pattern_create_linear(0, bar.at.y, 0, bar.at.y + bar.at.height);
+      const int n = static_cast<int>(colours.total());
+      for (int i = 0; i < n; i += 8) {
+        const cv::Vec3b c = colours.at<cv::Vec3b>(i);
+        cairo_pattern_add_color_stop_rgb(gradient, static_cast<double>(i) / (n - 1), c[2] / 255.0, c[1] / 255.0,
                                          c[0] / 255.0);
       }
-      cairo_rectangle(cr, scene.bar.x, scene.bar.y, scene.bar.width, scene.bar.height);
+      cairo_rectangle(cr, bar.at.x, bar.at.y, bar.at.width, bar.at.height);
       cairo_set_source(cr, gradient);
       cairo_fill(cr);
       cairo_pattern_destroy(gradient);
     }
-    cairo_rectangle(cr, scene.bar.x - 0.25, scene.bar.y - 0.25, scene.bar.width + 0.5, scene.bar.height + 0.5);
+    cairo_rectangle(cr, bar.at.x - 0.25, bar.at.y - 0.25, bar.at.width + 0.5, bar.at.height + 0.5);
     cairo_set_source_rgb(cr, 90 / 255.0, 90 / 255.0, 90 / 255.0);
     cairo_set_line_width(cr, 0.5);
     cairo_stroke(cr);
   }
   cairo_select_font_face(cr, kFontFamily, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_source_rgb(cr, 30 / 255.0, 30 / 255.0, 30 / 255.0);
   for (const auto& text : scene.texts) {
+    cairo_set_source_rgb(cr, text.ink[2] / 255.0, text.ink[1] / 255.0, text.ink[0] / 255.0);
     cairo_set_font_size(cr, text.size);
     double x = text.x;
-    if (text.right_aligned) {
+    if (text.right_aligned || text.centred) {
       cairo_text_extents_t extents;
       cairo_text_extents(cr, text.text.c_str(), &extents);
-      x -= extents.x_advance;
+      x -= text.centred ? extents.x_advance / 2 : extents.x_advance;
     }
     cairo_move_to(cr, x, text.y);
     cairo_show_text(cr, text.text.c_str());
@@ -330,26 +489,77 @@ std::string svg_of(const Scene& scene, const std::string& title) {
         << "\" height=\"" << number(image.at.height)
         << "\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" xlink:href=\"data:image/png;base64,"
         << base64_encode(encode_png(image.bgr, "figure panel")) << "\"/>\n";
-  if (scene.scale) {
-    const cv::Mat colours = scale_colour_column(*scene.scale, kBarRows);
-    out << "<defs><linearGradient id=\"colour-bar\" x1=\"0\" y1=\"0\" x2=\"0\" y2=\"1\">";
-    for (int row = 0; row < kBarRows; row += 8)
-      out << "<stop offset=\"" << static_cast<double>(row) / (kBarRows - 1) << "\" stop-color=\""
-          << hex_colour(colours.at<cv::Vec3b>(row, 0)) << "\"/>";
+  for (const auto& rect : scene.rects)
+    out << "<rect x=\"" << number(rect.at.x) << "\" y=\"" << number(rect.at.y) << "\" width=\"" << number(rect.at.width)
+        << "\" height=\"" << number(rect.at.height) << "\" fill=\"" << hex_colour(rect.bgr) << "\"/>\n";
+  for (size_t b = 0; b < scene.bars.size(); ++b) {
+    const PlacedBar& bar = scene.bars[b];
+    // The figure's bar keeps the plain ids; a panel's bar is numbered.
+    const bool figure_bar = scene.figure_bar == b;
+    const std::string id = figure_bar ? "colour-bar" : "colour-bar-" + std::to_string(b);
+    const cv::Mat colours = bar_colours(bar);
+    const int n = static_cast<int>(colours.total());
+    out << "<defs><linearGradient id=\"" << id << "\" x1=\"0\" y1=\"0\" x2=\"" << (bar.horizontal ? 1 : 0)
+        << "\" y2=\"" << (bar.horizontal ? 0 : 1) << "\">";
+    for (int i = 0; i < n; i += 8)
+      out << "<stop offset=\"" << static_cast<double>(i) / (n - 1) << "\" stop-color=\""
+          << hex_colour(colours.at<cv::Vec3b>(i)) << "\"/>";
     out << "</linearGradient></defs>\n"
-        << "<rect id=\"colour-bar-strip\" x=\"" << number(scene.bar.x) << "\" y=\"" << number(scene.bar.y) << "\" width=\""
-        << number(scene.bar.width) << "\" height=\"" << number(scene.bar.height)
-        << "\" fill=\"url(#colour-bar)\" stroke=\"#5a5a5a\" stroke-width=\"0.5\"/>\n";
+        << "<rect id=\"" << id << "-strip\" x=\"" << number(bar.at.x) << "\" y=\"" << number(bar.at.y) << "\" width=\""
+        << number(bar.at.width) << "\" height=\"" << number(bar.at.height) << "\" fill=\"url(#" << id
+        << ")\" stroke=\"#5a5a5a\" stroke-width=\"0.5\"/>\n";
   }
   for (const auto& text : scene.texts)
     out << "<text x=\"" << number(text.x) << "\" y=\"" << number(text.y) << "\" font-family=\"" << kFontFamily
-        << ", sans-serif\" font-size=\"" << number(text.size) << "\" fill=\"#1e1e1e\""
-        << (text.right_aligned ? " text-anchor=\"end\"" : "") << ">" << markup_escaped(text.text) << "</text>\n";
+        << ", sans-serif\" font-size=\"" << number(text.size) << "\" fill=\"" << hex_colour(text.ink) << "\""
+        << (text.right_aligned ? " text-anchor=\"end\"" : text.centred ? " text-anchor=\"middle\"" : "") << ">"
+        << markup_escaped(text.text) << "</text>\n";
   out << "</svg>\n";
   return out.str();
 }
 
 cv::Rect2d scaled(const cv::Rect2d& r, double zoom) { return {r.x * zoom, r.y * zoom, r.width * zoom, r.height * zoom}; }
+
+// A PNG's bars on whole pixels, one colour per pixel: the first and last are exactly the scale's ends.
+void snap_bars(Scene& scene, double zoom) {
+  for (auto& bar : scene.bars) {
+    const double x0 = std::round(bar.at.x * zoom), y0 = std::round(bar.at.y * zoom);
+    const double x1 = std::round(bar.at.br().x * zoom), y1 = std::round(bar.at.br().y * zoom);
+    bar.at = cv::Rect2d(x0 / zoom, y0 / zoom, (x1 - x0) / zoom, (y1 - y0) / zoom);
+    bar.raster_pixels = static_cast<int>(bar.horizontal ? x1 - x0 : y1 - y0);
+  }
+}
+
+// Screen PNGs are drawn at no less than this, so that 7-pt text stays readable (15 px).
+constexpr double kScreenDpi = 150;
+
+std::string print_scene(Scene scene, const std::string& title, FigureFormat format, double dpi, PrintLayout* layout) {
+  if (format == FigureFormat::png && dpi <= 0) {
+    // A screen PNG: the resolution at which the largest panel is drawn pixel for pixel (at least kScreenDpi).
+    double zoom = kScreenDpi / 72.0;
+    for (const auto& image : scene.images) zoom = std::max(zoom, image.bgr.cols / image.at.width);
+    dpi = 72.0 * zoom;
+  }
+  const double zoom = format == FigureFormat::png ? dpi / 72.0 : 1.0;
+  if (format == FigureFormat::png) snap_bars(scene, zoom);
+  if (layout) {
+    layout->width = scene.width * zoom, layout->height = scene.height * zoom;
+    layout->dpi = format == FigureFormat::png ? dpi : 0;
+    layout->panels.clear();
+    layout->panel_bars.clear();
+    for (const auto& image : scene.images) layout->panels.push_back(scaled(image.at, zoom));
+    for (const auto& bar : scene.panel_bars)
+      layout->panel_bars.push_back(bar ? scaled(scene.bars[*bar].at, zoom) : cv::Rect2d());
+    layout->bar = scene.figure_bar ? scaled(scene.bars[*scene.figure_bar].at, zoom) : cv::Rect2d();
+    layout->units = format == FigureFormat::png ? "px" : "pt";
+  }
+  switch (format) {
+    case FigureFormat::png: return png_of(scene, dpi);
+    case FigureFormat::pdf: return pdf_of(scene, title);
+    case FigureFormat::svg: return svg_of(scene, title);
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -372,22 +582,22 @@ std::string to_string(FigureFormat format) {
 std::string print_figure(const std::vector<cv::Mat>& panels, const std::vector<std::string>& titles,
                          const std::vector<std::string>& header, const ColourScale* scale, int columns,
                          FigureFormat format, double dpi, PrintLayout* layout) {
-  const Scene scene = lay_out(panels, titles, header, scale, columns);
-  const std::string title = header.empty() ? "xai figure" : header.front();
-  const double zoom = format == FigureFormat::png ? dpi / 72.0 : 1.0;
-  if (layout) {
-    layout->width = scene.width * zoom, layout->height = scene.height * zoom;
-    layout->panels.clear();
-    for (const auto& image : scene.images) layout->panels.push_back(scaled(image.at, zoom));
-    layout->bar = scaled(scene.bar, zoom);
-    layout->units = format == FigureFormat::png ? "px" : "pt";
-  }
-  switch (format) {
-    case FigureFormat::png: return png_of(scene, dpi);
-    case FigureFormat::pdf: return pdf_of(scene, title);
-    case FigureFormat::svg: return svg_of(scene, title);
-  }
-  return {};
+  CV_Assert(panels.size() == titles.size());
+  std::vector<FigurePanel> described;
+  for (size_t i = 0; i < panels.size(); ++i) described.push_back({panels[i], titles[i], std::nullopt});
+  return print_panels(described, header, scale, columns, format, dpi, layout);
+}
+
+std::string print_panels(const std::vector<FigurePanel>& panels, const std::vector<std::string>& header,
+                         const ColourScale* scale, int columns, FigureFormat format, double dpi, PrintLayout* layout) {
+  return print_scene(lay_out(panels, header, scale, columns), header.empty() ? "xai figure" : header.front(), format,
+                     dpi, layout);
+}
+
+std::string print_table(const TableFigure& table, FigureFormat format, double dpi, PrintLayout* layout) {
+  // A screen PNG of a table has no pixels of its own to keep: kScreenDpi.
+  return print_scene(lay_out_table(table), table.header.empty() ? "xai table" : table.header.front(), format, dpi,
+                     layout);
 }
 
 std::string encode_grid(const std::vector<cv::Mat>& tiles, const std::vector<std::string>& captions, int columns,

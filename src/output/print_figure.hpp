@@ -6,6 +6,7 @@
 #pragma once
 
 #include <opencv2/core.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,14 +22,42 @@ std::string to_string(FigureFormat format);                  // also the file ex
 struct PrintLayout {
   double width = 0, height = 0;
   std::vector<cv::Rect2d> panels;
-  cv::Rect2d bar;  // its top edge is `high`, its bottom edge `low`
+  cv::Rect2d bar;  // the figure's: its top edge is `high`, its bottom edge `low` (empty without one)
+  std::vector<cv::Rect2d> panel_bars;  // per panel, its own bar (empty without): left edge `low`, right `high`
   std::string units;  // "px" or "pt"
+  double dpi = 0;     // PNG: the resolution it was drawn at (and records)
 };
 
-// The file's bytes. `dpi` for PNG (ignored for the vector formats, which take none).
+// One panel of a figure: an image, its title under it ('\n' separates lines) and, for a map on a
+// scale of its own, its own colour bar (under the title) with the scale's units.
+struct FigurePanel {
+  cv::Mat image;  // 8-bit BGR
+  std::string title;
+  std::optional<ColourScale> scale;
+};
+
+// The file's bytes. `dpi` for PNG (ignored for the vector formats, which take none); a PNG without
+// one is drawn at the resolution that shows its largest panel pixel for pixel.
 std::string print_figure(const std::vector<cv::Mat>& panels, const std::vector<std::string>& titles,
                          const std::vector<std::string>& header, const ColourScale* scale, int columns,
                          FigureFormat format, double dpi, PrintLayout* layout = nullptr);
+
+// Panels with their own colour bars, and, when `scale` is given, the figure's one bar at the right.
+std::string print_panels(const std::vector<FigurePanel>& panels, const std::vector<std::string>& header,
+                         const ColourScale* scale, int columns, FigureFormat format, double dpi,
+                         PrintLayout* layout = nullptr);
+
+// A table of numbers coloured by value (an agreement table: rows = model pairs, columns = metrics), with
+// the scale's bar at the right and notes under it.
+struct TableFigure {
+  std::vector<std::string> header;
+  std::vector<std::string> row_labels, column_labels;
+  std::vector<std::vector<double>> values;        // per row and column: the colour (NaN: no value, gray)
+  std::vector<std::vector<std::string>> cells;    // per row and column: the text ("0.82 ± 0.05")
+  ColourScale scale;
+  std::vector<std::string> notes;
+};
+std::string print_table(const TableFigure& table, FigureFormat format, double dpi, PrintLayout* layout = nullptr);
 
 // A grid of tiles (tile_grid's: `tile_size` a cell, captions under each) as a file of `format`: the
 // screen PNG when png without a dpi, else laid out for print by print_figure (tiles at full resolution).

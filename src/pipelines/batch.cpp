@@ -87,8 +87,10 @@ json rendering_identity(const ExplainOptions& options) {
                    {"background", to_string(options.background)}, {"figure_size", options.figure_size},
                    {"figures", options.figures}, {"num_features", options.num_features}};
   // Only when not the default: earlier runs' results keep their keys.
-  if (options.figures && options.figure_format != FigureFormat::png) identity["figure_format"] = to_string(options.figure_format);
-  if (options.figures && options.figure_dpi > 0) identity["figure_dpi"] = options.figure_dpi;
+  const bool any_figure = options.figures || options.panel;
+  if (options.panel) identity["panel"] = true;
+  if (any_figure && options.figure_format != FigureFormat::png) identity["figure_format"] = to_string(options.figure_format);
+  if (any_figure && options.figure_dpi > 0) identity["figure_dpi"] = options.figure_dpi;
   return identity;
 }
 

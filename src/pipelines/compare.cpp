@@ -4,6 +4,9 @@
 #include "output/print_figure.hpp"
 
 #include <filesystem>
+#include <limits>
+#include <map>
+#include <tuple>
 #include <opencv2/imgproc.hpp>
 
 #include "xai/atomic_file.hpp"
@@ -13,6 +16,7 @@
 #include "analysis/metrics.hpp"
 #include "output/render.hpp"
 #include "output/report.hpp"
+#include "output/gallery.hpp"
 #include "input/preprocess.hpp"
 
 namespace xai {
@@ -78,6 +82,7 @@ json agreement_of(const std::vector<Model*>& models, const std::vector<ModelMaps
                              "': their maps answer different questions (give -t CLASS to compare one class)");
         agreement.push_back({{"method", maps[a].maps[k].first},
                              {"layer", ma.layer.empty() ? json(nullptr) : json(ma.layer)},
+                             {"layer_b", mb.layer.empty() ? json(nullptr) : json(mb.layer)},
                              {"model_a", models[a]->path()},
                              {"model_b", models[b]->path()},
                              {"class_a", la},
@@ -92,11 +97,178 @@ json agreement_of(const std::vector<Model*>& models, const std::vector<ModelMaps
 
 }  // namespace
 
+std::vector<std::vector<std::string>> matched_stage_layers(const std::vector<std::vector<std::string>>& stage_lists) {
+  size_t depth = std::numeric_limits<size_t>::max();
+  for (const auto& stages : stage_lists) depth = std::min(depth, stages.size());
+  std::vector<std::vector<std::string>> chosen;
+  for (const auto& stages : stage_lists) {
+    chosen.emplace_back();
+    for (size_t k = 0; k < depth; ++k) {
+      // Stage k+1 of `depth` at the same fraction of this model's own stages: round((k+1)·n/depth) − 1.
+      const size_t index = ((k + 1) * stages.size() * 2 + depth) / (2 * depth) - 1;
+      chosen.back().push_back(stages.at(index));
+    }
+  }
+  return chosen;
+}
+
+std::vector<ExplainPlan> compare_plans(const std::vector<Model*>& models, const CompareOptions& options) {
+  std::vector<ExplainPlan> plans;
+  if (!options.matched_stages) {
+    for (Model* model : models) plans.push_back(plan_explanations(*model, options.explain));
+    return plans;
+  }
+  if (!options.explain.cam.layers.empty())
+    throw usage_error(setting_name("layer_set") + " stages chooses each model's layers: drop " + setting_name("layer"));
+  std::vector<std::vector<std::string>> stage_lists;
+  for (Model* model : models) {
+    stage_lists.push_back(model->stage_layers());
+    if (stage_lists.back().empty())
+      throw usage_error(model->path() + ": no stage outputs found for " + setting_name("layer_set") +
+                        " stages; name the layers with " + setting_name("layer"));
+  }
+  const auto chosen = matched_stage_layers(stage_lists);
+  for (size_t m = 0; m < models.size(); ++m) {
+    ExplainOptions own = options.explain;
+    own.cam.layers = chosen[m];
+    plans.push_back(plan_explanations(*models[m], own));
+    if (plans.back().layers.empty())
+      throw usage_error(setting_name("layer_set") + " stages: no chosen method reads a layer (" +
+                        setting_name("methods") + ")");
+  }
+  return plans;
+}
+
+namespace {
+
+const char* const kAgreementMetrics[] = {"spearman", "ssim", "iou_top20"};
+
+std::string name_of(const json& value) { return value.is_string() ? value.get<std::string>() : std::string(); }
+
+// One row of the agreement table: a model pair, method and layer(s), as its caption reads.
+struct AgreementKey {
+  std::string method, layer_a, layer_b, model_a, model_b;
+  bool operator==(const AgreementKey& o) const { return !(*this < o) && !(o < *this); }
+  bool operator<(const AgreementKey& o) const {
+    return std::tie(model_a, model_b, method, layer_a, layer_b) < std::tie(o.model_a, o.model_b, o.method, o.layer_a, o.layer_b);
+  }
+  std::string caption() const {
+    std::string layers = layer_a == layer_b ? layer_a : layer_a + " / " + layer_b;
+    return fs::path(model_a).stem().string() + " vs " + fs::path(model_b).stem().string() + ": " + method +
+           (layers.empty() ? "" : " (" + layers + ")");
+  }
+};
+
+json metric_summary(const std::vector<double>& values) {
+  if (values.empty()) return {{"n", 0}, {"mean", nullptr}, {"sd", nullptr}, {"min", nullptr}, {"max", nullptr}};
+  double sum = 0;
+  for (double v : values) sum += v;
+  const double mean = sum / values.size();
+  double squares = 0;
+  for (double v : values) squares += (v - mean) * (v - mean);
+  // The sample standard deviation (n - 1): the spread of agreement between images, not of this sample's mean.
+  const json sd = values.size() > 1 ? json(std::sqrt(squares / (values.size() - 1))) : json(nullptr);
+  return {{"n", values.size()}, {"mean", mean}, {"sd", sd},
+          {"min", *std::min_element(values.begin(), values.end())},
+          {"max", *std::max_element(values.begin(), values.end())}};
+}
+
+}  // namespace
+
+AgreementSummary summarise_agreement(const std::vector<ImageAgreement>& images, const std::vector<std::string>& failed,
+                                     const std::string& dir, const CompareOptions& options) {
+  std::map<AgreementKey, std::map<std::string, std::vector<double>>> values;
+  std::map<AgreementKey, size_t> different_classes;
+  std::vector<AgreementKey> order;  // as the reports list them: pairs, methods, then layers by depth
+  std::string csv = "image,model_a,model_b,method,layer_a,layer_b,class_a,class_b,same_class,spearman,ssim,iou_top20\n";
+  for (const auto& image : images)
+    for (const auto& row : image.agreement) {
+      const AgreementKey key{row.at("method").get<std::string>(), name_of(row.at("layer")),
+                             name_of(row.value("layer_b", json(nullptr))), row.at("model_a").get<std::string>(),
+                             row.at("model_b").get<std::string>()};
+      if (std::find(order.begin(), order.end(), key) == order.end()) order.push_back(key);
+      if (!row.at("same_class").get<bool>()) ++different_classes[key];
+      csv += csv_field(image.image) + "," + csv_field(key.model_a) + "," + csv_field(key.model_b) + "," +
+             csv_field(key.method) + "," + csv_field(key.layer_a) + "," + csv_field(key.layer_b) + "," +
+             csv_field(row.at("class_a").get<std::string>()) + "," + csv_field(row.at("class_b").get<std::string>()) + "," +
+             (row.at("same_class").get<bool>() ? "true" : "false");
+      for (const char* metric : kAgreementMetrics) {
+        const json& v = row.at(metric);
+        csv += ",";
+        if (v.is_number() && std::isfinite(v.get<double>())) {
+          values[key][metric].push_back(v.get<double>());
+          csv += short_number(v.get<double>());
+        }
+      }
+      csv += "\n";
+    }
+  AgreementSummary out;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) throw output_error(dir + ": cannot create output directory");
+  out.csv_path = (fs::path(dir) / "compare.agreement.csv").string();
+  out.json_path = (fs::path(dir) / "compare.agreement.json").string();
+  out.figure_path = (fs::path(dir) / ("compare.agreement." + to_string(options.explain.figure_format))).string();
+  TableFigure table;
+  table.column_labels = {"Spearman", "SSIM", "top-20% IoU"};
+  table.scale.colormap = options.explain.colormap;
+  table.scale.alpha = 1;
+  table.scale.units = "mean over images (cell: mean ± sd)";
+  json pairs = json::array();
+  for (const auto& key : order) {
+    const auto& metrics = values[key];
+    json entry = {{"model_a", key.model_a}, {"model_b", key.model_b}, {"method", key.method},
+                  {"layer_a", key.layer_a.empty() ? json(nullptr) : json(key.layer_a)},
+                  {"layer_b", key.layer_b.empty() ? json(nullptr) : json(key.layer_b)},
+                  {"images_with_different_classes", different_classes[key]}};
+    table.row_labels.push_back(key.caption());
+    table.values.emplace_back();
+    table.cells.emplace_back();
+    for (const char* metric : kAgreementMetrics) {
+      const auto found = metrics.find(metric);
+      const json s = metric_summary(found == metrics.end() ? std::vector<double>{} : found->second);
+      entry[metric] = s;
+      const double mean = s.at("mean").is_number() ? s.at("mean").get<double>() : std::nan("");
+      table.values.back().push_back(mean);
+      table.cells.back().push_back(!std::isfinite(mean) ? "n/a"
+                                   : s.at("sd").is_number() ? short_number(mean) + " ± " + short_number(s.at("sd").get<double>())
+                                                            : short_number(mean));
+      table.scale.saturates = table.scale.saturates || (std::isfinite(mean) && mean < 0);
+    }
+    pairs.push_back(std::move(entry));
+  }
+  std::string methods;
+  for (const auto& name : options.explain.methods) methods += (methods.empty() ? "" : ", ") + name;
+  table.header = {"compare: agreement over " + std::to_string(images.size()) + " images" +
+                      (failed.empty() ? "" : " (" + std::to_string(failed.size()) + " failed)"),
+                  "methods: " + methods + (options.matched_stages ? "   layers: stage k of each model" : "")};
+  size_t mixed = 0;
+  for (const auto& [key, count] : different_classes) mixed += count;
+  if (mixed > 0)
+    table.notes.push_back(std::to_string(mixed) + " image-pair maps explain different classes (see " +
+                          fs::path(out.csv_path).filename().string() + "; give -t CLASS to compare one class)");
+  out.summary = {{"schema_version", kReportSchemaVersion},
+                 {"xai_version", xai_version()},
+                 {"images", images.size()},
+                 {"failed", failed},
+                 {"methods", options.explain.methods},
+                 {"matched_stages", options.matched_stages},
+                 {"pairs", pairs},
+                 {"table", fs::path(out.csv_path).filename().string()},
+                 {"figure", fs::path(out.figure_path).filename().string()}};
+  write_file_atomic(out.csv_path, csv);
+  if (!table.row_labels.empty())
+    write_file_atomic(out.figure_path, print_table(table, options.explain.figure_format, options.explain.figure_dpi));
+  else
+    out.summary["figure"] = nullptr;
+  write_file_atomic(out.json_path, out.summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  return out;
+}
+
 CompareOutcome compare_models(const std::vector<Model*>& models, const std::string& image_path,
                               const CompareOptions& options) {
   if (models.size() < 2) throw usage_error("compare needs at least two " + setting_name("model"));
-  std::vector<ExplainPlan> plans;
-  for (Model* model : models) plans.push_back(plan_explanations(*model, options.explain));
+  const std::vector<ExplainPlan> plans = compare_plans(models, options);
   for (size_t m = 1; m < models.size(); ++m)
     require_same_visible_region(plans.front().card, plans[m].card, "compare", models.front()->path(), models[m]->path());
   std::vector<ModelMaps> maps;
@@ -168,7 +340,8 @@ CompareOutcome compare_models(const std::vector<Model*>& models, const std::stri
   const std::vector<std::string> header = {
       "compare: " + fs::path(image_path).filename().string() +
           (options.true_label.empty() ? "" : "   true label: " + options.true_label),
-      "methods: " + methods + (scale ? "" : "   (maps on their own scales: no shared colour bar)")};
+      "methods: " + methods + (options.matched_stages ? "   layers: stage k of each model (its own stage outputs)" : "") +
+          (scale ? "" : "   (maps on their own scales: no shared colour bar)")};
   write_file_atomic(outcome.grid_path, encode_grid(tiles, captions, columns, 224, header, scale ? &*scale : nullptr,
                                                    options.explain.figure_format, options.explain.figure_dpi, outcome.grid_path));
   write_file_atomic(outcome.report_path, outcome.report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");

@@ -14,6 +14,7 @@
 #include "output/print_figure.hpp"
 #include "core/text.hpp"
 #include "input/dicom.hpp"
+#include "methods/target.hpp"
 
 namespace xai {
 namespace {
@@ -167,6 +168,9 @@ std::vector<ComputedExplanation> compute_explanations(Model& model, const Explai
       c.timings[r.method] = r.compute_ms;
       if (r.model_ms > 0) c.timings[r.method + "_model"] = r.model_ms;
       for (const auto& w : r.warnings) c.warnings.push_back(w);
+      const std::string target = target_warning(plan.options.cam.target, r.prediction, plan.labels);
+      if (!target.empty() && std::find(c.warnings.begin(), c.warnings.end(), target) == c.warnings.end())
+        c.warnings.push_back(target);
       c.results.push_back(std::move(r));
     }
   }

@@ -13,6 +13,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 using CliFigures = CliTest;
+using Args = std::vector<std::string>;
 
 cv::Vec3b viridis(int level) {
   cv::Mat one(1, 1, CV_8UC1, cv::Scalar(level)), out;
@@ -313,4 +314,67 @@ TEST_F(CliFigures, GridsInJournalFormats) {
                2, {"--figure-format", "--no-grids"});
 }
 
+// One figure per question, "what does each method see?": --panel writes STEM.panel.EXT with the
+// original and one column per method, each map with its own colour bar and units; the report names it.
+TEST_F(CliFigures, PanelShowsEveryMethodWithItsOwnColourBar) {
+  const fs::path image = write_image("patch.png", test_image(96, 96));
+  const Args methods = {"--method", "gradcam,lime,occlusion", "--samples", "40", "--segments", "8", "--panel", "--no-figure"};
+  Args pdf = methods;
+  pdf.insert(pdf.end(), {"--figure-format", "pdf"});
+  const RunResult r = explain(model("tiny-scripted.pt"), image, pdf);
+  ASSERT_EQ(r.code, 0) << r;
+  ASSERT_TRUE(fs::exists(out_dir() / "patch.panel.pdf"));
+  EXPECT_FALSE(fs::exists(out_dir() / "patch.gradcam.figure.pdf"));  // --no-figure: only the panel
+  for (const auto& entry : read_json(out_dir() / "patch.json").at("explanations"))
+    EXPECT_EQ(entry.at("files").at("panel"), "patch.panel.pdf");
+  int status = 0;
+  const std::string text = xai::test::run_command("pdftotext " + (out_dir() / "patch.panel.pdf").string() + " -", &status);
+  ASSERT_EQ(status, 0);
+  for (const std::string& piece : {"gradcam (", "lime", "occlusion", "regions", "map, upsampled", "relative (0 = map",
+                                   "attribution (+ for the class", "methods: gradcam", "input 96x96 px"})
+    EXPECT_NE(text.find(piece), std::string::npos) << piece << " not in:\n" << text;
+  keep_artifact(out_dir() / "patch.panel.pdf");
+
+  fs::remove_all(out_dir());
+  ASSERT_EQ(explain(model("tiny-scripted.pt"), image, methods).code, 0);
+  const cv::Mat png = cv::imread((out_dir() / "patch.panel.png").string());
+  ASSERT_FALSE(png.empty());
+  EXPECT_GE(png.cols, 4 * 384);  // four panels, each at its drawn size (96 px enlarged to 384)
+  keep_artifact(out_dir() / "patch.panel.png");
+}
+
+// A multi-label model's findings: --targets above:P explains every class that reaches P (one panel
+// row each); when none does, the most probable, and a warning says so. The flag is refused where it
+// cannot apply.
+TEST_F(CliFigures, TargetsAboveAThresholdExplainEveryFinding) {
+  const fs::path image = write_image("patch.png", test_image(40, 40));
+  const std::string multilabel = kTestData + "/head-multilabel.pt";
+  const Args occlusion = {"--method", "occlusion", "--window", "8", "--panel"};
+  auto with = [&](Args extra) {
+    extra.insert(extra.begin(), occlusion.begin(), occlusion.end());
+    return extra;
+  };
+  ASSERT_EQ(explain(multilabel, image, with({"--targets", "above:0.000001"})).code, 0);
+  const json every = read_json(out_dir() / "patch.json");
+  ASSERT_EQ(every.at("explanations").size(), 2u);
+  EXPECT_EQ(every.at("explanations").at(0).at("parameters").at("target").at("kind"), "above");
+  const auto& classes = every.at("prediction").at("classes");
+  const double p0 = classes.at(0).at("probability"), p1 = classes.at(1).at("probability");
+  EXPECT_EQ(every.at("explanations").at(0).at("target").at("label"), p0 >= p1 ? "effusion" : "nodule");
+  keep_artifact(out_dir() / "patch.panel.png");
+
+  fs::remove_all(out_dir());
+  const RunResult none = explain(multilabel, image, with({"--targets", "above:1"}));
+  ASSERT_EQ(none.code, 0) << none;
+  EXPECT_NE(none.err.find("no class reaches probability 1"), std::string::npos) << none;
+  const json one = read_json(out_dir() / "patch.json");
+  EXPECT_EQ(one.at("explanations").size(), 1u);
+  EXPECT_NE(one.at("warnings").dump().find("no class reaches probability 1"), std::string::npos);
+
+  fs::remove_all(out_dir());
+  for (const std::string& bad : {"above:0", "above:1.5", "above:", "top:3", "above:0.5x"})
+    expect_error(explain(multilabel, image, with({"--targets", bad})), 2, {"--targets " + bad, "above:P"});
+  expect_error(explain(multilabel, image, with({"--targets", "above:0.5", "--all-classes"})), 2, {"--all-classes"});
+  expect_error(explain(multilabel, image, with({"--targets", "above:0.5", "-k", "2"})), 2, {"--targets"});
+}
 }  // namespace

@@ -64,6 +64,40 @@ TEST_F(CliPipeline, CompareRefusesWhatItCannotApply) {
   }
 }
 
+// Models with different stages, compared at matching depths (--layers stages), over a folder: each
+// model explains its own stage k (captioned with its layer name), and the folder gets one agreement
+// table (CSV, JSON summary, figure) with a row per depth.
+TEST_F(CliPipeline, CompareMatchesStagesAndSummarisesAFolder) {
+  const fs::path dir = copy_examples();
+  const RunResult r = xai({"compare", "-m", kDemo, "-m", model("tiny-scripted.pt"), "--layers", "stages", "-t", "1",
+                           dir.string(), "-o", out_dir().string(), "--figure-format", "svg"});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_NE(r.out.find("agreement over 6 images"), std::string::npos) << r;
+  const json one = read_json(out_dir() / "malignant-1.compare.json");
+  const auto& a = one.at("models").at(0).at("layers");
+  const auto& b = one.at("models").at(1).at("layers");
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GE(a.size(), 2u);
+  EXPECT_EQ(b.back(), "head");  // the deepest stage of each model is always matched with the other's deepest
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(one.at("agreement").at(k).at("layer"), a.at(k));
+    EXPECT_EQ(one.at("agreement").at(k).at("layer_b"), b.at(k));
+  }
+  const json summary = read_json(out_dir() / "compare.agreement.json");
+  EXPECT_EQ(summary.at("images"), 6);
+  EXPECT_EQ(summary.at("pairs").size(), a.size());  // one pair, one method, one row per depth
+  EXPECT_EQ(summary.at("pairs").at(0).at("spearman").at("n"), 6);
+  EXPECT_TRUE(fs::exists(out_dir() / "compare.agreement.csv"));
+  const std::string svg = read_bytes(out_dir() / "compare.agreement.svg");
+  EXPECT_NE(svg.find("top-20% IoU"), std::string::npos);
+  keep_artifact(out_dir() / "compare.agreement.svg");
+  keep_artifact(out_dir() / "malignant-1.compare.svg");
+  fs::remove_all(out_dir());
+  expect_error(xai({"explain", "--model", kDemo, "--layers", "stages", (dir / "malignant-1.png").string(), "-o",
+                    out_dir().string()}),
+               2, {"--layers stages", "compare"});
+}
+
 TEST_F(CliPipeline, CompareWarnsWhenModelsExplainDifferentClasses) {
   // The demo model (malignant, p = 1.000) and the tiny binary model (benign) disagree on this image:
   // their maps answer different questions, which the report and stderr say.

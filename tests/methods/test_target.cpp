@@ -29,6 +29,27 @@ TEST(Target, TopKIsProbabilityOrder) {
   EXPECT_THROW(resolve_targets(spec, p, 3), Error);
 }
 
+// A multi-label model's findings: every class at or above the threshold, most probable first; when
+// none reaches it, the most probable, and a warning says so.
+TEST(Target, AboveAThresholdIsEveryFindingThatReachesIt) {
+  Prediction p;
+  p.probabilities = {0.2f, 0.9f, 0.5f, 0.7f};
+  p.predicted = 1;
+  TargetSpec spec;
+  spec.kind = TargetSpec::Kind::above;
+  spec.threshold = 0.5;
+  EXPECT_EQ(resolve_targets(spec, p, 4), (std::vector<int>{1, 3, 2}));  // 0.5 reaches 0.5
+  EXPECT_TRUE(target_warning(spec, p, {"a", "b", "c", "d"}).empty());
+  spec.threshold = 0.95;
+  EXPECT_EQ(resolve_targets(spec, p, 4), (std::vector<int>{1}));
+  const std::string warning = target_warning(spec, p, {"a", "b", "c", "d"});
+  EXPECT_NE(warning.find("no class reaches probability 0.95"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("b (p=0.900)"), std::string::npos) << warning;
+  spec.kind = TargetSpec::Kind::top_k;  // only `above` warns
+  spec.k = 1;
+  EXPECT_TRUE(target_warning(spec, p, {"a", "b", "c", "d"}).empty());
+}
+
 TEST(Target, PredictionsFromLogits) {
   const Prediction softmax = make_prediction({1.0f, 3.0f}, OutputKind::softmax);
   EXPECT_EQ(softmax.predicted, 1);

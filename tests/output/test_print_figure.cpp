@@ -116,6 +116,71 @@ TEST(PrintFigure, PngAtADpiRecordsItAndItsBarEndsAreTheScalesEnds) {
   EXPECT_EQ(image.at<cv::Vec3b>(bottom, x), scale_colour(e.scale, 0.0));
 }
 
+// A panel figure: each map with its own horizontal bar, `low` at the left and `high` at the right, in
+// the scale's own colours (SVG gradient stops, PNG pixels); the units under it are real text.
+struct PanelExample {
+  std::vector<FigurePanel> panels;
+  ColourScale cam, lime;
+  PanelExample() {
+    cv::Mat a(300, 400, CV_8UC3), b(300, 400, CV_8UC3), c(300, 400, CV_8UC3);
+    cv::randu(a, 0, 256), cv::randu(b, 0, 256), cv::randu(c, 0, 256);
+    cam.units = "relative (0 = map minimum, 1 = maximum)";
+    lime.kind = ColourScale::Kind::signed_;
+    lime.low = -0.125, lime.high = 0.125;
+    lime.units = "attribution (+ for the class, - against)";
+    panels = {{a, "original", std::nullopt}, {b, "gradcam\n7x7 map, upsampled", cam}, {c, "lime\n48 regions", lime}};
+  }
+};
+
+TEST(PrintFigure, PanelsCarryTheirOwnBarsLowAtTheLeft) {
+  const PanelExample e;
+  PrintLayout layout;
+  const std::string svg = print_panels(e.panels, {"model: demo"}, nullptr, 3, FigureFormat::svg, 0, &layout);
+  ASSERT_EQ(layout.panel_bars.size(), 3u);
+  EXPECT_TRUE(layout.panel_bars[0].empty());
+  EXPECT_TRUE(layout.bar.empty());  // no figure-wide bar
+  for (size_t i : {1u, 2u}) {
+    EXPECT_GT(layout.panel_bars[i].width, 4 * layout.panel_bars[i].height) << "horizontal";
+    EXPECT_GE(layout.panel_bars[i].y, layout.panels[i].br().y) << "under its panel";
+  }
+  pugi::xml_document document;
+  ASSERT_TRUE(document.load_string(svg.c_str()));
+  const pugi::xml_node root = document.child("svg");
+  std::vector<pugi::xml_node> gradients;
+  for (const auto& defs : root.children("defs")) gradients.push_back(defs.child("linearGradient"));
+  ASSERT_EQ(gradients.size(), 2u);
+  const ColourScale* scales[] = {&e.cam, &e.lime};
+  for (size_t g = 0; g < 2; ++g) {
+    EXPECT_STREQ(gradients[g].attribute("x2").value(), "1");
+    std::vector<pugi::xml_node> stops(gradients[g].children("stop").begin(), gradients[g].children("stop").end());
+    ASSERT_GE(stops.size(), 2u);
+    EXPECT_EQ(std::string(stops.front().attribute("stop-color").value()), hex(scale_colour(*scales[g], scales[g]->low)));
+    EXPECT_EQ(std::string(stops.back().attribute("stop-color").value()), hex(scale_colour(*scales[g], scales[g]->high)));
+  }
+  std::string all_text;
+  for (const auto& t : root.children("text")) all_text += std::string(t.child_value()) + "\n";
+  for (const std::string& piece : {"gradcam", "7x7 map, upsampled", "48 regions", "-0.125", "0.125", "attribution"})
+    EXPECT_NE(all_text.find(piece), std::string::npos) << piece << " in\n" << all_text;
+}
+
+TEST(PrintFigure, ScreenPngShowsPanelsPixelForPixelAndBarEndsAreTheScalesEnds) {
+  const PanelExample e;
+  PrintLayout layout;
+  const std::string png = print_panels(e.panels, {"model: demo"}, nullptr, 3, FigureFormat::png, 0, &layout);
+  EXPECT_NEAR(layout.panels[1].width, 400, 1e-6);  // the resolution chosen so that panels keep their pixels
+  EXPECT_GT(layout.dpi, 150);
+  const cv::Mat image = cv::imdecode(std::vector<uchar>(png.begin(), png.end()), cv::IMREAD_COLOR);
+  ASSERT_FALSE(image.empty());
+  for (size_t i : {1u, 2u}) {
+    const ColourScale& scale = i == 1 ? e.cam : e.lime;
+    const cv::Rect2d& bar = layout.panel_bars[i];
+    const int y = static_cast<int>(bar.y + bar.height / 2);
+    EXPECT_EQ(bar.x, std::round(bar.x)) << "on whole pixels";
+    EXPECT_EQ(image.at<cv::Vec3b>(y, static_cast<int>(bar.x)), scale_colour(scale, scale.low)) << i;
+    EXPECT_EQ(image.at<cv::Vec3b>(y, static_cast<int>(bar.br().x) - 1), scale_colour(scale, scale.high)) << i;
+  }
+}
+
 TEST(PrintFigure, UnknownFormatsAreRefused) {
   EXPECT_EQ(parse_figure_format("svg"), FigureFormat::svg);
   EXPECT_THROW(parse_figure_format("eps"), Error);

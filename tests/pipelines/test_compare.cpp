@@ -1,6 +1,7 @@
 // Model comparison and layer-by-layer maps on the committed tiny models.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -46,6 +47,61 @@ TEST(Compare, NeedsTwoModels) {
   Model one = Model::load(test::model_path("tiny-scripted.pt"));
   test::TempDir dir;
   EXPECT_THROW(compare_models({&one}, write_image(dir), {}), Error);
+}
+
+// Stage k of models with different numbers of stages: the fewest set the count, the others' stages are
+// taken at the same fraction of their depth, round((k+1)·n/K) − 1, always ending at the last one.
+TEST(Compare, MatchedStagesAlignByRelativeDepth) {
+  const std::vector<std::string> resnet = {"layer1", "layer2", "layer3", "layer4"};
+  const std::vector<std::string> effnet = {"s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"};
+  const std::vector<std::string> small = {"a", "b"};
+  auto chosen = matched_stage_layers({resnet, effnet});
+  EXPECT_EQ(chosen[0], resnet);
+  EXPECT_EQ(chosen[1], (std::vector<std::string>{"s2", "s4", "s6", "s8"}));
+  chosen = matched_stage_layers({resnet, small});
+  EXPECT_EQ(chosen[0], (std::vector<std::string>{"layer2", "layer4"}));
+  EXPECT_EQ(chosen[1], small);
+  chosen = matched_stage_layers({{"x", "y", "z"}, resnet});  // 4·1/3 = 1.33 → 1, 4·2/3 = 2.67 → 3, 4
+  EXPECT_EQ(chosen[1], (std::vector<std::string>{"layer1", "layer3", "layer4"}));
+}
+
+// Agreement over a folder: every row of the CSV, and each pair's mean and sample standard deviation,
+// recomputed here from the per-image reports.
+TEST(Compare, AgreementOverImagesSummarisesEachPair) {
+  Model scripted = Model::load(test::model_path("tiny-scripted.pt"));
+  Model binary = Model::load(test::model_path("tiny-binary-scripted.pt"));
+  test::TempDir dir;
+  CompareOptions options;
+  options.explain.methods = {"gradcam"};
+  options.explain.output_dir = dir.file("out");
+  options.explain.cam.target = TargetSpec{TargetSpec::Kind::given, 0, 1};
+  std::vector<ImageAgreement> images;
+  std::vector<double> spearman;
+  for (int i = 0; i < 3; ++i) {
+    cv::Mat image(80, 120, CV_8UC3);
+    cv::RNG(10 + i).fill(image, cv::RNG::UNIFORM, 0, 255);
+    cv::GaussianBlur(image, image, cv::Size(0, 0), 2 + i);
+    const std::string path = dir.file("img" + std::to_string(i) + ".png");
+    cv::imwrite(path, image);
+    const CompareOutcome outcome = compare_models({&scripted, &binary}, path, options);
+    images.push_back({"img" + std::to_string(i) + ".png", outcome.report["agreement"]});
+    spearman.push_back(outcome.report["agreement"][0]["spearman"].get<double>());
+  }
+  const AgreementSummary summary = summarise_agreement(images, {"broken.png"}, dir.file("out"), options);
+  const double mean = (spearman[0] + spearman[1] + spearman[2]) / 3;
+  double squares = 0;
+  for (double v : spearman) squares += (v - mean) * (v - mean);
+  const auto& pair = summary.summary["pairs"].at(0);
+  EXPECT_EQ(summary.summary["pairs"].size(), 1u);
+  EXPECT_EQ(pair["spearman"]["n"], 3);
+  EXPECT_NEAR(pair["spearman"]["mean"].get<double>(), mean, 1e-12);
+  EXPECT_NEAR(pair["spearman"]["sd"].get<double>(), std::sqrt(squares / 2), 1e-12);
+  EXPECT_EQ(summary.summary["failed"], nlohmann::ordered_json::array({"broken.png"}));
+  std::ifstream file(summary.csv_path);
+  const std::string csv((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4) << csv;  // the header and one row per image
+  EXPECT_NE(csv.find("img2.png,"), std::string::npos);
+  EXPECT_FALSE(cv::imread(summary.figure_path).empty());
 }
 
 TEST(Layers, StageLayersAreTheTopLevelContainers) {

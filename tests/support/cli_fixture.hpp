@@ -284,6 +284,19 @@ class CliTest : public ::testing::Test {
     return xai(args);
   }
 
+  // A figure kept for a person to look at: copied into $XAI_TEST_ARTIFACTS (scripts/test.sh sets it to
+  // build/test-artifacts) as TEST.NAME, when that is set.
+  void keep_artifact(const fs::path& file) const {
+    const char* dir = std::getenv("XAI_TEST_ARTIFACTS");
+    if (!dir || !*dir) return;
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    fs::copy_file(file, fs::path(dir) / (std::string(test ? test->name() : "test") + "." + file.filename().string()),
+                  fs::copy_options::overwrite_existing, ec);
+    EXPECT_FALSE(ec) << "keeping " << file << ": " << ec.message();
+  }
+
   fs::path write_image(const std::string& name, const cv::Mat& image, const std::vector<int>& params = {}) {
     const fs::path path = in(name);
     EXPECT_TRUE(cv::imwrite(path.string(), image, params)) << path;
