@@ -67,6 +67,7 @@ struct Canvas {
   cv::Mat original;    // the visible part in colour, enlarged: the figures' first panel
   cv::Mat background;  // what overlays are drawn on, enlarged
   int factor = 1;
+  std::string input_note;  // what the model saw of it (input_note), for figure headers
 };
 
 // One method's result being rendered: what every stage of render_result reads.
@@ -182,29 +183,28 @@ void add_map_files(const ResultRendering& r, const DenseMap& m, const cv::Mat& o
 
 // BASE.figure.png: the original beside the overlay, with a header and a colour bar; laid out for print
 // (print_figure.hpp) as BASE.figure.svg/.pdf, or .png at a dpi, when asked.
-void add_figure(const ResultRendering& r, const DenseMap& m, const cv::Mat& overlaid, const std::string& base,
-                ExplainedMap& written, RenderedExplanation& out) {
+void add_figure(const ResultRendering& r, const DenseMap& m, const cv::Mat& overlaid, const std::string& native,
+                const std::string& base, ExplainedMap& written, RenderedExplanation& out) {
   const ColourScale scale = colour_scale_of(m, r.plan.options);
-  const std::vector<std::string> titles = {"original", r.result.method + (m.layer.empty() ? "" : " (" + m.layer + ")")};
-  const std::vector<std::string> header = figure_header(r.plan, r.result, m.class_index, m.layer);
+  const std::vector<std::string> titles = {"original",
+                                           r.result.method + (m.layer.empty() ? "" : " (" + m.layer + ")") + "\n" + native};
+  std::vector<std::string> header = figure_header(r.plan, r.result, m.class_index, m.layer);
+  header.push_back(r.canvas.input_note);
   const FigureFormat format = r.plan.options.figure_format;
   const double dpi = r.plan.options.figure_dpi;
   const std::string name = base + ".figure." + to_string(format);
-  nlohmann::ordered_json bar;
-  if (format == FigureFormat::png && dpi <= 0) {
-    FigureLayout layout;
-    const cv::Mat figure = compose_figure(
-        {shrink_to_fit(r.canvas.original, kLargestPanel, cv::INTER_AREA), shrink_to_fit(overlaid, kLargestPanel, cv::INTER_AREA)},
-        titles, header, &scale, 0, &layout);
-    out.files.push_back({name, encode_png(figure, base + ".figure")});
-    bar = {{"x", layout.bar.x}, {"y", layout.bar.y}, {"width", layout.bar.width}, {"height", layout.bar.height}};
-  } else {
-    // Print: the panels at their full resolution, laid out in points.
-    PrintLayout layout;
-    out.files.push_back({name, print_figure({r.canvas.original, overlaid}, titles, header, &scale, 0, format, dpi, &layout)});
-    bar = {{"x", layout.bar.x}, {"y", layout.bar.y}, {"width", layout.bar.width}, {"height", layout.bar.height},
-           {"units", layout.units}};
-  }
+  // On screen (png without a dpi) the panels at most kLargestPanel pixels, each pixel one pixel of the
+  // file; for print at their full resolution, laid out in points.
+  const bool screen = format == FigureFormat::png && dpi <= 0;
+  const std::vector<cv::Mat> panels =
+      screen ? std::vector<cv::Mat>{shrink_to_fit(r.canvas.original, kLargestPanel, cv::INTER_AREA),
+                                    shrink_to_fit(overlaid, kLargestPanel, cv::INTER_AREA)}
+             : std::vector<cv::Mat>{r.canvas.original, overlaid};
+  PrintLayout layout;
+  out.files.push_back({name, print_figure(panels, titles, header, &scale, 0, format, dpi, &layout)});
+  const nlohmann::ordered_json bar = {{"x", layout.bar.x},         {"y", layout.bar.y},
+                                      {"width", layout.bar.width}, {"height", layout.bar.height},
+                                      {"units", layout.units}};
   written.files.push_back({"figure", name});
   written.figure = {{"file", name},
                     {"format", to_string(format)},
@@ -259,6 +259,7 @@ void write_layer_grids(const ResultRendering& r, const std::map<int, LayerGrid>&
     const int columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(grid.tiles.size()))));
     std::vector<std::string> header = figure_header(r.plan, r.result, cls, "");
     header.back() += "   (each layer's map on its own 0..1 scale)";
+    header.push_back(r.canvas.input_note);
     ColourScale scale;
     scale.colormap = r.plan.options.colormap;
     scale.units = "relative (0 = map minimum, 1 = maximum)";
@@ -324,12 +325,13 @@ void render_result(const Canvas& canvas, const cv::Size& image_size, const Metho
                                       plan.options.signed_colormap);
     ExplainedMap written = describe_map(m, r);
     add_map_files(r, m, overlaid, base, written, out);
-    if (plan.options.figures) add_figure(r, m, overlaid, base, written, out);
+    const std::string native = native_text(result.maps[k], m, image_size);
+    if (plan.options.figures) add_figure(r, m, overlaid, native, base, written, out);
     if (!m.segments.empty()) add_region_views(r, m, drawn[k], wrote_segments, written, out);
     if (r.per_layer) add_to_layer_grid(canvas, m, overlaid, result.maps[k].values.size(), layer_grids[m.class_index]);
     if (plan.options.panel)
-      panel.push_back({result.method + (m.layer.empty() ? "" : " (" + m.layer + ")"),
-                       native_text(result.maps[k], m, image_size), m.class_index, overlaid, colour_scale_of(m, plan.options)});
+      panel.push_back({result.method + (m.layer.empty() ? "" : " (" + m.layer + ")"), native, m.class_index, overlaid,
+                       colour_scale_of(m, plan.options)});
     out.maps.push_back(std::move(written));
     out.sources.push_back({result_index, k});
   }
@@ -342,8 +344,7 @@ void render_result(const Canvas& canvas, const cv::Size& image_size, const Metho
 // column per method (and layer) with each map's own colour bar and units; one row per explained class,
 // its original captioned with the class and its probability.
 void write_panel(const Canvas& canvas, const std::vector<PanelEntry>& entries, const ExplainPlan& plan,
-                 const Prediction& prediction, const std::string& input_note, const std::string& stem,
-                 RenderedExplanation& out) {
+                 const Prediction& prediction, const std::string& stem, RenderedExplanation& out) {
   std::vector<std::string> columns;
   std::vector<int> classes;
   for (const auto& e : entries) {
@@ -374,7 +375,7 @@ void write_panel(const Canvas& canvas, const std::vector<PanelEntry>& entries, c
       "predicted: " + plan.labels.at(prediction.predicted) + " (p=" +
           percent(prediction.probabilities.at(prediction.predicted)) + ")   " + targets_text(plan.options),
       "methods: " + methods + "   (each map on its own scale)"};
-  header.push_back(input_note);
+  header.push_back(canvas.input_note);
   const std::string name = stem + ".panel." + to_string(plan.options.figure_format);
   out.files.push_back({name, print_panels(panels, header, nullptr, static_cast<int>(columns.size()) + 1,
                                           plan.options.figure_format, plan.options.figure_dpi)});
@@ -442,12 +443,13 @@ RenderedExplanation render_explanation(const PreparedImage& image, const Compute
   canvas.factor = enlargement_factor(display.size(), plan.options.figure_size);
   canvas.original = enlarge(display, canvas.factor);
   canvas.background = enlarge(overlay_background(display, plan.options.background), canvas.factor);
+  canvas.input_note = input_note(image, plan.card);
   RenderedExplanation out;
   std::vector<PanelEntry> panel;
   for (size_t r = 0; r < computed.results.size(); ++r)
     render_result(canvas, display.size(), computed.results[r], r, plan, stem, out, panel);
   if (plan.options.panel && !panel.empty())
-    write_panel(canvas, panel, plan, computed.results.front().prediction, input_note(image, plan.card), stem, out);
+    write_panel(canvas, panel, plan, computed.results.front().prediction, stem, out);
   if (thumbnail) {
     out.thumbnail = stem + ".thumb.png";
     out.files.push_back({out.thumbnail, thumbnail_png(display, out.thumbnail)});

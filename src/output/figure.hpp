@@ -1,5 +1,5 @@
-// Figures a reader can take as they are: panels side by side under a header, with a colour bar that
-// says what the colours mean (xai's own layout: OpenCV drawing, no plotting library).
+// What a map's colours mean, for the colour bars of every figure (print_figure.hpp draws them with
+// cairo): the scale, the colour a value gets, and the short numbers of labels.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -29,19 +29,6 @@ struct ColourScale {
 cv::Vec3b scale_colour(const ColourScale& scale, double value);
 // The bar's colours top (`high`) to bottom (`low`), `rows` x 1, 8-bit BGR.
 cv::Mat scale_colour_column(const ColourScale& scale, int rows);
-
-// Where the parts of a composed figure are, in its pixels.
-struct FigureLayout {
-  std::vector<cv::Rect> panels;
-  cv::Rect bar;  // the colour strip: its top row is `high`, its bottom row `low`
-};
-
-// Panels (8-bit BGR, placed at their own size, centred in equal cells) `columns` to a row (0: all in
-// one row), each titled underneath ('\n' separates lines), under a header of text lines, with a
-// vertical colour bar at the right when `scale` is given.
-cv::Mat compose_figure(const std::vector<cv::Mat>& panels, const std::vector<std::string>& titles,
-                       const std::vector<std::string>& header, const ColourScale* scale, int columns = 0,
-                       FigureLayout* layout = nullptr);
 
 // A short number for labels: 3 significant digits, no trailing zeros ("0.0342", "-12.5", "1").
 std::string short_number(double value);

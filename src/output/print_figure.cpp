@@ -12,6 +12,7 @@
 #include <optional>
 #include <sstream>
 
+#include "core/image_geometry.hpp"
 #include "core/text.hpp"
 #include "xai/error.hpp"
 
@@ -24,7 +25,10 @@ constexpr double kWideWidth = 174 * kPointsPerMm;   // a page's two columns
 constexpr double kMargin = 4, kGap = 4, kBarWidth = 8, kBarGap = 3;
 constexpr double kHeaderSize = 8, kTitleSize = 7, kLabelSize = 6.5, kSmallestSize = 5;
 constexpr const char* kFontFamily = "DejaVu Sans";
-constexpr int kBarRows = 257;  // the bar's colours; every 8th is a stop of the vector gradient
+constexpr int kBarRows = 257;
+// Screen PNGs (png without a dpi): drawn at this resolution, their cells as wide as their panels'
+// pixels, so that every data pixel is one pixel of the file and 7-pt text is 15 px high.
+constexpr double kScreenDpi = 150;  // the bar's colours; every 8th is a stop of the vector gradient
 
 // A cairo context that only measures text.
 class TextMeter {
@@ -131,8 +135,10 @@ double panel_bar_block(int unit_lines) {
   return kPanelBarGap + kPanelBarHeight + 1 + kLabelSize * 1.2 + unit_lines * kLabelSize * 1.15;
 }
 
+// `screen_zoom` > 0: a screen figure, its cells as wide as the widest panel drawn pixel for pixel at that
+// zoom (pixels per point); 0: a journal page, one column or two wide.
 Scene lay_out(const std::vector<FigurePanel>& panels, const std::vector<std::string>& header, const ColourScale* scale,
-              int columns) {
+              int columns, double screen_zoom) {
   CV_Assert(!panels.empty());
   TextMeter meter;
   Scene scene;
@@ -155,8 +161,14 @@ Scene lay_out(const std::vector<FigurePanel>& panels, const std::vector<std::str
                 std::max({meter.width(labels.high, kLabelSize), meter.width(labels.low, kLabelSize),
                           meter.width(labels.mid, kLabelSize)});
   }
-  scene.width = columns <= 2 ? kNarrowWidth : kWideWidth;
-  const double cell_w = (scene.width - 2 * kMargin - (columns - 1) * kGap - bar_block) / columns;
+  double cell_w = 0;
+  if (screen_zoom > 0) {
+    cell_w = panel_px_w / screen_zoom;
+    scene.width = 2 * kMargin + columns * cell_w + (columns - 1) * kGap + bar_block;
+  } else {
+    scene.width = columns <= 2 ? kNarrowWidth : kWideWidth;
+    cell_w = (scene.width - 2 * kMargin - (columns - 1) * kGap - bar_block) / columns;
+  }
   const double panel_h = std::min(cell_w * panel_px_h / panel_px_w, 2 * cell_w);
   const double title_line = kTitleSize * 1.25, header_line = kHeaderSize * 1.3;
   // Panels' own bars: as many unit lines as the longest needs (at most two).
@@ -518,7 +530,11 @@ std::string svg_of(const Scene& scene, const std::string& title) {
   return out.str();
 }
 
-cv::Rect2d scaled(const cv::Rect2d& r, double zoom) { return {r.x * zoom, r.y * zoom, r.width * zoom, r.height * zoom}; }
+// In the file's units; a PNG's snapped parts on their whole pixels exactly.
+cv::Rect2d scaled(const cv::Rect2d& r, double zoom, bool whole_pixels) {
+  const auto to = [&](double v) { return whole_pixels ? std::round(v * zoom) : v * zoom; };
+  return {to(r.x), to(r.y), to(r.width), to(r.height)};
+}
 
 // A PNG's bars on whole pixels, one colour per pixel: the first and last are exactly the scale's ends.
 void snap_bars(Scene& scene, double zoom) {
@@ -530,27 +546,29 @@ void snap_bars(Scene& scene, double zoom) {
   }
 }
 
-// Screen PNGs are drawn at no less than this, so that 7-pt text stays readable (15 px).
-constexpr double kScreenDpi = 150;
+// A PNG's images on whole pixels: one drawn at its own size is copied pixel for pixel.
+void snap_images(Scene& scene, double zoom) {
+  for (auto& image : scene.images) {
+    const double x0 = std::round(image.at.x * zoom), y0 = std::round(image.at.y * zoom);
+    const double w = std::round(image.at.width * zoom), h = std::round(image.at.height * zoom);
+    image.at = cv::Rect2d(x0 / zoom, y0 / zoom, w / zoom, h / zoom);
+  }
+}
 
 std::string print_scene(Scene scene, const std::string& title, FigureFormat format, double dpi, PrintLayout* layout) {
-  if (format == FigureFormat::png && dpi <= 0) {
-    // A screen PNG: the resolution at which the largest panel is drawn pixel for pixel (at least kScreenDpi).
-    double zoom = kScreenDpi / 72.0;
-    for (const auto& image : scene.images) zoom = std::max(zoom, image.bgr.cols / image.at.width);
-    dpi = 72.0 * zoom;
-  }
-  const double zoom = format == FigureFormat::png ? dpi / 72.0 : 1.0;
-  if (format == FigureFormat::png) snap_bars(scene, zoom);
+  if (format == FigureFormat::png && dpi <= 0) dpi = kScreenDpi;
+  const bool png = format == FigureFormat::png;
+  const double zoom = png ? dpi / 72.0 : 1.0;
+  if (png) snap_bars(scene, zoom), snap_images(scene, zoom);
   if (layout) {
     layout->width = scene.width * zoom, layout->height = scene.height * zoom;
     layout->dpi = format == FigureFormat::png ? dpi : 0;
     layout->panels.clear();
     layout->panel_bars.clear();
-    for (const auto& image : scene.images) layout->panels.push_back(scaled(image.at, zoom));
+    for (const auto& image : scene.images) layout->panels.push_back(scaled(image.at, zoom, png));
     for (const auto& bar : scene.panel_bars)
-      layout->panel_bars.push_back(bar ? scaled(scene.bars[*bar].at, zoom) : cv::Rect2d());
-    layout->bar = scene.figure_bar ? scaled(scene.bars[*scene.figure_bar].at, zoom) : cv::Rect2d();
+      layout->panel_bars.push_back(bar ? scaled(scene.bars[*bar].at, zoom, png) : cv::Rect2d());
+    layout->bar = scene.figure_bar ? scaled(scene.bars[*scene.figure_bar].at, zoom, png) : cv::Rect2d();
     layout->units = format == FigureFormat::png ? "px" : "pt";
   }
   switch (format) {
@@ -590,8 +608,9 @@ std::string print_figure(const std::vector<cv::Mat>& panels, const std::vector<s
 
 std::string print_panels(const std::vector<FigurePanel>& panels, const std::vector<std::string>& header,
                          const ColourScale* scale, int columns, FigureFormat format, double dpi, PrintLayout* layout) {
-  return print_scene(lay_out(panels, header, scale, columns), header.empty() ? "xai figure" : header.front(), format,
-                     dpi, layout);
+  const bool screen = format == FigureFormat::png && dpi <= 0;
+  return print_scene(lay_out(panels, header, scale, columns, screen ? kScreenDpi / 72.0 : 0),
+                     header.empty() ? "xai figure" : header.front(), format, dpi, layout);
 }
 
 std::string print_table(const TableFigure& table, FigureFormat format, double dpi, PrintLayout* layout) {
@@ -603,9 +622,16 @@ std::string print_table(const TableFigure& table, FigureFormat format, double dp
 std::string encode_grid(const std::vector<cv::Mat>& tiles, const std::vector<std::string>& captions, int columns,
                         int tile_size, const std::vector<std::string>& header, const ColourScale* scale,
                         FigureFormat format, double dpi, const std::string& what) {
-  if (format == FigureFormat::png && dpi <= 0)
-    return encode_png(tile_grid(tiles, captions, columns, tile_size, header, scale), what);
-  return print_figure(tiles, captions, header, scale, columns, format, dpi);
+  if (format != FigureFormat::png || dpi > 0) return print_figure(tiles, captions, header, scale, columns, format, dpi);
+  // A screen grid: every tile at `tile_size` on its longer side (small ones enlarged by nearest
+  // neighbour, so that their pixels stay pixels).
+  std::vector<cv::Mat> sized(tiles.size());
+  for (size_t i = 0; i < tiles.size(); ++i) {
+    const bool smaller = std::max(tiles[i].cols, tiles[i].rows) > tile_size;
+    cv::resize(tiles[i], sized[i], fitted_size(tiles[i].size(), tile_size), 0, 0,
+               smaller ? cv::INTER_AREA : cv::INTER_NEAREST);
+  }
+  return print_figure(sized, captions, header, scale, columns, format, dpi);
 }
 
 }  // namespace xai

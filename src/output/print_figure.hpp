@@ -1,8 +1,9 @@
-// Figures for a journal, drawn with cairo: the panels, titles, header and colour bar of compose_figure
-// laid out in points for a journal column (85 mm; 174 mm when more than two panels sit side by side),
-// text at 7-8 pt, then written as PDF (cairo: selectable text, a vector colour bar, images embedded at
-// their full resolution), SVG (written here: <text> elements, a linearGradient bar, embedded PNGs) or
-// PNG at a stated dpi (cairo, with the dpi recorded in the file).
+// Every figure xai draws, drawn with cairo: panels under a header, each titled, with a colour bar
+// for the figure or one per panel, laid out in points with text at 7-8 pt. For a journal (svg, pdf,
+// or png at a stated dpi) the page is one column (85 mm) or two (174 mm) wide and the images are
+// embedded at their full resolution: PDF (cairo: selectable text, vector colour bars), SVG (written
+// here: <text> elements, linearGradient bars, embedded PNGs) or PNG (the dpi recorded in the file).
+// On screen (png without a dpi) the cells are as wide as the panels, drawn at 150 dpi pixel for pixel.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -59,8 +60,9 @@ struct TableFigure {
 };
 std::string print_table(const TableFigure& table, FigureFormat format, double dpi, PrintLayout* layout = nullptr);
 
-// A grid of tiles (tile_grid's: `tile_size` a cell, captions under each) as a file of `format`: the
-// screen PNG when png without a dpi, else laid out for print by print_figure (tiles at full resolution).
+// A grid of tiles, captions under each, as a file of `format`: on screen (png without a dpi) every tile
+// scaled to `tile_size` on its longer side (small ones enlarged by nearest neighbour); for print the
+// tiles at their full resolution.
 std::string encode_grid(const std::vector<cv::Mat>& tiles, const std::vector<std::string>& captions, int columns,
                         int tile_size, const std::vector<std::string>& header, const ColourScale* scale,
                         FigureFormat format, double dpi, const std::string& what);

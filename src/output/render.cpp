@@ -210,19 +210,6 @@ cv::Mat render_top_segments(const cv::Mat& image_bgr, const cv::Mat& segments, c
   return out;
 }
 
-cv::Mat tile_grid(const std::vector<cv::Mat>& tiles, const std::vector<std::string>& captions, int columns,
-                  int tile_size, const std::vector<std::string>& header, const ColourScale* scale) {
-  CV_Assert(!tiles.empty() && tiles.size() == captions.size() && columns > 0);
-  std::vector<cv::Mat> scaled(tiles.size());
-  for (size_t i = 0; i < tiles.size(); ++i) {
-    // Enlarged by nearest neighbour, so a small image's pixels stay pixels.
-    const bool smaller = std::max(tiles[i].cols, tiles[i].rows) > tile_size;
-    cv::resize(tiles[i], scaled[i], fitted_size(tiles[i].size(), tile_size), 0, 0,
-               smaller ? cv::INTER_AREA : cv::INTER_NEAREST);
-  }
-  return compose_figure(scaled, captions, header, scale, columns);
-}
-
 std::string encode_png(const cv::Mat& image, const std::string& what) {
   std::vector<uchar> bytes;
   bool ok = false;

@@ -56,14 +56,6 @@ cv::Mat render_signed_segments(const cv::Mat& image_bgr, const cv::Mat& segments
 cv::Mat render_top_segments(const cv::Mat& image_bgr, const cv::Mat& segments, const std::vector<double>& weights,
                             int count = 5, bool negative = false);
 
-struct ColourScale;  // figure.hpp
-
-// Tiles (8-bit BGR, any sizes) scaled to fit `tile_size` (shrunk by area, enlarged by nearest
-// neighbour), laid out `columns` per row, each with a caption underneath ('\n' separates caption
-// lines); with a header and a colour bar when given (figure.hpp's compose_figure).
-cv::Mat tile_grid(const std::vector<cv::Mat>& tiles, const std::vector<std::string>& captions, int columns,
-                  int tile_size = 224, const std::vector<std::string>& header = {}, const ColourScale* scale = nullptr);
-
 // PNG file bytes (throws output_error naming `what` when encoding fails).
 std::string encode_png(const cv::Mat& image, const std::string& what);
 

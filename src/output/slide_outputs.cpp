@@ -13,6 +13,7 @@
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
 #include "output/figure.hpp"
+#include "output/print_figure.hpp"
 #include "output/gallery.hpp"
 #include "output/npy.hpp"
 #include "input/slide.hpp"
@@ -130,10 +131,6 @@ std::string legend_of(const ColourScale& scale) {
   return stops;
 }
 
-void write_png(const std::string& path, const cv::Mat& image, const std::string& what) {
-  write_file_atomic(path, encode_png(image, what));
-}
-
 // What every output of one slide is drawn from.
 struct SlideOutputContext {
   const SlideLayout& layout;
@@ -198,11 +195,11 @@ json write_probability_maps(const SlideOutputContext& s, std::vector<ViewerLayer
     scale.colormap = s.rendering.colormap;
     scale.alpha = s.rendering.alpha;
     scale.units = "P(" + s.maps.labels[c] + ")";
-    write_png(path_in(s.out_dir, png),
-              compose_figure({draw_over(s.background, on_thumb, scale)}, {"P(" + s.maps.labels[c] + ") per tile"},
-                             {s.slide_name, std::to_string(s.tiles.size()) + " tiles of " + std::to_string(s.layout.tile) + " px"},
-                             &scale),
-              png);
+    write_file_atomic(path_in(s.out_dir, png),
+                      print_figure({draw_over(s.background, on_thumb, scale)}, {"P(" + s.maps.labels[c] + ") per tile"},
+                                   {s.slide_name, std::to_string(s.tiles.size()) + " tiles of " +
+                                                      std::to_string(s.layout.tile) + " px"},
+                                   &scale, 0, FigureFormat::png, 0));
     files[s.maps.labels[c]] = {{"map", npy}, {"overlay", png}};
     layers.push_back(probability_layer(s.layout, grids[c], scale, s.maps.labels[c], label));
   }
@@ -289,11 +286,11 @@ json write_stitched_maps(const SlideOutputContext& s, std::vector<ViewerLayer>& 
     write_npy(path_in(s.out_dir, npy), map.values.ptr<float>(), {static_cast<size_t>(map.values.rows), static_cast<size_t>(map.values.cols)});
     const ColourScale scale = stitched_scale(map, s.rendering, s.maps.units[m], s.maps.is_signed[m]);
     const cv::Mat on_thumb = resized_with_gaps(map.values, s.thumb_size);
-    write_png(path_in(s.out_dir, png),
-              compose_figure({draw_over(s.background, on_thumb, scale)},
-                             {method + " for " + s.maps.labels[s.maps.target] + ", stitched"},
-                             {s.slide_name, std::to_string(s.tiles.size()) + " tiles; overlapping tiles averaged"}, &scale),
-              png);
+    write_file_atomic(path_in(s.out_dir, png),
+                      print_figure({draw_over(s.background, on_thumb, scale)},
+                                   {method + " for " + s.maps.labels[s.maps.target] + ", stitched"},
+                                   {s.slide_name, std::to_string(s.tiles.size()) + " tiles; overlapping tiles averaged"},
+                                   &scale, 0, FigureFormat::png, 0));
     files[method] = {{"map", npy}, {"overlay", png}, {"scale", {scale.low, scale.high}}, {"units", scale.units}};
     if (cv::countNonZero(map.weight) > 0) files[method]["peak"] = stitched_peak(map, s.layout.canvas_downsample);
     layers.push_back(stitched_layer(s.layout, map, scale, method, name));

@@ -7,6 +7,7 @@
 
 #include "core/image_geometry.hpp"
 #include "xai/atomic_file.hpp"
+#include "output/print_figure.hpp"
 #include "pipelines/drift.hpp"
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
@@ -189,8 +190,8 @@ class DiffRun {
         "diff: " + file.path + "   explained: " + label,
         "old " + fs::path(old_.path()).filename().string() + " -> new " + fs::path(new_.path()).filename().string() +
             (scale ? "" : "   (maps on their own scales: no shared colour bar)")};
-    write_file_atomic(figure.string(),
-                      encode_png(tile_grid(tiles, captions, 3, 224, header, scale ? &*scale : nullptr), figure.string()));
+    write_file_atomic(figure.string(), encode_grid(tiles, captions, 3, 224, header, scale ? &*scale : nullptr,
+                                                   FigureFormat::png, 0, figure.string()));
     result_.prediction_changes += drift.prediction_changed ? 1 : 0;
     result_.images.push_back(std::move(drift));
   }

@@ -3,7 +3,10 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <opencv2/imgcodecs.hpp>
+
 #include "output/figure.hpp"
+#include "output/print_figure.hpp"
 #include "output/render.hpp"
 
 namespace xai {
@@ -15,25 +18,46 @@ cv::Vec3b opencv_colour(int level, int colormap) {
   return out.at<cv::Vec3b>(0, 0);
 }
 
+// A screen figure (png without a dpi), decoded, and its parts' whole-pixel rectangles.
+struct ScreenFigure {
+  cv::Mat image;
+  PrintLayout layout;
+  cv::Rect rect(const cv::Rect2d& r) const {
+    return cv::Rect(static_cast<int>(std::lround(r.x)), static_cast<int>(std::lround(r.y)),
+                    static_cast<int>(std::lround(r.width)), static_cast<int>(std::lround(r.height)));
+  }
+  cv::Vec3b bar_top() const { return image.at<cv::Vec3b>(rect(layout.bar).y, rect(layout.bar).x + 5); }
+  cv::Vec3b bar_bottom() const { return image.at<cv::Vec3b>(rect(layout.bar).br().y - 1, rect(layout.bar).x + 5); }
+};
+
+ScreenFigure screen_figure(const std::vector<cv::Mat>& panels, const std::vector<std::string>& titles,
+                           const std::vector<std::string>& header, const ColourScale& scale) {
+  ScreenFigure f;
+  const std::string png = print_figure(panels, titles, header, &scale, 0, FigureFormat::png, 0, &f.layout);
+  f.image = cv::imdecode(std::vector<uchar>(png.begin(), png.end()), cv::IMREAD_COLOR);
+  return f;
+}
+
 TEST(Figure, PanelsSitWhereTheLayoutSaysAndTheBarRunsFromHighToLow) {
-  const cv::Mat a(80, 100, CV_8UC3, cv::Scalar(10, 20, 30)), b(80, 100, CV_8UC3, cv::Scalar(200, 100, 50));
+  cv::Mat a(80, 100, CV_8UC3), b(80, 100, CV_8UC3);
+  cv::randu(a, 0, 256), cv::randu(b, 0, 256);
   ColourScale scale;
   scale.colormap = Colormap::viridis;
   scale.units = "relative";
-  FigureLayout layout;
-  const cv::Mat figure = compose_figure({a, b}, {"original", "gradcam"}, {"model: m", "predicted: x"}, &scale, 0, &layout);
-  ASSERT_EQ(layout.panels.size(), 2u);
-  EXPECT_EQ(cv::norm(figure(layout.panels[0]), a, cv::NORM_INF), 0);
-  EXPECT_EQ(cv::norm(figure(layout.panels[1]), b, cv::NORM_INF), 0);
-  EXPECT_GT(layout.panels[1].x, layout.panels[0].br().x);  // side by side
-  EXPECT_GT(layout.panels[0].y, 30);                       // under the two header lines
-  EXPECT_EQ(layout.bar.height, 80);
-  EXPECT_GT(layout.bar.x, layout.panels[1].br().x);
-  EXPECT_LE(layout.bar.br().x, figure.cols);
-  const cv::Vec3b top = figure.at<cv::Vec3b>(layout.bar.y, layout.bar.x + 5);
-  const cv::Vec3b bottom = figure.at<cv::Vec3b>(layout.bar.br().y - 1, layout.bar.x + 5);
-  EXPECT_EQ(top, opencv_colour(255, cv::COLORMAP_VIRIDIS));
-  EXPECT_EQ(bottom, opencv_colour(0, cv::COLORMAP_VIRIDIS));
+  const ScreenFigure f = screen_figure({a, b}, {"original", "gradcam"}, {"model: m", "predicted: x"}, scale);
+  ASSERT_EQ(f.layout.panels.size(), 2u);
+  EXPECT_EQ(f.layout.units, "px");
+  // Each panel pixel for pixel: a screen figure shows the data as it is.
+  ASSERT_EQ(f.rect(f.layout.panels[0]).size(), a.size());
+  EXPECT_EQ(cv::norm(f.image(f.rect(f.layout.panels[0])), a, cv::NORM_INF), 0);
+  EXPECT_EQ(cv::norm(f.image(f.rect(f.layout.panels[1])), b, cv::NORM_INF), 0);
+  EXPECT_GT(f.layout.panels[1].x, f.layout.panels[0].br().x);  // side by side
+  EXPECT_GT(f.layout.panels[0].y, 30);                         // under the two header lines
+  EXPECT_EQ(f.rect(f.layout.bar).height, 80);
+  EXPECT_GT(f.layout.bar.x, f.layout.panels[1].br().x);
+  EXPECT_LE(f.layout.bar.br().x, f.image.cols);
+  EXPECT_EQ(f.bar_top(), opencv_colour(255, cv::COLORMAP_VIRIDIS));
+  EXPECT_EQ(f.bar_bottom(), opencv_colour(0, cv::COLORMAP_VIRIDIS));
 }
 
 TEST(Figure, SignedBarIsSymmetricPositiveOverNegative) {
@@ -42,22 +66,20 @@ TEST(Figure, SignedBarIsSymmetricPositiveOverNegative) {
   scale.signed_colormap = SignedColormap::red_green;
   scale.low = -0.02;
   scale.high = 0.02;
-  FigureLayout layout;
   const cv::Mat panel(60, 60, CV_8UC3, cv::Scalar(128, 128, 128));
-  const cv::Mat figure = compose_figure({panel}, {"lime"}, {}, &scale, 0, &layout);
-  const cv::Vec3b top = figure.at<cv::Vec3b>(layout.bar.y, layout.bar.x + 5);
-  const cv::Vec3b middle = figure.at<cv::Vec3b>(layout.bar.y + 30, layout.bar.x + 5);
-  const cv::Vec3b bottom = figure.at<cv::Vec3b>(layout.bar.br().y - 1, layout.bar.x + 5);
+  const ScreenFigure f = screen_figure({panel}, {"lime"}, {}, scale);
+  const cv::Rect bar = f.rect(f.layout.bar);
+  const cv::Vec3b middle = f.image.at<cv::Vec3b>(bar.y + bar.height / 2, bar.x + 5);
   // The largest magnitude is drawn at 60 % over the image: 0.4 * 128 + 0.6 * (0, 200, 0) for +, (0, 0, 220) for -.
-  EXPECT_EQ(top, cv::Vec3b(51, 171, 51));
-  EXPECT_EQ(bottom, cv::Vec3b(51, 51, 183));
+  EXPECT_EQ(f.bar_top(), cv::Vec3b(51, 171, 51));
+  EXPECT_EQ(f.bar_bottom(), cv::Vec3b(51, 51, 183));
   EXPECT_NEAR(middle[0], 128, 3);  // near 0: the image itself
   EXPECT_NEAR(middle[1], 128, 3);
   // The default colours: orange #e66101 over blue #2166ac, each at 60 % over mid gray.
   scale.signed_colormap = SignedColormap::orange_blue;
-  const cv::Mat safe = compose_figure({panel}, {"lime"}, {}, &scale, 0, &layout);
-  EXPECT_EQ(safe.at<cv::Vec3b>(layout.bar.y, layout.bar.x + 5), cv::Vec3b(52, 109, 189));
-  EXPECT_EQ(safe.at<cv::Vec3b>(layout.bar.br().y - 1, layout.bar.x + 5), cv::Vec3b(154, 112, 71));
+  const ScreenFigure safe = screen_figure({panel}, {"lime"}, {}, scale);
+  EXPECT_EQ(safe.bar_top(), cv::Vec3b(52, 109, 189));
+  EXPECT_EQ(safe.bar_bottom(), cv::Vec3b(154, 112, 71));
 }
 
 TEST(Figure, ShortNumbersKeepThreeDigits) {

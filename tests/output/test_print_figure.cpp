@@ -168,7 +168,7 @@ TEST(PrintFigure, ScreenPngShowsPanelsPixelForPixelAndBarEndsAreTheScalesEnds) {
   PrintLayout layout;
   const std::string png = print_panels(e.panels, {"model: demo"}, nullptr, 3, FigureFormat::png, 0, &layout);
   EXPECT_NEAR(layout.panels[1].width, 400, 1e-6);  // the resolution chosen so that panels keep their pixels
-  EXPECT_GT(layout.dpi, 150);
+  EXPECT_EQ(layout.dpi, 150);
   const cv::Mat image = cv::imdecode(std::vector<uchar>(png.begin(), png.end()), cv::IMREAD_COLOR);
   ASSERT_FALSE(image.empty());
   for (size_t i : {1u, 2u}) {
