@@ -186,6 +186,7 @@ int run_fidelity_bench(const BenchFlags& flags, Model& optimised, const ExplainO
   ModelFlags plain_flags = flags.model;
   plain_flags.no_inference_clone = true;
   Model plain = plain_flags.load();
+  if (!flags.plot.empty()) plot_format_of(flags.plot);  // a wrong extension is refused before the experiment
   FidelityOptions options;
   options.explain = explain;
   for (const auto& file : discover_inputs(flags.images)) options.images.push_back(file.path);
@@ -285,7 +286,7 @@ Command add_bench(CLI::App& app) {
                       "--fidelity: the fixed rows' samples (default: the method's, LIME 1000)")
           ->check(integer_at_least(2, "AT LEAST 2")),
       sub->add_flag("--curve", flags->curve, "--fidelity: also fixed 250/500/2000 and auto at tolerance 0.1/0.05/0.01"),
-      sub->add_option("--plot", flags->plot, "--fidelity: write a fidelity-against-samples plot (PNG)"),
+      sub->add_option("--plot", flags->plot, "--fidelity: write a fidelity-against-samples plot (FILE.png, .svg or .pdf)"),
       sub->add_option("images", flags->images, "--fidelity: images or folders to explain")};
   flags->rounds_option = sub->add_option("--rounds", flags->rounds, "Pipeline: alternating raw and batch rounds (medians)")
                              ->check(kPositive)

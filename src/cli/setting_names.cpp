@@ -45,6 +45,7 @@ const std::map<std::string, std::string>& setting_flags_by_key() {
       {"no_viewer", "--no-viewer"},
       {"noise", "--noise"},
       {"partition", "--partition"},
+      {"plot", "--plot"},
       {"positive_classes", "--positive-class"},
       {"precision", "--precision"},
       {"probe_batch", "--probe-batch"},

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/image_geometry.hpp"
+#include "methods/perturbation.hpp"
 #include "output/figure.hpp"
 #include "output/print_figure.hpp"
 #include "output/npy.hpp"
@@ -105,9 +106,18 @@ std::string size_text(const cv::Size& size) { return std::to_string(size.width) 
 // What a map was computed as, beside how it is drawn: a 7x7 CAM drawn over a 224-pixel image looks
 // smooth only because it was upsampled.
 std::string native_text(const DenseMap& computed, const DenseMap& dense, const cv::Size& image_size) {
-  if (!dense.segments.empty()) return std::to_string(dense.region_weights.size()) + " regions";
+  double low = 0, high = 0;
+  if (!dense.region_weights.empty()) {
+    const auto [lo, hi] = std::minmax_element(dense.region_weights.begin(), dense.region_weights.end());
+    low = *lo, high = *hi;
+  } else if (!computed.values.empty()) {
+    cv::minMaxLoc(computed.values, &low, &high);
+  }
+  const std::string constant = low == high ? ", all " + short_number(low) : "";  // a blank map says why it is blank
+  if (!dense.segments.empty()) return std::to_string(dense.region_weights.size()) + " regions" + constant;
   const cv::Size native = computed.values.size();
-  return size_text(native) + " map" + (native.width < image_size.width || native.height < image_size.height ? ", upsampled" : "");
+  return size_text(native) + " map" + (native.width < image_size.width || native.height < image_size.height ? ", upsampled" : "") +
+         constant;
 }
 
 // What the model saw of the input: its size, the part it sees (a centre crop) and the size it was resized to.
@@ -383,6 +393,74 @@ void write_panel(const Canvas& canvas, const std::vector<PanelEntry>& entries, c
   for (auto& map : out.maps) map.files.push_back({"panel", name});
 }
 
+// STEM.faithfulness[.LABEL].EXT (--faithfulness with figures): each map's deletion and insertion curves
+// beside the random order's, one figure per explained class, the areas in the legend.
+void write_faithfulness_curves(const std::vector<DenseMap>& maps, const std::vector<std::string>& methods,
+                               const ExplainPlan& plan, const std::string& stem, RenderedExplanation& out) {
+  std::vector<int> classes;
+  for (const auto& m : maps)
+    if (m.details.contains("faithfulness") &&
+        std::find(classes.begin(), classes.end(), m.class_index) == classes.end())
+      classes.push_back(m.class_index);
+  for (const int cls : classes) {
+    PlotFigure figure;
+    const std::string label = plan.labels.at(cls);
+    figure.header = {"model: " + model_title(plan), "faithfulness for " + label + ": pixels removed (deletion) or shown "
+                     "(insertion) in the map's order, most important first; fill: " +
+                     to_string(plan.options.faithfulness.fill)};
+    for (const char* kind : {"deletion", "insertion"}) {
+      Plot plot;
+      plot.title = std::string(kind) + (std::string(kind) == "deletion" ? " (lower area: more faithful)" : " (higher area: more faithful)");
+      plot.x_label = std::string("fraction of pixels ") + (std::string(kind) == "deletion" ? "removed" : "shown");
+      plot.y_label = "p(" + label + ")";
+      plot.x_ticks = {0, 0.25, 0.5, 0.75, 1};
+      plot.y_ticks = {0, 0.25, 0.5, 0.75, 1};
+      figure.plots.push_back(plot);
+    }
+    const auto curve_points = [](const nlohmann::ordered_json& curve) {
+      std::vector<cv::Point2d> points;
+      const auto& p = curve.at("probabilities");
+      for (size_t k = 0; k < p.size(); ++k) points.emplace_back(p.size() > 1 ? static_cast<double>(k) / (p.size() - 1) : 0, p[k].get<double>());
+      return points;
+    };
+    const nlohmann::ordered_json* random = nullptr;
+    int colour = 0;
+    for (size_t i = 0; i < maps.size(); ++i) {
+      const DenseMap& m = maps[i];
+      if (m.class_index != cls || !m.details.contains("faithfulness")) continue;
+      const auto& f = m.details.at("faithfulness");
+      random = &f;
+      const std::string name = methods[i] + (m.layer.empty() ? "" : " (" + m.layer + ")");
+      const std::string note = "deletion area " + short_number(f.at("deletion_auc").get<double>()) + ", insertion area " +
+                               short_number(f.at("insertion_auc").get<double>());
+      for (int p = 0; p < 2; ++p) {
+        PlotSeries series;
+        series.name = name, series.note = note, series.plot = p, series.colour = colour;
+        series.points = curve_points(f.at(p == 0 ? "deletion" : "insertion"));
+        figure.series.push_back(std::move(series));
+      }
+      ++colour;
+    }
+    if (random)  // one random order serves every map of the class
+      for (int p = 0; p < 2; ++p) {
+        PlotSeries series;
+        series.name = "random order";
+        series.note = "deletion area " + short_number(random->at("random_deletion_auc").get<double>()) +
+                      ", insertion area " + short_number(random->at("random_insertion_auc").get<double>());
+        series.plot = p, series.colour = -2, series.dashed = true;
+        series.points = curve_points(random->at(p == 0 ? "random_deletion" : "random_insertion"));
+        figure.series.push_back(std::move(series));
+      }
+    const bool per_class = classes.size() > 1;
+    const std::string name =
+        stem + ".faithfulness" + (per_class ? "." + file_safe(label) : "") + "." + to_string(plan.options.figure_format);
+    out.files.push_back({name, print_plot(figure, plan.options.figure_format, plan.options.figure_dpi)});
+    out.grids.push_back(name);
+    for (auto& map : out.maps)
+      if (map.class_index == cls && !map.faithfulness.empty()) map.files.push_back({"faithfulness_curves", name});
+  }
+}
+
 }  // namespace
 
 cv::Mat render_map(const cv::Mat& display_bgr, const DenseMap& map, Colormap colormap, double alpha,
@@ -450,6 +528,18 @@ RenderedExplanation render_explanation(const PreparedImage& image, const Compute
     render_result(canvas, display.size(), computed.results[r], r, plan, stem, out, panel);
   if (plan.options.panel && !panel.empty())
     write_panel(canvas, panel, plan, computed.results.front().prediction, stem, out);
+  if (plan.options.faithfulness.enabled && (plan.options.figures || plan.options.panel)) {
+    std::vector<DenseMap> maps;  // only their details are read: no dense maps needed
+    std::vector<std::string> methods;
+    for (const auto& result : computed.results)
+      for (const auto& m : result.maps) {
+        DenseMap described;
+        described.class_index = m.class_index, described.layer = m.layer, described.details = m.details;
+        maps.push_back(std::move(described));
+        methods.push_back(result.method);
+      }
+    write_faithfulness_curves(maps, methods, plan, stem, out);
+  }
   if (thumbnail) {
     out.thumbnail = stem + ".thumb.png";
     out.files.push_back({out.thumbnail, thumbnail_png(display, out.thumbnail)});
@@ -469,7 +559,7 @@ bool is_xai_output_name(const std::string& file_name) {
   const std::vector<std::string> names = method_names();
   for (size_t i = 1; i < parts.size(); ++i) {
     const std::string& part = parts[i];
-    if (part == "thumb" || part == "compare" || part == "sanity" || part == "diff" || part == "panel" ||
+    if (part == "thumb" || part == "compare" || part == "sanity" || part == "diff" || part == "panel" || part == "faithfulness" ||
         part == "agreement")
       return true;
     for (const auto& name : names)

@@ -74,6 +74,20 @@ struct FilledRect {
   cv::Vec3b bgr;
 };
 
+struct Stroke {
+  std::vector<cv::Point2d> points;
+  cv::Vec3b bgr;
+  double width = 0.75;
+  bool dashed = false;
+};
+
+struct Marker {
+  cv::Point2d at;
+  double radius = 1.5;
+  cv::Vec3b bgr;
+  bool diamond = false;  // a filled diamond (a median); otherwise an open circle
+};
+
 struct PlacedImage {
   cv::Mat bgr;
   cv::Rect2d at;
@@ -94,6 +108,8 @@ struct Scene {
   std::vector<PlacedImage> images;
   std::vector<Text> texts;
   std::vector<FilledRect> rects;
+  std::vector<Stroke> strokes;
+  std::vector<Marker> markers;
   std::vector<PlacedBar> bars;
   std::optional<size_t> figure_bar;        // index into bars
   std::vector<std::optional<size_t>> panel_bars;  // per panel
@@ -303,6 +319,108 @@ Scene lay_out_table(const TableFigure& table) {
   return scene;
 }
 
+// Okabe and Ito's colours (yellow left out: it does not show on white), as BGR.
+const std::vector<cv::Vec3b>& palette() {
+  static const std::vector<cv::Vec3b> colours = {{178, 114, 0},  {0, 94, 213},   {115, 158, 0}, {167, 121, 204},
+                                                 {0, 159, 230},  {233, 180, 86}, {0, 0, 0}};
+  return colours;
+}
+
+cv::Vec3b series_colour(const PlotSeries& series, size_t index) {
+  if (series.colour == -2) return {153, 153, 153};
+  return plot_colour(series.colour >= 0 ? series.colour : static_cast<int>(index));
+}
+
+Scene lay_out_plot(const PlotFigure& figure) {
+  CV_Assert(!figure.plots.empty());
+  TextMeter meter;
+  Scene scene;
+  const int count = static_cast<int>(figure.plots.size());
+  scene.width = count == 1 ? kNarrowWidth : kWideWidth;
+  const double header_line = kHeaderSize * 1.3, y_axis_w = 22, x_axis_h = kLabelSize * 3.2, title_h = kTitleSize * 1.6;
+  double y = kMargin;
+  for (const auto& line : figure.header) {
+    y += header_line;
+    scene.texts.push_back({line, kMargin, y - kHeaderSize * 0.3, meter.fitted(line, kHeaderSize, scene.width - 2 * kMargin)});
+  }
+  const double cell_w = (scene.width - 2 * kMargin - (count - 1) * 2 * kGap) / count;
+  const double plot_w = cell_w - y_axis_w, plot_h = std::min(plot_w * 0.7, 150.0);
+  const double top = y + title_h;
+  const cv::Vec3b ink(30, 30, 30), grid(225, 225, 225);
+  for (int p = 0; p < count; ++p) {
+    const Plot& plot = figure.plots[p];
+    const double left = kMargin + p * (cell_w + 2 * kGap) + y_axis_w;
+    const auto fx = [&](double v) {
+      const double a = plot.log_x ? std::log10(std::max(v, 1e-12)) : v;
+      const double lo = plot.log_x ? std::log10(plot.x_min) : plot.x_min, hi = plot.log_x ? std::log10(plot.x_max) : plot.x_max;
+      return left + std::clamp((a - lo) / (hi - lo), 0.0, 1.0) * plot_w;
+    };
+    const auto fy = [&](double v) {
+      return top + (1 - std::clamp((v - plot.y_min) / (plot.y_max - plot.y_min), 0.0, 1.0)) * plot_h;
+    };
+    // The title at the top left, the y axis's label at the top right: the title keeps clear of it.
+    const double y_label_size = meter.fitted(plot.y_label, kLabelSize, plot_w / 2);
+    const double title_room = plot_w - meter.width(plot.y_label, y_label_size) - kGap;
+    scene.texts.push_back({plot.title, left, top - kTitleSize * 0.6, meter.fitted(plot.title, kTitleSize, title_room)});
+    for (double t : plot.y_ticks) {
+      scene.strokes.push_back({{{left, fy(t)}, {left + plot_w, fy(t)}}, grid, 0.4, false});
+      scene.texts.push_back({short_number(t), left - 2, fy(t) + kLabelSize * 0.35, kLabelSize, true});
+    }
+    for (double t : plot.x_ticks) {
+      scene.strokes.push_back({{{fx(t), top}, {fx(t), top + plot_h}}, grid, 0.4, false});
+      Text label{short_number(t), fx(t), top + plot_h + kLabelSize * 1.2, kLabelSize};
+      label.centred = true;
+      scene.texts.push_back(label);
+    }
+    scene.strokes.push_back({{{left, top}, {left + plot_w, top}, {left + plot_w, top + plot_h}, {left, top + plot_h}, {left, top}},
+                             ink, 0.5, false});
+    Text x_label{plot.x_label, left + plot_w / 2, top + plot_h + kLabelSize * 2.5, meter.fitted(plot.x_label, kLabelSize, plot_w)};
+    x_label.centred = true;
+    scene.texts.push_back(x_label);
+    scene.texts.push_back({plot.y_label, left + plot_w, top - kTitleSize * 0.6, y_label_size, true});
+    for (size_t s = 0; s < figure.series.size(); ++s) {
+      const PlotSeries& series = figure.series[s];
+      if (series.plot != p) continue;
+      const cv::Vec3b colour = series_colour(series, s);
+      std::vector<cv::Point2d> points;
+      for (const auto& point : series.points) points.emplace_back(fx(point.x), fy(point.y));
+      if (series.joined)
+        scene.strokes.push_back({points, colour, series.dashed ? 0.6 : 0.9, series.dashed});
+      else
+        for (const auto& point : points) scene.markers.push_back({point, 1.3, colour, false});
+      if (series.emphasised) scene.markers.push_back({{fx(series.emphasised->x), fy(series.emphasised->y)}, 3, colour, true});
+    }
+  }
+  // The legend: one line per series (several plots share a series' name: listed once).
+  y = top + plot_h + x_axis_h + kLabelSize;
+  std::vector<std::string> listed;
+  for (size_t s = 0; s < figure.series.size(); ++s) {
+    const PlotSeries& series = figure.series[s];
+    const std::string text = series.name + (series.note.empty() ? "" : "   " + series.note);
+    if (std::find(listed.begin(), listed.end(), text) != listed.end()) continue;
+    listed.push_back(text);
+    const cv::Vec3b colour = series_colour(series, s);
+    const double sample_y = y - kLabelSize * 0.35;
+    if (series.joined)
+      scene.strokes.push_back({{{kMargin, sample_y}, {kMargin + 12, sample_y}}, colour, series.dashed ? 0.6 : 0.9, series.dashed});
+    else
+      scene.markers.push_back({{kMargin + 6, sample_y}, 1.3, colour, false});
+    if (series.emphasised) scene.markers.push_back({{kMargin + 6, sample_y}, 2.5, colour, true});
+    // Name and numbers on one line when they fit, else the numbers on a second.
+    const double room = scene.width - 2 * kMargin - 16;
+    if (meter.width(text, kLabelSize) <= room || series.note.empty()) {
+      scene.texts.push_back({text, kMargin + 16, y, meter.fitted(text, kLabelSize, room)});
+    } else {
+      scene.texts.push_back({series.name, kMargin + 16, y, meter.fitted(series.name, kLabelSize, room)});
+      y += kLabelSize * 1.2;
+      scene.texts.push_back({series.note, kMargin + 16, y, meter.fitted(series.note, kLabelSize, room)});
+    }
+    y += kLabelSize * 1.4;
+  }
+  scene.height = y + kMargin;
+  return scene;
+}
+
 // ---- cairo: PDF and PNG ----
 
 struct CairoImage {
@@ -326,6 +444,7 @@ struct CairoImage {
 };
 
 void paint_image(cairo_t* cr, const cv::Mat& bgr, const cv::Rect2d& at, cairo_filter_t filter) {
+  if (bgr.empty() || !(at.width > 0) || !(at.height > 0)) return;  // nothing to draw (cairo needs an invertible scale)
   const CairoImage image(bgr);
   cairo_save(cr);
   cairo_translate(cr, at.x, at.y);
@@ -356,6 +475,34 @@ void draw_scene(cairo_t* cr, const Scene& scene, bool raster) {
     cairo_rectangle(cr, rect.at.x, rect.at.y, rect.at.width, rect.at.height);
     cairo_set_source_rgb(cr, rect.bgr[2] / 255.0, rect.bgr[1] / 255.0, rect.bgr[0] / 255.0);
     cairo_fill(cr);
+  }
+  for (const auto& stroke : scene.strokes) {
+    if (stroke.points.size() < 2) continue;
+    cairo_set_source_rgb(cr, stroke.bgr[2] / 255.0, stroke.bgr[1] / 255.0, stroke.bgr[0] / 255.0);
+    cairo_set_line_width(cr, stroke.width);
+    const double dash[] = {2.5, 1.5};
+    cairo_set_dash(cr, dash, stroke.dashed ? 2 : 0, 0);
+    cairo_move_to(cr, stroke.points[0].x, stroke.points[0].y);
+    for (size_t i = 1; i < stroke.points.size(); ++i) cairo_line_to(cr, stroke.points[i].x, stroke.points[i].y);
+    cairo_stroke(cr);
+    cairo_set_dash(cr, nullptr, 0, 0);
+  }
+  for (const auto& marker : scene.markers) {
+    cairo_set_source_rgb(cr, marker.bgr[2] / 255.0, marker.bgr[1] / 255.0, marker.bgr[0] / 255.0);
+    if (marker.diamond) {
+      const double r = marker.radius;
+      cairo_move_to(cr, marker.at.x, marker.at.y - r);
+      cairo_line_to(cr, marker.at.x + r, marker.at.y);
+      cairo_line_to(cr, marker.at.x, marker.at.y + r);
+      cairo_line_to(cr, marker.at.x - r, marker.at.y);
+      cairo_close_path(cr);
+      cairo_fill(cr);
+    } else {
+      cairo_set_line_width(cr, 0.5);
+      cairo_new_sub_path(cr);
+      cairo_arc(cr, marker.at.x, marker.at.y, marker.radius, 0, 2 * M_PI);
+      cairo_stroke(cr);
+    }
   }
   for (const auto& bar : scene.bars) {
     const cv::Mat colours = bar_colours(bar);
@@ -504,6 +651,23 @@ std::string svg_of(const Scene& scene, const std::string& title) {
   for (const auto& rect : scene.rects)
     out << "<rect x=\"" << number(rect.at.x) << "\" y=\"" << number(rect.at.y) << "\" width=\"" << number(rect.at.width)
         << "\" height=\"" << number(rect.at.height) << "\" fill=\"" << hex_colour(rect.bgr) << "\"/>\n";
+  for (const auto& stroke : scene.strokes) {
+    out << "<polyline fill=\"none\" stroke=\"" << hex_colour(stroke.bgr) << "\" stroke-width=\"" << number(stroke.width)
+        << "\"" << (stroke.dashed ? " stroke-dasharray=\"2.5 1.5\"" : "") << " points=\"";
+    for (const auto& p : stroke.points) out << number(p.x) << "," << number(p.y) << " ";
+    out << "\"/>\n";
+  }
+  for (const auto& marker : scene.markers) {
+    const double r = marker.radius;
+    if (marker.diamond)
+      out << "<polygon fill=\"" << hex_colour(marker.bgr) << "\" points=\"" << number(marker.at.x) << ","
+          << number(marker.at.y - r) << " " << number(marker.at.x + r) << "," << number(marker.at.y) << " "
+          << number(marker.at.x) << "," << number(marker.at.y + r) << " " << number(marker.at.x - r) << ","
+          << number(marker.at.y) << "\"/>\n";
+    else
+      out << "<circle fill=\"none\" stroke=\"" << hex_colour(marker.bgr) << "\" stroke-width=\"0.5\" cx=\""
+          << number(marker.at.x) << "\" cy=\"" << number(marker.at.y) << "\" r=\"" << number(r) << "\"/>\n";
+  }
   for (size_t b = 0; b < scene.bars.size(); ++b) {
     const PlacedBar& bar = scene.bars[b];
     // The figure's bar keeps the plain ids; a panel's bar is numbered.
@@ -550,7 +714,8 @@ void snap_bars(Scene& scene, double zoom) {
 void snap_images(Scene& scene, double zoom) {
   for (auto& image : scene.images) {
     const double x0 = std::round(image.at.x * zoom), y0 = std::round(image.at.y * zoom);
-    const double w = std::round(image.at.width * zoom), h = std::round(image.at.height * zoom);
+    // At least a pixel a side: a 2000x1 image's panel is a line, not nothing.
+    const double w = std::max(1.0, std::round(image.at.width * zoom)), h = std::max(1.0, std::round(image.at.height * zoom));
     image.at = cv::Rect2d(x0 / zoom, y0 / zoom, w / zoom, h / zoom);
   }
 }
@@ -611,6 +776,16 @@ std::string print_panels(const std::vector<FigurePanel>& panels, const std::vect
   const bool screen = format == FigureFormat::png && dpi <= 0;
   return print_scene(lay_out(panels, header, scale, columns, screen ? kScreenDpi / 72.0 : 0),
                      header.empty() ? "xai figure" : header.front(), format, dpi, layout);
+}
+
+cv::Vec3b plot_colour(int index) {
+  const auto& colours = palette();
+  return colours[static_cast<size_t>(std::max(index, 0)) % colours.size()];
+}
+
+std::string print_plot(const PlotFigure& figure, FigureFormat format, double dpi) {
+  return print_scene(lay_out_plot(figure), figure.header.empty() ? "xai plot" : figure.header.front(), format, dpi,
+                     nullptr);
 }
 
 std::string print_table(const TableFigure& table, FigureFormat format, double dpi, PrintLayout* layout) {

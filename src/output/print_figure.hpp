@@ -60,6 +60,33 @@ struct TableFigure {
 };
 std::string print_table(const TableFigure& table, FigureFormat format, double dpi, PrintLayout* layout = nullptr);
 
+// Line plots side by side (faithfulness curves: deletion, insertion; the fidelity plot), each series in
+// its own colour and style, with a legend under them.
+struct PlotSeries {
+  std::string name;                  // the legend's first line
+  std::string note;                  // its second (numbers: areas, medians); may be empty
+  std::vector<cv::Point2d> points;   // in data units
+  int plot = 0;                      // which plot it is drawn in
+  bool joined = true;                // a line through the points (false: markers only)
+  bool dashed = false;               // a reference (random order)
+  std::optional<cv::Point2d> emphasised;  // one point drawn large (a median)
+  int colour = -1;                   // index into the palette; -1: the series' own index; -2: gray
+};
+struct Plot {
+  std::string title, x_label, y_label;
+  double x_min = 0, x_max = 1, y_min = 0, y_max = 1;
+  bool log_x = false;
+  std::vector<double> x_ticks, y_ticks;
+};
+struct PlotFigure {
+  std::vector<std::string> header;
+  std::vector<Plot> plots;
+  std::vector<PlotSeries> series;
+};
+std::string print_plot(const PlotFigure& figure, FigureFormat format, double dpi);
+// The palette's colours (8-bit BGR): Okabe and Ito's, which colour-blind readers tell apart.
+cv::Vec3b plot_colour(int index);
+
 // A grid of tiles, captions under each, as a file of `format`: on screen (png without a dpi) every tile
 // scaled to `tile_size` on its longer side (small ones enlarged by nearest neighbour); for print the
 // tiles at their full resolution.

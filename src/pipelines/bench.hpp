@@ -113,7 +113,10 @@ nlohmann::ordered_json fidelity_rows_json(const FidelityResult& result);
 // `plain` and `optimised` are the same model loaded without and with the inference clone.
 FidelityResult bench_fidelity(Model& plain, Model& optimised, const FidelityOptions& options);
 
-// A fidelity-against-samples plot (per-image points and each row's median), as a PNG.
+// A fidelity-against-samples plot (per-image points and each row's median), drawn with cairo in the
+// format the file's extension names (.png, .svg or .pdf).
 void write_fidelity_plot(const FidelityResult& result, const std::string& path);
+// That format; throws usage_error for another extension (checked before the experiment runs).
+FigureFormat plot_format_of(const std::string& path);
 
 }  // namespace xai

@@ -12,6 +12,7 @@
 #include "input/stain.hpp"
 #include "output/report.hpp"
 #include "output/print_figure.hpp"
+#include "output/figure.hpp"
 #include "core/text.hpp"
 #include "input/dicom.hpp"
 #include "methods/target.hpp"
@@ -168,6 +169,27 @@ std::vector<ComputedExplanation> compute_explanations(Model& model, const Explai
       c.timings[r.method] = r.compute_ms;
       if (r.model_ms > 0) c.timings[r.method + "_model"] = r.model_ms;
       for (const auto& w : r.warnings) c.warnings.push_back(w);
+      // A constant map shows nothing: say so (CAMs say it themselves, per layer, with the reason).
+      for (const auto& m : r.maps) {
+        double low = 0, high = 0;
+        if (!m.region_weights.empty()) {
+          const auto [lo, hi] = std::minmax_element(m.region_weights.begin(), m.region_weights.end());
+          low = *lo, high = *hi;
+        } else if (!m.values.empty()) {
+          cv::minMaxLoc(m.values, &low, &high);
+        } else {
+          continue;
+        }
+        if (low != high || m.details.contains("constant")) continue;
+        const double p = r.prediction.probabilities.at(m.class_index);
+        char text[64];
+        std::snprintf(text, sizeof text, "%.4f", p);
+        c.warnings.push_back(r.method + ": the map of " + plan.labels.at(m.class_index) + " is constant (every value " +
+                             short_number(low) + "): it shows nothing" +
+                             (p > 0.9999 || p < 0.0001 ? std::string(" (p=") + text +
+                                                             " is saturated: no change to the input moves it)"
+                                                       : std::string()));
+      }
       const std::string target = target_warning(plan.options.cam.target, r.prediction, plan.labels);
       if (!target.empty() && std::find(c.warnings.begin(), c.warnings.end(), target) == c.warnings.end())
         c.warnings.push_back(target);

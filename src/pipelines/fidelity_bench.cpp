@@ -2,8 +2,7 @@
 // image, for fixed and adaptive sample counts on the plain module and the inference clone.
 #include <algorithm>
 #include <cmath>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
+#include <filesystem>
 #include <sstream>
 
 #include "methods/adaptive_sampling.hpp"
@@ -14,6 +13,7 @@
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
 #include "xai/prepared_image.hpp"
+#include "output/print_figure.hpp"
 
 namespace xai {
 namespace {
@@ -144,67 +144,53 @@ FidelityResult bench_fidelity(Model& plain, Model& optimised, const FidelityOpti
   return result;
 }
 
+FigureFormat plot_format_of(const std::string& path) {
+  const std::string extension = std::filesystem::path(path).extension().string();
+  if (extension == ".png") return FigureFormat::png;
+  if (extension == ".svg") return FigureFormat::svg;
+  if (extension == ".pdf") return FigureFormat::pdf;
+  throw usage_error(setting_name("plot") + " " + path + ": name a .png, .svg or .pdf file");
+}
+
 void write_fidelity_plot(const FidelityResult& result, const std::string& path) {
-  const int width = 1000, height = 560, left = 80, right = 330, top = 50, bottom = 60;
-  cv::Mat canvas(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
   double lo_x = 1e18, hi_x = 0, lo_y = 1;
   for (const auto& row : result.rows) {
     for (double s : row.samples) lo_x = std::min(lo_x, s), hi_x = std::max(hi_x, s);
     for (double f : row.fidelity) lo_y = std::min(lo_y, f);
   }
   if (hi_x <= 0) throw Error(ExitCode::internal, "fidelity plot: no samples");
-  lo_x = std::pow(10, std::floor(std::log10(std::max(lo_x, 1.0)) * 4) / 4);
-  hi_x = std::pow(10, std::ceil(std::log10(hi_x) * 4) / 4);
-  if (hi_x <= lo_x) hi_x = lo_x * 10;
-  lo_y = std::min(std::floor(lo_y * 10) / 10, 0.9);
-  const int plot_w = width - left - right, plot_h = height - top - bottom;
-  auto px = [&](double s) {
-    return left + static_cast<int>(std::lround((std::log10(s) - std::log10(lo_x)) / (std::log10(hi_x) - std::log10(lo_x)) * plot_w));
-  };
-  auto py = [&](double f) { return top + static_cast<int>(std::lround((1 - f) / (1 - lo_y) * plot_h)); };
-  const cv::Scalar black(0, 0, 0), grey(200, 200, 200);
-  const int font = cv::FONT_HERSHEY_SIMPLEX;
-  for (double f = lo_y; f <= 1.0001; f += 0.1) {
-    cv::line(canvas, {left, py(f)}, {left + plot_w, py(f)}, grey, 1);
-    std::ostringstream label;
-    label.precision(1);
-    label << std::fixed << f;
-    cv::putText(canvas, label.str(), {left - 45, py(f) + 5}, font, 0.45, black, 1, cv::LINE_AA);
-  }
-  for (double decade = std::pow(10, std::floor(std::log10(lo_x))); decade <= hi_x; decade *= 10)
-    for (int m : {1, 2, 5}) {
-      const double s = decade * m;
-      if (s < lo_x || s > hi_x) continue;
-      cv::line(canvas, {px(s), top}, {px(s), top + plot_h}, grey, 1);
-      cv::putText(canvas, std::to_string(static_cast<long long>(s)), {px(s) - 15, top + plot_h + 20}, font, 0.45, black,
-                  1, cv::LINE_AA);
-    }
-  cv::rectangle(canvas, {left, top}, {left + plot_w, top + plot_h}, black, 1);
-  cv::putText(canvas, "model images (samples), log scale", {left + plot_w / 2 - 130, height - 15}, font, 0.5, black, 1,
-              cv::LINE_AA);
-  cv::putText(canvas, result.method + ": Spearman rho of region weights to the reference", {left, 30}, font, 0.6,
-              black, 1, cv::LINE_AA);
-  const std::vector<cv::Scalar> colours = {{180, 119, 31}, {14, 127, 255}, {44, 160, 44},
-                                           {40, 39, 214},  {189, 103, 148}, {75, 86, 140}};
-  for (size_t r = 0; r < result.rows.size(); ++r) {
-    const auto& row = result.rows[r];
-    const cv::Scalar colour = colours[r % colours.size()];
-    for (size_t i = 0; i < row.samples.size(); ++i)
-      cv::circle(canvas, {px(row.samples[i]), py(row.fidelity[i])}, 3, colour, 1, cv::LINE_AA);
-    const cv::Point m(px(row.median_samples), py(row.median_fidelity));
-    cv::drawMarker(canvas, m, colour, cv::MARKER_DIAMOND, 16, 3, cv::LINE_AA);
-    const int ly = top + 20 + static_cast<int>(r) * 44;
-    cv::drawMarker(canvas, {left + plot_w + 20, ly}, colour, cv::MARKER_DIAMOND, 12, 2, cv::LINE_AA);
-    cv::putText(canvas, row.spec.name, {left + plot_w + 32, ly + 5}, font, 0.42, black, 1, cv::LINE_AA);
+  Plot plot;
+  plot.title = result.method + ": Spearman rho of region weights to the reference";
+  plot.x_label = "model images (samples), log scale";
+  plot.y_label = "rho";
+  plot.log_x = true;
+  plot.x_min = std::pow(10, std::floor(std::log10(std::max(lo_x, 1.0)) * 4) / 4);
+  plot.x_max = std::pow(10, std::ceil(std::log10(hi_x) * 4) / 4);
+  if (plot.x_max <= plot.x_min) plot.x_max = plot.x_min * 10;
+  plot.y_min = std::min(std::floor(lo_y * 10) / 10, 0.9);
+  plot.y_max = 1;
+  for (double f = plot.y_min; f <= 1.0001; f += 0.1) plot.y_ticks.push_back(std::round(f * 10) / 10);
+  for (double decade = std::pow(10, std::floor(std::log10(plot.x_min))); decade <= plot.x_max; decade *= 10)
+    for (int m : {1, 2, 5})
+      if (decade * m >= plot.x_min && decade * m <= plot.x_max) plot.x_ticks.push_back(decade * m);
+  PlotFigure figure;
+  figure.header = {"xai bench --fidelity: " + std::to_string(result.images.size()) + " images; points: one per image, "
+                   "diamonds: each row's median"};
+  figure.plots = {plot};
+  for (const auto& row : result.rows) {
+    PlotSeries series;
+    series.name = row.spec.name;
     std::ostringstream stats;
     stats.precision(3);
-    stats << "median rho " << row.median_fidelity << ", " << static_cast<long long>(row.median_samples)
-          << " samples, " << row.median_ms / 1000 << " s";
-    cv::putText(canvas, stats.str(), {left + plot_w + 32, ly + 22}, font, 0.38, black, 1, cv::LINE_AA);
+    stats << "median rho " << row.median_fidelity << ", " << static_cast<long long>(row.median_samples) << " samples, "
+          << row.median_ms / 1000 << " s";
+    series.note = stats.str();
+    series.joined = false;
+    for (size_t i = 0; i < row.samples.size(); ++i) series.points.emplace_back(row.samples[i], row.fidelity[i]);
+    series.emphasised = cv::Point2d(row.median_samples, row.median_fidelity);
+    figure.series.push_back(std::move(series));
   }
-  std::vector<uchar> png;
-  if (!cv::imencode(".png", canvas, png)) throw Error(ExitCode::output, path + ": cannot encode the plot");
-  write_file_atomic(path, std::string(png.begin(), png.end()));
+  write_file_atomic(path, print_plot(figure, plot_format_of(path), 0));
 }
 
 }  // namespace xai

@@ -125,7 +125,7 @@ int slide_target(const ExplainOptions& options, const std::vector<std::string>& 
   const TargetSpec& target = options.cam.target;
   if (target.kind == TargetSpec::Kind::given) return target.class_index;
   if (target.kind == TargetSpec::Kind::top_k || target.kind == TargetSpec::Kind::above)
-    throw usage_error("slide: " + setting_name(target.kind == TargetSpec::Kind::top_k ? "top_k" : "targets") +
+    throw usage_error("slide: " + (target.kind == TargetSpec::Kind::top_k ? setting_name("top_k") : setting_name("targets")) +
                       " explains several classes per tile; a stitched map needs one: pass " + setting_name("target_class"));
   if (labels.size() == 2) return 1;  // a binary model: the positive class (benign/malignant: malignant)
   throw usage_error("slide: the model has " + std::to_string(labels.size()) +

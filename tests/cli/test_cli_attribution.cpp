@@ -174,9 +174,13 @@ TEST_F(CliAttribution, FidelityBenchComparesFixedAndAutoRows) {
   EXPECT_EQ(out["rows"][0]["samples_used"], (json{100, 100}));
   EXPECT_EQ(out["rows"][0]["fidelity"], out["rows"][1]["fidelity"]) << "the clone gives the same weights";
   const cv::Mat png = cv::imread(plot.string());
-  EXPECT_EQ(png.cols, 1000);
+  EXPECT_EQ(png.cols, static_cast<int>(std::ceil(85 / 25.4 * 150)));  // drawn with cairo: one column at 150 dpi
+  keep_artifact(plot);
   fs::remove_all(out_dir());
 
+  expect_error(xai({"bench", "-m", tiny, "--method", "lime", "--samples", "auto", "--fidelity", "--plot",
+                    (out_dir() / "plot.eps").string(), kPatch.string()}),
+               2, {"--plot", "plot.eps", ".png, .svg or .pdf"});
   expect_error(xai({"bench", "-m", tiny, "--method", "lime", "--fidelity", kPatch.string()}), 2, {"add --samples auto"});
   expect_error(xai({"bench", "-m", tiny, "--method", "lime", "--reference-samples", "50"}), 2,
                {"--reference-samples: only with --fidelity"});

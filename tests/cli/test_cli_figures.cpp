@@ -6,6 +6,8 @@
 #include <opencv2/imgproc.hpp>
 #include <set>
 
+#include "output/figure.hpp"
+
 namespace {
 
 using namespace xai::e2e;
@@ -376,5 +378,32 @@ TEST_F(CliFigures, TargetsAboveAThresholdExplainEveryFinding) {
     expect_error(explain(multilabel, image, with({"--targets", bad})), 2, {"--targets " + bad, "above:P"});
   expect_error(explain(multilabel, image, with({"--targets", "above:0.5", "--all-classes"})), 2, {"--all-classes"});
   expect_error(explain(multilabel, image, with({"--targets", "above:0.5", "-k", "2"})), 2, {"--targets"});
+}
+// --faithfulness draws its curves: STEM.faithfulness.EXT with each map's deletion and insertion curves
+// beside the random order's, the areas in the legend equal to the report's.
+TEST_F(CliFigures, FaithfulnessDrawsItsCurves) {
+  const fs::path image = write_image("patch.png", test_image(96, 96));
+  const Args args = {"--method", "gradcam,occlusion", "--window", "24", "--faithfulness", "--faithfulness-steps", "4",
+                     "--figure-format", "pdf"};
+  const RunResult r = explain(model("tiny-scripted.pt"), image, args);
+  ASSERT_EQ(r.code, 0) << r;
+  const json report = read_json(out_dir() / "patch.json");
+  for (const auto& entry : report.at("explanations"))
+    EXPECT_EQ(entry.at("files").at("faithfulness_curves"), "patch.faithfulness.pdf");
+  int status = 0;
+  const std::string text = xai::test::run_command("pdftotext " + (out_dir() / "patch.faithfulness.pdf").string() + " -", &status);
+  ASSERT_EQ(status, 0);
+  const double deletion = report.at("explanations").at(0).at("faithfulness").at("deletion_auc");
+  for (const std::string& piece : std::vector<std::string>{"deletion (lower area", "insertion (higher area", "random order", "gradcam (layer2)",
+                                   "occlusion", "deletion area " + xai::short_number(deletion)})
+    EXPECT_NE(text.find(piece), std::string::npos) << piece << " not in:\n" << text;
+  keep_artifact(out_dir() / "patch.faithfulness.pdf");
+  // Without figures (--no-figure) no curves either; nothing else changes.
+  fs::remove_all(out_dir());
+  Args without = args;
+  without.push_back("--no-figure");
+  without.erase(without.end() - 3, without.end() - 1);  // drop --figure-format pdf: refused with --no-figure
+  ASSERT_EQ(explain(model("tiny-scripted.pt"), image, without).code, 0);
+  EXPECT_FALSE(fs::exists(out_dir() / "patch.faithfulness.png"));
 }
 }  // namespace
