@@ -285,9 +285,18 @@ void write_gallery_html(const std::string& out_dir, const std::vector<Record>& r
         }
         card["overlays"].push_back(std::move(overlay));
       }
-      // The layer-by-layer grid, when the method explained several layers.
+      // The layer-by-layer grid, when the method explained several layers; the image's panel and
+      // faithfulness curves (every method's record names them: shown once).
       if (files.contains("layers") && files["layers"].is_string())
         card["grids"].push_back({{"method", r.value("method", "") + " layers"}, {"file", files["layers"]}});
+      for (const auto& [role, title] : {std::pair<const char*, const char*>{"panel", "every method"},
+                                        {"faithfulness_curves", "faithfulness curves"}}) {
+        if (!files.contains(role) || !files[role].is_string()) continue;
+        const Record grid = {{"method", title}, {"file", files[role]}};
+        bool shown = false;
+        for (const auto& g : card["grids"]) shown = shown || g == grid;
+        if (!shown) card["grids"].push_back(grid);
+      }
     } else {
       card["failed"] = true;
       card["errors"].push_back(r.value("method", "") + ": " + r.value("error", ""));

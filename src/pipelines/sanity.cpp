@@ -210,7 +210,9 @@ class SanityRun {
     const std::vector<std::string> header = {
         "sanity: " + image.file.path + "   explained: " + plan_.labels.at(image.target),
         "each row: a map of the trained model, then with layers randomised from the top" +
-            std::string(scale ? "" : "   (maps on their own scales)")};
+            std::string(scale ? "" : "   (maps on their own scales)"),
+        "tiles: what the model sees (" + std::to_string(plan_.card.input_width) + "x" +
+            std::to_string(plan_.card.input_height) + " px after its resizing), each map at that size"};
     write_file_atomic(path, encode_grid(tiles, captions, columns, kTileSize, header, scale ? &*scale : nullptr,
                                         options_.explain.figure_format, options_.explain.figure_dpi, path));
   }

@@ -157,6 +157,20 @@ TEST_F(CliFigures, BatchWritesFiguresWhenAsked) {
   ASSERT_EQ(xai({"batch", "-m", model("tiny-scripted.pt"), "--figures", in("set").string(), "-o", with.string()}).code, 0);
   EXPECT_TRUE(fs::exists(with / "a.gradcam.figure.png"));
   EXPECT_TRUE(fs::exists(with / "b.gradcam.figure.png"));
+  // --panel alone: the panels (in the journal format asked for), no per-map figures; a rerun with it
+  // redraws results that lack it (part of the rendering's identity), and the gallery shows it.
+  RunResult panel = xai({"batch", "-m", model("tiny-scripted.pt"), "--panel", "--figure-format", "svg", in("set").string(),
+                         "-o", out.string()});
+  ASSERT_EQ(panel.code, 0) << panel;
+  EXPECT_TRUE(fs::exists(out / "a.panel.svg"));
+  EXPECT_TRUE(fs::exists(out / "b.panel.svg"));
+  EXPECT_FALSE(fs::exists(out / "a.gradcam.figure.png"));
+  EXPECT_NE(read_bytes(out / "index.html").find("a.panel.svg"), std::string::npos);
+  // Discovery never takes a panel for an input.
+  panel = xai({"batch", "-m", model("tiny-scripted.pt"), "--panel", "--figure-format", "svg", out.string(), "-o",
+               (root_ / "again").string()});
+  EXPECT_EQ(panel.code, 0) << panel;
+  EXPECT_NE(panel.err.find("no images found"), std::string::npos) << panel;  // every file there is an output
 }
 
 TEST_F(CliFigures, LimeAllClassesPanelSharesOneScaleAndShowsTheMostNegativeRegions) {
