@@ -96,6 +96,10 @@ struct DenseMap {
   nlohmann::ordered_json details = nlohmann::ordered_json::object();  // method-specific report fields
 };
 
+// A map's smallest and largest value: of its region weights for a region map, else of its values
+// ({0, 0} for an empty map). Equal ends: a constant map, which shows nothing.
+std::pair<double, double> value_range(const DenseMap& map);
+
 // One method's result for one image.
 struct MethodResult {
   std::string method;

@@ -114,6 +114,16 @@ std::string to_string(Setting setting) {
   return "";
 }
 
+std::pair<double, double> value_range(const DenseMap& map) {
+  if (!map.region_weights.empty()) {
+    const auto [low, high] = std::minmax_element(map.region_weights.begin(), map.region_weights.end());
+    return {*low, *high};
+  }
+  double low = 0, high = 0;
+  if (!map.values.empty()) cv::minMaxLoc(map.values, &low, &high);
+  return {low, high};
+}
+
 std::vector<DenseMap> dense_maps(const MethodResult& result, const cv::Size& size) {
   std::vector<DenseMap> maps;
   for (const DenseMap& m : result.maps) {

@@ -106,13 +106,7 @@ std::string size_text(const cv::Size& size) { return std::to_string(size.width) 
 // What a map was computed as, beside how it is drawn: a 7x7 CAM drawn over a 224-pixel image looks
 // smooth only because it was upsampled.
 std::string native_text(const DenseMap& computed, const DenseMap& dense, const cv::Size& image_size) {
-  double low = 0, high = 0;
-  if (!dense.region_weights.empty()) {
-    const auto [lo, hi] = std::minmax_element(dense.region_weights.begin(), dense.region_weights.end());
-    low = *lo, high = *hi;
-  } else if (!computed.values.empty()) {
-    cv::minMaxLoc(computed.values, &low, &high);
-  }
+  const auto [low, high] = value_range(computed);
   const std::string constant = low == high ? ", all " + short_number(low) : "";  // a blank map says why it is blank
   if (!dense.segments.empty()) return std::to_string(dense.region_weights.size()) + " regions" + constant;
   const cv::Size native = computed.values.size();

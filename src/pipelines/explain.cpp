@@ -171,16 +171,8 @@ std::vector<ComputedExplanation> compute_explanations(Model& model, const Explai
       for (const auto& w : r.warnings) c.warnings.push_back(w);
       // A constant map shows nothing: say so (CAMs say it themselves, per layer, with the reason).
       for (const auto& m : r.maps) {
-        double low = 0, high = 0;
-        if (!m.region_weights.empty()) {
-          const auto [lo, hi] = std::minmax_element(m.region_weights.begin(), m.region_weights.end());
-          low = *lo, high = *hi;
-        } else if (!m.values.empty()) {
-          cv::minMaxLoc(m.values, &low, &high);
-        } else {
-          continue;
-        }
-        if (low != high || m.details.contains("constant")) continue;
+        const auto [low, high] = value_range(m);
+        if ((m.values.empty() && m.region_weights.empty()) || low != high || m.details.contains("constant")) continue;
         const double p = r.prediction.probabilities.at(m.class_index);
         char text[64];
         std::snprintf(text, sizeof text, "%.4f", p);

@@ -393,6 +393,20 @@ TEST_F(CliFigures, TargetsAboveAThresholdExplainEveryFinding) {
   expect_error(explain(multilabel, image, with({"--targets", "above:0.5", "--all-classes"})), 2, {"--all-classes"});
   expect_error(explain(multilabel, image, with({"--targets", "above:0.5", "-k", "2"})), 2, {"--targets"});
 }
+// A saturated probability (the demo model says malignant with p = 1 in float32 on this patch) moves under
+// no perturbation: LIME's weights are all 0. The map is blank, and the warning and its title say why.
+TEST_F(CliFigures, AConstantMapSaysSo) {
+  const fs::path image = fs::path(xai::test::example_patches()) / "malignant-1.png";
+  const RunResult r = explain(model("demo-histo.pt"), image, {"--method", "lime", "--samples", "40", "--panel", "--figure-format", "svg"});
+  ASSERT_EQ(r.code, 0) << r;
+  const json report = read_json(out_dir() / "malignant-1.json");
+  ASSERT_EQ(report.at("prediction").at("classes").at(1).at("probability").get<double>(), 1.0)
+      << "the patch must saturate the demo model for this test to mean anything";
+  EXPECT_NE(r.err.find("lime: the map of malignant is constant (every value 0)"), std::string::npos) << r;
+  EXPECT_NE(report.at("warnings").dump().find("is saturated"), std::string::npos);
+  EXPECT_NE(read_bytes(out_dir() / "malignant-1.panel.svg").find("regions, all 0"), std::string::npos);
+}
+
 // --faithfulness draws its curves: STEM.faithfulness.EXT with each map's deletion and insertion curves
 // beside the random order's, the areas in the legend equal to the report's.
 TEST_F(CliFigures, FaithfulnessDrawsItsCurves) {
