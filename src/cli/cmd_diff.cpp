@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/figure_flags.hpp"
 #include "cli/gate_flags.hpp"
 #include "cli/method_flags.hpp"
 #include "cli/model_flags.hpp"
@@ -20,6 +21,7 @@ struct DiffFlags {
   ModelFlags model;
   MethodFlags method;
   GateFlags gate;
+  FigureFlags figure;
   DiffOptions options;
   std::vector<std::string> inputs;
 };
@@ -86,6 +88,7 @@ int run_diff(DiffFlags& flags) {
   std::vector<Model> models = flags.model.load_all();
   // Label names for --target-class resolve against the old model; the labels must match anyway.
   flags.options.explain = flags.method.to_options(models[0]);
+  flags.figure.apply(flags.options.explain, "");
   for (Model& model : models) log_plan(flags.options.explain, model);
   const DiffResult result = diff_models(models[0], models[1], flags.inputs, flags.options);
   for (const auto& warning : result.warnings) spdlog::warn("{}", warning);
@@ -101,8 +104,9 @@ Command add_diff(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("diff", "Explanation drift: the same images through an old and a new model");
   flags->model.add_to(*sub, ModelFlags::Mode::several);
   flags->method.add_to(*sub);
-  sub->add_option("-o,--output-dir", flags->options.output_dir, "Output folder: index.html, diff.json, diff.csv, STEM.diff.png")
+  sub->add_option("-o,--output-dir", flags->options.output_dir, "Output folder: index.html, diff.json, diff.csv, STEM.diff.png (.svg, .pdf)")
       ->required();
+  flags->figure.add_to(*sub);
   sub->add_option("--top-fraction", flags->options.top_fraction, "Top fraction of each map for the IoU")
       ->check(finite_between(0.001, 1.0, "[0.001,1]"))
       ->capture_default_str();

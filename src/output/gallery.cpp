@@ -106,6 +106,14 @@ function image(src, alt, caption, extra) {
   fig.append(img, cap);
   return fig;
 }
+// A PDF figure (--figure-format pdf): browsers show none in <img>, so a link to it.
+function pdfLink(src, caption) {
+  const fig = document.createElement("figure");
+  const a = document.createElement("a");
+  a.href = url(src); a.textContent = caption + " (PDF)";
+  fig.append(a);
+  return fig;
+}
 function statOf(item, column, key) {
   const o = item.overlays.find(o => o.method === column);
   return o && typeof o[key] === "number" ? o[key] : NaN;
@@ -138,7 +146,7 @@ function render() {
     row.className = "row";
     if (i.thumbnail) row.appendChild(image(i.thumbnail, i.input, "image"));
     for (const o of i.overlays) row.appendChild(image(o.file, o.method, o.method));
-    for (const g of i.grids) row.appendChild(image(g.file, g.method, g.method, "grid-image"));
+    for (const g of i.grids) row.appendChild(/\.pdf$/i.test(g.file) ? pdfLink(g.file, g.method) : image(g.file, g.method, g.method, "grid-image"));
     card.appendChild(row);
     const cap = document.createElement("div");
     cap.className = "cap";

@@ -179,7 +179,8 @@ class DiffRun {
                          " rho " + fixed_decimals(s.spearman));
     }
     const fs::path relative(file.relative);
-    drift.figure = (relative.parent_path() / (input_stem(relative) + ".diff.png")).generic_string();
+    const FigureFormat format = options_.explain.figure_format;
+    drift.figure = (relative.parent_path() / (input_stem(relative) + ".diff." + to_string(format))).generic_string();
     const fs::path figure = fs::path(options_.output_dir) / drift.figure;
     std::error_code ec;
     fs::create_directories(figure.parent_path(), ec);
@@ -190,8 +191,8 @@ class DiffRun {
         "diff: " + file.path + "   explained: " + label,
         "old " + fs::path(old_.path()).filename().string() + " -> new " + fs::path(new_.path()).filename().string() +
             (scale ? "" : "   (maps on their own scales: no shared colour bar)")};
-    write_file_atomic(figure.string(), encode_grid(tiles, captions, 3, 224, header, scale ? &*scale : nullptr,
-                                                   FigureFormat::png, 0, figure.string()));
+    write_file_atomic(figure.string(), encode_grid(tiles, captions, 3, 224, header, scale ? &*scale : nullptr, format,
+                                                   options_.explain.figure_dpi, figure.string()));
     result_.prediction_changes += drift.prediction_changed ? 1 : 0;
     result_.images.push_back(std::move(drift));
   }
@@ -351,8 +352,11 @@ class DiffRun {
            << markup_escaped(image.old_label) << " &rarr; " << markup_escaped(image.new_label)
            << (image.prediction_changed ? " <strong>(changed)</strong>" : "") << "; p(" << markup_escaped(old_plan_.labels.at(image.target))
            << ") " << fixed_decimals(image.old_probability, 3) << " &rarr; " << fixed_decimals(image.new_probability, 3) << "</div>\n"
-           << "<img loading=\"lazy\" src=\"" << markup_escaped(url_path(image.figure)) << "\" alt=\"old and new maps of "
-           << markup_escaped(image.path) << "\">\n</div>\n";
+           << (options_.explain.figure_format == FigureFormat::pdf
+                   // A browser's <img> shows no PDF: a link to it.
+                   ? "<a href=\"" + markup_escaped(url_path(image.figure)) + "\">old and new maps (PDF)</a>\n</div>\n"
+                   : "<img loading=\"lazy\" src=\"" + markup_escaped(url_path(image.figure)) + "\" alt=\"old and new maps of " +
+                         markup_escaped(image.path) + "\">\n</div>\n");
     }
     html << "</div>\n</body>\n</html>\n";
     result_.gallery_path = (fs::path(options_.output_dir) / "index.html").string();

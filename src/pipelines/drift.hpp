@@ -17,7 +17,7 @@ struct DiffOptions {
   ExplainOptions explain;     // methods, layers (each model's default when none), target, settings, rendering
   double top_fraction = 0.2;  // for the IoU of the maps' top pixels
   int batch_size = 16;        // images per pass
-  std::string output_dir;     // diff.json, diff.csv, index.html, STEM.diff.png
+  std::string output_dir;     // diff.json, diff.csv, index.html, STEM.diff.png (.svg, .pdf: explain.figure_format)
   std::string labels_csv;     // true labels (name,label); also class-named folders: each model's top-1 accuracy
 };
 

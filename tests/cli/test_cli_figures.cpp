@@ -324,6 +324,12 @@ TEST_F(CliFigures, GridsInJournalFormats) {
                                 "--figure-format", "pdf"});
   ASSERT_EQ(sanity.code, 0) << sanity;
   EXPECT_TRUE(fs::exists(sane / "patch.sanity.pdf")) << sanity;
+  const fs::path drift = root_ / "drift";
+  const RunResult diff = xai({"diff", "-m", model("tiny-scripted.pt"), "-m", model("tiny-traced.pt"), image.string(), "-o",
+                              drift.string(), "--figure-format", "pdf"});
+  ASSERT_EQ(diff.code, 0) << diff;
+  ASSERT_TRUE(fs::exists(drift / "patch.diff.pdf")) << diff;
+  EXPECT_NE(read_bytes(drift / "index.html").find("<a href=\"patch.diff.pdf\""), std::string::npos);  // a link, not an <img>
   fs::remove_all(out_dir());  // the refusal must write nothing
   expect_error(xai({"sanity", "-m", model("tiny-scripted.pt"), image.string(), "-o", out_dir().string(),
                     "--no-grids", "--figure-format", "pdf"}),
