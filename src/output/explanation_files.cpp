@@ -51,14 +51,23 @@ std::string model_title(const ExplainPlan& plan) {
   return fs::path(plan.model.value("path", std::string("model"))).filename().string();
 }
 
+// "predicted: LABEL (p=0.973)", the figures' second header line.
+std::string predicted_text(const ExplainPlan& plan, const Prediction& p) {
+  return "predicted: " + plan.labels.at(p.predicted) + " (p=" + percent(p.probabilities.at(p.predicted)) + ")";
+}
+
+// "METHOD" or "METHOD (LAYER)": a map's name in titles and legends.
+std::string map_title(const std::string& method, const std::string& layer) {
+  return method + (layer.empty() ? "" : " (" + layer + ")");
+}
+
 // The header of one map's figure or grid: model, prediction, what is explained and how.
 std::vector<std::string> figure_header(const ExplainPlan& plan, const MethodResult& result, int class_index,
                                        const std::string& layer) {
   const Prediction& p = result.prediction;
   std::vector<std::string> lines = {"model: " + model_title(plan),
-                                    "predicted: " + plan.labels.at(p.predicted) + " (p=" +
-                                        percent(p.probabilities.at(p.predicted)) + ")   explained: " +
-                                        plan.labels.at(class_index) + " (p=" + percent(p.probabilities.at(class_index)) + ")"};
+                                    predicted_text(plan, p) + "   explained: " + plan.labels.at(class_index) + " (p=" +
+                                        percent(p.probabilities.at(class_index)) + ")"};
   lines.push_back("method: " + result.method + (layer.empty() ? "" : "   layer: " + layer));
   return lines;
 }
@@ -191,7 +200,7 @@ void add_figure(const ResultRendering& r, const DenseMap& m, const cv::Mat& over
                 const std::string& base, ExplainedMap& written, RenderedExplanation& out) {
   const ColourScale scale = colour_scale_of(m, r.plan.options);
   const std::vector<std::string> titles = {"original",
-                                           r.result.method + (m.layer.empty() ? "" : " (" + m.layer + ")") + "\n" + native};
+                                           map_title(r.result.method, m.layer) + "\n" + native};
   std::vector<std::string> header = figure_header(r.plan, r.result, m.class_index, m.layer);
   header.push_back(r.canvas.input_note);
   const FigureFormat format = r.plan.options.figure_format;
@@ -297,8 +306,7 @@ void write_class_comparison(const ResultRendering& r, const std::vector<DenseMap
   scale.low = -limit;
   scale.high = limit;
   std::vector<std::string> header = figure_header(plan, r.result, dense.front().class_index, "");
-  header[1] = "predicted: " + plan.labels.at(prediction.predicted) + " (p=" +
-              percent(prediction.probabilities.at(prediction.predicted)) + ")";
+  header[1] = predicted_text(plan, prediction);
   header.back() += "   every class on one scale";
   const int tile = std::max(160, std::min(plan.options.figure_size, kLargestPanel / 2));
   const int columns = std::min<int>(static_cast<int>(panels.size()), 5);
@@ -334,7 +342,7 @@ void render_result(const Canvas& canvas, const cv::Size& image_size, const Metho
     if (!m.segments.empty()) add_region_views(r, m, drawn[k], wrote_segments, written, out);
     if (r.per_layer) add_to_layer_grid(canvas, m, overlaid, result.maps[k].values.size(), layer_grids[m.class_index]);
     if (plan.options.panel)
-      panel.push_back({result.method + (m.layer.empty() ? "" : " (" + m.layer + ")"), native, m.class_index, overlaid,
+      panel.push_back({map_title(result.method, m.layer), native, m.class_index, overlaid,
                        colour_scale_of(m, plan.options)});
     out.maps.push_back(std::move(written));
     out.sources.push_back({result_index, k});
@@ -376,8 +384,7 @@ void write_panel(const Canvas& canvas, const std::vector<PanelEntry>& entries, c
   for (const auto& column : columns) methods += (methods.empty() ? "" : ", ") + column;
   std::vector<std::string> header = {
       "model: " + model_title(plan),
-      "predicted: " + plan.labels.at(prediction.predicted) + " (p=" +
-          percent(prediction.probabilities.at(prediction.predicted)) + ")   " + targets_text(plan.options),
+      predicted_text(plan, prediction) + "   " + targets_text(plan.options),
       "methods: " + methods + "   (each map on its own scale)"};
   header.push_back(canvas.input_note);
   const std::string name = stem + ".panel." + to_string(plan.options.figure_format);
@@ -389,13 +396,14 @@ void write_panel(const Canvas& canvas, const std::vector<PanelEntry>& entries, c
 
 // STEM.faithfulness[.LABEL].EXT (--faithfulness with figures): each map's deletion and insertion curves
 // beside the random order's, one figure per explained class, the areas in the legend.
-void write_faithfulness_curves(const std::vector<DenseMap>& maps, const std::vector<std::string>& methods,
-                               const ExplainPlan& plan, const std::string& stem, RenderedExplanation& out) {
+void write_faithfulness_curves(const ComputedExplanation& computed, const ExplainPlan& plan, const std::string& stem,
+                               RenderedExplanation& out) {
   std::vector<int> classes;
-  for (const auto& m : maps)
-    if (m.details.contains("faithfulness") &&
-        std::find(classes.begin(), classes.end(), m.class_index) == classes.end())
-      classes.push_back(m.class_index);
+  for (const auto& result : computed.results)
+    for (const auto& m : result.maps)
+      if (m.details.contains("faithfulness") &&
+          std::find(classes.begin(), classes.end(), m.class_index) == classes.end())
+        classes.push_back(m.class_index);
   for (const int cls : classes) {
     PlotFigure figure;
     const std::string label = plan.labels.at(cls);
@@ -419,21 +427,22 @@ void write_faithfulness_curves(const std::vector<DenseMap>& maps, const std::vec
     };
     const nlohmann::ordered_json* random = nullptr;
     int colour = 0;
-    for (size_t i = 0; i < maps.size(); ++i) {
-      const DenseMap& m = maps[i];
-      if (m.class_index != cls || !m.details.contains("faithfulness")) continue;
-      const auto& f = m.details.at("faithfulness");
-      random = &f;
-      const std::string name = methods[i] + (m.layer.empty() ? "" : " (" + m.layer + ")");
-      const std::string note = "deletion area " + short_number(f.at("deletion_auc").get<double>()) + ", insertion area " +
-                               short_number(f.at("insertion_auc").get<double>());
-      for (int p = 0; p < 2; ++p) {
-        PlotSeries series;
-        series.name = name, series.note = note, series.plot = p, series.colour = colour;
-        series.points = curve_points(f.at(p == 0 ? "deletion" : "insertion"));
-        figure.series.push_back(std::move(series));
+    for (const auto& result : computed.results) {
+      for (const auto& m : result.maps) {
+        if (m.class_index != cls || !m.details.contains("faithfulness")) continue;
+        const auto& f = m.details.at("faithfulness");
+        random = &f;
+        const std::string name = map_title(result.method, m.layer);
+        const std::string note = "deletion area " + short_number(f.at("deletion_auc").get<double>()) + ", insertion area " +
+                                 short_number(f.at("insertion_auc").get<double>());
+        for (int p = 0; p < 2; ++p) {
+          PlotSeries series;
+          series.name = name, series.note = note, series.plot = p, series.colour = colour;
+          series.points = curve_points(f.at(p == 0 ? "deletion" : "insertion"));
+          figure.series.push_back(std::move(series));
+        }
+        ++colour;
       }
-      ++colour;
     }
     if (random)  // one random order serves every map of the class
       for (int p = 0; p < 2; ++p) {
@@ -522,18 +531,8 @@ RenderedExplanation render_explanation(const PreparedImage& image, const Compute
     render_result(canvas, display.size(), computed.results[r], r, plan, stem, out, panel);
   if (plan.options.panel && !panel.empty())
     write_panel(canvas, panel, plan, computed.results.front().prediction, stem, out);
-  if (plan.options.faithfulness.enabled && (plan.options.figures || plan.options.panel)) {
-    std::vector<DenseMap> maps;  // only their details are read: no dense maps needed
-    std::vector<std::string> methods;
-    for (const auto& result : computed.results)
-      for (const auto& m : result.maps) {
-        DenseMap described;
-        described.class_index = m.class_index, described.layer = m.layer, described.details = m.details;
-        maps.push_back(std::move(described));
-        methods.push_back(result.method);
-      }
-    write_faithfulness_curves(maps, methods, plan, stem, out);
-  }
+  if (plan.options.faithfulness.enabled && (plan.options.figures || plan.options.panel))
+    write_faithfulness_curves(computed, plan, stem, out);
   if (thumbnail) {
     out.thumbnail = stem + ".thumb.png";
     out.files.push_back({out.thumbnail, thumbnail_png(display, out.thumbnail)});

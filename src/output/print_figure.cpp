@@ -122,6 +122,16 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
+// The header's lines at the top, each fitted to the page's width; returns the baseline below them.
+double add_header(Scene& scene, TextMeter& meter, const std::vector<std::string>& header) {
+  double y = kMargin;
+  for (const auto& line : header) {
+    y += kHeaderSize * 1.3;
+    scene.texts.push_back({line, kMargin, y - kHeaderSize * 0.3, meter.fitted(line, kHeaderSize, scene.width - 2 * kMargin)});
+  }
+  return y;
+}
+
 // The words of `text` in lines of at most `room` points at `size`.
 std::vector<std::string> wrapped(TextMeter& meter, const std::string& text, double size, double room) {
   std::vector<std::string> lines;
@@ -186,7 +196,7 @@ Scene lay_out(const std::vector<FigurePanel>& panels, const std::vector<std::str
     cell_w = (scene.width - 2 * kMargin - (columns - 1) * kGap - bar_block) / columns;
   }
   const double panel_h = std::min(cell_w * panel_px_h / panel_px_w, 2 * cell_w);
-  const double title_line = kTitleSize * 1.25, header_line = kHeaderSize * 1.3;
+  const double title_line = kTitleSize * 1.25;
   // Panels' own bars: as many unit lines as the longest needs (at most two).
   int unit_lines = 0;
   for (const auto& panel : panels)
@@ -195,11 +205,7 @@ Scene lay_out(const std::vector<FigurePanel>& panels, const std::vector<std::str
                                                       wrapped(meter, panel.scale->units, kLabelSize, cell_w).size()));
   const double own_bar_h = panel_scales ? panel_bar_block(unit_lines) : 0;
   const double cell_h = panel_h + own_bar_h + 2 + title_lines * title_line;
-  double y = kMargin;
-  for (const auto& line : header) {
-    y += header_line;
-    scene.texts.push_back({line, kMargin, y - kHeaderSize * 0.3, meter.fitted(line, kHeaderSize, scene.width - 2 * kMargin)});
-  }
+  double y = add_header(scene, meter, header);
   if (!header.empty()) y += 2;
   const double top = y;
   for (int i = 0; i < count; ++i) {
@@ -266,12 +272,8 @@ Scene lay_out_table(const TableFigure& table) {
                            std::max({meter.width(labels.high, kLabelSize), meter.width(labels.low, kLabelSize),
                                      meter.width(labels.mid, kLabelSize)});
   const double cell_w = (scene.width - 2 * kMargin - label_w - bar_block) / columns;
-  const double cell_h = 14, header_line = kHeaderSize * 1.3;
-  double y = kMargin;
-  for (const auto& line : table.header) {
-    y += header_line;
-    scene.texts.push_back({line, kMargin, y - kHeaderSize * 0.3, meter.fitted(line, kHeaderSize, scene.width - 2 * kMargin)});
-  }
+  const double cell_h = 14;
+  double y = add_header(scene, meter, table.header);
   y += kTitleSize * 1.6;
   const double left = kMargin + label_w;
   for (size_t c = 0; c < table.column_labels.size(); ++c) {
@@ -337,12 +339,8 @@ Scene lay_out_plot(const PlotFigure& figure) {
   Scene scene;
   const int count = static_cast<int>(figure.plots.size());
   scene.width = count == 1 ? kNarrowWidth : kWideWidth;
-  const double header_line = kHeaderSize * 1.3, y_axis_w = 22, x_axis_h = kLabelSize * 3.2, title_h = kTitleSize * 1.6;
-  double y = kMargin;
-  for (const auto& line : figure.header) {
-    y += header_line;
-    scene.texts.push_back({line, kMargin, y - kHeaderSize * 0.3, meter.fitted(line, kHeaderSize, scene.width - 2 * kMargin)});
-  }
+  const double y_axis_w = 22, x_axis_h = kLabelSize * 3.2, title_h = kTitleSize * 1.6;
+  double y = add_header(scene, meter, figure.header);
   const double cell_w = (scene.width - 2 * kMargin - (count - 1) * 2 * kGap) / count;
   const double plot_w = cell_w - y_axis_w, plot_h = std::min(plot_w * 0.7, 150.0);
   const double top = y + title_h;
