@@ -1,5 +1,6 @@
 // xai's public API, one header: load a TorchScript classifier (model.hpp), choose methods and their
-// settings (explain_options.hpp, settings.hpp; the registry in methods.hpp lists them), plan once and
+// settings (explain_options.hpp, settings.hpp; the registry in methods.hpp lists them, method_settings.hpp
+// declares how each is given), plan once and
 // explain images (explain.hpp) or a whole folder (batch.hpp). Errors carry the exit code of their kind
 // (error.hpp). Everything else in the source tree is internal and may change.
 //
@@ -21,6 +22,7 @@
 #include "xai/image.hpp"
 #include "xai/inputs.hpp"
 #include "xai/map_stats.hpp"
+#include "xai/method_settings.hpp"
 #include "xai/methods.hpp"
 #include "xai/model.hpp"
 #include "xai/model_card.hpp"

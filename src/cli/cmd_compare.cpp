@@ -35,7 +35,7 @@ int run_compare(const CompareFlags& flags) {
   CompareOptions options;
   // Label names for --target-class resolve against the first model; indices work for all.
   options.explain = flags.method.to_options(*models.front());
-  options.matched_stages = flags.method.layer_set == "stages";
+  options.matched_stages = flags.method.value_of("layer_set") == "stages";
   options.explain.output_dir = flags.output_dir;
   flags.figure.apply(options.explain, "");
   for (Model* model : models) log_plan(options.explain, *model);

@@ -59,7 +59,7 @@ int run_slide_command(const SlideFlags& flags) {
   if (flags.level >= 0 && flags.mpp > 0) throw usage_error("--level and --mpp both say where to read tiles: give one");
   if (flags.method.figure_size != ExplainOptions{}.figure_size && flags.top_tiles == 0)
     throw usage_error("--figure-size applies to the top tiles' figures: give --top-tiles K");
-  if (flags.method.num_features != ExplainOptions{}.num_features && flags.top_tiles == 0)
+  if (flags.method.given("num_features") && flags.top_tiles == 0)
     throw usage_error("--num-features applies to the top tiles' region views: give --top-tiles K");
   if (flags.annotations.given() && !flags.shard.empty())
     throw usage_error("--annotations scores the whole slide; a shard has part of it: give --annotations to `xai merge`");

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdio>
 #include <numeric>
+#include <stdexcept>
+#include <string>
 
 #include "xai/error.hpp"
 
@@ -19,6 +21,21 @@ std::vector<int> classes_by_probability(const Prediction& prediction) {
 }
 
 }  // namespace
+
+double parse_above_threshold(const std::string& text) {
+  const std::string prefix = "above:";
+  double p = 0;
+  size_t used = 0;
+  if (text.compare(0, prefix.size(), prefix) == 0) try {
+      p = std::stod(text.substr(prefix.size()), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+  if (used == 0 || prefix.size() + used != text.size() || !(p > 0 && p <= 1))
+    throw usage_error(setting_name("targets") + " " + text +
+                      ": expected above:P with a probability 0 < P <= 1 (e.g. above:0.5)");
+  return p;
+}
 
 std::string target_warning(const TargetSpec& spec, const Prediction& prediction, const std::vector<std::string>& labels) {
   if (spec.kind != TargetSpec::Kind::above || prediction.probabilities.empty()) return {};

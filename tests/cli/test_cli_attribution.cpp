@@ -86,9 +86,9 @@ TEST_F(CliAttribution, SettingsThatCannotWorkAreRefused) {
       {{"--method", "rise", "--keep", "0"}, "--keep"},
       {{"--method", "intgrad", "--steps", "0"}, "--steps"},
       {{"--method", "intgrad", "--steps", "1"}, "--steps"},
-      {{"--method", "intgrad", "--baseline", "white"}, "--baseline white"},
+      {{"--method", "intgrad", "--baseline", "white"}, "--baseline: expected black, blur or mean, got 'white'"},
       {{"--method", "partitionshap", "--max-evals", "1"}, "--max-evals"},
-      {{"--method", "partitionshap", "--partition", "quadtree"}, "--partition quadtree"},
+      {{"--method", "partitionshap", "--partition", "quadtree"}, "--partition: expected axes or superpixels, got 'quadtree'"},
       {{"--method", "partitionshap", "--segments", "20"}, "--partition superpixels"},
       {{"--method", "kernelshap", "--hide", "blur(3,4)"}, "--hide blur(3,4)"},
       {{"--method", "gradcam", "--steps", "8"}, "--steps: not used by --method gradcam"},
@@ -140,7 +140,7 @@ TEST_F(CliAttribution, AutoSamplesAreReportedAndItsFlagsNeedIt) {
       {{"--method", "lime,smoothgrad", "--samples", "auto"}, "--samples auto: smoothgrad takes a number of samples"},
       {{"--method", "lime", "--samples", "auto", "--tolerance", "1"}, "--tolerance"},
       {{"--method", "lime", "--samples", "some"}, "--samples"},
-      {{"--method", "lime", "--samples", "99999999999"}, "--samples: 99999999999 is too large"},
+      {{"--method", "lime", "--samples", "99999999999"}, "--samples: expected an integer >= 1 or auto, got '99999999999' (too large)"},
       {{"--method", "gradcam", "--tolerance", "0.1"}, "--tolerance: not used by --method gradcam"},
   };
   for (const auto& [args, fragment] : refused) {

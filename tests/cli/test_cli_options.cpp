@@ -8,6 +8,8 @@
 
 #include "cli_fixture.hpp"
 #include "core/sha256.hpp"
+#include "xai/method_settings.hpp"
+#include "xai/methods.hpp"
 
 namespace {
 
@@ -59,6 +61,10 @@ const std::map<std::string, std::set<std::string>> kRefusedUnlessEnabled = {
     {"merge", {"--annotations", "--annotation-classes", "--annotation-cover", "--at-fpr", "--top-fraction", "--fail-if",
                "--junit"}},
 };
+
+// Counts that keep the matrix's runs short: each method's row runs it with these instead of its defaults.
+const std::map<std::string, std::string> kCheap = {
+    {"--samples", "30"}, {"--rise-masks", "30"}, {"--window", "24"}, {"--steps", "8"}, {"--max-evals", "60"}};
 
 std::string fixed_seconds(double s) {
   std::ostringstream out;
@@ -149,7 +155,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     const bool slide = sub == "slide";
     // Figures are written by explain, by batch with --figures, by slide for its top tiles.
     const Args figure_needs = sub == "batch" ? Args{"--figures"} : slide ? Args{"--top-tiles", "1"} : Args{};
-    return {
+    std::map<std::string, Row> table = {
         {"--annotations", {annotated, {}}},
         {"--annotation-classes", {{"--annotation-classes", "Stroma"}, annotated}},
         {"--annotation-cover", {{"--annotation-cover", "0.9"}, annotated}},
@@ -178,16 +184,10 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--no-inference-clone", {{"--no-inference-clone"}, lime}},
         {"--precision", {{"--precision", "fp16"}, lime}},
         {"--method", {{"--method", "xgradcam"}, {}}},
-        {"--layer", {{"-l", "layer1"}, {}}},
         {"--layers", {{"--layers", sub == "compare" ? "stages" : "auto-all"}, {}}},
         {"--target-class", {{"-t", "benign"}, {}}},
-        {"--top-k", {{"-k", "2"}, {}}},
-        {"--targets", {{"--targets", "above:0.001"}, {}}},
         {"--panel", {{"--panel"}, {}}},
-        {"--all-classes", {{"--all-classes"}, lime}},
-        {"--probe-batch", {{"--probe-batch", "7"}, lime}},
         {"--colormap", {{"--colormap", "turbo"}, {}}},
-        {"--alpha", {{"--alpha", "0.9"}, {}}},
         {"--background", {{"--background", "gray"}, {}}},
         {"--figure-size", {{"--figure-size", "0"}, {}}},
         {"--no-figure", {{"--no-figure"}, {}}},
@@ -204,35 +204,13 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--faithfulness", {{"--faithfulness"}, {}}},
         {"--faithfulness-steps", {{"--faithfulness-steps", "4"}, {"--faithfulness", "--faithfulness-steps", "6"}}},
         {"--faithfulness-fill", {{"--faithfulness-fill", "blur"}, {"--faithfulness", "--faithfulness-steps", "4"}}},
-        {"--samples", {{"--samples", "25"}, lime}},
-        {"--tolerance", {{"--tolerance", "0.5"}, {"--method", "lime", "--samples", "auto", "--max-samples", "120"}}},
-        {"--max-samples", {{"--max-samples", "110"}, {"--method", "lime", "--samples", "auto", "--max-samples", "120"}}},
         {"--fidelity", {{"--fidelity"}, Args(fidelity.begin() + 1, fidelity.end())}},
         {"--reference-samples", {{"--reference-samples", "50"}, fidelity}},
         {"--fixed-samples", {{"--fixed-samples", "40"}, fidelity}},
         {"--curve", {{"--curve"}, fidelity}},
         {"--plot", {{"--plot", (root_ / "elsewhere" / "plot.png").string()}, fidelity}},
-        {"--segments", {{"--segments", "12"}, lime}},
-        {"--num-features", {{"--num-features", "2"}, lime}},
         {"--save-overlays", {{"--save-overlays", (root_ / "elsewhere" / "overlays").string()}, {}}},
-        {"--compactness", {{"--compactness", "3"}, lime}},
-        {"--superpixels", {{"--superpixels", "slico"}, lime}},
         {"--regions", {{"--regions", in("regions.png").string()}, lime}},
-        {"--hide", {{"--hide", "blur"}, lime}},
-        {"--hide-color", {{"--hide-color", "0.2"}, {"--method", "lime", "--samples", "30", "--hide", "constant"}}},
-        {"--kernel-width", {{"--kernel-width", "0.5"}, lime}},
-        {"--seed", {{"--seed", "5"}, lime}},
-        {"--repeats", {{"--repeats", "2"}, lime}},
-        {"--window", {{"--window", "32"}, occlusion}},
-        {"--stride", {{"--stride", "10"}, occlusion}},
-        {"--rise-masks", {{"--rise-masks", "20"}, rise}},
-        {"--grid", {{"--grid", "3"}, rise}},
-        {"--keep", {{"--keep", "0.3"}, rise}},
-        {"--steps", {{"--steps", "5"}, {"--method", "intgrad", "--steps", "8"}}},
-        {"--baseline", {{"--baseline", "mean"}, {"--method", "intgrad", "--steps", "8"}}},
-        {"--noise", {{"--noise", "0.5"}, {"--method", "smoothgrad", "--samples", "4"}}},
-        {"--max-evals", {{"--max-evals", "40"}, {"--method", "partitionshap", "--max-evals", "60"}}},
-        {"--partition", {{"--partition", "superpixels"}, {"--method", "partitionshap", "--max-evals", "40"}}},
         {"--output-dir", {{"-o", (root_ / "elsewhere").string()}, {}}},
         {"--json", {sub == "bench" || sub == "layers" ? Args{"--json"} : Args{"--json", "-"}, {}}},
         {"--batch-size", {{"--batch-size", "2"}, {}}},
@@ -277,6 +255,46 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--thumbnail-size", {{"--thumbnail-size", "200"}, {}}},
         {"--no-viewer", {{"--no-viewer"}, {}}},
     };
+    // The methods' settings: rows from their declarations (xai/method_settings.hpp), unless a row above
+    // gives a value that depends on this test's files (a label, a region map, compare's stages).
+    for (const xai::SettingDeclaration& setting : xai::method_settings()) {
+      const std::string flag = setting.flag.substr(setting.flag.find("--"));
+      Args args = {flag};
+      args.insert(args.end(), setting.example.begin(), setting.example.end());
+      table.emplace(flag, Row{args, needs_of(setting)});
+    }
+    return table;
+  }
+
+  // What a setting's row needs: the first method that reads it (named unless it is the default), that method's counts at cheap values
+  // (kCheap), and whatever the declaration says the setting applies beside.
+  static Args needs_of(const xai::SettingDeclaration& setting) {
+    const xai::ExplanationMethod* reader = nullptr;
+    for (const auto& method : xai::explanation_methods())
+      if (!reader && method->reads(setting.group)) reader = method.get();
+    if (!reader) return {};
+    std::vector<std::pair<std::string, std::string>> given;  // flag, value (empty: a switch)
+    auto give = [&](const std::string& flag, const std::string& value) {
+      for (auto& [f, v] : given)
+        if (f == flag) {
+          v = value;
+          return;
+        }
+      given.emplace_back(flag, value);
+    };
+    for (const xai::SettingDeclaration& other : xai::method_settings()) {
+      const std::string flag = other.flag.substr(other.flag.find("--"));
+      if (reader->reads(other.group) && kCheap.count(flag)) give(flag, kCheap.at(flag));
+    }
+    for (size_t i = 0; i + 1 < setting.example_needs.size(); i += 2) give(setting.example_needs[i], setting.example_needs[i + 1]);
+    // The default method needs no --method (card has a --layer of its own, and no --method).
+    Args needs;
+    if (xai::ExplainOptions{}.methods != std::vector<std::string>{reader->name()}) needs = {"--method", reader->name()};
+    for (const auto& [flag, value] : given) {
+      needs.push_back(flag);
+      if (!value.empty()) needs.push_back(value);
+    }
+    return needs;
   }
 
   static std::string gate_metric(const std::string& sub) {

@@ -72,8 +72,8 @@ TEST(SettingNames, EveryKeyTheLibraryNamesHasAFlag) {
   for (const auto& [key, file] : named)
     EXPECT_EQ(table.count(key), 1u) << file << " names the setting \"" << key
                                     << "\", which src/cli/setting_names.cpp does not map to a flag";
-  // And no row for a key the library no longer names.
-  for (const auto& [key, flag] : table)
+  // And no row for a key the library no longer names (the methods' settings are declared, named or not).
+  for (const auto& [key, flag] : xai::cli::undeclared_setting_flags())
     EXPECT_EQ(named.count(key), 1u) << "src/cli/setting_names.cpp maps \"" << key << "\" (" << flag
                                     << "), which no library source names";
 }
