@@ -25,7 +25,7 @@ class GradientShapMethod final : public ExplanationMethod {
   MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
   MethodNeeds needs() const override { return {/*layer=*/false, /*extra_passes=*/true}; }
   std::vector<SettingUse> settings() const override {
-    return {Setting::target, Setting::probe_batch, {Setting::samples, "50"}, Setting::noise, Setting::seed};
+    return {Setting::target, Setting::probe_batch, {Setting::samples, std::to_string(GradientOptions{}.samples)}, Setting::noise, Setting::seed};
   }
 
   nlohmann::ordered_json parameters(const ExplainOptions& options, const std::vector<std::string>&,

@@ -15,7 +15,7 @@ class LimeMethod final : public ExplanationMethod {
   MapKind map_kind() const override { return {/*is_signed=*/true, /*display_min_max=*/false}; }
   MethodNeeds needs() const override { return {/*layer=*/false, /*extra_passes=*/true}; }
   std::vector<SettingUse> settings() const override {
-    return {Setting::target,      Setting::all_classes,  Setting::probe_batch, {Setting::samples, "1000", 2}, Setting::adaptive,
+    return {Setting::target,      Setting::all_classes,  Setting::probe_batch, {Setting::samples, std::to_string(LimeOptions{}.samples), 2}, Setting::adaptive,
             Setting::superpixels, Setting::hide,        Setting::kernel_width, Setting::seed, Setting::repeats,
             Setting::precision};
   }
