@@ -11,10 +11,7 @@
 #include "xai/explain.hpp"
 #include "core/text.hpp"
 #include "output/render.hpp"
-#include "methods/gradient_attribution.hpp"
 #include "methods/perturbation.hpp"
-#include "methods/shapley.hpp"
-#include "methods/superpixels.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -117,7 +114,7 @@ CLI::Option* add_setting(CLI::App& sub, MethodFlags::GivenSetting& given) {
     default: option = sub.add_option(d.flag, given.value, help);
   }
   if (spec.type != ValueSpec::Type::none) {
-    option->check(CLI::Validator([spec](std::string& text) { return check_value(spec, text); }, ""));
+    option->check(value_check(spec, ""));
     option->type_name(value_name(spec));
   }
   if (const std::string shown = d.default_text(ExplainOptions{}); !shown.empty())
