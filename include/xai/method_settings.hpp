@@ -57,6 +57,8 @@ struct SettingDeclaration {
   std::vector<std::string> example;
   std::vector<std::string> example_needs;  // flag, value, flag, value...
   std::vector<std::string> excludes;       // keys of settings that cannot be given with this one
+
+  std::string long_flag() const;  // "--top-k" of "-k,--top-k"
 };
 
 // Every setting, in the order --help lists them.

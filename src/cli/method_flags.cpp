@@ -53,16 +53,10 @@ std::string readers_help(Setting setting) {
 bool draws_signed(const ExplanationMethod& method) { return method.map_kind().is_signed; }
 bool draws_unsigned(const ExplanationMethod& method) { return !method.map_kind().is_signed; }
 
-std::string joined_names(const std::vector<std::string>& names) {
-  std::string text;
-  for (size_t i = 0; i < names.size(); ++i) text += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
-  return text;
-}
-
 std::string colormap_help() {
   return "Colour maps, NAME or NAME,NAME (one of each kind): unsigned maps (" + method_names_where(draws_unsigned) +
-         ") " + joined_names(colormap_names()) + " (default " + to_string(ExplainOptions{}.colormap) +
-         "); signed maps (" + method_names_where(draws_signed) + ") " + joined_names(signed_colormap_names()) +
+         ") " + listed_with_or(colormap_names()) + " (default " + to_string(ExplainOptions{}.colormap) +
+         "); signed maps (" + method_names_where(draws_signed) + ") " + listed_with_or(signed_colormap_names()) +
          " (default " + to_string(ExplainOptions{}.signed_colormap) + ": colour-blind safe; red-green only on request)";
 }
 
@@ -77,8 +71,8 @@ void apply_colormaps(const std::string& given, const std::string& methods, Expla
     const auto& diverging = signed_colormap_names();
     const bool is_plain = std::find(plain.begin(), plain.end(), name) != plain.end();
     if (!is_plain && std::find(diverging.begin(), diverging.end(), name) == diverging.end())
-      throw usage_error("--colormap " + name + ": expected " + joined_names(plain) + " (unsigned maps) or " +
-                        joined_names(diverging) + " (signed maps)");
+      throw usage_error("--colormap " + name + ": expected " + listed_with_or(plain) + " (unsigned maps) or " +
+                        listed_with_or(diverging) + " (signed maps)");
     bool& seen = is_plain ? unsigned_given : signed_given;
     if (seen) throw usage_error("--colormap " + given + ": one colour map of each kind (unsigned, signed)");
     seen = true;

@@ -12,7 +12,7 @@ const std::map<std::string, std::string>& setting_flags_by_key() {
   static const std::map<std::string, std::string> table = [] {
     std::map<std::string, std::string> flags = undeclared_setting_flags();
     for (const SettingDeclaration& setting : method_settings())
-      flags[setting.key] = setting.flag.substr(setting.flag.find("--"));  // "--top-k" of "-k,--top-k"
+      flags[setting.key] = setting.long_flag();
     return flags;
   }();
   return table;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace xai {
 
@@ -22,6 +23,9 @@ bool is_utf8(const std::string& text);
 // every byte outside a well-formed sequence written as %XX ("bad\xffname.png" → "bad%FFname.png"):
 // reversible (percent-decoding gives the bytes back), and names that are UTF-8 stay as they are.
 std::string utf8_path(const std::string& path);
+
+// Words as a sentence lists them: "a", "a or b", "a, b or c".
+std::string listed_with_or(const std::vector<std::string>& words);
 
 // `value` with `digits` decimals ("0.68"), for captions and pages.
 std::string fixed_decimals(double value, int digits = 2);

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/text.hpp"
 #include "methods/gradient_attribution.hpp"
 #include "methods/perturbation.hpp"
 #include "methods/shapley.hpp"
@@ -47,13 +48,6 @@ std::optional<double> real_of(const std::string& text) {
   const double value = std::strtod(text.c_str(), &end);
   if (*end != '\0' || !std::isfinite(value)) return std::nullopt;
   return value;
-}
-
-std::string words_text(const std::vector<std::string>& words) {
-  std::string text;
-  for (size_t i = 0; i < words.size(); ++i)
-    text += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + words[i];
-  return text;
 }
 
 // "in [0, 1]", ">= 2", "> 0", "in (0, 1)"; compact (for --help's value names): "[0,1]", ">=2".
@@ -275,7 +269,7 @@ std::string check_value(const ValueSpec& spec, const std::string& text) {
     case Type::integer: {
       const auto value = integer_of(text);
       if (is_word || (value && within(spec, double(*value)))) return {};
-      return "expected an integer " + interval_text(spec) + (spec.words.empty() ? "" : " or " + words_text(spec.words)) + got +
+      return "expected an integer " + interval_text(spec) + (spec.words.empty() ? "" : " or " + listed_with_or(spec.words)) + got +
              (value && *value > INT_MAX ? " (too large)" : "");
     }
     case Type::real:
@@ -294,7 +288,7 @@ std::string check_value(const ValueSpec& spec, const std::string& text) {
     case Type::text:
     case Type::texts:
       if (spec.words.empty() || is_word) return {};
-      return "expected " + words_text(spec.words) + got;
+      return "expected " + listed_with_or(spec.words) + got;
   }
   return {};
 }
@@ -323,6 +317,8 @@ const std::vector<SettingDeclaration>& method_settings() {
   static const std::vector<SettingDeclaration> all = declarations();
   return all;
 }
+
+std::string SettingDeclaration::long_flag() const { return flag.substr(flag.find("--")); }
 
 const SettingDeclaration& method_setting(const std::string& key) {
   for (const auto& declaration : method_settings())

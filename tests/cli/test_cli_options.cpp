@@ -258,7 +258,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
     // The methods' settings: rows from their declarations (xai/method_settings.hpp), unless a row above
     // gives a value that depends on this test's files (a label, a region map, compare's stages).
     for (const xai::SettingDeclaration& setting : xai::method_settings()) {
-      const std::string flag = setting.flag.substr(setting.flag.find("--"));
+      const std::string flag = setting.long_flag();
       Args args = {flag};
       args.insert(args.end(), setting.example.begin(), setting.example.end());
       table.emplace(flag, Row{args, needs_of(setting)});
@@ -283,7 +283,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
       given.emplace_back(flag, value);
     };
     for (const xai::SettingDeclaration& other : xai::method_settings()) {
-      const std::string flag = other.flag.substr(other.flag.find("--"));
+      const std::string flag = other.long_flag();
       if (reader->reads(other.group) && kCheap.count(flag)) give(flag, kCheap.at(flag));
     }
     for (size_t i = 0; i + 1 < setting.example_needs.size(); i += 2) give(setting.example_needs[i], setting.example_needs[i + 1]);

@@ -62,7 +62,7 @@ TEST(MethodSettings, EveryDeclarationIsComplete) {
   for (const SettingDeclaration& setting : method_settings()) {
     SCOPED_TRACE(setting.key);
     EXPECT_TRUE(keys.insert(setting.key).second) << "key declared twice";
-    const std::string flag = setting.flag.substr(setting.flag.find("--"));
+    const std::string flag = setting.long_flag();
     EXPECT_EQ(flag.rfind("--", 0), 0u) << setting.flag;
     EXPECT_TRUE(flags.insert(flag).second) << "flag declared twice";
     EXPECT_FALSE(setting.help.empty());
