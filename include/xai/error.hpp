@@ -31,6 +31,13 @@ class Error : public std::runtime_error {
   ExitCode code_;
 };
 
+// The device ran out of memory for a batch: exit 7 as any device failure, with a type of its own so that
+// a caller that chose the batch size itself (the batch tuner) can run the batch again smaller instead.
+class DeviceMemoryError : public Error {
+ public:
+  explicit DeviceMemoryError(const std::string& message) : Error(ExitCode::device, message) {}
+};
+
 // Short constructors so call sites read like the failure they report.
 inline Error usage_error(const std::string& m) { return Error(ExitCode::usage, m); }
 inline Error input_error(const std::string& m) { return Error(ExitCode::input, m); }

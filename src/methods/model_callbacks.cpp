@@ -9,15 +9,16 @@
 
 namespace xai {
 
-Classifier model_classifier(Model& model, Prediction* unperturbed) {
-  Model::Impl& impl = model.impl();
-  model.labels();  // checks the outputs against the card once
-  return [&impl, unperturbed, first = true](const ImageBatch& batch) mutable {
-    c10::InferenceMode inference;
-    const torch::Tensor input =
-        torch::from_blob(const_cast<float*>(batch.values), {batch.count, batch.channels, batch.height, batch.width},
-                         torch::kFloat)
-            .to(impl.device);
+namespace {
+
+// Class probabilities of an input on the model's device, both forms of model_classifier share it:
+// the first row of the first batch is the unperturbed image, whose prediction the methods want.
+struct DeviceProbabilities {
+  Model::Impl& impl;
+  Prediction* unperturbed;
+  bool first = true;
+
+  std::vector<double> operator()(const torch::Tensor& input) {
     const torch::Tensor logits = impl.forward_only(input);
     if (first && unperturbed) {
       const torch::Tensor row = logits[0].to(torch::kCPU, torch::kFloat).contiguous();
@@ -29,7 +30,45 @@ Classifier model_classifier(Model& model, Prediction* unperturbed) {
         class_probabilities(logits, impl.card.output).to(torch::kCPU, torch::kDouble).contiguous();
     const double* p = probabilities.data_ptr<double>();
     return std::vector<double>(p, p + probabilities.numel());
+  }
+};
+
+torch::Tensor on_device(const float* values, c10::IntArrayRef shape, const torch::Device& device) {
+  return torch::from_blob(const_cast<float*>(values), shape, torch::kFloat).to(device);
+}
+
+}  // namespace
+
+Classifier model_classifier(Model& model, Prediction* unperturbed) {
+  Model::Impl& impl = model.impl();
+  model.labels();  // checks the outputs against the card once
+  auto probabilities = std::make_shared<DeviceProbabilities>(DeviceProbabilities{impl, unperturbed});
+  Classifier classifier = [probabilities, &impl](const ImageBatch& batch) {
+    c10::InferenceMode inference;
+    return (*probabilities)(
+        on_device(batch.values, {batch.count, batch.channels, batch.height, batch.width}, impl.device));
   };
+  // The base is copied to the device once; each batch then brings only its masks, and the images are
+  // composed there. The arithmetic is the host's (fill + mask · (original − fill), one rounding each),
+  // so the images are the same bits wherever they are composed.
+  classifier.on_base = [probabilities, &impl](const InputBlob& original, const InputBlob& fill) -> MaskClassifier {
+    c10::InferenceMode inference;
+    const std::vector<int64_t> shape = {1, original.channels, original.height, original.width};
+    const torch::Tensor fill_image = on_device(fill.values.data(), shape, impl.device);
+    const torch::Tensor difference = on_device(original.values.data(), shape, impl.device) - fill_image;
+    return [probabilities, &impl, fill_image, difference](int count, const float* masks) {
+      c10::InferenceMode inference;
+      const torch::Tensor mask = on_device(masks, {count, 1, difference.size(2), difference.size(3)}, impl.device);
+      torch::Tensor images;
+      try {
+        images = fill_image + mask * difference;
+      } catch (const c10::OutOfMemoryError& e) {  // the batch's images do not fit beside the model
+        impl.out_of_memory(mask.expand({count, difference.size(1), -1, -1}), e);
+      }
+      return (*probabilities)(images);
+    };
+  };
+  return classifier;
 }
 
 ScoreGradient model_score_gradient(Model& model) {

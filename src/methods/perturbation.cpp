@@ -185,7 +185,8 @@ MaskedProbabilities masked_probabilities(const Classifier& classify, const Input
 }
 
 MaskedProbabilities masked_probabilities(const Classifier& classify, const PerturbationBase& base, int samples,
-                                         const MaskWriter& masks, int batch_size, BatchTuner* tuner) {
+                                         const MaskWriter& masks, int batch_size, BatchTuner* tuner,
+                                         const BatchObserver& observe) {
   if (batch_size < 0) throw usage_error(setting_name("probe_batch") + " must be positive");
   if (batch_size == 0 && !tuner) batch_size = kDefaultProbeBatch;
   const InputBlob& original = base.original;
@@ -200,13 +201,16 @@ MaskedProbabilities masked_probabilities(const Classifier& classify, const Pertu
 
   MaskedProbabilities out;
   const int largest = std::max(1, std::min(batch_size > 0 ? batch_size : tuner->largest(), samples));
+  // A fixed fill is composed where the model runs when the classifier can (its on_base); a fill that
+  // depends on each mask (inpainting) is made here, so its images are too.
+  const MaskClassifier classify_masks = !per_mask && classify.on_base ? classify.on_base(original, base.fill) : nullptr;
   std::vector<float> mask(static_cast<size_t>(largest) * plane);
-  std::vector<float> images(static_cast<size_t>(largest) * per_image);
+  std::vector<float> images(classify_masks ? 0 : static_cast<size_t>(largest) * per_image);
   std::vector<float> sample_fill(per_mask ? per_image : 0);
   for (int first = 0, count = 0; first < samples; first += count) {
     count = std::min({batch_size > 0 ? batch_size : tuner->next(), samples - first, largest});
     masks(first, count, mask.data());
-    for (int s = 0; s < count; ++s) {
+    for (int s = 0; s < count && !classify_masks; ++s) {
       const float* m = mask.data() + s * plane;
       float* image = images.data() + s * per_image;
       if (per_mask) {
@@ -222,8 +226,18 @@ MaskedProbabilities masked_probabilities(const Classifier& classify, const Pertu
       }
     }
     const auto start = std::chrono::steady_clock::now();
-    std::vector<double> probabilities =
-        classify(ImageBatch{count, original.channels, original.height, original.width, images.data()});
+    std::vector<double> probabilities;
+    try {
+      probabilities = classify_masks
+                          ? classify_masks(count, mask.data())
+                          : classify.images(ImageBatch{count, original.channels, original.height, original.width, images.data()});
+    } catch (const DeviceMemoryError&) {
+      // The tuner's size did not fit on the device: these samples run again at a size below it. A size
+      // the caller gave is the caller's, and the error (what to lower) is reported.
+      if (batch_size > 0 || !tuner->exceeded_memory(count)) throw;
+      count = 0;
+      continue;
+    }
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     out.model_ms += ms;
     if (batch_size == 0) tuner->record(count, ms);
@@ -231,6 +245,7 @@ MaskedProbabilities masked_probabilities(const Classifier& classify, const Pertu
       throw Error(ExitCode::internal, "classifier returned a ragged batch");
     const int classes = static_cast<int>(probabilities.size() / count);
     if (out.classes == 0) out.classes = classes;
+    if (observe) observe(first, count, mask.data(), probabilities.data(), classes);
     out.values.insert(out.values.end(), probabilities.begin(), probabilities.end());
   }
   return out;

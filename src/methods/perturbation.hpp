@@ -8,6 +8,7 @@
 #include <functional>
 #include <opencv2/core.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "xai/model_card.hpp"
@@ -54,7 +55,25 @@ struct ImageBatch {
 
 // Class probabilities of a batch: count × classes, row-major. The model's classifier applies the
 // card's softmax or sigmoid (the one place logits become probabilities, model.cpp).
-using Classifier = std::function<std::vector<double>(const ImageBatch&)>;
+using ImageClassifier = std::function<std::vector<double>(const ImageBatch&)>;
+
+// Class probabilities of `count` images fill + mask ⊙ (original − fill) over one base that the
+// classifier already holds; `masks`: count × height × width.
+using MaskClassifier = std::function<std::vector<double>(int count, const float* masks)>;
+
+// What the perturbation methods ask. `images` classifies composed images. `on_base`, when set, takes
+// a base once and classifies masks over it, composing the images where the model runs: the model's
+// classifier keeps the base on its device, so a GPU receives only each batch's masks (a third of the
+// images' bytes for RGB) and composes them itself. Without it the images are composed on the host.
+struct Classifier {
+  Classifier() = default;
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, Classifier> &&
+                                              std::is_invocable_r_v<std::vector<double>, F&, const ImageBatch&>>>
+  Classifier(F classify_images) : images(std::move(classify_images)) {}
+
+  ImageClassifier images;
+  std::function<MaskClassifier(const InputBlob& original, const InputBlob& fill)> on_base;
+};
 // `unperturbed`, when given, receives the model's prediction (logits included) for the first image
 // of the first batch: the methods put the unperturbed image there, so it costs no extra forward pass.
 Classifier model_classifier(Model& model, Prediction* unperturbed = nullptr);
@@ -89,6 +108,12 @@ struct MaskedProbabilities {
   double model_ms = 0;         // time inside the classifier
 };
 
+// Called after each batch with the masks of samples [first, first + count) and their probabilities
+// (count × classes): a method that needs the masks again (RISE sums them) reads them here instead of
+// writing them twice.
+using BatchObserver =
+    std::function<void(int first, int count, const float* masks, const double* probabilities, int classes)>;
+
 // The classifier's probabilities for `samples` images fill + mask ⊙ (original − fill), composed and
 // classified `batch_size` at a time (memory: one batch of images). `batch_size` 0: as many as
 // `tuner` says (measured per model), or kDefaultProbeBatch without one.
@@ -97,7 +122,8 @@ MaskedProbabilities masked_probabilities(const Classifier& classify, const Input
                                          BatchTuner* tuner = nullptr);
 // The same on a base whose fill may depend on the mask (inpainting).
 MaskedProbabilities masked_probabilities(const Classifier& classify, const PerturbationBase& base, int samples,
-                                         const MaskWriter& masks, int batch_size, BatchTuner* tuner = nullptr);
+                                         const MaskWriter& masks, int batch_size, BatchTuner* tuner = nullptr,
+                                         const BatchObserver& observe = nullptr);
 constexpr int kDefaultProbeBatch = 64;
 
 }  // namespace xai

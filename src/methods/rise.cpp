@@ -1,6 +1,7 @@
 #include "methods/rise.hpp"
 
 #include <cmath>
+#include <opencv2/core/utility.hpp>
 #include <random>
 
 #include "xai/error.hpp"
@@ -55,7 +56,7 @@ Taps taps(int cells, int up, int offset, int count) {
 
 }  // namespace
 
-cv::Mat rise_mask(const cv::Size& size, const RiseOptions& o, uint64_t seed, int index) {
+void write_rise_mask(const cv::Size& size, const RiseOptions& o, uint64_t seed, int index, float* mask) {
   std::mt19937_64 rng(mix(seed ^ mix(static_cast<uint64_t>(index))));
   std::vector<float> grid(static_cast<size_t>(o.grid) * o.grid);
   for (auto& g : grid) g = uniform(rng) < o.keep ? 1.0f : 0.0f;
@@ -63,26 +64,32 @@ cv::Mat rise_mask(const cv::Size& size, const RiseOptions& o, uint64_t seed, int
   const int shift_y = static_cast<int>(uniform(rng) * cell_h), shift_x = static_cast<int>(uniform(rng) * cell_w);
   const Taps ty = taps(o.grid, (o.grid + 1) * cell_h, shift_y, size.height);
   const Taps tx = taps(o.grid, (o.grid + 1) * cell_w, shift_x, size.width);
-  cv::Mat mask(size, CV_32FC1);
   for (int y = 0; y < size.height; ++y) {
     const float* top = grid.data() + static_cast<size_t>(ty.lo[y]) * o.grid;
     const float* bottom = grid.data() + static_cast<size_t>(ty.hi[y]) * o.grid;
-    float* row = mask.ptr<float>(y);
+    float* row = mask + static_cast<size_t>(y) * size.width;
     for (int x = 0; x < size.width; ++x) {
       const float upper = top[tx.lo[x]] + tx.t[x] * (top[tx.hi[x]] - top[tx.lo[x]]);
       const float lower = bottom[tx.lo[x]] + tx.t[x] * (bottom[tx.hi[x]] - bottom[tx.lo[x]]);
       row[x] = upper + ty.t[y] * (lower - upper);
     }
   }
+}
+
+cv::Mat rise_mask(const cv::Size& size, const RiseOptions& o, uint64_t seed, int index) {
+  cv::Mat mask(size, CV_32FC1);
+  write_rise_mask(size, o, seed, index, mask.ptr<float>());
   return mask;
 }
 
 MaskWriter rise_masks(const cv::Size& size, const RiseOptions& options, uint64_t seed) {
+  // Each mask is a function of its index alone, so they are written side by side (thousands per image:
+  // on a GPU the host's share of RISE is writing them).
   return [size, options, seed](int first, int count, float* masks) {
-    for (int s = 0; s < count; ++s) {
-      const cv::Mat m = rise_mask(size, options, seed, first + s);
-      std::copy(m.ptr<float>(), m.ptr<float>() + size.area(), masks + static_cast<size_t>(s) * size.area());
-    }
+    cv::parallel_for_(cv::Range(0, count), [&](const cv::Range& range) {
+      for (int s = range.start; s < range.end; ++s)
+        write_rise_mask(size, options, seed, first + s, masks + static_cast<size_t>(s) * size.area());
+    });
   };
 }
 

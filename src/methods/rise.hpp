@@ -17,6 +17,8 @@ void validate(const RiseOptions& options, const cv::Size& size);  // throws usag
 // Mask `index` of a run (CV_32FC1 in [0,1], `size`): a function of (seed, index) alone, so batching
 // never changes a result.
 cv::Mat rise_mask(const cv::Size& size, const RiseOptions& options, uint64_t seed, int index);
+// The same into `mask` (size.area() values, row-major).
+void write_rise_mask(const cv::Size& size, const RiseOptions& options, uint64_t seed, int index, float* mask);
 
 MaskWriter rise_masks(const cv::Size& size, const RiseOptions& options, uint64_t seed);
 

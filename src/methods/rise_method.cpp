@@ -2,6 +2,9 @@
 #include "methods/method_adapters.hpp"
 #include "methods/rise.hpp"
 
+#include <optional>
+#include <opencv2/core/utility.hpp>
+
 namespace xai {
 namespace {
 
@@ -35,24 +38,37 @@ class RiseMethod final : public ExplanationMethod {
       validate(o, size);
       const PerturbationBase base =
           perturbation_base(image.view, cv::Mat::zeros(size, CV_32SC1), 1, options.lime.hide, model.card());
-      // Sample 0 is the image itself (the prediction); mask i is sample i + 1.
-      const MaskedProbabilities probs =
-          masked_probabilities(classify, base, o.masks + 1, with_original_first(rise_masks(size, o, options.lime.seed), size.area()),
-                               options.lime.batch_size, &model.batch_tuner());
+      // Sample 0 is the image itself (the prediction); mask i is sample i + 1. Σ_i f(I ⊙ M_i) M_i / (N p)
+      // for every class, summed as each batch comes back, so each mask is written once.
+      const size_t pixels = size.area();
+      std::optional<ImageTargets> chosen;
+      std::vector<std::vector<double>> sums;
+      const BatchObserver add_masks = [&](int first, int count, const float* masks, const double* p, int classes) {
+        if (!chosen) {  // the first batch held the unperturbed image: the prediction decides the classes
+          chosen = targets_of(unperturbed, model.labels().size(), options, true);
+          sums.assign(chosen->classes.size(), std::vector<double>(pixels, 0.0));
+        }
+        const int skip = first == 0 ? 1 : 0;
+        cv::parallel_for_(cv::Range(0, static_cast<int>(pixels)), [&](const cv::Range& range) {
+          for (size_t t = 0; t < sums.size(); ++t) {
+            double* sum = sums[t].data();
+            for (int s = skip; s < count; ++s) {
+              const double weight = p[static_cast<size_t>(s) * classes + chosen->classes[t]];
+              const float* mask = masks + static_cast<size_t>(s) * pixels;
+              for (int q = range.start; q < range.end; ++q) sum[q] += weight * mask[q];
+            }
+          }
+        });
+      };
+      const MaskedProbabilities probs = masked_probabilities(
+          classify, base, o.masks + 1, with_original_first(rise_masks(size, o, options.lime.seed), pixels),
+          options.lime.batch_size, &model.batch_tuner(), add_masks);
       r.model_ms = probs.model_ms;
       r.model_images = o.masks + 1;
-      const ImageTargets targets = targets_of(unperturbed, model.labels().size(), options, true);
+      const ImageTargets& targets = *chosen;
       r.prediction = targets.prediction;
-      // Σ_i f(I ⊙ M_i) M_i / (N p), every class in one pass over the (regenerated) masks.
-      std::vector<cv::Mat> saliency(targets.classes.size());
-      for (auto& s : saliency) s = cv::Mat::zeros(size, CV_64FC1);
-      cv::Mat mask64;
-      for (int i = 0; i < o.masks; ++i) {
-        rise_mask(size, o, options.lime.seed, i).convertTo(mask64, CV_64FC1);
-        for (size_t t = 0; t < targets.classes.size(); ++t)
-          cv::scaleAdd(mask64, probs.values[static_cast<size_t>(i + 1) * probs.classes + targets.classes[t]], saliency[t],
-                       saliency[t]);
-      }
+      std::vector<cv::Mat> saliency;
+      for (auto& sum : sums) saliency.emplace_back(size, CV_64FC1, sum.data());
       for (size_t t = 0; t < targets.classes.size(); ++t) {
         DenseMap m;
         m.class_index = targets.classes[t];

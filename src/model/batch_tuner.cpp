@@ -38,6 +38,27 @@ void BatchTuner::record(int size, double ms) {
     chosen_ = candidates_[static_cast<size_t>(std::min_element(best_.begin(), best_.end()) - best_.begin())];
 }
 
+bool BatchTuner::exceeded_memory(int size) {
+  std::vector<int> kept_candidates, kept_counts;
+  std::vector<double> kept_best;
+  for (size_t i = 0; i < candidates_.size(); ++i)
+    if (candidates_[i] < size) {
+      kept_candidates.push_back(candidates_[i]);
+      kept_counts.push_back(counts_[i]);
+      kept_best.push_back(best_[i]);
+    }
+  if (kept_candidates.empty()) return false;
+  candidates_ = std::move(kept_candidates);
+  counts_ = std::move(kept_counts);
+  best_ = std::move(kept_best);
+  if (chosen_ >= size) {  // chosen, then out of memory (a larger input, another process): choose again
+    chosen_ = 0;
+    if (*std::min_element(counts_.begin(), counts_.end()) >= trials_)
+      chosen_ = candidates_[static_cast<size_t>(std::min_element(best_.begin(), best_.end()) - best_.begin())];
+  }
+  return true;
+}
+
 int BatchTuner::largest() const { return *std::max_element(candidates_.begin(), candidates_.end()); }
 
 }  // namespace xai

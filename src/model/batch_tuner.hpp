@@ -2,7 +2,8 @@
 // on the model and the machine (ResNet50 on 2 cores: 10 images per pass beat 64 by ~30 %, the demo
 // model prefers large batches), so a constant is wrong somewhere. The first passes of a process try
 // each candidate size a few times, as part of the real work (nothing is run just to measure), and the
-// fastest per image is used from then on.
+// fastest per image is used from then on. On a GPU the candidates go larger (Model::load), bounded by
+// what fits: a size that runs out of the device's memory is dropped and its images run again smaller.
 #pragma once
 
 #include <vector>
@@ -17,6 +18,10 @@ class BatchTuner {
   // A pass of `size` images took `ms`. The very first pass warms the model up and is not counted;
   // a pass of another size than next() (the end of a run) is ignored.
   void record(int size, double ms);
+  // A pass of `size` images ran out of the device's memory: `size` and every larger candidate are dropped,
+  // and the measuring goes on among the others. False when no candidate is left below `size` (then the
+  // caller reports the error: even the smallest batch does not fit).
+  bool exceeded_memory(int size);
   int chosen() const { return chosen_; }  // 0 while still measuring
   int largest() const;                    // the buffer a caller needs
   // Best per-image time of each candidate so far (0: not measured), in candidate order.

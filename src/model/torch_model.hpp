@@ -31,6 +31,8 @@ struct Model::Impl {
   // Runs `module.forward` and returns the [N, K] output (first element of a tuple output).
   // `expected_batch` (default: the input's) may differ when a capture point substitutes a batch.
   torch::Tensor run(torch::jit::Module& m, const torch::Tensor& input, int64_t expected_batch = -1);
+  // Throws DeviceMemoryError: the device could not hold `input`'s batch; says what to lower.
+  [[noreturn]] void out_of_memory(const torch::Tensor& input, const c10::OutOfMemoryError& e) const;
   // Checks the output width against the card's labels; names labels when the card had none.
   void check_outputs(const torch::Tensor& logits);
   // Refuses a score that autograd cannot differentiate (a model that runs under no_grad or detaches

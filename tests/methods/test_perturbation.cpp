@@ -177,6 +177,36 @@ TEST(Perturbation, BatchSizesFromTheTuner) {
   EXPECT_EQ(total, 20);
 }
 
+// A device that holds at most 12 images: the tuner's larger sizes fail, their samples run again smaller,
+// and every sample is classified exactly once in order. A size the caller fixed is reported instead.
+TEST(Perturbation, BatchesThatExceedTheDevicesMemoryRunAgainSmaller) {
+  std::vector<int> batches;
+  std::vector<float> first_values;  // the mask value each classified sample had: its index
+  const Classifier small_device = [&](const ImageBatch& b) {
+    if (b.count > 12) throw DeviceMemoryError("out of memory running " + std::to_string(b.count) + " images");
+    batches.push_back(b.count);
+    std::vector<double> out;
+    for (int s = 0; s < b.count; ++s) {
+      first_values.push_back(b.values[static_cast<size_t>(s) * 4]);
+      out.push_back(b.values[static_cast<size_t>(s) * 4]);
+    }
+    return out;
+  };
+  const InputBlob original = constant_blob(1, 2, 2, 1.0f), fill = constant_blob(1, 2, 2, 0.0f);
+  // Mask of sample s: s / 100 everywhere, so the composed image's value names its sample.
+  const MaskWriter masks = [](int first, int count, float* out) {
+    for (int s = 0; s < count; ++s) std::fill(out + s * 4, out + s * 4 + 4, (first + s) / 100.0f);
+  };
+  BatchTuner tuner({4, 8, 16, 32}, 1);
+  const MaskedProbabilities probs = masked_probabilities(small_device, original, fill, 60, masks, 0, &tuner);
+  ASSERT_EQ(probs.values.size(), 60u);
+  for (int s = 0; s < 60; ++s) EXPECT_NEAR(probs.values[s], s / 100.0, 1e-6) << s;
+  EXPECT_EQ(first_values.size(), 60u) << "no sample twice, none lost";
+  for (int n : batches) EXPECT_LE(n, 12);
+  EXPECT_EQ(tuner.candidates(), (std::vector<int>{4, 8}));
+  EXPECT_THROW(masked_probabilities(small_device, original, fill, 60, masks, 16), DeviceMemoryError);
+}
+
 // Noisy linear imputation (ROAD) without its noise equals the same sparse system solved by scipy
 // (tests/reference/imputation_reference.py), on a picture with scattered pixels and a block hidden,
 // touching the border too.

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "model/batch_tuner.hpp"
 
@@ -44,6 +45,29 @@ TEST(BatchTuner, KeepsTheBestTrialAndIgnoresOtherSizes) {
   EXPECT_EQ(tuner.chosen(), 8);
   tuner.record(8, 1e9);  // after choosing, nothing changes
   EXPECT_EQ(tuner.chosen(), 8);
+}
+
+// A size that ran out of the device's memory is dropped with every larger one; measuring goes on among
+// the rest, and a choice above the bound is taken back.
+TEST(BatchTuner, SizesThatExceedTheDevicesMemoryAreDropped) {
+  BatchTuner tuner({8, 16, 32, 64}, 1);
+  tuner.record(8, 1);  // warm-up
+  EXPECT_TRUE(tuner.exceeded_memory(32));
+  EXPECT_EQ(tuner.candidates(), (std::vector<int>{8, 16}));
+  EXPECT_EQ(tuner.largest(), 16);
+  std::map<int, int> passes;
+  while (tuner.chosen() == 0) {
+    const int size = tuner.next();
+    ++passes[size];
+    tuner.record(size, pass_ms(size));
+  }
+  EXPECT_EQ(tuner.chosen(), 16);
+  EXPECT_EQ(passes.size(), 2u) << "only the sizes that fit are measured";
+  // Chosen, then a larger input does not fit at 16: 8 is chosen without measuring again.
+  EXPECT_TRUE(tuner.exceeded_memory(16));
+  EXPECT_EQ(tuner.chosen(), 8);
+  EXPECT_FALSE(tuner.exceeded_memory(8)) << "nothing smaller is left: the caller reports the error";
+  EXPECT_EQ(tuner.candidates(), (std::vector<int>{8}));
 }
 
 }  // namespace
