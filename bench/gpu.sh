@@ -2,16 +2,19 @@
 # The GPU proof, repeatable on any machine with an NVIDIA GPU and a built xai (scripts/setup.sh there):
 #   bench/gpu.sh [OUT]          parity CPU vs GPU, then the speed table; writes OUT/gpu-report.md (+ .json)
 #   bench/gpu.sh --quick [OUT]  parity on ResNet50 only, one image (what ctest's gpu_parity runs)
+#   bench/gpu.sh --peer-only [OUT]  only Grad-CAM against pytorch-grad-cam (bench/peer_gradcam.py)
 # Parity: the same image, method and seed explained with --device cpu and --device cuda; the maps must agree
 # within 1e-3 (CAM maps are normalised to [0,1]; LIME/Kernel SHAP/IG maps are compared relative to their
 # largest absolute value). Speed: `xai bench` on the GPU beside the CPU, ratios to a batched forward pass.
 # Models are exported here with seeded random weights (scripts/export_models.py; no downloads).
 # Exit codes: 0 every parity case within tolerance, 1 a case outside it or a run failed, 77 no GPU visible
-# (nothing measured: ctest reports the test as not run, never as passed).
+# (nothing measured: ctest reports the test as not run, never as passed), or with --peer-only no peer to compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
+peer_only=0
 if [[ "${1:-}" == "--quick" ]]; then quick=1; shift; fi
+if [[ "${1:-}" == "--peer-only" ]]; then peer_only=1; shift; fi
 out=${1:-gpu-out}
 xai=${XAI:-build/xai}
 python=${XAI_PYTHON:-.venv/bin/python}
@@ -33,6 +36,7 @@ archs="resnet50,densenet121,vit_b_16"
 methods="gradcam lime kernelshap intgrad scorecam"
 images=(examples/patches/malignant-1.png examples/patches/benign-1.png)
 if ((quick)); then archs="resnet50"; methods="gradcam lime intgrad"; images=(examples/patches/malignant-1.png); fi
+if ((peer_only)); then archs="resnet50"; methods=""; fi
 "$python" scripts/export_models.py --out "$out/models" --arch "$archs" --mode scripted > "$out/export.log"
 
 # Settings that keep the CPU side affordable; the same on both devices (same seeds: same perturbations).
@@ -42,8 +46,9 @@ declare -A extra=(
   [scorecam]="--probe-batch 64"
 )
 status=0
-echo "| model | method | max abs difference CPU vs GPU | within $tolerance |" > "$out/parity.md"
-echo "|---|---|---|---|" >> "$out/parity.md"
+rm -f "$out/parity.md" "$out/speed.md" "$out/peer.md"
+((peer_only)) || echo "| model | method | max abs difference CPU vs GPU | within $tolerance |" > "$out/parity.md"
+((peer_only)) || echo "|---|---|---|---|" >> "$out/parity.md"
 for arch in ${archs//,/ }; do
   model="$out/models/$arch-scripted.pt"
   for method in $methods; do
@@ -100,7 +105,7 @@ print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {r['forward_ms']:.2f} 
 PY
 }
 
-if ((!quick)); then
+if ((!quick && !peer_only)); then
   echo "| model | method | device | forward ms (batch 1) | explain ms per image | explain ÷ forward |" > "$out/speed.md"
   echo "|---|---|---|---|---|---|" >> "$out/speed.md"
   for arch in ${archs//,/ }; do
@@ -119,6 +124,47 @@ if ((!quick)); then
       > "$out/bench-$arch-gradcam-b64.json" || { echo "gpu: bench $arch gradcam batch 64 failed"; status=1; continue; }
     speed_row "$out/bench-$arch-gradcam-b64.json" "$arch" "gradcam, batch 64" "$gpu"
   done
+  # Whether the readers and writers keep the GPU busy: `xai batch` (decode, explain, render, write) on 512 images
+  # against raw batched inference on the same images, images per second of each.
+  if "$xai" bench -q --model "$out/models/resnet50-scripted.pt" --method gradcam --device "$gpu" --pipeline 512 \
+       --batch-size 64 --rounds 3 --json > "$out/bench-pipeline.json" 2>/dev/null; then
+    "$python" - "$out/bench-pipeline.json" >> "$out/speed.md" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"\n`xai batch --method gradcam` on {r['images']} images, batch {r['batch_size']}: {r['batch_images_per_second']:.1f} "
+      f"images/s against raw batched inference's {r['raw_images_per_second']:.1f}: **{r['ratio']:.2f}** of it "
+      f"(median of {r['rounds']} rounds, {r['min_ratio']:.2f}-{r['max_ratio']:.2f}).")
+PY
+  else
+    echo "gpu: bench --pipeline failed"; status=1
+  fi
+fi
+
+# Grad-CAM against pytorch-grad-cam on the same device, model and batch (bench/peer_gradcam.py), when the peer can
+# be imported here (gpu-bundle/run.sh installs the wheels gpu-peer.tar carries).
+if ((!quick)); then
+  peer_rc=0
+  "$python" bench/peer_gradcam.py --models "$out/models" --arch resnet50 --device "$gpu" --batch "${XAI_PEER_BATCH:-64}" \
+    --runs 5 --xai "$xai" > "$out/peer.json" 2> "$out/peer.log" || peer_rc=$?
+  ((peer_rc == 0 || peer_rc == 3)) && "$python" - "$out/peer.json" > "$out/peer.md" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if not r["measured"]:
+    print(f"Not measured: {r['why']}.")
+else:
+    print(f"ResNet50 224², batch {r['batch']}, {r['device']}, median of {r['runs']} ({r['peer']}, torch {r['torch']}"
+          + (f"; stubbed, unused by GradCAM: {', '.join(r['stubbed_unused_modules'])}" if r["stubbed_unused_modules"] else "")
+          + ")\n")
+    print("| | ms per batch | images per second |\n|---|---|---|")
+    print(f"| xai | {r['xai_ms_per_batch']:.1f} | {r['xai_images_per_s']:.1f} |")
+    print(f"| pytorch-grad-cam | {r['peer_ms_per_batch']:.1f} | {r['peer_images_per_s']:.1f} |")
+    print(f"\nxai: **{r['speedup']:.2f}×** the peer's images per second (target ≥ 3).")
+PY
+  case $peer_rc in
+    0) echo "gpu: against pytorch-grad-cam: $(tail -1 "$out/peer.md")" ;;
+    3) echo "gpu: pytorch-grad-cam not importable here: not measured"; ((peer_only)) && status=77 ;;
+    *) echo "gpu: the comparison with pytorch-grad-cam failed (see $out/peer.log)"; status=1 ;;
+  esac
 fi
 
 {
@@ -126,9 +172,9 @@ fi
   echo
   echo "$version; $(cat "$out/gpu.txt")"
   echo
-  echo "## Parity (CPU vs GPU, fp32)"
-  cat "$out/parity.md"
+  if [[ -f "$out/parity.md" ]]; then echo "## Parity (CPU vs GPU, fp32)"; cat "$out/parity.md"; fi
   if [[ -f "$out/speed.md" ]]; then echo; echo "## Speed"; cat "$out/speed.md"; fi
+  if [[ -s "$out/peer.md" ]]; then echo; echo "## Grad-CAM against pytorch-grad-cam"; cat "$out/peer.md"; fi
 } > "$out/gpu-report.md"
 echo "gpu: report in $out/gpu-report.md"
 exit $status

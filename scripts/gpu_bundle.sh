@@ -2,11 +2,12 @@
 # Packs what bench/gpu.sh needs on a GPU machine that has PyTorch 2.11.0 (+cu130) but no OpenCV, no other -dev
 # packages and no network (the GPU machine lent to this project's sessions takes 64 MiB): xai built here against a
 # static OpenCV and without the DICOM and slide readers (-DXAI_WITH_DICOM=OFF -DXAI_WITH_SLIDES=OFF), the shared
-# libraries it needs beyond LibTorch and glibc, torchvision wheels (for the exports), the scripts and examples.
+# libraries it needs beyond LibTorch and glibc, torchvision wheels (for the exports), pytorch-grad-cam with OpenCV
+# (for the comparison), the scripts and examples.
 # LibTorch itself is the GPU machine's own: the torch wheel there is the very LibTorch this build links.
 #   scripts/gpu_bundle.sh [OUT.tar.xz]   after scripts/setup.sh (the first run builds OpenCV: ~20 min on 2 cores)
 # On the GPU machine:
-#   tar xf gpu-bundle.tar.xz && gpu-bundle/run.sh [--quick] [OUT]     (runs bench/gpu.sh with the bundled xai)
+#   tar xf gpu-bundle.tar.xz && gpu-bundle/run.sh [--quick|--peer-only] [OUT]   (bench/gpu.sh with the bundled xai)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-bundle.tar.xz}
@@ -68,6 +69,14 @@ for py in 3.10 3.11 3.12 3.13; do
   "$python" -m pip download "torchvision==0.26.0" --no-deps --only-binary=:all: --python-version "$py" \
     --platform manylinux_2_28_x86_64 -d "$b/wheels" -q || echo "gpu_bundle: no torchvision wheel for Python $py"
 done
+cp bench/peer_gradcam.py "$b/bench/"
+# The peer for the Grad-CAM comparison (bench/peer_gradcam.py): pytorch-grad-cam with ttach, tqdm and OpenCV's
+# headless build, installed (not as wheels: OpenCV's 50 MB wheel is deflate-compressed, its files under xz take 30),
+# so that it travels inside the same 64 MiB. OpenCV's wheel is abi3: one build serves Python 3.7 and newer.
+"$python" -m pip install --no-deps --no-compile -q --target "$b/peer" "grad-cam==1.5.7" "ttach==0.0.3" "tqdm==4.67.1"
+"$python" -m pip install --no-deps --no-compile -q --target "$b/peer" --only-binary=:all: \
+  --platform manylinux2014_x86_64 --python-version 3.10 "opencv-python-headless==4.10.0.84"
+rm -rf "$b/peer/bin"
 cat > "$b/run.sh" <<'EOF'
 #!/usr/bin/env bash
 # On the GPU machine: runs bench/gpu.sh with the bundled xai and the machine's own LibTorch (its torch wheel).
@@ -87,6 +96,10 @@ if ! "$python" -c "import torchvision" 2>/dev/null; then
   [[ -n "$wheel" ]] || { echo "run.sh: no torchvision wheel for $tag in the bundle" >&2; exit 2; }
   "$python" -m pip install --no-deps --no-index --target "$here/pylib" "$wheel" > /dev/null
   export PYTHONPATH="$here/pylib${PYTHONPATH:+:$PYTHONPATH}"
+fi
+# The peer for the Grad-CAM comparison (pytorch-grad-cam and OpenCV), when this Python has none of its own.
+if ! "$python" -c "import pytorch_grad_cam, cv2" 2>/dev/null; then
+  export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$here/peer"
 fi
 export LD_LIBRARY_PATH="$here/lib:$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 "$here/bin/xai" --version
