@@ -37,7 +37,10 @@ methods="gradcam lime kernelshap intgrad scorecam"
 images=(examples/patches/malignant-1.png examples/patches/benign-1.png)
 if ((quick)); then archs="resnet50"; methods="gradcam lime intgrad"; images=(examples/patches/malignant-1.png); fi
 if ((peer_only)); then archs="resnet50"; methods=""; fi
-"$python" scripts/export_models.py --out "$out/models" --arch "$archs" --mode scripted > "$out/export.log"
+# torchvision imports PIL when it loads; exporting never calls it (bench/import_stubs.py stubs it where missing).
+# PYTHONHASHSEED=0 here, or export_models.py re-executes itself to set it and loses the stubs.
+PYTHONHASHSEED=0 "$python" bench/import_stubs.py PIL,PIL.Image -- scripts/export_models.py --out "$out/models" \
+  --arch "$archs" --mode scripted > "$out/export.log"
 
 # Settings that keep the CPU side affordable; the same on both devices (same seeds: same perturbations).
 declare -A extra=(

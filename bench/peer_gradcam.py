@@ -22,45 +22,22 @@ import time
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from import_stubs import stub_missing  # noqa: E402
+
+# torchvision (the eager model) imports PIL when it loads and never calls it to build one.
+STUBBED_FOR_TORCHVISION = stub_missing(["PIL", "PIL.Image"])
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 import xai_models  # noqa: E402
 
 
 # What pytorch-grad-cam's package imports when it loads but GradCAM's computation never calls: plotting, the
-# other CAM methods' decompositions and progress bars. Where one is missing (the lent GPU machine's Python
-# has torch and little else) it is replaced by a stub that raises as soon as anything in it is called, so a
-# stub can stop the run but never change what is measured. The computation itself needs torch, numpy and cv2.
+# other CAM methods' decompositions and progress bars. Where one is missing (the lent GPU machine's Python has torch
+# and little else) bench/import_stubs.py puts a stub in its place, which raises as soon as it is called: a stub can
+# stop the run but never change what is measured. The computation itself needs torch, numpy and cv2 (and ttach,
+# which GradCAM's constructor calls: it travels with the bundle).
 UNUSED_BY_GRADCAM = ["matplotlib", "matplotlib.pyplot", "matplotlib.lines", "sklearn", "sklearn.decomposition",
                      "scipy", "scipy.ndimage", "scipy.sparse", "scipy.sparse.linalg", "tqdm"]
-
-
-class _Unused:
-    def __init__(self, name: str):
-        self._name = name
-
-    def __call__(self, *args, **kwargs):
-        raise RuntimeError(f"peer_gradcam: {self._name} is a stub (not installed here) but GradCAM called it")
-
-    def __getattr__(self, attribute: str):
-        return _Unused(f"{self._name}.{attribute}")
-
-
-def stub_missing_modules(force: bool = False) -> list:
-    import importlib
-    import types
-    stubbed = []
-    for name in UNUSED_BY_GRADCAM:
-        if not force:
-            try:
-                importlib.import_module(name)
-                continue
-            except ImportError:
-                pass
-        module = types.ModuleType(name)
-        module.__getattr__ = lambda attribute, _n=name: _Unused(f"{_n}.{attribute}")
-        sys.modules[name] = module
-        stubbed.append(name)
-    return stubbed
 
 
 def layer(model: torch.nn.Module, path: str) -> torch.nn.Module:
@@ -113,7 +90,7 @@ def main() -> int:
     args = parser.parse_args()
     device = torch.device(args.device)
     try:
-        stubbed = stub_missing_modules(force=args.stub_all)
+        stubbed = STUBBED_FOR_TORCHVISION + stub_missing(UNUSED_BY_GRADCAM, force=args.stub_all)
         import cv2  # noqa: F401  (the peer resizes its maps with OpenCV)
         import pytorch_grad_cam  # noqa: F401
     except ImportError as e:

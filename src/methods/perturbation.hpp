@@ -74,6 +74,7 @@ struct Classifier {
   ImageClassifier images;
   std::function<MaskClassifier(const InputBlob& original, const InputBlob& fill)> on_base;
 };
+
 // `unperturbed`, when given, receives the model's prediction (logits included) for the first image
 // of the first batch: the methods put the unperturbed image there, so it costs no extra forward pass.
 Classifier model_classifier(Model& model, Prediction* unperturbed = nullptr);

@@ -34,6 +34,10 @@ void BatchTuner::record(int size, double ms) {
   // The best of the trials: interruptions only ever make a pass slower.
   best_[i] = counts_[i] == 0 ? per_image : std::min(best_[i], per_image);
   ++counts_[i];
+  choose_when_measured();
+}
+
+void BatchTuner::choose_when_measured() {
   if (*std::min_element(counts_.begin(), counts_.end()) >= trials_)
     chosen_ = candidates_[static_cast<size_t>(std::min_element(best_.begin(), best_.end()) - best_.begin())];
 }
@@ -53,8 +57,7 @@ bool BatchTuner::exceeded_memory(int size) {
   best_ = std::move(kept_best);
   if (chosen_ >= size) {  // chosen, then out of memory (a larger input, another process): choose again
     chosen_ = 0;
-    if (*std::min_element(counts_.begin(), counts_.end()) >= trials_)
-      chosen_ = candidates_[static_cast<size_t>(std::min_element(best_.begin(), best_.end()) - best_.begin())];
+    choose_when_measured();
   }
   return true;
 }

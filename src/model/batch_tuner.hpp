@@ -29,6 +29,8 @@ class BatchTuner {
   const std::vector<int>& candidates() const { return candidates_; }
 
  private:
+  void choose_when_measured();  // the fastest per image, once every candidate has its trials
+
   std::vector<int> candidates_;
   int trials_;
   std::vector<int> counts_;
