@@ -104,13 +104,15 @@ speed_row() {
   "$python" - "$@" >> "$out/speed.md" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {r['forward_ms']:.2f} | {r['explain_ms']:.1f} | {r['ratio']:.2f} |")
+tuned = r.get("probe_batch", {}).get("chosen", 0)
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {r['forward_ms']:.2f} | {r['explain_ms']:.1f} | {r['ratio']:.2f} "
+      f"| {tuned or ''} |")
 PY
 }
 
 if ((!quick && !peer_only)); then
-  echo "| model | method | device | forward ms (batch 1) | explain ms per image | explain ÷ forward |" > "$out/speed.md"
-  echo "|---|---|---|---|---|---|" >> "$out/speed.md"
+  echo "| model | method | device | forward ms (batch 1) | explain ms per image | explain ÷ forward | images per pass (the tuner's choice) |" > "$out/speed.md"
+  echo "|---|---|---|---|---|---|---|" >> "$out/speed.md"
   for arch in ${archs//,/ }; do
     model="$out/models/$arch-scripted.pt"
     for method in gradcam lime kernelshap rise; do

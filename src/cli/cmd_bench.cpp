@@ -130,6 +130,15 @@ int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions&
   return 0;
 }
 
+// What the inference clone's batch tuner measured (per-image ms of each candidate) and chose.
+nlohmann::ordered_json tuner_json(Model& model) {
+  const BatchTuner& tuner = model.batch_tuner();
+  nlohmann::ordered_json per_image = nlohmann::ordered_json::object();
+  for (size_t i = 0; i < tuner.candidates().size(); ++i)
+    per_image[std::to_string(tuner.candidates()[i])] = tuner.per_image_ms()[i];
+  return {{"chosen", tuner.chosen()}, {"per_image_ms", per_image}};
+}
+
 void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
   if (flags.json) {
     nlohmann::ordered_json out = {{"model", model.path()},   {"method", r.method},
@@ -140,6 +149,8 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
                                   {"ratio", r.ratio},
                                   {"card", card_json(model)},
                                   {"inference", model.inference()}};
+    // The perturbation methods' images per pass, as the tuner measured and chose them on this device.
+    if (model.batch_tuner().chosen() > 0) out["probe_batch"] = tuner_json(model);
     if (r.model_images > 0) {
       out["model_images"] = r.model_images;
       out[r.per_image_backward ? "per_image_forward_backward_ms" : "per_image_forward_ms"] = r.per_image_forward_ms;
@@ -171,15 +182,8 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
   if (r.full_backward_ms > 0)
     std::cout << "full bwd   " << r.full_backward_ms << " ms (forward + backward through the whole network, "
               << "as Python CAM libraries do; ratio " << r.full_backward_ms / r.forward_ms << ")\n";
-}
-
-// What the inference clone's batch tuner measured (per-image ms of each candidate) and chose.
-nlohmann::ordered_json tuner_json(Model& model) {
-  const BatchTuner& tuner = model.batch_tuner();
-  nlohmann::ordered_json per_image = nlohmann::ordered_json::object();
-  for (size_t i = 0; i < tuner.candidates().size(); ++i)
-    per_image[std::to_string(tuner.candidates()[i])] = tuner.per_image_ms()[i];
-  return {{"chosen", tuner.chosen()}, {"per_image_ms", per_image}};
+  if (model.batch_tuner().chosen() > 0)
+    std::cout << "probe batch " << tuner_json(model).dump() << " (the tuner: ms per image of each size)\n";
 }
 
 int run_fidelity_bench(const BenchFlags& flags, Model& optimised, const ExplainOptions& explain) {

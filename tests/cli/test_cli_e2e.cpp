@@ -673,6 +673,24 @@ TEST_F(CliBench, JsonReportsTimesAndRatio) {
               1e-6 * out.at("ratio").get<double>() + 1e-9);
 }
 
+// A perturbation method reports the images per pass the tuner chose on this device, and what it measured: the
+// chosen size is a candidate and has the smallest time per image.
+TEST_F(CliBench, JsonReportsTheTunersChoice) {
+  const RunResult r = xai({"bench", "--model", model("tiny-scripted.pt"), "--method", "lime", "--samples", "400",
+                           "--runs", "1", "--warmup", "0", "--json"});
+  ASSERT_EQ(r.code, 0) << r;
+  const json out = json::parse(r.out);
+  ASSERT_TRUE(out.contains("probe_batch")) << r.out;
+  const int chosen = out.at("probe_batch").at("chosen").get<int>();
+  const json& per_image = out.at("probe_batch").at("per_image_ms");
+  ASSERT_TRUE(per_image.contains(std::to_string(chosen))) << r.out;
+  for (const auto& [size, ms] : per_image.items())
+    EXPECT_LE(per_image.at(std::to_string(chosen)).get<double>(), ms.get<double>()) << size;
+  const RunResult cam = xai({"bench", "--model", model("tiny-scripted.pt"), "--runs", "1", "--json"});
+  ASSERT_EQ(cam.code, 0) << cam;
+  EXPECT_FALSE(json::parse(cam.out).contains("probe_batch")) << "Grad-CAM runs no perturbed images";
+}
+
 TEST_F(CliBench, BadFlagsAndModels) {
   expect_error(xai({"bench", "--model", model("tiny-scripted.pt"), "--runs", "0"}), 2, {"--runs"});
   expect_error(xai({"bench", "--model", model("tiny-scripted.pt"), "--method", "shap"}), 2, {"shap"});
