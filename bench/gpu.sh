@@ -146,7 +146,7 @@ PY
 fi
 
 # Grad-CAM against pytorch-grad-cam on the same device, model and batch (bench/peer_gradcam.py), when the peer can
-# be imported here (gpu-bundle/run.sh installs the wheels gpu-peer.tar carries).
+# be imported here (gpu-bundle/run.sh puts the copy the bundle carries on the path when the machine has none).
 if ((!quick)); then
   peer_rc=0
   "$python" bench/peer_gradcam.py --models "$out/models" --arch resnet50 --device "$gpu" --batch "${XAI_PEER_BATCH:-64}" \

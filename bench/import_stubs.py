@@ -12,6 +12,7 @@ stubbed name is reported (stderr here, the report in peer_gradcam.py).
 """
 
 import importlib
+import os
 import runpy
 import sys
 import types
@@ -24,9 +25,7 @@ class StubCalled(RuntimeError):
 class _StubMeta(type):
     # Attributes of a stub are stubs too (PIL.Image.Resampling.BILINEAR as a default value at import time).
     def __getattr__(cls, attribute):
-        if attribute.startswith("__"):
-            raise AttributeError(attribute)
-        return _stub(f"{cls.__qualname__}.{attribute}")
+        return _stub_attribute(cls.__qualname__, attribute)
 
     def __call__(cls, *args, **kwargs):
         raise StubCalled(f"{cls.__qualname__} is a stub (its module is not installed here), but it was called")
@@ -47,7 +46,7 @@ def stub_missing(names, force: bool = False) -> list:
             except ImportError:
                 pass
         module = types.ModuleType(name)
-        module.__getattr__ = lambda attribute, _name=name: _module_attribute(_name, attribute)
+        module.__getattr__ = lambda attribute, _name=name: _stub_attribute(_name, attribute)
         module.__path__ = []  # a package: `from PIL import Image` finds the stub of PIL.Image below
         module.__version__ = "0.0.0"  # read as a version string at import time (torchvision reads PIL's)
         sys.modules[name] = module
@@ -58,10 +57,10 @@ def stub_missing(names, force: bool = False) -> list:
     return stubbed
 
 
-def _module_attribute(module: str, attribute: str):
-    if attribute.startswith("__"):
+def _stub_attribute(owner: str, attribute: str) -> type:
+    if attribute.startswith("__"):  # dunders are asked by the import system and inspect: absent, not stubs
         raise AttributeError(attribute)
-    return _stub(f"{module}.{attribute}")
+    return _stub(f"{owner}.{attribute}")
 
 
 def main() -> int:
@@ -74,7 +73,7 @@ def main() -> int:
         print(f"import_stubs: not installed here, stubbed (never called): {', '.join(stubbed)}", file=sys.stderr)
     script = sys.argv[3]
     sys.argv = sys.argv[3:]
-    sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.abspath(script)))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     runpy.run_path(script, run_name="__main__")
     return 0
 

@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from importlib import metadata
 
 import torch
 
@@ -40,12 +41,6 @@ UNUSED_BY_GRADCAM = ["matplotlib", "matplotlib.pyplot", "matplotlib.lines", "skl
                      "scipy", "scipy.ndimage", "scipy.sparse", "scipy.sparse.linalg", "tqdm"]
 
 
-def layer(model: torch.nn.Module, path: str) -> torch.nn.Module:
-    for part in path.split("."):
-        model = model[int(part)] if part.isdigit() else getattr(model, part)
-    return model
-
-
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -57,7 +52,7 @@ def peer_ms_per_batch(arch: str, weights: str, device: torch.device, batch: int,
     model = xai_models.load_model(arch, weights).to(device).eval()
     spec = xai_models.input_spec(arch)
     images = xai_models.random_images(arch, batch, torch.Generator().manual_seed(1234)).to(device)
-    cam = GradCAM(model=model, target_layers=[layer(model, spec["target_layer"])])
+    cam = GradCAM(model=model, target_layers=[model.get_submodule(spec["target_layer"])])
     times = []
     for run in range(runs + 1):  # the first is the warm-up (cuDNN's algorithm search, allocations)
         synchronize(device)
@@ -96,19 +91,15 @@ def main() -> int:
     except ImportError as e:
         print(json.dumps({"measured": False, "why": f"pytorch-grad-cam cannot be imported here: {e}"}))
         return 3
-    import pytorch_grad_cam as peer_package
 
     weights = os.path.join(args.models, f"{args.arch}.weights.pt")
     scripted = os.path.join(args.models, f"{xai_models.file_stem(args.arch)}-scripted.pt")
     xai_ms = xai_ms_per_batch(args.xai, scripted, args.device, args.batch, args.runs)
     peer_ms = peer_ms_per_batch(args.arch, weights, device, args.batch, args.runs)
-    version = getattr(peer_package, "__version__", None)
-    if version is None:
-        from importlib import metadata
-        try:
-            version = metadata.version("grad-cam")
-        except metadata.PackageNotFoundError:
-            version = "unknown"
+    try:
+        version = metadata.version("grad-cam")  # the package has no __version__
+    except metadata.PackageNotFoundError:
+        version = "unknown"
     print(json.dumps({
         "measured": True, "arch": args.arch, "device": args.device, "batch": args.batch, "runs": args.runs,
         "xai_ms_per_batch": round(xai_ms, 2), "peer_ms_per_batch": round(peer_ms, 2),
