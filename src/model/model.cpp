@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "model/inference_clone.hpp"
 #include "model/torch_model.hpp"
 #include "xai/error.hpp"
 #include "core/sha256.hpp"
@@ -69,13 +70,6 @@ Prediction make_prediction(const std::vector<float>& logits, OutputKind kind) {
 
 namespace {
 
-// A frozen (constants folded), inference-optimised copy; freezing clones.
-std::unique_ptr<torch::jit::Module> optimised_clone(const torch::jit::Module& source) {
-  auto clone = std::make_unique<torch::jit::Module>(torch::jit::freeze(source));
-  *clone = torch::jit::optimize_for_inference(*clone);
-  return clone;
-}
-
 torch::ScalarType precision_dtype(const std::string& precision) {
   if (precision == "bf16") return torch::kBFloat16;
   if (precision == "fp16") return torch::kHalf;
@@ -96,19 +90,27 @@ void check_precision(const std::string& precision, const std::string& name) {
     throw usage_error(name + " " + precision + ": expected fp32, bf16 or fp16");
 }
 
-double Model::Impl::probe_difference(torch::jit::Module& candidate, torch::ScalarType dtype) {
-  c10::InferenceMode inference_mode;
-  const long long counted = forward_passes;  // the checks are not the run's work
+const torch::Tensor& Model::Impl::probe() {
   if (!probe_input.defined()) {
+    c10::InferenceMode inference_mode;
+    const long long counted = forward_passes;  // the checks are not the run's work
     // A seeded probe of its own: the decision must not depend on what used the global generator before.
     auto generator = at::make_generator<at::CPUGeneratorImpl>(20221201);
     probe_input = (torch::rand({2, card.channel_count(), card.input_height, card.input_width}, generator,
                                torch::TensorOptions().dtype(torch::kFloat)) * 2 - 1).to(device);
     probe_expected = class_probabilities(run(module, probe_input), card.output);
+    forward_passes = counted;
   }
-  const torch::Tensor got = class_probabilities(run(candidate, probe_input.to(dtype)).to(torch::kFloat), card.output);
+  return probe_input;
+}
+
+double Model::Impl::probe_difference(torch::jit::Module& candidate, torch::ScalarType dtype, int64_t images) {
+  c10::InferenceMode inference_mode;
+  const long long counted = forward_passes;
+  const torch::Tensor input = probe().narrow(0, 0, images), expected = probe_expected.narrow(0, 0, images);
+  const torch::Tensor got = class_probabilities(run(candidate, input.to(dtype)).to(torch::kFloat), card.output);
   forward_passes = counted;
-  return (probe_expected - got).abs().max().item<double>();
+  return (expected - got).abs().max().item<double>();
 }
 
 torch::jit::Module& Model::Impl::forward_only_module() {
@@ -117,9 +119,9 @@ torch::jit::Module& Model::Impl::forward_only_module() {
   if (inference_clone) {
     try {
       // Trust, then verify: the clone must give the module's probabilities on a textured input.
-      auto clone = optimised_clone(module);
+      auto clone = make_inference_clone(module, probe().narrow(0, 0, 1), CloneBatch::batched);
       const double difference = probe_difference(*clone, torch::kFloat);
-      if (difference <= 1e-4) {
+      if (difference <= kInferenceCloneTolerance) {
         inference_module = std::move(clone);
         inference = "optimised";
       } else {
@@ -147,7 +149,7 @@ void Model::Impl::choose_low_precision() {
     double difference = 0;
     if (inference_clone) {
       try {
-        candidate = optimised_clone(low);
+        candidate = make_inference_clone(low, probe().narrow(0, 0, 1).to(dtype), CloneBatch::batched);
         difference = probe_difference(*candidate, dtype);
       } catch (const Error&) {
         throw;
@@ -175,8 +177,27 @@ void Model::Impl::choose_low_precision() {
   }
 }
 
+torch::jit::Module& Model::Impl::forward_only_module(int64_t images) {
+  torch::jit::Module& chosen = forward_only_module();
+  // Only a float32 CPU clone lays out its weights for a batch size (model/inference_clone.hpp).
+  if (images != 1 || !inference_module || forward_dtype != torch::kFloat || !device.is_cpu()) return chosen;
+  if (!single_image_decided) {
+    single_image_decided = true;
+    try {
+      auto clone = make_inference_clone(module, probe().narrow(0, 0, 1), CloneBatch::single_image);
+      if (probe_difference(*clone, torch::kFloat, 1) <= kInferenceCloneTolerance) single_image_module = std::move(clone);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception&) {
+      // the module as loaded then
+    }
+  }
+  // Not the batched clone: its weights' layout costs a single image a re-order per convolution.
+  return single_image_module ? *single_image_module : module;
+}
+
 torch::Tensor Model::Impl::forward_only(const torch::Tensor& input) {
-  torch::jit::Module& m = forward_only_module();
+  torch::jit::Module& m = forward_only_module(input.size(0));
   if (forward_dtype == torch::kFloat) return run(m, input);
   return run(m, input.to(forward_dtype)).to(torch::kFloat);
 }

@@ -45,8 +45,13 @@ struct Model::Impl {
   std::unique_ptr<torch::jit::Module> inference_module;  // frozen + optimised, built on first use
   std::string inference;  // what forward_only_module() decided (Model::inference())
   // The module for passes without gradients: the frozen, optimised clone when it can be built and
-  // agrees with the module as loaded (probabilities within 1e-4 on a test input), else the module.
+  // agrees with the module as loaded (probabilities within kInferenceCloneTolerance on a probe), else the module.
   torch::jit::Module& forward_only_module();
+  // The same for a pass of `images` images: a single image runs on a clone of its own where the batched
+  // clone's weights are laid out for batches (model/inference_clone.hpp), built at the first such pass.
+  torch::jit::Module& forward_only_module(int64_t images);
+  std::unique_ptr<torch::jit::Module> single_image_module;
+  bool single_image_decided = false;
   // A forward-only pass: the forward-only module in its precision, the input cast to it and the output
   // back to float32.
   torch::Tensor forward_only(const torch::Tensor& input);
@@ -55,8 +60,9 @@ struct Model::Impl {
   std::string precision_note;
   torch::ScalarType forward_dtype = torch::kFloat;
   // The largest difference of class probabilities between the module as loaded and `candidate` (its
-  // parameters in `dtype`) on a seeded, textured probe input.
-  double probe_difference(torch::jit::Module& candidate, torch::ScalarType dtype);
+  // parameters in `dtype`) on the first `images` of a seeded, textured probe input.
+  double probe_difference(torch::jit::Module& candidate, torch::ScalarType dtype, int64_t images = 2);
+  const torch::Tensor& probe();  // two probe images on the device, and the module's probabilities for them
   torch::Tensor probe_input, probe_expected;  // the probe and the module's probabilities on it, made once
   void choose_low_precision();
   std::string default_layer;  // cached: finding it needs a dry run of the instrumented model
@@ -65,6 +71,9 @@ struct Model::Impl {
   std::pair<int, int> layer_infos_size{0, 0};
   BatchTuner batch_tuner;     // perturbed images per forward-only pass, measured (Model::batch_tuner)
 };
+
+// How far an inference clone's probabilities may be from the module's on the probe.
+constexpr double kInferenceCloneTolerance = 1e-4;
 
 // Logits [N, outputs] → probabilities [N, labels]: softmax, or sigmoid per output (a single-logit
 // binary model gives [1 − p, p]). The one place logits become probabilities.

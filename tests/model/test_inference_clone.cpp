@@ -1,6 +1,6 @@
-// The inference clone (frozen + optimize_for_inference) used for forward-only passes: the same
-// probabilities and the same LIME weights as the module as loaded, on every committed model; the
-// choice is reported, and a run that needs no forward-only pass never builds it. The low-precision
+// The inference clone (frozen, convolution weights laid out once) used for forward-only passes: the same
+// probabilities (batches and single images) and the same LIME weights as the module as loaded, on every
+// committed model; the choice is reported, and a run that needs no forward-only pass never builds it. The low-precision
 // copies (--precision bf16/fp16): used where their probabilities stay within the tolerance, refused where not.
 #include <gtest/gtest.h>
 
@@ -13,6 +13,8 @@
 #include "xai/error.hpp"
 #include "xai/explain.hpp"
 #include "methods/lime.hpp"
+#include "model/inference_clone.hpp"
+#include "model/torch_model.hpp"
 #include "xai/model.hpp"
 
 namespace xai {
@@ -45,14 +47,44 @@ TEST(InferenceClone, SameProbabilitiesOnEveryCommittedModel) {
         test::data_path("frozen-scripted.pt")}) {
     SCOPED_TRACE(path);
     Model plain = load(path, false), optimised = load(path, true);
-    const auto batch = random_batch(plain.card(), 3, 5);
-    const auto a = plain.predict(batch), b = optimised.predict(batch);
-    EXPECT_EQ(plain.inference(), "plain");
-    EXPECT_FALSE(optimised.inference().empty());
-    if (path.find("frozen") == std::string::npos) EXPECT_EQ(optimised.inference(), "optimised");
-    for (size_t i = 0; i < a.size(); ++i)
-      for (size_t c = 0; c < a[i].probabilities.size(); ++c)
-        EXPECT_NEAR(a[i].probabilities[c], b[i].probabilities[c], 1e-4);
+    for (const int images : {3, 1}) {  // a batch, then a single image (its own clone)
+      const auto batch = random_batch(plain.card(), images, 5);
+      const auto a = plain.predict(batch), b = optimised.predict(batch);
+      EXPECT_EQ(plain.inference(), "plain");
+      EXPECT_FALSE(optimised.inference().empty());
+      if (path.find("frozen") == std::string::npos) EXPECT_EQ(optimised.inference(), "optimised");
+      for (size_t i = 0; i < a.size(); ++i)
+        for (size_t c = 0; c < a[i].probabilities.size(); ++c)
+          EXPECT_NEAR(a[i].probabilities[c], b[i].probabilities[c], 1e-4);
+    }
+  }
+}
+
+// Counted independently of the rewrite: the convolutions LibTorch's freezing leaves in the graph.
+int frozen_convolutions(const torch::jit::Module& module) {
+  const torch::jit::Module frozen = torch::jit::freeze(module);
+  int count = 0;
+  for (const torch::jit::Node* node : frozen.get_method("forward").graph()->nodes())
+    count += node->kind() == c10::aten::conv2d || node->kind() == c10::aten::_convolution;
+  return count;
+}
+
+// Every convolution of a CNN runs with its weights laid out once (not re-ordered by oneDNN on every pass,
+// as LibTorch 2.x's optimize_for_inference does), on a scripted (1.13) and a traced (2.x) file; a batch
+// uses the batched clone, and the first single image builds one of its own.
+TEST(InferenceClone, ConvolutionWeightsAreLaidOutOnceForBatchesAndForSingleImages) {
+  for (const std::string& path : {test::model_path("demo-histo.pt"), test::model_path("tiny-traced.pt")}) {
+    SCOPED_TRACE(path);
+    Model model = load(path, true);
+    const int convolutions = frozen_convolutions(model.impl().module);
+    ASSERT_GT(convolutions, 0);
+    model.predict(random_batch(model.card(), 4, 7));
+    ASSERT_NE(model.impl().inference_module, nullptr);
+    EXPECT_EQ(laid_out_convolutions(*model.impl().inference_module), convolutions);
+    EXPECT_EQ(model.impl().single_image_module, nullptr) << "built before a single image needed it";
+    model.predict(random_batch(model.card(), 1, 7));
+    ASSERT_NE(model.impl().single_image_module, nullptr);
+    EXPECT_EQ(laid_out_convolutions(*model.impl().single_image_module), convolutions);
   }
 }
 

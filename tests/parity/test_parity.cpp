@@ -17,7 +17,9 @@
 #include "xai/model.hpp"
 #include "output/npy.hpp"
 #include "npy_reader.hpp"
+#include "model/inference_clone.hpp"
 #include "model/runtime.hpp"
+#include "model/torch_model.hpp"
 
 namespace {
 
@@ -200,8 +202,8 @@ TEST(Completeness, IntegratedGradientsOnResNet50) {
 
 namespace {
 
-// The inference clone gives every exported architecture's probabilities (scripted and traced) within
-// 1e-4 of the module as loaded (XAI_INFERENCE_MODELS: the exported models' folder).
+// The inference clone gives every exported architecture's probabilities (scripted and traced, a batch
+// and a single image) within 1e-4 of the module as loaded, its convolutions' weights laid out once (XAI_INFERENCE_MODELS: the exported models' folder).
 TEST(InferenceClone, AgreesWithTheModuleOnEveryExport) {
   const char* dir = std::getenv("XAI_INFERENCE_MODELS");
   ASSERT_NE(dir, nullptr) << "XAI_INFERENCE_MODELS is not set";
@@ -219,14 +221,23 @@ TEST(InferenceClone, AgreesWithTheModuleOnEveryExport) {
       for (int k = 0; k < b.channels * b.height * b.width; ++k) b.values.push_back(std::sin(0.37f * k + i));
       batch.push_back(std::move(b));
     }
-    const auto a = plain.predict(batch), b = optimised.predict(batch);
     double worst = 0;
-    for (size_t i = 0; i < a.size(); ++i)
-      for (size_t c = 0; c < a[i].probabilities.size(); ++c)
-        worst = std::max(worst, std::abs(double(a[i].probabilities[c]) - b[i].probabilities[c]));
-    std::cout << entry.path().filename().string() << ": " << optimised.inference() << ", max |dp| " << worst << "\n";
+    for (const size_t images : {size_t(2), size_t(1)}) {  // a batch, then a single image (its own clone)
+      const std::vector<xai::InputBlob> inputs(batch.begin(), batch.begin() + images);
+      const auto a = plain.predict(inputs), b = optimised.predict(inputs);
+      for (size_t i = 0; i < a.size(); ++i)
+        for (size_t c = 0; c < a[i].probabilities.size(); ++c)
+          worst = std::max(worst, std::abs(double(a[i].probabilities[c]) - b[i].probabilities[c]));
+    }
+    const auto& impl = optimised.impl();
+    const int batched = impl.inference_module ? xai::laid_out_convolutions(*impl.inference_module) : 0;
+    const int single = impl.single_image_module ? xai::laid_out_convolutions(*impl.single_image_module) : 0;
+    std::cout << entry.path().filename().string() << ": " << optimised.inference() << ", max |dp| " << worst
+              << ", convolutions laid out: " << batched << " batched, " << single << " single-image\n";
     EXPECT_EQ(optimised.inference(), "optimised") << path;
     EXPECT_LE(worst, 1e-4) << path;
+    EXPECT_GT(batched, 0) << path << ": every export here is a CNN";
+    EXPECT_EQ(single, batched) << path;
     ++compared;
   }
   EXPECT_GE(compared, 10) << "five architectures, scripted and traced";
