@@ -27,8 +27,9 @@ struct ModelOptions {
   std::string device = "cpu";          // "cpu", "cuda", "cuda:N"
   std::optional<std::string> card_path;  // overrides NAME.json beside the model
   // Forward-only passes (predictions, perturbed images, Score-CAM's masked inputs) on a frozen,
-  // inference-optimised clone (torch::jit::freeze + optimize_for_inference); gradient and capture
-  // methods keep the module as loaded.
+  // inference-optimised clone (torch::jit::freeze; on the CPU, convolutions with weights laid out once,
+  // one clone for batches and one for single images; elsewhere optimize_for_inference); gradient and
+  // capture methods keep the module as loaded.
   bool inference_clone = true;
   // Forward-only passes in a lower precision: "fp32" (the default), "bf16" or "fp16". The low-precision
   // copy is checked against fp32 on a probe when first used; if its probabilities differ by more than
