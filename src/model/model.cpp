@@ -1,17 +1,12 @@
 #include "xai/model.hpp"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include <torch/cuda.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <map>
-#include <sstream>
 
-#include "model/inference_clone.hpp"
 #include "model/torch_model.hpp"
 #include "xai/error.hpp"
 #include "core/sha256.hpp"
@@ -67,146 +62,6 @@ Prediction make_prediction(const std::vector<float>& logits, OutputKind kind) {
                                  p.probabilities.begin());
   return p;
 }
-
-namespace {
-
-torch::ScalarType precision_dtype(const std::string& precision) {
-  if (precision == "bf16") return torch::kBFloat16;
-  if (precision == "fp16") return torch::kHalf;
-  return torch::kFloat;
-}
-
-std::string decimal(double value, int digits) {
-  std::ostringstream out;
-  out.precision(digits);
-  out << value;
-  return out.str();
-}
-
-}  // namespace
-
-void check_precision(const std::string& precision, const std::string& name) {
-  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
-    throw usage_error(name + " " + precision + ": expected fp32, bf16 or fp16");
-}
-
-const torch::Tensor& Model::Impl::probe() {
-  if (!probe_input.defined()) {
-    c10::InferenceMode inference_mode;
-    const long long counted = forward_passes;  // the checks are not the run's work
-    // A seeded probe of its own: the decision must not depend on what used the global generator before.
-    auto generator = at::make_generator<at::CPUGeneratorImpl>(20221201);
-    probe_input = (torch::rand({2, card.channel_count(), card.input_height, card.input_width}, generator,
-                               torch::TensorOptions().dtype(torch::kFloat)) * 2 - 1).to(device);
-    probe_expected = class_probabilities(run(module, probe_input), card.output);
-    forward_passes = counted;
-  }
-  return probe_input;
-}
-
-double Model::Impl::probe_difference(torch::jit::Module& candidate, torch::ScalarType dtype, int64_t images) {
-  c10::InferenceMode inference_mode;
-  const long long counted = forward_passes;
-  const torch::Tensor input = probe().narrow(0, 0, images), expected = probe_expected.narrow(0, 0, images);
-  const torch::Tensor got = class_probabilities(run(candidate, input.to(dtype)).to(torch::kFloat), card.output);
-  forward_passes = counted;
-  return (expected - got).abs().max().item<double>();
-}
-
-torch::jit::Module& Model::Impl::forward_only_module() {
-  if (!inference.empty()) return inference_module ? *inference_module : module;
-  inference = "plain";
-  if (inference_clone) {
-    try {
-      // Trust, then verify: the clone must give the module's probabilities on a textured input.
-      auto clone = make_inference_clone(module, probe().narrow(0, 0, 1), CloneBatch::batched);
-      const double difference = probe_difference(*clone, torch::kFloat);
-      if (difference <= kInferenceCloneTolerance) {
-        inference_module = std::move(clone);
-        inference = "optimised";
-      } else {
-        inference = "plain (the optimised clone's probabilities differed by " + std::to_string(difference) + ")";
-      }
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {
-      inference = "plain (cannot freeze: " + first_line(e.what()) + ")";
-    }
-  }
-  if (requested_precision != "fp32") choose_low_precision();
-  return inference_module ? *inference_module : module;
-}
-
-void Model::Impl::choose_low_precision() {
-  const std::string& asked = requested_precision;
-  const torch::ScalarType dtype = precision_dtype(asked);
-  try {
-    // The parameters are converted before freezing: a frozen module's weights are graph constants,
-    // which Module::to no longer reaches.
-    torch::jit::Module low = module.clone();
-    low.to(dtype);
-    std::unique_ptr<torch::jit::Module> candidate;
-    double difference = 0;
-    if (inference_clone) {
-      try {
-        candidate = make_inference_clone(low, probe().narrow(0, 0, 1).to(dtype), CloneBatch::batched);
-        difference = probe_difference(*candidate, dtype);
-      } catch (const Error&) {
-        throw;
-      } catch (const std::exception&) {
-        candidate.reset();  // some optimisations have no low-precision kernels: the plain copy then
-      }
-    }
-    if (!candidate) {
-      candidate = std::make_unique<torch::jit::Module>(std::move(low));
-      difference = probe_difference(*candidate, dtype);
-    }
-    if (!(difference <= kLowPrecisionTolerance)) {
-      precision_note = asked + " refused: its probabilities differed from fp32's by " + decimal(difference, 3) +
-                       " on a probe (more than " + decimal(kLowPrecisionTolerance, 3) + "); fp32 used";
-      return;
-    }
-    inference_module = std::move(candidate);
-    forward_dtype = dtype;
-    precision = asked;
-    precision_note = "probabilities within " + decimal(difference, 3) + " of fp32 on a probe";
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    precision_note = asked + " cannot run on " + device_name + " (" + first_line(e.what()) + "); fp32 used";
-  }
-}
-
-torch::jit::Module& Model::Impl::forward_only_module(int64_t images) {
-  torch::jit::Module& chosen = forward_only_module();
-  // Only a float32 CPU clone lays out its weights for a batch size (model/inference_clone.hpp).
-  if (images != 1 || !inference_module || forward_dtype != torch::kFloat || !device.is_cpu()) return chosen;
-  if (!single_image_decided) {
-    single_image_decided = true;
-    try {
-      auto clone = make_inference_clone(module, probe().narrow(0, 0, 1), CloneBatch::single_image);
-      if (probe_difference(*clone, torch::kFloat, 1) <= kInferenceCloneTolerance) single_image_module = std::move(clone);
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception&) {
-      // the module as loaded then
-    }
-  }
-  // Not the batched clone: its weights' layout costs a single image a re-order per convolution.
-  return single_image_module ? *single_image_module : module;
-}
-
-torch::Tensor Model::Impl::forward_only(const torch::Tensor& input) {
-  torch::jit::Module& m = forward_only_module(input.size(0));
-  if (forward_dtype == torch::kFloat) return run(m, input);
-  return run(m, input.to(forward_dtype)).to(torch::kFloat);
-}
-
-const std::string& Model::inference() const { return impl_->inference; }
-const std::string& Model::precision() const { return impl_->precision; }
-const std::string& Model::requested_precision() const { return impl_->requested_precision; }
-const std::string& Model::precision_note() const { return impl_->precision_note; }
-void Model::prepare_inference() { impl_->forward_only_module(); }
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::Model(Model&&) noexcept = default;
