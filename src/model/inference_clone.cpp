@@ -153,8 +153,9 @@ std::unique_ptr<torch::jit::Module> make_inference_clone(const torch::jit::Modul
       torch::jit::FrozenLinearTranspose(graph);
       lay_out_convolutions(*clone, example, batch == CloneBatch::single_image ? 1 : kBatchedCloneLayoutSize);
       return clone;
-    } catch (const c10::Error&) {
-      // A graph this rewrite does not cover: LibTorch's own optimisation below.
+    } catch (const std::exception&) {
+      // A graph this rewrite does not cover (the probe pass's interpreter may rethrow LibTorch's errors
+      // as plain runtime_errors): LibTorch's own optimisation below.
     }
   }
   auto clone = std::make_unique<torch::jit::Module>(torch::jit::freeze(source));
