@@ -120,6 +120,10 @@ class Model {
   const std::string& precision() const;
   const std::string& requested_precision() const;
   const std::string& precision_note() const;
+  // How passes that capture one layer ran, per layer and kind of pass (single images, batches): "staged"
+  // (cut at the layer, the layers before it without gradients on the inference clone's kernels) or the
+  // module as loaded, and why; "" before any such pass, and always with inference clones turned off.
+  std::string gradient_passes() const;
   // Builds (or declines) the inference clone now, so that a report can say which ran.
   void prepare_inference();
   // How many perturbed images a forward-only pass takes when no --probe-batch is given: measured

@@ -149,6 +149,7 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
                                   {"ratio", r.ratio},
                                   {"card", card_json(model)},
                                   {"inference", model.inference()}};
+    if (!model.gradient_passes().empty()) out["gradient_passes"] = model.gradient_passes();
     // The perturbation methods' images per pass, as the tuner measured and chose them on this device.
     if (model.batch_tuner().chosen() > 0) out["probe_batch"] = tuner_json(model);
     if (r.model_images > 0) {
@@ -171,6 +172,7 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
             << "parameters " << r.parameters.dump() << "\n"
             << "card       " << card_json(model).dump() << "\n"
             << "inference  " << model.inference() << " (forward-only passes)\n"
+            << (model.gradient_passes().empty() ? "" : "captures   " + model.gradient_passes() + "\n")
             << "forward    " << r.forward_ms << " ms (no grad)\n"
             << "explain    " << r.explain_ms << " ms\n"
             << "ratio      " << r.ratio << " (explain / forward)\n";

@@ -112,7 +112,13 @@ struct CapturedForward {
 CapturedForward forward_with_capture(Model::Impl& impl, CaptureModel& capture, const std::vector<InputBlob>& batch,
                                      const std::vector<std::string>& layers, bool needs_gradient) {
   CapturedForward f{impl.to_tensor(batch), {}, capture.make_session(CaptureSession::Mode::gradient)};
-  {
+  StagedCapture* staged = layers.size() == 1 ? impl.staged_capture(layers[0], f.input.size(0)) : nullptr;
+  if (staged) {
+    Model::Impl::StagedPass pass = impl.run_staged(*staged, f.input, needs_gradient);
+    f.logits = pass.logits;
+    f.session.activations[0] = pass.activation;
+    f.session.call_count[0] = staged->calls();
+  } else {
     // Gradient-free methods record the activation without any autograd bookkeeping.
     torch::AutoGradMode grad_mode(needs_gradient);
     ActiveCapture active(f.session);

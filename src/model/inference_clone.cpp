@@ -143,20 +143,23 @@ int laid_out_convolutions(const torch::jit::Module& clone) {
   return count;
 }
 
+torch::jit::Module optimise_frozen_module(torch::jit::Module frozen, const torch::Tensor& example, CloneBatch batch) {
+  if (example.device().is_cpu() && example.scalar_type() == torch::kFloat && at::hasMKLDNN()) {
+    std::shared_ptr<Graph> graph = frozen.get_method("forward").graph();
+    torch::jit::FrozenLinearTranspose(graph);
+    lay_out_convolutions(frozen, example, batch == CloneBatch::single_image ? 1 : kBatchedCloneLayoutSize);
+    return frozen;
+  }
+  return torch::jit::optimize_for_inference(frozen);  // frozen already: optimised in place
+}
+
 std::unique_ptr<torch::jit::Module> make_inference_clone(const torch::jit::Module& source, const torch::Tensor& example,
                                                     CloneBatch batch) {
-  const bool float_cpu = example.device().is_cpu() && example.scalar_type() == torch::kFloat && at::hasMKLDNN();
-  if (float_cpu) {
-    try {
-      auto clone = std::make_unique<torch::jit::Module>(torch::jit::freeze(source));
-      std::shared_ptr<Graph> graph = clone->get_method("forward").graph();
-      torch::jit::FrozenLinearTranspose(graph);
-      lay_out_convolutions(*clone, example, batch == CloneBatch::single_image ? 1 : kBatchedCloneLayoutSize);
-      return clone;
-    } catch (const std::exception&) {
-      // A graph this rewrite does not cover (the probe pass's interpreter may rethrow LibTorch's errors
-      // as plain runtime_errors): LibTorch's own optimisation below.
-    }
+  try {
+    return std::make_unique<torch::jit::Module>(optimise_frozen_module(torch::jit::freeze(source), example, batch));
+  } catch (const std::exception&) {
+    // A graph the convolution rewrite does not cover (the probe pass's interpreter may rethrow LibTorch's
+    // errors as plain runtime_errors): LibTorch's own optimisation, on a fresh freeze.
   }
   auto clone = std::make_unique<torch::jit::Module>(torch::jit::freeze(source));
   *clone = torch::jit::optimize_for_inference(*clone);

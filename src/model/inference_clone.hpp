@@ -22,6 +22,10 @@ enum class CloneBatch { single_image, batched };
 std::unique_ptr<torch::jit::Module> make_inference_clone(const torch::jit::Module& source, const torch::Tensor& example,
                                                     CloneBatch batch);
 
+// The same optimisation of a module frozen already (torch::jit::freeze), whose forward graph is edited in
+// place; throws where the rewrite cannot handle the graph.
+torch::jit::Module optimise_frozen_module(torch::jit::Module frozen, const torch::Tensor& example, CloneBatch batch);
+
 // How many convolutions of `clone`'s forward run with weights laid out by make_inference_clone.
 int laid_out_convolutions(const torch::jit::Module& clone);
 

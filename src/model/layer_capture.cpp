@@ -56,6 +56,8 @@ void capture_boxed(const c10::OperatorHandle&, torch::jit::Stack* stack) {
   torch::jit::push(*stack, capture_tensor(x, self));
 }
 
+}  // namespace
+
 bool is_forward_method(const std::string& name) {
   if (name.rfind("forward", 0) != 0) return false;
   const std::string rest = name.substr(7);
@@ -81,8 +83,6 @@ std::optional<torch::jit::Module> find_submodule(const torch::jit::Module& root,
   }
   return current;
 }
-
-}  // namespace
 
 TORCH_LIBRARY(xai, m) {
   m.def(torch::schema("capture(Tensor x, Any self) -> Tensor", c10::AliasAnalysisKind::CONSERVATIVE),

@@ -9,6 +9,7 @@
 
 #include <torch/script.h>
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -83,6 +84,13 @@ std::vector<std::string> submodule_paths(const torch::jit::Module& model);
 
 // Throws layer_error for an unknown path, listing close matches.
 void require_layer_exists(const torch::jit::Module& model, const std::string& path, const std::string& model_name);
+
+// The submodule at dotted `path`, if there is one.
+std::optional<torch::jit::Module> find_submodule(const torch::jit::Module& root, const std::string& path);
+
+// Whether a method is one of a module's forward methods: forward, forward1.. (a traced module's re-calls),
+// forward__0.. (overloads).
+bool is_forward_method(const std::string& name);
 
 // Short type name of a module ("__torch__.torchvision.models.resnet.Bottleneck" → "Bottleneck").
 std::string short_type_name(const torch::jit::Module& module);

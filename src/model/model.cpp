@@ -161,11 +161,16 @@ void Model::Impl::out_of_memory(const torch::Tensor& input, const c10::OutOfMemo
 }
 
 torch::Tensor Model::Impl::run(torch::jit::Module& m, const torch::Tensor& input, int64_t expected_batch) {
+  return run_pass([&] { return m.forward({input}); }, input, expected_batch);
+}
+
+torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, const torch::Tensor& input,
+                                    int64_t expected_batch) {
   if (expected_batch < 0) expected_batch = input.size(0);
   ++forward_passes;
   c10::IValue output;
   try {
-    output = m.forward({input});
+    output = pass();
   } catch (const c10::OutOfMemoryError& e) {
     out_of_memory(input, e);
   } catch (const c10::Error& e) {

@@ -3,12 +3,14 @@
 
 #include <torch/script.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "model/layer_capture.hpp"
+#include "model/staged_capture.hpp"
 #include "model/batch_tuner.hpp"
 #include "xai/model.hpp"
 
@@ -31,6 +33,9 @@ struct Model::Impl {
   // Runs `module.forward` and returns the [N, K] output (first element of a tuple output).
   // `expected_batch` (default: the input's) may differ when a capture point substitutes a batch.
   torch::Tensor run(torch::jit::Module& m, const torch::Tensor& input, int64_t expected_batch = -1);
+  // The same for any `pass` that returns the model's output for `input` (a staged capture's two stages).
+  torch::Tensor run_pass(const std::function<c10::IValue()>& pass, const torch::Tensor& input,
+                         int64_t expected_batch = -1);
   // Throws DeviceMemoryError: the device could not hold `input`'s batch; says what to lower.
   [[noreturn]] void out_of_memory(const torch::Tensor& input, const c10::OutOfMemoryError& e) const;
   // Checks the output width against the card's labels; names labels when the card had none.
@@ -40,6 +45,24 @@ struct Model::Impl {
   void require_gradient(const torch::Tensor& scores) const;
   std::vector<std::string> output_warnings;  // found by check_outputs (Model::warnings)
   CaptureModel& capture_model(const std::vector<std::string>& layers);
+  // Where a pass that captures one layer runs (model/staged_capture.hpp): the staged capture cut at
+  // `layer` for passes of `images` images when it can be built and agrees with the capture clone (the
+  // probabilities, the layer's output and its gradient, on a probe), else nullptr: the capture clone.
+  // The first pass of each kind (single images, batches) runs on the capture clone: it is built at the second.
+  StagedCapture* staged_capture(const std::string& layer, int64_t images);
+  struct StagedSlot {
+    std::unique_ptr<StagedCapture> capture;
+    std::string note;  // why not, when not
+    bool decided = false;
+    int requests = 0;
+  };
+  std::map<std::pair<std::string, CloneBatch>, StagedSlot> staged_captures;
+  // One pass through both stages: the model's output and the layer's output (a leaf that gradients can
+  // be taken against when `needs_gradient`, recorded apart from what the later layers may modify in place).
+  struct StagedPass {
+    torch::Tensor logits, activation;
+  };
+  StagedPass run_staged(StagedCapture& staged, const torch::Tensor& input, bool needs_gradient);
   long long forward_passes = 0;  // every run() (tests count them)
   bool inference_clone = true;
   std::unique_ptr<torch::jit::Module> inference_module;  // frozen + optimised, built on first use
