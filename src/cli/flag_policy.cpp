@@ -39,6 +39,7 @@ const std::vector<Refusal>& refusals() {
       {{"layers"}, {"--no-inference-clone"},
        "layers runs the model as loaded (it lists modules, which a frozen clone no longer has)"},
       {{"layers"}, {"--precision"}, "layers runs the model as loaded, in fp32"},
+      {{"layers", "card"}, {"--staged-capture"}, "this command runs the model as loaded and explains nothing"},
       {{"card"}, {"--no-inference-clone"}, "card runs the model once as loaded"},
       {{"card"}, {"--precision"}, "card runs the model once as loaded, in fp32"},
       {{"layers", "card"}, {"--stain-normalize", "--stain-reference"},

@@ -228,6 +228,12 @@ ExplainOptions MethodFlags::to_options(Model& model) const {
     throw usage_error("--precision " + model.requested_precision() + ": not used by --method " + methods +
                       " (gradients and captured layers run in fp32; it applies to the forward-only passes of " +
                       readers_of(Setting::precision) + ")");
+  // --staged-capture is a model flag too; only the methods that capture a layer run the passes it stages.
+  if (model.staged_capture() &&
+      std::none_of(options.methods.begin(), options.methods.end(),
+                   [](const std::string& m) { return find_method(m).needs().layer; }))
+    throw usage_error("--staged-capture: not used by --method " + methods +
+                      " (it applies to the methods that capture a layer: the CAMs)");
   // Every given setting, as its declaration puts it into the options.
   for (const GivenSetting& setting : settings)
     if (setting.given())

@@ -98,6 +98,10 @@ void ModelFlags::add_to(CLI::App& command, Mode mode) {
                                    "of the training set)"));
   all.push_back(command.add_flag("--no-inference-clone", no_inference_clone,
                                  "Run forward-only passes on the model as loaded, not on a frozen, optimised clone"));
+  all.push_back(command.add_flag("--staged-capture", staged_capture,
+                                 "CAM methods: cut the model at the explained layer and run the layers before it "
+                                 "without gradients on the inference clone's kernels (faster; the maps are another "
+                                 "float32 computation, within its rounding of the model as loaded's: README, Speed)"));
 }
 
 Model ModelFlags::load() const {
@@ -122,6 +126,7 @@ Model ModelFlags::load_one(const std::string& path) const {
   ModelOptions options;
   options.device = device;
   options.inference_clone = !no_inference_clone;
+  options.staged_capture = staged_capture;
   options.precision = precision;
   if (!card.empty()) options.card_path = card;
   Model loaded = Model::load(path, options);

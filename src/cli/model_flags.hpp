@@ -18,6 +18,7 @@ struct ModelFlags {
   std::string card;
   std::string device = "cpu";
   bool no_inference_clone = false;
+  bool staged_capture = false;
   std::string precision = "fp32";
   std::string input_size;  // "HxW" or "N"
   std::string channels;

@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "methods/cam_methods.hpp"
+#include "model/feature_map.hpp"
 #include "model/torch_model.hpp"
 #include "xai/error.hpp"
 #include "xai/feature_layout.hpp"
@@ -69,50 +70,20 @@ cv::Mat upsample_map(const cv::Mat& map, int width, int height) {
 
 namespace {
 
-// A captured output as the (N, C, H, W) feature map the methods weigh (feature_layout.hpp): token
-// and channels-last outputs are viewed as channels first, the prefix tokens dropped. Activations
-// and gradients go through the same view, so a gradient stays the gradient of what it sits beside.
-torch::Tensor to_feature_map(const torch::Tensor& output, const FeatureLayout& layout) {
-  switch (layout.kind) {
-    case FeatureLayout::Kind::channels_last: return output.permute({0, 3, 1, 2}).contiguous();
-    case FeatureLayout::Kind::tokens:
-      return output.narrow(1, layout.prefix, layout.height * layout.width)
-          .reshape({output.size(0), layout.height, layout.width, layout.channels})
-          .permute({0, 3, 1, 2})
-          .contiguous();
-    default: return output;
-  }
-}
-
-// The inverse for substituted activations (Ablation-CAM): feature maps back into the layer's own
-// layout, with the prefix tokens of image `i`'s original output in front.
-torch::Tensor from_feature_map(const torch::Tensor& maps, const FeatureLayout& layout, const torch::Tensor& output,
-                               int64_t i) {
-  switch (layout.kind) {
-    case FeatureLayout::Kind::channels_last: return maps.permute({0, 2, 3, 1}).contiguous();
-    case FeatureLayout::Kind::tokens: {
-      const int64_t count = maps.size(0);
-      const torch::Tensor grid = maps.permute({0, 2, 3, 1}).reshape({count, layout.height * layout.width, layout.channels});
-      const torch::Tensor prefix =
-          output[i].narrow(0, 0, layout.prefix).unsqueeze(0).expand({count, layout.prefix, layout.channels});
-      return torch::cat({prefix.to(grid.scalar_type()), grid}, 1).contiguous();
-    }
-    default: return maps;
-  }
-}
-
 // The forward pass with the layers captured, and the checks that the capture worked.
 struct CapturedForward {
   torch::Tensor input;
   torch::Tensor logits;
   CaptureSession session;
   std::vector<FeatureLayout> layouts;  // per layer: how its output becomes a feature map
+  bool staged = false;                 // run on the staged capture, not the capture clone
 };
 
 CapturedForward forward_with_capture(Model::Impl& impl, CaptureModel& capture, const std::vector<InputBlob>& batch,
                                      const std::vector<std::string>& layers, bool needs_gradient) {
   CapturedForward f{impl.to_tensor(batch), {}, capture.make_session(CaptureSession::Mode::gradient)};
   StagedCapture* staged = layers.size() == 1 ? impl.staged_capture(layers[0], f.input.size(0)) : nullptr;
+  f.staged = staged != nullptr;
   if (staged) {
     Model::Impl::StagedPass pass = impl.run_staged(*staged, f.input, needs_gradient);
     f.logits = pass.logits;
@@ -237,6 +208,7 @@ std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlo
   for (int64_t i = 0; i < n; ++i) {
     const float* row = cpu_logits.data_ptr<float>() + i * outputs;
     results[i].prediction = make_prediction(std::vector<float>(row, row + outputs), impl.card.output);
+    results[i].capture = f.staged ? "staged" : "module as loaded";
     targets[i] = resolve_targets(request.target, results[i].prediction, impl.card.labels.size());
   }
 

@@ -33,6 +33,9 @@ struct TargetExplanation {
 struct CamExplanation {
   Prediction prediction;
   std::vector<TargetExplanation> targets;  // one per explained class, in rank order
+  // Where the pass that captured the layer ran: "staged" (cut at the layer: model/staged_capture.hpp) or
+  // "module as loaded" (the capture clone).
+  std::string capture;
 };
 
 // One forward pass for the whole batch, then one gradient pass per target rank that runs only

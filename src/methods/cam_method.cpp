@@ -73,6 +73,7 @@ class CamAdapter final : public ExplanationMethod {
                        {"constant", layer_map.constant},
                        {"raw_range", {layer_map.raw_min, layer_map.raw_max}}};
           if (!layer_map.reshape.empty()) m.details["reshape"] = layer_map.reshape;
+          m.details["capture"] = e.capture;
           if (layer_map.constant)
             r.warnings.push_back(weighting_.name + " map for class '" + labels.at(target.class_index) +
                                  "' at layer '" + layer_map.layer +

@@ -112,6 +112,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   // measure larger ones there (those that do not fit in its memory are dropped when they fail).
   if (impl->device.is_cuda()) impl->batch_tuner = BatchTuner({8, 16, 32, 64, 128, 256});
   impl->inference_clone = options.inference_clone;
+  impl->staged_capture_enabled = options.staged_capture;
   check_precision(options.precision);
   impl->requested_precision = options.precision;
   try {

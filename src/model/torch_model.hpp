@@ -48,13 +48,12 @@ struct Model::Impl {
   // Where a pass that captures one layer runs (model/staged_capture.hpp): the staged capture cut at
   // `layer` for passes of `images` images when it can be built and agrees with the capture clone (the
   // probabilities, the layer's output and its gradient, on a probe), else nullptr: the capture clone.
-  // The first pass of each kind (single images, batches) runs on the capture clone: it is built at the second.
   StagedCapture* staged_capture(const std::string& layer, int64_t images);
+  bool staged_capture_enabled = false;  // ModelOptions::staged_capture
   struct StagedSlot {
     std::unique_ptr<StagedCapture> capture;
     std::string note;  // why not, when not
     bool decided = false;
-    int requests = 0;
   };
   std::map<std::pair<std::string, CloneBatch>, StagedSlot> staged_captures;
   // One pass through both stages: the model's output and the layer's output (a leaf that gradients can

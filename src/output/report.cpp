@@ -68,7 +68,6 @@ json model_json(Model& model) {
           {"threads", thread_count()},
           {"inference", model.inference().empty() ? "not used (no forward-only pass)" : model.inference()},
           {"precision", precision_json(model)}};
-  if (!model.gradient_passes().empty()) out["gradient_passes"] = model.gradient_passes();
   if (card.stain) out["stain_normalization"] = stain_json(*card.stain);
   return out;
 }

@@ -504,6 +504,25 @@ TEST_F(CliBadInput, PrecisionWithoutAForwardOnlyPassIsRefused) {
   EXPECT_EQ(report["model"]["precision"]["used"], "bf16") << report["model"];
 }
 
+// --staged-capture applies to the methods that capture a layer; each CAM map's entry says where it was captured.
+TEST_F(CliBadInput, StagedCaptureWithoutACamIsRefused) {
+  const fs::path image = write_image("patch.png", test_image(150, 97));
+  expect_error(explain(model("tiny-scripted.pt"), image, {"--staged-capture", "--method", "lime"}), 2,
+               {"--staged-capture", "lime", "CAM"});
+  const RunResult plain = explain(model("tiny-scripted.pt"), image, {"--method", "gradcam,lime", "--samples", "30"});
+  ASSERT_EQ(plain.code, 0) << plain;
+  const auto before = read_json(out_dir() / "patch.json");
+  const RunResult staged =
+      explain(model("tiny-scripted.pt"), image, {"--staged-capture", "--method", "gradcam,lime", "--samples", "30"});
+  ASSERT_EQ(staged.code, 0) << staged;
+  const auto after = read_json(out_dir() / "patch.json");
+  for (const auto& [report, capture] : {std::pair{before, "module as loaded"}, std::pair{after, "staged"}})
+    for (const auto& entry : report["explanations"]) {
+      if (entry["method"] == "gradcam") EXPECT_EQ(entry["capture"], capture) << entry;
+      if (entry["method"] == "lime") EXPECT_FALSE(entry.contains("capture")) << entry;
+    }
+}
+
 TEST_F(CliBadInput, OutputDirectoryCannotBeCreated) {
   const fs::path image = write_image("patch.png", test_image(150, 97));
   const fs::path blocker = root_ / "blocker";

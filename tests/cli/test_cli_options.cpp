@@ -23,7 +23,7 @@ std::string examples_dir() { return xai::test::example_patches(); }
 // Options of the shared groups (and retired ones) that a subcommand refuses, with a reason.
 const std::map<std::string, std::set<std::string>> kRefused = {
     {"explain", {"--batch-size"}},
-    {"card", {"--no-inference-clone", "--precision", "--stain-normalize", "--stain-reference"}},
+    {"card", {"--no-inference-clone", "--precision", "--staged-capture", "--stain-normalize", "--stain-reference"}},
     {"slide", {"--max-pixels", "--max-image-memory", "--apply-exif-orientation", "--dicom-window", "--frame", "--frames",
                "--top-k", "--targets", "--all-classes", "--layers", "--faithfulness", "--faithfulness-steps", "--faithfulness-fill",
                "--figure-size", "--num-features"}},
@@ -37,7 +37,7 @@ const std::map<std::string, std::set<std::string>> kRefused = {
     {"layers", {"--stain-normalize", "--stain-reference", "--method", "--layer", "--layers", "--target-class", "--top-k", "--targets", "--all-classes", "--probe-batch",
                 "--colormap", "--alpha", "--background", "--figure-size", "--num-features", "--max-pixels", "--samples", "--segments", "--compactness", "--superpixels",
                 "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats", "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
-                "--no-inference-clone", "--precision", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
+                "--no-inference-clone", "--precision", "--staged-capture", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
                 "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame", "--frames"}},
     {"merge", {"--stain-normalize", "--stain-reference", "--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind",
                "--resize", "--interpolation",
@@ -45,7 +45,7 @@ const std::map<std::string, std::set<std::string>> kRefused = {
                "--probe-batch", "--colormap", "--alpha", "--background", "--figure-size", "--num-features", "--max-pixels", "--samples", "--segments", "--compactness",
                "--superpixels", "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats",
                "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
-               "--no-inference-clone", "--precision", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
+               "--no-inference-clone", "--precision", "--staged-capture", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
                "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame", "--frames",
                // The matrix merges batch outputs: these score slide runs (tests/cli/test_cli_slide.cpp).
                "--annotations", "--annotation-classes", "--annotation-cover", "--at-fpr", "--top-fraction", "--fail-if",
@@ -183,6 +183,7 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--labels", {{"--labels", binary ? "x,y" : "x,y,z"}, {}}},
         {"--no-inference-clone", {{"--no-inference-clone"}, lime}},
         {"--precision", {{"--precision", "fp16"}, lime}},
+        {"--staged-capture", {{"--staged-capture"}, {}}},
         {"--method", {{"--method", "xgradcam"}, {}}},
         {"--layers", {{"--layers", sub == "compare" ? "stages" : "auto-all"}, {}}},
         {"--target-class", {{"-t", "benign"}, {}}},

@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 
 Model load(const std::string& path, bool staged) {
   ModelOptions options;
-  options.inference_clone = staged;  // --no-inference-clone also keeps captures on the module as loaded
+  options.staged_capture = staged;
   return Model::load(path, options);
 }
 
@@ -60,9 +60,10 @@ struct Case {
   std::string model, layer;  // "" : the card's layer
 };
 
-// The first pass of each kind runs on the capture clone, the second builds the staged capture: both are
-// compared, for single images and batches, with every CAM family (gradients, activations only, and
-// Ablation-CAM, which replays the captured call on the capture clone).
+// Single images and batches (each kind its own staged capture), with every CAM family (gradients,
+// activations only, and Ablation-CAM, which replays the captured call on the capture clone). On these small
+// models float32 rounding in another order stays far below the tolerance (README, Speed: the staged
+// capture, for deep random-weight networks).
 TEST(StagedCapture, SameMapsAsTheCaptureCloneOnCommittedModels) {
   for (const Case& c : std::vector<Case>{{"demo-histo.pt", ""},
                                          {"tiny-scripted.pt", ""},
@@ -77,9 +78,12 @@ TEST(StagedCapture, SameMapsAsTheCaptureCloneOnCommittedModels) {
       CamRequest request;
       request.method = method;
       if (!c.layer.empty()) request.layers = {c.layer};
-      for (const int images : {1, 1, 3, 3}) {
+      for (const int images : {1, 3, 1}) {
         const auto batch = blobs(plain.card(), images, 11 * images);
-        expect_same_explanations(explain_cam(plain, batch, request), explain_cam(staged, batch, request));
+        const auto expected = explain_cam(plain, batch, request), got = explain_cam(staged, batch, request);
+        expect_same_explanations(expected, got);
+        EXPECT_EQ(expected.front().capture, "module as loaded");
+        EXPECT_EQ(got.front().capture, "staged");
       }
       const std::string layer = c.layer.empty() ? staged.default_layer() : c.layer;
       EXPECT_EQ(staged.gradient_passes(),
@@ -179,7 +183,9 @@ def forward(self, x):
   CamRequest request;
   for (int pass = 0; pass < 2; ++pass) {
     const auto batch = blobs(plain.card(), 1, 9 + pass);
-    expect_same_explanations(explain_cam(plain, batch, request), explain_cam(staged, batch, request));
+    const auto got = explain_cam(staged, batch, request);
+    expect_same_explanations(explain_cam(plain, batch, request), got);
+    EXPECT_EQ(got.front().capture, "module as loaded");
   }
   EXPECT_EQ(staged.gradient_passes(),
             "block (single images): the module as loaded (staging refused: cannot cut the model there: the layer "
