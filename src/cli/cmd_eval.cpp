@@ -85,7 +85,8 @@ void print_table(std::ostream& out, const EvalResult& result, const EvalOptions&
   out << "model " << result.model_path << " (" << result.output_kind
       << " outputs), positive class(es) '" << joined(result.classification.positive_classes, "', '") << "', "
       << options.batch_size << " images per pass"
-      << ", inference " << result.inference << "\n";
+      << ", inference " << result.inference
+      << (result.gradient_passes.empty() ? "" : ", captures " + result.gradient_passes) << "\n";
   for (size_t m = 0; m < result.methods.size(); ++m)
     out << "settings of " << result.methods[m] << ": " << readable_parameters(result.parameters[m]) << "\n";
   print_classification(out, result, labels);

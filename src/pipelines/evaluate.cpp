@@ -404,6 +404,7 @@ EvalResult Evaluation::finish(const DiscoveryCounts& counts) {
   result_.model_path = model_.path();
   result_.output_kind = to_string(plan_.card.output);
   result_.inference = plan_.model["inference"].get<std::string>();
+  result_.gradient_passes = model_.gradient_passes();
   result_.methods = plan_.options.methods;
   result_.parameters = plan_.parameters;
   result_.report = {{"model", model_.path()},
@@ -429,6 +430,7 @@ EvalResult Evaluation::finish(const DiscoveryCounts& counts) {
                     {"localisation", rows},
                     {"faithfulness", plan_.options.faithfulness.enabled ? faithfulness : json(nullptr)},
                     {"per_image", per_image_}};
+  if (!result_.gradient_passes.empty()) result_.report["gradient_passes"] = result_.gradient_passes;
   return result_;
 }
 

@@ -74,6 +74,7 @@ struct ClassificationScores {
 
 struct EvalResult {
   std::string model_path, output_kind, inference;  // what ran: the model, softmax/sigmoid, its inference clone
+  std::string gradient_passes;  // where the CAMs captured their layers (Model::gradient_passes), "" if no CAM
   std::vector<std::string> methods;
   nlohmann::ordered_json parameters;  // per method, as reported
   std::vector<EvalSummaryRow> rows;
