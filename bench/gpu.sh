@@ -128,6 +128,11 @@ if ((!quick && !peer_only)); then
     "$xai" bench -q --model "$model" --method gradcam --device "$gpu" --batch-size 64 --runs 3 --json 2>/dev/null \
       > "$out/bench-$arch-gradcam-b64.json" || { echo "gpu: bench $arch gradcam batch 64 failed"; status=1; continue; }
     speed_row "$out/bench-$arch-gradcam-b64.json" "$arch" "gradcam, batch 64" "$gpu"
+    # The same with the layers before the captured one on the inference clone (--staged-capture).
+    "$xai" bench -q --model "$model" --method gradcam --device "$gpu" --batch-size 64 --runs 3 --staged-capture \
+      --json 2>/dev/null > "$out/bench-$arch-gradcam-b64-staged.json" \
+      || { echo "gpu: bench $arch gradcam batch 64 --staged-capture failed"; status=1; continue; }
+    speed_row "$out/bench-$arch-gradcam-b64-staged.json" "$arch" "gradcam, batch 64, --staged-capture" "$gpu"
   done
   # Whether the readers and writers keep the GPU busy: `xai batch` (decode, explain, render, write) on 512 images
   # against raw batched inference on the same images, images per second of each.
