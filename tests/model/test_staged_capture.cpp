@@ -140,19 +140,29 @@ torch::jit::Module model_with(const std::string& name, const std::string& forwar
 
 // The stem's output is read after the cut (a skip connection around the captured block, added in place
 // to the block's output): it travels from the prefix to the suffix, and the recorded activation is the
-// block's output, not the sum.
+// block's output, not the sum. The second model also reads its input after the cut.
 TEST(StagedCapture, ValuesReadAcrossTheCutAreCarried) {
-  torch::jit::Module m = model_with("Skip", R"(
+  for (const auto& [name, carried, forward] : std::vector<std::tuple<std::string, size_t, std::string>>{
+           {"Skip", 1, R"(
 def forward(self, x):
     y = torch.relu(self.stem.forward(x))
     z = self.block.forward(y)
     z += y
     return torch.mm(torch.relu(z).mean([2, 3]), self.head)
-)");
-  const std::string path = save_model(m, "skip");
+)"},
+           {"SkipInput", 2, R"(
+def forward(self, x):
+    y = torch.relu(self.stem.forward(x))
+    z = self.block.forward(y)
+    z += y
+    return torch.mm(torch.relu(z).mean([2, 3]), self.head) + x.mean([1, 2, 3]).unsqueeze(1)
+)"}}) {
+  SCOPED_TRACE(name);
+  torch::jit::Module m = model_with(name, forward);
+  const std::string path = save_model(m, name);
   Model staged = load(path, true), plain = load(path, false);
   StagedCapture cut(staged.impl().module, "block", torch::zeros({1, 3, 12, 12}), CloneBatch::single_image);
-  EXPECT_EQ(cut.carried_values(), 1u);
+  EXPECT_EQ(cut.carried_values(), carried);
   EXPECT_EQ(cut.calls(), 1);
   for (const std::string method : {"gradcam", "hirescam"}) {
     CamRequest request;
@@ -163,6 +173,7 @@ def forward(self, x):
     }
   }
   EXPECT_NE(staged.gradient_passes().find("staged"), std::string::npos) << staged.gradient_passes();
+  }
 }
 
 // A loop whose count comes from the input stays a loop in the frozen graph (a constant count is unrolled,
