@@ -41,13 +41,6 @@ std::string trimmed(const std::string& s) {
   return s.substr(first, s.find_last_not_of(" \t") - first + 1);
 }
 
-std::string number(double v) {
-  std::ostringstream out;
-  out.precision(4);
-  out << v;
-  return out.str();
-}
-
 }  // namespace
 
 GateCondition parse_condition(const std::string& text, const std::vector<std::string>& known_metrics) {
@@ -111,8 +104,8 @@ std::vector<GateCheck> check_gate(const std::vector<GateCondition>& conditions, 
                           condition.text + "' cannot pass";
         } else if (holds(*value, condition.comparison, condition.threshold)) {
           check.failed = true;
-          check.message = row.name + ": " + condition.metric + " = " + number(*value) + " " + symbol(condition.comparison) +
-                          " " + number(condition.threshold);
+          check.message = row.name + ": " + condition.metric + " = " + significant_digits(*value, 4) + " " +
+                          symbol(condition.comparison) + " " + significant_digits(condition.threshold, 4);
         }
         checks.push_back(check);
       }
@@ -141,7 +134,9 @@ std::string junit_xml(const std::string& suite, const std::vector<GateCheck>& ch
       xml << "\n      <failure message=\"" << markup_escaped(c.message) << "\">" << markup_escaped(c.message)
           << "</failure>\n    ";
     else
-      xml << "<system-out>" << markup_escaped(c.row + ": " + (c.value ? number(*c.value) : std::string("n/a"))) << "</system-out>";
+      xml << "<system-out>"
+          << markup_escaped(c.row + ": " + (c.value ? significant_digits(*c.value, 4) : std::string("n/a")))
+          << "</system-out>";
     xml << "</testcase>\n";
   }
   xml << "  </testsuite>\n</testsuites>\n";

@@ -30,6 +30,10 @@ std::string listed_with_or(const std::vector<std::string>& words);
 // `value` with `digits` decimals ("0.68"), for captions and pages.
 std::string fixed_decimals(double value, int digits = 2);
 
+// `value` to `digits` significant digits, in the shorter of fixed and exponent notation ("0.011", "3.988e-09"),
+// for numbers in messages.
+std::string significant_digits(double value, int digits);
+
 // Text for XML and HTML (SVG, JUnit, pages): & < > " ' as entities, control characters XML 1.0 forbids as
 // spaces.
 std::string markup_escaped(const std::string& text);

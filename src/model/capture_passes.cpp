@@ -3,8 +3,8 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <limits>
-#include <sstream>
 
+#include "core/text.hpp"
 #include "model/feature_map.hpp"
 #include "model/torch_model.hpp"
 #include "xai/error.hpp"
@@ -40,13 +40,6 @@ double relative_difference(const torch::Tensor& expected, const torch::Tensor& g
   const double scale = expected.abs().max().item<double>();
   const double difference = (expected - got).abs().max().item<double>();
   return scale > 0 ? difference / scale : difference;
-}
-
-std::string decimal(double value) {
-  std::ostringstream out;
-  out.precision(2);
-  out << value;
-  return out.str();
 }
 
 }  // namespace
@@ -121,11 +114,11 @@ StagedCapture* Model::Impl::staged_capture(const std::string& layer, int64_t ima
       problem = "the layer runs " + std::to_string(staged->calls()) + " times in the cut graph, " +
                 std::to_string(session.call_count[0]) + " in the model";
     else if (!(probabilities <= kInferenceCloneTolerance))
-      problem = "its probabilities differed by " + decimal(probabilities);
+      problem = "its probabilities differed by " + significant_digits(probabilities, 2);
     else if (!(activations <= kStagedCaptureTolerance))
-      problem = "its layer output differed by " + decimal(activations) + " of its largest value";
+      problem = "its layer output differed by " + significant_digits(activations, 2) + " of its largest value";
     else if (!(maps <= kStagedMapTolerance))
-      problem = "its Grad-CAM map of a probe differed by " + decimal(maps) + " (of 1)";
+      problem = "its Grad-CAM map of a probe differed by " + significant_digits(maps, 2) + " (of 1)";
     if (problem.empty())
       slot.capture = std::move(staged);
     else

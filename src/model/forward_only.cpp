@@ -3,8 +3,8 @@
 // tolerance.
 #include <ATen/CPUGeneratorImpl.h>
 
-#include <sstream>
 
+#include "core/text.hpp"
 #include "model/inference_clone.hpp"
 #include "model/torch_model.hpp"
 #include "xai/error.hpp"
@@ -18,13 +18,6 @@ torch::ScalarType precision_dtype(const std::string& precision) {
   if (precision == "bf16") return torch::kBFloat16;
   if (precision == "fp16") return torch::kHalf;
   return torch::kFloat;
-}
-
-std::string decimal(double value, int digits) {
-  std::ostringstream out;
-  out.precision(digits);
-  out << value;
-  return out.str();
 }
 
 }  // namespace
@@ -106,14 +99,15 @@ void Model::Impl::choose_low_precision() {
       difference = probe_difference(*candidate, dtype);
     }
     if (!(difference <= kLowPrecisionTolerance)) {
-      precision_note = asked + " refused: its probabilities differed from fp32's by " + decimal(difference, 3) +
-                       " on a probe (more than " + decimal(kLowPrecisionTolerance, 3) + "); fp32 used";
+      precision_note = asked + " refused: its probabilities differed from fp32's by " +
+                       significant_digits(difference, 3) + " on a probe (more than " +
+                       significant_digits(kLowPrecisionTolerance, 3) + "); fp32 used";
       return;
     }
     inference_module = std::move(candidate);
     forward_dtype = dtype;
     precision = asked;
-    precision_note = "probabilities within " + decimal(difference, 3) + " of fp32 on a probe";
+    precision_note = "probabilities within " + significant_digits(difference, 3) + " of fp32 on a probe";
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

@@ -55,13 +55,14 @@ torch::jit::Module marked_clone(const torch::jit::Module& module, const std::str
   return clone;
 }
 
-// Removes every mark but the layer's last call at the top level of the frozen graph, and returns that one.
-Node* keep_last_call(std::shared_ptr<Graph>& graph, int& calls) {
+// Removes every mark but the layer's last call at the top level of the frozen graph; returns how many
+// times the layer runs.
+int keep_last_call(std::shared_ptr<Graph>& graph) {
   std::vector<Node*> marks;
   for (torch::jit::DepthFirstGraphNodeIterator it(graph); Node* node = it.next();)
     if (node->kind() == cut_mark()) marks.push_back(node);
   Node* last = nullptr;
-  calls = 0;
+  int calls = 0;
   for (Node* mark : marks) {
     const std::optional<c10::IValue> flag = torch::jit::toIValue(mark->input(1));
     if (!flag || !flag->isInt()) throw std::runtime_error("the layer's mark was not folded by freezing");
@@ -77,7 +78,7 @@ Node* keep_last_call(std::shared_ptr<Graph>& graph, int& calls) {
     mark->output()->replaceAllUsesWith(mark->input(0));
     mark->destroy();
   }
-  return last;
+  return calls;
 }
 
 // The graph's top-level nodes, where the cut is among them, and the values the layers after the cut
@@ -160,7 +161,7 @@ StagedCapture::StagedCapture(const torch::jit::Module& module, const std::string
                              CloneBatch batch) {
   torch::jit::Module frozen = torch::jit::freeze(marked_clone(module, layer));
   std::shared_ptr<Graph> graph = frozen.get_method("forward").graph();
-  keep_last_call(graph, calls_);
+  calls_ = keep_last_call(graph);
   std::shared_ptr<Graph> suffix = graph->copy();
   carried_count_ = make_suffix(*suffix);
   make_prefix(*graph);
