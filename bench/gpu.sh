@@ -105,14 +105,15 @@ speed_row() {
 import json, sys
 r = json.load(open(sys.argv[1]))
 tuned = r.get("probe_batch", {}).get("chosen", 0)
+host = r.get("outside_model_ms_per_model_image")
 print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {r['forward_ms']:.2f} | {r['explain_ms']:.1f} | {r['ratio']:.2f} "
-      f"| {tuned or ''} |")
+      f"| {tuned or ''} | {'' if host is None else f'{host:.3f}'} |")
 PY
 }
 
 if ((!quick && !peer_only)); then
-  echo "| model | method | device | forward ms (batch 1) | explain ms per image | explain ÷ forward | images per pass (the tuner's choice) |" > "$out/speed.md"
-  echo "|---|---|---|---|---|---|---|" >> "$out/speed.md"
+  echo "| model | method | device | forward ms (batch 1) | explain ms per image | explain ÷ forward | images per pass (the tuner's choice) | host ms per image through the model |" > "$out/speed.md"
+  echo "|---|---|---|---|---|---|---|---|" >> "$out/speed.md"
   for arch in ${archs//,/ }; do
     model="$out/models/$arch-scripted.pt"
     for method in gradcam lime kernelshap rise; do

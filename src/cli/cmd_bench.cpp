@@ -156,6 +156,8 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
       out["model_images"] = r.model_images;
       out[r.per_image_backward ? "per_image_forward_backward_ms" : "per_image_forward_ms"] = r.per_image_forward_ms;
       out["model_images_ratio"] = r.model_images_ratio;
+      out["outside_model_ms"] = r.outside_model_ms;
+      out["outside_model_ms_per_model_image"] = r.outside_model_ms / r.model_images;
     }
     if (r.full_backward_ms > 0) {
       out["full_backward_ms"] = r.full_backward_ms;
@@ -180,7 +182,10 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
     std::cout << "per image  " << r.model_images << " images through the model, " << r.per_image_forward_ms
               << " ms each batched" << (r.per_image_backward ? " (forward + backward to the input)" : "")
               << ": ratio " << r.model_images_ratio << " (explain / their " << (r.per_image_backward ? "forward + backward" : "forward")
-              << " time)\n";
+              << " time)\n"
+              << "outside    " << r.outside_model_ms << " ms outside the model's passes ("
+              << std::setprecision(3) << r.outside_model_ms / r.model_images << std::setprecision(2)
+              << " ms per image through the model: a device faster than that waits for the host)\n";
   if (r.full_backward_ms > 0)
     std::cout << "full bwd   " << r.full_backward_ms << " ms (forward + backward through the whole network, "
               << "as Python CAM libraries do; ratio " << r.full_backward_ms / r.forward_ms << ")\n";

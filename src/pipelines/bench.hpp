@@ -32,6 +32,10 @@ struct BenchResult {
   double per_image_forward_ms = 0;  // median pass of a probe batch, divided by its size
   bool per_image_backward = false;  // that pass is forward + backward to the input (IG, SmoothGrad)
   double model_images_ratio = 0;
+  // Of explain_ms, the median time outside those passes: the host's work around them (masks, noise,
+  // segmentation, regressions), which a faster device does not shorten. Per image through the model,
+  // it is the pace below which a device waits for the host.
+  double outside_model_ms = 0;
   double full_backward_ms = 0;  // median, forward + backward to every parameter and the input (0: skipped)
   int batch_size = 1;
   int runs = 0;

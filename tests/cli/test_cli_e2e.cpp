@@ -705,6 +705,12 @@ TEST_F(CliBench, JsonReportsTheTunersChoice) {
   ASSERT_TRUE(per_image.contains(std::to_string(chosen))) << r.out;
   for (const auto& [size, ms] : per_image.items())
     EXPECT_LE(per_image.at(std::to_string(chosen)).get<double>(), ms.get<double>()) << size;
+  // The host's share is a part of the explanation's time, and per image it divides by the images that went
+  // through the model (400 samples).
+  const double outside = out.at("outside_model_ms").get<double>();
+  EXPECT_GT(outside, 0.0);
+  EXPECT_LT(outside, out.at("explain_ms").get<double>());
+  EXPECT_DOUBLE_EQ(out.at("outside_model_ms_per_model_image").get<double>(), outside / 400);
   const RunResult cam = xai({"bench", "--model", model("tiny-scripted.pt"), "--runs", "1", "--json"});
   ASSERT_EQ(cam.code, 0) << cam;
   EXPECT_FALSE(json::parse(cam.out).contains("probe_batch")) << "Grad-CAM runs no perturbed images";

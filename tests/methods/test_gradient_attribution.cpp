@@ -96,6 +96,29 @@ TEST_F(LinearModel, SmoothGradIsW) {
   for (int p = 0; p < 64; ++p) EXPECT_NEAR(m.values.ptr<float>()[p], want.ptr<double>()[p], 2e-5) << p;
 }
 
+TEST_F(LinearModel, NoisyDrawsAreTheSameWhateverTheBatch) {
+  // The draws of a batch are generated side by side (gradients_of): each must still depend on its
+  // index alone, so every batch size, and so every split over threads, gives the same bits.
+  options_.gradients.samples = 7;
+  options_.gradients.noise = 0.3;
+  for (const char* method : {"smoothgrad", "gradientshap"}) {
+    SCOPED_TRACE(method);
+    std::vector<cv::Mat> maps;
+    for (int batch : {1, 3, 7}) {
+      options_.gradients.batch_size = batch;
+      maps.push_back(find_method(method).compute(model_, {&image_}, options_, {}).front().maps.front().values);
+    }
+    EXPECT_EQ(cv::norm(maps[0], maps[1], cv::NORM_INF), 0.0);
+    EXPECT_EQ(cv::norm(maps[0], maps[2], cv::NORM_INF), 0.0);
+    // and the noise is there: GradientSHAP's map is W ⊙ E[x̃ − b], which the draws move
+    if (std::string(method) == "gradientshap") {
+      options_.gradients.noise = 0.0;
+      const cv::Mat quiet = find_method(method).compute(model_, {&image_}, options_, {}).front().maps.front().values;
+      EXPECT_GT(cv::norm(maps[0], quiet, cv::NORM_INF), 0.0);
+    }
+  }
+}
+
 TEST_F(LinearModel, BadSettingsAreUsageErrors) {
   options_.gradients.steps = 1;
   EXPECT_THROW(find_method("intgrad").compute(model_, {&image_}, options_, {}), Error);
