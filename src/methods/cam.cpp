@@ -219,9 +219,11 @@ std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlo
     if (method->needs_gradient) {
       impl.require_gradient(r.scores);
       // Images are independent in eval mode, so the gradient of the sum is each image's gradient.
-      gradients = torch::autograd::grad({r.scores.sum()}, f.session.activations, /*grad_outputs=*/{},
-                                        /*retain_graph=*/rank + 1 < ranks, /*create_graph=*/false,
-                                        /*allow_unused=*/true);
+      gradients = impl.within_memory(f.input, [&] {
+        return torch::autograd::grad({r.scores.sum()}, f.session.activations, /*grad_outputs=*/{},
+                                     /*retain_graph=*/rank + 1 < ranks, /*create_graph=*/false,
+                                     /*allow_unused=*/true);
+      });
     }
     const torch::Tensor cpu_scores = r.scores.detach().to(torch::kCPU);
     for (int64_t i = 0; i < n; ++i) {

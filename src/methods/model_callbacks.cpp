@@ -37,6 +37,31 @@ torch::Tensor on_device(const float* values, c10::IntArrayRef shape, const torch
   return torch::from_blob(const_cast<float*>(values), shape, torch::kFloat).to(device);
 }
 
+// The scores of `classes` for a batch on the host and their gradients with respect to the input.
+ScoreGradients score_gradients(Model::Impl& impl, const torch::Tensor& host, const std::vector<int>& classes) {
+  torch::AutoGradMode grad_mode(true);
+  const torch::Tensor input = host.to(impl.device).clone().requires_grad_(true);
+  const torch::Tensor logits = impl.run(impl.module, input);
+  // The explained score: the class's logit, or for a single-logit binary model's negative class
+  // the negated logit (as Grad-CAM's).
+  std::vector<int64_t> column(classes.size());
+  std::vector<float> sign(classes.size(), 1.0f);
+  for (size_t i = 0; i < classes.size(); ++i) {
+    column[i] = logits.size(1) == 1 ? 0 : classes[i];
+    if (logits.size(1) == 1 && classes[i] == 0) sign[i] = -1.0f;
+  }
+  const torch::Tensor scores =
+      logits.gather(1, torch::tensor(column, torch::kLong).to(logits.device()).unsqueeze(1)).squeeze(1) *
+      torch::tensor(sign).to(logits.device());
+  impl.require_gradient(scores);
+  const torch::Tensor gradient = torch::autograd::grad({scores.sum()}, {input})[0].to(torch::kCPU).contiguous();
+  const torch::Tensor cpu_scores = scores.detach().to(torch::kCPU, torch::kDouble).contiguous();
+  ScoreGradients out;
+  out.scores.assign(cpu_scores.data_ptr<double>(), cpu_scores.data_ptr<double>() + cpu_scores.numel());
+  out.gradients.assign(gradient.data_ptr<float>(), gradient.data_ptr<float>() + gradient.numel());
+  return out;
+}
+
 }  // namespace
 
 Classifier model_classifier(Model& model, Prediction* unperturbed) {
@@ -58,13 +83,12 @@ Classifier model_classifier(Model& model, Prediction* unperturbed) {
     const torch::Tensor difference = on_device(original.values.data(), shape, impl.device) - fill_image;
     return [probabilities, &impl, fill_image, difference](int count, const float* masks) {
       c10::InferenceMode inference;
-      const torch::Tensor mask = on_device(masks, {count, 1, difference.size(2), difference.size(3)}, impl.device);
-      torch::Tensor images;
-      try {
-        images = fill_image + mask * difference;
-      } catch (const c10::OutOfMemoryError& e) {  // the batch's images do not fit beside the model
-        impl.out_of_memory(mask.expand({count, difference.size(1), -1, -1}), e);
-      }
+      // The batch's masks and images may not fit beside the model (the expanded view allocates nothing: it
+      // gives the error the batch's shape).
+      const torch::Tensor images = impl.within_memory(difference.expand({count, -1, -1, -1}), [&] {
+        const torch::Tensor mask = on_device(masks, {count, 1, difference.size(2), difference.size(3)}, impl.device);
+        return fill_image + mask * difference;
+      });
       return (*probabilities)(images);
     };
   };
@@ -75,32 +99,10 @@ ScoreGradient model_score_gradient(Model& model) {
   Model::Impl& impl = model.impl();
   model.labels();  // checks the outputs against the card once
   return [&impl](const ImageBatch& batch, const std::vector<int>& classes) {
-    torch::AutoGradMode grad_mode(true);
-    torch::Tensor input =
-        torch::from_blob(const_cast<float*>(batch.values), {batch.count, batch.channels, batch.height, batch.width},
-                         torch::kFloat)
-            .to(impl.device)
-            .clone()
-            .requires_grad_(true);
-    const torch::Tensor logits = impl.run(impl.module, input);
-    // The explained score: the class's logit, or for a single-logit binary model's negative class
-    // the negated logit (as Grad-CAM's).
-    std::vector<int64_t> column(classes.size());
-    std::vector<float> sign(classes.size(), 1.0f);
-    for (size_t i = 0; i < classes.size(); ++i) {
-      column[i] = logits.size(1) == 1 ? 0 : classes[i];
-      if (logits.size(1) == 1 && classes[i] == 0) sign[i] = -1.0f;
-    }
-    const torch::Tensor scores =
-        logits.gather(1, torch::tensor(column, torch::kLong).to(logits.device()).unsqueeze(1)).squeeze(1) *
-        torch::tensor(sign).to(logits.device());
-    impl.require_gradient(scores);
-    const torch::Tensor gradient = torch::autograd::grad({scores.sum()}, {input})[0].to(torch::kCPU).contiguous();
-    const torch::Tensor cpu_scores = scores.detach().to(torch::kCPU, torch::kDouble).contiguous();
-    ScoreGradients out;
-    out.scores.assign(cpu_scores.data_ptr<double>(), cpu_scores.data_ptr<double>() + cpu_scores.numel());
-    out.gradients.assign(gradient.data_ptr<float>(), gradient.data_ptr<float>() + gradient.numel());
-    return out;
+    const torch::Tensor host = torch::from_blob(const_cast<float*>(batch.values),
+                                                {batch.count, batch.channels, batch.height, batch.width}, torch::kFloat);
+    // The copy, the forward and the backward may each run out of memory (the backward holds the most).
+    return impl.within_memory(host, [&] { return score_gradients(impl, host, classes); });
   };
 }
 

@@ -153,12 +153,28 @@ torch::Tensor Model::Impl::to_tensor(const std::vector<InputBlob>& batch) const 
   return input.to(device, /*non_blocking=*/gpu);
 }
 
-void Model::Impl::out_of_memory(const torch::Tensor& input, const c10::OutOfMemoryError& e) const {
-  // The GPU's memory, not the model, is what failed: say what to lower instead of a crash or a model error.
+bool is_allocation_failure(const std::exception& e) {
+  if (dynamic_cast<const c10::OutOfMemoryError*>(&e)) return true;
+  const std::string what = e.what();
+  for (const char* allocator : {"DefaultCPUAllocator: can't allocate memory", "DefaultCPUAllocator: not enough memory",
+                                "CUDA out of memory", "OutOfMemoryError"})
+    if (what.find(allocator) != std::string::npos) return true;
+  return false;
+}
+
+std::string torch_error_message(const std::exception& e) {
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) return first_line(c10_error->msg());
+  const std::string what = e.what();
+  const size_t cause = what.rfind("RuntimeError: ");  // the interpreter's traceback ends with the error
+  return first_line(cause == std::string::npos ? what : what.substr(cause + 14));
+}
+
+void Model::Impl::out_of_memory(const torch::Tensor& input, const std::string& cause) const {
+  // The device's memory, not the model, is what failed: say what to lower instead of a crash or a model error.
   throw DeviceMemoryError(path + ": out of memory on " + device_name + " running " + std::to_string(input.size(0)) +
                           " image(s) of " + std::to_string(input.size(2)) + "x" + std::to_string(input.size(3)) +
                           " at once: lower " + setting_name("probe_batch") + " (or " + setting_name("batch_size") +
-                          "), or free the GPU (" + first_line(e.msg()) + ")");
+                          "), or free " + (device.is_cuda() ? "the GPU" : "memory") + " (" + first_line(cause) + ")");
 }
 
 torch::Tensor Model::Impl::run(torch::jit::Module& m, const torch::Tensor& input, int64_t expected_batch) {
@@ -172,18 +188,12 @@ torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, co
   c10::IValue output;
   try {
     output = pass();
-  } catch (const c10::OutOfMemoryError& e) {
-    out_of_memory(input, e);
-  } catch (const c10::Error& e) {
-    throw model_error(path + ": forward pass failed on input of shape " + c10::str(input.sizes()) + " (" +
-                      first_line(e.msg()) + ")");
   } catch (const Error&) {
     throw;
-  } catch (const std::exception& e) {  // the TorchScript interpreter rethrows some errors as plain runtime_errors
-    const std::string what = e.what();
-    const size_t cause = what.rfind("RuntimeError: ");
+  } catch (const std::exception& e) {  // c10::Error, or the TorchScript interpreter's runtime_error that rethrows one
+    if (is_allocation_failure(e)) out_of_memory(input, torch_error_message(e));
     throw model_error(path + ": forward pass failed on input of shape " + c10::str(input.sizes()) + " (" +
-                      first_line(cause == std::string::npos ? what : what.substr(cause + 14)) + ")");
+                      torch_error_message(e) + ")");
   }
   if (output.isTuple() && !output.toTupleRef().elements().empty()) output = output.toTupleRef().elements()[0];
   if (!output.isTensor())

@@ -12,9 +12,16 @@
 #include "model/layer_capture.hpp"
 #include "model/staged_capture.hpp"
 #include "model/batch_tuner.hpp"
+#include "xai/error.hpp"
 #include "xai/model.hpp"
 
 namespace xai {
+
+// Whether LibTorch's error is an allocation that failed: CUDA's out of memory, or the CPU allocator's
+// (which LibTorch reports as a plain enforce failure, and the TorchScript interpreter rethrows as text).
+bool is_allocation_failure(const std::exception& e);
+// A LibTorch error's message: its first line, without LibTorch's backtrace or the interpreter's traceback.
+std::string torch_error_message(const std::exception& e);
 
 struct Model::Impl {
   std::string path;
@@ -36,8 +43,24 @@ struct Model::Impl {
   // The same for any `pass` that returns the model's output for `input` (a staged capture's two stages).
   torch::Tensor run_pass(const std::function<c10::IValue()>& pass, const torch::Tensor& input,
                          int64_t expected_batch = -1);
-  // Throws DeviceMemoryError: the device could not hold `input`'s batch; says what to lower.
-  [[noreturn]] void out_of_memory(const torch::Tensor& input, const c10::OutOfMemoryError& e) const;
+  // Throws DeviceMemoryError: the device could not hold `input`'s batch; says what to lower. `cause`: the
+  // allocator's message.
+  [[noreturn]] void out_of_memory(const torch::Tensor& input, const std::string& cause) const;
+  // Runs `work` (a pass of `input`'s batch, or its backward); an allocation that fails in it, on a GPU
+  // or on the CPU, becomes that DeviceMemoryError instead of a model or an internal error.
+  template <class Work>
+  auto within_memory(const torch::Tensor& input, Work&& work) const -> decltype(work()) {
+    try {
+      return work();
+    } catch (const Error&) {  // xai's own, a memory error from a pass inside `work` included
+      throw;
+    } catch (const std::bad_alloc&) {
+      out_of_memory(input, "std::bad_alloc");
+    } catch (const std::exception& e) {
+      if (!is_allocation_failure(e)) throw;
+      out_of_memory(input, torch_error_message(e));
+    }
+  }
   // Checks the output width against the card's labels; names labels when the card had none.
   void check_outputs(const torch::Tensor& logits);
   // Refuses a score that autograd cannot differentiate (a model that runs under no_grad or detaches

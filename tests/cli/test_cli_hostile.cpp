@@ -454,6 +454,27 @@ TEST_F(CliHostile, BatchMemoryInFlightIsBounded) {
   }
 }
 
+// More images per pass than the device holds is a memory error that names the batch and what to lower
+// (exit 7), whether the copy, the composition, the forward or the backward is what fails, and never a model
+// error or an internal one. The address space is capped at 8 GB (xai reserves ~3.3 GB of it to start), as
+// a GPU's memory caps it there; the batches asked for need more than that.
+TEST_F(CliHostile, BatchesLargerThanTheMemoryAreMemoryErrors) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space";
+#endif
+  const fs::path image = write_image("patch.png", test_image(96, 96, 3));
+  address_space_limit_ = rlim_t{8} << 30;
+  for (const Args& method : {Args{"--method", "intgrad", "--probe-batch", "16384", "--steps", "16384"},
+                             Args{"--method", "lime", "--probe-batch", "40000", "--samples", "40000"}}) {
+    SCOPED_TRACE(method[1]);
+    expect_error(explain(model("demo-histo.pt"), image, method), 7,
+                 {"demo-histo.pt: out of memory on cpu running", "image(s) of 96x96 at once: lower --probe-batch"});
+  }
+  // The same limit leaves room for an ordinary run.
+  const RunResult ordinary = explain(model("demo-histo.pt"), image, {"--method", "intgrad", "-q"});
+  EXPECT_EQ(ordinary.code, 0) << ordinary;
+}
+
 // Extreme aspect ratios: every reduced view (layer grids, compare's agreement, thumbnails, stored maps)
 // keeps at least one pixel a side; cv::resize used to assert ("internal error").
 TEST_F(CliHostile, ExtremeAspectRatiosAreExplained) {

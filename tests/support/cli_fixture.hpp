@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <torch/cuda.h>
 #include <unistd.h>
@@ -241,7 +242,7 @@ class CliTest : public ::testing::Test {
     const std::string out_path = (root_ / "io" / ("stdout." + std::to_string(n))).string();
     const std::string err_path = (root_ / "io" / ("stderr." + std::to_string(n))).string();
     const std::string dir = cwd.empty() ? root_.string() : cwd.string();
-    if (server_ && !while_running) {
+    if (server_ && !while_running && address_space_limit_ == 0) {
       RunResult result;
       result.code = server_->run(args, dir, out_path, err_path);
       EXPECT_GE(result.code, 0) << "the CLI server is gone";
@@ -263,6 +264,10 @@ class CliTest : public ::testing::Test {
     }
     if (pid == 0) {
       xai::test::redirect_child_io(dir.c_str(), out_path.c_str(), err_path.c_str());
+      if (address_space_limit_ > 0) {
+        const struct rlimit limit {address_space_limit_, address_space_limit_};
+        if (::setrlimit(RLIMIT_AS, &limit) != 0) ::_exit(125);
+      }
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
@@ -332,6 +337,9 @@ class CliTest : public ::testing::Test {
   fs::path root_;
   int runs_ = 0;
   std::unique_ptr<CliServer> server_;
+  // When set, the binary runs with this much address space (bytes, RLIMIT_AS): a machine that cannot
+  // hold what it is asked to allocate, as a GPU with too little memory.
+  rlim_t address_space_limit_ = 0;
 };
 
 
