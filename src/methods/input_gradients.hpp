@@ -29,7 +29,7 @@ void gradients_of(const ScoreGradient& gradient, const InputBlob& like, int cls,
   std::vector<float> images;
   for (int first = 0; first < count; first += batch) {
     const int n = std::min(batch, count - first);
-    images.resize(static_cast<size_t>(n) * per_image);
+    resize_batch_buffer(images, static_cast<size_t>(n) * per_image, n, like.height, like.width);
     cv::parallel_for_(cv::Range(0, n), [&](const cv::Range& range) {
       for (int i = range.start; i < range.end; ++i) make(first + i, images.data() + i * per_image);
     });

@@ -179,6 +179,12 @@ MaskWriter region_masks(const cv::Mat& segments, const std::vector<uint8_t>& swi
   };
 }
 
+void host_batch_out_of_memory(int images, int height, int width) {
+  throw DeviceMemoryError("out of memory holding " + std::to_string(images) + " image(s) of " + std::to_string(height) +
+                          "x" + std::to_string(width) + " for one pass on the host: lower " +
+                          setting_name("probe_batch") + " (or " + setting_name("batch_size") + ")");
+}
+
 MaskedProbabilities masked_probabilities(const Classifier& classify, const InputBlob& original, const InputBlob& fill,
                                          int samples, const MaskWriter& masks, int batch_size, BatchTuner* tuner) {
   return masked_probabilities(classify, PerturbationBase{original, fill, {}}, samples, masks, batch_size, tuner);
@@ -204,8 +210,10 @@ MaskedProbabilities masked_probabilities(const Classifier& classify, const Pertu
   // A fixed fill is composed where the model runs when the classifier can (its on_base); a fill that
   // depends on each mask (inpainting) is made here, so its images are too.
   const MaskClassifier classify_masks = !per_mask && classify.on_base ? classify.on_base(original, base.fill) : nullptr;
-  std::vector<float> mask(static_cast<size_t>(largest) * plane);
-  std::vector<float> images(classify_masks ? 0 : static_cast<size_t>(largest) * per_image);
+  std::vector<float> mask, images;
+  resize_batch_buffer(mask, static_cast<size_t>(largest) * plane, largest, original.height, original.width);
+  if (!classify_masks)
+    resize_batch_buffer(images, static_cast<size_t>(largest) * per_image, largest, original.height, original.width);
   std::vector<float> sample_fill(per_mask ? per_image : 0);
   for (int first = 0, count = 0; first < samples; first += count) {
     count = std::min({batch_size > 0 ? batch_size : tuner->next(), samples - first, largest});

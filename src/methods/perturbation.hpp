@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <new>
 #include <opencv2/core.hpp>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -46,6 +48,11 @@ constexpr double kImputationNoise = 0.01;
 // samples × features on/off matrix (row 0 all on), row-major, each other entry a fair coin from a
 // seeded 64-bit Mersenne Twister (fully specified by the C++ standard: the same bits everywhere).
 std::vector<uint8_t> sample_switches(int samples, int features, uint64_t seed);
+
+// `count` elements of a pass's host buffer for `images` images of height × width; a buffer the host
+// cannot hold is a DeviceMemoryError naming the batch and what to lower, as the device's is.
+template <class T>
+void resize_batch_buffer(std::vector<T>& buffer, size_t count, int images, int height, int width);
 
 // A batch of images in the model's normalised CHW layout, one after another.
 struct ImageBatch {
@@ -126,5 +133,18 @@ MaskedProbabilities masked_probabilities(const Classifier& classify, const Pertu
                                          const MaskWriter& masks, int batch_size, BatchTuner* tuner = nullptr,
                                          const BatchObserver& observe = nullptr);
 constexpr int kDefaultProbeBatch = 64;
+
+[[noreturn]] void host_batch_out_of_memory(int images, int height, int width);
+
+template <class T>
+void resize_batch_buffer(std::vector<T>& buffer, size_t count, int images, int height, int width) {
+  try {
+    buffer.resize(count);
+  } catch (const std::bad_alloc&) {
+    host_batch_out_of_memory(images, height, width);
+  } catch (const std::length_error&) {
+    host_batch_out_of_memory(images, height, width);
+  }
+}
 
 }  // namespace xai

@@ -470,6 +470,9 @@ TEST_F(CliHostile, BatchesLargerThanTheMemoryAreMemoryErrors) {
     expect_error(explain(model("demo-histo.pt"), image, method), 7,
                  {"demo-histo.pt: out of memory on cpu running", "image(s) of 96x96 at once: lower --probe-batch"});
   }
+  // A batch whose buffers the host cannot even hold says so, before any pass.
+  expect_error(explain(model("demo-histo.pt"), image, {"--method", "lime", "--probe-batch", "300000", "--samples", "300000"}),
+               7, {"out of memory holding 300000 image(s) of 96x96 for one pass on the host: lower --probe-batch"});
   // The same limit leaves room for an ordinary run.
   const RunResult ordinary = explain(model("demo-histo.pt"), image, {"--method", "intgrad", "-q"});
   EXPECT_EQ(ordinary.code, 0) << ordinary;
