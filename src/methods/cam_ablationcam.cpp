@@ -24,8 +24,9 @@ torch::Tensor ablationcam_map(const CamInputs& in) {
       for (int64_t k = 0; k < count; ++k) ablated[k + 1][first + k].zero_();
       const torch::Tensor scores = in.probe.replaced_score(i, ablated);
       const torch::Tensor baseline = scores[0];
-      const double y = baseline.item<double>();
-      weights[i].narrow(0, first, count).copy_((baseline - scores.narrow(0, 1, count)) / (y == 0 ? 1e-7 : y));
+      // Divided where the scores are (no round trip to the host per probe batch); a zero score by 1e-7.
+      const torch::Tensor divisor = torch::where(baseline == 0, torch::full_like(baseline, 1e-7), baseline);
+      weights[i].narrow(0, first, count).copy_((baseline - scores.narrow(0, 1, count)) / divisor);
     }
   }
   return weighted_channel_sum(a, weights);

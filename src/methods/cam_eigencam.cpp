@@ -8,17 +8,16 @@ namespace {
 
 torch::Tensor eigencam_map(const CamInputs& in) {
   const int64_t n = in.activation.size(0), c = in.activation.size(1), h = in.activation.size(2), w = in.activation.size(3);
-  std::vector<torch::Tensor> maps;
-  for (int64_t i = 0; i < n; ++i) {
-    torch::Tensor x = in.activation[i].reshape({c, h * w}).t().to(torch::kDouble);  // positions × channels
-    x = x - x.mean(0, /*keepdim=*/true);
-    const torch::Tensor v = std::get<2>(torch::linalg_svd(x, /*full_matrices=*/false)).select(0, 0);  // Vᴴ row 0
-    torch::Tensor projection = x.matmul(v);
-    const torch::Tensor summed = in.activation[i].sum(0).reshape({h * w}).to(torch::kDouble);
-    if ((projection * summed).sum().item<double>() < 0) projection = -projection;
-    maps.push_back(projection.reshape({h, w}).to(in.activation.scalar_type()));
-  }
-  return torch::stack(maps);
+  // Every image at once, where the activations are: positions × channels per image, centred per channel.
+  torch::Tensor x = in.activation.reshape({n, c, h * w}).transpose(1, 2).to(torch::kDouble);
+  x = x - x.mean(1, /*keepdim=*/true);
+  const torch::Tensor v = std::get<2>(torch::linalg_svd(x, /*full_matrices=*/false)).select(1, 0);  // Vᴴ row 0: [n, c]
+  torch::Tensor projection = x.matmul(v.unsqueeze(2)).squeeze(2);                                  // [n, h·w]
+  // The first singular vector's sign is arbitrary: turn each map towards the channel sum.
+  const torch::Tensor summed = in.activation.sum(1).reshape({n, h * w}).to(torch::kDouble);
+  const torch::Tensor sign = torch::where((projection * summed).sum(1, /*keepdim=*/true) < 0, -1.0, 1.0);
+  projection = projection * sign;
+  return projection.reshape({n, h, w}).to(in.activation.scalar_type());
 }
 
 }  // namespace
