@@ -104,7 +104,7 @@ speed_row() {
   "$python" - "$@" >> "$out/speed.md" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-tuned = r.get("probe_batch", {}).get("chosen", 0)
+tuned = (r.get("probe_batch") or r.get("gradient_probe_batch") or {}).get("chosen", 0)
 host = r.get("outside_model_ms_per_model_image")
 print(f"| {sys.argv[2]} | {sys.argv[3]} | {sys.argv[4]} | {r['forward_ms']:.2f} | {r['explain_ms']:.1f} | {r['ratio']:.2f} "
       f"| {tuned or ''} | {'' if host is None else f'{host:.3f}'} |")
@@ -116,7 +116,7 @@ if ((!quick && !peer_only)); then
   echo "|---|---|---|---|---|---|---|---|" >> "$out/speed.md"
   for arch in ${archs//,/ }; do
     model="$out/models/$arch-scripted.pt"
-    for method in gradcam lime kernelshap rise; do
+    for method in gradcam lime kernelshap rise intgrad; do
       for device in $gpu cpu; do
         # The CPU rows of the slow methods are left to README's CPU tables.
         if [[ "$device" == cpu && ( "$method" != gradcam || "$gpu" == cpu ) ]]; then continue; fi

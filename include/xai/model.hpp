@@ -136,6 +136,9 @@ class Model {
   // How many perturbed images a forward-only pass takes when no --probe-batch is given: measured
   // on the first passes of this process (batch_tuner.hpp).
   BatchTuner& batch_tuner();
+  // The same for the gradient methods' forward + backward passes (their own sizes: a backward holds
+  // a batch's activations, so they cost more memory per image than a forward-only pass).
+  BatchTuner& gradient_batch_tuner();
 
   struct Impl;
   Impl& impl();

@@ -101,7 +101,7 @@ struct GradientOptions {
   Baseline baseline = Baseline::black;
   double noise = 0.15;  // SmoothGrad: σ as a fraction of the input's range (max − min)
   int samples = 50;     // SmoothGrad: noisy copies
-  int batch_size = 16;  // images per forward + backward (--probe-batch)
+  int batch_size = 0;   // images per forward + backward (--probe-batch); 0: measured per model
 };
 
 struct FaithfulnessOptions {

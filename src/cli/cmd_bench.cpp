@@ -130,9 +130,8 @@ int run_batch_bench(const BenchFlags& flags, Model& model, const ExplainOptions&
   return 0;
 }
 
-// What the inference clone's batch tuner measured (per-image ms of each candidate) and chose.
-nlohmann::ordered_json tuner_json(Model& model) {
-  const BatchTuner& tuner = model.batch_tuner();
+// What a batch tuner measured (per-image ms of each candidate) and chose.
+nlohmann::ordered_json tuner_json(const BatchTuner& tuner) {
   nlohmann::ordered_json per_image = nlohmann::ordered_json::object();
   for (size_t i = 0; i < tuner.candidates().size(); ++i)
     per_image[std::to_string(tuner.candidates()[i])] = tuner.per_image_ms()[i];
@@ -151,7 +150,9 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
                                   {"inference", model.inference()}};
     if (!model.gradient_passes().empty()) out["gradient_passes"] = model.gradient_passes();
     // The perturbation methods' images per pass, as the tuner measured and chose them on this device.
-    if (model.batch_tuner().chosen() > 0) out["probe_batch"] = tuner_json(model);
+    if (model.batch_tuner().chosen() > 0) out["probe_batch"] = tuner_json(model.batch_tuner());
+    // The gradient methods' images per forward + backward, measured the same way.
+    if (model.gradient_batch_tuner().chosen() > 0) out["gradient_probe_batch"] = tuner_json(model.gradient_batch_tuner());
     if (r.model_images > 0) {
       out["model_images"] = r.model_images;
       out[r.per_image_backward ? "per_image_forward_backward_ms" : "per_image_forward_ms"] = r.per_image_forward_ms;
@@ -190,7 +191,10 @@ void print_result(const BenchFlags& flags, Model& model, const BenchResult& r) {
     std::cout << "full bwd   " << r.full_backward_ms << " ms (forward + backward through the whole network, "
               << "as Python CAM libraries do; ratio " << r.full_backward_ms / r.forward_ms << ")\n";
   if (model.batch_tuner().chosen() > 0)
-    std::cout << "probe batch " << tuner_json(model).dump() << " (the tuner: ms per image of each size)\n";
+    std::cout << "probe batch " << tuner_json(model.batch_tuner()).dump() << " (the tuner: ms per image of each size)\n";
+  if (model.gradient_batch_tuner().chosen() > 0)
+    std::cout << "probe batch " << tuner_json(model.gradient_batch_tuner()).dump()
+              << " (forward + backward; the tuner: ms per image of each size)\n";
 }
 
 int run_fidelity_bench(const BenchFlags& flags, Model& optimised, const ExplainOptions& explain) {
@@ -219,7 +223,7 @@ int run_fidelity_bench(const BenchFlags& flags, Model& optimised, const ExplainO
                                         {"parameters", plan_parameters(optimised, explain)},
                                         {"card", card_json(optimised)},
                                         {"inference", {{"plain", r.plain_inference}, {"optimised", r.optimised_inference}}},
-                                        {"probe_batch", tuner_json(optimised)},
+                                        {"probe_batch", tuner_json(optimised.batch_tuner())},
                                         {"reference_samples", options.reference_samples},
                                         {"reference_seed", explain.lime.seed + 1000003},
                                         {"images", r.images},
@@ -244,7 +248,7 @@ int run_fidelity_bench(const BenchFlags& flags, Model& optimised, const ExplainO
               << std::setw(12) << row.median_fidelity << std::setprecision(0) << std::setw(16) << row.median_samples
               << std::setprecision(2) << std::setw(12) << row.median_ms / 1000 << " s" << std::setw(12)
               << row.median_ms / today_ms << "\n";
-  std::cout << "probe batch " << tuner_json(optimised).dump() << "\n";
+  std::cout << "probe batch " << tuner_json(optimised.batch_tuner()).dump() << "\n";
   if (!flags.plot.empty()) std::cout << "plot       " << flags.plot << "\n";
   return 0;
 }

@@ -14,6 +14,7 @@
 
 namespace xai {
 
+class BatchTuner;
 class Model;
 
 Baseline parse_baseline(const std::string& name);  // throws usage_error
@@ -32,8 +33,14 @@ struct ScoreGradients {
   std::vector<double> scores;
   std::vector<float> gradients;
 };
-using ScoreGradient = std::function<ScoreGradients(const ImageBatch& batch, const std::vector<int>& classes)>;
-ScoreGradient model_score_gradient(Model& model);
+struct ScoreGradient {
+  std::function<ScoreGradients(const ImageBatch& batch, const std::vector<int>& classes)> run;
+  // Chooses the images per pass when the options leave it open (batch size 0); none: kDefaultGradientBatch.
+  BatchTuner* tuner = nullptr;
+  ScoreGradients operator()(const ImageBatch& batch, const std::vector<int>& classes) const { return run(batch, classes); }
+};
+ScoreGradient model_score_gradient(Model& model);  // with the model's gradient_batch_tuner
+constexpr int kDefaultGradientBatch = 16;
 
 struct InputAttribution {
   cv::Mat pixels;            // CV_32FC1 height × width: the channels summed, sign kept

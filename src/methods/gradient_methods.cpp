@@ -24,7 +24,7 @@ class IntegratedGradientsMethod final : public ExplanationMethod {
     return {{"steps", options.gradients.steps},
             {"rule", "trapezoid"},
             {"baseline", to_string(options.gradients.baseline)},
-            {"probe_batch", options.gradients.batch_size},
+            {"probe_batch", probe_batch_parameter(options.gradients.batch_size)},
             {"target", target_description(options, false)}};
   }
 
@@ -60,7 +60,7 @@ class SmoothGradMethod final : public ExplanationMethod {
     return {{"samples", options.gradients.samples},
             {"noise", options.gradients.noise},
             {"seed", options.lime.seed},
-            {"probe_batch", options.gradients.batch_size},
+            {"probe_batch", probe_batch_parameter(options.gradients.batch_size)},
             {"target", target_description(options, false)}};
   }
 

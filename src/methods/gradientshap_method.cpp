@@ -34,7 +34,7 @@ class GradientShapMethod final : public ExplanationMethod {
             {"noise", options.gradients.noise},
             {"baselines", "blur (Gaussian, sigma 1/20 of the shorter side) + noise"},
             {"seed", options.lime.seed},
-            {"probe_batch", options.gradients.batch_size},
+            {"probe_batch", probe_batch_parameter(options.gradients.batch_size)},
             {"target", target_description(options, false)}};
   }
 

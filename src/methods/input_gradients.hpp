@@ -12,31 +12,45 @@
 #include <vector>
 
 #include "methods/method_adapters.hpp"
+#include "model/batch_tuner.hpp"
 #include "xai/error.hpp"
 #include "methods/gradient_attribution.hpp"
 
 namespace xai {
 
-// Runs `count` images produced by `make(i, dst)` through forward + backward, `batch` at a time,
-// and hands each image's gradient and score to `take(i, gradient, score)`, in order. `make` is called
-// for a batch's images side by side, so it must only write image i's own state: generating noisy
-// copies on one thread took longer than a GPU's forward + backward of them.
+// Runs `count` images produced by `make(i, dst)` through forward + backward, `batch` at a time (0: as
+// many as the gradient's tuner chooses, measured on these passes), and hands each image's gradient and
+// score to `take(i, gradient, score)`, in order. `make` is called for a batch's images side by side, so
+// it must only write image i's own state (generating noisy copies on one thread took longer than a
+// GPU's forward + backward of them), and may be called again for the same i: a tuner's size that runs
+// out of the device's memory is dropped and its images made and run again at a smaller one.
 template <typename Make, typename Take>
 void gradients_of(const ScoreGradient& gradient, const InputBlob& like, int cls, int count, int batch,
                   InputAttribution& out, Make make, Take take) {
-  if (batch < 1) throw usage_error(setting_name("probe_batch") + " must be positive");
+  if (batch < 0) throw usage_error(setting_name("probe_batch") + " must be positive");
+  BatchTuner* tuner = batch == 0 ? gradient.tuner : nullptr;
+  if (batch == 0 && !tuner) batch = kDefaultGradientBatch;
   const size_t per_image = like.values.size();
   std::vector<float> images;
-  for (int first = 0; first < count; first += batch) {
-    const int n = std::min(batch, count - first);
+  for (int first = 0, n = 0; first < count; first += n) {
+    n = std::min(tuner ? tuner->next() : batch, count - first);
     resize_batch_buffer(images, static_cast<size_t>(n) * per_image, n, like.height, like.width);
     cv::parallel_for_(cv::Range(0, n), [&](const cv::Range& range) {
       for (int i = range.start; i < range.end; ++i) make(first + i, images.data() + i * per_image);
     });
     const auto start = std::chrono::steady_clock::now();
-    const ScoreGradients g =
-        gradient(ImageBatch{n, like.channels, like.height, like.width, images.data()}, std::vector<int>(n, cls));
-    out.model_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    ScoreGradients g;
+    try {
+      g = gradient(ImageBatch{n, like.channels, like.height, like.width, images.data()}, std::vector<int>(n, cls));
+    } catch (const DeviceMemoryError&) {
+      // A size the caller gave is the caller's, and the error (what to lower) is reported.
+      if (!tuner || !tuner->exceeded_memory(n)) throw;
+      n = 0;
+      continue;
+    }
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (tuner) tuner->record(n, ms);
+    out.model_ms += ms;
     out.gradient_images += n;
     for (int i = 0; i < n; ++i) take(first + i, g.gradients.data() + i * per_image, g.scores.at(i));
   }

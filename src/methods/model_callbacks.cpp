@@ -98,12 +98,13 @@ Classifier model_classifier(Model& model, Prediction* unperturbed) {
 ScoreGradient model_score_gradient(Model& model) {
   Model::Impl& impl = model.impl();
   model.labels();  // checks the outputs against the card once
-  return [&impl](const ImageBatch& batch, const std::vector<int>& classes) {
-    const torch::Tensor host = torch::from_blob(const_cast<float*>(batch.values),
-                                                {batch.count, batch.channels, batch.height, batch.width}, torch::kFloat);
-    // The copy, the forward and the backward may each run out of memory (the backward holds the most).
-    return impl.within_memory(host, [&] { return score_gradients(impl, host, classes); });
-  };
+  return {[&impl](const ImageBatch& batch, const std::vector<int>& classes) {
+            const torch::Tensor host = torch::from_blob(
+                const_cast<float*>(batch.values), {batch.count, batch.channels, batch.height, batch.width}, torch::kFloat);
+            // The copy, the forward and the backward may each run out of memory (the backward holds the most).
+            return impl.within_memory(host, [&] { return score_gradients(impl, host, classes); });
+          },
+          &model.gradient_batch_tuner()};
 }
 
 }  // namespace xai

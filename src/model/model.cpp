@@ -95,6 +95,7 @@ Model Model::from_impl(std::unique_ptr<Impl> impl) { return Model(std::move(impl
 long long Model::forward_passes() const { return impl_->forward_passes; }
 
 BatchTuner& Model::batch_tuner() { return impl_->batch_tuner; }
+BatchTuner& Model::gradient_batch_tuner() { return impl_->gradient_batch_tuner; }
 
 Model Model::load(const std::string& path, const ModelOptions& options) {
   auto impl = std::make_unique<Impl>();
@@ -110,7 +111,10 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   impl->device_name = options.device;
   // A GPU's time per image keeps falling at batch sizes where a CPU's has long stopped: let the tuner
   // measure larger ones there (those that do not fit in its memory are dropped when they fail).
-  if (impl->device.is_cuda()) impl->batch_tuner = BatchTuner({8, 16, 32, 64, 128, 256});
+  if (impl->device.is_cuda()) {
+    impl->batch_tuner = BatchTuner({8, 16, 32, 64, 128, 256});
+    impl->gradient_batch_tuner = BatchTuner({16, 32, 64, 128, 256});
+  }
   impl->inference_clone = options.inference_clone;
   impl->staged_capture_enabled = options.staged_capture;
   check_precision(options.precision);

@@ -115,6 +115,9 @@ struct Model::Impl {
   std::vector<LayerInfo> layer_infos;
   std::pair<int, int> layer_infos_size{0, 0};
   BatchTuner batch_tuner;     // perturbed images per forward-only pass, measured (Model::batch_tuner)
+  // Images per forward + backward to the input. On a CPU no larger than the fixed 16 this replaced, so
+  // a measurement never needs more memory than before (a CPU's allocation failure may be the OOM killer).
+  BatchTuner gradient_batch_tuner{{4, 8, 16}};
 };
 
 // How far an inference clone's probabilities may be from the module's on the probe.

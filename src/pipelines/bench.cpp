@@ -155,7 +155,11 @@ BenchResult bench_method(Model& model, const BenchOptions& options) {
     const int forward_probe = options.explain.lime.batch_size > 0 ? options.explain.lime.batch_size
                               : tuner.chosen() > 0                ? tuner.chosen()
                                                                   : kDefaultProbeBatch;
-    const int probe = std::max(1, backward ? options.explain.gradients.batch_size : forward_probe);
+    const BatchTuner& gradient_tuner = model.gradient_batch_tuner();
+    const int backward_probe = options.explain.gradients.batch_size > 0 ? options.explain.gradients.batch_size
+                               : gradient_tuner.chosen() > 0            ? gradient_tuner.chosen()
+                                                                        : kDefaultGradientBatch;
+    const int probe = std::max(1, backward ? backward_probe : forward_probe);
     std::vector<InputBlob> probes;
     std::vector<float> stacked;
     for (int i = 0; i < probe; ++i) {

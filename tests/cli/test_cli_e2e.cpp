@@ -714,6 +714,18 @@ TEST_F(CliBench, JsonReportsTheTunersChoice) {
   const RunResult cam = xai({"bench", "--model", model("tiny-scripted.pt"), "--runs", "1", "--json"});
   ASSERT_EQ(cam.code, 0) << cam;
   EXPECT_FALSE(json::parse(cam.out).contains("probe_batch")) << "Grad-CAM runs no perturbed images";
+  // A gradient method measures its own forward + backward passes (64 path points: every candidate twice).
+  const RunResult ig = xai({"bench", "--model", model("tiny-scripted.pt"), "--method", "intgrad", "--runs", "1",
+                            "--warmup", "0", "--json"});
+  ASSERT_EQ(ig.code, 0) << ig;
+  const json tuned = json::parse(ig.out);
+  ASSERT_TRUE(tuned.contains("gradient_probe_batch")) << ig.out;
+  EXPECT_FALSE(tuned.contains("probe_batch")) << ig.out;
+  const json& backward = tuned.at("gradient_probe_batch").at("per_image_ms");
+  const std::string best = std::to_string(tuned.at("gradient_probe_batch").at("chosen").get<int>());
+  ASSERT_TRUE(backward.contains(best)) << ig.out;
+  for (const auto& [size, ms] : backward.items()) EXPECT_LE(backward.at(best).get<double>(), ms.get<double>()) << size;
+  EXPECT_EQ(tuned.at("parameters").at("probe_batch"), "measured") << ig.out;
 }
 
 TEST_F(CliBench, BadFlagsAndModels) {

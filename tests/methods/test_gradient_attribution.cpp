@@ -3,6 +3,7 @@
 // gradient code is checked against something it did not compute.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
 #include <opencv2/imgcodecs.hpp>
 
@@ -10,6 +11,7 @@
 #include "test_helpers.hpp"
 #include "xai/error.hpp"
 #include "methods/gradient_attribution.hpp"
+#include "model/batch_tuner.hpp"
 #include "xai/methods.hpp"
 #include "xai/model.hpp"
 
@@ -25,23 +27,26 @@ TEST(GradientAttribution, TrapezoidWeights) {
   EXPECT_THROW(trapezoid_weights(0), Error);
 }
 
+// f(x) = Σ x_i² per image: ∇f = 2x.
+ScoreGradients quadratic_gradients(const ImageBatch& b) {
+  ScoreGradients g;
+  const size_t n = static_cast<size_t>(b.channels) * b.height * b.width;
+  for (int i = 0; i < b.count; ++i) {
+    double s = 0;
+    for (size_t k = 0; k < n; ++k) {
+      const float v = b.values[i * n + k];
+      s += double(v) * v;
+      g.gradients.push_back(2 * v);
+    }
+    g.scores.push_back(s);
+  }
+  return g;
+}
+
 TEST(GradientAttribution, IntegratedGradientsOfAQuadraticIsExactWithTheTrapezoidRule) {
   // f(x) = Σ x_i² on 1 channel: ∇f = 2x, linear along the path, so the trapezoid rule is exact at
   // any step count and the attribution is x_i² − x'_i².
-  ScoreGradient quadratic = [](const ImageBatch& b, const std::vector<int>&) {
-    ScoreGradients g;
-    const size_t n = static_cast<size_t>(b.channels) * b.height * b.width;
-    for (int i = 0; i < b.count; ++i) {
-      double s = 0;
-      for (size_t k = 0; k < n; ++k) {
-        const float v = b.values[i * n + k];
-        s += double(v) * v;
-        g.gradients.push_back(2 * v);
-      }
-      g.scores.push_back(s);
-    }
-    return g;
-  };
+  const ScoreGradient quadratic{[](const ImageBatch& b, const std::vector<int>&) { return quadratic_gradients(b); }};
   InputBlob x{1, 2, 2, {0.5f, -1.0f, 2.0f, 0.0f}}, base{1, 2, 2, {0.1f, 0.1f, -0.5f, 0.3f}};
   GradientOptions o;
   o.steps = 3;
@@ -51,6 +56,37 @@ TEST(GradientAttribution, IntegratedGradientsOfAQuadraticIsExactWithTheTrapezoid
     EXPECT_NEAR(a.pixels.ptr<float>()[i], x.values[i] * x.values[i] - base.values[i] * base.values[i], 1e-6);
   EXPECT_NEAR(a.total, a.score - a.baseline_score, 1e-6);
   EXPECT_EQ(a.gradient_images, 3);
+}
+
+TEST(GradientAttribution, ATunersSizeThatDoesNotFitRunsItsImagesAgainSmaller) {
+  // A device that holds 4 images per forward + backward: the tuner's 8 runs out of memory, is dropped,
+  // and its path points are made and run again smaller, so the attribution is a fixed batch's, bit for
+  // bit, every point counted once.
+  std::vector<int> passes;
+  BatchTuner tuner({2, 4, 8}, 1);
+  const ScoreGradient holds_four{[&](const ImageBatch& b, const std::vector<int>&) {
+                                   passes.push_back(b.count);
+                                   if (b.count > 4) throw DeviceMemoryError("out of memory");
+                                   return quadratic_gradients(b);
+                                 },
+                                 &tuner};
+  const InputBlob x{1, 2, 2, {0.5f, -1.0f, 2.0f, 0.0f}}, base{1, 2, 2, {0.1f, 0.1f, -0.5f, 0.3f}};
+  GradientOptions o;
+  o.steps = 40;
+  ASSERT_EQ(o.batch_size, 0) << "the default is measured";
+  const InputAttribution tuned = integrated_gradients(holds_four, x, base, 0, o);
+  o.batch_size = 3;
+  const InputAttribution fixed =
+      integrated_gradients(ScoreGradient{[](const ImageBatch& b, const std::vector<int>&) { return quadratic_gradients(b); }},
+                           x, base, 0, o);
+  EXPECT_EQ(tuned.gradient_images, 40);
+  EXPECT_EQ(cv::norm(tuned.pixels, fixed.pixels, cv::NORM_INF), 0);
+  EXPECT_EQ(tuned.total, fixed.total);
+  EXPECT_NE(std::find(passes.begin(), passes.end(), 8), passes.end()) << "8 was tried";
+  EXPECT_TRUE(tuner.chosen() == 2 || tuner.chosen() == 4) << tuner.chosen();
+  // A size the caller gave is the caller's: the error is reported, not worked around.
+  o.batch_size = 8;
+  EXPECT_THROW(integrated_gradients(holds_four, x, base, 0, o), DeviceMemoryError);
 }
 
 class LinearModel : public ::testing::Test {
