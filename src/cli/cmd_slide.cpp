@@ -28,14 +28,14 @@ struct SlideFlags {
   double mpp = 0;
   int tile = 0;
   int tile_stride = 0;
-  double min_tissue = SlideOptions{}.min_tissue;
+  double min_tissue = defaults_of<SlideOptions>().min_tissue;
   double tissue_threshold = -1;
   std::string tissue_mask;
   int top_tiles = 0;
-  int thumbnail_size = SlideOptions{}.thumbnail_size;
+  int thumbnail_size = defaults_of<SlideOptions>().thumbnail_size;
   bool no_viewer = false;
   std::string shard;
-  int batch_size = SlideOptions{}.batch_size;
+  int batch_size = defaults_of<SlideOptions>().batch_size;
   int workers = 0;
   double contours = -1;
   AnnotationFlags annotations;
@@ -57,7 +57,7 @@ void print_progress(const BatchProgress& p, bool tty, double& last) {
 
 int run_slide_command(const SlideFlags& flags) {
   if (flags.level >= 0 && flags.mpp > 0) throw usage_error("--level and --mpp both say where to read tiles: give one");
-  if (flags.method.figure_size != ExplainOptions{}.figure_size && flags.top_tiles == 0)
+  if (flags.method.figure_size != defaults_of<ExplainOptions>().figure_size && flags.top_tiles == 0)
     throw usage_error("--figure-size applies to the top tiles' figures: give --top-tiles K");
   if (flags.method.given("num_features") && flags.top_tiles == 0)
     throw usage_error("--num-features applies to the top tiles' region views: give --top-tiles K");

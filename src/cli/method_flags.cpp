@@ -55,9 +55,9 @@ bool draws_unsigned(const ExplanationMethod& method) { return !method.map_kind()
 
 std::string colormap_help() {
   return "Colour maps, NAME or NAME,NAME (one of each kind): unsigned maps (" + method_names_where(draws_unsigned) +
-         ") " + listed_with_or(colormap_names()) + " (default " + to_string(ExplainOptions{}.colormap) +
+         ") " + listed_with_or(colormap_names()) + " (default " + to_string(defaults_of<ExplainOptions>().colormap) +
          "); signed maps (" + method_names_where(draws_signed) + ") " + listed_with_or(signed_colormap_names()) +
-         " (default " + to_string(ExplainOptions{}.signed_colormap) + ": colour-blind safe; red-green only on request)";
+         " (default " + to_string(defaults_of<ExplainOptions>().signed_colormap) + ": colour-blind safe; red-green only on request)";
 }
 
 // --colormap's names, each applied to the maps of its kind; a kind that no chosen method draws would
@@ -111,7 +111,7 @@ CLI::Option* add_setting(CLI::App& sub, MethodFlags::GivenSetting& given) {
     option->check(value_check(spec, ""));
     option->type_name(value_name(spec));
   }
-  if (const std::string shown = d.default_text(ExplainOptions{}); !shown.empty())
+  if (const std::string shown = d.default_text(defaults_of<ExplainOptions>()); !shown.empty())
     option->description(option->get_description() + " (default " + shown + ")");
   option->description(option->get_description() + readers_help(d.group));
   return option;

@@ -18,6 +18,15 @@
 
 namespace xai::cli {
 
+// The library's default of a setting, read from one object made once: reading a field of a temporary
+// (ExplainOptions{}.x) made GCC 12 warn, falsely, that the temporary's strings were used uninitialised
+// in their destructors (~170 warnings per build, which would hide a real one).
+template <typename Options>
+const Options& defaults_of() {
+  static const Options defaults;
+  return defaults;
+}
+
 struct MethodFlags {
   // A method setting (xai/method_settings.hpp) as given on this command line: its flag, made from the
   // library's declaration, and the text of what was given.
@@ -35,16 +44,16 @@ struct MethodFlags {
   std::deque<GivenSetting> settings;  // one per declaration (a deque: CLI11 keeps pointers into them)
   std::string colormap;  // --colormap NAME[,NAME]: empty, the defaults of both kinds
   std::string background = "image";
-  int figure_size = ExplainOptions{}.figure_size;
-  long long max_pixels = ImageLimits{}.max_pixels;
-  long long max_image_memory_mib = static_cast<long long>(ImageLimits{}.max_decoded_bytes >> 20);
+  int figure_size = defaults_of<ExplainOptions>().figure_size;
+  long long max_pixels = defaults_of<ImageLimits>().max_pixels;
+  long long max_image_memory_mib = static_cast<long long>(defaults_of<ImageLimits>().max_decoded_bytes >> 20);
   bool apply_exif_orientation = false;
   std::string window;  // DICOM (--dicom-window); empty: the card's, else the file's
   int frame = 0;       // DICOM (--frame), 1-based; 0: the middle frame
   std::string frames;  // DICOM (--frames all): every frame of multi-frame files
-  int map_size = ExplainOptions{}.map_size;
+  int map_size = defaults_of<ExplainOptions>().map_size;
   bool faithfulness = false;
-  int faithfulness_steps = FaithfulnessOptions{}.steps;
+  int faithfulness_steps = defaults_of<FaithfulnessOptions>().steps;
   std::string faithfulness_fill = "mean";
   std::vector<CLI::Option*> all;  // every option of the group
   std::vector<CLI::Option*> drawing;  // how maps are drawn: --colormap, --alpha, --background, --figure-size

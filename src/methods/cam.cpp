@@ -81,7 +81,7 @@ struct CapturedForward {
 
 CapturedForward forward_with_capture(Model::Impl& impl, CaptureModel& capture, const std::vector<InputBlob>& batch,
                                      const std::vector<std::string>& layers, bool needs_gradient) {
-  CapturedForward f{impl.to_tensor(batch), {}, capture.make_session(CaptureSession::Mode::gradient)};
+  CapturedForward f{impl.to_tensor(batch), {}, capture.make_session(CaptureSession::Mode::gradient), {}, false};
   StagedCapture* staged = layers.size() == 1 ? impl.staged_capture(layers[0], f.input.size(0)) : nullptr;
   f.staged = staged != nullptr;
   if (staged) {

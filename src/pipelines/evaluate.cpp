@@ -41,7 +41,8 @@ std::string find_mask(const std::string& image_path, const std::string& masks_di
 
 cv::Mat read_mask(const std::string& path, const cv::Size& size) {
   // As cv::imread(IMREAD_GRAYSCALE) would read it, but through xai's checked image front.
-  const cv::Mat raw = decode_pixels(read_image_bytes(path), path).pixels;
+  static const ImageLimits limits;  // a named object: a temporary's strings made GCC 12 warn falsely
+  const cv::Mat raw = decode_pixels(read_image_bytes(path, limits), path, limits).pixels;
   cv::Mat gray, mask;
   if (raw.channels() == 1) gray = raw;
   else cv::cvtColor(raw, gray, raw.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
