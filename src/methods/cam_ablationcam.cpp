@@ -10,26 +10,18 @@ namespace xai {
 namespace {
 
 torch::Tensor ablationcam_map(const CamInputs& in) {
-  const torch::Tensor& a = in.activation;
-  const int64_t n = a.size(0), c = a.size(1);
-  torch::Tensor weights = torch::empty({n, c}, a.options());
-  const int batch = std::max(1, in.probe.batch_size);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t first = 0; first < c; first += batch) {
-      const int64_t count = std::min<int64_t>(batch, c - first);
-      // Row 0 stays un-ablated: y - y_k is a small difference of two large scores, and the plain
-      // forward pass computes y with other kernels (one image, not a batch) whose rounding differs
-      // by ~1e-6 of y, a shift every weight would share. From the same pass, it cancels.
-      torch::Tensor ablated = a[i].unsqueeze(0).repeat({count + 1, 1, 1, 1});
-      for (int64_t k = 0; k < count; ++k) ablated[k + 1][first + k].zero_();
-      const torch::Tensor scores = in.probe.replaced_score(i, ablated);
-      const torch::Tensor baseline = scores[0];
-      // Divided where the scores are (no round trip to the host per probe batch); a zero score by 1e-7.
-      const torch::Tensor divisor = torch::where(baseline == 0, torch::full_like(baseline, 1e-7), baseline);
-      weights[i].narrow(0, first, count).copy_((baseline - scores.narrow(0, 1, count)) / divisor);
-    }
-  }
-  return weighted_channel_sum(a, weights);
+  return probe_weighted_map(in, [&](int64_t i, int64_t first, int64_t count) {
+    // Row 0 stays un-ablated: y - y_k is a small difference of two large scores, and the plain
+    // forward pass computes y with other kernels (one image, not a batch) whose rounding differs
+    // by ~1e-6 of y, a shift every weight would share. From the same pass, it cancels.
+    torch::Tensor ablated = in.activation[i].unsqueeze(0).repeat({count + 1, 1, 1, 1});
+    for (int64_t k = 0; k < count; ++k) ablated[k + 1][first + k].zero_();
+    const torch::Tensor scores = in.probe.replaced_score(i, ablated);
+    const torch::Tensor baseline = scores[0];
+    // Divided where the scores are (no round trip to the host per probe batch); a zero score by 1e-7.
+    const torch::Tensor divisor = torch::where(baseline == 0, torch::full_like(baseline, 1e-7), baseline);
+    return (baseline - scores.narrow(0, 1, count)) / divisor;
+  });
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <torch/types.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -47,6 +48,23 @@ const CamMethod* find_cam_method(const std::string& name);
 
 // Σ_c w_c A_c for channel weights [N,C].
 torch::Tensor weighted_channel_sum(const torch::Tensor& activation, const torch::Tensor& weights);
+
+// A probing CAM's map: each image's channels are weighed `probe.batch_size` at a time by
+// weigh(image, first, count) → the weights of channels [first, first + count), computed where the
+// model runs, and the map is Σ_k weight_k · A_k.
+template <typename Weigh>
+torch::Tensor probe_weighted_map(const CamInputs& in, Weigh weigh) {
+  const torch::Tensor& a = in.activation;
+  const int64_t n = a.size(0), c = a.size(1);
+  torch::Tensor weights = torch::empty({n, c}, a.options());
+  const int64_t batch = std::max(1, in.probe.batch_size);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t first = 0; first < c; first += batch) {
+      const int64_t count = std::min(batch, c - first);
+      weights[i].narrow(0, first, count).copy_(weigh(i, first, count));
+    }
+  return weighted_channel_sum(a, weights);
+}
 
 // The registry entry of a CAM method (one file each, src/methods/cam_NAME.cpp, defines its weighting and
 // its factory: `std::unique_ptr<ExplanationMethod> NAME_method() { return cam_method({...}); }`).

@@ -72,29 +72,31 @@ json model_json(Model& model) {
   return out;
 }
 
-json card_json(Model& model) {
-  const ModelCard& card = model.card();
-  json out = {{"input_size", {card.input_height, card.input_width}},
+namespace {
+// What the card says an image becomes before the model sees it (the card's and each report's fields).
+json card_input_json(const ModelCard& card) {
+  return {{"input_size", {card.input_height, card.input_width}},
           {"channels", to_string(card.channels)},
           {"mean", card.mean},
           {"std", card.std},
           {"resize", resize_spec(card)},
-          {"interpolation", to_string(card.interpolation)},
-          {"output", to_string(card.output)},
-          {"labels", model.labels()},
-          {"device", model.device()}};
+          {"interpolation", to_string(card.interpolation)}};
+}
+}  // namespace
+
+json card_json(Model& model) {
+  const ModelCard& card = model.card();
+  json out = card_input_json(card);
+  out["output"] = to_string(card.output);
+  out["labels"] = model.labels();
+  out["device"] = model.device();
   if (card.stain) out["stain_normalization"] = stain_json(*card.stain);
   return out;
 }
 
 json preprocessing_json(const Image& image, const ModelCard& card) {
-  json out = {{"input_size", {card.input_height, card.input_width}},
-              {"channels", to_string(card.channels)},
-              {"mean", card.mean},
-              {"std", card.std},
-              {"resize", resize_spec(card)},
-              {"interpolation", to_string(card.interpolation)},
-              {"steps", describe_preprocessing(image, card)}};
+  json out = card_input_json(card);
+  out["steps"] = describe_preprocessing(image, card);
   if (card.stain) {
     out["stain_normalization"] = stain_json(*card.stain);
     if (image.stain_source) out["stain_normalization"]["source"] = stain_json(*image.stain_source);
