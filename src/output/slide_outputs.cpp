@@ -490,7 +490,8 @@ json write_slide_outputs(const Slide& slide, const cv::Mat& thumbnail, const cv:
   outputs["tissue"] = "tissue.png";
 
   if (rendering.viewer) {
-    report["viewer"] = write_slide_viewer(slide, layout, maps, tiles, tissue_mask, layers, rendering.workers, out_dir);
+    report["viewer"] =
+        write_slide_viewer(slide, layout, maps, tiles, tissue_mask, layers, rendering.workers, out_dir, rendering.pyramid);
     outputs["viewer"] = "index.html";
   }
   report["layout"] = layout.to_json();

@@ -15,6 +15,7 @@
 namespace xai {
 
 class Slide;
+class PyramidWriter;
 
 // Where tiles are and how they are read: fixed for a run, recorded in slide.json (merge reads it back).
 struct SlideLayout {
@@ -68,6 +69,7 @@ struct SlideRendering {
   int thumbnail_size = 2048;
   bool viewer = true;
   int workers = 1;  // threads for the viewer's pyramid
+  PyramidWriter* pyramid = nullptr;  // the viewer's pyramid, started before the tiles (none: made at the end)
   // tiles.geojson: also each stitched map's regions at or above this fraction of its peak, as polygons.
   std::optional<double> contours;
 };

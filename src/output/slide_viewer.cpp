@@ -9,6 +9,10 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <thread>
 
 #include "xai/atomic_file.hpp"
@@ -46,12 +50,8 @@ void copy_leaflet(const fs::path& viewer) {
 }
 
 // The deep-zoom pyramid over the tissue. Zoom `max_zoom` shows the slide at the tiles' resolution (one
-// screen pixel per tile pixel); each zoom below halves it. Returns "Z/X_Y" of every tile written.
-struct Pyramid {
-  int max_zoom = 0;
-  double base_downsample = 1;  // level-0 pixels per pixel at max_zoom
-  std::vector<std::vector<std::string>> tiles;  // per zoom
-};
+// screen pixel per tile pixel); each zoom below halves it.
+using Pyramid = ViewerPyramid;
 
 Pyramid plan_pyramid(const SlideLayout& layout, const cv::Mat& tissue_mask) {
   Pyramid p;
@@ -102,38 +102,28 @@ cv::Mat pyramid_tile(const Slide& slide, const SlideLayout& layout, const Pyrami
   return tile;
 }
 
-void write_pyramid(const Slide& slide, const SlideLayout& layout, const Pyramid& p, const fs::path& dir, int workers) {
-  std::vector<std::tuple<int, int, int>> jobs;
+struct PyramidJob {
+  int z, x, y;
+};
+
+std::vector<PyramidJob> pyramid_jobs(const Pyramid& p, const fs::path& dir) {
+  std::vector<PyramidJob> jobs;
   for (int z = 0; z <= p.max_zoom; ++z) {
     fs::create_directories(dir / std::to_string(z));
     for (const auto& name : p.tiles[z]) {
       const size_t sep = name.find('_');
-      jobs.emplace_back(z, std::stoi(name.substr(0, sep)), std::stoi(name.substr(sep + 1)));
+      jobs.push_back({z, std::stoi(name.substr(0, sep)), std::stoi(name.substr(sep + 1))});
     }
   }
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto work = [&] {
-    for (size_t i = next++; i < jobs.size(); i = next++) {
-      try {
-        const auto [z, x, y] = jobs[i];
-        std::vector<uchar> jpeg;
-        cv::imencode(".jpg", pyramid_tile(slide, layout, p, z, x, y), jpeg, {cv::IMWRITE_JPEG_QUALITY, 85});
-        write_file_atomic((dir / std::to_string(z) / (std::to_string(x) + "_" + std::to_string(y) + ".jpg")).string(),
-                          std::string(jpeg.begin(), jpeg.end()), Durability::deferred);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        next = jobs.size();
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int w = 1; w < std::max(1, workers); ++w) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
-  if (error) std::rethrow_exception(error);
+  return jobs;
+}
+
+void write_pyramid_tile(const Slide& slide, const SlideLayout& layout, const Pyramid& p, const fs::path& dir,
+                        const PyramidJob& job) {
+  std::vector<uchar> jpeg;
+  cv::imencode(".jpg", pyramid_tile(slide, layout, p, job.z, job.x, job.y), jpeg, {cv::IMWRITE_JPEG_QUALITY, 85});
+  write_file_atomic((dir / std::to_string(job.z) / (std::to_string(job.x) + "_" + std::to_string(job.y) + ".jpg")).string(),
+                    std::string(jpeg.begin(), jpeg.end()), Durability::deferred);
 }
 
 // The page: Leaflet with a pixel coordinate system (CRS.Simple): zoom `max_zoom` maps one tile pixel
@@ -287,34 +277,106 @@ std::string slide_identity(const Slide& slide) {
   return "size:" + std::to_string(fs::file_size(info.path, ec)) + ";" + levels;
 }
 
+struct PyramidWriter::State {
+  const Slide& slide;
+  const SlideLayout layout;
+  const fs::path viewer;
+  Pyramid pyramid;
+  json identity;
+  bool reused = false;
+  std::vector<PyramidJob> jobs;
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  std::thread background;
+
+  State(const Slide& s, const SlideLayout& l, const fs::path& v) : slide(s), layout(l), viewer(v) {}
+
+  // Takes tiles until none is left; the first error stops every thread.
+  void work() {
+    for (size_t i = next++; i < jobs.size(); i = next++) {
+      try {
+        write_pyramid_tile(slide, layout, pyramid, viewer / "tiles", jobs[i]);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        next = jobs.size();
+      }
+    }
+  }
+};
+
+PyramidWriter::PyramidWriter(const Slide& slide, const SlideLayout& layout, const cv::Mat& tissue_mask,
+                             const std::string& out_dir)
+    : state_(std::make_unique<State>(slide, layout, fs::path(out_dir) / "viewer")) {
+  State& st = *state_;
+  st.pyramid = plan_pyramid(layout, tissue_mask);
+  // The pyramid depends on the slide, the tile resolution and the tissue only: a resumed run or a
+  // merge keeps the one already written.
+  st.identity = {{"slide", slide_identity(slide)},
+                 {"base_downsample", st.pyramid.base_downsample},
+                 {"tiles", sha256_hex(json(st.pyramid.tiles).dump())}};
+  const fs::path stamp = st.viewer / "pyramid.json";
+  if (fs::exists(stamp)) {
+    std::ifstream in(stamp);
+    const json old = json::parse(in, nullptr, false);
+    st.reused = !old.is_discarded() && old == st.identity;
+  }
+  if (!st.reused) {
+    fs::remove(stamp);
+    st.jobs = pyramid_jobs(st.pyramid, st.viewer / "tiles");
+  }
+}
+
+PyramidWriter::~PyramidWriter() {
+  state_->next = state_->jobs.size();
+  if (state_->background.joinable()) state_->background.join();
+}
+
+void PyramidWriter::start_in_background() {
+  State& st = *state_;
+  if (st.jobs.empty() || st.background.joinable()) return;
+  st.background = std::thread([&st] {
+    // Below the model's threads: on a CPU the explanations keep their cores, and the pyramid takes
+    // what they leave (on a GPU node, most of them). Linux gives each thread its own nice value; where
+    // that is refused the thread just runs at the process's.
+    static_cast<void>(setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10));
+    st.work();
+  });
+}
+
+json PyramidWriter::finish(int workers) {
+  State& st = *state_;
+  std::vector<std::thread> threads;
+  for (int w = 1; w < std::max(1, workers); ++w) threads.emplace_back([&st] { st.work(); });
+  st.work();
+  for (auto& t : threads) t.join();
+  if (st.background.joinable()) st.background.join();
+  if (st.error) std::rethrow_exception(st.error);
+  if (!st.reused) {
+    sync_file_system(st.viewer.parent_path().string());
+    write_file_atomic((st.viewer / "pyramid.json").string(), st.identity.dump(2) + "\n");
+  }
+  size_t count = 0;
+  for (const auto& z : st.pyramid.tiles) count += z.size();
+  return {{"levels", st.pyramid.max_zoom + 1}, {"tiles", count}, {"tile_size", kTileSize}, {"reused", st.reused}};
+}
+
+const ViewerPyramid& PyramidWriter::plan() const { return state_->pyramid; }
+
 json write_slide_viewer(const Slide& slide, const SlideLayout& layout, const SlideMaps& maps,
                         const std::vector<Record>& tiles, const cv::Mat& tissue_mask,
-                        const std::vector<ViewerLayer>& layers, int workers, const std::string& out_dir) {
+                        const std::vector<ViewerLayer>& layers, int workers, const std::string& out_dir,
+                        PyramidWriter* started) {
   require_leaflet();
   const fs::path viewer = fs::path(out_dir) / "viewer";
   fs::create_directories(viewer);
   copy_leaflet(viewer);
-  const Pyramid pyramid = plan_pyramid(layout, tissue_mask);
-  size_t pyramid_tiles = 0;
-  for (const auto& z : pyramid.tiles) pyramid_tiles += z.size();
-  // The pyramid depends on the slide, the tile resolution and the tissue only: a resumed run or a
-  // merge keeps the one already written.
-  const json pyramid_identity = {{"slide", slide_identity(slide)},
-                                 {"base_downsample", pyramid.base_downsample},
-                                 {"tiles", sha256_hex(json(pyramid.tiles).dump())}};
-  const fs::path stamp = viewer / "pyramid.json";
-  bool reuse = false;
-  if (fs::exists(stamp)) {
-    std::ifstream in(stamp);
-    const json old = json::parse(in, nullptr, false);
-    reuse = !old.is_discarded() && old == pyramid_identity;
-  }
-  if (!reuse) {
-    fs::remove(stamp);
-    write_pyramid(slide, layout, pyramid, viewer / "tiles", workers);
-    sync_file_system(out_dir);
-    write_file_atomic(stamp.string(), pyramid_identity.dump(2) + "\n");
-  }
+  std::unique_ptr<PyramidWriter> own;
+  if (!started) own = std::make_unique<PyramidWriter>(slide, layout, tissue_mask, out_dir);
+  PyramidWriter& writer = started ? *started : *own;
+  const json pyramid_report = writer.finish(workers);
+  const Pyramid& pyramid = writer.plan();
 
   json layer_list = json::array();
   int shown = -1;
@@ -361,8 +423,7 @@ json write_slide_viewer(const Slide& slide, const SlideLayout& layout, const Sli
   write_file_atomic((fs::path(out_dir) / "index.html").string(), page);
   return {{"page", "index.html"},
           {"library", "Leaflet (Debian's libjs-leaflet), copied into viewer/leaflet/"},
-          {"pyramid", {{"levels", pyramid.max_zoom + 1}, {"tiles", pyramid_tiles}, {"tile_size", kTileSize},
-                       {"reused", reuse}}}};
+          {"pyramid", pyramid_report}};
 }
 
 }  // namespace xai

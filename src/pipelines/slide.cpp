@@ -241,6 +241,7 @@ class SlideRun {
   json timings_ = json::object();
   double model_seconds_ = 0;
   std::atomic<size_t> skipped_{0};  // tiles already done (in the journal)
+  PyramidWriter* pyramid_ = nullptr;  // the viewer's pyramid, written while the tiles are explained (run)
 };
 
 void SlideRun::plan() {
@@ -497,6 +498,7 @@ void SlideRun::finish(bool complete) {
   // Shards leave the viewer to the merge: its pyramid covers every shard's tissue alike.
   rendering.viewer = options_.viewer && !options_.shard && complete;
   rendering.workers = options_.workers > 0 ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
+  rendering.pyramid = pyramid_;
   report["rendering"] = {{"colormap", to_string(rendering.colormap)},
                          {"signed_colormap", to_string(rendering.signed_colormap)}, {"alpha", rendering.alpha},
                          {"background", to_string(rendering.background)}, {"thumbnail_size", rendering.thumbnail_size},
@@ -519,6 +521,14 @@ SlideSummary SlideRun::run() {
   const std::string out = options_.output_dir;
   write_file_atomic((fs::path(out) / "thumbnail.png").string(), encode_png(thumbnail_, "thumbnail.png"));
   write_file_atomic((fs::path(out) / "tissue.png").string(), encode_png(tissue_.mask, "tissue.png"));
+  // Shards leave the viewer to the merge (finish).
+  // Declared after the lock: a run that stops or fails abandons the pyramid before it lets go of OUT.
+  std::unique_ptr<PyramidWriter> pyramid;
+  if (options_.viewer && !options_.shard) {
+    pyramid = std::make_unique<PyramidWriter>(slide_, layout_, tissue_.mask, out);
+    pyramid->start_in_background();
+    pyramid_ = pyramid.get();
+  }
   const std::string journal = (fs::path(options_.output_dir) / "tiles.jsonl").string();
   {
     ResultsLog log(journal);

@@ -4,6 +4,8 @@
 // the model run in Python on the regenerated patches (tests/reference/slide_reference.py).
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -595,6 +597,33 @@ TEST_F(SlideRunTest, EachStitchedMapHasItsMethodsKind) {
     EXPECT_EQ(m["signed"].get<bool>(), find_method(m["method"].get<std::string>()).map_kind().is_signed) << m.dump();
   EXPECT_FALSE(methods[1]["signed"].get<bool>());
   EXPECT_TRUE(methods[2]["signed"].get<bool>());
+}
+
+// The viewer's pyramid is written while the tiles are explained. A run stopped before its end stamps
+// no pyramid, so the run that completes it writes the pyramid again, whole, rather than trusting tiles
+// the stopped one may not have written; the run after that keeps it.
+TEST_F(SlideRunTest, AStoppedRunsPyramidIsWrittenAgainAndACompleteOneKept) {
+  const std::string out = dir_->file("stopped-viewer");
+  const std::atomic<int> stop{SIGINT};
+  SlideOptions o = options(out);
+  o.top_tiles = 0;
+  o.stop = &stop;
+  EXPECT_TRUE(run(out, o).stopped);
+  EXPECT_FALSE(fs::exists(fs::path(out) / "viewer" / "pyramid.json"));
+  EXPECT_FALSE(fs::exists(fs::path(out) / "index.html"));
+  o.stop = nullptr;
+  ASSERT_EQ(run(out, o).code, ExitCode::ok);
+  const json written = report(out).at("viewer").at("pyramid");
+  EXPECT_FALSE(written.at("reused").get<bool>());
+  size_t files = 0;
+  for (const auto& f : fs::recursive_directory_iterator(fs::path(out) / "viewer" / "tiles"))
+    if (f.path().extension() == ".jpg") ++files;
+  EXPECT_EQ(files, written.at("tiles").get<size_t>());
+  const json whole = report(dir_->file("whole")).at("viewer").at("pyramid");
+  EXPECT_EQ(written.at("tiles"), whole.at("tiles")) << "the same pyramid as one uninterrupted run's";
+  EXPECT_EQ(written.at("levels"), whole.at("levels"));
+  ASSERT_EQ(run(out, o).code, ExitCode::ok);
+  EXPECT_TRUE(report(out).at("viewer").at("pyramid").at("reused").get<bool>());
 }
 
 // The viewer loads in a real browser: the pyramid's tiles and the heatmap layer load, nothing fails,
