@@ -4,7 +4,6 @@
 #pragma once
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <opencv2/core.hpp>
 #include <opencv2/core/utility.hpp>
@@ -38,19 +37,13 @@ void gradients_of(const ScoreGradient& gradient, const InputBlob& like, int cls,
     cv::parallel_for_(cv::Range(0, n), [&](const cv::Range& range) {
       for (int i = range.start; i < range.end; ++i) make(first + i, images.data() + i * per_image);
     });
-    const auto start = std::chrono::steady_clock::now();
     ScoreGradients g;
-    try {
-      g = gradient(ImageBatch{n, like.channels, like.height, like.width, images.data()}, std::vector<int>(n, cls));
-    } catch (const DeviceMemoryError&) {
-      // A size the caller gave is the caller's, and the error (what to lower) is reported.
-      if (!tuner || !tuner->exceeded_memory(n)) throw;
+    if (!run_timed_pass(tuner, n, out.model_ms, [&] {
+          g = gradient(ImageBatch{n, like.channels, like.height, like.width, images.data()}, std::vector<int>(n, cls));
+        })) {
       n = 0;
       continue;
     }
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (tuner) tuner->record(n, ms);
-    out.model_ms += ms;
     out.gradient_images += n;
     for (int i = 0; i < n; ++i) take(first + i, g.gradients.data() + i * per_image, g.scores.at(i));
   }

@@ -1,6 +1,5 @@
 #include "methods/perturbation.hpp"
 
-#include <chrono>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 #include <cstdio>
@@ -233,22 +232,15 @@ MaskedProbabilities masked_probabilities(const Classifier& classify, const Pertu
         for (size_t p = 0; p < plane; ++p) dst[p] = f[p] + m[p] * d[p];
       }
     }
-    const auto start = std::chrono::steady_clock::now();
     std::vector<double> probabilities;
-    try {
-      probabilities = classify_masks
-                          ? classify_masks(count, mask.data())
-                          : classify.images(ImageBatch{count, original.channels, original.height, original.width, images.data()});
-    } catch (const DeviceMemoryError&) {
-      // The tuner's size did not fit on the device: these samples run again at a size below it. A size
-      // the caller gave is the caller's, and the error (what to lower) is reported.
-      if (batch_size > 0 || !tuner->exceeded_memory(count)) throw;
-      count = 0;
+    if (!run_timed_pass(batch_size > 0 ? nullptr : tuner, count, out.model_ms, [&] {
+          probabilities = classify_masks ? classify_masks(count, mask.data())
+                                         : classify.images(ImageBatch{count, original.channels, original.height,
+                                                                      original.width, images.data()});
+        })) {
+      count = 0;  // the tuner's size did not fit on the device: these samples run again below it
       continue;
     }
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    out.model_ms += ms;
-    if (batch_size == 0) tuner->record(count, ms);
     if (count == 0 || probabilities.size() % static_cast<size_t>(count) != 0)
       throw Error(ExitCode::internal, "classifier returned a ragged batch");
     const int classes = static_cast<int>(probabilities.size() / count);

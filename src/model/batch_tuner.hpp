@@ -6,7 +6,10 @@
 // what fits: a size that runs out of the device's memory is dropped and its images run again smaller.
 #pragma once
 
+#include <chrono>
 #include <vector>
+
+#include "xai/error.hpp"
 
 namespace xai {
 
@@ -38,5 +41,24 @@ class BatchTuner {
   bool warmed_ = false;
   int chosen_ = 0;
 };
+
+// Runs `pass` (one pass of `size` images) and adds its time to `model_ms`. With a tuner (the caller gave
+// no size) the time is recorded, and a pass that runs out of the device's memory drops `size` and returns
+// false: those images run again at tuner->next(). Without one, or with no smaller size left, the error
+// (which names what to lower) is the caller's.
+template <typename Pass>
+bool run_timed_pass(BatchTuner* tuner, int size, double& model_ms, Pass pass) {
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    pass();
+  } catch (const DeviceMemoryError&) {
+    if (!tuner || !tuner->exceeded_memory(size)) throw;
+    return false;
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  model_ms += ms;
+  if (tuner) tuner->record(size, ms);
+  return true;
+}
 
 }  // namespace xai

@@ -9,11 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <thread>
+
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <thread>
 
 #include "xai/atomic_file.hpp"
 #include "xai/error.hpp"
@@ -348,7 +348,8 @@ void PyramidWriter::start_in_background() {
 json PyramidWriter::finish(int workers) {
   State& st = *state_;
   std::vector<std::thread> threads;
-  for (int w = 1; w < std::max(1, workers); ++w) threads.emplace_back([&st] { st.work(); });
+  const int helpers = st.jobs.empty() ? 0 : std::max(1, workers) - 1;  // a kept pyramid has nothing to write
+  for (int w = 0; w < helpers; ++w) threads.emplace_back([&st] { st.work(); });
   st.work();
   for (auto& t : threads) t.join();
   if (st.background.joinable()) st.background.join();

@@ -151,15 +151,13 @@ BenchResult bench_method(Model& model, const BenchOptions& options) {
     // chose): time a pass of that size, a plain forward, or for the gradient methods a forward +
     // backward to the input.
     const bool backward = gradient_images > 0;
-    const BatchTuner& tuner = model.batch_tuner();
-    const int forward_probe = options.explain.lime.batch_size > 0 ? options.explain.lime.batch_size
-                              : tuner.chosen() > 0                ? tuner.chosen()
-                                                                  : kDefaultProbeBatch;
-    const BatchTuner& gradient_tuner = model.gradient_batch_tuner();
-    const int backward_probe = options.explain.gradients.batch_size > 0 ? options.explain.gradients.batch_size
-                               : gradient_tuner.chosen() > 0            ? gradient_tuner.chosen()
-                                                                        : kDefaultGradientBatch;
-    const int probe = std::max(1, backward ? backward_probe : forward_probe);
+    const auto in_use = [](int given, const BatchTuner& tuner, int fallback) {
+      return given > 0 ? given : tuner.chosen() > 0 ? tuner.chosen() : fallback;
+    };
+    const int probe = std::max(1, backward ? in_use(options.explain.gradients.batch_size, model.gradient_batch_tuner(),
+                                                    kDefaultGradientBatch)
+                                           : in_use(options.explain.lime.batch_size, model.batch_tuner(),
+                                                    kDefaultProbeBatch));
     std::vector<InputBlob> probes;
     std::vector<float> stacked;
     for (int i = 0; i < probe; ++i) {
