@@ -23,6 +23,8 @@
 
 namespace xai {
 
+struct TissueMask;  // analysis/tissue.hpp
+
 // Where the tissue is: detected on the thumbnail (Otsu's saturation threshold, or a fixed one for pale
 // stains), or the user's own mask (an image or GeoJSON polygons: src/input/tissue_mask.hpp).
 struct TissueSettings {
@@ -81,6 +83,16 @@ bool is_slide_output(const std::string& dir);
 // A finished (or partial) slide run's tiles with a result, as the outputs are drawn from them, and its
 // slide.json in `report`. Throws input_error when `run_dir` holds no slide run.
 std::vector<Record> slide_run_tiles(const std::string& run_dir, nlohmann::ordered_json* report);
+
+// Shared by a run and a merge of its shards (slide_merge.cpp), so that both find the same tiles:
+// The tissue on the thumbnail (at `thumbnail_downsample` of level 0): the user's mask, else detected.
+TissueMask find_slide_tissue(const Slide& slide, const cv::Mat& thumbnail, double thumbnail_downsample,
+                             const TissueSettings& settings);
+// The settings slide.json's "tissue" section records.
+TissueSettings tissue_settings_of(const nlohmann::ordered_json& section);
+// The journal's tiles as records for the outputs: the stitched maps under "maps", each tile once, and
+// only results of the run's settings (`fingerprint`).
+std::vector<Record> journal_tiles(const std::string& journal, const std::string& fingerprint);
 
 // Combines shard outputs of one slide (same slide, model and settings; checked) into `out_dir`: the
 // journals are joined and every output is rebuilt from them as a single run would; top tiles are the
