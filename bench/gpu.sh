@@ -116,11 +116,14 @@ if ((!quick && !peer_only)); then
   echo "|---|---|---|---|---|---|---|---|" >> "$out/speed.md"
   for arch in ${archs//,/ }; do
     model="$out/models/$arch-scripted.pt"
-    for method in gradcam lime kernelshap rise intgrad; do
+    # Score-CAM at its default: its probes sized by the tuner (one forward pass per channel, so fewer runs).
+    for method in gradcam lime kernelshap rise intgrad scorecam; do
+      runs=5
+      [[ "$method" == scorecam ]] && runs=2
       for device in $gpu cpu; do
         # The CPU rows of the slow methods are left to README's CPU tables.
         if [[ "$device" == cpu && ( "$method" != gradcam || "$gpu" == cpu ) ]]; then continue; fi
-        "$xai" bench -q --model "$model" --method "$method" --device "$device" --runs 5 --json 2>/dev/null \
+        "$xai" bench -q --model "$model" --method "$method" --device "$device" --runs "$runs" --json 2>/dev/null \
           > "$out/bench-$arch-$method-$device.json" || { echo "gpu: bench $arch $method $device failed"; status=1; continue; }
         speed_row "$out/bench-$arch-$method-$device.json" "$arch" "$method" "$device"
       done

@@ -121,8 +121,8 @@ struct CamRequest {
   std::string method = "gradcam";
   std::vector<std::string> layers;  // empty: the model's default layer
   TargetSpec target;
-  int batch_size = 0;  // Score-CAM and Ablation-CAM: probes per forward pass; 0: automatic (Score-CAM 32,
-                       // Ablation-CAM as many as fit in 256 MiB of activations)
+  int batch_size = 0;  // Score-CAM and Ablation-CAM: probes per forward pass; 0: automatic (Score-CAM the
+                       // model's measured size, Ablation-CAM as many as fit in 256 MiB of activations)
 };
 
 enum class Colormap { jet, turbo, viridis, inferno };

@@ -48,12 +48,10 @@ std::vector<LayerMap> make_maps(const std::string& layer, const torch::Tensor& a
 // Whole images per pass when probes must run the full network from the input.
 constexpr int64_t kWholeImageProbes = 32;
 
-// Score-CAM's probes are whole images through the whole network: 32 per pass amortises the
-// per-pass overhead, larger batches stop paying (README, Speed). Ablation-CAM's probes only run the
-// layers after the capture point, and every pass also runs the layers before it once, so fewer,
-// larger passes win: as many probes as fit in 256 MiB of activations, at least 32.
-int automatic_probe_batch(const std::string& method, const torch::Tensor& activation) {
-  if (method != "ablationcam") return 32;
+// Ablation-CAM's probes only run the layers after the capture point, and every pass also runs the
+// layers before it once, so fewer, larger passes win: as many probes as fit in 256 MiB of
+// activations, at least 32. (Score-CAM's whole-image probes are sized by the model's tuner.)
+int activation_probe_batch(const torch::Tensor& activation) {
   const int64_t per_probe = std::max<int64_t>(1, activation[0].numel() * static_cast<int64_t>(activation.element_size()));
   const int64_t fit = (int64_t{256} << 20) / per_probe;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(activation.size(1), std::max<int64_t>(32, fit))));
@@ -137,20 +135,30 @@ RankScores rank_scores(const torch::Tensor& logits, const std::vector<std::vecto
 
 // The extra forward passes of the probe methods (Score-CAM, Ablation-CAM) for layer `l`.
 CamProbe make_probe(Model::Impl& impl, CaptureModel& capture, const CapturedForward& f, size_t l,
-                    const RankScores& r, const torch::Tensor& activation, const std::string& method, int batch_size) {
+                    const RankScores& r, const torch::Tensor& activation, const CamMethod& method, int batch_size) {
   // `activation` is the feature map; replacements go back into the layer's own layout.
   const FeatureLayout& layout = f.layouts[l];
   const torch::Tensor output = f.session.activations[l].detach();
   CamProbe probe;
-  probe.batch_size = batch_size > 0 ? batch_size : automatic_probe_batch(method, activation);
+  // Forward-only probes are whole images through the model's forward-only pass: the very pass the
+  // model's tuner measures for the perturbation methods, so it sizes them too.
+  if (batch_size > 0)
+    probe.batch_size = batch_size;
+  else if (method.forward_only)
+    probe.tuner = &impl.batch_tuner;
+  else
+    probe.batch_size = activation_probe_batch(activation);
   probe.input_height = f.input.size(2);
   probe.input_width = f.input.size(3);
   probe.scores = r.scores.detach();
   const OutputKind kind = impl.card.output;
   probe.masked_probability = [&impl, &f, &r, &activation, kind](int64_t i, const torch::Tensor& masks) {
     c10::InferenceMode inference;
-    const torch::Tensor out = impl.forward_only(f.input[i].unsqueeze(0) * masks);
-    return class_probabilities(out, kind).select(1, r.classes[i]).to(activation.scalar_type());
+    // The masked copies are as many images as the pass: not holding them is the pass's memory error.
+    return impl.within_memory(masks, [&] {
+      const torch::Tensor out = impl.forward_only(f.input[i].unsqueeze(0) * masks);
+      return class_probabilities(out, kind).select(1, r.classes[i]).to(activation.scalar_type());
+    });
   };
   probe.replaced_score = [&impl, &capture, &f, &r, &activation, l, &layout, output](int64_t i,
                                                                                     const torch::Tensor& replacement) {
@@ -238,8 +246,10 @@ std::vector<CamExplanation> explain_cam(Model& model, const std::vector<InputBlo
       torch::NoGradGuard no_grad;
       const torch::Tensor activation = to_feature_map(f.session.activations[l].detach(), f.layouts[l]);
       const torch::Tensor gradient = gradients[l].defined() ? to_feature_map(gradients[l], f.layouts[l]) : gradients[l];
-      const CamProbe probe = make_probe(impl, capture, f, l, r, activation, method->name, request.batch_size);
-      const torch::Tensor raw = method->map(CamInputs{activation, gradient, probe});
+      const CamProbe probe = make_probe(impl, capture, f, l, r, activation, *method, request.batch_size);
+      // A probing method's own tensors (Score-CAM's masks, Ablation-CAM's copies) are allocated outside
+      // the passes: not holding them is a memory error too.
+      const torch::Tensor raw = impl.within_memory(f.input, [&] { return method->map(CamInputs{activation, gradient, probe}); });
       std::vector<LayerMap> maps = make_maps(layers[l], activation, f.layouts[l], raw, f.session.call_count[l], impl.path);
       for (int64_t i = 0; i < n; ++i) results[i].targets[rank].maps.push_back(std::move(maps[i]));
     }

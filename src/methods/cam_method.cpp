@@ -36,8 +36,10 @@ class CamAdapter final : public ExplanationMethod {
     // The card's token grid decides how transformer outputs become maps: part of the result's identity.
     if (card.tokens)
       p["tokens"] = {{"grid", {card.tokens->height, card.tokens->width}}, {"prefix", card.tokens->prefix}};
+    // Forward-only probes are sized by the model's tuner ("measured"), the others by their activations.
     if (weighting_.probes)
-      p["probe_batch"] = options.cam.batch_size > 0 ? json(options.cam.batch_size) : json("automatic");
+      p["probe_batch"] = options.cam.batch_size > 0 || weighting_.forward_only ? probe_batch_parameter(options.cam.batch_size)
+                                                                                : json("automatic");
     return p;
   }
 

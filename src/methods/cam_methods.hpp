@@ -11,14 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "model/batch_tuner.hpp"
 #include "xai/methods.hpp"
 
 namespace xai {
 
 // Extra forward passes for methods that probe the model (Score-CAM, Ablation-CAM). The engine
-// provides them; they are batched by `batch_size`.
+// provides them; they are batched by `batch_size`, or with a `tuner` by the size it measures.
 struct CamProbe {
   int batch_size = 32;
+  // Whole-image probes without a given size: the model's forward-only passes, so the model's own
+  // measurement of them (Model::batch_tuner) sizes them, and a size that runs out of memory is dropped.
+  BatchTuner* tuner = nullptr;
   int64_t input_height = 0, input_width = 0;
   // Target-class probability for image `image` multiplied by each mask: masks [B,1,H,W] → [B].
   std::function<torch::Tensor(int64_t image, const torch::Tensor& masks)> masked_probability;
@@ -49,19 +53,27 @@ const CamMethod* find_cam_method(const std::string& name);
 // Σ_c w_c A_c for channel weights [N,C].
 torch::Tensor weighted_channel_sum(const torch::Tensor& activation, const torch::Tensor& weights);
 
-// A probing CAM's map: each image's channels are weighed `probe.batch_size` at a time by
+// A probing CAM's map: each image's channels are weighed a probe batch at a time by
 // weigh(image, first, count) → the weights of channels [first, first + count), computed where the
-// model runs, and the map is Σ_k weight_k · A_k.
+// model runs, and the map is Σ_k weight_k · A_k. With the probe's tuner each batch is the size it
+// asks for; a batch that runs out of memory is weighed again at a smaller size.
 template <typename Weigh>
 torch::Tensor probe_weighted_map(const CamInputs& in, Weigh weigh) {
   const torch::Tensor& a = in.activation;
   const int64_t n = a.size(0), c = a.size(1);
   torch::Tensor weights = torch::empty({n, c}, a.options());
-  const int64_t batch = std::max(1, in.probe.batch_size);
+  BatchTuner* tuner = in.probe.tuner;
+  double model_ms = 0;
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t first = 0; first < c; first += batch) {
-      const int64_t count = std::min(batch, c - first);
-      weights[i].narrow(0, first, count).copy_(weigh(i, first, count));
+    for (int64_t first = 0; first < c;) {
+      const int64_t count = std::min<int64_t>(std::max(1, tuner ? tuner->next() : in.probe.batch_size), c - first);
+      const bool measuring = tuner && tuner->chosen() == 0;
+      const bool weighed = run_timed_pass(tuner, static_cast<int>(count), model_ms, [&] {
+        weights[i].narrow(0, first, count).copy_(weigh(i, first, count));
+        // A GPU runs the pass asynchronously: its time is only known once it has finished.
+        if (measuring && !a.is_cpu()) (void)weights[i][first + count - 1].item<float>();
+      });
+      if (weighed) first += count;
     }
   return weighted_channel_sum(a, weights);
 }

@@ -6,6 +6,7 @@
 #include "test_helpers.hpp"
 #include "model/torch_model.hpp"
 #include "methods/cam.hpp"
+#include "methods/cam_methods.hpp"
 
 namespace xai {
 namespace {
@@ -105,6 +106,64 @@ TEST(Cam, ProbeBatchSizeDoesNotChangeTheMap) {
               << method << " " << layer << " batch " << size;
       }
     }
+}
+
+// Without a given size, a probing method's batches are the tuner's: a size that does not fit (here a
+// device that holds 4 probes) is dropped and its channels weighed again smaller, so the map is the
+// closed form Σ_k w_k A_k with every channel weighed once, as with a fixed batch.
+TEST(Cam, TunedProbeBatchesThatDoNotFitAreWeighedAgainSmaller) {
+  torch::manual_seed(3);
+  const torch::Tensor activation = torch::rand({2, 23, 3, 3});
+  const torch::Tensor no_gradient;
+  std::vector<int64_t> passes;
+  auto map_with = [&](BatchTuner* tuner, int batch) {
+    CamProbe probe;
+    probe.batch_size = batch;
+    probe.tuner = tuner;
+    return probe_weighted_map(CamInputs{activation, no_gradient, probe}, [&](int64_t i, int64_t first, int64_t count) {
+      passes.push_back(count);
+      if (count > 4) throw DeviceMemoryError("out of memory");
+      return torch::arange(first, first + count, torch::kFloat) * static_cast<float>(i + 1) + 0.5f;
+    });
+  };
+  const torch::Tensor k = torch::arange(23, torch::kFloat);
+  const torch::Tensor expected = torch::stack({((k + 0.5f).view({-1, 1, 1}) * activation[0]).sum(0),
+                                               ((2 * k + 0.5f).view({-1, 1, 1}) * activation[1]).sum(0)});
+  BatchTuner tuner({2, 4, 8}, 1);
+  const torch::Tensor tuned = map_with(&tuner, 0);
+  EXPECT_LE((tuned - expected).abs().max().item<float>(), 1e-5);
+  EXPECT_NE(std::find(passes.begin(), passes.end(), 8), passes.end()) << "8 was tried";
+  EXPECT_TRUE(tuner.chosen() == 2 || tuner.chosen() == 4) << tuner.chosen();
+  EXPECT_TRUE(torch::equal(tuned, map_with(nullptr, 3))) << "the same weights as a fixed batch";
+  // A size the caller gave is the caller's: the error is reported, not worked around.
+  EXPECT_THROW(map_with(nullptr, 8), DeviceMemoryError);
+}
+
+// Score-CAM's probes are the model's forward-only passes, so the model's tuner measures them (and the
+// perturbation methods then start from its choice); Ablation-CAM's are sized by their activations.
+TEST(Cam, ScoreCamProbesAreSizedByTheModelsTuner) {
+  const std::vector<InputBlob> batch = {test::random_blob(3, 64, 64, 4)};
+  auto measured = [](const BatchTuner& tuner) {
+    int sizes = 0;
+    for (double ms : tuner.per_image_ms()) sizes += ms > 0;
+    return sizes;
+  };
+  for (const std::string method : {"scorecam", "ablationcam"}) {
+    Model model = Model::load(test::model_path("tiny-scripted.pt"));
+    CamRequest request;
+    request.method = method;
+    request.layers = {"layer1"};
+    explain_cam(model, batch, request);
+    if (method == "scorecam")
+      EXPECT_GT(measured(model.batch_tuner()), 1);
+    else
+      EXPECT_EQ(measured(model.batch_tuner()), 0);
+    // A given size is used as given, and not measured.
+    Model given = Model::load(test::model_path("tiny-scripted.pt"));
+    request.batch_size = 8;
+    explain_cam(given, batch, request);
+    EXPECT_EQ(measured(given.batch_tuner()), 0) << method;
+  }
 }
 
 TEST(Cam, TopKExplainsClassesInProbabilityOrder) {

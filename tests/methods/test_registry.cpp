@@ -92,7 +92,7 @@ TEST(Registry, OneParametersRecordPerMethod) {
   EXPECT_EQ(plan.layers, (std::vector<std::string>{"layer1"}));
   EXPECT_EQ(plan.parameters[0].at("layers"), nlohmann::ordered_json::array({"layer1"}));
   EXPECT_FALSE(plan.parameters[0].contains("probe_batch"));
-  EXPECT_EQ(plan.parameters[1].at("probe_batch"), "automatic");
+  EXPECT_EQ(plan.parameters[1].at("probe_batch"), "measured") << "Score-CAM's probes are sized by the model's tuner";
   EXPECT_EQ(plan.parameters[2].at("ridge_alpha"), 1.0);
   EXPECT_FALSE(plan.parameters[2].contains("layers"));
   options.methods = {"gradcam", "gradcam"};
