@@ -8,6 +8,7 @@
 #include <torch/csrc/jit/passes/frozen_linear_transpose.h>
 #include <torch/csrc/jit/passes/graph_rewrite_helper.h>
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -141,6 +142,28 @@ int laid_out_convolutions(const torch::jit::Module& clone) {
   int count = 0;
   for (const Node* node : clone.get_method("forward").graph()->nodes()) count += node->kind() == inference_convolution();
   return count;
+}
+
+double laid_out_weight_share(const torch::jit::Module& clone) {
+  double laid_out = 0, all = 0;
+  const c10::Symbol packed_constant = c10::Symbol::fromQualString("prim::ConstantMKLDNNTensor");
+  const std::function<void(torch::jit::Block*)> visit = [&](torch::jit::Block* block) {
+    for (Node* node : block->nodes()) {
+      for (torch::jit::Block* inner : node->blocks()) visit(inner);
+      if ((node->kind() != c10::prim::Constant && node->kind() != packed_constant) || !node->hasAttribute(c10::attr::value) ||
+          node->kindOf(c10::attr::value) != torch::jit::AttributeKind::t)
+        continue;
+      const double elements = static_cast<double>(c10::multiply_integers(node->t(c10::attr::value).sizes()));
+      all += elements;
+      for (const torch::jit::Use& use : node->output()->uses())
+        if (use.user->kind() == inference_convolution() && use.offset == 1) {
+          laid_out += elements;
+          break;
+        }
+    }
+  };
+  visit(clone.get_method("forward").graph()->block());
+  return all > 0 ? laid_out / all : 0.0;
 }
 
 torch::jit::Module optimise_frozen_module(torch::jit::Module frozen, const torch::Tensor& example, CloneBatch batch) {

@@ -93,10 +93,13 @@ struct Model::Impl {
   // agrees with the module as loaded (probabilities within kInferenceCloneTolerance on a probe), else the module.
   torch::jit::Module& forward_only_module();
   // The same for a pass of `images` images: a single image runs on a clone of its own where the batched
-  // clone's weights are laid out for batches (model/inference_clone.hpp), built at the first such pass.
+  // clone's weights are laid out for batches (model/inference_clone.hpp), built at the first such pass;
+  // where those weights are a small share of the model's (a transformer's patch embedding, a model
+  // without convolutions) on the batched clone.
   torch::jit::Module& forward_only_module(int64_t images);
   std::unique_ptr<torch::jit::Module> single_image_module;
   bool single_image_decided = false;
+  bool single_images_on_batched_clone = false;
   // A forward-only pass: the forward-only module in its precision, the input cast to it and the output
   // back to float32.
   torch::Tensor forward_only(const torch::Tensor& input);

@@ -81,11 +81,35 @@ TEST(InferenceClone, ConvolutionWeightsAreLaidOutOnceForBatchesAndForSingleImage
     model.predict(random_batch(model.card(), 4, 7));
     ASSERT_NE(model.impl().inference_module, nullptr);
     EXPECT_EQ(laid_out_convolutions(*model.impl().inference_module), convolutions);
+    // Counted on the module as loaded: its convolutions' share of the weights (batch norms fold into them).
+    double convolution_weights = 0, weights = 0;
+    for (const auto& p : model.impl().module.parameters()) {
+      weights += p.numel();
+      if (p.dim() == 4) convolution_weights += p.numel();
+    }
+    EXPECT_NEAR(laid_out_weight_share(*model.impl().inference_module), convolution_weights / weights, 0.02);
     EXPECT_EQ(model.impl().single_image_module, nullptr) << "built before a single image needed it";
     model.predict(random_batch(model.card(), 1, 7));
     ASSERT_NE(model.impl().single_image_module, nullptr);
     EXPECT_EQ(laid_out_convolutions(*model.impl().single_image_module), convolutions);
   }
+}
+
+// A model whose weights are not convolutions' (a transformer's case, where only the patch embedding is one;
+// here the linear test model) has none laid out for batches worth a clone: single images run on the batched
+// clone, and no second copy of the weights is made.
+TEST(InferenceClone, SingleImagesOfAModelWithoutConvolutionsRunOnTheBatchedClone) {
+  const std::string path = test::data_path("linear-scripted.pt");
+  Model model = load(path, true), plain = load(path, false);
+  ASSERT_EQ(frozen_convolutions(model.impl().module), 0);
+  const auto single = random_batch(model.card(), 1, 3);
+  const auto got = model.predict(single), expected = plain.predict(single);
+  ASSERT_NE(model.impl().inference_module, nullptr);
+  EXPECT_EQ(model.impl().single_image_module, nullptr);
+  EXPECT_EQ(&model.impl().forward_only_module(1), model.impl().inference_module.get());
+  EXPECT_EQ(laid_out_weight_share(*model.impl().inference_module), 0.0);
+  for (size_t c = 0; c < expected[0].probabilities.size(); ++c)
+    EXPECT_NEAR(got[0].probabilities[c], expected[0].probabilities[c], 1e-6);
 }
 
 TEST(InferenceClone, SameLimeWeights) {

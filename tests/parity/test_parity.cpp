@@ -227,6 +227,9 @@ namespace {
 TEST(InferenceClone, AgreesWithTheModuleOnEveryExport) {
   const char* dir = std::getenv("XAI_INFERENCE_MODELS");
   ASSERT_NE(dir, nullptr) << "XAI_INFERENCE_MODELS is not set";
+  // CNNs, or (XAI_INFERENCE_KIND=transformers) vision transformers.
+  const char* kind = std::getenv("XAI_INFERENCE_KIND");
+  const bool transformers = kind && std::string(kind) == "transformers";
   int compared = 0;
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string path = entry.path().string();
@@ -242,25 +245,36 @@ TEST(InferenceClone, AgreesWithTheModuleOnEveryExport) {
       batch.push_back(std::move(b));
     }
     double worst = 0;
-    for (const size_t images : {size_t(2), size_t(1)}) {  // a batch, then a single image (its own clone)
+    for (const size_t images : {size_t(2), size_t(1)}) {  // a batch, then a single image
       const std::vector<xai::InputBlob> inputs(batch.begin(), batch.begin() + images);
       const auto a = plain.predict(inputs), b = optimised.predict(inputs);
       for (size_t i = 0; i < a.size(); ++i)
         for (size_t c = 0; c < a[i].probabilities.size(); ++c)
           worst = std::max(worst, std::abs(double(a[i].probabilities[c]) - b[i].probabilities[c]));
     }
-    const auto& impl = optimised.impl();
+    auto& impl = optimised.impl();
     const int batched = impl.inference_module ? xai::laid_out_convolutions(*impl.inference_module) : 0;
     const int single = impl.single_image_module ? xai::laid_out_convolutions(*impl.single_image_module) : 0;
+    const double share = impl.inference_module ? xai::laid_out_weight_share(*impl.inference_module) : 0;
     std::cout << entry.path().filename().string() << ": " << optimised.inference() << ", max |dp| " << worst
-              << ", convolutions laid out: " << batched << " batched, " << single << " single-image\n";
+              << ", convolutions laid out: " << batched << " batched (" << share << " of the weights), " << single
+              << " single-image\n";
     EXPECT_EQ(optimised.inference(), "optimised") << path;
     EXPECT_LE(worst, 1e-4) << path;
-    EXPECT_GT(batched, 0) << path << ": every export here is a CNN";
-    EXPECT_EQ(single, batched) << path;
+    EXPECT_GT(batched, 0) << path << ": every export here has convolutions (a transformer its patch embedding)";
+    if (transformers) {
+      // Their weights are the attention's and the MLPs': single images run on the batched clone, no second copy.
+      EXPECT_LT(share, xai::kSingleImageCloneWeightShare) << path;
+      EXPECT_EQ(impl.single_image_module, nullptr) << path;
+      EXPECT_EQ(&impl.forward_only_module(1), impl.inference_module.get()) << path;
+    } else {
+      EXPECT_GE(share, xai::kSingleImageCloneWeightShare) << path;
+      EXPECT_EQ(single, batched) << path;
+    }
     ++compared;
   }
-  EXPECT_GE(compared, 10) << "five architectures, scripted and traced";
+  EXPECT_GE(compared, transformers ? 4 : 10) << (transformers ? "two architectures" : "five architectures")
+                                             << ", scripted and traced";
 }
 
 }  // namespace
