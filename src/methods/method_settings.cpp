@@ -148,8 +148,8 @@ std::vector<SettingDeclaration> declarations() {
        one([](const std::string&, ExplainOptions& o) { o.lime.all_classes = true; }), {}},
       {"probe_batch", "--probe-batch", Setting::probe_batch, integer_at_least(1),
        "Perturbed or probe images per forward pass (perturbation methods: measured per model; gradient methods' "
-       "forward + backward: measured per model among 4, 8 and 16 on a CPU; Score-CAM 32; Ablation-CAM: as many as "
-       "fit in 256 MiB)",
+       "forward + backward: measured per model among 4, 8 and 16 on a CPU; Score-CAM: measured as the perturbation "
+       "methods; Ablation-CAM: as many as fit in 256 MiB)",
        no_default, one([](const std::string& text, ExplainOptions& o) {
          o.cam.batch_size = o.lime.batch_size = o.gradients.batch_size = o.faithfulness.batch_size = integer(text);
        }),
