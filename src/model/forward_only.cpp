@@ -123,8 +123,8 @@ torch::jit::Module& Model::Impl::forward_only_module(int64_t images) {
     single_image_decided = true;
     // A clone of its own pays where re-ordering the laid-out weights is most of a single image's pass
     // (ResNet50: 45 ms on its own clone, 111-116 ms on the batched one, for 100-120 MB more memory). Where
-    // they are a small share (ViT-B/16: its patch embedding, 0.7 % of the weights) the batched clone is as
-    // fast (183-197 ms against 189-196) and a second copy would cost 430-480 MB.
+    // they are a small share (ViT-B/16: its patch embedding, 0.4 % of the weights) the batched clone is as
+    // fast (183-197 ms against 189-196) and a second copy would cost 410-480 MB.
     single_images_on_batched_clone = laid_out_weight_share(*inference_module) < kSingleImageCloneWeightShare;
     if (!single_images_on_batched_clone) {
       try {
