@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "model/model_file.hpp"
 #include "model/torch_model.hpp"
 #include "xai/error.hpp"
 #include "core/sha256.hpp"
@@ -102,7 +103,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   impl->path = path;
   std::error_code ec;
   if (!fs::exists(path, ec)) throw model_error(path + ": no such model file");
-  if (fs::is_directory(path, ec)) throw model_error(path + ": is a directory, not a model file");
+  if (fs::is_directory(path, ec)) throw model_error(path + ": " + model_directory_reason(path));
   // Only regular files: torch::jit::load would wait forever on a FIFO.
   if (!fs::is_regular_file(path, ec)) throw model_error(path + ": is not a regular file (a FIFO or device?)");
   if (fs::file_size(path, ec) == 0) throw model_error(path + ": model file is empty");
@@ -122,7 +123,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   try {
     impl->module = torch::jit::load(path, impl->device);
   } catch (const c10::Error& e) {
-    throw model_error(path + ": not a TorchScript model (" + first_line(e.msg()) + ")");
+    throw model_error(path + ": " + unloadable_model_reason(path, first_line(e.msg())));
   } catch (const std::exception& e) {
     throw model_error(path + ": cannot load TorchScript model (" + first_line(e.what()) + ")");
   }

@@ -665,6 +665,10 @@ TEST_F(CliLayers, NonModelIsAModelError) {
   expect_error(xai({"layers", text.string()}), 4, {text.string()});
   const std::string missing = (root_ / "missing.pt").string();
   expect_error(xai({"layers", missing}), 4, {missing});
+  // What the file is, where xai can tell (tests/model/test_model_file.cpp has every kind).
+  const fs::path onnx = root_ / "model.onnx";
+  write_bytes(onnx, std::string("\x08\x08\x12\x07pytorch", 11));
+  expect_error(xai({"explain", "-m", onnx.string(), image.string()}), 4, {onnx.string(), "an ONNX model", "torch.jit.script"});
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,142 @@
+// Model files that are not TorchScript are named for what they are, each written by the tool that
+// writes it (tests/reference/foreign_model_files.py: torch itself, or another framework's published
+// layout), never called a "corrupted checkpoint".
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "model/model_file.hpp"
+#include "test_helpers.hpp"
+#include "xai/error.hpp"
+#include "xai/model.hpp"
+
+namespace xai {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The error Model::load gives for `name` in `dir`: one line starting with the path.
+std::string load_error(const test::TempDir& dir, const std::string& name) {
+  const std::string path = dir.file(name);
+  try {
+    Model::load(path);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::model) << e.what();
+    const std::string message = e.what();
+    EXPECT_EQ(message.rfind(path + ": ", 0), 0u) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    EXPECT_EQ(message.find("corrupted"), std::string::npos) << message;
+    return message;
+  }
+  ADD_FAILURE() << path << " loaded";
+  return {};
+}
+
+void write_files(const test::TempDir& dir, const std::string& flags = "") {
+  int status = 0;
+  const std::string out = test::run_command(XAI_PYTHON " " XAI_SOURCE_DIR "/tests/reference/foreign_model_files.py " +
+                                                dir.path.string() + " " + flags + " 2>&1",
+                                            &status);
+  ASSERT_EQ(status, 0) << out;
+}
+
+class ModelFile : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    files_ = new test::TempDir;
+    write_files(*files_);
+  }
+  static void TearDownTestSuite() {
+    delete files_;
+    files_ = nullptr;
+  }
+  static test::TempDir* files_;
+};
+test::TempDir* ModelFile::files_ = nullptr;
+
+TEST_F(ModelFile, WhatTorchSavesIsNamed) {
+  const std::string hint = "torch.jit.script(model.eval()).save(PATH)";
+  const std::string state_dict = load_error(*files_, "state_dict.pt");
+  EXPECT_NE(state_dict.find("a state_dict"), std::string::npos) << state_dict;
+  EXPECT_NE(state_dict.find("model.load_state_dict"), std::string::npos) << state_dict;
+  EXPECT_NE(state_dict.find(hint), std::string::npos) << state_dict;
+  for (const std::string name : {"pickled.pt", "pickled_protocol4.pt"}) {
+    const std::string pickled = load_error(*files_, name);
+    EXPECT_NE(pickled.find("a pickled Python object of class torch.nn.modules.container.Sequential"), std::string::npos)
+        << pickled;
+    EXPECT_NE(pickled.find(hint), std::string::npos) << pickled;
+  }
+  const std::string checkpoint = load_error(*files_, "checkpoint.pth");
+  EXPECT_NE(checkpoint.find("a dictionary saved by torch.save (a training checkpoint?)"), std::string::npos) << checkpoint;
+  const std::string tensor = load_error(*files_, "tensor.pt");
+  EXPECT_NE(tensor.find("a tensor saved by torch.save"), std::string::npos) << tensor;
+  const std::string legacy = load_error(*files_, "legacy.pt");
+  EXPECT_NE(legacy.find("before PyTorch 1.6"), std::string::npos) << legacy;
+  const std::string exported = load_error(*files_, "exported.pt2");
+  EXPECT_NE(exported.find("a torch.export program"), std::string::npos) << exported;
+  EXPECT_NE(exported.find(hint), std::string::npos) << exported;
+}
+
+TEST_F(ModelFile, OtherFrameworksFilesAreNamed) {
+  for (const std::string name : {"model.onnx", "onnx_without_extension.bin"}) {
+    const std::string onnx = load_error(*files_, name);
+    EXPECT_NE(onnx.find("an ONNX model"), std::string::npos) << onnx;
+  }
+  const std::string h5 = load_error(*files_, "model.h5");
+  EXPECT_NE(h5.find("an HDF5 file (a Keras .h5 model?)"), std::string::npos) << h5;
+  const std::string keras = load_error(*files_, "model.keras");
+  EXPECT_NE(keras.find("a Keras model (.keras)"), std::string::npos) << keras;
+  const std::string safetensors = load_error(*files_, "model.safetensors");
+  EXPECT_NE(safetensors.find("safetensors weights"), std::string::npos) << safetensors;
+  const std::string saved_model = load_error(*files_, "saved_model");
+  EXPECT_NE(saved_model.find("a TensorFlow SavedModel"), std::string::npos) << saved_model;
+}
+
+TEST_F(ModelFile, ACutShortCopyIsCalledOneAndTheWholeLoads) {
+  const std::string cut = load_error(*files_, "cut_short.pt");
+  EXPECT_NE(cut.find("cut short or damaged"), std::string::npos) << cut;
+  EXPECT_NO_THROW(Model::load(files_->file("scripted.pt")));
+}
+
+// Files of unknown kind keep LibTorch's own words; the reason never throws, whatever the bytes.
+TEST_F(ModelFile, UnknownBytesKeepTheLoadersMessage) {
+  test::TempDir dir;
+  const std::string text = dir.file("notes.pt");
+  std::ofstream(text) << "hello\n";
+  EXPECT_EQ(unloadable_model_reason(text, "LOADER SAID"), "not a TorchScript model (LOADER SAID)");
+  // A zip whose directory claims more than the file holds, and one cut inside its directory.
+  const std::string scripted = files_->file("scripted.pt");
+  std::ifstream in(scripted, std::ios::binary);
+  const std::string whole((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (size_t keep : {whole.size() - 1, whole.size() - 30, whole.size() - 200, size_t{30}, size_t{4}}) {
+    const std::string cut = dir.file("cut" + std::to_string(keep) + ".pt");
+    std::ofstream(cut, std::ios::binary) << whole.substr(0, keep);
+    EXPECT_NO_THROW(unloadable_model_reason(cut, "m")) << keep;
+    EXPECT_NE(unloadable_model_reason(cut, "m").find("cut short or damaged"), std::string::npos) << keep;
+  }
+  std::string lying = whole;
+  const size_t record = lying.rfind("PK\x05\x06");
+  ASSERT_NE(record, std::string::npos);
+  lying[record + 16] = '\xff', lying[record + 17] = '\xff', lying[record + 18] = '\xff', lying[record + 19] = '\x7f';
+  const std::string lies = dir.file("lies.pt");
+  std::ofstream(lies, std::ios::binary) << lying;
+  EXPECT_NE(unloadable_model_reason(lies, "m").find("cut short or damaged"), std::string::npos);
+  // The same directory through the zip64 record torch also writes (the only one of a model over 4 GiB).
+  std::string zip64 = whole;
+  for (int i = 16; i < 20; ++i) zip64[record + i] = '\xff';
+  const std::string large = dir.file("zip64.pt");
+  std::ofstream(large, std::ios::binary) << zip64;
+  EXPECT_EQ(unloadable_model_reason(large, "m"), unloadable_model_reason(scripted, "m"));
+  EXPECT_EQ(unloadable_model_reason(scripted, "LOADER SAID").rfind("a TorchScript archive that this LibTorch cannot load (LOADER SAID)", 0), 0u);
+}
+
+// AOTInductor compiles C++ (25 s on 2 cores): `scripts/test.sh --full` and CI only.
+TEST(ModelFileCompiled, AnAotInductorPackageIsNamed) {
+  test::TempDir dir;
+  write_files(dir, "--aoti");
+  const std::string aoti = load_error(dir, "aoti.pt2");
+  EXPECT_NE(aoti.find("an AOTInductor package"), std::string::npos) << aoti;
+}
+
+}  // namespace
+}  // namespace xai

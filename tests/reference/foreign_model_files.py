@@ -1,0 +1,88 @@
+"""Writes, into DIR, the model files users hand xai that are not TorchScript, each as its own tool writes it.
+
+tests/model/test_model_file.cpp checks that xai names each one. Files from torch are written by torch itself
+(torch.save in its formats, torch.export.save, AOTInductor with --aoti); the other frameworks' files, whose
+packages are not installed here, are built from their published layouts: ONNX's ModelProto fields, HDF5's
+format signature, safetensors' length-prefixed JSON header, Keras 3's zip of config.json and model.weights.h5,
+and a TensorFlow SavedModel's saved_model.pb. A scripted model and its first half (a cut-short copy) complete
+the set.
+
+    foreign_model_files.py DIR [--aoti]
+"""
+import json
+import os
+import struct
+import sys
+import zipfile
+
+import torch
+import torch.nn as nn
+
+
+def tiny_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)).eval()
+
+
+def varint(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def onnx_model_proto():
+    # ModelProto: ir_version (1, varint), producer_name (2, string), graph (7, GraphProto with a name (2)).
+    graph = b"\x12" + varint(len(b"main_graph")) + b"main_graph"
+    return (b"\x08" + varint(8) + b"\x12" + varint(len(b"pytorch")) + b"pytorch" +
+            b"\x3a" + varint(len(graph)) + graph)
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    model = tiny_model()
+    path = lambda name: os.path.join(out, name)
+
+    torch.save(model.state_dict(), path("state_dict.pt"))
+    torch.save(model, path("pickled.pt"))
+    torch.save(model, path("pickled_protocol4.pt"), pickle_protocol=4)
+    torch.save({"model": model.state_dict(), "epoch": 3}, path("checkpoint.pth"))
+    torch.save(torch.zeros(3), path("tensor.pt"))
+    torch.save(model.state_dict(), path("legacy.pt"), _use_new_zipfile_serialization=False)
+    example = (torch.rand(1, 3, 32, 32),)
+    torch.export.save(torch.export.export(model, example), path("exported.pt2"))
+    if "--aoti" in sys.argv:
+        torch._inductor.aoti_compile_and_package(torch.export.export(model, example), package_path=path("aoti.pt2"))
+
+    scripted = path("scripted.pt")
+    torch.jit.script(model).save(scripted)
+    with open(scripted, "rb") as f:
+        whole = f.read()
+    with open(path("cut_short.pt"), "wb") as f:
+        f.write(whole[: len(whole) // 2])
+
+    with open(path("model.onnx"), "wb") as f:
+        f.write(onnx_model_proto())
+    with open(path("onnx_without_extension.bin"), "wb") as f:
+        f.write(onnx_model_proto())
+    with open(path("model.h5"), "wb") as f:
+        f.write(b"\x89HDF\r\n\x1a\n" + bytes(504))
+    header = json.dumps({"weight": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    with open(path("model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header + struct.pack("<2f", 1.0, 2.0))
+    with zipfile.ZipFile(path("model.keras"), "w", zipfile.ZIP_DEFLATED) as keras:
+        keras.writestr("metadata.json", json.dumps({"keras_version": "3.0.0"}))
+        keras.writestr("config.json", json.dumps({"class_name": "Sequential"}))
+        keras.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n" + bytes(504))
+    os.makedirs(path("saved_model"), exist_ok=True)
+    with open(os.path.join(path("saved_model"), "saved_model.pb"), "wb") as f:
+        f.write(b"\x08\x01")
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
