@@ -2,6 +2,10 @@
 
 #include <torch/cuda.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/runtime/graph_iterator.h>
+#include <torch/csrc/jit/passes/inliner.h>
 
 #include <algorithm>
 #include <cmath>
@@ -35,6 +39,43 @@ torch::Device parse_device(const std::string& name) {
     }
   }
   throw usage_error(setting_name("device") + " " + name + ": expected cpu, cuda or cuda:N");
+}
+
+// A model traced in training mode keeps training's behaviour whatever module.eval() says: the trace
+// recorded its batch norms with training=True (each image's scores then depend on the others in its
+// batch, and xai batches perturbed images) and its dropout on (scores change from pass to pass). Its
+// explanations would be noise. Scripted models read self.training, which eval() sets, so they pass.
+void refuse_training_behaviour(const torch::jit::Module& module, const std::string& path) {
+  const auto forward = module.find_method("forward");
+  if (!forward) return;  // the first forward pass says what is wrong
+  std::shared_ptr<torch::jit::Graph> graph = forward->graph()->copy();
+  torch::jit::Inline(*graph);
+  const auto constant_true = [](const torch::jit::Value* value) {
+    const std::optional<c10::IValue> constant = torch::jit::toIValue(value);
+    return constant && constant->isBool() && constant->toBool();
+  };
+  const auto is_none = [](const torch::jit::Value* value) { return value->type()->kind() == c10::TypeKind::NoneType; };
+  int batch_norms = 0, dropouts = 0;
+  for (torch::jit::DepthFirstGraphNodeIterator it(graph); const torch::jit::Node* node = it.next();) {
+    const std::string kind = node->kind().toQualString();
+    // batch_norm(input, weight, bias, running_mean, running_var, training, ...): without running
+    // statistics (track_running_stats=False) batch statistics are the model's design, in eval too.
+    if ((kind == "aten::batch_norm" || kind == "aten::_batch_norm_impl_index") && node->inputs().size() > 5 &&
+        constant_true(node->input(5)) && !is_none(node->input(3)))
+      ++batch_norms;
+    // dropout(input, p, train) and its feature/alpha variants, in place or not.
+    if (kind.find("dropout") != std::string::npos && kind.rfind("aten::", 0) == 0 && node->inputs().size() == 3 &&
+        constant_true(node->input(2))) {
+      const std::optional<c10::IValue> p = torch::jit::toIValue(node->input(1));
+      if (!p || !p->isDouble() || p->toDouble() > 0) ++dropouts;
+    }
+  }
+  if (batch_norms == 0 && dropouts == 0) return;
+  std::string what;
+  if (batch_norms) what = "its batch norms (" + std::to_string(batch_norms) + ") normalise by each batch's own statistics";
+  if (dropouts) what += (what.empty() ? "its" : " and its") + std::string(" dropouts (") + std::to_string(dropouts) + ") drop at random";
+  throw model_error(path + ": runs in training mode whatever eval() says (" + what +
+                    "): the trace recorded model.train(); trace it after model.eval()");
 }
 
 }  // namespace
@@ -128,6 +169,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     throw model_error(path + ": cannot load TorchScript model (" + first_line(e.what()) + ")");
   }
   impl->module.eval();
+  refuse_training_behaviour(impl->module, path);
   // We never train: without requires_grad on parameters, autograd records only what runs
   // after a capture point, which is what makes Grad-CAM cost about one forward pass.
   for (auto parameter : impl->module.parameters()) parameter.requires_grad_(false);
@@ -200,7 +242,22 @@ torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, co
     throw model_error(path + ": forward pass failed on input of shape " + c10::str(input.sizes()) + " (" +
                       torch_error_message(e) + ")");
   }
-  if (output.isTuple() && !output.toTupleRef().elements().empty()) output = output.toTupleRef().elements()[0];
+  if (output.isTuple()) {
+    // torchvision's scripted GoogLeNet and Inception return (logits, aux...); say so, as the first
+    // element of another model's tuple may be its features.
+    const auto& elements = output.toTupleRef().elements();
+    if (elements.size() > 1 && !outputs_checked)
+      output_warnings.push_back(path + ": the model returns " + std::to_string(elements.size()) +
+                                " values; xai explains the first as the class scores and ignores the others");
+    if (!elements.empty()) output = elements[0];
+  }
+  if (output.isGenericDict()) {
+    std::string keys;
+    for (const auto& entry : output.toGenericDict())
+      keys += (keys.empty() ? "" : ", ") + (entry.key().isString() ? entry.key().toStringRef() : entry.key().tagKind());
+    throw model_error(path + ": model returns a dictionary (keys: " + keys +
+                      "), expected a tensor of class scores: return the logits from forward()");
+  }
   if (!output.isTensor())
     throw model_error(path + ": model returns " + output.tagKind() + ", expected a tensor of class scores");
   torch::Tensor logits = output.toTensor();

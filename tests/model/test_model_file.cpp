@@ -3,6 +3,7 @@
 // layout), never called a "corrupted checkpoint".
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "model/model_file.hpp"
@@ -128,6 +129,39 @@ TEST_F(ModelFile, UnknownBytesKeepTheLoadersMessage) {
   std::ofstream(large, std::ios::binary) << zip64;
   EXPECT_EQ(unloadable_model_reason(large, "m"), unloadable_model_reason(scripted, "m"));
   EXPECT_EQ(unloadable_model_reason(scripted, "LOADER SAID").rfind("a TorchScript archive that this LibTorch cannot load (LOADER SAID)", 0), 0u);
+}
+
+// A trace keeps training's batch statistics and dropout whatever eval() says: refused, where the
+// same model scripted (it reads self.training) and batch statistics by design load.
+TEST_F(ModelFile, AModelTracedInTrainingModeIsRefused) {
+  const std::string traced = load_error(*files_, "traced_in_training_mode.pt");
+  for (const std::string says : {"runs in training mode", "its batch norms (1)", "its dropouts (1)", "trace it after model.eval()"})
+    EXPECT_NE(traced.find(says), std::string::npos) << says << "\n" << traced;
+  for (const std::string name : {"scripted_in_training_mode.pt", "traced_batch_statistics_by_design.pt"}) {
+    Model model = Model::load(files_->file(name));
+    EXPECT_EQ(model.labels().size(), 2u) << name;
+  }
+}
+
+// A tuple's first element is explained, and the report says so; a dictionary names its keys.
+TEST_F(ModelFile, TuplesAreExplainedByTheirFirstElementWithAWarningAndDictionariesRefused) {
+  Model tuple = Model::load(files_->file("returns_tuple.pt"));
+  EXPECT_EQ(tuple.labels().size(), 2u);
+  const std::vector<std::string> warnings = tuple.warnings();
+  EXPECT_TRUE(std::any_of(warnings.begin(), warnings.end(), [](const std::string& w) {
+    return w.find("returns 2 values; xai explains the first as the class scores") != std::string::npos;
+  }));
+  Model plain = Model::load(files_->file("scripted.pt"));
+  plain.labels();
+  for (const std::string& w : plain.warnings()) EXPECT_EQ(w.find("values; xai explains the first"), std::string::npos) << w;
+  Model dictionary = Model::load(files_->file("returns_dict.pt"));
+  try {
+    dictionary.labels();
+    ADD_FAILURE() << "a dictionary was explained";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::model);
+    EXPECT_NE(std::string(e.what()).find("returns a dictionary (keys: logits)"), std::string::npos) << e.what();
+  }
 }
 
 // AOTInductor compiles C++ (25 s on 2 cores): `scripts/test.sh --full` and CI only.

@@ -1,11 +1,11 @@
-"""Writes, into DIR, the model files users hand xai that are not TorchScript, each as its own tool writes it.
+"""Writes, into DIR, the model files users hand xai that it cannot explain as they are, each as its own tool writes it.
 
 tests/model/test_model_file.cpp checks that xai names each one. Files from torch are written by torch itself
 (torch.save in its formats, torch.export.save, AOTInductor with --aoti); the other frameworks' files, whose
 packages are not installed here, are built from their published layouts: ONNX's ModelProto fields, HDF5's
 format signature, safetensors' length-prefixed JSON header, Keras 3's zip of config.json and model.weights.h5,
-and a TensorFlow SavedModel's saved_model.pb. A scripted model and its first half (a cut-short copy) complete
-the set.
+and a TensorFlow SavedModel's saved_model.pb. A scripted model and its first half (a cut-short copy), models
+traced in training mode, and models whose forward() returns a tuple or a dictionary complete the set.
 
     foreign_model_files.py DIR [--aoti]
 """
@@ -22,6 +22,31 @@ import torch.nn as nn
 def tiny_model():
     torch.manual_seed(0)
     return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)).eval()
+
+
+def norm_and_dropout_model(track_running_stats=True):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8, track_running_stats=track_running_stats), nn.ReLU(),
+                         nn.Dropout(0.5), nn.Conv2d(8, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(8, 2))
+
+
+class ReturnsTuple(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x), x.mean()
+
+
+class ReturnsDict(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return {"logits": self.inner(x)}
 
 
 def varint(value):
@@ -53,10 +78,10 @@ def main():
     torch.save({"model": model.state_dict(), "epoch": 3}, path("checkpoint.pth"))
     torch.save(torch.zeros(3), path("tensor.pt"))
     torch.save(model.state_dict(), path("legacy.pt"), _use_new_zipfile_serialization=False)
-    example = (torch.rand(1, 3, 32, 32),)
-    torch.export.save(torch.export.export(model, example), path("exported.pt2"))
+    inputs = (torch.rand(1, 3, 32, 32),)
+    torch.export.save(torch.export.export(model, inputs), path("exported.pt2"))
     if "--aoti" in sys.argv:
-        torch._inductor.aoti_compile_and_package(torch.export.export(model, example), package_path=path("aoti.pt2"))
+        torch._inductor.aoti_compile_and_package(torch.export.export(model, inputs), package_path=path("aoti.pt2"))
 
     scripted = path("scripted.pt")
     torch.jit.script(model).save(scripted)
@@ -64,6 +89,17 @@ def main():
         whole = f.read()
     with open(path("cut_short.pt"), "wb") as f:
         f.write(whole[: len(whole) // 2])
+
+    # Traced in training mode: the trace keeps batch statistics and dropout whatever eval() says later.
+    example = torch.rand(1, 3, 32, 32)
+    torch.jit.trace(norm_and_dropout_model().train(), example, check_trace=False).save(path("traced_in_training_mode.pt"))
+    # The same model scripted in training mode reads self.training: eval() on load makes it an eval model.
+    torch.jit.script(norm_and_dropout_model().train()).save(path("scripted_in_training_mode.pt"))
+    # Batch norms without running statistics use the batch's in eval mode too: the model's design.
+    torch.jit.trace(norm_and_dropout_model(track_running_stats=False).eval(), example).save(
+        path("traced_batch_statistics_by_design.pt"))
+    torch.jit.script(ReturnsTuple(norm_and_dropout_model().eval())).save(path("returns_tuple.pt"))
+    torch.jit.script(ReturnsDict(norm_and_dropout_model().eval())).save(path("returns_dict.pt"))
 
     with open(path("model.onnx"), "wb") as f:
         f.write(onnx_model_proto())
