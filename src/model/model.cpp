@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "model/model_file.hpp"
 #include "model/torch_model.hpp"
@@ -40,43 +41,86 @@ torch::Device parse_device(const std::string& name) {
   throw usage_error(setting_name("device") + " " + name + ": expected cpu, cuda or cuda:N");
 }
 
-// A model traced in training mode keeps training's behaviour whatever module.eval() says: the trace
-// recorded its batch norms with training=True (each image's scores then depend on the others in its
-// batch, and xai batches perturbed images) and its dropout on (scores change from pass to pass). Its
-// explanations would be noise. Scripted models read self.training, which eval() sets, so they pass.
-void refuse_training_behaviour(const torch::jit::Module& module, const std::string& path) {
+// What a model's graphs hold that eval() or the device cannot change. Each module's own methods are
+// walked, not the inlined forward: inlining copies the whole graph (DenseNet201: 285 ms in Python, the
+// walk 27 ms), and a trace keeps each submodule's operations in its own forward.
+struct RecordedInGraph {
+  int training_batch_norms = 0;  // batch_norm(..., training=True) with running statistics
+  int training_dropouts = 0;     // dropout(..., p > 0, train=True) and its variants
+  std::set<std::string> devices; // devices a trace recorded for the tensors it creates
+};
+
+RecordedInGraph recorded_in_graph(const torch::jit::Module& module) {
   const auto constant_true = [](const torch::jit::Value* value) {
     const std::optional<c10::IValue> constant = torch::jit::toIValue(value);
     return constant && constant->isBool() && constant->toBool();
   };
   const auto is_none = [](const torch::jit::Value* value) { return value->type()->kind() == c10::TypeKind::NoneType; };
-  int batch_norms = 0, dropouts = 0;
-  // Each module's own methods, not the inlined forward: inlining copies the whole graph (DenseNet201:
-  // 285 ms in Python), and a trace keeps each submodule's operations in its own forward.
+  RecordedInGraph recorded;
   for (const torch::jit::Module& submodule : module.modules())
     for (const torch::jit::Method& method : submodule.get_methods()) {
       std::shared_ptr<torch::jit::Graph> graph = method.graph();
       for (torch::jit::DepthFirstGraphNodeIterator it(graph); const torch::jit::Node* node = it.next();) {
+        if (node->kind() == c10::prim::Constant) {
+          if (node->output()->type()->kind() == c10::TypeKind::DeviceObjType)
+            recorded.devices.insert(torch::jit::toIValue(node->output())->toDevice().str());
+          continue;
+        }
         const std::string kind = node->kind().toQualString();
         // batch_norm(input, weight, bias, running_mean, running_var, training, ...): without running
         // statistics (track_running_stats=False) batch statistics are the model's design, in eval too.
         if ((kind == "aten::batch_norm" || kind == "aten::_batch_norm_impl_index") && node->inputs().size() > 5 &&
             constant_true(node->input(5)) && !is_none(node->input(3)))
-          ++batch_norms;
+          ++recorded.training_batch_norms;
         // dropout(input, p, train) and its feature/alpha variants, in place or not.
         if (kind.rfind("aten::", 0) == 0 && kind.find("dropout") != std::string::npos && node->inputs().size() == 3 &&
             constant_true(node->input(2))) {
           const std::optional<c10::IValue> p = torch::jit::toIValue(node->input(1));
-          if (!p || !p->isDouble() || p->toDouble() > 0) ++dropouts;
+          if (!p || !p->isDouble() || p->toDouble() > 0) ++recorded.training_dropouts;
         }
       }
     }
-  if (batch_norms == 0 && dropouts == 0) return;
+  return recorded;
+}
+
+// A model traced in training mode keeps training's behaviour whatever module.eval() says: the trace
+// recorded its batch norms with training=True (each image's scores then depend on the others in its
+// batch, and xai batches perturbed images) and its dropout on (scores change from pass to pass). Its
+// explanations would be noise. Scripted models read self.training, which eval() sets, so they pass.
+void refuse_training_behaviour(const RecordedInGraph& recorded, const std::string& path) {
+  if (recorded.training_batch_norms == 0 && recorded.training_dropouts == 0) return;
   std::string what;
-  if (batch_norms) what = "its batch norms (" + std::to_string(batch_norms) + ") normalise by each batch's own statistics";
-  if (dropouts) what += (what.empty() ? "its" : " and its") + std::string(" dropouts (") + std::to_string(dropouts) + ") drop at random";
+  if (recorded.training_batch_norms)
+    what = "its batch norms (" + std::to_string(recorded.training_batch_norms) +
+           ") normalise by each batch's own statistics";
+  if (recorded.training_dropouts)
+    what += (what.empty() ? "its" : " and its") + std::string(" dropouts (") +
+            std::to_string(recorded.training_dropouts) + ") drop at random";
   throw model_error(path + ": runs in training mode whatever eval() says (" + what +
                     "): the trace recorded model.train(); trace it after model.eval()");
+}
+
+// What a failed forward pass most likely means, where the model shows it: tensors it creates on a
+// device the trace recorded (traced on a GPU, run on the CPU), or weights that are not float32.
+std::string forward_failure_hint(const RecordedInGraph& recorded, const torch::jit::Module& module,
+                                 const torch::Device& device) {
+  std::string hint;
+  for (const std::string& recorded_device : recorded.devices)
+    if (torch::Device(recorded_device).type() != device.type()) {
+      hint += "; the model creates tensors on " + recorded_device +
+              " (a trace records the device it ran on): run it with " + setting_name("device") + " " + recorded_device +
+              ", or trace it on the device it will run on";
+      break;
+    }
+  for (const torch::Tensor& parameter : module.parameters())
+    if (parameter.is_floating_point()) {
+      if (parameter.scalar_type() != torch::kFloat)
+        hint += "; its weights are " + std::string(c10::toString(parameter.scalar_type())) +
+                " and xai's inputs float32: export it after model.float() (" + setting_name("precision") +
+                " runs forward-only passes in fp16 or bf16)";
+      break;
+    }
+  return hint;
 }
 
 }  // namespace
@@ -170,7 +214,9 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     throw model_error(path + ": cannot load TorchScript model (" + first_line(e.what()) + ")");
   }
   impl->module.eval();
-  refuse_training_behaviour(impl->module, path);
+  const RecordedInGraph recorded = recorded_in_graph(impl->module);
+  refuse_training_behaviour(recorded, path);
+  impl->forward_failure_hint = forward_failure_hint(recorded, impl->module, impl->device);
   // We never train: without requires_grad on parameters, autograd records only what runs
   // after a capture point, which is what makes Grad-CAM cost about one forward pass.
   for (auto parameter : impl->module.parameters()) parameter.requires_grad_(false);
@@ -241,7 +287,7 @@ torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, co
   } catch (const std::exception& e) {  // c10::Error, or the TorchScript interpreter's runtime_error that rethrows one
     if (is_allocation_failure(e)) out_of_memory(input, torch_error_message(e));
     throw model_error(path + ": forward pass failed on input of shape " + c10::str(input.sizes()) + " (" +
-                      torch_error_message(e) + ")");
+                      torch_error_message(e) + ")" + forward_failure_hint);
   }
   if (output.isTuple()) {
     // torchvision's scripted GoogLeNet and Inception return (logits, aux...); say so, as the first

@@ -31,6 +31,8 @@ struct Model::Impl {
   torch::jit::Module module;  // the user's model, never instrumented
   ModelCard card;
   bool outputs_checked = false;
+  // Appended to a failed forward pass's error: what the model's graphs or weights suggest (model.cpp).
+  std::string forward_failure_hint;
   // Instrumented clones, one per set of layers: a clone's graphs can only be edited before
   // its first run (the executor caches an optimised graph), so each set gets its own.
   std::map<std::vector<std::string>, std::unique_ptr<CaptureModel>> capture_models;

@@ -164,6 +164,30 @@ TEST_F(ModelFile, TuplesAreExplainedByTheirFirstElementWithAWarningAndDictionari
   }
 }
 
+// A forward pass that fails says what the model shows about why: weights that are not float32, or
+// tensors it creates on the GPU a trace ran on.
+TEST_F(ModelFile, FailedForwardPassesSayWhatTheModelShows) {
+  const auto forward_error = [&](const std::string& name) -> std::string {
+    Model model = Model::load(files_->file(name));
+    try {
+      model.labels();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::model);
+      return e.what();
+    }
+    ADD_FAILURE() << name << " ran";
+    return {};
+  };
+  const std::string half = forward_error("half_weights.pt");
+  EXPECT_NE(half.find("forward pass failed"), std::string::npos) << half;
+  EXPECT_NE(half.find("its weights are Half"), std::string::npos) << half;
+  EXPECT_NE(half.find("model.float()"), std::string::npos) << half;
+  const std::string cuda = forward_error("creates_on_cuda.pt");
+  EXPECT_NE(cuda.find("the model creates tensors on cuda:0"), std::string::npos) << cuda;
+  EXPECT_NE(cuda.find("device cuda:0"), std::string::npos) << cuda;
+  EXPECT_EQ(half.find("creates tensors"), std::string::npos) << half;
+}
+
 // AOTInductor compiles C++ (25 s on 2 cores): `scripts/test.sh --full` and CI only.
 TEST(ModelFileCompiled, AnAotInductorPackageIsNamed) {
   test::TempDir dir;

@@ -5,7 +5,8 @@ tests/model/test_model_file.cpp checks that xai names each one. Files from torch
 packages are not installed here, are built from their published layouts: ONNX's ModelProto fields, HDF5's
 format signature, safetensors' length-prefixed JSON header, Keras 3's zip of config.json and model.weights.h5,
 and a TensorFlow SavedModel's saved_model.pb. A scripted model and its first half (a cut-short copy), models
-traced in training mode, and models whose forward() returns a tuple or a dictionary complete the set.
+traced in training mode, models whose forward() returns a tuple or a dictionary, and models whose forward pass
+cannot run on float32 CPU inputs (float16 weights, tensors created on a GPU) complete the set.
 
     foreign_model_files.py DIR [--aoti]
 """
@@ -38,6 +39,17 @@ class ReturnsTuple(nn.Module):
 
     def forward(self, x):
         return self.inner(x), x.mean()
+
+
+class CreatesOnTheGpu(nn.Module):
+    """What a trace on a GPU records for torch.zeros(..., device=x.device): the device, as a constant."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x) + torch.zeros(2, device=torch.device("cuda:0"))
 
 
 class ReturnsDict(nn.Module):
@@ -100,6 +112,9 @@ def main():
         path("traced_batch_statistics_by_design.pt"))
     torch.jit.script(ReturnsTuple(norm_and_dropout_model().eval())).save(path("returns_tuple.pt"))
     torch.jit.script(ReturnsDict(norm_and_dropout_model().eval())).save(path("returns_dict.pt"))
+    # Forward passes that cannot run here: weights in float16, tensors created on a GPU.
+    torch.jit.script(tiny_model().half()).save(path("half_weights.pt"))
+    torch.jit.script(CreatesOnTheGpu(tiny_model())).save(path("creates_on_cuda.pt"))
 
     with open(path("model.onnx"), "wb") as f:
         f.write(onnx_model_proto())
