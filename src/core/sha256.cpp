@@ -7,6 +7,12 @@
 #include <memory>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define XAI_SHA256_X86 1
+#endif
+
 #include "xai/error.hpp"
 
 namespace xai {
@@ -34,17 +40,8 @@ inline uint32_t load_big_endian32(const uint8_t* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
 }
 
-}  // namespace
-
-Sha256::Sha256() { reset(); }
-
-void Sha256::reset() {
-  std::memcpy(state_, kInitialState, sizeof(state_));
-  buffered_ = 0;
-  total_bytes_ = 0;
-}
-
-void Sha256::compress_block(const uint8_t* block) {
+// FIPS 180-4's 64 rounds on one 64-byte block.
+void portable_block(uint32_t state[8], const uint8_t* block) {
   uint32_t w[64];
   for (int i = 0; i < 16; ++i) w[i] = load_big_endian32(block + 4 * i);
   for (int i = 16; i < 64; ++i) {
@@ -53,8 +50,8 @@ void Sha256::compress_block(const uint8_t* block) {
     w[i] = w[i - 16] + s0 + w[i - 7] + s1;
   }
 
-  uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
-  uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
+  uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+  uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
   for (int i = 0; i < 64; ++i) {
     uint32_t sum1 = rotate_right(e, 6) ^ rotate_right(e, 11) ^ rotate_right(e, 25);
     uint32_t choose = (e & f) ^ (~e & g);
@@ -71,8 +68,89 @@ void Sha256::compress_block(const uint8_t* block) {
     b = a;
     a = t1 + t2;
   }
-  state_[0] += a; state_[1] += b; state_[2] += c; state_[3] += d;
-  state_[4] += e; state_[5] += f; state_[6] += g; state_[7] += h;
+  state[0] += a; state[1] += b; state[2] += c; state[3] += d;
+  state[4] += e; state[5] += f; state[6] += g; state[7] += h;
+}
+
+#ifdef XAI_SHA256_X86
+// The same rounds with the SHA extensions. sha256rnds2 runs two rounds on the working variables packed
+// as ABEF and CDGH; sha256msg1/msg2 extend the message schedule four words at a time.
+__attribute__((target("sha,sse4.1,ssse3"))) void sha_extensions_blocks(uint32_t state[8], const uint8_t* blocks,
+                                                                          size_t count) {
+  const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state));
+  __m128i hgfe = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + 4));
+  const __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);
+  const __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+  __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);
+  __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+
+  for (size_t b = 0; b < count; ++b, blocks += 64) {
+    const __m128i abef_before = abef, cdgh_before = cdgh;
+    __m128i words[4];  // W[4i..4i+3] of group i lives in words[i % 4]
+#pragma GCC unroll 16
+    for (int group = 0; group < 16; ++group) {
+      __m128i& current = words[group % 4];
+      if (group < 4) {
+        current = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks + 16 * group)), byte_swap);
+      } else {
+        const __m128i& previous = words[(group + 3) % 4];  // W[4i-4..4i-1]
+        const __m128i& before = words[(group + 2) % 4];    // W[4i-8..4i-5]
+        const __m128i partial = _mm_add_epi32(_mm_sha256msg1_epu32(current, words[(group + 1) % 4]),
+                                              _mm_alignr_epi8(previous, before, 4));  // + W[4i-7..4i-4]
+        current = _mm_sha256msg2_epu32(partial, previous);
+      }
+      __m128i scheduled = _mm_add_epi32(current, _mm_loadu_si128(reinterpret_cast<const __m128i*>(kRoundConstants + 4 * group)));
+      cdgh = _mm_sha256rnds2_epu32(cdgh, abef, scheduled);
+      scheduled = _mm_shuffle_epi32(scheduled, 0x0E);
+      abef = _mm_sha256rnds2_epu32(abef, cdgh, scheduled);
+    }
+    abef = _mm_add_epi32(abef, abef_before);
+    cdgh = _mm_add_epi32(cdgh, cdgh_before);
+  }
+
+  const __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+  const __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+  dcba = _mm_blend_epi16(feba, dchg, 0xF0);
+  hgfe = _mm_alignr_epi8(dchg, feba, 8);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state), dcba);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state + 4), hgfe);
+}
+#endif
+
+}  // namespace
+
+bool sha256_cpu_instructions_available() {
+#ifdef XAI_SHA256_X86
+  static const bool available = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+    const bool sse41 = ecx & bit_SSE4_1, ssse3 = ecx & bit_SSSE3;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    return sse41 && ssse3 && (ebx & (1u << 29)) != 0;  // CPUID.(EAX=7,ECX=0):EBX[29] = SHA
+  }();
+  return available;
+#else
+  return false;
+#endif
+}
+
+Sha256::Sha256(Sha256Engine engine)
+    : cpu_instructions_(engine == Sha256Engine::automatic && sha256_cpu_instructions_available()) {
+  reset();
+}
+
+void Sha256::reset() {
+  std::memcpy(state_, kInitialState, sizeof(state_));
+  buffered_ = 0;
+  total_bytes_ = 0;
+}
+
+void Sha256::compress_blocks(const uint8_t* blocks, size_t count) {
+#ifdef XAI_SHA256_X86
+  if (cpu_instructions_) return sha_extensions_blocks(state_, blocks, count);
+#endif
+  for (size_t b = 0; b < count; ++b) portable_block(state_, blocks + 64 * b);
 }
 
 void Sha256::update(const void* data, size_t n) {
@@ -87,15 +165,14 @@ void Sha256::update(const void* data, size_t n) {
     bytes += take;
     n -= take;
     if (buffered_ < sizeof(buffer_)) return;
-    compress_block(buffer_);
+    compress_blocks(buffer_, 1);
     buffered_ = 0;
   }
   // Whole blocks straight from the caller's memory, no copy.
-  while (n >= 64) {
-    compress_block(bytes);
-    bytes += 64;
-    n -= 64;
-  }
+  const size_t whole_blocks = n / 64;
+  if (whole_blocks > 0) compress_blocks(bytes, whole_blocks);
+  bytes += 64 * whole_blocks;
+  n -= 64 * whole_blocks;
   if (n > 0) {
     std::memcpy(buffer_, bytes, n);
     buffered_ = n;

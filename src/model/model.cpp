@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <future>
 #include <set>
 
 #include "model/model_file.hpp"
@@ -206,6 +207,9 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
   impl->staged_capture_enabled = options.staged_capture;
   check_precision(options.precision);
   impl->requested_precision = options.precision;
+  // The report's hash of the model file, read while LibTorch reads and builds the module (ViT-B/16:
+  // 343 MB, 0.3 s with the CPU's SHA instructions, about as long as the load itself).
+  std::future<std::string> file_hash = std::async(std::launch::async, [path] { return sha256_file_hex(path); });
   try {
     impl->module = torch::jit::load(path, impl->device);
   } catch (const c10::Error& e) {
@@ -227,7 +231,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     impl->card = read_model_card(*card);
   }
   if (impl->card.name.empty()) impl->card.name = fs::path(path).stem().string();
-  impl->sha256 = sha256_file_hex(path);
+  impl->sha256 = file_hash.get();
   return Model(std::move(impl));
 }
 

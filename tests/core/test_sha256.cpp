@@ -38,19 +38,31 @@ TEST_F(Sha256Test, Fips180TwoBlockMessage) {
             "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
 }
 
+// Both engines: the CPU's SHA instructions (where it has them) and the portable rounds.
+const xai::Sha256Engine kEngines[] = {xai::Sha256Engine::automatic, xai::Sha256Engine::portable};
+
+TEST_F(Sha256Test, TheCpusShaInstructionsAreUsedWhereItHasThem) {
+  // A skip, visible in the summary, where only the portable rounds could be checked.
+  if (!xai::sha256_cpu_instructions_available()) GTEST_SKIP() << "this CPU has no SHA instructions";
+  const std::string cpuinfo = run_command("grep -m1 -o -w sha_ni /proc/cpuinfo");
+  EXPECT_EQ(cpuinfo, "sha_ni\n") << "CPUID says SHA, /proc/cpuinfo does not";
+}
+
 TEST_F(Sha256Test, Fips180MillionAInUnevenChunks) {
-  const std::string a(1000000, 'a');
-  xai::Sha256 hasher;
-  // Chunk sizes that straddle the 64-byte block boundary in every way.
-  const size_t sizes[] = {1, 63, 64, 65, 127, 3, 1000, 55, 56, 9999};
-  size_t offset = 0;
-  for (size_t i = 0; offset < a.size(); ++i) {
-    size_t n = std::min(sizes[i % (sizeof(sizes) / sizeof(sizes[0]))], a.size() - offset);
-    hasher.update(a.data() + offset, n);
-    offset += n;
+  for (const xai::Sha256Engine engine : kEngines) {
+    const std::string a(1000000, 'a');
+    xai::Sha256 hasher(engine);
+    // Chunk sizes that straddle the 64-byte block boundary in every way.
+    const size_t sizes[] = {1, 63, 64, 65, 127, 3, 1000, 55, 56, 9999};
+    size_t offset = 0;
+    for (size_t i = 0; offset < a.size(); ++i) {
+      size_t n = std::min(sizes[i % (sizeof(sizes) / sizeof(sizes[0]))], a.size() - offset);
+      hasher.update(a.data() + offset, n);
+      offset += n;
+    }
+    EXPECT_EQ(hasher.hex_digest(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    EXPECT_EQ(xai::sha256_hex(a), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
   }
-  EXPECT_EQ(hasher.hex_digest(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-  EXPECT_EQ(xai::sha256_hex(a), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 TEST_F(Sha256Test, HasherIsReusableAfterDigest) {
@@ -68,13 +80,39 @@ TEST_F(Sha256Test, AllLengthsUpTo200MatchPython) {
   const std::string expected = run_command(
       XAI_PYTHON " -c 'import hashlib\n"
       "for n in range(201): print(hashlib.sha256(bytes((i * 7 + 3) % 256 for i in range(n))).hexdigest())'");
-  std::istringstream lines(expected);
-  for (int n = 0; n <= 200; ++n) {
-    std::string message;
-    for (int i = 0; i < n; ++i) message += char((i * 7 + 3) % 256);
-    std::string line;
-    ASSERT_TRUE(std::getline(lines, line)) << "python output ended at length " << n;
-    EXPECT_EQ(xai::sha256_hex(message), line) << "length " << n;
+  for (const xai::Sha256Engine engine : kEngines) {
+    std::istringstream lines(expected);
+    for (int n = 0; n <= 200; ++n) {
+      std::string message;
+      for (int i = 0; i < n; ++i) message += char((i * 7 + 3) % 256);
+      std::string line;
+      ASSERT_TRUE(std::getline(lines, line)) << "python output ended at length " << n;
+      xai::Sha256 hasher(engine);
+      hasher.update(message.data(), message.size());
+      EXPECT_EQ(hasher.hex_digest(), line) << "length " << n << (engine == xai::Sha256Engine::portable ? " portable" : "");
+    }
+  }
+}
+
+// Many blocks in one update (the CPU's instructions keep the state in registers between them), and
+// every block count from 1 to 40 against Python.
+TEST_F(Sha256Test, ManyBlocksInOneUpdateMatchPython) {
+  if (::access(XAI_PYTHON, X_OK) != 0) GTEST_SKIP() << "no " XAI_PYTHON;
+  const std::string expected = run_command(
+      XAI_PYTHON " -c 'import hashlib\n"
+      "data = bytes((i * 2654435761 >> 13) % 256 for i in range(64 * 40 + 17))\n"
+      "for blocks in range(1, 41): print(hashlib.sha256(data[:64 * blocks + 17]).hexdigest())'");
+  std::string data;
+  for (size_t i = 0; i < 64 * 40 + 17; ++i) data += char(((i * 2654435761u) >> 13) % 256);
+  for (const xai::Sha256Engine engine : kEngines) {
+    std::istringstream lines(expected);
+    for (size_t blocks = 1; blocks <= 40; ++blocks) {
+      std::string line;
+      ASSERT_TRUE(std::getline(lines, line));
+      xai::Sha256 hasher(engine);
+      hasher.update(data.data(), 64 * blocks + 17);
+      EXPECT_EQ(hasher.hex_digest(), line) << blocks << " blocks";
+    }
   }
 }
 
