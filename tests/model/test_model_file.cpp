@@ -33,6 +33,19 @@ std::string load_error(const test::TempDir& dir, const std::string& name) {
   return {};
 }
 
+// The error of `name`'s first forward pass (it loads), a model error.
+std::string first_pass_error(const test::TempDir& dir, const std::string& name) {
+  Model model = Model::load(dir.file(name));
+  try {
+    model.labels();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::model) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << name << " ran";
+  return {};
+}
+
 void write_files(const test::TempDir& dir, const std::string& flags = "") {
   int status = 0;
   const std::string out = test::run_command(XAI_PYTHON " " XAI_SOURCE_DIR "/tests/reference/foreign_model_files.py " +
@@ -55,42 +68,42 @@ class ModelFile : public ::testing::Test {
 };
 test::TempDir* ModelFile::files_ = nullptr;
 
-TEST_F(ModelFile, WhatTorchSavesIsNamed) {
-  const std::string hint = "torch.jit.script(model.eval()).save(PATH)";
-  const std::string state_dict = load_error(*files_, "state_dict.pt");
-  EXPECT_NE(state_dict.find("a state_dict"), std::string::npos) << state_dict;
-  EXPECT_NE(state_dict.find("model.load_state_dict"), std::string::npos) << state_dict;
-  EXPECT_NE(state_dict.find(hint), std::string::npos) << state_dict;
-  for (const std::string name : {"pickled.pt", "pickled_protocol4.pt"}) {
-    const std::string pickled = load_error(*files_, name);
-    EXPECT_NE(pickled.find("a pickled Python object of class torch.nn.modules.container.Sequential"), std::string::npos)
-        << pickled;
-    EXPECT_NE(pickled.find(hint), std::string::npos) << pickled;
+struct Named {
+  std::string file, says;
+  bool with_export_hint;  // the line also says how to save TorchScript
+};
+
+void expect_named(const test::TempDir& dir, const std::vector<Named>& files) {
+  for (const Named& named : files) {
+    const std::string error = load_error(dir, named.file);
+    EXPECT_NE(error.find(named.says), std::string::npos) << named.says << "\n" << error;
+    if (named.with_export_hint)
+      EXPECT_NE(error.find("torch.jit.script(model.eval()).save(PATH)"), std::string::npos) << error;
   }
-  const std::string checkpoint = load_error(*files_, "checkpoint.pth");
-  EXPECT_NE(checkpoint.find("a dictionary saved by torch.save (a training checkpoint?)"), std::string::npos) << checkpoint;
-  const std::string tensor = load_error(*files_, "tensor.pt");
-  EXPECT_NE(tensor.find("a tensor saved by torch.save"), std::string::npos) << tensor;
-  const std::string legacy = load_error(*files_, "legacy.pt");
-  EXPECT_NE(legacy.find("before PyTorch 1.6"), std::string::npos) << legacy;
-  const std::string exported = load_error(*files_, "exported.pt2");
-  EXPECT_NE(exported.find("a torch.export program"), std::string::npos) << exported;
-  EXPECT_NE(exported.find(hint), std::string::npos) << exported;
+}
+
+TEST_F(ModelFile, WhatTorchSavesIsNamed) {
+  expect_named(*files_, {
+      {"state_dict.pt", "a state_dict (weights only", true},
+      {"state_dict.pt", "model.load_state_dict", true},
+      {"pickled.pt", "a pickled Python object of class torch.nn.modules.container.Sequential", true},
+      {"pickled_protocol4.pt", "a pickled Python object of class torch.nn.modules.container.Sequential", true},
+      {"checkpoint.pth", "a dictionary saved by torch.save (a training checkpoint?)", true},
+      {"tensor.pt", "a tensor saved by torch.save", true},
+      {"legacy.pt", "before PyTorch 1.6", true},
+      {"exported.pt2", "a torch.export program", true},
+  });
 }
 
 TEST_F(ModelFile, OtherFrameworksFilesAreNamed) {
-  for (const std::string name : {"model.onnx", "onnx_without_extension.bin"}) {
-    const std::string onnx = load_error(*files_, name);
-    EXPECT_NE(onnx.find("an ONNX model"), std::string::npos) << onnx;
-  }
-  const std::string h5 = load_error(*files_, "model.h5");
-  EXPECT_NE(h5.find("an HDF5 file (a Keras .h5 model?)"), std::string::npos) << h5;
-  const std::string keras = load_error(*files_, "model.keras");
-  EXPECT_NE(keras.find("a Keras model (.keras)"), std::string::npos) << keras;
-  const std::string safetensors = load_error(*files_, "model.safetensors");
-  EXPECT_NE(safetensors.find("safetensors weights"), std::string::npos) << safetensors;
-  const std::string saved_model = load_error(*files_, "saved_model");
-  EXPECT_NE(saved_model.find("a TensorFlow SavedModel"), std::string::npos) << saved_model;
+  expect_named(*files_, {
+      {"model.onnx", "an ONNX model", true},
+      {"onnx_without_extension.bin", "an ONNX model", true},
+      {"model.h5", "an HDF5 file (a Keras .h5 model?)", false},
+      {"model.keras", "a Keras model (.keras)", false},
+      {"model.safetensors", "safetensors weights", true},
+      {"saved_model", "a TensorFlow SavedModel", false},
+  });
 }
 
 TEST_F(ModelFile, ACutShortCopyIsCalledOneAndTheWholeLoads) {
@@ -154,35 +167,18 @@ TEST_F(ModelFile, TuplesAreExplainedByTheirFirstElementWithAWarningAndDictionari
   Model plain = Model::load(files_->file("scripted.pt"));
   plain.labels();
   for (const std::string& w : plain.warnings()) EXPECT_EQ(w.find("values; xai explains the first"), std::string::npos) << w;
-  Model dictionary = Model::load(files_->file("returns_dict.pt"));
-  try {
-    dictionary.labels();
-    ADD_FAILURE() << "a dictionary was explained";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ExitCode::model);
-    EXPECT_NE(std::string(e.what()).find("returns a dictionary (keys: logits)"), std::string::npos) << e.what();
-  }
+  const std::string dictionary = first_pass_error(*files_, "returns_dict.pt");
+  EXPECT_NE(dictionary.find("returns a dictionary (keys: logits)"), std::string::npos) << dictionary;
 }
 
 // A forward pass that fails says what the model shows about why: weights that are not float32, or
 // tensors it creates on the GPU a trace ran on.
 TEST_F(ModelFile, FailedForwardPassesSayWhatTheModelShows) {
-  const auto forward_error = [&](const std::string& name) -> std::string {
-    Model model = Model::load(files_->file(name));
-    try {
-      model.labels();
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ExitCode::model);
-      return e.what();
-    }
-    ADD_FAILURE() << name << " ran";
-    return {};
-  };
-  const std::string half = forward_error("half_weights.pt");
+  const std::string half = first_pass_error(*files_, "half_weights.pt");
   EXPECT_NE(half.find("forward pass failed"), std::string::npos) << half;
   EXPECT_NE(half.find("its weights are Half"), std::string::npos) << half;
   EXPECT_NE(half.find("model.float()"), std::string::npos) << half;
-  const std::string cuda = forward_error("creates_on_cuda.pt");
+  const std::string cuda = first_pass_error(*files_, "creates_on_cuda.pt");
   EXPECT_NE(cuda.find("the model creates tensors on cuda:0"), std::string::npos) << cuda;
   EXPECT_NE(cuda.find("device cuda:0"), std::string::npos) << cuda;
   EXPECT_EQ(half.find("creates tensors"), std::string::npos) << half;
@@ -192,8 +188,7 @@ TEST_F(ModelFile, FailedForwardPassesSayWhatTheModelShows) {
 TEST(ModelFileCompiled, AnAotInductorPackageIsNamed) {
   test::TempDir dir;
   write_files(dir, "--aoti");
-  const std::string aoti = load_error(dir, "aoti.pt2");
-  EXPECT_NE(aoti.find("an AOTInductor package"), std::string::npos) << aoti;
+  expect_named(dir, {{"aoti.pt2", "an AOTInductor package", true}});
 }
 
 }  // namespace
