@@ -25,6 +25,7 @@ const std::map<std::string, std::string>& undeclared_setting_flags() {
       {"apply_exif_orientation", "--apply-exif-orientation"},
       {"background", "--background"},
       {"batch_size", "--batch-size"},
+      {"channels", "--channels"},
       {"colormap", "--colormap"},
       {"device", "--device"},
       {"dicom_window", "--dicom-window"},

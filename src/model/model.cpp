@@ -291,7 +291,7 @@ torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, co
   } catch (const std::exception& e) {  // c10::Error, or the TorchScript interpreter's runtime_error that rethrows one
     if (is_allocation_failure(e)) out_of_memory(input, torch_error_message(e));
     throw model_error(path + ": forward pass failed on input of shape " + c10::str(input.sizes()) + " (" +
-                      torch_error_message(e) + ")" + forward_failure_hint);
+                      torch_error_message(e) + ")" + forward_failure_hint + assumed_input_hint());
   }
   if (output.isTuple()) {
     // torchvision's scripted GoogLeNet and Inception return (logits, aux...); say so, as the first
@@ -331,6 +331,21 @@ torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, co
                       " on input of shape " + c10::str(input.sizes()) + ")");
   }
   return logits;
+}
+
+std::string Model::Impl::assumed_input_hint() const {
+  std::string assumed, flags;
+  const auto add = [&](const std::string& key, const std::string& flag, const std::string& value) {
+    if (card.given.count(key)) return;
+    assumed += (assumed.empty() ? "" : ", ") + value;
+    flags += (flags.empty() ? "" : " and ") + flag;
+  };
+  add("input_size", setting_name("input_size"),
+      "size " + std::to_string(card.input_height) + "x" + std::to_string(card.input_width));
+  add("channels", setting_name("channels"), "channels " + to_string(card.channels));
+  if (assumed.empty()) return {};
+  return "; the input's " + assumed + " were assumed, as no card or option gave them: give " + flags +
+         ", or write the model's card (xai card)";
 }
 
 void Model::Impl::require_gradient(const torch::Tensor& scores) const {

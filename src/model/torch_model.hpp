@@ -31,8 +31,10 @@ struct Model::Impl {
   torch::jit::Module module;  // the user's model, never instrumented
   ModelCard card;
   bool outputs_checked = false;
-  // Appended to a failed forward pass's error: what the model's graphs or weights suggest (model.cpp).
+  // Appended to a failed forward pass's error: what the model's graphs or weights suggest (model.cpp),
+  // and the input's size and channels where xai assumed them.
   std::string forward_failure_hint;
+  std::string assumed_input_hint() const;
   // Instrumented clones, one per set of layers: a clone's graphs can only be edited before
   // its first run (the executor caches an optimised graph), so each set gets its own.
   std::map<std::vector<std::string>, std::unique_ptr<CaptureModel>> capture_models;

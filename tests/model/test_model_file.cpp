@@ -182,6 +182,18 @@ TEST_F(ModelFile, FailedForwardPassesSayWhatTheModelShows) {
   EXPECT_NE(cuda.find("the model creates tensors on cuda:0"), std::string::npos) << cuda;
   EXPECT_NE(cuda.find("device cuda:0"), std::string::npos) << cuda;
   EXPECT_EQ(half.find("creates tensors"), std::string::npos) << half;
+  // Without a card the input's size and channels were assumed: the error says so, and which to give.
+  const std::string gray = first_pass_error(*files_, "gray_input.pt");
+  EXPECT_NE(gray.find("to have 1 channels"), std::string::npos) << gray;
+  EXPECT_NE(gray.find("the input's size 224x224, channels rgb were assumed"), std::string::npos) << gray;
+  Model stated = Model::load(files_->file("gray_input.pt"));
+  stated.mutable_card().given.insert({"input_size", "channels"});  // as --input-size and --channels do
+  try {
+    stated.labels();
+    ADD_FAILURE() << "a gray model ran on rgb";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find("were assumed"), std::string::npos) << e.what();
+  }
 }
 
 // AOTInductor compiles C++ (25 s on 2 cores): `scripts/test.sh --full` and CI only.

@@ -6,7 +6,7 @@ packages are not installed here, are built from their published layouts: ONNX's 
 format signature, safetensors' length-prefixed JSON header, Keras 3's zip of config.json and model.weights.h5,
 and a TensorFlow SavedModel's saved_model.pb. A scripted model and its first half (a cut-short copy), models
 traced in training mode, models whose forward() returns a tuple or a dictionary, and models whose forward pass
-cannot run on float32 CPU inputs (float16 weights, tensors created on a GPU) complete the set.
+cannot run on float32 CPU inputs (float16 weights, tensors created on a GPU, one input channel) complete the set.
 
     foreign_model_files.py DIR [--aoti]
 """
@@ -115,6 +115,9 @@ def main():
     # Forward passes that cannot run here: weights in float16, tensors created on a GPU.
     torch.jit.script(tiny_model().half()).save(path("half_weights.pt"))
     torch.jit.script(CreatesOnTheGpu(tiny_model())).save(path("creates_on_cuda.pt"))
+    # A grayscale model: its first convolution takes one channel, not the three xai assumes without a card.
+    torch.jit.script(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                   nn.Linear(4, 2)).eval()).save(path("gray_input.pt"))
 
     with open(path("model.onnx"), "wb") as f:
         f.write(onnx_model_proto())
