@@ -7,6 +7,7 @@
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/frozen_linear_transpose.h>
 #include <torch/csrc/jit/passes/graph_rewrite_helper.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <functional>
 #include <optional>
@@ -90,6 +91,8 @@ std::vector<std::vector<int64_t>> convolution_input_sizes(const torch::jit::Modu
   torch::jit::Stack stack{frozen._ivalue(), example};
   {
     c10::InferenceMode inference;
+    // One run: the profiling executor's work for later calls would be wasted (model.cpp, run_pass).
+    const torch::jit::GraphOptimizerEnabledGuard optimiser(false);
     function.run(stack);
   }
   const auto& outputs = stack.back().toTupleRef().elements();
