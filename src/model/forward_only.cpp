@@ -27,14 +27,18 @@ void check_precision(const std::string& precision, const std::string& name) {
     throw usage_error(name + " " + precision + ": expected fp32, bf16 or fp16");
 }
 
+torch::Tensor Model::Impl::textured_images(int64_t images) const {
+  // A generator of its own: the images must not depend on what used the global generator before.
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(20221201);
+  return (torch::rand({images, card.channel_count(), card.input_height, card.input_width}, generator,
+                      torch::TensorOptions().dtype(torch::kFloat)) * 2 - 1).to(device);
+}
+
 const torch::Tensor& Model::Impl::probe() {
   if (!probe_input.defined()) {
     c10::InferenceMode inference_mode;
     const long long counted = forward_passes;  // the checks are not the run's work
-    // A seeded probe of its own: the decision must not depend on what used the global generator before.
-    auto generator = at::make_generator<at::CPUGeneratorImpl>(20221201);
-    probe_input = (torch::rand({2, card.channel_count(), card.input_height, card.input_width}, generator,
-                               torch::TensorOptions().dtype(torch::kFloat)) * 2 - 1).to(device);
+    probe_input = textured_images(2);
     probe_expected = class_probabilities(run(module, probe_input), card.output);
     forward_passes = counted;
   }

@@ -2,21 +2,20 @@
 
 #include <torch/cuda.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/jit/ir/ir.h>
-#include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
-#include <torch/csrc/jit/runtime/graph_iterator.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <future>
-#include <set>
+#include <optional>
 
+#include "model/graph_inspection.hpp"
 #include "model/model_file.hpp"
 #include "model/torch_model.hpp"
 #include "xai/error.hpp"
 #include "core/sha256.hpp"
+#include "core/text.hpp"
 
 namespace xai {
 namespace {
@@ -41,88 +40,6 @@ torch::Device parse_device(const std::string& name) {
     }
   }
   throw usage_error(setting_name("device") + " " + name + ": expected cpu, cuda or cuda:N");
-}
-
-// What a model's graphs hold that eval() or the device cannot change. Each module's own methods are
-// walked, not the inlined forward: inlining copies the whole graph (DenseNet201: 285 ms in Python, the
-// walk 27 ms), and a trace keeps each submodule's operations in its own forward.
-struct RecordedInGraph {
-  int training_batch_norms = 0;  // batch_norm(..., training=True) with running statistics
-  int training_dropouts = 0;     // dropout(..., p > 0, train=True) and its variants
-  std::set<std::string> devices; // devices a trace recorded for the tensors it creates
-};
-
-RecordedInGraph recorded_in_graph(const torch::jit::Module& module) {
-  const auto constant_true = [](const torch::jit::Value* value) {
-    const std::optional<c10::IValue> constant = torch::jit::toIValue(value);
-    return constant && constant->isBool() && constant->toBool();
-  };
-  const auto is_none = [](const torch::jit::Value* value) { return value->type()->kind() == c10::TypeKind::NoneType; };
-  RecordedInGraph recorded;
-  for (const torch::jit::Module& submodule : module.modules())
-    for (const torch::jit::Method& method : submodule.get_methods()) {
-      std::shared_ptr<torch::jit::Graph> graph = method.graph();
-      for (torch::jit::DepthFirstGraphNodeIterator it(graph); const torch::jit::Node* node = it.next();) {
-        if (node->kind() == c10::prim::Constant) {
-          if (node->output()->type()->kind() == c10::TypeKind::DeviceObjType)
-            recorded.devices.insert(torch::jit::toIValue(node->output())->toDevice().str());
-          continue;
-        }
-        const std::string kind = node->kind().toQualString();
-        // batch_norm(input, weight, bias, running_mean, running_var, training, ...): without running
-        // statistics (track_running_stats=False) batch statistics are the model's design, in eval too.
-        if ((kind == "aten::batch_norm" || kind == "aten::_batch_norm_impl_index") && node->inputs().size() > 5 &&
-            constant_true(node->input(5)) && !is_none(node->input(3)))
-          ++recorded.training_batch_norms;
-        // dropout(input, p, train) and its feature/alpha variants, in place or not.
-        if (kind.rfind("aten::", 0) == 0 && kind.find("dropout") != std::string::npos && node->inputs().size() == 3 &&
-            constant_true(node->input(2))) {
-          const std::optional<c10::IValue> p = torch::jit::toIValue(node->input(1));
-          if (!p || !p->isDouble() || p->toDouble() > 0) ++recorded.training_dropouts;
-        }
-      }
-    }
-  return recorded;
-}
-
-// A model traced in training mode keeps training's behaviour whatever module.eval() says: the trace
-// recorded its batch norms with training=True (each image's scores then depend on the others in its
-// batch, and xai batches perturbed images) and its dropout on (scores change from pass to pass). Its
-// explanations would be noise. Scripted models read self.training, which eval() sets, so they pass.
-void refuse_training_behaviour(const RecordedInGraph& recorded, const std::string& path) {
-  if (recorded.training_batch_norms == 0 && recorded.training_dropouts == 0) return;
-  std::string what;
-  if (recorded.training_batch_norms)
-    what = "its batch norms (" + std::to_string(recorded.training_batch_norms) +
-           ") normalise by each batch's own statistics";
-  if (recorded.training_dropouts)
-    what += (what.empty() ? "its" : " and its") + std::string(" dropouts (") +
-            std::to_string(recorded.training_dropouts) + ") drop at random";
-  throw model_error(path + ": runs in training mode whatever eval() says (" + what +
-                    "): the trace recorded model.train(); trace it after model.eval()");
-}
-
-// What a failed forward pass most likely means, where the model shows it: tensors it creates on a
-// device the trace recorded (traced on a GPU, run on the CPU), or weights that are not float32.
-std::string forward_failure_hint(const RecordedInGraph& recorded, const torch::jit::Module& module,
-                                 const torch::Device& device) {
-  std::string hint;
-  for (const std::string& recorded_device : recorded.devices)
-    if (torch::Device(recorded_device).type() != device.type()) {
-      hint += "; the model creates tensors on " + recorded_device +
-              " (a trace records the device it ran on): run it with " + setting_name("device") + " " + recorded_device +
-              ", or trace it on the device it will run on";
-      break;
-    }
-  for (const torch::Tensor& parameter : module.parameters())
-    if (parameter.is_floating_point()) {
-      if (parameter.scalar_type() != torch::kFloat)
-        hint += "; its weights are " + std::string(c10::toString(parameter.scalar_type())) +
-                " and xai's inputs float32: export it after model.float() (" + setting_name("precision") +
-                " runs forward-only passes in fp16 or bf16)";
-      break;
-    }
-  return hint;
 }
 
 }  // namespace
@@ -284,6 +201,8 @@ torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, co
                                     int64_t expected_batch) {
   if (expected_batch < 0) expected_batch = input.size(0);
   ++forward_passes;
+  std::optional<GeneratorStates> generators_before;
+  if (!random_draws_checked) generators_before.emplace(device);
   c10::IValue output;
   try {
     // On the CPU every graph runs on the interpreter as it is: the profiling executor's first two calls
@@ -336,7 +255,40 @@ torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, co
                       std::to_string(bad[0].item<int64_t>()) + " of a batch of " + std::to_string(logits.size(0)) +
                       " on input of shape " + c10::str(input.sizes()) + ")");
   }
+  if (generators_before) {
+    random_draws_checked = true;
+    if (generators_before->changed()) refuse_random_scores();
+  }
   return logits;
+}
+
+// A model whose scores change from run to run (scripted F.dropout(x, p, training=True), Monte Carlo
+// dropout, noise added in forward) makes every explanation noise: each perturbed image's score, each
+// gradient, is one draw. eval() cannot turn it off. Where a pass drew random numbers, one textured
+// image (not the pass's: a blank one hides dropout on the input) runs up to 8 times: scores that differ
+// refuse the model, scores that agree (a draw that never reaches them) do not. Eight, as dropout on a
+// binary model's two logits repeats a mask 1 run in 4.
+void Model::Impl::refuse_random_scores() {
+  constexpr int kRuns = 8;
+  const long long counted = forward_passes;  // the check is not the run's work
+  const torch::Tensor image = textured_images(1);
+  c10::InferenceMode inference;
+  const RandomOperations called;
+  const torch::Tensor first = run(module, image).to(torch::kDouble);
+  // The CPU's kernels give the same bits for the same input; a GPU's may add in another order from run
+  // to run, so differences at float32's rounding there are not draws.
+  const double rounding = device.is_cpu() ? 0.0 : 1e-5 * std::max(1.0, first.abs().max().item<double>());
+  double difference = 0;
+  for (int run_index = 1; run_index < kRuns && difference <= rounding; ++run_index)
+    difference = (first - run(module, image).to(torch::kDouble)).abs().max().item<double>();
+  forward_passes = counted;
+  if (difference <= rounding) return;
+  const std::string operations = called.listed();
+  throw model_error(path + ": gives different scores on two runs of the same image (largest difference " +
+                    significant_digits(difference, 3) + "): its forward() draws random numbers" +
+                    (operations.empty() ? "" : " (" + operations + ")") +
+                    " whatever eval() says, so every explanation would be noise; export it with dropout following "
+                    "self.training (nn.Dropout, or F.dropout(x, p, self.training)) and no random noise in eval()");
 }
 
 std::string Model::Impl::assumed_input_hint() const {

@@ -35,6 +35,10 @@ struct Model::Impl {
   // and the input's size and channels where xai assumed them.
   std::string forward_failure_hint;
   std::string assumed_input_hint() const;
+  // The model's first pass is watched for random numbers drawn (dropout left on in scripted code, noise):
+  // where it drew some, runs of one image must agree, else the model is refused (refuse_random_scores).
+  bool random_draws_checked = false;
+  void refuse_random_scores();
   // Instrumented clones, one per set of layers: a clone's graphs can only be edited before
   // its first run (the executor caches an optimised graph), so each set gets its own.
   std::map<std::vector<std::string>, std::unique_ptr<CaptureModel>> capture_models;
@@ -114,6 +118,9 @@ struct Model::Impl {
   // The largest difference of class probabilities between the module as loaded and `candidate` (its
   // parameters in `dtype`) on the first `images` of a seeded, textured probe input.
   double probe_difference(torch::jit::Module& candidate, torch::ScalarType dtype, int64_t images = 2);
+  // `images` seeded images of uniform noise in [-1, 1) at the card's size, on the device: texture for
+  // every unit of a model to respond to, the same in every run.
+  torch::Tensor textured_images(int64_t images) const;
   const torch::Tensor& probe();  // two probe images on the device, and the module's probabilities for them
   torch::Tensor probe_input, probe_expected;  // the probe and the module's probabilities on it, made once
   void choose_low_precision();

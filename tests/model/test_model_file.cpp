@@ -156,6 +156,28 @@ TEST_F(ModelFile, AModelTracedInTrainingModeIsRefused) {
   }
 }
 
+// Scores that differ on two runs of one image (eager PyTorch says so in foreign_model_files.py) are
+// refused at the first pass, naming what draws; a draw that never reaches the scores is not, and its
+// check is not counted as the run's work.
+TEST_F(ModelFile, AModelWhoseScoresAreRandomIsRefused) {
+  for (const auto& [name, operation] : std::vector<std::pair<std::string, std::string>>{
+           {"monte_carlo_dropout.pt", "aten::dropout"}, {"noise_in_forward.pt", "aten::randn_like"}}) {
+    const std::string error = first_pass_error(*files_, name);
+    for (const std::string says : std::vector<std::string>{"gives different scores on two runs of the same image", "draws random numbers",
+                                   operation, "whatever eval() says", "F.dropout(x, p, self.training)"})
+      EXPECT_NE(error.find(says), std::string::npos) << says << "\n" << error;
+    // Named: what drew, not the nn.Dropout that eval() turned off (both models have one).
+    if (operation != "aten::dropout") EXPECT_EQ(error.find("aten::dropout"), std::string::npos) << error;
+  }
+  Model unused = Model::load(files_->file("draws_unused_random_numbers.pt"));
+  EXPECT_EQ(unused.labels().size(), 2u);
+  EXPECT_EQ(unused.forward_passes(), 1);
+  // Dropout that follows self.training (nn.Dropout, scripted) draws nothing in eval(): no second pass.
+  Model eval_dropout = Model::load(files_->file("scripted_in_training_mode.pt"));
+  eval_dropout.labels();
+  EXPECT_EQ(eval_dropout.forward_passes(), 1);
+}
+
 // A tuple's first element is explained, and the report says so; a dictionary names its keys.
 TEST_F(ModelFile, TuplesAreExplainedByTheirFirstElementWithAWarningAndDictionariesRefused) {
   Model tuple = Model::load(files_->file("returns_tuple.pt"));

@@ -6,7 +6,8 @@ packages are not installed here, are built from their published layouts: ONNX's 
 format signature, safetensors' length-prefixed JSON header, Keras 3's zip of config.json and model.weights.h5,
 and a TensorFlow SavedModel's saved_model.pb. A scripted model and its first half (a cut-short copy), models
 traced in training mode, models whose forward() returns a tuple or a dictionary, and models whose forward pass
-cannot run on float32 CPU inputs (float16 weights, tensors created on a GPU, one input channel) complete the set.
+cannot run on float32 CPU inputs (float16 weights, tensors created on a GPU, one input channel) or whose scores
+are random (dropout asked for in forward(), noise) complete the set.
 
     foreign_model_files.py DIR [--aoti]
 """
@@ -61,6 +62,42 @@ class ReturnsDict(nn.Module):
         return {"logits": self.inner(x)}
 
 
+class MonteCarloDropout(nn.Module):
+    """Dropout asked for explicitly (Monte Carlo dropout): on whatever eval() says."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(torch.nn.functional.dropout(x, 0.2, training=True))
+
+
+class NoiseInForward(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x + 0.1 * torch.randn_like(x))
+
+
+class DrawsUnusedRandomNumbers(nn.Module):
+    """Draws a random number that cannot reach its scores: deterministic."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x + 0 * torch.rand(1))
+
+
+def scores_vary(model, example):
+    with torch.no_grad():
+        return not torch.equal(model(example), model(example))
+
+
 def varint(value):
     out = bytearray()
     while True:
@@ -112,6 +149,14 @@ def main():
         path("traced_batch_statistics_by_design.pt"))
     torch.jit.script(ReturnsTuple(norm_and_dropout_model().eval())).save(path("returns_tuple.pt"))
     torch.jit.script(ReturnsDict(norm_and_dropout_model().eval())).save(path("returns_dict.pt"))
+    # Scores that change from run to run whatever eval() says (checked here, in eager PyTorch), and a
+    # model that draws a random number its scores never see.
+    for name, wrapper, varies in (("monte_carlo_dropout.pt", MonteCarloDropout, True),
+                                  ("noise_in_forward.pt", NoiseInForward, True),
+                                  ("draws_unused_random_numbers.pt", DrawsUnusedRandomNumbers, False)):
+        model_with_draws = wrapper(norm_and_dropout_model().eval()).eval()
+        assert scores_vary(model_with_draws, example) == varies, name
+        torch.jit.script(model_with_draws).save(path(name))
     # Forward passes that cannot run here: weights in float16, tensors created on a GPU.
     torch.jit.script(tiny_model().half()).save(path("half_weights.pt"))
     torch.jit.script(CreatesOnTheGpu(tiny_model())).save(path("creates_on_cuda.pt"))
