@@ -27,10 +27,10 @@ void check_precision(const std::string& precision, const std::string& name) {
     throw usage_error(name + " " + precision + ": expected fp32, bf16 or fp16");
 }
 
-torch::Tensor Model::Impl::textured_images(int64_t images) const {
-  // A generator of its own: the images must not depend on what used the global generator before.
+torch::Tensor Model::Impl::textured_image() const {
+  // A generator of its own: the image must not depend on what used the global generator before.
   auto generator = at::make_generator<at::CPUGeneratorImpl>(20221201);
-  return (torch::rand({images, card.channel_count(), card.input_height, card.input_width}, generator,
+  return (torch::rand({1, card.channel_count(), card.input_height, card.input_width}, generator,
                       torch::TensorOptions().dtype(torch::kFloat)) * 2 - 1).to(device);
 }
 
@@ -38,11 +38,36 @@ const torch::Tensor& Model::Impl::probe() {
   if (!probe_input.defined()) {
     c10::InferenceMode inference_mode;
     const long long counted = forward_passes;  // the checks are not the run's work
-    probe_input = textured_images(2);
+    // The second image is the first at a fifth of its contrast, brighter: batch statistics of the pair
+    // are far from either image's own, which a model that normalises across its batch shows.
+    const torch::Tensor image = textured_image();
+    probe_input = torch::cat({image, image * 0.2 + 0.8});
     probe_expected = class_probabilities(run(module, probe_input), card.output);
     forward_passes = counted;
+    if (batch_independence_checked) refuse_batch_dependent_scores();
   }
   return probe_input;
+}
+
+// A model that normalises across its batch (batch norms with the batch's statistics: traced in
+// training mode, track_running_stats=False, F.batch_norm(..., training=True) in scripted code) gives an
+// image scores that depend on the images beside it, and xai runs perturbed images, probes and slide
+// tiles in batches: each score would be its batch's. The probe pair's first image, alone and beside
+// the second, must score alike.
+void Model::Impl::refuse_batch_dependent_scores() {
+  c10::InferenceMode inference_mode;
+  const long long counted = forward_passes;
+  const torch::Tensor alone = class_probabilities(run(module, probe_input.narrow(0, 0, 1)), card.output);
+  forward_passes = counted;
+  const double difference = (alone - probe_expected.narrow(0, 0, 1)).abs().max().item<double>();
+  // A GPU's kernels for one image and for two may differ in rounding (TF32 convolutions included).
+  const double tolerance = device.is_cpu() ? kInferenceCloneTolerance : 1e-3;
+  if (difference <= tolerance) return;
+  throw model_error(path + ": an image's scores depend on the other images in its batch (its probabilities move by " +
+                    significant_digits(difference, 3) + " when a second image joins it): the model normalises "
+                    "across its batch (batch norms using the batch's statistics: traced in training mode, "
+                    "track_running_stats=False, or F.batch_norm(..., training=True)), and xai runs images in "
+                    "batches, so every score would be its batch's; export it with running statistics after model.eval()");
 }
 
 double Model::Impl::probe_difference(torch::jit::Module& candidate, torch::ScalarType dtype, int64_t images) {

@@ -259,6 +259,12 @@ torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, co
     random_draws_checked = true;
     if (generators_before->changed()) refuse_random_scores();
   }
+  if (input.size(0) > 1 && !batch_independence_checked) {
+    batch_independence_checked = true;
+    // Where this pass is the probe's own, probe() checks when its expected scores are in.
+    if (probe_expected.defined()) refuse_batch_dependent_scores();
+    else if (!probe_input.defined()) probe();
+  }
   return logits;
 }
 
@@ -271,7 +277,7 @@ torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, co
 void Model::Impl::refuse_random_scores() {
   constexpr int kRuns = 8;
   const long long counted = forward_passes;  // the check is not the run's work
-  const torch::Tensor image = textured_images(1);
+  const torch::Tensor image = textured_image();
   c10::InferenceMode inference;
   const RandomOperations called;
   const torch::Tensor first = run(module, image).to(torch::kDouble);

@@ -118,10 +118,14 @@ struct Model::Impl {
   // The largest difference of class probabilities between the module as loaded and `candidate` (its
   // parameters in `dtype`) on the first `images` of a seeded, textured probe input.
   double probe_difference(torch::jit::Module& candidate, torch::ScalarType dtype, int64_t images = 2);
-  // `images` seeded images of uniform noise in [-1, 1) at the card's size, on the device: texture for
-  // every unit of a model to respond to, the same in every run.
-  torch::Tensor textured_images(int64_t images) const;
+  // A seeded image of uniform noise in [-1, 1) at the card's size, on the device: texture for every unit
+  // of a model to respond to, the same in every run.
+  torch::Tensor textured_image() const;
   const torch::Tensor& probe();  // two probe images on the device, and the module's probabilities for them
+  // A model's first pass of two or more images checks that an image scores alike alone and in a batch,
+  // on the probe pair (refuse_batch_dependent_scores); at the end of probe() where the probe is not made yet.
+  bool batch_independence_checked = false;
+  void refuse_batch_dependent_scores();
   torch::Tensor probe_input, probe_expected;  // the probe and the module's probabilities on it, made once
   void choose_low_precision();
   std::string default_layer;  // cached: finding it needs a dry run of the instrumented model

@@ -145,7 +145,8 @@ TEST_F(ModelFile, UnknownBytesKeepTheLoadersMessage) {
 }
 
 // A trace keeps training's batch statistics and dropout whatever eval() says: refused, where the
-// same model scripted (it reads self.training) and batch statistics by design load.
+// same model scripted (it reads self.training) and batch statistics by design load (the latter refused
+// at its first batch: below).
 TEST_F(ModelFile, AModelTracedInTrainingModeIsRefused) {
   const std::string traced = load_error(*files_, "traced_in_training_mode.pt");
   for (const std::string says : {"runs in training mode", "its batch norms (1)", "its dropouts (1)", "trace it after model.eval()"})
@@ -176,6 +177,28 @@ TEST_F(ModelFile, AModelWhoseScoresAreRandomIsRefused) {
   Model eval_dropout = Model::load(files_->file("scripted_in_training_mode.pt"));
   eval_dropout.labels();
   EXPECT_EQ(eval_dropout.forward_passes(), 1);
+}
+
+// Scores that depend on the images beside one in its batch (eager PyTorch says so in
+// foreign_model_files.py) are refused at the first pass of two or more images (xai's probe pair of
+// the inference clone is one); one image on the module as loaded runs, and a model in eval mode with
+// running statistics batches.
+TEST_F(ModelFile, AModelWhoseScoresDependOnItsBatchIsRefusedAtItsFirstBatch) {
+  const InputBlob blank{3, 224, 224, std::vector<float>(3 * 224 * 224, 0.25f)};
+  for (const std::string name : {"traced_batch_statistics_by_design.pt", "centres_on_its_batch.pt"}) {
+    Model model = Model::load(files_->file(name));
+    EXPECT_EQ(model.labels().size(), 2u) << name;
+    try {
+      model.predict({blank, blank});
+      ADD_FAILURE() << name << " ran a batch";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::model) << e.what();
+      EXPECT_NE(std::string(e.what()).find("an image's scores depend on the other images in its batch"),
+                std::string::npos) << e.what();
+    }
+  }
+  Model eval_mode = Model::load(files_->file("scripted_in_training_mode.pt"));
+  EXPECT_EQ(eval_mode.predict({blank, blank, blank}).size(), 3u);
 }
 
 // A tuple's first element is explained, and the report says so; a dictionary names its keys.

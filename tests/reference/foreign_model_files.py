@@ -6,8 +6,9 @@ packages are not installed here, are built from their published layouts: ONNX's 
 format signature, safetensors' length-prefixed JSON header, Keras 3's zip of config.json and model.weights.h5,
 and a TensorFlow SavedModel's saved_model.pb. A scripted model and its first half (a cut-short copy), models
 traced in training mode, models whose forward() returns a tuple or a dictionary, and models whose forward pass
-cannot run on float32 CPU inputs (float16 weights, tensors created on a GPU, one input channel) or whose scores
-are random (dropout asked for in forward(), noise) complete the set.
+cannot run on float32 CPU inputs (float16 weights, tensors created on a GPU, one input channel), whose scores
+are random (dropout asked for in forward(), noise) or depend on the batch (batch statistics, a batch's mean
+subtracted) complete the set.
 
     foreign_model_files.py DIR [--aoti]
 """
@@ -93,6 +94,23 @@ class DrawsUnusedRandomNumbers(nn.Module):
         return self.inner(x + 0 * torch.rand(1))
 
 
+class CentresOnItsBatch(nn.Module):
+    """Subtracts the batch's mean image: each image's scores depend on the others beside it."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x - x.mean(0, keepdim=True))
+
+
+def depends_on_batch(model, example):
+    pair = torch.cat([example, example * 0.2 + 0.8])
+    with torch.no_grad():
+        return (torch.softmax(model(pair), 1)[0] - torch.softmax(model(example), 1)[0]).abs().max().item() > 1e-3
+
+
 def scores_vary(model, example):
     with torch.no_grad():
         return not torch.equal(model(example), model(example))
@@ -144,9 +162,14 @@ def main():
     torch.jit.trace(norm_and_dropout_model().train(), example, check_trace=False).save(path("traced_in_training_mode.pt"))
     # The same model scripted in training mode reads self.training: eval() on load makes it an eval model.
     torch.jit.script(norm_and_dropout_model().train()).save(path("scripted_in_training_mode.pt"))
-    # Batch norms without running statistics use the batch's in eval mode too: the model's design.
-    torch.jit.trace(norm_and_dropout_model(track_running_stats=False).eval(), example).save(
-        path("traced_batch_statistics_by_design.pt"))
+    # Batch norms without running statistics use the batch's in eval mode too (the model's design), and a
+    # model that centres its batch: an image's scores depend on its batch (checked here, in eager PyTorch).
+    batch_statistics = torch.jit.trace(norm_and_dropout_model(track_running_stats=False).eval(), example)
+    centres = torch.jit.script(CentresOnItsBatch(norm_and_dropout_model().eval()))
+    assert depends_on_batch(batch_statistics, example) and depends_on_batch(centres, example)
+    assert not depends_on_batch(torch.jit.script(norm_and_dropout_model().eval()), example)
+    batch_statistics.save(path("traced_batch_statistics_by_design.pt"))
+    centres.save(path("centres_on_its_batch.pt"))
     torch.jit.script(ReturnsTuple(norm_and_dropout_model().eval())).save(path("returns_tuple.pt"))
     torch.jit.script(ReturnsDict(norm_and_dropout_model().eval())).save(path("returns_dict.pt"))
     # Scores that change from run to run whatever eval() says (checked here, in eager PyTorch), and a
