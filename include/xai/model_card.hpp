@@ -78,6 +78,9 @@ struct ModelCard {
   int resize_to = 0;  // shorter_side: the shorter side before the crop; 0: resized_side()'s default
   Interpolation interpolation = Interpolation::area;
   OutputKind output = OutputKind::softmax;
+  // Which value of a forward() that returns several holds the class scores: a tuple's or list's index
+  // ("1"), or a dictionary's key ("logits"). Empty: a tuple's first (with a warning); a dictionary refused.
+  std::string output_element;
   std::string target_layer;  // empty: choose automatically
   // DICOM inputs: the window the model was trained with ("window": {"center": 40, "width": 80}, or a
   // preset/"minmax"/"percentile:P" string), used when the command line gives no --dicom-window.

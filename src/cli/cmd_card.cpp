@@ -59,7 +59,8 @@ int run_card(const CardFlags& flags) {
   for (size_t i = 0; i < card.labels.size(); ++i) std::cout << (i ? ", " : "") << i << "=" << card.labels[i];
   std::cout << "), input " << card.input_height << "x" << card.input_width << " " << to_string(card.channels)
             << ", resize " << resize_spec(card) << " (" << to_string(card.interpolation) << "), output "
-            << to_string(card.output) << ", layer " << card.target_layer
+            << to_string(card.output) << (card.output_element.empty() ? "" : " (element " + card.output_element + ")")
+            << ", layer " << card.target_layer
             << (!flags.layer.empty() ? "" : model.card().given.count("target_layer") ? " (from the card)" : " (automatic)")
             << "\n";
   return 0;

@@ -82,6 +82,9 @@ void ModelFlags::add_to(CLI::App& command, Mode mode) {
                                    "Override the card: area (OpenCV, the default), bilinear or bicubic (as PIL and "
                                    "torchvision)"));
   all.push_back(command.add_option("--output-kind", output_kind, "Override the card: softmax or sigmoid"));
+  all.push_back(command.add_option("--output-element", output_element,
+                                   "Override the card: where forward() returns several values, which holds the "
+                                   "class scores: an index (1) into its tuple, or a key (logits) of its dictionary"));
   all.push_back(command.add_option("--labels", labels, "Override the card: a file with one label per line, or a,b,c"));
   all.push_back(command
                     .add_option("--precision", precision,
@@ -147,6 +150,7 @@ Model ModelFlags::load_one(const std::string& path) const {
   if (!resize.empty()) parse_resize(resize, c), c.given.insert("resize");
   if (!interpolation.empty()) c.interpolation = parse_interpolation(interpolation), c.given.insert("interpolation");
   if (!output_kind.empty()) c.output = parse_output_kind(output_kind), c.given.insert("output");
+  if (!output_element.empty()) c.output_element = output_element, c.given.insert("output_element");
   if (!labels.empty()) c.labels = read_labels(labels), c.given.insert("labels");
   if (!stain_reference.empty() && stain_normalize.empty())
     throw usage_error("--stain-reference " + stain_reference + ": applies with --stain-normalize macenko");

@@ -24,6 +24,7 @@ struct ModelFlags {
   std::string channels;
   std::vector<float> mean, std;
   std::string output_kind;
+  std::string output_element;
   std::string resize;         // "stretch", "shorter-side[:N]"
   std::string interpolation;  // area, bilinear, bicubic
   std::string labels;  // file with one label per line, or a comma-separated list

@@ -43,6 +43,7 @@ const std::map<std::string, std::string>& undeclared_setting_flags() {
       {"methods", "--method"},
       {"min_tissue", "--min-tissue"},
       {"model", "--model"},
+      {"output_element", "--output-element"},
       {"mpp", "--mpp"},
       {"no_viewer", "--no-viewer"},
       {"plot", "--plot"},

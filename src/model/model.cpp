@@ -218,22 +218,7 @@ torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, co
     throw model_error(path + ": forward pass failed on input of shape " + c10::str(input.sizes()) + " (" +
                       torch_error_message(e) + ")" + forward_failure_hint + assumed_input_hint());
   }
-  if (output.isTuple()) {
-    // torchvision's scripted GoogLeNet and Inception return (logits, aux...); say so, as the first
-    // element of another model's tuple may be its features.
-    const auto& elements = output.toTupleRef().elements();
-    if (elements.size() > 1 && !outputs_checked)
-      output_warnings.push_back(path + ": the model returns " + std::to_string(elements.size()) +
-                                " values; xai explains the first as the class scores and ignores the others");
-    if (!elements.empty()) output = elements[0];
-  }
-  if (output.isGenericDict()) {
-    std::string keys;
-    for (const auto& entry : output.toGenericDict())
-      keys += (keys.empty() ? "" : ", ") + (entry.key().isString() ? entry.key().toStringRef() : entry.key().tagKind());
-    throw model_error(path + ": model returns a dictionary (keys: " + keys +
-                      "), expected a tensor of class scores: return the logits from forward()");
-  }
+  output = class_scores_element(output);
   if (!output.isTensor())
     throw model_error(path + ": model returns " + output.tagKind() + ", expected a tensor of class scores");
   torch::Tensor logits = output.toTensor();
@@ -295,6 +280,45 @@ void Model::Impl::refuse_random_scores() {
                     (operations.empty() ? "" : " (" + operations + ")") +
                     " whatever eval() says, so every explanation would be noise; export it with dropout following "
                     "self.training (nn.Dropout, or F.dropout(x, p, self.training)) and no random noise in eval()");
+}
+
+c10::IValue Model::Impl::class_scores_element(const c10::IValue& output) {
+  const std::string& element = card.output_element;
+  const std::string chosen = setting_name("output_element") + " " + element;
+  if (output.isTuple() || output.isList()) {
+    const std::vector<c10::IValue> elements =
+        output.isTuple() ? output.toTupleRef().elements().vec() : output.toList().vec();
+    const std::string returns = path + ": the model returns " + std::to_string(elements.size()) + " values";
+    if (elements.empty()) throw model_error(returns + ", expected a tensor of class scores");
+    if (element.empty()) {
+      // torchvision's scripted GoogLeNet and Inception return (logits, aux...); say so, as the first
+      // element of another model's tuple may be its features.
+      if (elements.size() > 1 && !outputs_checked)
+        output_warnings.push_back(returns + "; xai explains the first as the class scores and ignores the others (" +
+                                  setting_name("output_element") + " N chooses another)");
+      return elements[0];
+    }
+    const bool index = element.size() <= 4 && element.find_first_not_of("0123456789") == std::string::npos;
+    if (!index || std::stoul(element) >= elements.size())
+      throw model_error(returns + ": " + chosen + " is not one of its indices (0.." +
+                        std::to_string(elements.size() - 1) + ")");
+    return elements[std::stoul(element)];
+  }
+  if (output.isGenericDict()) {
+    std::string keys;
+    for (const auto& entry : output.toGenericDict()) {
+      if (entry.key().isString() && entry.key().toStringRef() == element && !element.empty()) return entry.value();
+      keys += (keys.empty() ? "" : ", ") + (entry.key().isString() ? entry.key().toStringRef() : entry.key().tagKind());
+    }
+    if (!element.empty()) throw model_error(path + ": " + chosen + ": the model's dictionary has no such key (keys: " + keys + ")");
+    throw model_error(path + ": model returns a dictionary (keys: " + keys + "), expected a tensor of class scores: "
+                      "choose its entry with " + setting_name("output_element") + " KEY, or return the logits from forward()");
+  }
+  // Never silently unused: a single value has no element to choose.
+  if (!element.empty())
+    throw model_error(path + ": " + chosen + " chooses one of several values forward() returns, but the model returns "
+                      "one (" + output.tagKind() + "): leave it out");
+  return output;
 }
 
 std::string Model::Impl::assumed_input_hint() const {

@@ -136,8 +136,8 @@ void ModelCard::validate() const {
 namespace {
 
 const std::vector<std::string> kCardKeys = {"name", "labels", "input_size", "channels", "mean", "std", "output",
-                                            "target_layer", "window", "tokens", "resize", "interpolation",
-                                            "mpp"};
+                                            "output_element", "target_layer", "window", "tokens", "resize",
+                                            "interpolation", "mpp"};
 // Documentation keys a card may carry; xai reads none of them, and says nothing about them.
 const std::vector<std::string> kInformationKeys = {"schema", "architecture", "description", "notes", "metrics",
                                                    "training", "version", "license", "authors", "source"};
@@ -205,6 +205,16 @@ ModelCard parse_model_card(const std::string& text, const std::string& path) {
     if (j.contains("resize")) parse_resize(j.at("resize").get<std::string>(), card);
     if (j.contains("interpolation")) card.interpolation = parse_interpolation(j.at("interpolation").get<std::string>());
     if (j.contains("output")) card.output = parse_output_kind(j.at("output").get<std::string>());
+    if (j.contains("output_element") && !j.at("output_element").is_null()) {
+      const json& element = j.at("output_element");
+      if (element.is_number_unsigned() && element.get<unsigned long long>() < 1024)
+        card.output_element = std::to_string(element.get<unsigned long long>());
+      else if (element.is_string() && !element.get<std::string>().empty())
+        card.output_element = element.get<std::string>();
+      else
+        throw model_error(path + ": output_element must be the index (0, 1, ...) of the class scores in the tuple "
+                          "forward() returns, or their key in its dictionary (got " + element.dump() + ")");
+    }
     if (j.contains("target_layer") && !j.at("target_layer").is_null())
       card.target_layer = j.at("target_layer").get<std::string>();
     if (j.contains("window") && !j.at("window").is_null()) {
@@ -282,6 +292,11 @@ std::string model_card_text(const ModelCard& card) {
                               {"resize", resize_spec(card)},
                               {"interpolation", to_string(card.interpolation)},
                               {"output", to_string(card.output)}};
+  if (!card.output_element.empty()) {
+    const bool index = card.output_element.find_first_not_of("0123456789") == std::string::npos;
+    j["output_element"] = index ? nlohmann::ordered_json(std::stoi(card.output_element))
+                                : nlohmann::ordered_json(card.output_element);
+  }
   if (!card.target_layer.empty()) j["target_layer"] = card.target_layer;
   if (card.window) {
     const DicomWindow& w = *card.window;

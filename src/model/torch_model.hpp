@@ -69,6 +69,9 @@ struct Model::Impl {
       out_of_memory(input, torch_error_message(e));
     }
   }
+  // The class scores among what forward() returned: the value itself, or the tuple's, list's or
+  // dictionary's element the card's output_element names (a tuple's first without one, with a warning).
+  c10::IValue class_scores_element(const c10::IValue& output);
   // Checks the output width against the card's labels; names labels when the card had none.
   void check_outputs(const torch::Tensor& logits);
   // Refuses a score that autograd cannot differentiate (a model that runs under no_grad or detaches

@@ -68,6 +68,7 @@ json model_json(Model& model) {
           {"threads", thread_count()},
           {"inference", model.inference().empty() ? "not used (no forward-only pass)" : model.inference()},
           {"precision", precision_json(model)}};
+  if (!card.output_element.empty()) out["output_element"] = card.output_element;
   if (card.stain) out["stain_normalization"] = stain_json(*card.stain);
   return out;
 }

@@ -84,4 +84,41 @@ TEST_F(CliCard, LabelsAreCheckedAgainstTheOutputsAndCardsAreNotOverwritten) {
   EXPECT_EQ(count_lines(unknown.err), 1u) << unknown;
 }
 
+// A model whose forward() returns (features, logits): --output-element 1 explains the logits, the
+// report records the choice, and `xai card` writes it so later runs need no flag. Without it the first
+// value (8 features) is explained as 8 classes, with a warning naming the flag.
+TEST_F(CliCard, OutputElementChoosesTheScoresAndTheCardKeepsIt) {
+  int status = 0;
+  const std::string made = xai::test::run_command(XAI_PYTHON " " + std::string(XAI_SOURCE_DIR) +
+                                                      "/tests/reference/foreign_model_files.py " + in("foreign").string() +
+                                                      " 2>&1",
+                                                  &status);
+  ASSERT_EQ(status, 0) << made;
+  fs::copy_file(in("foreign") / "returns_features_then_logits.pt", in("two.pt"));
+  const fs::path image = write_image("patch.png", test_image(120, 90));
+  const RunResult first = xai({"explain", "-m", in("two.pt").string(), image.string(), "-o", out_dir().string()});
+  ASSERT_EQ(first.code, 0) << first;
+  EXPECT_NE(first.err.find("returns 2 values; xai explains the first as the class scores and ignores the others "
+                           "(--output-element N chooses another)"),
+            std::string::npos) << first;
+  EXPECT_EQ(read_json(out_dir() / "patch.json").at("prediction").at("classes").size(), 8u);
+
+  const RunResult card = xai({"card", in("two.pt").string(), "--output-element", "1", "--labels", "benign,malignant"});
+  ASSERT_EQ(card.code, 0) << card;
+  EXPECT_NE(card.out.find("output softmax (element 1)"), std::string::npos) << card;
+  EXPECT_EQ(read_json(in("two.json")).at("output_element"), 1);
+  fs::remove_all(out_dir());
+  const RunResult chosen = xai({"explain", "-m", in("two.pt").string(), image.string(), "-o", out_dir().string()});
+  ASSERT_EQ(chosen.code, 0) << chosen;
+  EXPECT_EQ(chosen.err.find("explains the first"), std::string::npos) << chosen;
+  const json report = read_json(out_dir() / "patch.json");
+  EXPECT_EQ(report.at("model").at("output_element"), "1");
+  EXPECT_EQ(report.at("prediction").at("classes").size(), 2u);
+  // An element the model does not return: exit 4, naming what it returns.
+  fs::remove_all(out_dir());
+  expect_error(xai({"explain", "-m", in("two.pt").string(), "--output-element", "2", image.string(), "-o",
+                    out_dir().string()}),
+               4, {in("two.pt").string(), "--output-element 2 is not one of its indices (0..1)"});
+}
+
 }  // namespace

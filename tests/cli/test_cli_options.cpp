@@ -39,7 +39,7 @@ const std::map<std::string, std::set<std::string>> kRefused = {
                 "--regions", "--hide", "--hide-color", "--kernel-width", "--seed", "--repeats", "--window", "--stride", "--rise-masks", "--grid", "--keep", "--steps", "--baseline", "--noise", "--max-evals", "--partition",
                 "--no-inference-clone", "--precision", "--staged-capture", "--tolerance", "--max-samples", "--max-image-memory", "--apply-exif-orientation", "--map-size",
                 "--faithfulness", "--faithfulness-steps", "--faithfulness-fill", "--dicom-window", "--frame", "--frames"}},
-    {"merge", {"--stain-normalize", "--stain-reference", "--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind",
+    {"merge", {"--stain-normalize", "--stain-reference", "--model", "--card", "--device", "--input-size", "--channels", "--mean", "--std", "--output-kind", "--output-element",
                "--resize", "--interpolation",
                "--labels", "--method", "--layer", "--layers", "--target-class", "--top-k", "--targets", "--all-classes",
                "--probe-batch", "--colormap", "--alpha", "--background", "--figure-size", "--num-features", "--max-pixels", "--samples", "--segments", "--compactness",
@@ -177,6 +177,9 @@ class CliOptions : public CliTest, public ::testing::WithParamInterface<std::str
         {"--mean", {{"--mean", binary ? "0.3,0.3,0.3" : "0.3,0.3,0.3"}, {}}},
         {"--std", {{"--std", "0.4,0.4,0.4"}, {}}},
         {"--output-kind", {{"--output-kind", "sigmoid"}, {}}},
+        // The test models return one tensor: choosing an element of it is refused (tests/model/test_model_file.cpp
+        // chooses among a tuple's and a dictionary's).
+        {"--output-element", {{"--output-element", "1"}, {}}},
         {"--resize", {{"--resize", "shorter-side"}, {}}},
         // With a resize: eval's examples are already the demo model's input size.
         {"--interpolation", {{"--interpolation", "bicubic"}, {"--resize", "shorter-side"}}},

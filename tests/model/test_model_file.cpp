@@ -216,6 +216,53 @@ TEST_F(ModelFile, TuplesAreExplainedByTheirFirstElementWithAWarningAndDictionari
   EXPECT_NE(dictionary.find("returns a dictionary (keys: logits)"), std::string::npos) << dictionary;
 }
 
+// output_element chooses the class scores among what forward() returns: the same scores as the model
+// that returns them alone (the same seeded weights, foreign_model_files.py), by a tuple's index or a
+// dictionary's key; an element that is not there, or one given for a model that returns one value, is
+// an error naming what there is.
+TEST_F(ModelFile, OutputElementChoosesTheClassScores) {
+  const InputBlob image{3, 224, 224, [] {
+                          std::vector<float> values(3 * 224 * 224);
+                          for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 7919) % 255) / 127.0f - 1;
+                          return values;
+                        }()};
+  Model plain = Model::load(files_->file("scripted_in_training_mode.pt"));
+  const std::vector<float> expected = plain.predict({image})[0].logits;
+  ASSERT_EQ(expected.size(), 2u);
+  const auto scores = [&](const std::string& name, const std::string& element) {
+    Model model = Model::load(files_->file(name));
+    model.mutable_card().output_element = element;
+    const std::vector<float> logits = model.predict({image})[0].logits;
+    for (const std::string& warning : model.warnings())  // chosen: no "explains the first" warning
+      EXPECT_TRUE(element.empty() || warning.find("explains the first") == std::string::npos) << warning;
+    return logits;
+  };
+  EXPECT_EQ(scores("returns_features_then_logits.pt", "1"), expected);
+  EXPECT_EQ(scores("returns_dict.pt", "logits"), expected);
+  EXPECT_EQ(scores("returns_tuple.pt", "0"), expected);
+  EXPECT_EQ(scores("returns_features_then_logits.pt", "").size(), 8u);  // the first value: 8 features
+  const auto error = [&](const std::string& name, const std::string& element) {
+    Model model = Model::load(files_->file(name));
+    model.mutable_card().output_element = element;
+    try {
+      model.labels();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::model) << e.what();
+      return std::string(e.what());
+    }
+    ADD_FAILURE() << name << " with output_element " << element << " ran";
+    return std::string();
+  };
+  EXPECT_NE(error("returns_features_then_logits.pt", "2").find("returns 2 values: output_element 2 is not one of its indices (0..1)"),
+            std::string::npos);
+  EXPECT_NE(error("returns_features_then_logits.pt", "logits").find("is not one of its indices"), std::string::npos);
+  EXPECT_NE(error("returns_dict.pt", "scores").find("output_element scores: the model's dictionary has no such key (keys: logits)"),
+            std::string::npos);
+  EXPECT_NE(error("returns_dict.pt", "").find("choose its entry with output_element KEY"), std::string::npos);
+  EXPECT_NE(error("scripted.pt", "0").find("output_element 0 chooses one of several values forward() returns, but the model returns one (Tensor)"),
+            std::string::npos);
+}
+
 // A forward pass that fails says what the model shows about why: weights that are not float32, or
 // tensors it creates on the GPU a trace ran on.
 TEST_F(ModelFile, FailedForwardPassesSayWhatTheModelShows) {

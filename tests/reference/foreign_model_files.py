@@ -43,6 +43,19 @@ class ReturnsTuple(nn.Module):
         return self.inner(x), x.mean()
 
 
+class ReturnsFeaturesThenLogits(nn.Module):
+    """The features first: explaining the first value would explain 8 "classes"."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.features = inner[:-1]
+        self.classifier = inner[-1]
+
+    def forward(self, x):
+        features = self.features(x)
+        return features, self.classifier(features)
+
+
 class CreatesOnTheGpu(nn.Module):
     """What a trace on a GPU records for torch.zeros(..., device=x.device): the device, as a constant."""
 
@@ -172,6 +185,8 @@ def main():
     centres.save(path("centres_on_its_batch.pt"))
     torch.jit.script(ReturnsTuple(norm_and_dropout_model().eval())).save(path("returns_tuple.pt"))
     torch.jit.script(ReturnsDict(norm_and_dropout_model().eval())).save(path("returns_dict.pt"))
+    torch.jit.script(ReturnsFeaturesThenLogits(norm_and_dropout_model().eval())).save(
+        path("returns_features_then_logits.pt"))
     # Scores that change from run to run whatever eval() says (checked here, in eager PyTorch), and a
     # model that draws a random number its scores never see.
     for name, wrapper, varies in (("monte_carlo_dropout.pt", MonteCarloDropout, True),
