@@ -60,7 +60,7 @@ void Model::Impl::refuse_batch_dependent_scores() {
   const torch::Tensor alone = class_probabilities(run(module, probe_input.narrow(0, 0, 1)), card.output);
   forward_passes = counted;
   const double difference = (alone - probe_expected.narrow(0, 0, 1)).abs().max().item<double>();
-  // A GPU's kernels for one image and for two may differ in rounding (TF32 convolutions included).
+  // A GPU's kernels for one image and for two may be other algorithms, rounding differently (unmeasured).
   const double tolerance = device.is_cpu() ? kInferenceCloneTolerance : 1e-3;
   if (difference <= tolerance) return;
   throw model_error(path + ": an image's scores depend on the other images in its batch (its probabilities move by " +

@@ -12,6 +12,7 @@
 
 #include "model/graph_inspection.hpp"
 #include "model/model_file.hpp"
+#include "model/runtime.hpp"
 #include "model/torch_model.hpp"
 #include "xai/error.hpp"
 #include "core/sha256.hpp"
@@ -115,6 +116,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
 
   impl->device = parse_device(options.device);
   impl->device_name = options.device;
+  if (impl->device.is_cuda()) use_ieee_float32_on_gpus();
   // A GPU's time per image keeps falling at batch sizes where a CPU's has long stopped: let the tuner
   // measure larger ones there (those that do not fit in its memory are dropped when they fail).
   if (impl->device.is_cuda()) {

@@ -1,5 +1,6 @@
 #include "model/runtime.hpp"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <torch/cuda.h>
@@ -18,6 +19,12 @@ void set_thread_count(int n) {
 
 
 int thread_count() { return at::get_num_threads(); }
+
+void use_ieee_float32_on_gpus() {
+  // The per-operation settings: cuDNN's convolutions read theirs, not the backend's or the global one.
+  for (const at::Float32Op op : {at::Float32Op::CONV, at::Float32Op::RNN, at::Float32Op::MATMUL})
+    at::globalContext().setFloat32Precision(at::Float32Backend::CUDA, op, at::Float32Precision::IEEE);
+}
 
 namespace {
 

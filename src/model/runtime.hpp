@@ -22,6 +22,12 @@ std::string runtime_summary(const char* xai_version);
 void set_thread_count(int n);
 int thread_count();  // as set (reported with the model, since it can change float results slightly)
 
+// float32 means IEEE float32 on a GPU too. LibTorch's default runs cuDNN's float32 convolutions and RNNs
+// as TensorFloat-32 on tensor cores: a 10-bit mantissa, rounding 2^13 times coarser than float32's, which
+// the CPU never does and the report would call fp32. Lower precision is asked for (--precision) and checked.
+// Process-wide; Model::load calls it for a GPU.
+void use_ieee_float32_on_gpus();
+
 // Keeps freed tensor memory in the process instead of handing it back to the kernel. glibc serves
 // every buffer over 128 KiB-32 MiB with its own mmap and unmaps it on free, so each batch's
 // activations are page-faulted in afresh (README, Allocator, has the measurement). Memory stays bounded by the largest batch's working set; call once at start-up.
