@@ -88,12 +88,15 @@ class MonteCarloDropout(nn.Module):
 
 
 class NoiseInForward(nn.Module):
+    """Noise on the scores, drawn after every other operation (the input's dropout above is the first)."""
+
     def __init__(self, inner):
         super().__init__()
         self.inner = inner
 
     def forward(self, x):
-        return self.inner(x + 0.1 * torch.randn_like(x))
+        scores = self.inner(x)
+        return scores + 0.01 * torch.randn_like(scores)
 
 
 class DrawsUnusedRandomNumbers(nn.Module):
