@@ -81,6 +81,8 @@ struct ModelCard {
   // Which value of a forward() that returns several holds the class scores: a tuple's or list's index
   // ("1"), or a dictionary's key ("logits"). Empty: a tuple's first (with a warning); a dictionary refused.
   std::string output_element;
+  // output_element as a tuple's or list's index, where it is one (digits, below 1024).
+  std::optional<int> output_element_index() const;
   std::string target_layer;  // empty: choose automatically
   // DICOM inputs: the window the model was trained with ("window": {"center": 40, "width": 80}, or a
   // preset/"minmax"/"percentile:P" string), used when the command line gives no --dicom-window.

@@ -285,26 +285,26 @@ void Model::Impl::refuse_random_scores() {
 }
 
 c10::IValue Model::Impl::class_scores_element(const c10::IValue& output) {
+  // Every pass comes here: the messages are built only where one is given.
   const std::string& element = card.output_element;
-  const std::string chosen = setting_name("output_element") + " " + element;
+  const auto chosen = [&] { return setting_name("output_element") + " " + element; };
   if (output.isTuple() || output.isList()) {
-    const std::vector<c10::IValue> elements =
-        output.isTuple() ? output.toTupleRef().elements().vec() : output.toList().vec();
-    const std::string returns = path + ": the model returns " + std::to_string(elements.size()) + " values";
-    if (elements.empty()) throw model_error(returns + ", expected a tensor of class scores");
+    const c10::ArrayRef<c10::IValue> elements = output.isTuple() ? output.toTupleRef().elements() : output.toListRef();
+    const auto returns = [&] { return path + ": the model returns " + std::to_string(elements.size()) + " values"; };
+    if (elements.empty()) throw model_error(returns() + ", expected a tensor of class scores");
     if (element.empty()) {
       // torchvision's scripted GoogLeNet and Inception return (logits, aux...); say so, as the first
       // element of another model's tuple may be its features.
       if (elements.size() > 1 && !outputs_checked)
-        output_warnings.push_back(returns + "; xai explains the first as the class scores and ignores the others (" +
+        output_warnings.push_back(returns() + "; xai explains the first as the class scores and ignores the others (" +
                                   setting_name("output_element") + " N chooses another)");
       return elements[0];
     }
-    const bool index = element.size() <= 4 && element.find_first_not_of("0123456789") == std::string::npos;
-    if (!index || std::stoul(element) >= elements.size())
-      throw model_error(returns + ": " + chosen + " is not one of its indices (0.." +
+    const std::optional<int> index = card.output_element_index();
+    if (!index || static_cast<size_t>(*index) >= elements.size())
+      throw model_error(returns() + ": " + chosen() + " is not one of its indices (0.." +
                         std::to_string(elements.size() - 1) + ")");
-    return elements[std::stoul(element)];
+    return elements[*index];
   }
   if (output.isGenericDict()) {
     std::string keys;
@@ -312,13 +312,13 @@ c10::IValue Model::Impl::class_scores_element(const c10::IValue& output) {
       if (entry.key().isString() && entry.key().toStringRef() == element && !element.empty()) return entry.value();
       keys += (keys.empty() ? "" : ", ") + (entry.key().isString() ? entry.key().toStringRef() : entry.key().tagKind());
     }
-    if (!element.empty()) throw model_error(path + ": " + chosen + ": the model's dictionary has no such key (keys: " + keys + ")");
+    if (!element.empty()) throw model_error(path + ": " + chosen() + ": the model's dictionary has no such key (keys: " + keys + ")");
     throw model_error(path + ": model returns a dictionary (keys: " + keys + "), expected a tensor of class scores: "
                       "choose its entry with " + setting_name("output_element") + " KEY, or return the logits from forward()");
   }
   // Never silently unused: a single value has no element to choose.
   if (!element.empty())
-    throw model_error(path + ": " + chosen + " chooses one of several values forward() returns, but the model returns "
+    throw model_error(path + ": " + chosen() + " chooses one of several values forward() returns, but the model returns "
                       "one (" + output.tagKind() + "): leave it out");
   return output;
 }

@@ -98,6 +98,14 @@ std::optional<int> ModelCard::expected_outputs() const {
   return static_cast<int>(labels.size());
 }
 
+std::optional<int> ModelCard::output_element_index() const {
+  if (output_element.empty() || output_element.size() > 4 ||
+      output_element.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  const int index = std::stoi(output_element);
+  return index < 1024 ? std::optional<int>(index) : std::nullopt;
+}
+
 bool ModelCard::fits_outputs(int outputs) const {
   if (expected_outputs() == outputs) return true;
   return output == OutputKind::sigmoid && labels.size() == 2 && outputs == 2;
@@ -292,11 +300,10 @@ std::string model_card_text(const ModelCard& card) {
                               {"resize", resize_spec(card)},
                               {"interpolation", to_string(card.interpolation)},
                               {"output", to_string(card.output)}};
-  if (!card.output_element.empty()) {
-    const bool index = card.output_element.find_first_not_of("0123456789") == std::string::npos;
-    j["output_element"] = index ? nlohmann::ordered_json(std::stoi(card.output_element))
-                                : nlohmann::ordered_json(card.output_element);
-  }
+  if (const std::optional<int> index = card.output_element_index())
+    j["output_element"] = *index;
+  else if (!card.output_element.empty())
+    j["output_element"] = card.output_element;
   if (!card.target_layer.empty()) j["target_layer"] = card.target_layer;
   if (card.window) {
     const DicomWindow& w = *card.window;
