@@ -204,7 +204,7 @@ torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, co
   if (expected_batch < 0) expected_batch = input.size(0);
   ++forward_passes;
   std::optional<GeneratorStates> generators_before;
-  if (!random_draws_checked) generators_before.emplace(device);
+  if (watching_random_draws) generators_before.emplace(device);
   c10::IValue output;
   try {
     // On the CPU every graph runs on the interpreter as it is: the profiling executor's first two calls
@@ -242,9 +242,9 @@ torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, co
                       std::to_string(bad[0].item<int64_t>()) + " of a batch of " + std::to_string(logits.size(0)) +
                       " on input of shape " + c10::str(input.sizes()) + ")");
   }
-  if (generators_before) {
-    random_draws_checked = true;
-    if (generators_before->changed()) refuse_random_scores();
+  if (generators_before && generators_before->changed()) {
+    watching_random_draws = false;  // the check's own runs draw
+    refuse_random_scores(input);
   }
   if (input.size(0) > 1 && !batch_independence_checked) {
     batch_independence_checked = true;
@@ -256,32 +256,42 @@ torch::Tensor Model::Impl::run_pass(const std::function<c10::IValue()>& pass, co
 }
 
 // A model whose scores change from run to run (scripted F.dropout(x, p, training=True), Monte Carlo
-// dropout, noise added in forward) makes every explanation noise: each perturbed image's score, each
-// gradient, is one draw. eval() cannot turn it off. Where a pass drew random numbers, one textured
-// image (not the pass's: a blank one hides dropout on the input) runs up to 8 times: scores that differ
-// refuse the model, scores that agree (a draw that never reaches them) do not. Eight, as dropout on a
-// binary model's two logits repeats a mask 1 run in 4.
-void Model::Impl::refuse_random_scores() {
+// dropout, noise added in forward, noise for some inputs only) makes every explanation noise: each
+// perturbed image's score, each gradient, is one draw. eval() cannot turn it off. At the first pass that
+// drew random numbers, one textured image (a blank one hides dropout on the input) and then the pass's
+// own images (which may be what made it draw) run up to 8 times each on the module as loaded: scores
+// that differ refuse the model, scores that agree (a draw that never reaches them) do not. Eight, as
+// dropout on a binary model's two logits repeats a mask 1 run in 4.
+void Model::Impl::refuse_random_scores(const torch::Tensor& pass_input) {
   constexpr int kRuns = 8;
   const long long counted = forward_passes;  // the check is not the run's work
-  const torch::Tensor image = textured_image();
   c10::InferenceMode inference;
   const RandomOperations called;
-  const torch::Tensor first = run(module, image).to(torch::kDouble);
-  // The CPU's kernels give the same bits for the same input; a GPU's may add in another order from run
-  // to run, so differences at float32's rounding there are not draws.
-  const double rounding = device.is_cpu() ? 0.0 : 1e-5 * std::max(1.0, first.abs().max().item<double>());
-  double difference = 0;
-  for (int run_index = 1; run_index < kRuns && difference <= rounding; ++run_index)
-    difference = (first - run(module, image).to(torch::kDouble)).abs().max().item<double>();
+  // A low-precision pass (--precision) ran a copy of the model: the module as loaded takes float32.
+  for (const torch::Tensor& images : {textured_image(), pass_input.detach().to(torch::kFloat)}) {
+    const torch::Tensor first = run(module, images).to(torch::kDouble);
+    // The CPU's kernels give the same bits for the same input; a GPU's may add in another order from run
+    // to run, so differences at float32's rounding there are not draws.
+    const double rounding = device.is_cpu() ? 0.0 : 1e-5 * std::max(1.0, first.abs().max().item<double>());
+    double difference = 0;
+    for (int run_index = 1; run_index < kRuns && difference <= rounding; ++run_index)
+      difference = (first - run(module, images).to(torch::kDouble)).abs().max().item<double>();
+    if (difference <= rounding) continue;
+    const std::string operations = called.listed();
+    const int64_t count = images.size(0);
+    throw model_error(path + ": gives different scores on two runs of the same " +
+                      (count == 1 ? std::string("image") : std::to_string(count) + " images") +
+                      " (largest difference " + significant_digits(difference, 3) +
+                      "): its forward() draws random numbers" + (operations.empty() ? "" : " (" + operations + ")") +
+                      " whatever eval() says, so every explanation would be noise; export it with dropout following "
+                      "self.training (nn.Dropout, or F.dropout(x, p, self.training)) and no random noise in eval()");
+  }
   forward_passes = counted;
-  if (difference <= rounding) return;
   const std::string operations = called.listed();
-  throw model_error(path + ": gives different scores on two runs of the same image (largest difference " +
-                    significant_digits(difference, 3) + "): its forward() draws random numbers" +
-                    (operations.empty() ? "" : " (" + operations + ")") +
-                    " whatever eval() says, so every explanation would be noise; export it with dropout following "
-                    "self.training (nn.Dropout, or F.dropout(x, p, self.training)) and no random noise in eval()");
+  output_warnings.push_back(path + ": forward() draws random numbers" + (operations.empty() ? "" : " (" + operations + ")") +
+                            " that did not change its scores over " + std::to_string(kRuns) +
+                            " runs of the same images (a textured image, and the " + std::to_string(pass_input.size(0)) +
+                            " of the pass that drew): explained as a deterministic model, and no longer watched");
 }
 
 c10::IValue Model::Impl::class_scores_element(const c10::IValue& output) {

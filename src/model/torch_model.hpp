@@ -35,10 +35,13 @@ struct Model::Impl {
   // and the input's size and channels where xai assumed them.
   std::string forward_failure_hint;
   std::string assumed_input_hint() const;
-  // The model's first pass is watched for random numbers drawn (dropout left on in scripted code, noise):
-  // where it drew some, runs of one image must agree, else the model is refused (refuse_random_scores).
-  bool random_draws_checked = false;
-  void refuse_random_scores();
+  // Every pass is watched for random numbers drawn (dropout left on in scripted code, noise, noise only
+  // for some inputs or after some calls): a copy of the generators' states before and after, microseconds.
+  // At the first pass that drew, runs of one textured image and of that pass's own input must agree,
+  // else the model is refused (refuse_random_scores); where they agree the draws never reach the scores,
+  // the model's warnings say so, and the watch ends.
+  bool watching_random_draws = true;
+  void refuse_random_scores(const torch::Tensor& pass_input);
   // Instrumented clones, one per set of layers: a clone's graphs can only be edited before
   // its first run (the executor caches an optimised graph), so each set gets its own.
   std::map<std::vector<std::string>, std::unique_ptr<CaptureModel>> capture_models;

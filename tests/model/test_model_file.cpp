@@ -173,10 +173,32 @@ TEST_F(ModelFile, AModelWhoseScoresAreRandomIsRefused) {
   Model unused = Model::load(files_->file("draws_unused_random_numbers.pt"));
   EXPECT_EQ(unused.labels().size(), 2u);
   EXPECT_EQ(unused.forward_passes(), 1);
+  const std::vector<std::string> warnings = unused.warnings();
+  EXPECT_TRUE(std::any_of(warnings.begin(), warnings.end(), [](const std::string& w) {
+    return w.find("forward() draws random numbers (aten::rand) that did not change its scores") != std::string::npos;
+  })) << ::testing::PrintToString(warnings);
   // Dropout that follows self.training (nn.Dropout, scripted) draws nothing in eval(): no second pass.
   Model eval_dropout = Model::load(files_->file("scripted_in_training_mode.pt"));
   eval_dropout.labels();
   EXPECT_EQ(eval_dropout.forward_passes(), 1);
+}
+
+// A model that draws only for some inputs (eager PyTorch: noise where the batch's mean is above 0.9)
+// is refused at the first pass that drew, however many passes drew nothing before it.
+TEST_F(ModelFile, AModelThatDrawsOnlyForSomeInputsIsRefusedAtThePassThatDrew) {
+  Model model = Model::load(files_->file("noise_on_bright_images.pt"));
+  EXPECT_EQ(model.labels().size(), 2u);
+  const InputBlob dark{3, 224, 224, std::vector<float>(3 * 224 * 224, -0.5f)};
+  const InputBlob bright{3, 224, 224, std::vector<float>(3 * 224 * 224, 1.0f)};
+  EXPECT_EQ(model.predict({dark}).size(), 1u);
+  try {
+    model.predict({bright, bright});
+    ADD_FAILURE() << "explained a bright image with noise on it";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::model) << e.what();
+    for (const std::string says : {"gives different scores on two runs of the same 2 images", "aten::randn_like"})
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << says << "\n" << e.what();
+  }
 }
 
 // Scores that depend on the images beside one in its batch (eager PyTorch says so in

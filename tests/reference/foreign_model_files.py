@@ -110,6 +110,19 @@ class DrawsUnusedRandomNumbers(nn.Module):
         return self.inner(x + 0 * torch.rand(1))
 
 
+class NoiseOnBrightImages(nn.Module):
+    """Noise only where the batch's mean is above 0.9: blank, textured and xai's probe images draw nothing."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        if bool(x.mean() > 0.9):
+            x = x + 0.5 * torch.randn_like(x)
+        return self.inner(x)
+
+
 class CentresOnItsBatch(nn.Module):
     """Subtracts the batch's mean image: each image's scores depend on the others beside it."""
 
@@ -198,6 +211,13 @@ def main():
         model_with_draws = wrapper(norm_and_dropout_model().eval()).eval()
         assert scores_vary(model_with_draws, example) == varies, name
         torch.jit.script(model_with_draws).save(path(name))
+    noise_on_bright = NoiseOnBrightImages(norm_and_dropout_model().eval()).eval()
+    assert not scores_vary(noise_on_bright, torch.zeros_like(example))
+    textured = torch.rand_like(example) * 2 - 1  # as xai's textured image, and its probe pair
+    assert not scores_vary(noise_on_bright, textured)
+    assert not scores_vary(noise_on_bright, torch.cat([textured, textured * 0.2 + 0.8]))
+    assert scores_vary(noise_on_bright, torch.ones_like(example))
+    torch.jit.script(noise_on_bright).save(path("noise_on_bright_images.pt"))
     # Forward passes that cannot run here: weights in float16, tensors created on a GPU.
     torch.jit.script(tiny_model().half()).save(path("half_weights.pt"))
     torch.jit.script(CreatesOnTheGpu(tiny_model())).save(path("creates_on_cuda.pt"))
