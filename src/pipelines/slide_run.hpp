@@ -84,10 +84,18 @@ bool is_slide_output(const std::string& dir);
 // slide.json in `report`. Throws input_error when `run_dir` holds no slide run.
 std::vector<Record> slide_run_tiles(const std::string& run_dir, nlohmann::ordered_json* report);
 
-// Shared by a run and a merge of its shards (slide_merge.cpp), so that both find the same tiles:
+// Shared by a run and a merge of its shards (slide_merge.cpp), so that both find the same tiles
+// (slide_layout.cpp):
+// Which level tiles are read from and at what resolution (--level as it is, else --mpp or the card's
+// mpp: the nearest level at or above that resolution, resized, else level 0), the tile grid and the
+// stitched map's canvas. Throws usage_error for a resolution or grid the slide cannot give.
+SlideLayout plan_slide_layout(const Slide& slide, const SlideOptions& options, const ModelCard& card,
+                              std::vector<std::string>& warnings);
 // The tissue on the thumbnail (at `thumbnail_downsample` of level 0): the user's mask, else detected.
 TissueMask find_slide_tissue(const Slide& slide, const cv::Mat& thumbnail, double thumbnail_downsample,
                              const TissueSettings& settings);
+// slide.json's account of the tissue: where it came from, so a merge finds the same tiles.
+nlohmann::ordered_json tissue_report_section(const TissueSettings& settings, const TissueMask& tissue);
 // The settings slide.json's "tissue" section records.
 TissueSettings tissue_settings_of(const nlohmann::ordered_json& section);
 // The journal's tiles as records for the outputs: the stitched maps under "maps", each tile once, and
