@@ -267,6 +267,7 @@ void Model::Impl::refuse_random_scores(const torch::Tensor& pass_input) {
   const long long counted = forward_passes;  // the check is not the run's work
   c10::InferenceMode inference;
   const RandomOperations called;
+  const auto images_text = [](int64_t n) { return n == 1 ? std::string("image") : std::to_string(n) + " images"; };
   // A low-precision pass (--precision) ran a copy of the model: the module as loaded takes float32.
   for (const torch::Tensor& images : {textured_image(), pass_input.detach().to(torch::kFloat)}) {
     const torch::Tensor first = run(module, images).to(torch::kDouble);
@@ -278,9 +279,7 @@ void Model::Impl::refuse_random_scores(const torch::Tensor& pass_input) {
       difference = (first - run(module, images).to(torch::kDouble)).abs().max().item<double>();
     if (difference <= rounding) continue;
     const std::string operations = called.listed();
-    const int64_t count = images.size(0);
-    throw model_error(path + ": gives different scores on two runs of the same " +
-                      (count == 1 ? std::string("image") : std::to_string(count) + " images") +
+    throw model_error(path + ": gives different scores on two runs of the same " + images_text(images.size(0)) +
                       " (largest difference " + significant_digits(difference, 3) +
                       "): its forward() draws random numbers" + (operations.empty() ? "" : " (" + operations + ")") +
                       " whatever eval() says, so every explanation would be noise; export it with dropout following "
@@ -290,8 +289,8 @@ void Model::Impl::refuse_random_scores(const torch::Tensor& pass_input) {
   const std::string operations = called.listed();
   output_warnings.push_back(path + ": forward() draws random numbers" + (operations.empty() ? "" : " (" + operations + ")") +
                             " that did not change its scores over " + std::to_string(kRuns) +
-                            " runs of the same images (a textured image, and the " + std::to_string(pass_input.size(0)) +
-                            " of the pass that drew): explained as a deterministic model, and no longer watched");
+                            " runs each of a textured image and of the " + images_text(pass_input.size(0)) +
+                            " of the pass that drew: explained as a deterministic model, and no longer watched");
 }
 
 c10::IValue Model::Impl::class_scores_element(const c10::IValue& output) {
