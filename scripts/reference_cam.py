@@ -15,9 +15,11 @@ Grad-CAM (Selvaraju et al. 2017) with forward hooks and torch.autograd:
     cam_up  = bilinear (align_corners=False) upsampling of cam to the input size
 
 For each case it writes {id}.input.npy (float32 [1,C,H,W], preprocessed),
-{id}.cam.npy (float32 [h,w]), {id}.cam_up.npy (float32 [H,W]) and one
-manifest.json listing the cases. Every path in the manifest ("models",
-"weights", "input", "cam", "cam_up") is relative to the manifest's directory.
+{id}.cam.npy (float32 [h,w]), {id}.cam_up.npy (float32 [H,W]),
+{id}.cam_float64.npy (the same map with the network run in float64
+throughout: the truth float32 computations are measured against, stored as
+float32) and one manifest.json listing the cases. Every path in the manifest ("models",
+"weights", "input", "cam", "cam_up", "cam_float64") is relative to the manifest's directory.
 
 --check re-reads a manifest and proves the reference sane: files and shapes,
 no NaN, no all-zero map, cam_up == upsample(cam), and, for layers followed
@@ -26,6 +28,7 @@ closed-form CAM (alpha_c = w_target,c / (h*w)), which needs no autograd.
 """
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -281,11 +284,17 @@ def generate(models_dir: str, out_dir: str, cases: list) -> int:
 
         x = case_input(arch, layer)
         result = grad_cam(model, layer, x, target)
+        # The truth both float32 computations (eager PyTorch, xai's) are measured against: the same
+        # network, input and class in float64 throughout, forward and backward.
+        if arch + "@float64" not in models:
+            models[arch + "@float64"] = copy.deepcopy(model).double()
+        truth = grad_cam(models[arch + "@float64"], layer, x.double(), result["target"])
 
-        files = {kind: f"{cid}.{kind}.npy" for kind in ("input", "cam", "cam_up")}
+        files = {kind: f"{cid}.{kind}.npy" for kind in ("input", "cam", "cam_up", "cam_float64")}
         np.save(os.path.join(out_dir, files["input"]), x.numpy().astype(np.float32))
         np.save(os.path.join(out_dir, files["cam"]), result["cam"].numpy().astype(np.float32))
         np.save(os.path.join(out_dir, files["cam_up"]), result["cam_up"].numpy().astype(np.float32))
+        np.save(os.path.join(out_dir, files["cam_float64"]), truth["cam"].numpy().astype(np.float32))
 
         stem = xai_models.file_stem(arch)
         exported = [os.path.join(models_dir, f"{stem}-{mode}.pt") for mode in MODES]
@@ -299,6 +308,7 @@ def generate(models_dir: str, out_dir: str, cases: list) -> int:
                 "input": files["input"],
                 "cam": files["cam"],
                 "cam_up": files["cam_up"],
+                "cam_float64": files["cam_float64"],
                 "target": result["target"],
                 "predicted": result["predicted"],
                 "score": result["score"],
@@ -312,8 +322,10 @@ def generate(models_dir: str, out_dir: str, cases: list) -> int:
         if problem:
             degenerate.append(f"{cid} ({problem})")
         covered = (result["cam"] > 0).double().mean().item()
+        float32_error = (result["cam"] - truth["cam"]).abs().max().item()
         print(
             f"{cid}: act {list(result['activation'].shape)}, calls {result['call_count']}, "
+            f"float32 eager {float32_error:.2g} from float64, "
             f"target {result['target']} (pred {result['predicted']}), score {result['score']:.4g}, "
             f"cam>0 on {covered:.0%}, {time.perf_counter() - t0:.1f}s"
         )
@@ -342,6 +354,10 @@ def map_problems(out_dir: str, case: dict, cam: np.ndarray, cam_up: np.ndarray, 
         again = upsample(torch.from_numpy(cam).double(), [height, width]).numpy()
         if np.abs(again - cam_up).max() > 1e-6:
             problems.append("cam_up != upsample(cam)")
+    if "cam_float64" in case:  # the float64 truth: the same layer's shape, a normalised map
+        truth = np.load(os.path.join(out_dir, case["cam_float64"]))
+        if truth.shape != cam.shape or degeneracy(truth) or abs(truth.max() - 1) > 1e-6 or truth.min() != 0:
+            problems.append(f"cam_float64 {truth.dtype} {truth.shape} is not a normalised map of the layer's shape")
     missing = [p for p in case["models"] + [case["weights"]] if not os.path.exists(os.path.join(out_dir, p))]
     if missing:
         problems.append("missing " + ", ".join(missing))
