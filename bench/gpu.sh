@@ -99,6 +99,29 @@ PY
   done
 done
 
+# What the model checks measured on each device (their reports' model.checks, from the LIME runs above: batches
+# of perturbed images), where the GPU tolerances were set without a GPU: the batch check's 1e-3.
+if ((!peer_only)); then
+  "$python" - "$out/maps" > "$out/checks.md" <<'PY' || true
+import glob, json, os, sys
+rows = []
+for arch in sorted(os.listdir(sys.argv[1])):
+    for side in ("cpu", "gpu"):
+        for path in sorted(glob.glob(os.path.join(sys.argv[1], arch, "lime", side, "*.json"))):
+            checks = json.load(open(path)).get("model", {}).get("checks")
+            if not checks:
+                continue
+            def cell(c):
+                return c if isinstance(c, str) else f"{c['probability_difference']:.3g} (tolerance {c['tolerance']:.3g})"
+            rows.append(f"| {arch} | {side} | {cell(checks['batch_independence'])} | {cell(checks['inference_clone'])} |")
+            break
+if rows:
+    print("| model | device | one image alone vs beside another: probability difference | inference clone vs module |")
+    print("|---|---|---|---|")
+    print("\n".join(rows))
+PY
+fi
+
 # One row of the speed table from an `xai bench --json` file: JSON MODEL METHOD DEVICE.
 speed_row() {
   "$python" - "$@" >> "$out/speed.md" <<'PY'
@@ -187,6 +210,7 @@ fi
   echo "$version; $(cat "$out/gpu.txt")"
   echo
   if [[ -f "$out/parity.md" ]]; then echo "## Parity (CPU vs GPU, fp32)"; cat "$out/parity.md"; fi
+  if [[ -s "$out/checks.md" ]]; then echo; echo "## Model checks (report: model.checks)"; cat "$out/checks.md"; fi
   if [[ -f "$out/speed.md" ]]; then echo; echo "## Speed"; cat "$out/speed.md"; fi
   if [[ -s "$out/peer.md" ]]; then echo; echo "## Grad-CAM against pytorch-grad-cam"; cat "$out/peer.md"; fi
 } > "$out/gpu-report.md"

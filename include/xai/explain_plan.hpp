@@ -31,6 +31,9 @@ struct ComputedExplanation {
   std::vector<MethodResult> results;  // in plan order, for the methods computed for this image
   std::vector<std::string> warnings;  // the image's and its methods'
   nlohmann::ordered_json timings = nlohmann::ordered_json::object();
+  // The model's checks once this image's passes ran (report's model.checks; null: as at planning). A
+  // check may first run at a later pass than the plan's (a batch's first gradient pass).
+  nlohmann::ordered_json model_checks;
 };
 
 }  // namespace xai

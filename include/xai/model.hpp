@@ -70,6 +70,21 @@ struct LayerInfo {
   bool spatial() const { return layout.explainable(); }
 };
 
+// What the checks a model passed measured: the numbers behind "accepted", each empty until its check ran.
+struct ModelChecks {
+  // Largest difference of an image's class probabilities alone and beside a second image (the probe
+  // pair), at the model's first pass of two or more images; refused above the tolerance.
+  std::optional<double> batch_independence_difference;
+  double batch_independence_tolerance = 0;
+  // Largest difference of class probabilities between the inference clone and the module as loaded on
+  // the probe; above the tolerance the clone is not used.
+  std::optional<double> inference_clone_difference;
+  double inference_clone_tolerance = 0;
+  // Every pass is watched for random draws: "" while none was seen, else what drew and why the model was
+  // accepted (its scores did not change). A model whose scores changed is refused instead.
+  std::string random_draws;
+};
+
 class Model {
  public:
   // Loads the model and its card (NAME.json beside it unless options.card_path is given;
@@ -120,6 +135,8 @@ class Model {
   // the clone could not be used)". Decided by prepare_inference() or the first forward-only pass; ""
   // before that.
   const std::string& inference() const;
+  // The checks' measurements so far (ModelChecks).
+  const ModelChecks& checks() const;
   // The precision of forward-only passes once decided (prepare_inference): "fp32", "bf16" or "fp16";
   // what was asked for; and the probe's verdict ("probabilities within 0.0021 of fp32 on a probe", or why
   // fp32 was kept).

@@ -62,6 +62,8 @@ void Model::Impl::refuse_batch_dependent_scores() {
   const double difference = (alone - probe_expected.narrow(0, 0, 1)).abs().max().item<double>();
   // A GPU's kernels for one image and for two may be other algorithms, rounding differently (unmeasured).
   const double tolerance = device.is_cpu() ? kInferenceCloneTolerance : 1e-3;
+  checks.batch_independence_difference = difference;
+  checks.batch_independence_tolerance = tolerance;
   if (difference <= tolerance) return;
   throw model_error(path + ": an image's scores depend on the other images in its batch (its probabilities move by " +
                     significant_digits(difference, 3) + " when a second image joins it): the model normalises "
@@ -87,6 +89,8 @@ torch::jit::Module& Model::Impl::forward_only_module() {
       // Trust, then verify: the clone must give the module's probabilities on a textured input.
       auto clone = make_inference_clone(module, probe().narrow(0, 0, 1), CloneBatch::batched);
       const double difference = probe_difference(*clone, torch::kFloat);
+      checks.inference_clone_difference = difference;
+      checks.inference_clone_tolerance = kInferenceCloneTolerance;
       if (difference <= kInferenceCloneTolerance) {
         inference_module = std::move(clone);
         inference = "optimised";
@@ -178,6 +182,7 @@ torch::Tensor Model::Impl::forward_only(const torch::Tensor& input) {
 }
 
 const std::string& Model::inference() const { return impl_->inference; }
+const ModelChecks& Model::checks() const { return impl_->checks; }
 const std::string& Model::precision() const { return impl_->precision; }
 const std::string& Model::requested_precision() const { return impl_->requested_precision; }
 const std::string& Model::precision_note() const { return impl_->precision_note; }

@@ -287,10 +287,11 @@ void Model::Impl::refuse_random_scores(const torch::Tensor& pass_input) {
   }
   forward_passes = counted;
   const std::string operations = called.listed();
-  output_warnings.push_back(path + ": forward() draws random numbers" + (operations.empty() ? "" : " (" + operations + ")") +
-                            " that did not change its scores over " + std::to_string(kRuns) +
-                            " runs each of a textured image and of the " + images_text(pass_input.size(0)) +
-                            " of the pass that drew: explained as a deterministic model, and no longer watched");
+  checks.random_draws = "forward() draws random numbers" + (operations.empty() ? "" : " (" + operations + ")") +
+                        " that did not change its scores over " + std::to_string(kRuns) +
+                        " runs each of a textured image and of the " + images_text(pass_input.size(0)) +
+                        " of the pass that drew: explained as a deterministic model, and no longer watched";
+  output_warnings.push_back(path + ": " + checks.random_draws);
 }
 
 c10::IValue Model::Impl::class_scores_element(const c10::IValue& output) {

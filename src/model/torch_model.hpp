@@ -103,6 +103,7 @@ struct Model::Impl {
   bool inference_clone = true;
   std::unique_ptr<torch::jit::Module> inference_module;  // frozen + optimised, built on first use
   std::string inference;  // what forward_only_module() decided (Model::inference())
+  ModelChecks checks;     // what the checks measured (Model::checks())
   // The module for passes without gradients: the frozen, optimised clone when it can be built and
   // agrees with the module as loaded (probabilities within kInferenceCloneTolerance on a probe), else the module.
   torch::jit::Module& forward_only_module();

@@ -56,6 +56,24 @@ json precision_json(const Model& model) {
 }
 }  // namespace
 
+json model_checks_json(const Model& model) {
+  const ModelChecks& c = model.checks();
+  const auto measured = [](const std::optional<double>& difference, double tolerance, const char* not_run) {
+    if (!difference) return json(not_run);
+    return json{{"probability_difference", *difference}, {"tolerance", tolerance}};
+  };
+  return {{"batch_independence", measured(c.batch_independence_difference, c.batch_independence_tolerance,
+                                          "not run (no pass of two or more images)")},
+          {"inference_clone", measured(c.inference_clone_difference, c.inference_clone_tolerance,
+                                       "not run (no inference clone built)")},
+          {"random_draws", c.random_draws.empty() ? "none seen (every pass watched)" : c.random_draws}};
+}
+
+json with_current_checks(json planned, const Model& model) {
+  planned["checks"] = model_checks_json(model);
+  return planned;
+}
+
 json model_json(Model& model) {
   const ModelCard& card = model.card();
   json out = {{"path", utf8_path(model.path())},
@@ -67,7 +85,8 @@ json model_json(Model& model) {
           {"device", model.device()},
           {"threads", thread_count()},
           {"inference", model.inference().empty() ? "not used (no forward-only pass)" : model.inference()},
-          {"precision", precision_json(model)}};
+          {"precision", precision_json(model)},
+          {"checks", model_checks_json(model)}};
   if (!card.output_element.empty()) out["output_element"] = card.output_element;
   if (card.stain) out["stain_normalization"] = stain_json(*card.stain);
   return out;
@@ -168,10 +187,12 @@ json build_report(const PreparedImage& image, const ComputedExplanation& compute
   json warnings = plan.model_warnings;
   for (const auto& w : computed.warnings) warnings.push_back(w);
   const Prediction& prediction = computed.results.front().prediction;
+  json model = plan.model;
+  if (!computed.model_checks.is_null()) model["checks"] = computed.model_checks;  // as of this image's passes
   return {{"schema_version", kReportSchemaVersion},
           {"xai_version", xai_version()},
           {"input", image_json(image.image)},
-          {"model", plan.model},
+          {"model", model},
           {"preprocessing", preprocessing_json(image.image, plan.card)},
           {"rendering", {{"colormap", to_string(plan.options.colormap)},
                          {"signed_colormap", to_string(plan.options.signed_colormap)},

@@ -18,6 +18,10 @@ nlohmann::ordered_json image_json(const Image& image);
 // A DICOM input's reading: modality, size, photometric, transfer syntax, frame, rescale, window.
 nlohmann::ordered_json dicom_json(const DicomInfo& info);
 nlohmann::ordered_json model_json(Model& model);
+// What the model's checks measured so far (Model::checks()); a check that has not run says why.
+nlohmann::ordered_json model_checks_json(const Model& model);
+// A plan's model section (model_json) with the checks as they stand now: for files written at a run's end.
+nlohmann::ordered_json with_current_checks(nlohmann::ordered_json planned, const Model& model);
 // The card as applied (after command-line overrides): input size, channels, mean, std, output, labels.
 nlohmann::ordered_json card_json(Model& model);
 nlohmann::ordered_json preprocessing_json(const Image& image, const ModelCard& card);

@@ -351,7 +351,7 @@ void BatchRun::write_run_settings(const std::vector<std::string>& inputs) const 
     methods.push_back({{"method", plan_.methods[m]->name()}, {"parameters", plan_.parameters[m]}});
   const json settings = {
       {"xai_version", xai_version()},
-      {"model", plan_.model},
+      {"model", with_current_checks(plan_.model, model_)},
       {"inputs", inputs},
       {"include", options_.selection.include},
       {"exclude", options_.selection.exclude},

@@ -352,7 +352,7 @@ void SlideRun::finish(bool complete) {
   json report = {
       {"xai_version", xai_version()},
       {"slide", slide_section(slide_)},
-      {"model", plan_.model},
+      {"model", with_current_checks(plan_.model, model_)},
       {"methods", methods},
       {"identity", identity_},
       {"fingerprint", fingerprint_},

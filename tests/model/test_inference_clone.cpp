@@ -142,6 +142,36 @@ TEST(InferenceClone, GradientCamRunsNeverBuildIt) {
   EXPECT_EQ(plan.model["inference"], "optimised");
 }
 
+// The report's model.checks: a check that has not run says so; one that ran gives its number and tolerance.
+// The batch-independence number is recomputed here on the same probe with the file loaded afresh.
+TEST(InferenceClone, ReportsGiveWhatTheModelsChecksMeasured) {
+  const std::string path = test::model_path("tiny-scripted.pt");
+  Model model = load(path, true);
+  ExplainOptions options;
+  options.methods = {"gradcam"};
+  ExplainPlan plan = plan_explanations(model, options);
+  EXPECT_EQ(plan.model["checks"]["batch_independence"], "not run (no pass of two or more images)");
+  EXPECT_EQ(plan.model["checks"]["inference_clone"], "not run (no inference clone built)");
+  EXPECT_EQ(plan.model["checks"]["random_draws"], "none seen (every pass watched)");
+
+  options.methods = {"gradcam", "occlusion"};
+  plan = plan_explanations(model, options);
+  const auto& checks = plan.model["checks"];
+  ASSERT_TRUE(checks["inference_clone"].is_object()) << checks.dump();
+  EXPECT_LE(checks["inference_clone"]["probability_difference"].get<double>(), 1e-4);
+  EXPECT_EQ(checks["inference_clone"]["tolerance"].get<double>(), 1e-4);
+  ASSERT_TRUE(checks["batch_independence"].is_object()) << checks.dump();
+  EXPECT_EQ(checks["batch_independence"]["tolerance"].get<double>(), 1e-4);
+
+  torch::jit::Module fresh = torch::jit::load(path);
+  fresh.eval();
+  c10::InferenceMode inference;
+  const torch::Tensor pair = model.impl().probe();
+  const auto probabilities = [&](const torch::Tensor& x) { return torch::softmax(fresh.forward({x}).toTensor(), 1); };
+  const double expected = (probabilities(pair.narrow(0, 0, 1)) - probabilities(pair).narrow(0, 0, 1)).abs().max().item<double>();
+  EXPECT_DOUBLE_EQ(checks["batch_independence"]["probability_difference"].get<double>(), expected);
+}
+
 
 // A parameter-free model whose scores hang on the input's mean, shifted to 100 where bf16 and fp16 steps
 // are coarse (0.5 and 0.0625 apart; fp32's 7.6e-6): fp32 resolves the mean, the low precisions round it away.

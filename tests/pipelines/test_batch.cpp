@@ -147,6 +147,30 @@ TEST(Batch, RecordsEveryInputAndGoesOnAfterFailures) {
   EXPECT_TRUE(fs::exists(out.path / "summary.csv"));
 }
 
+// A Grad-CAM-only run plans no forward-only pass, so its model's batch check first runs at the first
+// batch's gradient pass: each report and run.json give the measured number, not the plan's "not run".
+TEST(Batch, ReportsGiveTheModelChecksAsTheyStoodAfterTheImagesPasses) {
+  Corpus corpus;
+  Model model = Model::load(test::model_path("tiny-scripted.pt"));
+  test::TempDir out;
+  const BatchSummary summary = run_batch(model, {(corpus.dir.path / "slide1").string()}, options_for(out.path.string()));
+  ASSERT_EQ(summary.code, ExitCode::ok);
+  int reports = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(out.path)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("patch", 0) != 0 || entry.path().extension() != ".json") continue;
+    ++reports;
+    const auto report = nlohmann::json::parse(std::ifstream(entry.path()));
+    const auto& checks = report["model"]["checks"];
+    ASSERT_TRUE(checks["batch_independence"].is_object()) << name << ": " << checks.dump();
+    EXPECT_LE(checks["batch_independence"]["probability_difference"].get<double>(),
+              checks["batch_independence"]["tolerance"].get<double>());
+  }
+  EXPECT_EQ(reports, 4);
+  const auto settings = nlohmann::json::parse(std::ifstream(out.file("run.json")));
+  EXPECT_TRUE(settings["model"]["checks"]["batch_independence"].is_object()) << settings["model"].dump();
+}
+
 TEST(Batch, GalleryReferencesOnlyFilesThatExist) {
   Corpus corpus;
   Model model = Model::load(test::model_path("tiny-scripted.pt"));
