@@ -191,7 +191,8 @@ std::vector<ComputedExplanation> compute_explanations(Model& model, const Explai
   const nlohmann::ordered_json checks = model_checks_json(model);
   // Random draws first seen after the plan (its warnings are the plan's): said with these images.
   const std::string& draws = model.checks().random_draws;
-  const bool draws_new = !draws.empty() && plan.model["checks"]["random_draws"] != draws;
+  const auto planned = nlohmann::ordered_json::json_pointer("/checks/random_draws");
+  const bool draws_new = !draws.empty() && plan.model.value(planned, std::string()) != draws;
   for (ComputedExplanation& c : computed) {
     c.model_checks = checks;
     if (draws_new) c.warnings.push_back(model.path() + ": " + draws);
